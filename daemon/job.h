@@ -1,0 +1,163 @@
+/*
+ * job.h - one unit of work and the job-kind table interface.
+ *
+ * A job kind is a const struct job_kind in daemon/jobs/<kind>.c, listed in
+ * daemon/jobs/table.c.  The core never learns a kind's name: it parses the
+ * envelope, finds the kind by method, lets the kind validate its params on
+ * the event thread, runs it inline or on a pool, and sends what it returns.
+ *
+ * Ownership:
+ * - The event thread owns a job while parsing it and when writing its reply.
+ * - The pool owns it from pool_submit() until its completion is handed
+ *   back to the event thread.  A worker may read everything a kind's parse
+ *   stored, and the kind's own state in job->arg.
+ * - Only job->stop and job->state are shared between threads; both are
+ *   atomics.  job->conn is a counted reference released by the event thread.
+ */
+#ifndef SBK_JOB_H
+#define SBK_JOB_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <uthash.h>
+
+#include "rpc.h"
+#include "pool.h"
+
+struct sbk_config;
+struct job;
+struct server;
+
+enum job_lane {
+	LANE_EVENT,		/* inline on the event thread, never queued */
+	LANE_CPU,		/* CPU pool: computes */
+	LANE_IO,		/* I/O pool: waits */
+};
+
+#define JOB_KIND_TEST	0x1	/* exists only with enable_test_methods */
+
+/* Why a job was told to stop. */
+enum job_stop {
+	JOB_STOP_NONE = 0,
+	JOB_STOP_CANCEL,	/* job.cancel: -32002 */
+	JOB_STOP_DEADLINE,	/* timeout_ms passed: -32001 */
+	JOB_STOP_GONE,		/* the client disconnected: no reply */
+	JOB_STOP_SHUTDOWN,	/* shutdown_timeout_s passed: -32006 */
+};
+
+struct job_kind {
+	const char	*method;
+	enum job_lane	 lane;
+	unsigned	 flags;		/* JOB_KIND_* */
+
+	/*
+	 * Event thread.  Validate params (an object, or NULL when absent;
+	 * the common members timeout_ms and progress are already checked
+	 * and must be skipped, see job_params_check) and store what run
+	 * needs in job->arg, and for gated kinds job->work.cost.  Cheap
+	 * checks only: anything proportional to a payload (base64 decode,
+	 * hashing) belongs in run.  0, or -1 with err set.
+	 */
+	int		(*parse)(struct job *, const json_t *params,
+			    const struct sbk_config *, struct rpc_error *);
+
+	/*
+	 * Worker thread (LANE_CPU/LANE_IO) or event thread (LANE_EVENT).
+	 * Do the work; cooperative kinds call job_should_stop() at least
+	 * every 10 ms of work and return NULL with any error when it says
+	 * true (the core replaces that error by the stop reason's).
+	 * Returns the "result" value (a new reference), or NULL with err set.
+	 */
+	json_t		*(*run)(struct job *, struct rpc_error *);
+
+	/* Any thread, exactly once, when the job is freed: release job->arg. */
+	void		 (*free)(struct job *);
+
+	/*
+	 * Optional resource gate (argon2 memory): a job of this kind only
+	 * starts while the sum of work.cost over running jobs of the same
+	 * gate stays within the budget; otherwise it waits in the queue
+	 * without holding a worker.
+	 */
+	int		 gate;		/* POOL_GATE_* or POOL_GATE_NONE */
+};
+
+struct job {
+	struct pool_work		 work;	/* first: the pool's part */
+	const struct job_kind		*kind;
+	const struct sbk_config		*config;
+	struct server			*server;	/* LANE_EVENT kinds only */
+	struct conn			*conn;		/* counted reference */
+	struct batch			*batch;		/* NULL unless in a batch */
+	json_t				*params;	/* owned; NULL when absent */
+	char				*id_json;	/* rpc_id_dump(); NULL: notification */
+	void				*arg;		/* the kind's own state */
+
+	uint64_t			 received_ns;	/* CLOCK_MONOTONIC */
+	uint64_t			 deadline_ns;	/* 0: none */
+	uint64_t			 started_ns;	/* set by the worker */
+	uint64_t			 ended_ns;
+	bool				 want_progress;
+	uint64_t			 last_progress_ns;	/* worker only */
+
+	_Atomic int			 stop;		/* enum job_stop */
+
+	/* Filled by the worker: the finished reply line, or an error. */
+	char				*reply;
+	size_t				 reply_len;
+	int				 error_code;	/* 0 on success */
+
+	/* Event-thread bookkeeping (conn.c, dispatch.c). */
+	bool				 answered;	/* reply sent or dropped */
+	struct event			*timer;		/* deadline timer, or NULL */
+	struct job			*conn_next, *conn_prev;
+	UT_hash_handle			 hh;		/* conn's in-flight ids */
+};
+
+/*
+ * Worker side.  True when the job should stop now: cancelled, past its
+ * deadline, its client gone, or the daemon giving up on it.  Cheap: one
+ * atomic load and, with a deadline, one clock read.
+ */
+bool		 job_should_stop(struct job *);
+
+/*
+ * Worker side.  Report progress of a long job; sends a "progress"
+ * notification to the client at most every 100 ms, and only when the
+ * request asked for it.  Safe to call often.
+ */
+void		 job_progress(struct job *, uint64_t done, uint64_t total);
+
+/*
+ * For a kind's parse: fail with -32602 naming the first member of params
+ * that is neither in allowed (a NULL-terminated list) nor a common member
+ * (timeout_ms, progress).  A non-object params has already been refused.
+ */
+int		 job_params_check(const json_t *params, const char *const *allowed,
+		    struct rpc_error *);
+
+/*
+ * Typed getters for a kind's parse.  Each returns 0 with *out set (to
+ * def when the member is absent), or -1 with err = -32602 naming the
+ * member when it has the wrong type or lies outside [min, max].
+ */
+int		 job_param_int(const json_t *params, const char *name,
+		    long long def, long long min, long long max, long long *out,
+		    struct rpc_error *);
+int		 job_param_bool(const json_t *params, const char *name,
+		    bool def, bool *out, struct rpc_error *);
+/* Required unless def_absent_ok; *out borrows from params (may hold NUL:
+ * *lenp is the length). */
+int		 job_param_string(const json_t *params, const char *name,
+		    bool required, const char **out, size_t *lenp,
+		    struct rpc_error *);
+
+/* Look a method up in the job table; NULL when unknown. */
+const struct job_kind *job_kind_find(const char *method);
+
+/* The whole table, NULL-terminated (for tests and stats). */
+extern const struct job_kind *const job_table[];
+
+#endif /* SBK_JOB_H */

@@ -1,0 +1,121 @@
+/*
+ * pool.h - the worker threads: a CPU pool and an I/O pool fed by one
+ * bounded scheduler (sched.h), and the completion queue that carries
+ * finished work back to the event thread with a single eventfd wakeup for
+ * a whole batch of completions.
+ *
+ * The pool knows nothing of JSON, libevent or connections: it moves
+ * struct pool_work items, calls run() on a worker, and hands them back
+ * through pool_collect().
+ *
+ * Threads: pool_new/pool_free on the main thread; pool_submit,
+ * pool_cancel, pool_collect and the stats getters on the event thread;
+ * pool_post_message on a worker, inside run().
+ */
+#ifndef SBK_POOL_H
+#define SBK_POOL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sched.h"
+
+#define POOL_GATE_NONE		SCHED_GATE_NONE
+#define POOL_GATE_ARGON2_MEM	0
+
+enum pool_state {
+	POOL_WORK_NEW = 0,
+	POOL_WORK_QUEUED,	/* waiting in the scheduler */
+	POOL_WORK_RUNNING,	/* a worker has it */
+	POOL_WORK_DONE,		/* on the completion queue, or collected */
+};
+
+/* A message from a worker to the event thread (progress, completion). */
+struct pool_msg {
+	struct pool_msg		*next;
+	struct pool_work	*work;
+	char			*bytes;		/* NULL: "work is done" */
+	size_t			 len;
+};
+
+struct pool_work {
+	struct sched_item	 item;		/* owner, lane, gate, cost */
+	void			 (*run)(struct pool_work *);
+	_Atomic int		 state;		/* enum pool_state */
+	struct pool_msg		 done;		/* preallocated completion */
+};
+
+struct pool_params {
+	unsigned	 workers[SCHED_LANES];	/* per lane; lane 0 unused */
+	unsigned	 queue_max;		/* waiting jobs over all lanes */
+	unsigned long	 gate_budget[SCHED_GATES];
+};
+
+struct pool;
+
+/* Start the threads.  NULL with errno set on failure. */
+struct pool	*pool_new(const struct pool_params *);
+
+/*
+ * Stop the workers after the work they are running, and join them.
+ * Queued work is left queued: the caller drains it first (pool_cancel).
+ * Collected or not, completions are freed by nobody here.
+ */
+void		 pool_free(struct pool *);
+
+/* The eventfd that becomes readable when completions or messages wait. */
+int		 pool_event_fd(const struct pool *);
+
+/*
+ * Admit work: it runs at once on an idle worker, or waits if fewer than
+ * queue_max jobs wait, or is refused.  0, or -EAGAIN when the queue is
+ * full, or -ESHUTDOWN after pool_stop_admission().
+ */
+int		 pool_submit(struct pool *, struct pool_work *);
+
+/*
+ * Take waiting work back out of the queue.  True if it was waiting (it
+ * will never run and produces no completion); false if it already runs
+ * or ran.
+ */
+bool		 pool_cancel(struct pool *, struct pool_work *);
+
+/*
+ * Event thread: read the eventfd and call cb for every message in the
+ * order posted; a work's progress messages always come before its
+ * completion (msg->bytes == NULL).  cb owns msg->bytes of a progress
+ * message; the pool frees the message struct itself.
+ */
+void		 pool_collect(struct pool *,
+		    void (*cb)(struct pool_msg *, void *), void *arg);
+
+/* Worker, inside run(): post bytes (taken over) for the event thread. */
+void		 pool_post_message(struct pool *, struct pool_work *,
+		    char *bytes, size_t len);
+
+/* Refuse every submit from now on (shutdown). */
+void		 pool_stop_admission(struct pool *);
+
+/* Resize a lane (reload).  Surplus workers exit after their current job. */
+int		 pool_resize(struct pool *, int lane, unsigned workers);
+void		 pool_set_queue_max(struct pool *, unsigned queue_max);
+void		 pool_set_gate_budget(struct pool *, int gate,
+		    unsigned long budget);
+
+struct pool_stats {
+	size_t		 depth;		/* waiting jobs, all lanes */
+	unsigned	 queue_max;
+	unsigned	 size[SCHED_LANES];
+	unsigned	 busy[SCHED_LANES];
+	size_t		 queued[SCHED_LANES];
+	unsigned long	 gate_used[SCHED_GATES];
+	unsigned long	 gate_budget[SCHED_GATES];
+};
+void		 pool_get_stats(struct pool *, struct pool_stats *);
+
+/* The pool a worker belongs to (for pool_post_message from a job). */
+struct pool	*pool_current(void);
+
+#endif /* SBK_POOL_H */
