@@ -1,0 +1,579 @@
+/*
+ * paths.c - confinement of path parameters to read_roots / write_roots,
+ * and atomic output files (see paths.h).
+ *
+ * Resolution never trusts the string: the lexical checks only pick the
+ * root and refuse obvious escapes early (so a path through a missing
+ * directory can never answer ENOENT about something outside the roots);
+ * the kernel then resolves the rest beneath an O_PATH fd of the root with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS).  Where openat2 does
+ * not exist (ENOSYS, before Linux 5.6) a userspace walk opens one
+ * component at a time with O_NOFOLLOW, expands relative symlinks itself,
+ * refuses absolute ones, and checks the final fd's /proc path against the
+ * root to catch directories renamed out from under it.
+ *
+ * Thread safety: reentrant; the only shared state is two atomic flags
+ * and a counter.
+ * Called from job workers (and paths_check from parse on the event thread).
+ */
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "paths.h"
+
+#define PATHS_MAX_LINKS		40	/* as the kernel's MAXSYMLINKS */
+#define PATHS_MAX_DEPTH		256
+#define PATHS_EAGAIN_TRIES	16
+
+/* Set once openat2 says ENOSYS: every later call goes to the walk. */
+static atomic_bool	paths_no_openat2;
+static atomic_bool	paths_walk_forced;
+static atomic_uint	paths_tmp_seq;
+
+/* An escape: the caller answers -32003.  Not a real errno of ours. */
+#define PATHS_ESCAPE	(-EXDEV)
+
+void
+paths_force_walk(bool on)
+{
+	atomic_store(&paths_walk_forced, on);
+}
+
+/*
+ * The part of path below root, or NULL when path is not lexically under
+ * it.  Roots are canonical: absolute, no trailing slash except "/".
+ */
+static const char *
+paths_below(const char *root, const char *path)
+{
+	size_t	 rl = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		rl = 0;
+	else if (strncmp(path, root, rl) != 0 ||
+	    (path[rl] != '/' && path[rl] != '\0'))
+		return (NULL);
+	path += rl;
+	while (*path == '/')
+		path++;
+	return (*path == '\0' ? "." : path);
+}
+
+/* Does a relative path climb above its start with ".."? */
+static bool
+paths_climbs(const char *rel)
+{
+	long	 depth = 0;
+	size_t	 n;
+
+	while (*rel != '\0') {
+		while (*rel == '/')
+			rel++;
+		n = strcspn(rel, "/");
+		if (n == 2 && rel[0] == '.' && rel[1] == '.') {
+			if (--depth < 0)
+				return (true);
+		} else if (n > 0 && !(n == 1 && rel[0] == '.'))
+			depth++;
+		rel += n;
+	}
+	return (false);
+}
+
+static bool
+paths_has_root(char *const *roots)
+{
+	return (roots != NULL && roots[0] != NULL);
+}
+
+int
+paths_check(char *const *roots, const char *param, const char *path,
+    size_t len, struct rpc_error *err)
+{
+	const char	*rel;
+	size_t		 i;
+
+	if (strlen(path) != len || path[0] != '/') {
+		rpc_error_param(err, param, "%s must be an absolute path",
+		    param);
+		return (-1);
+	}
+	if (!paths_has_root(roots)) {
+		rpc_error_set(err, RPC_PERMISSION, NULL,
+		    "no roots are configured for %s", param);
+		return (-1);
+	}
+	for (i = 0; roots[i] != NULL; i++) {
+		rel = paths_below(roots[i], path);
+		if (rel != NULL && !paths_climbs(rel))
+			return (0);
+	}
+	rpc_error_set(err, RPC_PERMISSION, NULL, "%s is outside the allowed roots",
+	    param);
+	return (-1);
+}
+
+/* Does fd's current path (as /proc sees it) lie under root? */
+static bool
+paths_fd_under(int fd, const char *root)
+{
+	char	 proc[64], *real;
+	bool	 ok;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((real = realpath(proc, NULL)) == NULL)
+		return (false);
+	ok = paths_below(root, real) != NULL;
+	free(real);
+	return (ok);
+}
+
+/*
+ * The fallback resolver: rel beneath rootfd, one component at a time.
+ * Returns an O_PATH fd, PATHS_ESCAPE, or -errno.
+ */
+static int
+paths_walk(int rootfd, const char *root, const char *rel, bool want_dir)
+{
+	int		 stack[PATHS_MAX_DEPTH];
+	int		 depth = 0, links = 0, fd, rc;
+	char		*todo, *p, *comp, *next, target[PATH_MAX];
+	struct stat	 st;
+	ssize_t		 n;
+	size_t		 cl;
+
+	if ((todo = strdup(rel)) == NULL)
+		return (-ENOMEM);
+	if ((stack[0] = fcntl(rootfd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		rc = -errno;
+		free(todo);
+		return (rc);
+	}
+	p = todo;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		comp = p;
+		cl = strcspn(p, "/");
+		next = p + cl;
+		if (*next != '\0')
+			*next++ = '\0';
+		p = next;
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			if (depth == 0) {
+				rc = PATHS_ESCAPE;
+				goto fail;
+			}
+			close(stack[depth--]);
+			continue;
+		}
+		fd = openat(stack[depth], comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd == -1 || fstat(fd, &st) == -1) {
+			rc = -errno;
+			if (fd != -1)
+				close(fd);
+			goto fail;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			n = readlinkat(fd, "", target, sizeof(target) - 1);
+			close(fd);
+			if (n == -1) {
+				rc = -errno;
+				goto fail;
+			}
+			target[n] = '\0';
+			if (++links > PATHS_MAX_LINKS) {
+				rc = -ELOOP;
+				goto fail;
+			}
+			/* Absolute links are refused, as RESOLVE_BENEATH does. */
+			if (target[0] == '/') {
+				rc = PATHS_ESCAPE;
+				goto fail;
+			}
+			/* Splice the target in front of what is left. */
+			if (asprintf(&comp, "%s/%s", target, p) == -1) {
+				rc = -ENOMEM;
+				goto fail;
+			}
+			free(todo);
+			todo = p = comp;
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode) && *p != '\0') {
+			close(fd);
+			rc = -ENOTDIR;
+			goto fail;
+		}
+		if (depth + 1 >= PATHS_MAX_DEPTH) {
+			close(fd);
+			rc = -ENAMETOOLONG;
+			goto fail;
+		}
+		stack[++depth] = fd;
+	}
+	fd = stack[depth];
+	while (depth > 0)
+		close(stack[--depth]);
+	free(todo);
+	if (fstat(fd, &st) == -1) {
+		rc = -errno;
+		close(fd);
+		return (rc);
+	}
+	if (want_dir && !S_ISDIR(st.st_mode)) {
+		close(fd);
+		return (-ENOTDIR);
+	}
+	/* A directory moved out of the root while we walked it. */
+	if (!paths_fd_under(fd, root)) {
+		close(fd);
+		return (PATHS_ESCAPE);
+	}
+	return (fd);
+
+fail:
+	while (depth >= 0)
+		close(stack[depth--]);
+	free(todo);
+	return (rc);
+}
+
+/* rel beneath rootfd with openat2; ENOSYS switches to the walk for good. */
+static int
+paths_beneath(int rootfd, const char *root, const char *rel, bool want_dir)
+{
+	struct open_how	 how;
+	int		 fd, tries;
+
+	if (atomic_load(&paths_no_openat2) || atomic_load(&paths_walk_forced))
+		return (paths_walk(rootfd, root, rel, want_dir));
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_CLOEXEC | (want_dir ? O_DIRECTORY : 0);
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	for (tries = 0; tries < PATHS_EAGAIN_TRIES; tries++) {
+		fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+		if (fd >= 0)
+			return (fd);
+		/* EAGAIN: a rename raced with ".." resolution; retry. */
+		if (errno != EAGAIN)
+			break;
+	}
+	switch (errno) {
+	case ENOSYS:
+		atomic_store(&paths_no_openat2, true);
+		return (paths_walk(rootfd, root, rel, want_dir));
+	case EXDEV:
+	case ELOOP:
+		/* Leaving the root, or a magic link: both are escapes. */
+		return (PATHS_ESCAPE);
+	default:
+		return (-errno);
+	}
+}
+
+/*
+ * Resolve path beneath the first root that holds it.  Nested roots are
+ * tried in turn: a symlink that leaves an inner root may still stay in an
+ * outer one.  Returns an O_PATH fd, PATHS_ESCAPE, or -errno.
+ */
+static int
+paths_resolve(char *const *roots, const char *path, bool want_dir)
+{
+	const char	*rel;
+	int		 rootfd, fd;
+	size_t		 i;
+
+	if (!paths_has_root(roots) || path[0] != '/')
+		return (PATHS_ESCAPE);
+	for (i = 0; roots[i] != NULL; i++) {
+		rel = paths_below(roots[i], path);
+		if (rel == NULL || paths_climbs(rel))
+			continue;
+		rootfd = open(roots[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd == -1)
+			continue;
+		fd = paths_beneath(rootfd, roots[i], rel, want_dir);
+		close(rootfd);
+		if (fd != PATHS_ESCAPE)
+			return (fd);
+	}
+	return (PATHS_ESCAPE);
+}
+
+static void
+paths_fail(struct rpc_error *err, int rc, const char *what)
+{
+	if (rc == PATHS_ESCAPE)
+		rpc_error_set(err, RPC_PERMISSION, NULL,
+		    "%s is outside the allowed roots", what);
+	else
+		rpc_error_errno(err, -rc, "%s: %s", what, strerror(-rc));
+}
+
+int
+paths_open_read(char *const *roots, const char *path, struct rpc_error *err)
+{
+	struct stat	 st;
+	char		 proc[64];
+	int		 pfd, fd;
+
+	if ((pfd = paths_resolve(roots, path, false)) < 0) {
+		paths_fail(err, pfd, "path");
+		return (-1);
+	}
+	if (fstat(pfd, &st) == -1) {
+		paths_fail(err, -errno, "path");
+		close(pfd);
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rpc_error_errno(err, EINVAL, "path is not a regular file");
+		close(pfd);
+		return (-1);
+	}
+	/*
+	 * Reopen the very inode the O_PATH fd holds: opening a FIFO or a
+	 * device by name could block or have side effects, and this way
+	 * nothing can be swapped in between the check and the open.
+	 */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1)
+		paths_fail(err, -errno, "path");
+	close(pfd);
+	return (fd);
+}
+
+/* A fresh name for a temporary file: ".sbk-" and 16 hex digits. */
+static void
+paths_tmpname(char *buf, size_t len)
+{
+	uint64_t	 r = 0;
+
+	/* Unpredictable is nice, unique is what matters (O_EXCL retries). */
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint64_t)getpid() << 32 |
+		    atomic_fetch_add(&paths_tmp_seq, 1);
+	snprintf(buf, len, ".sbk-%016llx", (unsigned long long)r);
+}
+
+/*
+ * Give the O_TMPFILE inode a name in dirfd.  AT_EMPTY_PATH needs
+ * CAP_DAC_READ_SEARCH; the /proc link works for any owner of the fd.
+ */
+static int
+paths_link_tmpfile(int fd, int dirfd, const char *name)
+{
+	char	 proc[64];
+
+	if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
+		return (0);
+	if (errno != ENOENT && errno != EPERM)
+		return (-1);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW));
+}
+
+int
+paths_out_open(struct paths_out *out, char *const *roots,
+    const char *out_path, bool overwrite, struct rpc_error *err)
+{
+	const char	*slash = strrchr(out_path, '/');
+	const char	*name;
+	char		*parent = NULL;
+	struct stat	 st;
+	int		 rc, tries;
+
+	memset(out, 0, sizeof(*out));
+	out->dirfd = out->fd = -1;
+	out->overwrite = overwrite;
+	if (out_path[0] != '/' || slash == NULL) {
+		rpc_error_param(err, "out_path", "out_path must be absolute");
+		return (-1);
+	}
+	name = slash + 1;
+	if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		/* "dir/", "dir/." and "dir/.." all name directories. */
+		if (paths_check(roots, "out_path", out_path, strlen(out_path),
+		    err) == -1)
+			return (-1);
+		rpc_error_errno(err, EISDIR, "out_path is a directory");
+		return (-1);
+	}
+	if ((parent = strndup(out_path, slash == out_path ? 1 :
+	    (size_t)(slash - out_path))) == NULL ||
+	    (out->name = strdup(name)) == NULL) {
+		free(parent);
+		rpc_error_errno(err, ENOMEM, NULL);
+		return (-1);
+	}
+	rc = paths_resolve(roots, parent, true);
+	free(parent);
+	if (rc < 0) {
+		paths_fail(err, rc, "out_path");
+		goto fail;
+	}
+	out->dirfd = rc;
+
+	if (fstatat(out->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISLNK(st.st_mode)) {
+			rpc_error_set(err, RPC_PERMISSION, NULL,
+			    "out_path is a symbolic link");
+			goto fail;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			rpc_error_errno(err, EISDIR, "out_path is a directory");
+			goto fail;
+		}
+		if (!overwrite) {
+			rpc_error_errno(err, EEXIST, "out_path exists");
+			goto fail;
+		}
+	} else if (errno != ENOENT) {
+		paths_fail(err, -errno, "out_path");
+		goto fail;
+	}
+
+	out->fd = openat(out->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+	    0666);
+	if (out->fd == -1 && errno != EOPNOTSUPP && errno != EISDIR &&
+	    errno != EINVAL) {
+		paths_fail(err, -errno, "out_path");
+		goto fail;
+	}
+	/* No O_TMPFILE on this file system: a named temporary instead. */
+	for (tries = 0; out->fd == -1 && tries < 16; tries++) {
+		paths_tmpname(out->tmpname, sizeof(out->tmpname));
+		out->fd = openat(out->dirfd, out->tmpname, O_WRONLY | O_CREAT |
+		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+		if (out->fd == -1 && errno != EEXIST) {
+			out->tmpname[0] = '\0';
+			paths_fail(err, -errno, "out_path");
+			goto fail;
+		}
+	}
+	if (out->fd == -1) {
+		out->tmpname[0] = '\0';
+		rpc_error_errno(err, EEXIST, "no free temporary name");
+		goto fail;
+	}
+	out->open = true;
+	return (0);
+
+fail:
+	if (out->dirfd != -1)
+		close(out->dirfd);
+	free(out->name);
+	memset(out, 0, sizeof(*out));
+	out->dirfd = out->fd = -1;
+	return (-1);
+}
+
+/* Overwrite: a temporary name next to out_path, then one rename. */
+static int
+paths_commit_rename(struct paths_out *out)
+{
+	char	 tmp[32];
+	int	 tries;
+
+	if (out->tmpname[0] != '\0')
+		return (renameat(out->dirfd, out->tmpname, out->dirfd,
+		    out->name));
+	for (tries = 0; tries < 16; tries++) {
+		paths_tmpname(tmp, sizeof(tmp));
+		if (paths_link_tmpfile(out->fd, out->dirfd, tmp) == 0)
+			break;
+		if (errno != EEXIST)
+			return (-1);
+	}
+	if (tries == 16)
+		return (-1);
+	/* Held by the name now, so abort must remove it on failure. */
+	memcpy(out->tmpname, tmp, sizeof(tmp));
+	return (renameat(out->dirfd, tmp, out->dirfd, out->name));
+}
+
+/* No overwrite: the publishing step itself must fail on EEXIST. */
+static int
+paths_commit_noreplace(struct paths_out *out)
+{
+	if (out->tmpname[0] == '\0')
+		return (paths_link_tmpfile(out->fd, out->dirfd, out->name));
+	if (renameat2(out->dirfd, out->tmpname, out->dirfd, out->name,
+	    RENAME_NOREPLACE) == 0)
+		return (0);
+	if (errno != EINVAL && errno != ENOSYS)
+		return (-1);
+	/* The file system lacks RENAME_NOREPLACE: link, then unlink. */
+	if (linkat(out->dirfd, out->tmpname, out->dirfd, out->name, 0) == -1)
+		return (-1);
+	return (0);
+}
+
+int
+paths_out_commit(struct paths_out *out, struct rpc_error *err)
+{
+	int	 rc;
+
+	if (!out->open) {
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
+		    "output is not open");
+		return (-1);
+	}
+	if (out->overwrite)
+		rc = paths_commit_rename(out);
+	else
+		rc = paths_commit_noreplace(out);
+	if (rc == -1) {
+		rc = errno;
+		if (rc == EEXIST)
+			rpc_error_errno(err, EEXIST, "out_path exists");
+		else if (rc == EISDIR)
+			rpc_error_errno(err, EISDIR, "out_path is a directory");
+		else
+			rpc_error_errno(err, rc, "out_path: %s", strerror(rc));
+		paths_out_abort(out);
+		return (-1);
+	}
+	/*
+	 * After a rename the temporary name is gone; after the link+unlink
+	 * fallback or O_TMPFILE it must not be unlinked again by abort.
+	 */
+	if (out->tmpname[0] != '\0' && !out->overwrite)
+		(void)unlinkat(out->dirfd, out->tmpname, 0);
+	out->tmpname[0] = '\0';
+	paths_out_abort(out);
+	return (0);
+}
+
+void
+paths_out_abort(struct paths_out *out)
+{
+	if (!out->open)
+		return;
+	close(out->fd);
+	/* An O_TMPFILE inode without a name vanishes with its fd. */
+	if (out->tmpname[0] != '\0')
+		(void)unlinkat(out->dirfd, out->tmpname, 0);
+	close(out->dirfd);
+	free(out->name);
+	memset(out, 0, sizeof(*out));
+	out->dirfd = out->fd = -1;
+}
