@@ -1,0 +1,144 @@
+/*
+ * base64.c - standard base64 (RFC 4648 section 4) with padding.  Decoding
+ * is strict so that one binary value has exactly one accepted text: the
+ * length must be a multiple of 4, '=' appears only as final padding, no
+ * whitespace, and the unused bits before the padding must be zero.
+ *
+ * Thread safety: reentrant; the tables are constant.
+ */
+#include <stdint.h>
+
+#include "base64.h"
+
+static const char base64_alphabet[64] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/*
+ * Value + 1 of each alphabet character; 0 for anything else ('=' too).
+ * After subtracting 1 in 32 bits a bad character has high bits set, so one
+ * test covers a whole quad.
+ */
+static const uint8_t base64_value[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6,
+	['G'] = 7, ['H'] = 8, ['I'] = 9, ['J'] = 10, ['K'] = 11,
+	['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+	['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21,
+	['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26,
+	['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31,
+	['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+	['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41,
+	['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46,
+	['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50, ['y'] = 51,
+	['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+	['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61,
+	['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
+
+size_t
+base64_encoded_len(size_t len)
+{
+	return (len + 2) / 3 * 4;
+}
+
+size_t
+base64_decoded_max(size_t len)
+{
+	return (len + 3) / 4 * 3;
+}
+
+size_t
+base64_encode(const void *in, size_t len, char *out)
+{
+	const uint8_t	*p = in;
+	char		*o = out;
+	uint32_t	 v;
+	size_t		 i;
+
+	for (i = 0; i + 3 <= len; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		o[0] = base64_alphabet[v >> 18];
+		o[1] = base64_alphabet[(v >> 12) & 0x3f];
+		o[2] = base64_alphabet[(v >> 6) & 0x3f];
+		o[3] = base64_alphabet[v & 0x3f];
+		o += 4;
+	}
+	if (len - i == 1) {
+		v = (uint32_t)p[i] << 16;
+		o[0] = base64_alphabet[v >> 18];
+		o[1] = base64_alphabet[(v >> 12) & 0x3f];
+		o[2] = '=';
+		o[3] = '=';
+		o += 4;
+	} else if (len - i == 2) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		o[0] = base64_alphabet[v >> 18];
+		o[1] = base64_alphabet[(v >> 12) & 0x3f];
+		o[2] = base64_alphabet[(v >> 6) & 0x3f];
+		o[3] = '=';
+		o += 4;
+	}
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+bool
+base64_decode(const char *in, size_t len, void *out, size_t *outlen)
+{
+	const uint8_t	*s = (const uint8_t *)in;
+	uint8_t		*o = out;
+	uint32_t	 a, b, c, d;
+	size_t		 i, full;
+
+	*outlen = 0;
+	if (len % 4 != 0)
+		return false;
+	if (len == 0)
+		return true;
+
+	/* Every quad but the last has no padding. */
+	full = len - 4;
+	for (i = 0; i < full; i += 4) {
+		a = base64_value[s[i]] - 1u;
+		b = base64_value[s[i + 1]] - 1u;
+		c = base64_value[s[i + 2]] - 1u;
+		d = base64_value[s[i + 3]] - 1u;
+		if ((a | b | c | d) & ~0x3fu)
+			return false;
+		a = a << 18 | b << 12 | c << 6 | d;
+		o[0] = (uint8_t)(a >> 16);
+		o[1] = (uint8_t)(a >> 8);
+		o[2] = (uint8_t)a;
+		o += 3;
+	}
+
+	a = base64_value[s[i]] - 1u;
+	b = base64_value[s[i + 1]] - 1u;
+	if ((a | b) & ~0x3fu)
+		return false;
+	if (s[i + 2] == '=') {
+		/* "xx==": one byte; the low 4 bits of b must be zero. */
+		if (s[i + 3] != '=' || (b & 0x0f) != 0)
+			return false;
+		*o++ = (uint8_t)(a << 2 | b >> 4);
+	} else if (s[i + 3] == '=') {
+		/* "xxx=": two bytes; the low 2 bits of c must be zero. */
+		c = base64_value[s[i + 2]] - 1u;
+		if ((c & ~0x3fu) || (c & 0x03) != 0)
+			return false;
+		o[0] = (uint8_t)(a << 2 | b >> 4);
+		o[1] = (uint8_t)(b << 4 | c >> 2);
+		o += 2;
+	} else {
+		c = base64_value[s[i + 2]] - 1u;
+		d = base64_value[s[i + 3]] - 1u;
+		if ((c | d) & ~0x3fu)
+			return false;
+		a = a << 18 | b << 12 | c << 6 | d;
+		o[0] = (uint8_t)(a >> 16);
+		o[1] = (uint8_t)(a >> 8);
+		o[2] = (uint8_t)a;
+		o += 3;
+	}
+	*outlen = (size_t)(o - (uint8_t *)out);
+	return true;
+}

@@ -1,0 +1,214 @@
+/*
+ * rpc_errors.c - the error side of the codec: each code's default
+ * message, errno values by symbolic name (the "errno" member of -32005
+ * data), and the struct rpc_error setters.  Messages are formatted into
+ * the struct's fixed buffer so that building an error never allocates
+ * except for its data object.
+ *
+ * Thread safety: reentrant; the tables are constant.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rpc.h"
+
+static const struct {
+	int		 code;
+	const char	*message;
+} rpc_codes[] = {
+	{ RPC_PARSE_ERROR,	"Parse error" },
+	{ RPC_INVALID_REQUEST,	"Invalid request" },
+	{ RPC_METHOD_NOT_FOUND,	"Method not found" },
+	{ RPC_INVALID_PARAMS,	"Invalid params" },
+	{ RPC_INTERNAL_ERROR,	"Internal error" },
+	{ RPC_OVERLOADED,	"Overloaded" },
+	{ RPC_DEADLINE,		"Deadline passed" },
+	{ RPC_CANCELLED,	"Cancelled" },
+	{ RPC_PERMISSION,	"Permission denied" },
+	{ RPC_TOO_LARGE,	"Result too large" },
+	{ RPC_IO_ERROR,		"I/O error" },
+	{ RPC_SHUTTING_DOWN,	"Shutting down" },
+};
+
+#define E(name)	{ name, #name }
+static const struct {
+	int		 errnum;
+	const char	*name;
+} rpc_errnos[] = {
+	E(EPERM), E(ENOENT), E(ESRCH), E(EINTR), E(EIO), E(ENXIO),
+	E(E2BIG), E(ENOEXEC), E(EBADF), E(ECHILD), E(EAGAIN), E(ENOMEM),
+	E(EACCES), E(EFAULT), E(ENOTBLK), E(EBUSY), E(EEXIST), E(EXDEV),
+	E(ENODEV), E(ENOTDIR), E(EISDIR), E(EINVAL), E(ENFILE), E(EMFILE),
+	E(ENOTTY), E(ETXTBSY), E(EFBIG), E(ENOSPC), E(ESPIPE), E(EROFS),
+	E(EMLINK), E(EPIPE), E(EDOM), E(ERANGE), E(EDEADLK),
+	E(ENAMETOOLONG), E(ENOLCK), E(ENOSYS), E(ENOTEMPTY), E(ELOOP),
+	E(ENOMSG), E(EIDRM), E(ENOSTR), E(ENODATA), E(ETIME), E(ENOSR),
+	E(ENOLINK), E(EPROTO), E(EBADMSG), E(EOVERFLOW), E(EILSEQ),
+	E(EUSERS), E(ENOTSOCK), E(EDESTADDRREQ), E(EMSGSIZE),
+	E(EPROTOTYPE), E(ENOPROTOOPT), E(EPROTONOSUPPORT),
+	E(EOPNOTSUPP), E(EAFNOSUPPORT), E(EADDRINUSE), E(EADDRNOTAVAIL),
+	E(ENETDOWN), E(ENETUNREACH), E(ECONNABORTED), E(ECONNRESET),
+	E(ENOBUFS), E(EISCONN), E(ENOTCONN), E(ETIMEDOUT),
+	E(ECONNREFUSED), E(EHOSTUNREACH), E(EALREADY), E(EINPROGRESS),
+	E(ESTALE), E(EDQUOT), E(ECANCELED), E(EOWNERDEAD),
+	E(ENOTRECOVERABLE), E(ENOMEDIUM), E(EMEDIUMTYPE), E(ENOKEY),
+	E(EKEYEXPIRED), E(EKEYREVOKED), E(EKEYREJECTED), E(ERFKILL),
+	E(EHWPOISON), E(EREMOTEIO), E(EUCLEAN), E(EBADFD),
+};
+#undef E
+
+const char *
+rpc_code_message(int code)
+{
+	for (size_t i = 0; i < sizeof(rpc_codes) / sizeof(rpc_codes[0]); i++)
+		if (rpc_codes[i].code == code)
+			return rpc_codes[i].message;
+	if (code >= -32099 && code <= -32000)
+		return "Server error";
+	return "Error";
+}
+
+const char *
+rpc_errno_name(int errnum)
+{
+	/*
+	 * Aliases (EWOULDBLOCK, EDEADLOCK, ENOTSUP) share a value with an
+	 * earlier row, so the first row wins and the name is stable.
+	 */
+	for (size_t i = 0; i < sizeof(rpc_errnos) / sizeof(rpc_errnos[0]); i++)
+		if (rpc_errnos[i].errnum == errnum)
+			return rpc_errnos[i].name;
+	return "EUNKNOWN";
+}
+
+/*
+ * Cut a truncated message back to the last whole UTF-8 sequence, so the
+ * message stays valid text whatever the arguments were.
+ */
+static void
+rpc_trim_utf8(char *s, size_t len)
+{
+	size_t		i = len, need;
+	unsigned char	c;
+
+	/* Find the lead byte of the last sequence (at most 3 back). */
+	while (i > 0 && len - i < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	c = (unsigned char)s[i - 1];
+	if (c < 0x80)
+		return;
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (len - (i - 1) < need)
+		s[i - 1] = '\0';
+}
+
+static void
+rpc_error_vset(struct rpc_error *err, int code, json_t *data,
+    const char *fmt, va_list ap)
+{
+	char	 buf[sizeof(err->message)];
+	int	 n;
+
+	/* Format first: an argument may point into err->message. */
+	if (fmt != NULL) {
+		n = vsnprintf(buf, sizeof(buf), fmt, ap);
+		if (n < 0)
+			buf[0] = '\0';
+		else if ((size_t)n >= sizeof(buf))
+			rpc_trim_utf8(buf, sizeof(buf) - 1);
+	}
+	if (err->data != NULL && err->data != data)
+		json_decref(err->data);
+	err->code = code;
+	err->data = data;
+	if (fmt != NULL)
+		memcpy(err->message, buf, sizeof(buf));
+	else
+		snprintf(err->message, sizeof(err->message), "%s",
+		    rpc_code_message(code));
+}
+
+void
+rpc_error_set(struct rpc_error *err, int code, json_t *data,
+    const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	rpc_error_vset(err, code, data, fmt, ap);
+	va_end(ap);
+}
+
+void
+rpc_error_param(struct rpc_error *err, const char *param,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	json_t	*data = NULL;
+
+	if (param != NULL)
+		data = json_pack("{s:s}", "param", param);
+	va_start(ap, fmt);
+	rpc_error_vset(err, RPC_INVALID_PARAMS, data, fmt, ap);
+	va_end(ap);
+}
+
+void
+rpc_error_errno(struct rpc_error *err, int errnum, const char *fmt, ...)
+{
+	va_list	 ap;
+	json_t	*data;
+	char	 sbuf[128];
+
+	data = json_pack("{s:s}", "errno", rpc_errno_name(errnum));
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		rpc_error_vset(err, RPC_IO_ERROR, data, fmt, ap);
+		va_end(ap);
+	} else
+		rpc_error_set(err, RPC_IO_ERROR, data, "%s: %s",
+		    rpc_code_message(RPC_IO_ERROR),
+		    strerror_r(errnum, sbuf, sizeof(sbuf)));
+}
+
+void
+rpc_error_limit(struct rpc_error *err, int code, unsigned long long limit,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	json_t	*data;
+
+	if (limit > (unsigned long long)LLONG_MAX)
+		limit = (unsigned long long)LLONG_MAX;
+	data = json_pack("{s:I}", "limit", (json_int_t)limit);
+	va_start(ap, fmt);
+	rpc_error_vset(err, code, data, fmt, ap);
+	va_end(ap);
+}
+
+void
+rpc_error_clear(struct rpc_error *err)
+{
+	json_decref(err->data);
+	err->data = NULL;
+	err->code = 0;
+	err->message[0] = '\0';
+}
+
+void
+rpc_error_move(struct rpc_error *dst, struct rpc_error *src)
+{
+	if (dst == src)
+		return;
+	json_decref(dst->data);
+	memcpy(dst, src, sizeof(*dst));
+	/* src gave its data away: reset it without a decref. */
+	src->data = NULL;
+	src->code = 0;
+	src->message[0] = '\0';
+}
