@@ -1,6 +1,6 @@
 /*
  * pool.h - the worker threads: a CPU pool and an I/O pool fed by one
- * bounded scheduler (sched.h), and the completion queue that carries
+ * bounded scheduler (scheduler.h), and the completion queue that carries
  * finished work back to the event thread with a single eventfd wakeup for
  * a whole batch of completions.
  *
@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sched.h"
+#include "scheduler.h"
 
 #define POOL_GATE_NONE		SCHED_GATE_NONE
 #define POOL_GATE_ARGON2_MEM	0
@@ -42,7 +42,10 @@ struct pool_msg {
 
 struct pool_work {
 	struct sched_item	 item;		/* owner, lane, gate, cost */
-	void			 (*run)(struct pool_work *);
+	void			 (*run)(struct pool_work *);	/* worker */
+	/* Event thread, called by the pool's user when it collects the
+	 * completion; the pool itself never calls it. */
+	void			 (*complete)(struct pool_work *);
 	_Atomic int		 state;		/* enum pool_state */
 	struct pool_msg		 done;		/* preallocated completion */
 };
@@ -94,6 +97,13 @@ void		 pool_collect(struct pool *,
 /* Worker, inside run(): post bytes (taken over) for the event thread. */
 void		 pool_post_message(struct pool *, struct pool_work *,
 		    char *bytes, size_t len);
+
+/*
+ * Admit internal work (parsing a big request line) whatever the queue
+ * holds, even while shutting down: its cost is already bounded by the
+ * caller.  Always 0.
+ */
+int		 pool_submit_internal(struct pool *, struct pool_work *);
 
 /* Refuse every submit from now on (shutdown). */
 void		 pool_stop_admission(struct pool *);

@@ -1,5 +1,5 @@
 /*
- * sched.h - the pure scheduler behind the pools: which waiting job runs
+ * scheduler.h - the pure scheduler behind the pools: which waiting job runs
  * next.  No threads, no locks, no allocation: the caller (pool.c) holds
  * its mutex around every call.
  *

@@ -1,0 +1,67 @@
+/*
+ * batch.c - see batch.h.  Member replies are appended to an evbuffer as
+ * "[a" then ",b"...; the final "]\n" closes the array, and the whole
+ * buffer moves to the connection without a copy.
+ */
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+
+#include "batch.h"
+#include "conn.h"
+
+struct batch {
+	struct conn	*conn;		/* counted reference */
+	unsigned	 pending;
+	unsigned	 replies;
+	struct evbuffer	*buf;
+};
+
+struct batch *
+batch_new(struct conn *c)
+{
+	struct batch	*b;
+
+	b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	b->buf = evbuffer_new();
+	if (b->buf == NULL) {
+		free(b);
+		return NULL;
+	}
+	b->conn = c;
+	b->pending = 1;
+	conn_ref(c);
+	return b;
+}
+
+void
+batch_hold(struct batch *b)
+{
+	b->pending++;
+}
+
+void
+batch_add(struct batch *b, const char *line, size_t len)
+{
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	evbuffer_add(b->buf, b->replies == 0 ? "[" : ",", 1);
+	evbuffer_add(b->buf, line, len);
+	b->replies++;
+}
+
+void
+batch_release(struct batch *b)
+{
+	if (--b->pending > 0)
+		return;
+	if (b->replies > 0) {
+		evbuffer_add(b->buf, "]\n", 2);
+		conn_send_buffer(b->conn, b->buf);
+	}
+	evbuffer_free(b->buf);
+	conn_unref(b->conn);
+	free(b);
+}

@@ -1,0 +1,471 @@
+/*
+ * conn.c - one client connection; see conn.h.
+ *
+ * Reading: while the connection may take more work, a persistent EV_READ
+ * event feeds the input buffer and complete lines go to dispatch_line().
+ * When it may not (max_inflight_per_conn reached, unsent output over
+ * max_output_bytes_per_conn, a big line being parsed on a worker), the
+ * read event is swapped for an EV_CLOSED watch: the kernel buffer pushes
+ * back on the client, and a client that goes away is still noticed.
+ *
+ * Lifetime: the server holds one reference until the socket is closed;
+ * every job pointing here holds one more.  The struct is freed at zero.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "frame.h"
+#include "job.h"
+#include "log.h"
+#include "server.h"
+
+/* Bytes asked of one read(2); a pipelining client fills them quickly. */
+#define CONN_READ_SIZE	(256 * 1024)
+
+static uint64_t conn_serial;
+
+static void	conn_read_cb(evutil_socket_t, short, void *);
+static void	conn_write_cb(evutil_socket_t, short, void *);
+static void	conn_process(struct conn *, bool draining);
+static void	conn_flush(struct conn *);
+
+struct conn *
+conn_new(struct server *s, int fd, pid_t pid, uid_t uid, gid_t gid)
+{
+	struct conn	*c;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto fail;
+	c->server = s;
+	c->fd = fd;
+	c->refs = 1;
+	c->pid = pid;
+	c->uid = uid;
+	c->gid = gid;
+	c->serial = ++conn_serial;
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb,
+	    c);
+	if (c->in == NULL || c->out == NULL || c->rev == NULL ||
+	    c->wev == NULL || event_add(c->rev, NULL) < 0)
+		goto fail;
+	c->read_on = true;
+	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	s->nconns++;
+	log_debug("conn %llu: pid %ld uid %ld gid %ld connected",
+	    (unsigned long long)c->serial, (long)pid, (long)uid, (long)gid);
+	return c;
+
+fail:
+	log_warn("conn: out of memory, dropping a client");
+	if (c != NULL) {
+		if (c->rev != NULL)
+			event_free(c->rev);
+		if (c->wev != NULL)
+			event_free(c->wev);
+		if (c->in != NULL)
+			evbuffer_free(c->in);
+		if (c->out != NULL)
+			evbuffer_free(c->out);
+		free(c);
+	}
+	close(fd);
+	return NULL;
+}
+
+void
+conn_ref(struct conn *c)
+{
+	c->refs++;
+}
+
+void
+conn_unref(struct conn *c)
+{
+	if (--c->refs > 0)
+		return;
+	free(c);
+}
+
+static void
+mark_dirty(struct conn *c)
+{
+	if (!c->dirty) {
+		c->dirty = true;
+		TAILQ_INSERT_TAIL(&c->server->dirty, c, dirty_link);
+	}
+}
+
+void
+conn_send(struct conn *c, const char *bytes, size_t len)
+{
+	if (c->closed)
+		return;
+	if (evbuffer_add(c->out, bytes, len) < 0) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	mark_dirty(c);
+}
+
+static void
+free_owned(const void *data, size_t len, void *arg)
+{
+	free((void *)data);
+}
+
+void
+conn_send_owned(struct conn *c, char *bytes, size_t len)
+{
+	if (c->closed) {
+		free(bytes);
+		return;
+	}
+	/* Big replies are handed over by reference: no copy. */
+	if (len < 4096) {
+		conn_send(c, bytes, len);
+		free(bytes);
+		return;
+	}
+	if (evbuffer_add_reference(c->out, bytes, len, free_owned, NULL) < 0) {
+		free(bytes);
+		conn_close(c, "out of memory");
+		return;
+	}
+	mark_dirty(c);
+}
+
+void
+conn_send_buffer(struct conn *c, struct evbuffer *buf)
+{
+	if (c->closed)
+		return;
+	if (evbuffer_add_buffer(c->out, buf) < 0) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	mark_dirty(c);
+}
+
+void
+conn_flush_dirty(struct server *s)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&s->dirty)) != NULL) {
+		TAILQ_REMOVE(&s->dirty, c, dirty_link);
+		c->dirty = false;
+		conn_ref(c);
+		conn_flush(c);
+		conn_unref(c);
+	}
+}
+
+static bool
+output_full(const struct conn *c)
+{
+	return evbuffer_get_length(c->out) >
+	    c->server->cfg->max_output_bytes_per_conn;
+}
+
+/* May this connection hand more requests to dispatch? */
+static bool
+can_take_more(const struct conn *c)
+{
+	return !c->closed && !c->parsing && !output_full(c) &&
+	    c->inflight < c->server->cfg->max_inflight_per_conn;
+}
+
+/* Is everything this connection asked for answered, with nothing more to
+ * come?  Then an EOF'd connection can be closed once its output drains. */
+static bool
+finished(const struct conn *c)
+{
+	return c->eof && c->inflight == 0 && !c->parsing &&
+	    evbuffer_get_length(c->in) == 0;
+}
+
+static void
+set_reading(struct conn *c)
+{
+	struct server	*s = c->server;
+	bool		 want;
+	short		 what;
+
+	if (c->closed)
+		return;
+	want = !c->eof && s->state == SERVER_RUNNING && can_take_more(c);
+	if (want == c->read_on)
+		return;
+	event_del(c->rev);
+	/*
+	 * Paused: watch only for the peer going away.  After end of input
+	 * there is nothing to watch; a failed write will tell.
+	 */
+	what = want ? EV_READ | EV_PERSIST : EV_CLOSED | EV_PERSIST;
+	event_assign(c->rev, s->base, c->fd, what, conn_read_cb, c);
+	if (want || !c->eof)
+		event_add(c->rev, NULL);
+	c->read_on = want;
+}
+
+void
+conn_resume(struct conn *c)
+{
+	if (c->closed)
+		return;
+	if (c->server->state == SERVER_RUNNING)
+		conn_process(c, false);
+	set_reading(c);
+	if (finished(c))
+		mark_dirty(c);	/* the flush closes it */
+}
+
+static void
+reply_too_long(struct conn *c)
+{
+	struct rpc_error	 err = { 0 };
+	size_t			 len;
+	char			*line;
+
+	rpc_error_limit(&err, RPC_INVALID_REQUEST,
+	    c->server->cfg->max_request_bytes,
+	    "request line longer than max_request_bytes (%zu)",
+	    c->server->cfg->max_request_bytes);
+	line = rpc_format_error("null", &err, &len);
+	rpc_error_clear(&err);
+	if (line != NULL)
+		conn_send_owned(c, line, len);
+}
+
+/*
+ * Hand complete lines to dispatch while the connection may take them
+ * (always, when draining: each one is answered -32006 at once).
+ */
+static void
+conn_process(struct conn *c, bool draining)
+{
+	size_t	 max = c->server->cfg->max_request_bytes;
+
+	while (!c->closed && (draining || can_take_more(c))) {
+		struct evbuffer_ptr	 start, eol;
+		size_t			 len = evbuffer_get_length(c->in);
+		size_t			 total, line_len;
+		const char		*data;
+
+		if (len == 0)
+			break;
+		if (c->discarding) {
+			eol = evbuffer_search(c->in, "\n", 1, NULL);
+			if (eol.pos < 0) {
+				evbuffer_drain(c->in, len);
+				break;
+			}
+			evbuffer_drain(c->in, eol.pos + 1);
+			c->discarding = false;
+			continue;
+		}
+
+		evbuffer_ptr_set(c->in, &start, c->scanned, EVBUFFER_PTR_SET);
+		eol = evbuffer_search(c->in, "\n", 1, &start);
+		if (eol.pos < 0) {
+			c->scanned = len;
+			/* max + 1 leaves room for a '\r' before the '\n'. */
+			if (len > max + 1) {
+				reply_too_long(c);
+				evbuffer_drain(c->in, len);
+				c->scanned = 0;
+				c->discarding = true;
+				continue;
+			}
+			if (!c->eof || draining)
+				break;
+			total = line_len = len;	/* last line, no '\n' */
+		} else {
+			total = eol.pos + 1;
+			line_len = eol.pos;
+		}
+		c->scanned = 0;
+
+		data = (const char *)evbuffer_pullup(c->in, total);
+		if (data == NULL) {
+			conn_close(c, "out of memory");
+			return;
+		}
+		if (line_len > 0 && data[line_len - 1] == '\r')
+			line_len--;
+		if (line_len > max)
+			reply_too_long(c);
+		else if (!frame_is_blank(data, line_len))
+			dispatch_line(c, data, line_len);
+		if (c->closed)
+			return;
+		evbuffer_drain(c->in, total);
+	}
+}
+
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct server	*s = c->server;
+	int		 n;
+
+	server_mark_busy(s);
+	conn_ref(c);
+	if (!c->read_on) {
+		/*
+		 * EV_CLOSED while paused: a full close shows POLLHUP; a mere
+		 * shutdown(SHUT_WR) does not, and is end of input, not a
+		 * disconnect: stop watching, the read after the pause sees it.
+		 */
+		struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLRDHUP };
+
+		if (poll(&pfd, 1, 0) == 1 &&
+		    (pfd.revents & (POLLHUP | POLLERR)) != 0) {
+			conn_close(c, "client went away");
+		} else {
+			event_del(c->rev);
+		}
+		goto out;
+	}
+
+	n = evbuffer_read(c->in, fd, CONN_READ_SIZE);
+	if (n == 0) {
+		c->eof = true;
+	} else if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_close(c, strerror(errno));
+		goto out;
+	}
+	conn_process(c, false);
+	set_reading(c);
+	if (finished(c))
+		mark_dirty(c);
+out:
+	conn_flush_dirty(s);
+	conn_unref(c);
+}
+
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	server_mark_busy(c->server);
+	conn_ref(c);
+	conn_flush(c);
+	conn_flush_dirty(c->server);
+	conn_unref(c);
+}
+
+static void
+conn_flush(struct conn *c)
+{
+	bool	 was_full;
+
+	if (c->closed)
+		return;
+	was_full = output_full(c);
+	while (evbuffer_get_length(c->out) > 0) {
+		int n = evbuffer_write(c->out, c->fd);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR)
+				break;
+			conn_close(c, strerror(errno));
+			return;
+		}
+	}
+	if (evbuffer_get_length(c->out) > 0) {
+		event_add(c->wev, NULL);
+		return;
+	}
+	event_del(c->wev);
+	if (was_full)
+		conn_resume(c);
+	if (finished(c))
+		conn_close(c, NULL);
+	else if (c->server->state != SERVER_RUNNING)
+		server_check_drained(c->server);
+}
+
+void
+conn_job_attach(struct conn *c, struct job *job)
+{
+	job->conn = c;
+	job->conn_prev = NULL;
+	job->conn_next = c->jobs;
+	if (c->jobs != NULL)
+		c->jobs->conn_prev = job;
+	c->jobs = job;
+	conn_ref(c);
+}
+
+void
+conn_job_detach(struct conn *c, struct job *job)
+{
+	if (job->conn_prev != NULL)
+		job->conn_prev->conn_next = job->conn_next;
+	else
+		c->jobs = job->conn_next;
+	if (job->conn_next != NULL)
+		job->conn_next->conn_prev = job->conn_prev;
+	job->conn_next = job->conn_prev = NULL;
+	job->conn = NULL;
+	conn_unref(c);
+}
+
+void
+conn_close(struct conn *c, const char *why)
+{
+	struct server	*s = c->server;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	if (why != NULL)
+		log_debug("conn %llu: closed: %s",
+		    (unsigned long long)c->serial, why);
+	event_free(c->rev);
+	event_free(c->wev);
+	c->rev = c->wev = NULL;
+	close(c->fd);
+	c->fd = -1;
+	evbuffer_free(c->in);
+	evbuffer_free(c->out);
+	c->in = c->out = NULL;
+	if (c->dirty) {
+		TAILQ_REMOVE(&s->dirty, c, dirty_link);
+		c->dirty = false;
+	}
+	TAILQ_REMOVE(&s->conns, c, link);
+	s->nconns--;
+
+	dispatch_conn_gone(c);
+	server_check_drained(s);
+	conn_unref(c);
+}
+
+void
+conn_drain(struct conn *c)
+{
+	if (c->closed)
+		return;
+	conn_process(c, true);
+	set_reading(c);
+	mark_dirty(c);
+}

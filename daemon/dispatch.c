@@ -1,0 +1,647 @@
+/*
+ * dispatch.c - from request lines to replies; see dispatch.h.
+ *
+ * Error precedence (contract 1.1): framing, envelope (incl. duplicate id),
+ * method, params, admission.  Envelope-valid notifications are never
+ * answered; envelope-invalid objects always are (id null, or their id).
+ *
+ * A job is "answered" once its reply (or error) is queued or it was
+ * dropped: that frees its id and its in-flight slot.  A running job that
+ * was answered early (deadline, cancel, shutdown) stays linked to its
+ * connection until the worker hands it back, and its result is discarded.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "batch.h"
+#include "clock.h"
+#include "config.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "job.h"
+#include "log.h"
+#include "server.h"
+
+/* Upper bound of timeout_ms: 30 days, far from any overflow. */
+#define TIMEOUT_MS_MAX	(30LL * 24 * 3600 * 1000)
+
+/* A big request line being parsed on a worker. */
+struct parse_work {
+	struct pool_work	 work;
+	struct conn		*conn;
+	char			*line;
+	size_t			 len;
+	json_t			*root;
+	struct rpc_error	 err;
+};
+
+static void	dispatch_message(struct conn *, json_t *);
+
+/* Queue a reply line for a job or a non-job request. */
+static void
+send_line(struct conn *c, struct batch *b, char *line, size_t len)
+{
+	if (line == NULL)
+		return;
+	if (b != NULL) {
+		batch_add(b, line, len);
+		free(line);
+	} else {
+		conn_send_owned(c, line, len);
+	}
+}
+
+static void
+send_error(struct conn *c, struct batch *b, const char *id_json,
+    struct rpc_error *err)
+{
+	size_t	 len;
+
+	/* No id text: a valid notification, never answered. */
+	if (id_json != NULL)
+		send_line(c, b, rpc_format_error(id_json, err, &len), len);
+	rpc_error_clear(err);
+}
+
+void
+dispatch_job_free(struct job *job)
+{
+	if (job->timer != NULL)
+		event_free(job->timer);
+	if (job->kind != NULL && job->kind->free != NULL)
+		job->kind->free(job);
+	if (job->conn != NULL)
+		conn_job_detach(job->conn, job);
+	json_decref(job->params);
+	free(job->id_json);
+	free(job->reply);
+	free(job);
+}
+
+static enum stats_outcome
+outcome_of(int code)
+{
+	switch (code) {
+	case 0:
+		return STATS_COMPLETED;
+	case RPC_CANCELLED:
+		return STATS_CANCELLED;
+	case RPC_DEADLINE:
+		return STATS_TIMED_OUT;
+	case RPC_SHUTTING_DOWN:
+		return STATS_SHUTDOWN;
+	default:
+		return STATS_FAILED;
+	}
+}
+
+/*
+ * Mark a job answered: free its id and in-flight slot, stop its timer and
+ * send line (owned; NULL for no reply), into its batch if it has one.
+ */
+static void
+answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
+{
+	struct conn	*c = job->conn;
+	struct server	*s = c->server;
+
+	job->answered = true;
+	if (job->timer != NULL) {
+		event_free(job->timer);
+		job->timer = NULL;
+	}
+	if (job->id_json != NULL)
+		HASH_DEL(c->ids, job);
+	c->inflight--;
+	stats_job_end(&s->stats, job->kind, outcome,
+	    clock_now_ns() - job->received_ns);
+
+	if (job->id_json == NULL || c->closed) {
+		free(line);
+		line = NULL;
+	}
+	if (job->batch != NULL) {
+		if (line != NULL)
+			batch_add(job->batch, line, len);
+		free(line);
+		batch_release(job->batch);
+		job->batch = NULL;
+	} else if (line != NULL) {
+		conn_send_owned(c, line, len);
+	}
+}
+
+static void
+answer_error(struct job *job, int code)
+{
+	struct rpc_error	 err = { 0 };
+	size_t			 len = 0;
+	char			*line = NULL;
+
+	rpc_error_set(&err, code, NULL, NULL);
+	if (job->id_json != NULL)
+		line = rpc_format_error(job->id_json, &err, &len);
+	rpc_error_clear(&err);
+	answer(job, line, len, outcome_of(code));
+}
+
+static int
+stop_code(int stop)
+{
+	switch (stop) {
+	case JOB_STOP_CANCEL:
+		return RPC_CANCELLED;
+	case JOB_STOP_DEADLINE:
+		return RPC_DEADLINE;
+	default:
+		return RPC_SHUTTING_DOWN;
+	}
+}
+
+/*
+ * Stop a job that is not answered yet, answering it with code (0: drop
+ * without a reply).  A waiting job is taken out of the queue and freed; a
+ * running one is flagged and freed when its worker hands it back.
+ */
+static void
+stop_job(struct job *job, int stop, int code)
+{
+	struct server	*s = job->conn->server;
+	int		 none = JOB_STOP_NONE;
+
+	atomic_compare_exchange_strong(&job->stop, &none, stop);
+	if (code != 0)
+		answer_error(job, code);
+	else
+		answer(job, NULL, 0, STATS_DROPPED);
+	if (pool_cancel(s->pool, &job->work)) {
+		s->jobs_in_pool--;
+		dispatch_job_free(job);
+	}
+}
+
+/* Worker: run the kind and format the reply there, off the event thread. */
+static void
+job_work_run(struct pool_work *work)
+{
+	struct job		*job = (struct job *)work;
+	struct rpc_error	 err = { 0 };
+	json_t			*result;
+
+	if (job_should_stop(job))
+		return;		/* never started: past deadline, or stopped */
+	job->started_ns = clock_now_ns();
+	result = job->kind->run(job, &err);
+	job->ended_ns = clock_now_ns();
+	if (result == NULL && err.code == 0)
+		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, NULL);
+	job->error_code = result != NULL ? 0 : err.code;
+	if (job->id_json != NULL && !job_should_stop(job)) {
+		if (result != NULL)
+			job->reply = rpc_format_result(job->id_json, result,
+			    &job->reply_len);
+		else
+			job->reply = rpc_format_error(job->id_json, &err,
+			    &job->reply_len);
+	}
+	json_decref(result);
+	rpc_error_clear(&err);
+}
+
+/* Event thread: a job came back from its worker. */
+static void
+job_work_complete(struct pool_work *work)
+{
+	struct job	*job = (struct job *)work;
+	struct conn	*c = job->conn;
+	struct server	*s = c->server;
+
+	s->jobs_in_pool--;
+	if (job->ended_ns != 0)	/* a moving average, for retry_after_ms */
+		s->recent_job_ns = (s->recent_job_ns * 7 +
+		    (job->ended_ns - job->started_ns)) / 8;
+	if (!job->answered) {
+		int	 stop = atomic_load(&job->stop);
+		uint64_t ended = job->ended_ns ? job->ended_ns : clock_now_ns();
+
+		/* A result ready after the deadline is never a success. */
+		if (stop == JOB_STOP_NONE && job->deadline_ns != 0 &&
+		    ended >= job->deadline_ns)
+			stop = JOB_STOP_DEADLINE;
+		if (stop != JOB_STOP_NONE) {
+			answer_error(job, stop_code(stop));
+		} else if (job->reply == NULL && job->id_json != NULL) {
+			answer_error(job, RPC_INTERNAL_ERROR);
+		} else {
+			answer(job, job->reply, job->reply_len,
+			    outcome_of(job->error_code));
+			job->reply = NULL;
+		}
+	}
+	conn_ref(c);
+	dispatch_job_free(job);
+	conn_resume(c);
+	conn_unref(c);
+	if (s->state != SERVER_RUNNING)
+		server_check_drained(s);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct job	*job = arg;
+	struct server	*s = job->conn->server;
+
+	server_mark_busy(s);
+	/* Done in time, completion on its way: let it answer. */
+	if (atomic_load(&job->work.state) == POOL_WORK_DONE &&
+	    job->ended_ns != 0 && job->ended_ns < job->deadline_ns &&
+	    atomic_load(&job->stop) == JOB_STOP_NONE)
+		return;
+	if (!job->answered) {
+		struct conn *c = job->conn;
+
+		conn_ref(c);
+		stop_job(job, JOB_STOP_DEADLINE, RPC_DEADLINE);
+		conn_resume(c);
+		conn_unref(c);
+	}
+	conn_flush_dirty(s);
+}
+
+bool
+dispatch_cancel(struct conn *c, const json_t *id)
+{
+	struct job	*job;
+	char		*key = rpc_id_dump(id);
+
+	if (key == NULL)
+		return false;
+	HASH_FIND(hh, c->ids, key, strlen(key), job);
+	free(key);
+	/* Unknown, or its reply is already on its way. */
+	if (job == NULL || atomic_load(&job->work.state) == POOL_WORK_DONE)
+		return false;
+	stop_job(job, JOB_STOP_CANCEL, RPC_CANCELLED);
+	return true;
+}
+
+void
+dispatch_conn_gone(struct conn *c)
+{
+	struct job	*job, *next;
+
+	for (job = c->jobs; job != NULL; job = next) {
+		next = job->conn_next;
+		if (!job->answered)
+			stop_job(job, JOB_STOP_GONE, 0);
+		else
+			atomic_store(&job->stop, JOB_STOP_GONE);
+	}
+}
+
+void
+dispatch_abort_all(struct server *s)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &s->conns, link) {
+		struct job *job, *next;
+
+		conn_ref(c);
+		for (job = c->jobs; job != NULL; job = next) {
+			next = job->conn_next;
+			if (!job->answered)
+				stop_job(job, JOB_STOP_SHUTDOWN,
+				    RPC_SHUTTING_DOWN);
+		}
+		conn_unref(c);
+	}
+}
+
+/* -32000 data: a hint from the pool's recent job times. */
+static json_t *
+overload_data(struct server *s)
+{
+	struct pool_stats	 ps;
+	unsigned		 workers;
+	uint64_t		 ms;
+
+	pool_get_stats(s->pool, &ps);
+	workers = ps.size[LANE_CPU] + ps.size[LANE_IO];
+	ms = s->recent_job_ns / 1000000 * (ps.depth + 1) /
+	    (workers ? workers : 1);
+	if (ms < 1)
+		ms = 1;
+	if (ms > 60000)
+		ms = 60000;
+	return json_pack("{s:I}", "retry_after_ms", (json_int_t)ms);
+}
+
+/* Does this id already stand earlier in the same batch? */
+static bool
+batch_seen(char **seen, size_t n, const char *id_json)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(seen[i], id_json) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * One request object.  seen/nseen: the ids of this batch so far (NULL
+ * outside a batch); an id dispatched here is appended.
+ */
+static void
+dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
+    char **seen, size_t *nseen)
+{
+	struct server		*s = c->server;
+	const struct sbk_config	*cfg = s->cfg;
+	const struct job_kind	*kind;
+	struct rpc_request	 req;
+	struct rpc_error	 err = { 0 };
+	const json_t		*err_id;
+	struct job		*job, *dup;
+	char			*id_json = NULL;
+	long long		 timeout_ms;
+	bool			 progress;
+	int			 rc;
+
+	if (!rpc_request_parse(msg, &req, &err_id, &err)) {
+		id_json = rpc_id_dump(err_id);
+		send_error(c, b, id_json ? id_json : "null", &err);
+		free(id_json);
+		return;
+	}
+	if (req.id != NULL) {
+		id_json = rpc_id_dump(req.id);
+		if (id_json == NULL) {
+			rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, NULL);
+			send_error(c, b, "null", &err);
+			return;
+		}
+		HASH_FIND(hh, c->ids, id_json, strlen(id_json), dup);
+		if (dup != NULL || (seen != NULL &&
+		    batch_seen(seen, *nseen, id_json))) {
+			rpc_error_set(&err, RPC_INVALID_REQUEST, NULL,
+			    "duplicate id: a request with this id is in flight");
+			goto fail;
+		}
+		if (seen != NULL)
+			seen[(*nseen)++] = strdup(id_json);
+	}
+
+	kind = job_kind_find(req.method);
+	if (kind == NULL || ((kind->flags & JOB_KIND_TEST) &&
+	    !cfg->enable_test_methods)) {
+		rpc_error_set(&err, RPC_METHOD_NOT_FOUND, NULL,
+		    "method not found: %.100s", req.method);
+		goto fail;
+	}
+	if (req.params != NULL && !json_is_object(req.params)) {
+		rpc_error_param(&err, "params", "params must be an object");
+		goto fail;
+	}
+	if (job_param_int(req.params, "timeout_ms", 0, 1, TIMEOUT_MS_MAX,
+	    &timeout_ms, &err) < 0 ||
+	    job_param_bool(req.params, "progress", false, &progress, &err) < 0)
+		goto fail;
+
+	job = calloc(1, sizeof(*job));
+	if (job == NULL) {
+		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		goto fail;
+	}
+	job->kind = kind;
+	job->config = cfg;
+	job->server = s;
+	job->params = json_incref((json_t *)req.params);
+	job->id_json = id_json;
+	job->want_progress = progress;
+	job->received_ns = clock_now_ns();
+	if (timeout_ms > 0)
+		job->deadline_ns = job->received_ns +
+		    (uint64_t)timeout_ms * 1000000;
+	id_json = NULL;
+
+	if (kind->parse != NULL &&
+	    kind->parse(job, req.params, cfg, &err) < 0)
+		goto fail_job;
+	if (s->state != SERVER_RUNNING) {
+		rpc_error_set(&err, RPC_SHUTTING_DOWN, NULL, NULL);
+		goto fail_job;
+	}
+
+	if (kind->lane == LANE_EVENT) {
+		json_t	*result;
+		size_t	 len;
+
+		job->conn = c;		/* borrowed: the job ends right here */
+		result = kind->run(job, &err);
+		job->conn = NULL;
+		if (result != NULL) {
+			if (job->id_json != NULL)
+				send_line(c, b, rpc_format_result(job->id_json,
+				    result, &len), len);
+			json_decref(result);
+			stats_job_end(&s->stats, kind, STATS_COMPLETED,
+			    clock_now_ns() - job->received_ns);
+		} else {
+			stats_job_end(&s->stats, kind, STATS_FAILED,
+			    clock_now_ns() - job->received_ns);
+			send_error(c, b, job->id_json, &err);
+		}
+		dispatch_job_free(job);
+		return;
+	}
+
+	job->work.item.owner = &c->owner;
+	job->work.item.lane = kind->lane;
+	job->work.item.gate = kind->gate;
+	job->work.run = job_work_run;
+	job->work.complete = job_work_complete;
+	rc = pool_submit(s->pool, &job->work);
+	if (rc == -EAGAIN) {
+		s->stats.rejected++;
+		rpc_error_set(&err, RPC_OVERLOADED, overload_data(s),
+		    "overloaded: the queue is full");
+		goto fail_job;
+	} else if (rc < 0) {
+		rpc_error_set(&err, RPC_SHUTTING_DOWN, NULL, NULL);
+		goto fail_job;
+	}
+
+	s->stats.accepted++;
+	s->jobs_in_pool++;
+	conn_job_attach(c, job);
+	c->inflight++;
+	if (job->id_json != NULL)
+		HASH_ADD_KEYPTR(hh, c->ids, job->id_json,
+		    strlen(job->id_json), job);
+	if (b != NULL) {
+		job->batch = b;
+		batch_hold(b);
+	}
+	if (job->deadline_ns != 0) {
+		struct timeval tv = {
+			.tv_sec = timeout_ms / 1000,
+			.tv_usec = (timeout_ms % 1000) * 1000,
+		};
+
+		job->timer = evtimer_new(s->base, deadline_cb, job);
+		if (job->timer != NULL)
+			evtimer_add(job->timer, &tv);
+	}
+	return;
+
+fail_job:
+	send_error(c, b, job->id_json, &err);
+	dispatch_job_free(job);
+	return;
+fail:
+	send_error(c, b, id_json, &err);
+	free(id_json);
+}
+
+static void
+dispatch_batch(struct conn *c, json_t *root)
+{
+	struct rpc_error	 err = { 0 };
+	size_t			 n = json_array_size(root), nseen = 0;
+	struct batch		*b;
+	char			**seen;
+
+	if (n == 0) {
+		rpc_error_set(&err, RPC_INVALID_REQUEST, NULL, "empty batch");
+		send_error(c, NULL, "null", &err);
+		return;
+	}
+	if (n > c->server->cfg->max_inflight_per_conn) {
+		rpc_error_limit(&err, RPC_INVALID_REQUEST,
+		    c->server->cfg->max_inflight_per_conn,
+		    "batch of %zu requests is over max_inflight_per_conn", n);
+		send_error(c, NULL, "null", &err);
+		return;
+	}
+	b = batch_new(c);
+	seen = calloc(n, sizeof(*seen));
+	if (b == NULL || seen == NULL) {
+		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		send_error(c, NULL, "null", &err);
+		if (b != NULL)
+			batch_release(b);
+		free(seen);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		dispatch_one(c, json_array_get(root, i), b, seen, &nseen);
+	for (size_t i = 0; i < nseen; i++)
+		free(seen[i]);
+	free(seen);
+	batch_release(b);
+}
+
+static void
+dispatch_message(struct conn *c, json_t *root)
+{
+	if (json_is_array(root))
+		dispatch_batch(c, root);
+	else
+		dispatch_one(c, root, NULL, NULL, NULL);
+}
+
+static void
+parse_run(struct pool_work *work)
+{
+	struct parse_work *pw = (struct parse_work *)work;
+
+	pw->root = rpc_parse_line(pw->line, pw->len, &pw->err);
+	free(pw->line);
+	pw->line = NULL;
+}
+
+static void
+parse_complete(struct pool_work *work)
+{
+	struct parse_work	*pw = (struct parse_work *)work;
+	struct conn		*c = pw->conn;
+
+	c->server->jobs_in_pool--;
+	c->parsing = false;
+	if (!c->closed) {
+		if (pw->root != NULL)
+			dispatch_message(c, pw->root);
+		else
+			send_error(c, NULL, "null", &pw->err);
+	}
+	rpc_error_clear(&pw->err);
+	json_decref(pw->root);
+	free(pw);
+	conn_resume(c);
+	conn_unref(c);
+}
+
+void
+dispatch_line(struct conn *c, const char *line, size_t len)
+{
+	struct rpc_error	 err = { 0 };
+	json_t			*root;
+
+	/*
+	 * A big line is parsed on a worker so the event thread never
+	 * spends time in proportion to a payload; the connection is not
+	 * read meanwhile, which bounds this to one line per connection.
+	 */
+	if (len > DISPATCH_INLINE_PARSE_MAX &&
+	    c->server->state == SERVER_RUNNING) {
+		struct parse_work *pw = calloc(1, sizeof(*pw));
+
+		if (pw != NULL && (pw->line = malloc(len)) != NULL) {
+			memcpy(pw->line, line, len);
+			pw->len = len;
+			pw->conn = c;
+			pw->work.item.owner = &c->owner;
+			pw->work.item.lane = LANE_CPU;
+			pw->work.item.gate = POOL_GATE_NONE;
+			pw->work.run = parse_run;
+			pw->work.complete = parse_complete;
+			conn_ref(c);
+			c->parsing = true;
+			c->server->jobs_in_pool++;
+			pool_submit_internal(c->server->pool, &pw->work);
+			return;
+		}
+		free(pw);
+		/* Out of memory: parse here rather than fail the request. */
+	}
+
+	root = rpc_parse_line(line, len, &err);
+	if (root == NULL) {
+		send_error(c, NULL, "null", &err);
+		return;
+	}
+	dispatch_message(c, root);
+	json_decref(root);
+}
+
+void
+dispatch_collect_cb(struct pool_msg *m, void *arg)
+{
+	struct pool_work	*work = m->work;
+
+	if (m->bytes == NULL) {
+		work->complete(work);
+		return;
+	}
+	/* Progress of a job: only while it still has a client to tell. */
+	struct job *job = (struct job *)work;
+
+	if (!job->answered && job->conn != NULL && !job->conn->closed)
+		conn_send_owned(job->conn, m->bytes, m->len);
+	else
+		free(m->bytes);
+}

@@ -1,0 +1,27 @@
+/*
+ * hist.h - a log-linear latency histogram (8 sub-buckets per power of
+ * two, about 12% resolution) for per-method latencies and loop lag.
+ * Fixed size, no allocation.  One thread at a time (the event thread).
+ */
+#ifndef SBK_HIST_H
+#define SBK_HIST_H
+
+#include <stdint.h>
+
+#define HIST_SUB_BITS	3
+#define HIST_SUB	(1u << HIST_SUB_BITS)
+#define HIST_BUCKETS	(HIST_SUB * 48)
+
+struct hist {
+	uint64_t	 count;
+	uint64_t	 max;
+	uint32_t	 bucket[HIST_BUCKETS];
+};
+
+void		 hist_add(struct hist *, uint64_t value);
+/* The value at quantile q (0..1), as its bucket's upper bound; 0 if empty. */
+uint64_t	 hist_quantile(const struct hist *, double q);
+/* Upper bound of bucket i (for Prometheus-style exports). */
+uint64_t	 hist_bucket_upper(unsigned i);
+
+#endif /* SBK_HIST_H */

@@ -1,0 +1,166 @@
+/*
+ * job.c - the helpers job kinds use: stop checks and progress from
+ * workers, params validation from the event thread, and the table lookup.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "job.h"
+
+/* Progress notifications are rate-limited per job (contract: 100 ms). */
+#define PROGRESS_INTERVAL_NS	100000000ull
+
+static const char *const common_params[] = { "timeout_ms", "progress", NULL };
+
+bool
+job_should_stop(struct job *job)
+{
+	if (atomic_load_explicit(&job->stop, memory_order_relaxed) !=
+	    JOB_STOP_NONE)
+		return true;
+	if (job->deadline_ns != 0 && clock_now_ns() >= job->deadline_ns) {
+		int none = JOB_STOP_NONE;
+
+		atomic_compare_exchange_strong(&job->stop, &none,
+		    JOB_STOP_DEADLINE);
+		return true;
+	}
+	return false;
+}
+
+void
+job_progress(struct job *job, uint64_t done, uint64_t total)
+{
+	struct pool	*pool = pool_current();
+	json_t		*params;
+	char		*line;
+	size_t		 len;
+	uint64_t	 now;
+
+	if (!job->want_progress || job->id_json == NULL || pool == NULL)
+		return;
+	now = clock_now_ns();
+	if (job->last_progress_ns != 0 &&
+	    now - job->last_progress_ns < PROGRESS_INTERVAL_NS)
+		return;
+	job->last_progress_ns = now;
+
+	/* The id is stored as JSON text; load it back for the notification. */
+	params = json_pack("{s:o?,s:I,s:I}",
+	    "id", json_loads(job->id_json, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+	    NULL), "done", (json_int_t)done, "total", (json_int_t)total);
+	if (params == NULL)
+		return;
+	line = rpc_format_notification("progress", params, &len);
+	json_decref(params);
+	if (line != NULL)
+		pool_post_message(pool, &job->work, line, len);
+}
+
+static bool
+in_list(const char *key, const char *const *list)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (strcmp(key, *list) == 0)
+			return true;
+	return false;
+}
+
+int
+job_params_check(const json_t *params, const char *const *allowed,
+    struct rpc_error *err)
+{
+	const char	*key;
+	json_t		*value;
+
+	if (params == NULL)
+		return 0;
+	json_object_foreach((json_t *)params, key, value) {
+		if (!in_list(key, allowed) && !in_list(key, common_params)) {
+			rpc_error_param(err, key, "unknown parameter '%s'",
+			    key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+job_param_int(const json_t *params, const char *name, long long def,
+    long long min, long long max, long long *out, struct rpc_error *err)
+{
+	json_t		*v = params ? json_object_get(params, name) : NULL;
+	long long	 n;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_integer(v)) {
+		rpc_error_param(err, name, "'%s' must be an integer", name);
+		return -1;
+	}
+	n = json_integer_value(v);
+	if (n < min || n > max) {
+		rpc_error_param(err, name, "'%s' must be between %lld and %lld",
+		    name, min, max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+int
+job_param_bool(const json_t *params, const char *name, bool def, bool *out,
+    struct rpc_error *err)
+{
+	json_t	*v = params ? json_object_get(params, name) : NULL;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_boolean(v)) {
+		rpc_error_param(err, name, "'%s' must be a boolean", name);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+int
+job_param_string(const json_t *params, const char *name, bool required,
+    const char **out, size_t *lenp, struct rpc_error *err)
+{
+	json_t	*v = params ? json_object_get(params, name) : NULL;
+
+	*out = NULL;
+	if (lenp != NULL)
+		*lenp = 0;
+	if (v == NULL) {
+		if (!required)
+			return 0;
+		rpc_error_param(err, name, "'%s' is required", name);
+		return -1;
+	}
+	if (!json_is_string(v)) {
+		rpc_error_param(err, name, "'%s' must be a string", name);
+		return -1;
+	}
+	*out = json_string_value(v);
+	if (lenp != NULL)
+		*lenp = json_string_length(v);
+	return 0;
+}
+
+const struct job_kind *
+job_kind_find(const char *method)
+{
+	/* About a dozen rows: a linear scan beats any index here. */
+	for (const struct job_kind *const *k = job_table; *k != NULL; k++)
+		if (strcmp((*k)->method, method) == 0)
+			return *k;
+	return NULL;
+}

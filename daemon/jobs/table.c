@@ -1,0 +1,21 @@
+/*
+ * table.c - the job table: every method sbkd knows, one row per kind.
+ * To add a kind: write daemon/jobs/<kind>.c exporting its struct
+ * job_kind, declare it here, add its row, and list the file in
+ * daemon/jobs/meson.build.  The core never names a kind.
+ */
+#include <stddef.h>
+
+#include "job.h"
+
+extern const struct job_kind job_ping, job_stats, job_cancel;
+extern const struct job_kind job_sleep, job_spin;
+
+const struct job_kind *const job_table[] = {
+	&job_ping,
+	&job_stats,
+	&job_cancel,
+	&job_sleep,
+	&job_spin,
+	NULL,
+};

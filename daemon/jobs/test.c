@@ -1,0 +1,90 @@
+/*
+ * test.c - the test methods, present only with enable_test_methods:
+ * sleep (I/O pool: waits) and spin (CPU pool: a busy loop on the wall
+ * clock).  Both are cooperative, checking for a stop every millisecond,
+ * and answer the whole milliseconds actually slept or spun.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "clock.h"
+#include "job.h"
+
+#define TEST_MS_MAX	600000	/* contract: ms 0..600000 */
+#define CHECK_NS	1000000	/* stop checks every 1 ms */
+
+static const char *const ms_params[] = { "ms", NULL };
+
+static int
+ms_parse(struct job *job, const json_t *params, const struct sbk_config *cfg,
+    struct rpc_error *err)
+{
+	long long	 ms;
+
+	if (job_params_check(params, ms_params, err) < 0 ||
+	    job_param_int(params, "ms", 0, 0, TEST_MS_MAX, &ms, err) < 0)
+		return -1;
+	if (params == NULL || json_object_get(params, "ms") == NULL) {
+		rpc_error_param(err, "ms", "'ms' is required");
+		return -1;
+	}
+	job->arg = (void *)(intptr_t)ms;
+	return 0;
+}
+
+static json_t *
+sleep_run(struct job *job, struct rpc_error *err)
+{
+	uint64_t	 start = clock_now_ns();
+	uint64_t	 end = start + (uint64_t)(intptr_t)job->arg * 1000000;
+	uint64_t	 now;
+
+	while ((now = clock_now_ns()) < end) {
+		uint64_t	 step = end - now < CHECK_NS ? end - now : CHECK_NS;
+		struct timespec	 ts = { 0, (long)step };
+
+		if (job_should_stop(job))
+			return NULL;
+		nanosleep(&ts, NULL);
+	}
+	return json_pack("{s:I}", "slept_ms",
+	    (json_int_t)((clock_now_ns() - start) / 1000000));
+}
+
+static json_t *
+spin_run(struct job *job, struct rpc_error *err)
+{
+	uint64_t	 start = clock_now_ns();
+	uint64_t	 end = start + (uint64_t)(intptr_t)job->arg * 1000000;
+	uint64_t	 next_check = start + CHECK_NS;
+	uint64_t	 now;
+
+	while ((now = clock_now_ns()) < end) {
+		if (now >= next_check) {
+			if (job_should_stop(job))
+				return NULL;
+			next_check = now + CHECK_NS;
+		}
+	}
+	return json_pack("{s:I}", "spun_ms",
+	    (json_int_t)((now - start) / 1000000));
+}
+
+const struct job_kind job_sleep = {
+	.method = "sleep",
+	.lane = LANE_IO,
+	.flags = JOB_KIND_TEST,
+	.parse = ms_parse,
+	.run = sleep_run,
+	.gate = POOL_GATE_NONE,
+};
+
+const struct job_kind job_spin = {
+	.method = "spin",
+	.lane = LANE_CPU,
+	.flags = JOB_KIND_TEST,
+	.parse = ms_parse,
+	.run = spin_run,
+	.gate = POOL_GATE_NONE,
+};

@@ -1,0 +1,284 @@
+/*
+ * listener.c - see listener.h.
+ *
+ * Running out of descriptors: a level-triggered listener whose accept()
+ * fails with EMFILE would wake the loop forever.  A spare descriptor is
+ * kept open; on EMFILE it is closed, the pending connection accepted and
+ * closed at once, and the spare reopened.  The client sees its
+ * connection closed; the loop stays idle.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "rpc.h"
+#include "server.h"
+
+/* Connections taken per wakeup, so a storm cannot starve other work. */
+#define ACCEPT_BURST	64
+
+struct listener {
+	struct server	*server;
+	int		 fd;
+	int		 spare_fd;
+	bool		 activated;	/* systemd owns the socket file */
+	char		*path;
+	struct event	*ev;
+};
+
+static int
+make_parent_dir(const char *path)
+{
+	char	*copy = strdup(path), *dir;
+	int	 rc = 0;
+
+	if (copy == NULL)
+		return -1;
+	dir = dirname(copy);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		rc = -1;
+	free(copy);
+	return rc;
+}
+
+/*
+ * A socket file left behind may belong to a live sbkd (leave it, fail) or
+ * to a dead one (replace it).  Connecting tells which.
+ */
+static int
+clear_stale(const char *path, const struct sockaddr_un *sun)
+{
+	struct stat	 st;
+	int		 fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("%s exists and is not a socket; not replacing it",
+		    path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (rc == 0) {
+		log_err("%s: another sbkd is listening there; not taking "
+		    "it over", path);
+		return -1;
+	}
+	if (errno != ECONNREFUSED && errno != ENOENT) {
+		log_err("%s: cannot tell whether it is in use: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	log_info("%s: replacing a stale socket file", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+static int
+create_socket(const char *path, mode_t mode)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	mode_t			 old;
+	int			 fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_err("%s: socket path too long (at most %zu bytes)", path,
+		    sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if (make_parent_dir(path) < 0) {
+		log_err("%s: cannot create its directory: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (clear_stale(path, &sun) < 0)
+		return -1;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_err("socket: %s", strerror(errno));
+		return -1;
+	}
+	/* No window in which the socket has looser permissions than asked. */
+	old = umask(~mode & 0777);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		umask(old);
+		log_err("%s: bind: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (chmod(path, mode) < 0 || listen(fd, SOMAXCONN) < 0) {
+		log_err("%s: %s", path, strerror(errno));
+		unlink(path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One -32000/-32003 line to a refused client, then close.  The socket is
+ * new and its buffer empty, so a non-blocking write takes the whole line. */
+static void
+refuse(int fd, int code, json_t *data, const char *msg)
+{
+	struct rpc_error	 err = { 0 };
+	size_t			 len;
+	char			*line;
+
+	rpc_error_set(&err, code, data, "%s", msg);
+	line = rpc_format_error("null", &err, &len);
+	rpc_error_clear(&err);
+	if (line != NULL && send(fd, line, len, MSG_NOSIGNAL) < 0)
+		log_debug("refused client: %s", strerror(errno));
+	free(line);
+	close(fd);
+}
+
+static bool
+id_allowed(const uid_t *list, size_t n, unsigned id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == id)
+			return true;
+	return false;
+}
+
+static bool
+peer_allowed(const struct sbk_config *cfg, uid_t uid, gid_t gid)
+{
+	if (cfg->n_allow_uids == 0 && cfg->n_allow_gids == 0)
+		return true;
+	return id_allowed(cfg->allow_uids, cfg->n_allow_uids, uid) ||
+	    id_allowed((const uid_t *)cfg->allow_gids, cfg->n_allow_gids, gid);
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct listener		*l = arg;
+	struct server		*s = l->server;
+
+	server_mark_busy(s);
+	for (int i = 0; i < ACCEPT_BURST; i++) {
+		struct ucred	 cred = { .pid = 0, .uid = -1, .gid = -1 };
+		socklen_t	 len = sizeof(cred);
+		int		 fd;
+
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				log_warn("accept: %s: refusing a client",
+				    strerror(errno));
+				if (l->spare_fd >= 0) {
+					close(l->spare_fd);
+					fd = accept(lfd, NULL, NULL);
+					if (fd >= 0)
+						close(fd);
+					l->spare_fd = open("/dev/null",
+					    O_RDONLY | O_CLOEXEC);
+				}
+				continue;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			break;
+		}
+		s->stats.connections_total++;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+			log_warn("SO_PEERCRED: %s", strerror(errno));
+		if (!peer_allowed(s->cfg, cred.uid, cred.gid)) {
+			log_info("refused pid %ld uid %ld gid %ld: not in "
+			    "[access]", (long)cred.pid, (long)cred.uid,
+			    (long)cred.gid);
+			s->stats.connections_refused++;
+			refuse(fd, RPC_PERMISSION, NULL,
+			    "permission denied: peer not allowed");
+			continue;
+		}
+		if (s->nconns >= s->cfg->max_connections) {
+			s->stats.connections_refused++;
+			refuse(fd, RPC_OVERLOADED,
+			    json_pack("{s:i}", "retry_after_ms", 100),
+			    "overloaded: max_connections reached");
+			continue;
+		}
+		conn_new(s, fd, cred.pid, cred.uid, cred.gid);
+	}
+}
+
+struct listener *
+listener_open(struct server *s)
+{
+	struct listener	*l;
+	int		 n;
+
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	l->server = s;
+	l->fd = -1;
+	l->spare_fd = -1;
+	n = sd_listen_fds(1);
+	if (n > 1) {
+		log_err("systemd passed %d sockets; sbkd takes exactly one", n);
+		goto fail;
+	} else if (n == 1) {
+		l->fd = SD_LISTEN_FDS_START;
+		l->activated = true;
+		if (evutil_make_socket_nonblocking(l->fd) < 0)
+			goto fail;
+		log_info("listening on the socket passed by systemd");
+	} else {
+		l->fd = create_socket(s->cfg->socket, s->cfg->socket_mode);
+		if (l->fd < 0)
+			goto fail;
+		l->path = strdup(s->cfg->socket);
+		log_info("listening on %s", s->cfg->socket);
+	}
+	l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	l->ev = event_new(s->base, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
+	if (l->ev == NULL || event_add(l->ev, NULL) < 0)
+		goto fail;
+	return l;
+fail:
+	listener_close(l);
+	return NULL;
+}
+
+void
+listener_close(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	if (l->ev != NULL)
+		event_free(l->ev);
+	if (l->fd >= 0)
+		close(l->fd);
+	if (l->spare_fd >= 0)
+		close(l->spare_fd);
+	if (l->path != NULL && !l->activated && unlink(l->path) < 0)
+		log_warn("%s: unlink: %s", l->path, strerror(errno));
+	free(l->path);
+	free(l);
+}

@@ -1,0 +1,116 @@
+/*
+ * main.c - sbkd's entry point: options, configuration, logging, then the
+ * server; the only place that decides to exit.  Exit status: 0 after a
+ * clean shutdown, 1 when sbkd cannot start (socket in use, out of
+ * resources), 2 for bad usage or a bad configuration.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sbk-config.h"
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: sbkd [-c FILE] [-s PATH] [-t] [-h] [-V]\n"
+	    "Run blocking jobs (argon2, zstd, file reads) for local clients\n"
+	    "that speak JSON-RPC 2.0 over a UNIX socket.  Stays in the\n"
+	    "foreground and logs to stderr.\n"
+	    "\n"
+	    "  -c, --config FILE   read this INI file (default: built-in defaults)\n"
+	    "  -s, --socket PATH   listen on PATH (default: %s)\n"
+	    "  -t, --check         check the configuration and exit\n"
+	    "  -h, --help          show this help\n"
+	    "  -V, --version       show the version\n",
+	    SBK_DEFAULT_SOCKET);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config",	required_argument, NULL, 'c' },
+		{ "socket",	required_argument, NULL, 's' },
+		{ "check",	no_argument,	   NULL, 't' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ "version",	no_argument,	   NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sbk_config	 cfg;
+	struct server		 server;
+	const char		*config_path = NULL, *socket_path = NULL;
+	char			 err[1024];
+	bool			 check_only = false;
+	int			 ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "c:s:thV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 's':
+			socket_path = optarg;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sbkd %s\n", SBK_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "sbkd: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	if (config_init(&cfg) < 0) {
+		fprintf(stderr, "sbkd: out of memory\n");
+		return 1;
+	}
+	if (config_path != NULL &&
+	    config_load(&cfg, config_path, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		config_free(&cfg);
+		return 2;
+	}
+	if (socket_path != NULL) {
+		free(cfg.socket);
+		cfg.socket = strdup(socket_path);
+	}
+	config_finish(&cfg);
+	if (check_only) {
+		printf("%s: configuration OK\n",
+		    config_path ? config_path : "built-in defaults");
+		config_free(&cfg);
+		return 0;
+	}
+	log_set_level(cfg.log_level);
+
+	/* A client that vanishes must cost a failed write, not the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = server_init(&server, &cfg) < 0 ? 1 : 0;
+	if (rc == 0)
+		server_run(&server);
+	server_fini(&server);
+	config_free(&cfg);
+	if (rc == 0)
+		log_info("sbkd stopped");
+	return rc;
+}

@@ -1,0 +1,499 @@
+/*
+ * pool.c - worker threads around the scheduler, and the completion queue
+ * back to the event thread.  See pool.h.
+ *
+ * Locks: pool->mu guards the scheduler, the lanes and the idle lists;
+ * pool->cmu guards the completion queue.  They are never held together.
+ *
+ * Idle workers wait on their own condition variable on a per-lane idle
+ * list, so a submit wakes exactly one worker (no thundering herd).  A job
+ * handed to a woken worker is a "handoff": it sits in the scheduler until
+ * the worker takes it, but it does not count as waiting (contract: "a job
+ * an idle worker takes at once never counts").
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pool.h"
+
+struct worker {
+	struct pool		*pool;
+	pthread_t		 tid;
+	int			 lane;
+	pthread_cond_t		 cond;
+	bool			 signaled;	/* woken on purpose */
+	bool			 handoff;	/* woken for a handoff job */
+	bool			 exit;		/* leave after the current job */
+	bool			 idle;		/* on the lane's idle list */
+	TAILQ_ENTRY(worker)	 idle_link;
+};
+
+TAILQ_HEAD(worker_list, worker);
+
+struct lane {
+	struct worker_list	 idle;
+	unsigned		 nidle;
+	unsigned		 handoff;	/* woken, not yet looked */
+	unsigned		 size;		/* live workers wanted */
+	unsigned		 live;		/* workers not told to exit */
+	unsigned		 busy;
+};
+
+struct pool {
+	pthread_mutex_t		 mu;
+	struct sched		 sched;
+	struct lane		 lanes[SCHED_LANES];
+	unsigned		 queue_max;
+	bool			 closed;	/* no more admission */
+
+	struct worker		**workers;	/* every thread ever started */
+	size_t			 nworkers;
+
+	pthread_mutex_t		 cmu;
+	struct pool_msg		*head;
+	struct pool_msg		**tail;
+	int			 efd;
+};
+
+static __thread struct pool *current_pool;
+
+static size_t
+pool_depth_locked(const struct pool *p)
+{
+	size_t	 depth = 0;
+
+	for (int l = 1; l < SCHED_LANES; l++) {
+		size_t q = sched_queued(&p->sched, l);
+
+		if (q > p->lanes[l].handoff)
+			depth += q - p->lanes[l].handoff;
+	}
+	return depth;
+}
+
+/* Wake one idle worker of a lane.  mu held. */
+static bool
+wake_one(struct pool *p, int lane, bool handoff)
+{
+	struct lane	*ln = &p->lanes[lane];
+	struct worker	*w = TAILQ_FIRST(&ln->idle);
+
+	if (w == NULL)
+		return false;
+	TAILQ_REMOVE(&ln->idle, w, idle_link);
+	w->idle = false;
+	ln->nidle--;
+	w->signaled = true;
+	w->handoff = handoff;
+	if (handoff)
+		ln->handoff++;
+	pthread_cond_signal(&w->cond);
+	return true;
+}
+
+static void
+post(struct pool *p, struct pool_msg *m)
+{
+	bool		 was_empty;
+	uint64_t	 one = 1;
+
+	m->next = NULL;
+	pthread_mutex_lock(&p->cmu);
+	was_empty = p->head == NULL;
+	*p->tail = m;
+	p->tail = &m->next;
+	pthread_mutex_unlock(&p->cmu);
+
+	/*
+	 * One wakeup per batch: only the post that makes the queue
+	 * non-empty writes.  EAGAIN means the counter is saturated, so a
+	 * wakeup is pending anyway; anything else is a broken invariant.
+	 */
+	if (was_empty && write(p->efd, &one, sizeof(one)) < 0 &&
+	    errno != EAGAIN) {
+		log_err("pool: eventfd write: %s", strerror(errno));
+		abort();
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w = arg;
+	struct pool	*p = w->pool;
+	struct lane	*ln = &p->lanes[w->lane];
+	struct sched_item *it;
+
+	current_pool = p;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		if (w->handoff) {
+			w->handoff = false;
+			ln->handoff--;
+		}
+		if (w->exit)
+			break;
+		it = sched_pop(&p->sched, w->lane);
+		if (it == NULL) {
+			TAILQ_INSERT_HEAD(&ln->idle, w, idle_link);
+			w->idle = true;
+			ln->nidle++;
+			while (!w->signaled)
+				pthread_cond_wait(&w->cond, &p->mu);
+			w->signaled = false;
+			continue;
+		}
+		ln->busy++;
+		pthread_mutex_unlock(&p->mu);
+
+		struct pool_work *work = (struct pool_work *)it;
+
+		atomic_store(&work->state, POOL_WORK_RUNNING);
+		work->run(work);
+
+		pthread_mutex_lock(&p->mu);
+		ln->busy--;
+		if (it->gate != SCHED_GATE_NONE) {
+			sched_release(&p->sched, it);
+			/* Freed budget may let more than one gated job go. */
+			while (sched_queued(&p->sched, w->lane) > ln->handoff &&
+			    wake_one(p, w->lane, false))
+				;
+		}
+		pthread_mutex_unlock(&p->mu);
+
+		atomic_store(&work->state, POOL_WORK_DONE);
+		work->done.work = work;
+		work->done.bytes = NULL;
+		work->done.len = 0;
+		post(p, &work->done);
+
+		pthread_mutex_lock(&p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Start n more workers on a lane.  mu held.  0 or -errno. */
+static int
+spawn(struct pool *p, int lane, unsigned n)
+{
+	struct worker	**grown;
+	sigset_t	 all, old;
+	int		 rc = 0;
+
+	grown = realloc(p->workers, (p->nworkers + n) * sizeof(*grown));
+	if (grown == NULL)
+		return -ENOMEM;
+	p->workers = grown;
+
+	/* Workers must never take signals: the event thread handles them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < n; i++) {
+		struct worker *w = calloc(1, sizeof(*w));
+
+		if (w == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		w->pool = p;
+		w->lane = lane;
+		pthread_cond_init(&w->cond, NULL);
+		rc = -pthread_create(&w->tid, NULL, worker_main, w);
+		if (rc != 0) {
+			pthread_cond_destroy(&w->cond);
+			free(w);
+			break;
+		}
+		p->workers[p->nworkers++] = w;
+		p->lanes[lane].live++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+struct pool *
+pool_new(const struct pool_params *pp)
+{
+	struct pool	*p;
+
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->cmu, NULL);
+	sched_init(&p->sched);
+	for (int g = 0; g < SCHED_GATES; g++)
+		sched_set_budget(&p->sched, g, pp->gate_budget[g]);
+	p->queue_max = pp->queue_max;
+	p->tail = &p->head;
+	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->efd < 0) {
+		int e = errno;
+
+		free(p);
+		errno = e;
+		return NULL;
+	}
+	for (int l = 1; l < SCHED_LANES; l++)
+		TAILQ_INIT(&p->lanes[l].idle);
+
+	pthread_mutex_lock(&p->mu);
+	for (int l = 1; l < SCHED_LANES; l++) {
+		int rc;
+
+		p->lanes[l].size = pp->workers[l];
+		rc = spawn(p, l, pp->workers[l]);
+		if (rc < 0) {
+			pthread_mutex_unlock(&p->mu);
+			pool_free(p);
+			errno = -rc;
+			return NULL;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return p;
+}
+
+void
+pool_free(struct pool *p)
+{
+	struct pool_msg	*m, *next;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->closed = true;
+	for (size_t i = 0; i < p->nworkers; i++) {
+		struct worker *w = p->workers[i];
+
+		w->exit = true;
+		if (w->idle) {
+			TAILQ_REMOVE(&p->lanes[w->lane].idle, w, idle_link);
+			w->idle = false;
+			p->lanes[w->lane].nidle--;
+		}
+		w->signaled = true;
+		pthread_cond_signal(&w->cond);
+	}
+	pthread_mutex_unlock(&p->mu);
+
+	for (size_t i = 0; i < p->nworkers; i++) {
+		pthread_join(p->workers[i]->tid, NULL);
+		pthread_cond_destroy(&p->workers[i]->cond);
+		free(p->workers[i]);
+	}
+	free(p->workers);
+
+	/* Progress messages nobody collected; completions belong to their work. */
+	for (m = p->head; m != NULL; m = next) {
+		next = m->next;
+		if (m->bytes != NULL) {
+			free(m->bytes);
+			free(m);
+		}
+	}
+	close(p->efd);
+	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->cmu);
+	free(p);
+}
+
+int
+pool_event_fd(const struct pool *p)
+{
+	return p->efd;
+}
+
+static int
+submit(struct pool *p, struct pool_work *work, bool internal)
+{
+	struct sched_item	*it = &work->item;
+	struct lane		*ln = &p->lanes[it->lane];
+	int			 rc = 0;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->closed && !internal) {
+		rc = -ESHUTDOWN;
+	} else if (ln->nidle > 0 &&
+	    sched_gate_fits(&p->sched, it->gate, it->cost)) {
+		atomic_store(&work->state, POOL_WORK_QUEUED);
+		sched_push(&p->sched, it);
+		wake_one(p, it->lane, true);
+	} else if (internal || pool_depth_locked(p) < p->queue_max) {
+		atomic_store(&work->state, POOL_WORK_QUEUED);
+		sched_push(&p->sched, it);
+	} else {
+		rc = -EAGAIN;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+int
+pool_submit(struct pool *p, struct pool_work *work)
+{
+	return submit(p, work, false);
+}
+
+int
+pool_submit_internal(struct pool *p, struct pool_work *work)
+{
+	return submit(p, work, true);
+}
+
+bool
+pool_cancel(struct pool *p, struct pool_work *work)
+{
+	bool	 removed;
+
+	pthread_mutex_lock(&p->mu);
+	removed = sched_remove(&p->sched, &work->item);
+	if (removed)
+		atomic_store(&work->state, POOL_WORK_NEW);
+	pthread_mutex_unlock(&p->mu);
+	return removed;
+}
+
+void
+pool_collect(struct pool *p, void (*cb)(struct pool_msg *, void *), void *arg)
+{
+	struct pool_msg	*m, *next;
+	uint64_t	 n;
+
+	/* Read first: a post after the swap below writes again. */
+	if (read(p->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("pool: eventfd read: %s", strerror(errno));
+
+	pthread_mutex_lock(&p->cmu);
+	m = p->head;
+	p->head = NULL;
+	p->tail = &p->head;
+	pthread_mutex_unlock(&p->cmu);
+
+	for (; m != NULL; m = next) {
+		bool progress = m->bytes != NULL;
+
+		next = m->next;
+		cb(m, arg);
+		if (progress)
+			free(m);
+	}
+}
+
+void
+pool_post_message(struct pool *p, struct pool_work *work, char *bytes,
+    size_t len)
+{
+	struct pool_msg	*m;
+
+	m = malloc(sizeof(*m));
+	if (m == NULL) {
+		/* Progress is advisory: dropping one is harmless. */
+		free(bytes);
+		return;
+	}
+	m->work = work;
+	m->bytes = bytes;
+	m->len = len;
+	post(p, m);
+}
+
+void
+pool_stop_admission(struct pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->closed = true;
+	pthread_mutex_unlock(&p->mu);
+}
+
+int
+pool_resize(struct pool *p, int lane, unsigned workers)
+{
+	struct lane	*ln = &p->lanes[lane];
+	int		 rc = 0;
+
+	pthread_mutex_lock(&p->mu);
+	ln->size = workers;
+	if (ln->live < workers) {
+		rc = spawn(p, lane, workers - ln->live);
+	} else {
+		/* Idle workers leave first; busy ones after their job. */
+		for (size_t i = 0; i < p->nworkers && ln->live > workers; i++) {
+			struct worker *w = p->workers[i];
+
+			if (w->lane != lane || w->exit || !w->idle)
+				continue;
+			TAILQ_REMOVE(&ln->idle, w, idle_link);
+			w->idle = false;
+			ln->nidle--;
+			w->exit = true;
+			w->signaled = true;
+			pthread_cond_signal(&w->cond);
+			ln->live--;
+		}
+		for (size_t i = 0; i < p->nworkers && ln->live > workers; i++) {
+			struct worker *w = p->workers[i];
+
+			if (w->lane != lane || w->exit)
+				continue;
+			w->exit = true;
+			ln->live--;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+void
+pool_set_queue_max(struct pool *p, unsigned queue_max)
+{
+	pthread_mutex_lock(&p->mu);
+	p->queue_max = queue_max;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+pool_set_gate_budget(struct pool *p, int gate, unsigned long budget)
+{
+	pthread_mutex_lock(&p->mu);
+	sched_set_budget(&p->sched, gate, budget);
+	for (int l = 1; l < SCHED_LANES; l++)
+		while (sched_queued(&p->sched, l) > p->lanes[l].handoff &&
+		    wake_one(p, l, false))
+			;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+pool_get_stats(struct pool *p, struct pool_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&p->mu);
+	st->depth = pool_depth_locked(p);
+	st->queue_max = p->queue_max;
+	for (int l = 1; l < SCHED_LANES; l++) {
+		st->size[l] = p->lanes[l].size;
+		st->busy[l] = p->lanes[l].busy;
+		st->queued[l] = sched_queued(&p->sched, l);
+	}
+	for (int g = 0; g < SCHED_GATES; g++) {
+		st->gate_used[g] = p->sched.gate_used[g];
+		st->gate_budget[g] = p->sched.gate_budget[g];
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+struct pool *
+pool_current(void)
+{
+	return current_pool;
+}

@@ -1,0 +1,237 @@
+/*
+ * server.c - the event thread; see server.h.
+ *
+ * Shutdown: SIGTERM/SIGINT close the listener (removing the socket file
+ * unless systemd owns it), stop reading every connection and answer the
+ * complete lines already read with -32006.  Jobs already admitted run to
+ * the end and are answered.  The loop ends when no job is left in the
+ * pools and every reply is written, or at shutdown_timeout_s, when what
+ * is still waiting or running is answered -32006.
+ *
+ * Loop lag: each callback calls server_mark_busy(); the time from the
+ * first callback of an iteration to the end of that iteration is what a
+ * request arriving then would have waited for.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "sbk-config.h"
+#include "clock.h"
+#include "config.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "job.h"
+#include "listener.h"
+#include "log.h"
+#include "pool.h"
+#include "server.h"
+
+void
+server_mark_busy(struct server *s)
+{
+	if (s->iter_start_ns == 0)
+		s->iter_start_ns = clock_now_ns();
+}
+
+static void
+pool_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*s = arg;
+
+	server_mark_busy(s);
+	pool_collect(s->pool, dispatch_collect_cb, s);
+	conn_flush_dirty(s);
+}
+
+static bool
+all_flushed(struct server *s)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &s->conns, link)
+		if (c->out != NULL && evbuffer_get_length(c->out) > 0)
+			return false;
+	return true;
+}
+
+void
+server_check_drained(struct server *s)
+{
+	if (s->state == SERVER_DRAINING && s->jobs_in_pool == 0 &&
+	    TAILQ_EMPTY(&s->dirty) && all_flushed(s)) {
+		s->state = SERVER_DONE;
+		event_base_loopbreak(s->base);
+	}
+}
+
+static void
+shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*s = arg;
+
+	server_mark_busy(s);
+	log_warn("shutdown: %llu jobs still running after %us; answering "
+	    "them -32006", (unsigned long long)s->jobs_in_pool,
+	    s->cfg->shutdown_timeout_s);
+	dispatch_abort_all(s);
+	conn_flush_dirty(s);
+	/* Whatever could not be written by now will not be. */
+	s->state = SERVER_DONE;
+	event_base_loopbreak(s->base);
+}
+
+static void
+begin_drain(struct server *s)
+{
+	struct timeval	 tv = { .tv_sec = s->cfg->shutdown_timeout_s };
+	struct conn	*c, *next;
+
+	log_info("shutting down: %llu jobs to finish",
+	    (unsigned long long)s->jobs_in_pool);
+	sd_notify(0, "STOPPING=1");
+	s->state = SERVER_DRAINING;
+	pool_stop_admission(s->pool);
+	listener_close(s->listener);
+	s->listener = NULL;
+	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		conn_drain(c);
+	}
+	conn_flush_dirty(s);
+	s->shutdown_timer = evtimer_new(s->base, shutdown_timeout_cb, s);
+	if (s->shutdown_timer != NULL)
+		evtimer_add(s->shutdown_timer, &tv);
+	server_check_drained(s);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*s = arg;
+
+	server_mark_busy(s);
+	if (sig == SIGHUP) {
+		/* Re-reading the config is a later feature (issue 5). */
+		log_warn("SIGHUP: configuration reload is not supported yet; "
+		    "the running configuration stays in force");
+		return;
+	}
+	if (s->state == SERVER_RUNNING)
+		begin_drain(s);
+}
+
+int
+server_init(struct server *s, const struct sbk_config *cfg)
+{
+	struct event_config	*ecfg;
+	struct pool_params	 pp = { 0 };
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP };
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->dirty);
+	if (stats_init(&s->stats) < 0)
+		return -1;
+	s->stats.config_generation = 1;
+
+	/* EV_CLOSED lets a paused connection's disconnect be seen. */
+	ecfg = event_config_new();
+	if (ecfg == NULL)
+		return -1;
+	event_config_require_features(ecfg, EV_FEATURE_EARLY_CLOSE);
+	s->base = event_base_new_with_config(ecfg);
+	event_config_free(ecfg);
+	if (s->base == NULL) {
+		log_err("libevent: no backend with early close detection");
+		return -1;
+	}
+
+	pp.workers[LANE_CPU] = cfg->cpu_workers;
+	pp.workers[LANE_IO] = cfg->io_workers;
+	pp.queue_max = cfg->queue_max;
+	pp.gate_budget[POOL_GATE_ARGON2_MEM] = cfg->argon2_memory_budget_kib;
+	s->pool = pool_new(&pp);
+	if (s->pool == NULL) {
+		log_err("cannot start the worker pools: %s", strerror(errno));
+		return -1;
+	}
+	s->pool_ev = event_new(s->base, pool_event_fd(s->pool),
+	    EV_READ | EV_PERSIST, pool_cb, s);
+	if (s->pool_ev == NULL || event_add(s->pool_ev, NULL) < 0)
+		return -1;
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		s->sig_ev[i] = evsignal_new(s->base, sigs[i], signal_cb, s);
+		if (s->sig_ev[i] == NULL || event_add(s->sig_ev[i], NULL) < 0)
+			return -1;
+	}
+
+	s->listener = listener_open(s);
+	if (s->listener == NULL)
+		return -1;
+	log_info("sbkd " SBK_VERSION " ready: %u cpu workers, %u io workers, "
+	    "queue_max %u", cfg->cpu_workers, cfg->io_workers, cfg->queue_max);
+	sd_notify(0, "READY=1");
+	return 0;
+}
+
+void
+server_run(struct server *s)
+{
+	while (s->state != SERVER_DONE) {
+		if (event_base_loop(s->base, EVLOOP_ONCE) < 0) {
+			log_err("event loop failed");
+			break;
+		}
+		if (s->iter_start_ns != 0) {
+			hist_add(&s->stats.loop_lag_us,
+			    (clock_now_ns() - s->iter_start_ns) / 1000);
+			s->iter_start_ns = 0;
+		}
+	}
+}
+
+void
+server_fini(struct server *s)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&s->conns)) != NULL)
+		conn_close(c, "shutdown");
+	listener_close(s->listener);
+	/*
+	 * Workers still running were told to stop (cooperative kinds stop
+	 * within a checkpoint; argon2 finishes its hash).  Join them, then
+	 * release the jobs they hand back.
+	 */
+	if (s->pool != NULL) {
+		struct pollfd pfd = { .fd = pool_event_fd(s->pool),
+		    .events = POLLIN };
+
+		pool_stop_admission(s->pool);
+		while (s->jobs_in_pool > 0) {
+			if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+				break;
+			pool_collect(s->pool, dispatch_collect_cb, s);
+		}
+		pool_free(s->pool);
+	}
+	if (s->pool_ev != NULL)
+		event_free(s->pool_ev);
+	for (size_t i = 0; i < 3; i++)
+		if (s->sig_ev[i] != NULL)
+			event_free(s->sig_ev[i]);
+	if (s->shutdown_timer != NULL)
+		event_free(s->shutdown_timer);
+	if (s->base != NULL)
+		event_base_free(s->base);
+	stats_free(&s->stats);
+}

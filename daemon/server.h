@@ -1,0 +1,66 @@
+/*
+ * server.h - the event thread: the event base, signals, the shutdown
+ * state machine, the pool's completion wakeup, the loop-lag probe and
+ * systemd notification.  Owns the listener, the connections and the pool.
+ *
+ * Threads: everything here runs on the event thread (the main thread).
+ */
+#ifndef SBK_SERVER_H
+#define SBK_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "stats.h"
+
+struct event;
+struct event_base;
+struct listener;
+struct pool;
+struct sbk_config;
+struct conn;
+
+TAILQ_HEAD(conn_list, conn);
+
+enum server_state {
+	SERVER_RUNNING,
+	SERVER_DRAINING,	/* SIGTERM: finishing accepted jobs */
+	SERVER_DONE,
+};
+
+struct server {
+	const struct sbk_config	*cfg;
+	struct event_base	*base;
+	struct pool		*pool;
+	struct listener		*listener;
+	struct stats		 stats;
+
+	struct conn_list	 conns;
+	unsigned		 nconns;
+	struct conn_list	 dirty;		/* output to flush */
+	uint64_t		 jobs_in_pool;	/* submitted, not yet collected */
+
+	enum server_state	 state;
+	struct event		*pool_ev;
+	struct event		*sig_ev[3];
+	struct event		*shutdown_timer;
+	struct event		*status_timer;
+
+	uint64_t		 iter_start_ns;	/* first callback this iteration */
+	uint64_t		 recent_job_ns;	/* moving average of run times */
+};
+
+/* Build everything and start listening.  0, or -1 after logging why. */
+int	server_init(struct server *, const struct sbk_config *);
+/* Run until a SIGTERM/SIGINT drain has finished. */
+void	server_run(struct server *);
+void	server_fini(struct server *);
+
+/* Every event callback starts with this, for the loop-lag figures. */
+void	server_mark_busy(struct server *);
+
+/* The drain finished its last job or flush: leave the loop if draining. */
+void	server_check_drained(struct server *);
+
+#endif /* SBK_SERVER_H */

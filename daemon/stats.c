@@ -1,0 +1,125 @@
+/*
+ * stats.c - see stats.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "stats.h"
+
+int
+stats_init(struct stats *st)
+{
+	size_t	 n = 0;
+
+	memset(st, 0, sizeof(*st));
+	while (job_table[n] != NULL)
+		n++;
+	st->methods = calloc(n, sizeof(*st->methods));
+	if (st->methods == NULL)
+		return -1;
+	st->nmethods = n;
+	return 0;
+}
+
+void
+stats_free(struct stats *st)
+{
+	free(st->methods);
+	st->methods = NULL;
+}
+
+static struct method_stats *
+method_of(const struct stats *st, const struct job_kind *kind)
+{
+	for (size_t i = 0; i < st->nmethods; i++)
+		if (job_table[i] == kind)
+			return &st->methods[i];
+	return NULL;
+}
+
+void
+stats_job_end(struct stats *st, const struct job_kind *kind,
+    enum stats_outcome outcome, uint64_t latency_ns)
+{
+	struct method_stats	*m = method_of(st, kind);
+
+	st->outcome[outcome]++;
+	if (m == NULL)
+		return;
+	m->outcome[outcome]++;
+	if (outcome != STATS_DROPPED)
+		hist_add(&m->latency_us, latency_ns / 1000);
+}
+
+static json_t *
+methods_json(const struct stats *st)
+{
+	json_t	*all = json_object();
+
+	for (size_t i = 0; i < st->nmethods; i++) {
+		const struct method_stats *m = &st->methods[i];
+		uint64_t count = 0;
+
+		for (int o = 0; o < STATS_OUTCOMES; o++)
+			count += m->outcome[o];
+		if (count == 0)
+			continue;
+		json_object_set_new(all, job_table[i]->method, json_pack(
+		    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+		    "count", (json_int_t)count,
+		    "completed", (json_int_t)m->outcome[STATS_COMPLETED],
+		    "failed", (json_int_t)m->outcome[STATS_FAILED],
+		    "cancelled", (json_int_t)m->outcome[STATS_CANCELLED],
+		    "timed_out", (json_int_t)m->outcome[STATS_TIMED_OUT],
+		    "dropped", (json_int_t)m->outcome[STATS_DROPPED],
+		    "p50_us", (json_int_t)hist_quantile(&m->latency_us, 0.50),
+		    "p99_us", (json_int_t)hist_quantile(&m->latency_us, 0.99),
+		    "max_us", (json_int_t)m->latency_us.max,
+		    "shutdown", (json_int_t)m->outcome[STATS_SHUTDOWN]));
+	}
+	return all;
+}
+
+json_t *
+stats_json(const struct stats *st, const struct pool_stats *ps,
+    unsigned connections)
+{
+	return json_pack("{s:I,s:{s:I,s:I,s:I,s:I},"
+	    "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+	    "s:{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}},"
+	    "s:{s:I,s:I,s:I},s:{s:I,s:I},s:I,s:I,s:o}",
+	    "connections", (json_int_t)connections,
+	    "queue",
+	    "depth", (json_int_t)ps->depth,
+	    "max", (json_int_t)ps->queue_max,
+	    "cpu", (json_int_t)ps->queued[LANE_CPU],
+	    "io", (json_int_t)ps->queued[LANE_IO],
+	    "jobs",
+	    "accepted", (json_int_t)st->accepted,
+	    "completed", (json_int_t)st->outcome[STATS_COMPLETED],
+	    "failed", (json_int_t)st->outcome[STATS_FAILED],
+	    "rejected", (json_int_t)st->rejected,
+	    "cancelled", (json_int_t)st->outcome[STATS_CANCELLED],
+	    "timed_out", (json_int_t)st->outcome[STATS_TIMED_OUT],
+	    "dropped", (json_int_t)st->outcome[STATS_DROPPED],
+	    "shutdown", (json_int_t)st->outcome[STATS_SHUTDOWN],
+	    "workers",
+	    "cpu", "size", (json_int_t)ps->size[LANE_CPU],
+	    "busy", (json_int_t)ps->busy[LANE_CPU],
+	    "queued", (json_int_t)ps->queued[LANE_CPU],
+	    "io", "size", (json_int_t)ps->size[LANE_IO],
+	    "busy", (json_int_t)ps->busy[LANE_IO],
+	    "queued", (json_int_t)ps->queued[LANE_IO],
+	    "loop",
+	    "lag_max_us", (json_int_t)st->loop_lag_us.max,
+	    "lag_p99_us", (json_int_t)hist_quantile(&st->loop_lag_us, 0.99),
+	    "iterations", (json_int_t)st->loop_lag_us.count,
+	    "argon2",
+	    "memory_used_kib", (json_int_t)ps->gate_used[POOL_GATE_ARGON2_MEM],
+	    "memory_budget_kib",
+	    (json_int_t)ps->gate_budget[POOL_GATE_ARGON2_MEM],
+	    "connections_total", (json_int_t)st->connections_total,
+	    "config_generation", (json_int_t)st->config_generation,
+	    "methods", methods_json(st));
+}

@@ -1,0 +1,56 @@
+/*
+ * stats.h - the daemon's counters, per-method outcomes and latency
+ * histograms, and the event loop's own lag; and the JSON of the `stats`
+ * method.  Event thread only: workers never touch these (their numbers
+ * arrive with their completions), so no atomics are needed.
+ */
+#ifndef SBK_STATS_H
+#define SBK_STATS_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "hist.h"
+#include "pool.h"
+
+struct job_kind;
+
+enum stats_outcome {
+	STATS_COMPLETED,	/* answered with a result */
+	STATS_FAILED,		/* answered with an error from the job */
+	STATS_CANCELLED,	/* -32002 */
+	STATS_TIMED_OUT,	/* -32001 */
+	STATS_DROPPED,		/* client gone: never answered */
+	STATS_SHUTDOWN,		/* -32006 */
+	STATS_OUTCOMES
+};
+
+struct method_stats {
+	uint64_t	 outcome[STATS_OUTCOMES];
+	struct hist	 latency_us;	/* receipt to reply */
+};
+
+struct stats {
+	uint64_t		 accepted;
+	uint64_t		 rejected;	/* -32000 replies to jobs */
+	uint64_t		 outcome[STATS_OUTCOMES];
+	uint64_t		 connections_total;
+	uint64_t		 connections_refused;
+	uint64_t		 config_generation;
+	struct hist		 loop_lag_us;	/* callbacks' time per iteration */
+	struct method_stats	*methods;	/* indexed like job_table */
+	size_t			 nmethods;
+};
+
+int	stats_init(struct stats *);
+void	stats_free(struct stats *);
+
+/* A job's end: outcome and receipt-to-reply latency. */
+void	stats_job_end(struct stats *, const struct job_kind *,
+	    enum stats_outcome, uint64_t latency_ns);
+
+/* The `stats` result object (a new reference). */
+json_t	*stats_json(const struct stats *, const struct pool_stats *,
+	    unsigned connections);
+
+#endif /* SBK_STATS_H */
