@@ -77,17 +77,22 @@ frame_next(struct frame *f, const char *buf, size_t len, bool eof,
 		end = (size_t)(nl - buf);
 		n = frame_content_len(buf, start, end);
 		if (n > f->max_line) {
+			/* consumed may take skipped bytes before it too. */
 			*consumed = end + 1;
 			f->scanned = 0;
 			return FRAME_TOO_LONG;
 		}
 		if (!frame_is_blank(buf + start, n)) {
-			/*
-			 * Blank lines that came just before are handed over
-			 * as part of the line: they hold only JSON whitespace,
-			 * and this keeps the line at buf[0] as frame.h says.
-			 */
-			n = frame_content_len(buf, 0, end);
+			if (start > 0) {
+				/*
+				 * A line is handed over at buf[0] only: drop
+				 * what came before and let the caller call
+				 * again, without searching this line twice.
+				 */
+				*consumed = start;
+				f->scanned = end - start;
+				return FRAME_NEED_MORE;
+			}
 			*line_len = n;
 			*consumed = end + 1;
 			f->scanned = 0;
@@ -100,14 +105,21 @@ frame_next(struct frame *f, const char *buf, size_t len, bool eof,
 	n = len - start;
 	if (eof && n > 0) {
 		/* A final line without its '\n' is still a line. */
+		n = frame_content_len(buf, start, len);
+		if (n > f->max_line || frame_is_blank(buf + start, n)) {
+			*consumed = len;
+			f->scanned = 0;
+			return n > f->max_line ? FRAME_TOO_LONG :
+			    FRAME_NEED_MORE;
+		}
+		if (start > 0) {
+			*consumed = start;
+			f->scanned = len - start;
+			return FRAME_NEED_MORE;
+		}
+		*line_len = n;
 		*consumed = len;
 		f->scanned = 0;
-		n = frame_content_len(buf, start, len);
-		if (n > f->max_line)
-			return FRAME_TOO_LONG;
-		if (frame_is_blank(buf + start, n))
-			return FRAME_NEED_MORE;
-		*line_len = frame_content_len(buf, 0, len);
 		return FRAME_LINE;
 	}
 	/*

@@ -32,6 +32,12 @@ void	frame_init(struct frame *, size_t max_line);
  * (for FRAME_LINE that includes the line and its terminator; blank lines
  * and discarded bytes are consumed silently).  eof says no more bytes will
  * come, so a final unterminated line is a line.
+ *
+ * A line is always returned at buf[0].  So when blank lines or the tail of
+ * an over-long line come before it, frame_next returns FRAME_NEED_MORE
+ * with *consumed > 0: drop those bytes and call again, because a complete
+ * line may already follow.  Only FRAME_NEED_MORE with *consumed == 0
+ * means "read more input".
  */
 enum frame_status frame_next(struct frame *, const char *buf, size_t len,
 	    bool eof, size_t *consumed, size_t *line_len);
