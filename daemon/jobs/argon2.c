@@ -1,0 +1,527 @@
+/*
+ * argon2.c - the argon2.hash and argon2.verify job kinds (CPU pool).
+ *
+ * parse (event thread) validates every parameter against the [argon2]
+ * caps, takes a private copy of the password, wipes the one inside the
+ * request's params, and charges m_cost_kib to the argon2 memory gate so
+ * the scheduler keeps the sum over running jobs within memory_budget_kib.
+ * run (a CPU worker) computes with lanes = parallelism but one thread:
+ * the hash is the same, and the pool stays the only source of
+ * parallelism.  The working memory comes straight from mmap and goes back
+ * with munmap, so the daemon's RSS drops as soon as a job ends instead of
+ * lingering in a malloc arena.  free (any thread) wipes the password and
+ * every derived key.
+ *
+ * PHC strings are encoded and decoded here (libargon2 does not export its
+ * codec): $argon2id$v=19$m=M,t=T,p=P$SALT$HASH with unpadded base64.
+ */
+#include <sys/mman.h>
+#include <sys/random.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <argon2.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "job.h"
+
+#define A2_HASH_LEN_MIN		4
+#define A2_HASH_LEN_MAX		1024
+#define A2_HASH_LEN_DEF		32
+#define A2_SALT_LEN_MIN		8
+#define A2_SALT_LEN_MAX		64
+#define A2_SALT_LEN_DEF		16
+/* Salts from other tools may be longer than the ones we make. */
+#define A2_VERIFY_SALT_MAX	1024
+
+/* The kind's state in job->arg; every byte of it is wiped in free. */
+struct a2_arg {
+	char		*password;
+	size_t		 pwlen;
+	argon2_type	 type;
+	uint32_t	 version;
+	uint32_t	 t_cost;
+	uint32_t	 m_cost;
+	uint32_t	 lanes;
+	uint32_t	 hash_len;
+	uint32_t	 salt_len;
+	uint8_t		*salt;		/* verify: from the PHC string */
+	uint8_t		*hash;		/* verify: the expected hash */
+};
+
+static const char *const a2_hash_params[] = {
+	"password", "type", "t_cost", "m_cost_kib", "parallelism",
+	"hash_len", "salt_len", NULL
+};
+static const char *const a2_verify_params[] = { "password", "hash", NULL };
+
+static const char a2_b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Unpadded standard base64, as PHC strings use it.  NUL-terminates. */
+static size_t
+a2_b64_encode(const uint8_t *in, size_t len, char *out)
+{
+	uint32_t	 acc = 0;
+	size_t		 i, n = 0;
+	int		 bits = 0;
+
+	for (i = 0; i < len; i++) {
+		acc = acc << 8 | in[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			out[n++] = a2_b64[(acc >> bits) & 0x3f];
+		}
+	}
+	if (bits > 0)
+		out[n++] = a2_b64[(acc << (6 - bits)) & 0x3f];
+	out[n] = '\0';
+	return (n);
+}
+
+/*
+ * Decode len characters of unpadded base64 into a new buffer; strict like
+ * libargon2: no padding, no stray low bits, no impossible length.
+ */
+static uint8_t *
+a2_b64_decode(const char *in, size_t len, size_t *outlen)
+{
+	uint8_t		*out;
+	uint32_t	 acc = 0;
+	size_t		 i, n = 0;
+	int		 bits = 0;
+	const char	*p;
+
+	if (len % 4 == 1 || (out = malloc(len * 3 / 4 + 1)) == NULL)
+		return (NULL);
+	for (i = 0; i < len; i++) {
+		if (in[i] == '\0' || (p = strchr(a2_b64, in[i])) == NULL)
+			goto bad;
+		acc = acc << 6 | (uint32_t)(p - a2_b64);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[n++] = (uint8_t)(acc >> bits);
+		}
+	}
+	if (bits > 0 && (acc & ((1U << bits) - 1)) != 0)
+		goto bad;
+	*outlen = n;
+	return (out);
+bad:
+	free(out);
+	return (NULL);
+}
+
+/* "prefix" then a decimal uint32 without sign or leading zeros. */
+static bool
+a2_number(const char **sp, const char *prefix, uint32_t *out)
+{
+	const char		*s = *sp;
+	unsigned long long	 v = 0;
+	size_t			 digits = 0;
+
+	if (strncmp(s, prefix, strlen(prefix)) != 0)
+		return (false);
+	s += strlen(prefix);
+	if (s[0] == '0' && s[1] >= '0' && s[1] <= '9')
+		return (false);
+	while (*s >= '0' && *s <= '9' && digits < 11) {
+		v = v * 10 + (unsigned)(*s++ - '0');
+		digits++;
+	}
+	if (digits == 0 || v > UINT32_MAX)
+		return (false);
+	*out = (uint32_t)v;
+	*sp = s;
+	return (true);
+}
+
+/* Take a PHC string apart into arg.  False when it is malformed. */
+static bool
+a2_decode(const char *s, size_t len, struct a2_arg *a)
+{
+	const char	*end, *dollar;
+	size_t		 n;
+
+	if (strlen(s) != len)
+		return (false);
+	if (strncmp(s, "$argon2id$", 10) == 0) {
+		a->type = Argon2_id;
+		s += 10;
+	} else if (strncmp(s, "$argon2i$", 9) == 0) {
+		a->type = Argon2_i;
+		s += 9;
+	} else if (strncmp(s, "$argon2d$", 9) == 0) {
+		a->type = Argon2_d;
+		s += 9;
+	} else
+		return (false);
+	/* Version 1.0 strings carry no "v=" field. */
+	a->version = ARGON2_VERSION_10;
+	if (strncmp(s, "v=", 2) == 0) {
+		if (!a2_number(&s, "v=", &a->version) || *s++ != '$')
+			return (false);
+		if (a->version != ARGON2_VERSION_10 &&
+		    a->version != ARGON2_VERSION_13)
+			return (false);
+	}
+	if (!a2_number(&s, "m=", &a->m_cost) || *s++ != ',' ||
+	    !a2_number(&s, "t=", &a->t_cost) || *s++ != ',' ||
+	    !a2_number(&s, "p=", &a->lanes) || *s++ != '$')
+		return (false);
+	if ((dollar = strchr(s, '$')) == NULL)
+		return (false);
+	if ((a->salt = a2_b64_decode(s, (size_t)(dollar - s), &n)) == NULL)
+		return (false);
+	if (n < A2_SALT_LEN_MIN || n > A2_VERIFY_SALT_MAX)
+		return (false);
+	a->salt_len = (uint32_t)n;
+	s = dollar + 1;
+	end = s + strlen(s);
+	if ((a->hash = a2_b64_decode(s, (size_t)(end - s), &n)) == NULL)
+		return (false);
+	if (n < A2_HASH_LEN_MIN || n > A2_HASH_LEN_MAX)
+		return (false);
+	a->hash_len = (uint32_t)n;
+	return (true);
+}
+
+static void
+a2_arg_free(struct a2_arg *a)
+{
+	if (a == NULL)
+		return;
+	if (a->password != NULL) {
+		explicit_bzero(a->password, a->pwlen);
+		free(a->password);
+	}
+	if (a->salt != NULL) {
+		explicit_bzero(a->salt, a->salt_len);
+		free(a->salt);
+	}
+	if (a->hash != NULL) {
+		explicit_bzero(a->hash, a->hash_len);
+		free(a->hash);
+	}
+	explicit_bzero(a, sizeof(*a));
+	free(a);
+}
+
+/*
+ * The request's own copy of the password lives in params, which the job
+ * owns: wipe it as soon as parse has taken its copy, on every path.
+ */
+static void
+a2_wipe_param(const json_t *params, const char *name)
+{
+	json_t	*v;
+
+	if (params == NULL || (v = json_object_get(params, name)) == NULL ||
+	    !json_is_string(v))
+		return;
+	explicit_bzero((char *)json_string_value(v), json_string_length(v));
+}
+
+static int
+a2_take_password(const json_t *params, struct a2_arg *a,
+    struct rpc_error *err)
+{
+	const char	*pw;
+	size_t		 len;
+
+	if (job_param_string(params, "password", true, &pw, &len, err) == -1)
+		return (-1);
+	if (len > UINT32_MAX) {
+		rpc_error_param(err, "password", "password is too long");
+		return (-1);
+	}
+	/* One more byte so that an empty password is not malloc(0). */
+	if ((a->password = malloc(len + 1)) == NULL) {
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		return (-1);
+	}
+	memcpy(a->password, pw, len);
+	a->pwlen = len;
+	return (0);
+}
+
+static int
+a2_hash_parse(struct job *job, const json_t *params,
+    const struct sbk_config *cfg, struct rpc_error *err)
+{
+	struct a2_arg	*a;
+	const char	*type = "argon2id";
+	size_t		 tlen = 0;
+	long long	 t, m, p, hl, sl;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		a2_wipe_param(params, "password");
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		return (-1);
+	}
+	if (job_params_check(params, a2_hash_params, err) == -1 ||
+	    a2_take_password(params, a, err) == -1)
+		goto fail;
+	if (json_object_get(params, "type") != NULL &&
+	    job_param_string(params, "type", true, &type, &tlen, err) == -1)
+		goto fail;
+	if (strlen(type) != tlen && json_object_get(params, "type") != NULL)
+		type = "";
+	if (strcmp(type, "argon2id") == 0)
+		a->type = Argon2_id;
+	else if (strcmp(type, "argon2i") == 0)
+		a->type = Argon2_i;
+	else if (strcmp(type, "argon2d") == 0)
+		a->type = Argon2_d;
+	else {
+		rpc_error_param(err, "type",
+		    "type must be argon2id, argon2i or argon2d");
+		goto fail;
+	}
+	if (job_param_int(params, "parallelism", cfg->argon2_parallelism, 1,
+	    cfg->argon2_max_parallelism, &p, err) == -1 ||
+	    job_param_int(params, "t_cost", cfg->argon2_t_cost, 1,
+	    cfg->argon2_max_t_cost, &t, err) == -1 ||
+	    job_param_int(params, "m_cost_kib", cfg->argon2_m_cost_kib, 8 * p,
+	    cfg->argon2_max_m_cost_kib, &m, err) == -1 ||
+	    job_param_int(params, "hash_len", A2_HASH_LEN_DEF, A2_HASH_LEN_MIN,
+	    A2_HASH_LEN_MAX, &hl, err) == -1 ||
+	    job_param_int(params, "salt_len", A2_SALT_LEN_DEF, A2_SALT_LEN_MIN,
+	    A2_SALT_LEN_MAX, &sl, err) == -1)
+		goto fail;
+	/* It would wait for the memory gate for ever. */
+	if ((unsigned long long)m > cfg->argon2_memory_budget_kib) {
+		rpc_error_param(err, "m_cost_kib",
+		    "m_cost_kib %lld exceeds memory_budget_kib %lu", m,
+		    cfg->argon2_memory_budget_kib);
+		goto fail;
+	}
+	a->version = ARGON2_VERSION_13;
+	a->t_cost = (uint32_t)t;
+	a->m_cost = (uint32_t)m;
+	a->lanes = (uint32_t)p;
+	a->hash_len = (uint32_t)hl;
+	a->salt_len = (uint32_t)sl;
+	a2_wipe_param(params, "password");
+	job->arg = a;
+	job->work.item.cost = a->m_cost;
+	return (0);
+
+fail:
+	a2_wipe_param(params, "password");
+	a2_arg_free(a);
+	return (-1);
+}
+
+static int
+a2_verify_parse(struct job *job, const json_t *params,
+    const struct sbk_config *cfg, struct rpc_error *err)
+{
+	struct a2_arg	*a;
+	const char	*hash;
+	size_t		 len;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		a2_wipe_param(params, "password");
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		return (-1);
+	}
+	if (job_params_check(params, a2_verify_params, err) == -1 ||
+	    a2_take_password(params, a, err) == -1 ||
+	    job_param_string(params, "hash", true, &hash, &len, err) == -1)
+		goto fail;
+	if (!a2_decode(hash, len, a)) {
+		rpc_error_param(err, "hash", "hash is not a valid PHC string");
+		goto fail;
+	}
+	/* Never run a cost the caps would refuse for argon2.hash. */
+	if (a->t_cost < 1 || a->t_cost > cfg->argon2_max_t_cost ||
+	    a->lanes < 1 || a->lanes > cfg->argon2_max_parallelism ||
+	    a->m_cost < 8 * a->lanes || a->m_cost > cfg->argon2_max_m_cost_kib ||
+	    a->m_cost > cfg->argon2_memory_budget_kib) {
+		rpc_error_param(err, "hash",
+		    "hash parameters exceed the configured limits");
+		goto fail;
+	}
+	a2_wipe_param(params, "password");
+	job->arg = a;
+	job->work.item.cost = a->m_cost;
+	return (0);
+
+fail:
+	a2_wipe_param(params, "password");
+	a2_arg_free(a);
+	return (-1);
+}
+
+/*
+ * libargon2 wipes its memory before it calls free_cbk; mmap/munmap make
+ * the RSS follow the memory gate exactly.  libargon2 ignores the return
+ * value and checks *memory.
+ */
+static int
+a2_alloc_cb(uint8_t **memory, size_t bytes)
+{
+	void	*p;
+
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	*memory = p == MAP_FAILED ? NULL : p;
+	return (*memory == NULL ? ARGON2_MEMORY_ALLOCATION_ERROR : ARGON2_OK);
+}
+
+static void
+a2_free_cb(uint8_t *memory, size_t bytes)
+{
+	munmap(memory, bytes);
+}
+
+/* Run argon2 with our parameters into out (a->hash_len bytes). */
+static int
+a2_compute(struct a2_arg *a, uint8_t *out, struct rpc_error *err)
+{
+	argon2_context	 ctx;
+	int		 rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.out = out;
+	ctx.outlen = a->hash_len;
+	ctx.pwd = (uint8_t *)a->password;
+	ctx.pwdlen = (uint32_t)a->pwlen;
+	ctx.salt = a->salt;
+	ctx.saltlen = a->salt_len;
+	ctx.t_cost = a->t_cost;
+	ctx.m_cost = a->m_cost;
+	ctx.lanes = a->lanes;
+	ctx.threads = 1;
+	ctx.version = a->version;
+	ctx.allocate_cbk = a2_alloc_cb;
+	ctx.free_cbk = a2_free_cb;
+	ctx.flags = ARGON2_DEFAULT_FLAGS;
+	rc = argon2_ctx(&ctx, a->type);
+	explicit_bzero(&ctx, sizeof(ctx));
+	if (rc != ARGON2_OK) {
+		if (rc == ARGON2_MEMORY_ALLOCATION_ERROR)
+			rpc_error_errno(err, ENOMEM, "argon2: %s",
+			    argon2_error_message(rc));
+		else
+			rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
+			    "argon2: %s", argon2_error_message(rc));
+		return (-1);
+	}
+	return (0);
+}
+
+static json_t *
+a2_hash_run(struct job *job, struct rpc_error *err)
+{
+	struct a2_arg	*a = job->arg;
+	uint8_t		*out = NULL;
+	char		*enc = NULL, *p;
+	size_t		 enclen = 0, got;
+	ssize_t		 n;
+	json_t		*res = NULL;
+
+	if ((a->salt = malloc(a->salt_len)) == NULL ||
+	    (out = malloc(a->hash_len)) == NULL)
+		goto oom;
+	for (got = 0; got < a->salt_len; got += (size_t)n) {
+		n = getrandom(a->salt + got, a->salt_len - got, 0);
+		if (n == -1 && errno != EINTR) {
+			rpc_error_errno(err, errno, "getrandom failed");
+			goto out;
+		}
+		if (n == -1)
+			n = 0;
+	}
+	if (a2_compute(a, out, err) == -1)
+		goto out;
+	enclen = argon2_encodedlen(a->t_cost, a->m_cost, a->lanes,
+	    a->salt_len, a->hash_len, a->type) + 16;
+	if ((enc = malloc(enclen)) == NULL)
+		goto oom;
+	p = enc + snprintf(enc, enclen, "$%s$v=%u$m=%u,t=%u,p=%u$",
+	    argon2_type2string(a->type, 0), (unsigned)a->version,
+	    (unsigned)a->m_cost, (unsigned)a->t_cost, (unsigned)a->lanes);
+	p += a2_b64_encode(a->salt, a->salt_len, p);
+	*p++ = '$';
+	p += a2_b64_encode(out, a->hash_len, p);
+	if ((res = json_pack("{s:s}", "hash", enc)) == NULL)
+		goto oom;
+	goto out;
+
+oom:
+	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+out:
+	if (out != NULL) {
+		explicit_bzero(out, a->hash_len);
+		free(out);
+	}
+	if (enc != NULL) {
+		explicit_bzero(enc, enclen);
+		free(enc);
+	}
+	return (res);
+}
+
+static json_t *
+a2_verify_run(struct job *job, struct rpc_error *err)
+{
+	struct a2_arg	*a = job->arg;
+	uint8_t		*out;
+	uint8_t		 diff = 0;
+	uint32_t	 i;
+	json_t		*res;
+
+	if ((out = malloc(a->hash_len)) == NULL) {
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		return (NULL);
+	}
+	if (a2_compute(a, out, err) == -1) {
+		explicit_bzero(out, a->hash_len);
+		free(out);
+		return (NULL);
+	}
+	/* Constant time: the comparison must not leak where they differ. */
+	for (i = 0; i < a->hash_len; i++)
+		diff |= out[i] ^ a->hash[i];
+	explicit_bzero(out, a->hash_len);
+	free(out);
+	if ((res = json_pack("{s:b}", "valid", diff == 0)) == NULL)
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+	return (res);
+}
+
+static void
+a2_free(struct job *job)
+{
+	/* Already wiped by parse; again in case parse failed before it. */
+	a2_wipe_param(job->params, "password");
+	a2_arg_free(job->arg);
+	job->arg = NULL;
+}
+
+const struct job_kind job_argon2_hash = {
+	.method = "argon2.hash",
+	.lane = LANE_CPU,
+	.parse = a2_hash_parse,
+	.run = a2_hash_run,
+	.free = a2_free,
+	.gate = POOL_GATE_ARGON2_MEM,
+};
+
+const struct job_kind job_argon2_verify = {
+	.method = "argon2.verify",
+	.lane = LANE_CPU,
+	.parse = a2_verify_parse,
+	.run = a2_verify_run,
+	.free = a2_free,
+	.gate = POOL_GATE_ARGON2_MEM,
+};
