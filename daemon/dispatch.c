@@ -58,11 +58,14 @@ static void
 send_error(struct conn *c, struct batch *b, const char *id_json,
     struct rpc_error *err)
 {
-	size_t	 len;
+	size_t	 len = 0;
+	char	*line;
 
 	/* No id text: a valid notification, never answered. */
-	if (id_json != NULL)
-		send_line(c, b, rpc_format_error(id_json, err, &len), len);
+	if (id_json != NULL) {
+		line = rpc_format_error(id_json, err, &len);
+		send_line(c, b, line, len);
+	}
 	rpc_error_clear(err);
 }
 
@@ -438,15 +441,18 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
 
 	if (kind->lane == LANE_EVENT) {
 		json_t	*result;
-		size_t	 len;
+		size_t	 len = 0;
+		char	*line;
 
 		job->conn = c;		/* borrowed: the job ends right here */
 		result = kind->run(job, &err);
 		job->conn = NULL;
 		if (result != NULL) {
-			if (job->id_json != NULL)
-				send_line(c, b, rpc_format_result(job->id_json,
-				    result, &len), len);
+			if (job->id_json != NULL) {
+				line = rpc_format_result(job->id_json, result,
+				    &len);
+				send_line(c, b, line, len);
+			}
 			json_decref(result);
 			stats_job_end(&s->stats, kind, STATS_COMPLETED,
 			    clock_now_ns() - job->received_ns);

@@ -53,6 +53,9 @@ struct pool {
 	unsigned		 queue_max;
 	bool			 closed;	/* no more admission */
 
+	struct worker_list	 to_kick;	/* claimed by submits, not signalled */
+	bool			 kick_pending;	/* event thread only */
+
 	struct worker		**workers;	/* every thread ever started */
 	size_t			 nworkers;
 
@@ -78,7 +81,12 @@ pool_depth_locked(const struct pool *p)
 	return depth;
 }
 
-/* Wake one idle worker of a lane.  mu held. */
+/*
+ * Wake one idle worker of a lane.  mu held.  A handoff wakeup from a
+ * submit is only recorded here and signalled by pool_kick() once per
+ * event-loop iteration: a read that brings 64 requests then costs two
+ * futex wakeups, not 64.
+ */
 static bool
 wake_one(struct pool *p, int lane, bool handoff)
 {
@@ -92,9 +100,13 @@ wake_one(struct pool *p, int lane, bool handoff)
 	ln->nidle--;
 	w->signaled = true;
 	w->handoff = handoff;
-	if (handoff)
+	if (handoff) {
 		ln->handoff++;
-	pthread_cond_signal(&w->cond);
+		TAILQ_INSERT_TAIL(&p->to_kick, w, idle_link);
+		p->kick_pending = true;
+	} else {
+		pthread_cond_signal(&w->cond);
+	}
 	return true;
 }
 
@@ -154,28 +166,28 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 
 		struct pool_work *work = (struct pool_work *)it;
+		int gate = it->gate;
+		unsigned long cost = it->cost;
 
 		atomic_store(&work->state, POOL_WORK_RUNNING);
 		work->run(work);
+		atomic_store(&work->state, POOL_WORK_DONE);
+		work->done.work = work;
+		work->done.bytes = NULL;
+		work->done.len = 0;
+		/* After this post the event thread may free work: copy first. */
+		post(p, &work->done);
 
+		/* One lock for the bookkeeping and the next pop. */
 		pthread_mutex_lock(&p->mu);
 		ln->busy--;
-		if (it->gate != SCHED_GATE_NONE) {
-			sched_release(&p->sched, it);
+		if (gate != SCHED_GATE_NONE) {
+			sched_release(&p->sched, gate, cost);
 			/* Freed budget may let more than one gated job go. */
 			while (sched_queued(&p->sched, w->lane) > ln->handoff &&
 			    wake_one(p, w->lane, false))
 				;
 		}
-		pthread_mutex_unlock(&p->mu);
-
-		atomic_store(&work->state, POOL_WORK_DONE);
-		work->done.work = work;
-		work->done.bytes = NULL;
-		work->done.len = 0;
-		post(p, &work->done);
-
-		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -245,6 +257,7 @@ pool_new(const struct pool_params *pp)
 	}
 	for (int l = 1; l < SCHED_LANES; l++)
 		TAILQ_INIT(&p->lanes[l].idle);
+	TAILQ_INIT(&p->to_kick);
 
 	pthread_mutex_lock(&p->mu);
 	for (int l = 1; l < SCHED_LANES; l++) {
@@ -405,6 +418,22 @@ pool_post_message(struct pool *p, struct pool_work *work, char *bytes,
 	m->bytes = bytes;
 	m->len = len;
 	post(p, m);
+}
+
+void
+pool_kick(struct pool *p)
+{
+	struct worker	*w;
+
+	if (!p->kick_pending)
+		return;
+	pthread_mutex_lock(&p->mu);
+	while ((w = TAILQ_FIRST(&p->to_kick)) != NULL) {
+		TAILQ_REMOVE(&p->to_kick, w, idle_link);
+		pthread_cond_signal(&w->cond);
+	}
+	p->kick_pending = false;
+	pthread_mutex_unlock(&p->mu);
 }
 
 void

@@ -105,6 +105,14 @@ void		 pool_post_message(struct pool *, struct pool_work *,
  */
 int		 pool_submit_internal(struct pool *, struct pool_work *);
 
+/*
+ * Event thread, once per loop iteration (and before blocking): signal
+ * the workers that submits since the last kick handed work to.  Until
+ * then they stay asleep, so a burst of submits costs one wakeup per
+ * worker rather than one per job.
+ */
+void		 pool_kick(struct pool *);
+
 /* Refuse every submit from now on (shutdown). */
 void		 pool_stop_admission(struct pool *);
 

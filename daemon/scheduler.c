@@ -117,10 +117,10 @@ sched_remove(struct sched *s, struct sched_item *it)
 }
 
 void
-sched_release(struct sched *s, struct sched_item *it)
+sched_release(struct sched *s, int gate, unsigned long cost)
 {
-	if (it->gate != SCHED_GATE_NONE)
-		s->gate_used[it->gate] -= it->cost;
+	if (gate != SCHED_GATE_NONE)
+		s->gate_used[gate] -= cost;
 }
 
 size_t

@@ -73,7 +73,7 @@ struct sched_item *sched_pop(struct sched *, int lane);
 bool	sched_remove(struct sched *, struct sched_item *);
 
 /* A popped item finished: give its cost back to its gate. */
-void	sched_release(struct sched *, struct sched_item *);
+void	sched_release(struct sched *, int gate, unsigned long cost);
 
 size_t	sched_queued(const struct sched *, int lane);
 

@@ -187,6 +187,7 @@ void
 server_run(struct server *s)
 {
 	while (s->state != SERVER_DONE) {
+		pool_kick(s->pool);
 		if (event_base_loop(s->base, EVLOOP_ONCE) < 0) {
 			log_err("event loop failed");
 			break;
@@ -218,6 +219,7 @@ server_fini(struct server *s)
 
 		pool_stop_admission(s->pool);
 		while (s->jobs_in_pool > 0) {
+			pool_kick(s->pool);
 			if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
 				break;
 			pool_collect(s->pool, dispatch_collect_cb, s);
