@@ -1,0 +1,353 @@
+/*
+ * check_pool.c - the worker pools: admission against queue_max, handoff
+ * to idle workers, round-robin order, cancel of waiting work, the
+ * completion queue (one eventfd, progress before completion), gates,
+ * resizing and shutting down with work queued and running.  Workers are
+ * held on semaphores so every state is reached deterministically.
+ */
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+
+#define CPU	1
+
+struct test_work {
+	struct pool_work	 work;
+	int			 id;
+	sem_t			*gate;		/* held until posted, or NULL */
+	bool			 progress;
+	bool			 completed;
+	int			 progress_seen;
+};
+
+static sem_t		 started;	/* posted by every run() */
+static sem_t		 release;	/* run() waits on it when gated */
+static _Atomic int	 order[256];
+static _Atomic int	 norder;
+
+static void
+test_run(struct pool_work *w)
+{
+	struct test_work *t = (struct test_work *)w;
+
+	order[atomic_fetch_add(&norder, 1)] = t->id;
+	sem_post(&started);
+	if (t->progress)
+		pool_post_message(pool_current(), w, strdup("p"), 1);
+	if (t->gate != NULL)
+		sem_wait(t->gate);
+}
+
+static void
+init_work(struct test_work *t, int id, struct sched_owner *owner, bool hold)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = id;
+	t->gate = hold ? &release : NULL;
+	t->work.item.owner = owner;
+	t->work.item.lane = CPU;
+	t->work.item.gate = POOL_GATE_NONE;
+	t->work.run = test_run;
+}
+
+static void
+collect_cb(struct pool_msg *m, void *arg)
+{
+	struct test_work *t = (struct test_work *)m->work;
+	int *count = arg;
+
+	if (m->bytes != NULL) {
+		ck_assert(!t->completed);	/* progress comes first */
+		t->progress_seen++;
+		free(m->bytes);
+		return;
+	}
+	t->completed = true;
+	(*count)++;
+}
+
+/* Collect until n completions arrived (hang guard: Check's timeout). */
+static void
+collect(struct pool *p, int n)
+{
+	struct pollfd	 pfd = { .fd = pool_event_fd(p), .events = POLLIN };
+	int		 count = 0;
+
+	while (count < n) {
+		ck_assert_int_ge(poll(&pfd, 1, 5000), 1);
+		pool_collect(p, collect_cb, &count);
+	}
+}
+
+static struct pool *
+make_pool(unsigned workers, unsigned queue_max)
+{
+	struct pool_params pp = { .queue_max = queue_max };
+	struct pool *p;
+
+	pp.workers[CPU] = workers;
+	pp.workers[2] = 1;
+	pp.gate_budget[0] = 100;
+	sem_init(&started, 0, 0);
+	sem_init(&release, 0, 0);
+	atomic_store(&norder, 0);
+	p = pool_new(&pp);
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+/* Submit and make sure a handoff is signalled (the server kicks once per
+ * loop iteration). */
+static int
+submit(struct pool *p, struct test_work *t)
+{
+	int rc = pool_submit(p, &t->work);
+
+	pool_kick(p);
+	return rc;
+}
+
+START_TEST(runs_and_completes)
+{
+	struct pool		*p = make_pool(2, 4);
+	struct sched_owner	 o = { 0 };
+	struct test_work	 t[3];
+
+	for (int i = 0; i < 3; i++) {
+		init_work(&t[i], i, &o, false);
+		ck_assert_int_eq(submit(p, &t[i]), 0);
+	}
+	collect(p, 3);
+	for (int i = 0; i < 3; i++) {
+		ck_assert(t[i].completed);
+		ck_assert_int_eq(atomic_load(&t[i].work.state), POOL_WORK_DONE);
+	}
+	pool_free(p);
+}
+END_TEST
+
+START_TEST(queue_full_is_refused)
+{
+	struct pool		*p = make_pool(1, 2);
+	struct sched_owner	 o = { 0 };
+	struct test_work	 t[4];
+	struct pool_stats	 st;
+
+	init_work(&t[0], 0, &o, true);
+	ck_assert_int_eq(submit(p, &t[0]), 0);	/* idle worker: no count */
+	sem_wait(&started);
+	for (int i = 1; i < 3; i++) {
+		init_work(&t[i], i, &o, true);
+		ck_assert_int_eq(submit(p, &t[i]), 0);
+	}
+	pool_get_stats(p, &st);
+	ck_assert_uint_eq(st.depth, 2);
+	ck_assert_uint_eq(st.busy[CPU], 1);
+	init_work(&t[3], 3, &o, true);
+	ck_assert_int_eq(submit(p, &t[3]), -EAGAIN);
+
+	for (int i = 0; i < 3; i++)
+		sem_post(&release);
+	collect(p, 3);
+	pool_free(p);
+}
+END_TEST
+
+START_TEST(queue_max_zero_runs_only_on_idle_worker)
+{
+	struct pool		*p = make_pool(1, 0);
+	struct sched_owner	 o = { 0 };
+	struct test_work	 a, b;
+
+	init_work(&a, 0, &o, true);
+	ck_assert_int_eq(submit(p, &a), 0);
+	sem_wait(&started);
+	init_work(&b, 1, &o, true);
+	ck_assert_int_eq(submit(p, &b), -EAGAIN);
+	sem_post(&release);
+	collect(p, 1);
+	ck_assert_int_eq(submit(p, &b), 0);	/* the worker is idle again */
+	sem_post(&release);
+	collect(p, 1);
+	pool_free(p);
+}
+END_TEST
+
+START_TEST(round_robin_between_owners)
+{
+	struct pool		*p = make_pool(1, 64);
+	struct sched_owner	 flood = { 0 }, other = { 0 };
+	struct test_work	 blocker, t[11];
+
+	init_work(&blocker, 100, &flood, true);
+	ck_assert_int_eq(submit(p, &blocker), 0);
+	sem_wait(&started);
+	for (int i = 0; i < 10; i++) {
+		init_work(&t[i], i, &flood, false);
+		ck_assert_int_eq(submit(p, &t[i]), 0);
+	}
+	init_work(&t[10], 10, &other, false);
+	ck_assert_int_eq(submit(p, &t[10]), 0);
+	sem_post(&release);
+	collect(p, 12);
+	/* The other owner's job runs right after one flooder job at most. */
+	ck_assert_int_eq(order[0], 100);
+	ck_assert(order[1] == 10 || order[2] == 10);
+	pool_free(p);
+}
+END_TEST
+
+START_TEST(cancel_waiting_not_running)
+{
+	struct pool		*p = make_pool(1, 8);
+	struct sched_owner	 o = { 0 };
+	struct test_work	 run, wait;
+
+	init_work(&run, 0, &o, true);
+	ck_assert_int_eq(submit(p, &run), 0);
+	sem_wait(&started);
+	init_work(&wait, 1, &o, false);
+	ck_assert_int_eq(submit(p, &wait), 0);
+	ck_assert(pool_cancel(p, &wait.work));
+	ck_assert(!pool_cancel(p, &wait.work));
+	ck_assert(!pool_cancel(p, &run.work));	/* running: too late */
+	sem_post(&release);
+	collect(p, 1);
+	ck_assert(run.completed);
+	ck_assert(!wait.completed);
+	ck_assert_int_eq(atomic_load(&norder), 1);
+	pool_free(p);
+}
+END_TEST
+
+START_TEST(progress_before_completion)
+{
+	struct pool		*p = make_pool(2, 8);
+	struct sched_owner	 o = { 0 };
+	struct test_work	 t;
+
+	init_work(&t, 0, &o, false);
+	t.progress = true;
+	ck_assert_int_eq(submit(p, &t), 0);
+	collect(p, 1);
+	ck_assert_int_eq(t.progress_seen, 1);
+	pool_free(p);
+}
+END_TEST
+
+START_TEST(gate_holds_work_without_a_worker)
+{
+	struct pool		*p = make_pool(2, 8);
+	struct sched_owner	 o = { 0 };
+	struct test_work	 big, big2, small;
+	struct pool_stats	 st;
+
+	init_work(&big, 0, &o, true);
+	big.work.item.gate = 0;
+	big.work.item.cost = 70;
+	init_work(&big2, 1, &o, true);
+	big2.work.item.gate = 0;
+	big2.work.item.cost = 70;
+	init_work(&small, 2, &o, true);
+	ck_assert_int_eq(submit(p, &big), 0);
+	sem_wait(&started);
+	ck_assert_int_eq(submit(p, &big2), 0);	/* waits for budget */
+	ck_assert_int_eq(submit(p, &small), 0);	/* ungated: runs */
+	sem_wait(&started);
+	ck_assert_int_eq(order[1], 2);
+	pool_get_stats(p, &st);
+	ck_assert_uint_eq(st.gate_used[0], 70);
+	ck_assert_uint_eq(st.queued[CPU], 1);
+	sem_post(&release);
+	sem_post(&release);
+	sem_post(&release);
+	collect(p, 3);
+	ck_assert_int_eq(order[2], 1);
+	pool_get_stats(p, &st);
+	ck_assert_uint_eq(st.gate_used[0], 0);
+	pool_free(p);
+}
+END_TEST
+
+START_TEST(resize_grows_and_shrinks)
+{
+	struct pool		*p = make_pool(1, 8);
+	struct sched_owner	 o = { 0 };
+	struct test_work	 t[3];
+	struct pool_stats	 st;
+
+	ck_assert_int_eq(pool_resize(p, CPU, 3), 0);
+	for (int i = 0; i < 3; i++) {
+		init_work(&t[i], i, &o, true);
+		ck_assert_int_eq(submit(p, &t[i]), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		sem_wait(&started);	/* three run at once */
+	pool_get_stats(p, &st);
+	ck_assert_uint_eq(st.busy[CPU], 3);
+	ck_assert_int_eq(pool_resize(p, CPU, 1), 0);
+	for (int i = 0; i < 3; i++)
+		sem_post(&release);
+	collect(p, 3);			/* running jobs finish */
+	pool_get_stats(p, &st);
+	ck_assert_uint_eq(st.size[CPU], 1);
+	pool_free(p);
+}
+END_TEST
+
+START_TEST(stop_admission_and_free_with_queued_work)
+{
+	struct pool		*p = make_pool(1, 8);
+	struct sched_owner	 o = { 0 };
+	struct test_work	 run, wait;
+
+	init_work(&run, 0, &o, true);
+	ck_assert_int_eq(submit(p, &run), 0);
+	sem_wait(&started);
+	init_work(&wait, 1, &o, false);
+	ck_assert_int_eq(submit(p, &wait), 0);
+	pool_stop_admission(p);
+	ck_assert_int_eq(pool_submit(p, &wait.work), -ESHUTDOWN);
+	ck_assert(pool_cancel(p, &wait.work));	/* the caller drains it */
+	sem_post(&release);
+	pool_free(p);			/* joins the running worker */
+	ck_assert_int_eq(atomic_load(&norder), 1);
+}
+END_TEST
+
+static Suite *
+pool_suite(void)
+{
+	Suite	*s = suite_create("pool");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_test(tc, runs_and_completes);
+	tcase_add_test(tc, queue_full_is_refused);
+	tcase_add_test(tc, queue_max_zero_runs_only_on_idle_worker);
+	tcase_add_test(tc, round_robin_between_owners);
+	tcase_add_test(tc, cancel_waiting_not_running);
+	tcase_add_test(tc, progress_before_completion);
+	tcase_add_test(tc, gate_holds_work_without_a_worker);
+	tcase_add_test(tc, resize_grows_and_shrinks);
+	tcase_add_test(tc, stop_admission_and_free_with_queued_work);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(pool_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

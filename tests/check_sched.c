@@ -1,0 +1,188 @@
+/*
+ * check_sched.c - the pure scheduler: FIFO per owner, round-robin across
+ * owners, gates that skip what does not fit, removal, counts.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scheduler.h"
+
+#define LANE	1
+
+static struct sched		 s;
+static struct sched_owner	 owners[4];
+static struct sched_item	 items[128];
+
+static void
+setup(void)
+{
+	memset(owners, 0, sizeof(owners));
+	memset(items, 0, sizeof(items));
+	sched_init(&s);
+}
+
+static struct sched_item *
+push(int i, int owner)
+{
+	items[i].owner = &owners[owner];
+	items[i].lane = LANE;
+	items[i].gate = SCHED_GATE_NONE;
+	sched_push(&s, &items[i]);
+	return &items[i];
+}
+
+static int
+pop_index(void)
+{
+	struct sched_item *it = sched_pop(&s, LANE);
+
+	return it == NULL ? -1 : (int)(it - items);
+}
+
+START_TEST(fifo_within_owner)
+{
+	for (int i = 0; i < 5; i++)
+		push(i, 0);
+	ck_assert_uint_eq(sched_queued(&s, LANE), 5);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(pop_index(), i);
+	ck_assert_int_eq(pop_index(), -1);
+	ck_assert_uint_eq(sched_queued(&s, LANE), 0);
+}
+END_TEST
+
+START_TEST(round_robin_across_owners)
+{
+	/* Owner 0 floods first; owners 1 and 2 each add one job later. */
+	for (int i = 0; i < 10; i++)
+		push(i, 0);
+	push(10, 1);
+	push(11, 2);
+	ck_assert_int_eq(pop_index(), 0);
+	ck_assert_int_eq(pop_index(), 10);
+	ck_assert_int_eq(pop_index(), 11);
+	ck_assert_int_eq(pop_index(), 1);
+	ck_assert_int_eq(pop_index(), 2);
+}
+END_TEST
+
+START_TEST(late_owner_waits_at_most_one_round)
+{
+	int	 pos = -1;
+
+	for (int i = 0; i < 20; i++)
+		push(i, 0);
+	for (int i = 20; i < 40; i++)
+		push(i, 1);
+	ck_assert_int_eq(pop_index(), 0);
+	push(40, 2);
+	/* A newcomer waits for at most one job of each other owner. */
+	for (int k = 0; k < 4; k++)
+		if (pop_index() == 40)
+			pos = k;
+	ck_assert_int_eq(pos, 2);
+}
+END_TEST
+
+START_TEST(one_flooder_delays_newcomer_by_one_job)
+{
+	for (int i = 0; i < 60; i++)
+		push(i, 0);
+	ck_assert_int_eq(pop_index(), 0);
+	push(60, 1);
+	ck_assert_int_eq(pop_index(), 1);
+	ck_assert_int_eq(pop_index(), 60);
+}
+END_TEST
+
+START_TEST(remove_waiting_item)
+{
+	struct sched_item *a = push(0, 0), *b = push(1, 0), *c = push(2, 1);
+
+	ck_assert(sched_remove(&s, b));
+	ck_assert(!sched_remove(&s, b));
+	ck_assert(sched_remove(&s, c));
+	ck_assert_uint_eq(sched_queued(&s, LANE), 1);
+	ck_assert_int_eq(pop_index(), 0);
+	ck_assert(!sched_remove(&s, a));	/* popped: no longer waiting */
+	ck_assert_int_eq(pop_index(), -1);
+}
+END_TEST
+
+START_TEST(gate_skips_what_does_not_fit)
+{
+	struct sched_item *big, *small;
+
+	sched_set_budget(&s, 0, 100);
+	big = push(0, 0);
+	big->gate = 0;
+	big->cost = 80;
+	small = push(1, 1);
+	small->gate = 0;
+	small->cost = 30;
+	push(2, 1);		/* ungated, behind small */
+
+	ck_assert_int_eq(pop_index(), 0);	/* big: 80 of 100 used */
+	/* small does not fit; owner 1's ungated job must not wait for it. */
+	ck_assert_int_eq(pop_index(), 2);
+	ck_assert_int_eq(pop_index(), -1);
+	ck_assert(!sched_gate_fits(&s, 0, 30));
+	sched_release(&s, 0, 80);
+	ck_assert(sched_gate_fits(&s, 0, 30));
+	ck_assert_int_eq(pop_index(), 1);
+	ck_assert_uint_eq(s.gate_used[0], 30);
+}
+END_TEST
+
+START_TEST(gate_budget_never_exceeded)
+{
+	unsigned long	 used = 0;
+	int		 n;
+
+	sched_set_budget(&s, 0, 100);
+	for (int i = 0; i < 30; i++) {
+		push(i, i % 4)->gate = 0;
+		items[i].cost = 7 + (i * 13) % 40;
+	}
+	while ((n = pop_index()) >= 0) {
+		used += items[n].cost;
+		ck_assert_uint_le(used, 100);
+		ck_assert_uint_eq(s.gate_used[0], used);
+		if (used > 60) {
+			sched_release(&s, 0, used);
+			used = 0;
+		}
+	}
+}
+END_TEST
+
+static Suite *
+sched_suite(void)
+{
+	Suite	*su = suite_create("sched");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, fifo_within_owner);
+	tcase_add_test(tc, round_robin_across_owners);
+	tcase_add_test(tc, late_owner_waits_at_most_one_round);
+	tcase_add_test(tc, one_flooder_delays_newcomer_by_one_job);
+	tcase_add_test(tc, remove_waiting_item);
+	tcase_add_test(tc, gate_skips_what_does_not_fit);
+	tcase_add_test(tc, gate_budget_never_exceeded);
+	suite_add_tcase(su, tc);
+	return su;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(sched_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
