@@ -1,0 +1,837 @@
+/*
+ * config.c - sbkd's configuration: one table row per key (section, name,
+ * type, field, bounds, default, help), the built-in defaults parsed from
+ * that table, and the INI file read through inih with every value checked
+ * and every error reported as "FILE:LINE: [section] key: what is wrong".
+ *
+ * inih is driven through ini_parse_stream with our own line reader, which
+ * counts lines (the packaged library is built without line numbers in the
+ * handler), strips leading blanks (so inih never sees a multi-line
+ * continuation), refuses unknown section headers even when empty, and
+ * lets values longer than inih's fixed line buffer through.
+ *
+ * Thread safety: main thread only (inih's options are process globals);
+ * a loaded config is then read-only and may be read from any thread.
+ */
+#include "sbk-config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "log.h"
+
+enum config_type {
+	CFG_UINT,		/* unsigned */
+	CFG_ULONG,		/* unsigned long */
+	CFG_SIZE,		/* size_t; K, M, G suffixes (1024-based) */
+	CFG_INT,		/* int */
+	CFG_BOOL,
+	CFG_MODE,		/* mode_t, octal */
+	CFG_STRING,		/* char *, NULL when empty */
+	CFG_SOCKET,		/* char *, a UNIX socket path */
+	CFG_LISTEN,		/* char *, "ADDR:PORT", NULL when empty */
+	CFG_PATHS,		/* char **, colon-separated directories */
+	CFG_UIDS,		/* uid_t * plus a count */
+	CFG_GIDS,		/* gid_t * plus a count */
+	CFG_LOGLEVEL,		/* int, syslog priority */
+};
+
+struct config_key {
+	const char		*section;
+	const char		*name;
+	enum config_type	 type;
+	size_t			 off;
+	size_t			 count_off;	/* CFG_UIDS, CFG_GIDS */
+	long long		 min;
+	long long		 max;
+	const char		*def;		/* parsed like a file value */
+	const char		*help;
+};
+
+#define OFF(f)		offsetof(struct sbk_config, f)
+#define KIB		1024LL
+#define MIB		(1024LL * 1024)
+#define GIB		(1024LL * 1024 * 1024)
+
+/*
+ * conf/sbkd.conf documents these rows one for one; check_config loads it
+ * uncommented and compares the result with the defaults below.
+ */
+static const struct config_key config_keys[] = {
+	{ "daemon", "socket", CFG_SOCKET, OFF(socket), 0, 0, 0,
+	    SBK_DEFAULT_SOCKET, "path of the listening socket" },
+	{ "daemon", "socket_mode", CFG_MODE, OFF(socket_mode), 0, 0, 07777,
+	    "0660", "permissions of the socket file (octal)" },
+	{ "daemon", "max_connections", CFG_UINT, OFF(max_connections), 0,
+	    1, 1000000, "1024", "connections served at once" },
+	{ "daemon", "max_request_bytes", CFG_SIZE, OFF(max_request_bytes), 0,
+	    64, GIB, "4194304", "longest request line" },
+	{ "daemon", "max_output_bytes_per_conn", CFG_SIZE,
+	    OFF(max_output_bytes_per_conn), 0, 4096, 4 * GIB, "16777216",
+	    "unsent reply bytes before a connection stops being read" },
+	{ "daemon", "shutdown_timeout_s", CFG_UINT, OFF(shutdown_timeout_s), 0,
+	    0, 3600, "30", "seconds running jobs get at shutdown" },
+	{ "daemon", "enable_test_methods", CFG_BOOL, OFF(enable_test_methods),
+	    0, 0, 1, "false", "offer the sleep and spin methods" },
+	{ "daemon", "log_level", CFG_LOGLEVEL, OFF(log_level), 0, 0, 0,
+	    "info", "err, warning, notice, info or debug" },
+	{ "daemon", "log_jobs", CFG_BOOL, OFF(log_jobs), 0, 0, 1, "false",
+	    "log one line per job" },
+	{ "daemon", "metrics_listen", CFG_LISTEN, OFF(metrics_listen), 0, 0, 0,
+	    "", "ADDR:PORT for metrics; empty = off" },
+
+	{ "pool", "cpu_workers", CFG_UINT, OFF(cpu_workers), 0, 0, 1024, "0",
+	    "CPU pool threads; 0 = online CPUs" },
+	{ "pool", "io_workers", CFG_UINT, OFF(io_workers), 0, 1, 1024, "16",
+	    "I/O pool threads" },
+	{ "pool", "queue_max", CFG_UINT, OFF(queue_max), 0, 0, 10000000,
+	    "4096", "jobs waiting for a worker, both pools together" },
+	{ "pool", "max_inflight_per_conn", CFG_UINT,
+	    OFF(max_inflight_per_conn), 0, 1, 65536, "128",
+	    "jobs in flight per connection (and batch size cap)" },
+
+	{ "argon2", "t_cost", CFG_UINT, OFF(argon2_t_cost), 0, 1, 1000000,
+	    "3", "default passes" },
+	{ "argon2", "m_cost_kib", CFG_UINT, OFF(argon2_m_cost_kib), 0, 8,
+	    UINT32_MAX, "65536", "default memory per hash, KiB" },
+	{ "argon2", "parallelism", CFG_UINT, OFF(argon2_parallelism), 0, 1,
+	    1024, "1", "default lanes" },
+	{ "argon2", "max_m_cost_kib", CFG_UINT, OFF(argon2_max_m_cost_kib), 0,
+	    8, UINT32_MAX, "262144", "largest m_cost_kib a request may ask" },
+	{ "argon2", "max_t_cost", CFG_UINT, OFF(argon2_max_t_cost), 0, 1,
+	    1000000, "16", "largest t_cost a request may ask" },
+	{ "argon2", "max_parallelism", CFG_UINT, OFF(argon2_max_parallelism),
+	    0, 1, 1024, "8", "largest parallelism a request may ask" },
+	{ "argon2", "memory_budget_kib", CFG_ULONG,
+	    OFF(argon2_memory_budget_kib), 0, 8, 1LL << 40, "1048576",
+	    "sum of m_cost over running argon2 jobs, KiB" },
+
+	/* -7 is the contract's floor; 22 is ZSTD_maxCLevel(). */
+	{ "zstd", "level", CFG_INT, OFF(zstd_level), 0, -7, 22, "3",
+	    "default level; 0 = the library default (3)" },
+	{ "zstd", "max_level", CFG_INT, OFF(zstd_max_level), 0, -7, 22, "19",
+	    "highest level a request may ask" },
+	{ "zstd", "max_output_bytes", CFG_SIZE, OFF(zstd_max_output_bytes), 0,
+	    1, 1LL << 40, "67108864", "largest decompressed output" },
+
+	{ "files", "read_roots", CFG_PATHS, OFF(read_roots), 0, 0, 0, "",
+	    "directories file methods may read; empty = none" },
+	{ "files", "write_roots", CFG_PATHS, OFF(write_roots), 0, 0, 0, "",
+	    "directories out_path may be in; empty = none" },
+	{ "files", "max_read_bytes", CFG_SIZE, OFF(max_read_bytes), 0, 1, GIB,
+	    "16777216", "default and cap of file.read length" },
+
+	{ "access", "allow_uids", CFG_UIDS, OFF(allow_uids),
+	    OFF(n_allow_uids), 0, 0, "", "peer uids allowed; empty lists = all" },
+	{ "access", "allow_gids", CFG_GIDS, OFF(allow_gids),
+	    OFF(n_allow_gids), 0, 0, "", "peer gids allowed" },
+};
+
+#define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const char *const config_sections[] = {
+	"daemon", "pool", "argon2", "zstd", "files", "access",
+};
+
+/* A value inih's line buffer cannot hold: passed to the handler aside. */
+#define CONFIG_LONG_VALUE	"\x01"
+
+struct config_ctx {
+	struct sbk_config	*cfg;
+	const char		*path;
+	FILE			*fp;
+	char			*line;		/* getline buffer */
+	size_t			 cap;
+	int			 lineno;
+	int			 seen[NKEYS];	/* line a key was set on */
+	char			*long_value;	/* see CONFIG_LONG_VALUE */
+	int			 long_lineno;
+	bool			 failed;
+	char			*err;
+	size_t			 errlen;
+};
+
+static void
+config_error(struct config_ctx *ctx, int lineno, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record the first error only: it is the one the user must fix first. */
+static void
+config_error(struct config_ctx *ctx, int lineno, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	if (ctx->failed)
+		return;
+	ctx->failed = true;
+	if (ctx->errlen == 0)
+		return;
+	if (lineno > 0)
+		n = snprintf(ctx->err, ctx->errlen, "%s:%d: ", ctx->path,
+		    lineno);
+	else
+		n = snprintf(ctx->err, ctx->errlen, "%s: ", ctx->path);
+	if (n < 0 || (size_t)n >= ctx->errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(ctx->err + n, ctx->errlen - n, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Values */
+
+/*
+ * A decimal integer, optionally negative, nothing before or after it.
+ * why gets the reason on failure.
+ */
+static bool
+config_parse_ll(const char *v, bool suffixes, long long *out, char *why,
+    size_t whylen)
+{
+	const char	*p = v;
+	char		*end;
+	long long	 n, mult = 1;
+
+	if (*v == '\0') {
+		snprintf(why, whylen, "empty value");
+		return false;
+	}
+	if (*p == '-')
+		p++;
+	if (*p < '0' || *p > '9') {
+		snprintf(why, whylen, "\"%s\" is not a number", v);
+		return false;
+	}
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno == ERANGE) {
+		snprintf(why, whylen, "%s is out of range", v);
+		return false;
+	}
+	if (suffixes && *end != '\0' && end[1] == '\0') {
+		switch (*end) {
+		case 'k': case 'K':
+			mult = KIB;
+			end++;
+			break;
+		case 'm': case 'M':
+			mult = MIB;
+			end++;
+			break;
+		case 'g': case 'G':
+			mult = GIB;
+			end++;
+			break;
+		}
+	}
+	if (*end != '\0') {
+		snprintf(why, whylen, "trailing garbage \"%s\" after the number",
+		    end);
+		return false;
+	}
+	if (mult > 1 && (n > LLONG_MAX / mult || n < LLONG_MIN / mult)) {
+		snprintf(why, whylen, "%s is out of range", v);
+		return false;
+	}
+	*out = n * mult;
+	return true;
+}
+
+static bool
+config_parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+config_free_strv(char **v)
+{
+	if (v == NULL)
+		return;
+	for (char **p = v; *p != NULL; p++)
+		free(*p);
+	free(v);
+}
+
+/* Colon-separated absolute directories, each made canonical. */
+static bool
+config_parse_paths(const char *v, char ***out, char *why, size_t whylen)
+{
+	char		**list;
+	const char	 *p, *colon;
+	size_t		  n = 1, i = 0, len;
+	char		  path[PATH_MAX], *real;
+	struct stat	  st;
+
+	for (p = v; *p != '\0'; p++)
+		if (*p == ':')
+			n++;
+	if ((list = calloc(n + 1, sizeof(*list))) == NULL) {
+		snprintf(why, whylen, "%s", strerror(ENOMEM));
+		return false;
+	}
+	for (p = v; *v != '\0'; p = colon + 1) {
+		colon = strchr(p, ':');
+		if (colon == NULL)
+			colon = p + strlen(p);
+		len = (size_t)(colon - p);
+		if (len == 0) {
+			snprintf(why, whylen, "empty directory in the list");
+			goto fail;
+		}
+		if (len >= sizeof(path)) {
+			snprintf(why, whylen, "a directory name is too long");
+			goto fail;
+		}
+		memcpy(path, p, len);
+		path[len] = '\0';
+		if (path[0] != '/') {
+			snprintf(why, whylen, "\"%s\" is not an absolute path",
+			    path);
+			goto fail;
+		}
+		if ((real = realpath(path, NULL)) == NULL) {
+			snprintf(why, whylen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		list[i++] = real;
+		if (stat(real, &st) == -1 || !S_ISDIR(st.st_mode)) {
+			snprintf(why, whylen, "%s: not a directory", path);
+			goto fail;
+		}
+		if (*colon == '\0')
+			break;
+	}
+	*out = list;
+	return true;
+fail:
+	config_free_strv(list);
+	return false;
+}
+
+/* Comma-separated ids, spaces allowed around each. */
+static bool
+config_parse_ids(const char *v, unsigned **out, size_t *count, char *why,
+    size_t whylen)
+{
+	unsigned	*ids;
+	const char	*p;
+	char		*end;
+	size_t		 n = 1, i = 0;
+	unsigned long	 id;
+
+	*out = NULL;
+	*count = 0;
+	if (*v == '\0')
+		return true;
+	for (p = v; *p != '\0'; p++)
+		if (*p == ',')
+			n++;
+	if ((ids = calloc(n, sizeof(*ids))) == NULL) {
+		snprintf(why, whylen, "%s", strerror(ENOMEM));
+		return false;
+	}
+	for (p = v;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p < '0' || *p > '9') {
+			snprintf(why, whylen, *p == ',' || *p == '\0' ?
+			    "empty id in the list" : "\"%s\" is not an id", p);
+			goto fail;
+		}
+		errno = 0;
+		id = strtoul(p, &end, 10);
+		/* (uid_t)-1 means "no id" to the kernel. */
+		if (errno == ERANGE || id >= UINT32_MAX) {
+			snprintf(why, whylen, "id out of range at \"%s\"", p);
+			goto fail;
+		}
+		ids[i++] = (unsigned)id;
+		p = end;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p != ',') {
+			snprintf(why, whylen, "trailing garbage \"%s\"", p);
+			goto fail;
+		}
+		p++;
+	}
+	*out = ids;
+	*count = i;
+	return true;
+fail:
+	free(ids);
+	return false;
+}
+
+static bool
+config_check_listen(const char *v, char *why, size_t whylen)
+{
+	const char	*colon = strrchr(v, ':');
+	char		*end;
+	unsigned long	 port;
+
+	if (colon == NULL || colon == v) {
+		snprintf(why, whylen, "\"%s\" is not ADDR:PORT", v);
+		return false;
+	}
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 ||
+	    port == 0 || port > 65535) {
+		snprintf(why, whylen, "\"%s\" has no valid port", v);
+		return false;
+	}
+	return true;
+}
+
+/* Parse v into k's field.  False with why set when v is not valid. */
+static bool
+config_set(struct sbk_config *cfg, const struct config_key *k,
+    const char *v, char *why, size_t whylen)
+{
+	char		*field = (char *)cfg + k->off;
+	long long	 n = 0;
+	bool		 b;
+	char		*s, **list;
+	unsigned	*ids;
+	size_t		 count;
+	int		 level;
+
+	switch (k->type) {
+	case CFG_UINT:
+	case CFG_ULONG:
+	case CFG_SIZE:
+	case CFG_INT:
+		if (!config_parse_ll(v, k->type == CFG_SIZE, &n, why, whylen))
+			return false;
+		if (n < k->min || n > k->max) {
+			snprintf(why, whylen, "%lld is out of range %lld..%lld",
+			    n, k->min, k->max);
+			return false;
+		}
+		if (k->type == CFG_UINT)
+			*(unsigned *)field = (unsigned)n;
+		else if (k->type == CFG_ULONG)
+			*(unsigned long *)field = (unsigned long)n;
+		else if (k->type == CFG_SIZE)
+			*(size_t *)field = (size_t)n;
+		else
+			*(int *)field = (int)n;
+		return true;
+	case CFG_BOOL:
+		if (!config_parse_bool(v, &b)) {
+			snprintf(why, whylen, *v == '\0' ? "empty value" :
+			    "\"%s\" is not a boolean (true/false, yes/no, "
+			    "on/off, 1/0)", v);
+			return false;
+		}
+		*(bool *)field = b;
+		return true;
+	case CFG_MODE:
+		if (*v == '\0' || strspn(v, "01234567") != strlen(v)) {
+			snprintf(why, whylen, *v == '\0' ? "empty value" :
+			    "\"%s\" is not an octal mode", v);
+			return false;
+		}
+		n = strtoll(v, NULL, 8);
+		if (strlen(v) > 8 || n > k->max) {
+			snprintf(why, whylen, "mode %s is above 07777", v);
+			return false;
+		}
+		*(mode_t *)field = (mode_t)n;
+		return true;
+	case CFG_SOCKET:
+		if (*v == '\0') {
+			snprintf(why, whylen, "empty value");
+			return false;
+		}
+		if (strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			snprintf(why, whylen, "longer than a socket path may be "
+			    "(%zu bytes)",
+			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			return false;
+		}
+		/* FALLTHROUGH */
+	case CFG_STRING:
+	case CFG_LISTEN:
+		if (k->type == CFG_LISTEN && *v != '\0' &&
+		    !config_check_listen(v, why, whylen))
+			return false;
+		s = NULL;
+		if (*v != '\0' && (s = strdup(v)) == NULL) {
+			snprintf(why, whylen, "%s", strerror(ENOMEM));
+			return false;
+		}
+		free(*(char **)field);
+		*(char **)field = s;
+		return true;
+	case CFG_PATHS:
+		if (!config_parse_paths(v, &list, why, whylen))
+			return false;
+		config_free_strv(*(char ***)field);
+		*(char ***)field = list;
+		return true;
+	case CFG_UIDS:
+	case CFG_GIDS:
+		/* uid_t and gid_t are both unsigned int on Linux. */
+		_Static_assert(sizeof(uid_t) == sizeof(unsigned) &&
+		    sizeof(gid_t) == sizeof(unsigned), "uid_t size");
+		if (!config_parse_ids(v, &ids, &count, why, whylen))
+			return false;
+		free(*(void **)field);
+		*(void **)field = ids;
+		*(size_t *)((char *)cfg + k->count_off) = count;
+		return true;
+	case CFG_LOGLEVEL:
+		if ((level = log_level_parse(v)) < 0) {
+			snprintf(why, whylen, *v == '\0' ? "empty value" :
+			    "\"%s\" is not a log level (err, warning, notice, "
+			    "info, debug)", v);
+			return false;
+		}
+		*(int *)field = level;
+		return true;
+	}
+	snprintf(why, whylen, "internal error: bad key type");
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading the file */
+
+static int
+config_key_index(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(config_keys[i].section, section) == 0 &&
+		    strcmp(config_keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static bool
+config_section_known(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(config_sections) /
+	    sizeof(config_sections[0]); i++)
+		if (strlen(config_sections[i]) == len &&
+		    memcmp(config_sections[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Check a "[section]" line as inih will read it: the name is everything
+ * between the brackets, and only a comment may follow.
+ */
+static bool
+config_check_section(struct config_ctx *ctx, const char *p)
+{
+	const char	*end = strchr(p, ']'), *q;
+
+	if (end == NULL) {
+		config_error(ctx, ctx->lineno, "%s: missing ']'", p);
+		return false;
+	}
+	if (!config_section_known(p + 1, (size_t)(end - p - 1))) {
+		config_error(ctx, ctx->lineno, "[%.*s]: unknown section",
+		    (int)(end - p - 1), p + 1);
+		return false;
+	}
+	for (q = end + 1; *q == ' ' || *q == '\t'; q++)
+		;
+	if (*q != '\0' && *q != ';' && *q != '#') {
+		config_error(ctx, ctx->lineno, "%.*s: text after the section "
+		    "header", (int)(end - p + 1), p);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Set aside the value of a line too long for inih's buffer and give inih
+ * "name=" plus a marker instead, doing the comment stripping and trimming
+ * inih would have done.  False when even the name does not fit.
+ */
+static bool
+config_stash_long(struct config_ctx *ctx, char *p, char *str, int num)
+{
+	char	*sep = p + strcspn(p, "=:"), *v, *e;
+	size_t	 nlen;
+
+	if (*sep == '\0')
+		return false;
+	nlen = (size_t)(sep - p);
+	if (nlen + sizeof(CONFIG_LONG_VALUE) + 1 > (size_t)num)
+		return false;
+	/* An inline comment is a ';' after whitespace. */
+	for (v = sep + 1, e = v; *e != '\0'; e++)
+		if (*e == ';' && e > v && (e[-1] == ' ' || e[-1] == '\t'))
+			break;
+	*e = '\0';
+	while (*v == ' ' || *v == '\t')
+		v++;
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+	free(ctx->long_value);
+	if ((ctx->long_value = strdup(v)) == NULL)
+		return false;
+	ctx->long_lineno = ctx->lineno;
+	memcpy(str, p, nlen + 1);
+	memcpy(str + nlen + 1, CONFIG_LONG_VALUE, sizeof(CONFIG_LONG_VALUE));
+	return true;
+}
+
+static char *
+config_reader(char *str, int num, void *arg)
+{
+	struct config_ctx	*ctx = arg;
+	ssize_t			 n;
+	char			*p;
+	size_t			 len;
+
+	if (ctx->failed)
+		return NULL;	/* stop inih at the first error */
+	n = getline(&ctx->line, &ctx->cap, ctx->fp);
+	if (n < 0) {
+		if (ferror(ctx->fp))
+			config_error(ctx, ctx->lineno + 1, "%s",
+			    strerror(errno));
+		return NULL;
+	}
+	ctx->lineno++;
+	len = (size_t)n;
+	if (len > 0 && ctx->line[len - 1] == '\n')
+		ctx->line[--len] = '\0';
+	if (len > 0 && ctx->line[len - 1] == '\r')
+		ctx->line[--len] = '\0';
+	if (strlen(ctx->line) != len) {
+		config_error(ctx, ctx->lineno, "NUL byte in the line");
+		return NULL;
+	}
+	/* Leading blanks would make inih treat the line as a continuation. */
+	for (p = ctx->line; *p == ' ' || *p == '\t'; p++)
+		len--;
+	if (*p == '[' && !config_check_section(ctx, p))
+		return NULL;
+	if (len + 2 > (size_t)num) {
+		if (*p == ';' || *p == '#')
+			p = "";		/* a long comment is still a comment */
+		else if (!config_stash_long(ctx, p, str, num)) {
+			config_error(ctx, ctx->lineno, "line too long");
+			return NULL;
+		} else
+			return str;
+	}
+	memcpy(str, p, strlen(p) + 1);
+	return str;
+}
+
+static int
+config_handler(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct config_ctx	*ctx = arg;
+	char			 why[PATH_MAX + 128];
+	int			 i;
+
+	/* A build with INI_CALL_HANDLER_ON_NEW_SECTION announces sections. */
+	if (name == NULL || value == NULL)
+		return 1;
+	if (*section == '\0') {
+		config_error(ctx, ctx->lineno, "%s: key outside any [section]",
+		    name);
+		return 0;
+	}
+	if ((i = config_key_index(section, name)) < 0) {
+		config_error(ctx, ctx->lineno, "[%s] %s: unknown key", section,
+		    name);
+		return 0;
+	}
+	if (ctx->seen[i] != 0) {
+		config_error(ctx, ctx->lineno, "[%s] %s: duplicate key (first "
+		    "set on line %d)", section, name, ctx->seen[i]);
+		return 0;
+	}
+	ctx->seen[i] = ctx->lineno;
+	if (strcmp(value, CONFIG_LONG_VALUE) == 0 &&
+	    ctx->long_lineno == ctx->lineno)
+		value = ctx->long_value;
+	if (!config_set(ctx->cfg, &config_keys[i], value, why, sizeof(why))) {
+		config_error(ctx, ctx->lineno, "[%s] %s: %s", section, name,
+		    why);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Checks between keys, made once the whole file is read.  The error names
+ * `key` and points at the later of the two lines involved.
+ */
+static void
+config_cross(struct config_ctx *ctx, const char *section, const char *key,
+    const char *other, bool ok, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void
+config_cross(struct config_ctx *ctx, const char *section, const char *key,
+    const char *other, bool ok, const char *fmt, ...)
+{
+	char	why[256];
+	va_list	ap;
+	int	a, b;
+
+	if (ok || ctx->failed)
+		return;
+	a = ctx->seen[config_key_index(section, key)];
+	b = ctx->seen[config_key_index(section, other)];
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	config_error(ctx, a > b ? a : b, "[%s] %s: %s", section, key, why);
+}
+
+static void
+config_check(struct config_ctx *ctx)
+{
+	const struct sbk_config	*c = ctx->cfg;
+	int			 level = c->zstd_level == 0 ? 3 : c->zstd_level;
+
+	config_cross(ctx, "argon2", "t_cost", "max_t_cost",
+	    c->argon2_t_cost <= c->argon2_max_t_cost,
+	    "%u is above max_t_cost (%u)", c->argon2_t_cost,
+	    c->argon2_max_t_cost);
+	config_cross(ctx, "argon2", "parallelism", "max_parallelism",
+	    c->argon2_parallelism <= c->argon2_max_parallelism,
+	    "%u is above max_parallelism (%u)", c->argon2_parallelism,
+	    c->argon2_max_parallelism);
+	config_cross(ctx, "argon2", "m_cost_kib", "max_m_cost_kib",
+	    c->argon2_m_cost_kib <= c->argon2_max_m_cost_kib,
+	    "%u is above max_m_cost_kib (%u)", c->argon2_m_cost_kib,
+	    c->argon2_max_m_cost_kib);
+	config_cross(ctx, "argon2", "m_cost_kib", "parallelism",
+	    c->argon2_m_cost_kib >= 8ULL * c->argon2_parallelism,
+	    "%u is below 8 x parallelism (%u)", c->argon2_m_cost_kib,
+	    c->argon2_parallelism);
+	config_cross(ctx, "argon2", "m_cost_kib", "memory_budget_kib",
+	    c->argon2_m_cost_kib <= c->argon2_memory_budget_kib,
+	    "%u is above memory_budget_kib (%lu), so it could never run",
+	    c->argon2_m_cost_kib, c->argon2_memory_budget_kib);
+	config_cross(ctx, "zstd", "level", "max_level",
+	    level <= c->zstd_max_level, "%d is above max_level (%d)",
+	    c->zstd_level, c->zstd_max_level);
+}
+
+int
+config_init(struct sbk_config *cfg)
+{
+	char	why[256];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (!config_set(cfg, &config_keys[i], config_keys[i].def, why,
+		    sizeof(why))) {
+			/* Only memory can fail here; the table is tested. */
+			config_free(cfg);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int
+config_load(struct sbk_config *cfg, const char *path, char *errbuf,
+    size_t errlen)
+{
+	struct config_ctx	ctx;
+	int			r, saved;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = cfg;
+	ctx.path = path;
+	ctx.err = errbuf;
+	ctx.errlen = errlen;
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	if ((ctx.fp = fopen(path, "re")) == NULL) {
+		saved = errno;
+		config_error(&ctx, 0, "%s", strerror(saved));
+		return -1;
+	}
+
+	/*
+	 * inih as packaged: inline comments are a ';' after whitespace (the
+	 * contract's example relies on them), '#' and ';' start a comment
+	 * line, and multi-line values never happen because the reader strips
+	 * leading blanks.  Its option globals are left alone.
+	 */
+	r = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
+	if (!ctx.failed && r > 0)
+		config_error(&ctx, r, "not a \"[section]\" or \"key = value\" "
+		    "line");
+	else if (!ctx.failed && r < 0)
+		config_error(&ctx, 0, "%s", strerror(ENOMEM));
+	if (!ctx.failed)
+		config_check(&ctx);
+
+	free(ctx.line);
+	free(ctx.long_value);
+	fclose(ctx.fp);
+	return ctx.failed ? -1 : 0;
+}
+
+void
+config_finish(struct sbk_config *cfg)
+{
+	long	n;
+
+	if (cfg->cpu_workers == 0) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->cpu_workers = n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
+	}
+}
+
+void
+config_free(struct sbk_config *cfg)
+{
+	free(cfg->socket);
+	free(cfg->metrics_listen);
+	config_free_strv(cfg->read_roots);
+	config_free_strv(cfg->write_roots);
+	free(cfg->allow_uids);
+	free(cfg->allow_gids);
+	memset(cfg, 0, sizeof(*cfg));
+}
