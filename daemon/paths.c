@@ -198,8 +198,9 @@ paths_walk(int rootfd, const char *root, const char *rel, bool want_dir)
 				goto fail;
 			}
 			target[n] = '\0';
+			/* As openat2's ELOOP: treated as an escape. */
 			if (++links > PATHS_MAX_LINKS) {
-				rc = -ELOOP;
+				rc = PATHS_ESCAPE;
 				goto fail;
 			}
 			/* Absolute links are refused, as RESOLVE_BENEATH does. */

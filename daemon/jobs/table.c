@@ -10,6 +10,9 @@
 
 extern const struct job_kind job_ping, job_stats, job_cancel;
 extern const struct job_kind job_sleep, job_spin;
+extern const struct job_kind job_argon2_hash, job_argon2_verify;
+extern const struct job_kind job_zstd_compress, job_zstd_decompress;
+extern const struct job_kind job_file_read;
 
 const struct job_kind *const job_table[] = {
 	&job_ping,
@@ -17,5 +20,10 @@ const struct job_kind *const job_table[] = {
 	&job_cancel,
 	&job_sleep,
 	&job_spin,
+	&job_argon2_hash,
+	&job_argon2_verify,
+	&job_zstd_compress,
+	&job_zstd_decompress,
+	&job_file_read,
 	NULL,
 };

@@ -155,11 +155,16 @@ zs_decompress_parse(struct job *job, const json_t *params,
 	return (zs_parse(job, params, cfg, err, false));
 }
 
-/* The smallest window log that covers max_output_bytes, within zstd's. */
+/*
+ * The decoder's window cap: what max_output_bytes needs, but never below
+ * 8 MiB (what zstd levels 1-19 use when the size is unknown), nor above
+ * zstd's default 128 MiB.  Frames made with --long or --ultra beyond it
+ * are refused (-32004) rather than allowed to allocate their window.
+ */
 static int
 zs_window_log(size_t max_out)
 {
-	int	 wl = 10;	/* zstd's smallest window */
+	int	 wl = 23;
 
 	while (wl < 27 && ((size_t)1 << wl) < max_out)
 		wl++;
@@ -325,7 +330,7 @@ zs_decompress_inline(struct job *job, struct zs_arg *a, struct rpc_error *err)
 	ZSTD_inBuffer	 in;
 	ZSTD_outBuffer	 out;
 	uint8_t		*src, *dst = NULL, *p;
-	size_t		 len, ret = 0, cap = 0, used = 0, want;
+	size_t		 len, ret = 1, r, before, cap = 0, used = 0, want;
 	size_t		 limit = job->config->zstd_max_output_bytes;
 	json_t		*res = NULL;
 
@@ -360,11 +365,19 @@ zs_decompress_inline(struct job *job, struct zs_arg *a, struct rpc_error *err)
 		out.dst = dst + used;
 		out.size = cap - used > ZS_CHUNK ? ZS_CHUNK : cap - used;
 		out.pos = 0;
-		ret = ZSTD_decompressStream(dctx, &out, &in);
-		if (ZSTD_isError(ret)) {
-			zs_decode_error(err, ret, "data_b64", limit);
+		before = in.pos;
+		r = ZSTD_decompressStream(dctx, &out, &in);
+		if (ZSTD_isError(r)) {
+			zs_decode_error(err, r, "data_b64", limit);
 			goto out;
 		}
+		/*
+		 * Only a call that moved data tells where the frame stands:
+		 * an idle call after a finished frame returns the size hint
+		 * of the next frame's header, not 0.
+		 */
+		if (in.pos != before || out.pos != 0)
+			ret = r;
 		used += out.pos;
 		if (used > limit) {
 			zs_over_limit(err, limit);
@@ -434,8 +447,8 @@ zs_run_paths(struct job *job, struct zs_arg *a, struct rpc_error *err)
 	struct stat		 st;
 	uint8_t			*ibuf = NULL, *obuf = NULL;
 	uint64_t		 done = 0, total, written = 0;
-	size_t			 limit = cfg->zstd_max_output_bytes, ret = 0;
-	size_t			 osize;
+	size_t			 limit = cfg->zstd_max_output_bytes, ret = 1;
+	size_t			 osize, r, before;
 	ssize_t			 n;
 	bool			 eof = false, produced_all;
 	int			 fd;
@@ -484,19 +497,23 @@ zs_run_paths(struct job *job, struct zs_arg *a, struct rpc_error *err)
 		out.dst = obuf;
 		out.size = osize;
 		out.pos = 0;
+		before = in.pos;
 		if (a->compress)
-			ret = ZSTD_compressStream2(cctx, &out, &in,
+			r = ZSTD_compressStream2(cctx, &out, &in,
 			    eof ? ZSTD_e_end : ZSTD_e_continue);
 		else
-			ret = ZSTD_decompressStream(dctx, &out, &in);
-		if (ZSTD_isError(ret)) {
+			r = ZSTD_decompressStream(dctx, &out, &in);
+		if (ZSTD_isError(r)) {
 			if (a->compress)
 				rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
-				    "zstd: %s", ZSTD_getErrorName(ret));
+				    "zstd: %s", ZSTD_getErrorName(r));
 			else
-				zs_decode_error(err, ret, "path", limit);
+				zs_decode_error(err, r, "path", limit);
 			goto out;
 		}
+		/* As in zs_decompress_inline: idle calls say nothing. */
+		if (a->compress || in.pos != before || out.pos != 0)
+			ret = r;
 		written += out.pos;
 		if (!a->compress && written > limit) {
 			zs_over_limit(err, limit);
