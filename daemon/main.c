@@ -4,16 +4,34 @@
  * clean shutdown, 1 when sbkd cannot start (socket in use, out of
  * resources), 2 for bad usage or a bad configuration.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "sbk-config.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
+
+/*
+ * Every connection is a descriptor: take the hard limit, so that
+ * max_connections rather than a low default soft limit bounds them.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+	}
+}
 
 static void
 usage(FILE *f)
@@ -104,6 +122,7 @@ main(int argc, char **argv)
 
 	/* A client that vanishes must cost a failed write, not the daemon. */
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	rc = server_init(&server, &cfg) < 0 ? 1 : 0;
 	if (rc == 0)

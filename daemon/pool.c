@@ -51,6 +51,7 @@ struct pool {
 	struct sched		 sched;
 	struct lane		 lanes[SCHED_LANES];
 	unsigned		 queue_max;
+	int			 batch_lane;	/* its workers run SCHED_BATCH */
 	bool			 closed;	/* no more admission */
 
 	struct worker_list	 to_kick;	/* claimed by submits, not signalled */
@@ -144,6 +145,15 @@ worker_main(void *arg)
 	struct sched_item *it;
 
 	current_pool = p;
+	if (w->lane == p->batch_lane) {
+		/*
+		 * Computing workers yield to the event thread on wakeup, so
+		 * a saturated CPU pool does not delay replies and pings.
+		 */
+		struct sched_param sp = { .sched_priority = 0 };
+
+		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+	}
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		if (w->handoff) {
@@ -246,6 +256,7 @@ pool_new(const struct pool_params *pp)
 	for (int g = 0; g < SCHED_GATES; g++)
 		sched_set_budget(&p->sched, g, pp->gate_budget[g]);
 	p->queue_max = pp->queue_max;
+	p->batch_lane = pp->batch_lane;
 	p->tail = &p->head;
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (p->efd < 0) {

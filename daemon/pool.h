@@ -54,6 +54,7 @@ struct pool_params {
 	unsigned	 workers[SCHED_LANES];	/* per lane; lane 0 unused */
 	unsigned	 queue_max;		/* waiting jobs over all lanes */
 	unsigned long	 gate_budget[SCHED_GATES];
+	int		 batch_lane;	/* lane whose workers run SCHED_BATCH */
 };
 
 struct pool;

@@ -157,6 +157,7 @@ server_init(struct server *s, const struct sbk_config *cfg)
 	pp.workers[LANE_CPU] = cfg->cpu_workers;
 	pp.workers[LANE_IO] = cfg->io_workers;
 	pp.queue_max = cfg->queue_max;
+	pp.batch_lane = LANE_CPU;
 	pp.gate_budget[POOL_GATE_ARGON2_MEM] = cfg->argon2_memory_budget_kib;
 	s->pool = pool_new(&pp);
 	if (s->pool == NULL) {
