@@ -1,0 +1,834 @@
+/*
+ * check_flow.c - integration tests of sbkd's flow control, fairness,
+ * cancellation, deadlines and disconnects against the wire contract:
+ * queue_max (-32000 with retry_after_ms), the max_inflight_per_conn read
+ * pause, max_output_bytes_per_conn with a client that never reads,
+ * max_connections, round-robin fairness between connections, job.cancel,
+ * timeout_ms, and clients that go away with jobs queued or running.
+ *
+ * No assertion measures time: states the daemon reaches asynchronously
+ * are polled through stats (hx_wait_stat) under a 10 s hang guard, and
+ * "promptly" means before a job that would run for a minute could end.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "harness.h"
+
+/* Sanitizer builds use several times the memory: loosen those bounds. */
+#ifdef __SANITIZE_ADDRESS__
+#define MEM_SLACK	4
+#else
+#define MEM_SLACK	1
+#endif
+
+static struct hx_daemon	 d;
+
+static void
+teardown(void)
+{
+	hx_daemon_free(&d);
+}
+
+/* One CPU worker, one I/O worker: queueing is easy to set up. */
+#define CONF_ONE(queue_max, inflight) \
+	"[daemon]\n" \
+	"enable_test_methods = true\n" \
+	"[pool]\n" \
+	"cpu_workers = 1\n" \
+	"io_workers = 1\n" \
+	"queue_max = " #queue_max "\n" \
+	"max_inflight_per_conn = " #inflight "\n"
+
+static void
+send_job(struct hx_conn *c, const char *method, const char *id, int ms,
+    int timeout_ms)
+{
+	if (timeout_ms > 0)
+		hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"%s\","
+		    "\"params\":{\"ms\":%d,\"timeout_ms\":%d}}", id, method, ms,
+		    timeout_ms);
+	else
+		hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"%s\","
+		    "\"params\":{\"ms\":%d}}", id, method, ms);
+}
+
+/* Read n replies; out[i] holds them in arrival order (new references). */
+static void
+read_n(struct hx_conn *c, json_t **out, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		out[i] = hx_read_json(c);
+}
+
+/* The reply with this id among n replies, or fail. */
+static json_t *
+by_id(json_t **r, size_t n, const char *id_json)
+{
+	size_t	 i;
+	char	*id;
+
+	for (i = 0; i < n; i++) {
+		id = hx_reply_id(r[i]);
+		if (strcmp(id, id_json) == 0) {
+			free(id);
+			return (r[i]);
+		}
+		free(id);
+	}
+	ck_abort_msg("no reply with id %s", id_json);
+	return (NULL);
+}
+
+static void
+free_n(json_t **r, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		json_decref(r[i]);
+}
+
+static void
+expect_stat(struct hx_conn *sc, const char *path, long long want)
+{
+	json_t	*st = hx_stats_on(sc);
+	char	*text = hx_dump(st);
+
+	ck_assert_msg(hx_int_at(st, path) == want, "stats %s is not %lld: %s",
+	    path, want, text);
+	free(text);
+	json_decref(st);
+}
+
+static void
+expect_overloaded(json_t *reply, const char *id)
+{
+	json_t	*err, *ra;
+	char	*text;
+
+	err = hx_expect_error(reply, id, -32000);
+	ra = hx_get_path(err, "data.retry_after_ms");
+	text = hx_dump(reply);
+	ck_assert_msg(json_is_integer(ra) && json_integer_value(ra) >= 0,
+	    "-32000 without an integer data.retry_after_ms: %s", text);
+	free(text);
+}
+
+/* --- queue_max --- */
+
+START_TEST(test_queue_full)
+{
+	struct hx_conn	*c, *sc;
+	json_t		*r[7], *st;
+	size_t		 i;
+
+	hx_daemon_up(&d, CONF_ONE(2, 16));
+	sc = hx_connect(&d);
+	c = hx_connect(&d);
+	send_job(c, "spin", "1", 400, 0);
+	/* The idle worker takes job 1 at once: it never counts as queued. */
+	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
+	send_job(c, "spin", "2", 20, 0);
+	send_job(c, "spin", "3", 20, 0);
+	json_decref(hx_wait_stat(sc, "queue.depth", 2));
+	/* The queue is full: the next ones are answered at once. */
+	send_job(c, "spin", "4", 20, 0);
+	send_job(c, "spin", "5", 20, 0);
+	/* The queue is global: a sleep finds an idle I/O worker ... */
+	send_job(c, "sleep", "6", 300, 0);
+	json_decref(hx_wait_stat(sc, "workers.io.busy", 1));
+	/* ... but the next sleep would have to wait: refused. */
+	send_job(c, "sleep", "7", 10, 0);
+	read_n(c, r, 7);
+	/* The refusals come before the 400 ms spin ends. */
+	for (i = 0; i < 3; i++)
+		ck_assert_msg(json_object_get(r[i], "error") != NULL,
+		    "reply %zu is not an error", i);
+	expect_overloaded(by_id(r, 7, "4"), "4");
+	expect_overloaded(by_id(r, 7, "5"), "5");
+	expect_overloaded(by_id(r, 7, "7"), "7");
+	ck_assert_int_ge(hx_int_at(hx_expect_result(by_id(r, 7, "1"), "1"),
+	    "spun_ms"), 400);
+	hx_expect_result(by_id(r, 7, "2"), "2");
+	hx_expect_result(by_id(r, 7, "3"), "3");
+	hx_expect_result(by_id(r, 7, "6"), "6");
+	free_n(r, 7);
+
+	st = hx_stats_on(sc);
+	ck_assert_int_eq(hx_int_at(st, "queue.max"), 2);
+	ck_assert_int_eq(hx_int_at(st, "jobs.rejected"), 3);
+	ck_assert_int_eq(hx_int_at(st, "jobs.accepted"), 4);
+	ck_assert_int_eq(hx_int_at(st, "jobs.completed"), 4);
+	json_decref(st);
+	hx_close(c);
+	hx_close(sc);
+}
+END_TEST
+
+START_TEST(test_queue_max_zero)
+{
+	struct hx_conn	*c, *sc;
+	json_t		*r;
+
+	hx_daemon_up(&d, CONF_ONE(0, 16));
+	sc = hx_connect(&d);
+	c = hx_connect(&d);
+	/* queue_max = 0: a job runs only if a worker is idle. */
+	send_job(c, "spin", "1", 300, 0);
+	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
+	send_job(c, "spin", "2", 0, 0);
+	r = hx_read_json(c);
+	expect_overloaded(r, "2");
+	json_decref(r);
+	r = hx_read_json(c);
+	hx_expect_result(r, "1");
+	json_decref(r);
+	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 0));
+	send_job(c, "spin", "3", 0, 0);
+	r = hx_read_json(c);
+	hx_expect_result(r, "3");
+	json_decref(r);
+	expect_stat(sc, "queue.max", 0);
+	expect_stat(sc, "jobs.rejected", 1);
+	hx_close(c);
+	hx_close(sc);
+}
+END_TEST
+
+/* --- max_inflight_per_conn --- */
+
+START_TEST(test_inflight_pause)
+{
+	struct hx_conn	*c, *sc;
+	json_t		*r[4];
+	json_t		*st;
+	size_t		 i, ping_at = 99, first_sleep = 99;
+	char		*id;
+
+	hx_daemon_up(&d, "[daemon]\nenable_test_methods = true\n"
+	    "[pool]\nio_workers = 4\nmax_inflight_per_conn = 2\n");
+	sc = hx_connect(&d);
+	c = hx_connect(&d);
+	/* One write: 3 sleeps and a ping.  Only 2 jobs may be in flight. */
+	hx_send_str(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
+	    "\"params\":{\"ms\":600}}\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"sleep\","
+	    "\"params\":{\"ms\":600}}\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"sleep\","
+	    "\"params\":{\"ms\":600}}\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"}\n");
+	/* Paused: the third sleep is not admitted although workers idle. */
+	st = hx_wait_stat(sc, "workers.io.busy", 2);
+	ck_assert_int_eq(hx_int_at(st, "jobs.accepted"), 2);
+	json_decref(st);
+	read_n(c, r, 4);
+	for (i = 0; i < 4; i++) {
+		/* No error for the pause. */
+		ck_assert_msg(json_object_get(r[i], "result") != NULL,
+		    "reply %zu is an error", i);
+		id = hx_reply_id(r[i]);
+		if (strcmp(id, "4") == 0)
+			ping_at = i;
+		else if (first_sleep == 99)
+			first_sleep = i;
+		free(id);
+	}
+	/* The ping was read only after a sleep ended. */
+	ck_assert_msg(first_sleep < ping_at,
+	    "ping answered before any sleep ended (read while paused)");
+	free_n(r, 4);
+	expect_stat(sc, "jobs.accepted", 3);
+	expect_stat(sc, "jobs.rejected", 0);
+	hx_close(c);
+	hx_close(sc);
+}
+END_TEST
+
+/* --- max_output_bytes_per_conn --- */
+
+START_TEST(test_slow_reader)
+{
+	const size_t	 line_len = 49, max_lines = 600000;
+	struct hx_conn	*a, *b, *sc;
+	char		*buf, *line;
+	size_t		 len, sent, lines, i, got;
+	long		 rss0, rss1;
+	json_t		*r;
+
+	hx_daemon_up(&d, "[daemon]\nmax_output_bytes_per_conn = 65536\n");
+	sc = hx_connect(&d);
+	a = hx_connect(&d);
+	rss0 = hx_rss_kib(d.pid);
+
+	/* Up to ~28 MiB of pings, fixed-length lines, never reading. */
+	len = line_len * max_lines;
+	buf = malloc(len + 1);
+	ck_assert_ptr_nonnull(buf);
+	for (i = 0; i < max_lines; i++)
+		ck_assert_int_eq(snprintf(buf + i * line_len, line_len + 1,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%09zu,\"method\":\"ping\"}\n",
+		    i), (int)line_len);
+	sent = hx_send_some(a, buf, len, 1500);
+	/* The daemon stopped reading a: the writes stalled. */
+	ck_assert_msg(sent < len, "the daemon read all %zu bytes from a "
+	    "client that never reads its replies", len);
+
+	/* Others are served meanwhile. */
+	b = hx_connect(&d);
+	r = hx_call(b, "{\"jsonrpc\":\"2.0\",\"id\":\"b\",\"method\":\"ping\"}");
+	hx_expect_result(r, "\"b\"");
+	json_decref(r);
+	json_decref(hx_stats_on(sc));
+
+	/* Memory stays bounded (loose: a pause keeps it far lower). */
+	rss1 = hx_rss_kib(d.pid);
+	ck_assert_msg(rss1 - rss0 < MEM_SLACK * 32 * 1024,
+	    "RSS grew from %ld to %ld KiB with a slow reader", rss0, rss1);
+
+	/* Drained, the connection resumes: every whole line is answered. */
+	lines = sent / line_len;
+	for (got = 0; got < lines; got++) {
+		line = hx_read_line(a);
+		ck_assert_msg(strstr(line, "\"result\"") != NULL,
+		    "not a result: %s", line);
+		free(line);
+	}
+	/* Complete the partial line, if any, and get its reply too. */
+	if (sent % line_len != 0) {
+		hx_send(a, buf + sent, line_len - sent % line_len);
+		line = hx_read_line(a);
+		ck_assert_msg(strstr(line, "\"result\"") != NULL,
+		    "not a result: %s", line);
+		free(line);
+	}
+	free(buf);
+	ck_assert_msg(hx_quiet_for(a, 100), "extra replies");
+	hx_close(a);
+	hx_close(b);
+	hx_close(sc);
+}
+END_TEST
+
+/* --- max_connections --- */
+
+START_TEST(test_max_connections)
+{
+	struct hx_conn	*c1, *c2, *c3, *c4;
+	json_t		*r, *st;
+
+	hx_daemon_up(&d, "[daemon]\nmax_connections = 2\n");
+	c1 = hx_connect(&d);
+	json_decref(hx_wait_stat(c1, "connections", 1));
+	c2 = hx_connect(&d);
+	r = hx_call(c2, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
+	hx_expect_result(r, "2");
+	json_decref(r);
+
+	/* The third gets one -32000 line, id null, then is closed. */
+	c3 = hx_connect(&d);
+	r = hx_read_json(c3);
+	expect_overloaded(r, "null");
+	json_decref(r);
+	ck_assert_msg(hx_wait_eof(c3), "refused connection not closed");
+	hx_close(c3);
+
+	/* Refused connections are neither counted nor "rejected" jobs. */
+	st = hx_stats_on(c1);
+	ck_assert_int_eq(hx_int_at(st, "connections"), 2);
+	ck_assert_int_eq(hx_int_at(st, "jobs.rejected"), 0);
+	json_decref(st);
+
+	/* A slot freed is a slot usable again. */
+	hx_close(c2);
+	json_decref(hx_wait_stat(c1, "connections", 1));
+	c4 = hx_connect(&d);
+	r = hx_call(c4, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"}");
+	hx_expect_result(r, "4");
+	json_decref(r);
+	hx_close(c4);
+	hx_close(c1);
+}
+END_TEST
+
+/* --- fairness --- */
+
+START_TEST(test_fairness)
+{
+	struct hx_conn	*a, *b, *sc;
+	json_t		*r, *st;
+	char		 id[16];
+	int		 i;
+
+	hx_daemon_up(&d, CONF_ONE(100, 64));
+	sc = hx_connect(&d);
+	a = hx_connect(&d);
+	b = hx_connect(&d);
+	send_job(a, "spin", "\"a0\"", 200, 0);
+	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
+	for (i = 1; i <= 20; i++) {
+		snprintf(id, sizeof(id), "\"a%d\"", i);
+		send_job(a, "spin", id, 50, 0);
+	}
+	json_decref(hx_wait_stat(sc, "queue.depth", 20));
+	/* b's one job arrives after a's twenty. */
+	send_job(b, "spin", "\"b\"", 10, 0);
+	r = hx_read_json(b);
+	hx_expect_result(r, "\"b\"");
+	json_decref(r);
+	/*
+	 * Round-robin: b waited for at most about one of a's queued jobs,
+	 * so nearly all of them are still queued (a FIFO would have run
+	 * all twenty first).
+	 */
+	st = hx_stats_on(sc);
+	ck_assert_msg(hx_int_at(st, "queue.depth") >= 16,
+	    "b's job ran after %lld of a's 20 queued jobs",
+	    20 - hx_int_at(st, "queue.depth"));
+	json_decref(st);
+	hx_close(a);
+	hx_close(b);
+	hx_close(sc);
+}
+END_TEST
+
+/* --- cancel --- */
+
+static void
+expect_cancelled_flag(json_t *reply, const char *id, bool want)
+{
+	json_t	*res = hx_expect_result(reply, id);
+	json_t	*v = json_object_get(res, "cancelled");
+	char	*text = hx_dump(reply);
+
+	ck_assert_msg(json_is_boolean(v) && json_is_true(v) == want,
+	    "expected {\"cancelled\":%s}: %s", want ? "true" : "false", text);
+	free(text);
+}
+
+START_TEST(test_cancel_queued)
+{
+	struct hx_conn	*c, *sc;
+	json_t		*r[2], *one;
+
+	hx_daemon_up(&d, CONF_ONE(8, 16));
+	sc = hx_connect(&d);
+	c = hx_connect(&d);
+	send_job(c, "spin", "\"r\"", 400, 0);
+	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
+	send_job(c, "spin", "\"q\"", 10, 0);
+	json_decref(hx_wait_stat(sc, "queue.depth", 1));
+	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
+	    "\"method\":\"job.cancel\",\"params\":{\"id\":\"q\"}}");
+	read_n(c, r, 2);
+	hx_expect_error(by_id(r, 2, "\"q\""), "\"q\"", -32002);
+	expect_cancelled_flag(by_id(r, 2, "\"c\""), "\"c\"", true);
+	free_n(r, 2);
+	expect_stat(sc, "queue.depth", 0);
+
+	one = hx_read_json(c);
+	hx_expect_result(one, "\"r\"");
+	json_decref(one);
+
+	/* Already answered, or never known: false. */
+	one = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c2\","
+	    "\"method\":\"job.cancel\",\"params\":{\"id\":\"q\"}}");
+	expect_cancelled_flag(one, "\"c2\"", false);
+	json_decref(one);
+	one = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c3\","
+	    "\"method\":\"job.cancel\",\"params\":{\"id\":\"r\"}}");
+	expect_cancelled_flag(one, "\"c3\"", false);
+	json_decref(one);
+	one = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c4\","
+	    "\"method\":\"job.cancel\",\"params\":{\"id\":12345}}");
+	expect_cancelled_flag(one, "\"c4\"", false);
+	json_decref(one);
+
+	/* The cancelled job never ran: 2 accepted, 1 completed. */
+	expect_stat(sc, "jobs.cancelled", 1);
+	expect_stat(sc, "jobs.completed", 1);
+	expect_stat(sc, "jobs.accepted", 2);
+	hx_close(c);
+	hx_close(sc);
+}
+END_TEST
+
+START_TEST(test_cancel_other_connection)
+{
+	struct hx_conn	*a, *b, *sc;
+	json_t		*r;
+
+	/* job.cancel only reaches requests of its own connection. */
+	hx_daemon_up(&d, CONF_ONE(8, 16));
+	sc = hx_connect(&d);
+	a = hx_connect(&d);
+	b = hx_connect(&d);
+	send_job(a, "sleep", "1", 300, 0);
+	json_decref(hx_wait_stat(sc, "workers.io.busy", 1));
+	r = hx_call(b, "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
+	    "\"method\":\"job.cancel\",\"params\":{\"id\":1}}");
+	expect_cancelled_flag(r, "\"c\"", false);
+	json_decref(r);
+	r = hx_read_json(a);
+	hx_expect_result(r, "1");
+	json_decref(r);
+	hx_close(a);
+	hx_close(b);
+	hx_close(sc);
+}
+END_TEST
+
+static void
+cancel_running(const char *method, const char *busy)
+{
+	struct hx_conn	*c, *sc;
+	json_t		*r[2];
+
+	hx_daemon_up(&d, CONF_ONE(8, 16));
+	sc = hx_connect(&d);
+	c = hx_connect(&d);
+	/* A minute-long job: only a cancel ends it within the hang guard. */
+	send_job(c, method, "\"long\"", 60000, 0);
+	json_decref(hx_wait_stat(sc, busy, 1));
+	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
+	    "\"method\":\"job.cancel\",\"params\":{\"id\":\"long\"}}");
+	read_n(c, r, 2);
+	hx_expect_error(by_id(r, 2, "\"long\""), "\"long\"", -32002);
+	expect_cancelled_flag(by_id(r, 2, "\"c\""), "\"c\"", true);
+	free_n(r, 2);
+	/* The cooperative job stopped: its worker is free again. */
+	json_decref(hx_wait_stat(sc, busy, 0));
+	expect_stat(sc, "jobs.cancelled", 1);
+	expect_stat(sc, "jobs.completed", 0);
+	hx_close(c);
+	hx_close(sc);
+}
+
+START_TEST(test_cancel_running_sleep)
+{
+	cancel_running("sleep", "workers.io.busy");
+}
+END_TEST
+
+START_TEST(test_cancel_running_spin)
+{
+	cancel_running("spin", "workers.cpu.busy");
+}
+END_TEST
+
+/* --- deadlines --- */
+
+START_TEST(test_timeout_queued)
+{
+	struct hx_conn	*c, *sc;
+	json_t		*r;
+
+	hx_daemon_up(&d, CONF_ONE(8, 16));
+	sc = hx_connect(&d);
+	c = hx_connect(&d);
+	send_job(c, "spin", "\"r\"", 1000, 0);
+	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
+	send_job(c, "spin", "\"q\"", 10, 100);
+	/* q's deadline passes while r runs: -32001 before r's result. */
+	r = hx_read_json(c);
+	hx_expect_error(r, "\"q\"", -32001);
+	json_decref(r);
+	r = hx_read_json(c);
+	hx_expect_result(r, "\"r\"");
+	json_decref(r);
+	/* q never started. */
+	expect_stat(sc, "jobs.timed_out", 1);
+	expect_stat(sc, "jobs.completed", 1);
+	expect_stat(sc, "queue.depth", 0);
+	hx_close(c);
+	hx_close(sc);
+}
+END_TEST
+
+static void
+timeout_running(const char *method, const char *busy)
+{
+	struct hx_conn	*c, *sc;
+	json_t		*r;
+
+	hx_daemon_up(&d, CONF_ONE(8, 16));
+	sc = hx_connect(&d);
+	c = hx_connect(&d);
+	/* A minute-long job with a 150 ms deadline. */
+	send_job(c, method, "1", 60000, 150);
+	r = hx_read_json(c);
+	hx_expect_error(r, "1", -32001);
+	json_decref(r);
+	json_decref(hx_wait_stat(sc, busy, 0));
+	expect_stat(sc, "jobs.timed_out", 1);
+	expect_stat(sc, "jobs.completed", 0);
+	/* A generous deadline is no error. */
+	send_job(c, method, "2", 10, 5000);
+	r = hx_read_json(c);
+	hx_expect_result(r, "2");
+	json_decref(r);
+	hx_close(c);
+	hx_close(sc);
+}
+
+START_TEST(test_timeout_running_sleep)
+{
+	timeout_running("sleep", "workers.io.busy");
+}
+END_TEST
+
+START_TEST(test_timeout_running_spin)
+{
+	timeout_running("spin", "workers.cpu.busy");
+}
+END_TEST
+
+/* --- disconnects --- */
+
+START_TEST(test_disconnect_drops_queued)
+{
+	struct hx_conn	*a, *sc;
+	json_t		*st, *r;
+	char		 id[16];
+	int		 i;
+
+	hx_daemon_up(&d, CONF_ONE(100, 64));
+	sc = hx_connect(&d);
+	a = hx_connect(&d);
+	/* Minute-long jobs: only dropping and stopping them frees the pool. */
+	send_job(a, "spin", "0", 60000, 0);
+	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
+	for (i = 1; i <= 10; i++) {
+		snprintf(id, sizeof(id), "%d", i);
+		send_job(a, "spin", id, 60000, 0);
+	}
+	json_decref(hx_wait_stat(sc, "queue.depth", 10));
+	hx_close(a);
+
+	/* The waiting jobs are dropped, the running one stops. */
+	json_decref(hx_wait_stat(sc, "queue.depth", 0));
+	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 0));
+	json_decref(hx_wait_stat(sc, "connections", 1));
+	st = hx_stats_on(sc);
+	ck_assert_int_eq(hx_int_at(st, "jobs.accepted"), 11);
+	ck_assert_int_eq(hx_int_at(st, "jobs.completed"), 0);
+	json_decref(st);
+
+	/* Nothing else is disturbed. */
+	send_job(sc, "spin", "\"after\"", 0, 0);
+	r = hx_read_json(sc);
+	hx_expect_result(r, "\"after\"");
+	json_decref(r);
+	hx_close(sc);
+}
+END_TEST
+
+START_TEST(test_disconnect_other_client_unaffected)
+{
+	struct hx_conn	*a, *b, *sc;
+	json_t		*r;
+
+	hx_daemon_up(&d, "[daemon]\nenable_test_methods = true\n"
+	    "[pool]\ncpu_workers = 1\nio_workers = 2\n");
+	sc = hx_connect(&d);
+	a = hx_connect(&d);
+	b = hx_connect(&d);
+	send_job(b, "sleep", "\"b\"", 300, 0);
+	send_job(a, "sleep", "\"a\"", 60000, 0);
+	json_decref(hx_wait_stat(sc, "workers.io.busy", 2));
+	hx_close(a);
+	/* b's job still completes with its result. */
+	r = hx_read_json(b);
+	hx_expect_result(r, "\"b\"");
+	json_decref(r);
+	json_decref(hx_wait_stat(sc, "workers.io.busy", 0));
+	hx_close(b);
+	hx_close(sc);
+}
+END_TEST
+
+START_TEST(test_eof_answers_queued)
+{
+	struct hx_conn	*c;
+	json_t		*r[3];
+
+	/* End of input with jobs queued: all run and are answered. */
+	hx_daemon_up(&d, CONF_ONE(8, 16));
+	c = hx_connect(&d);
+	send_job(c, "spin", "1", 50, 0);
+	send_job(c, "spin", "2", 50, 0);
+	send_job(c, "spin", "3", 50, 0);
+	hx_shutdown_wr(c);
+	read_n(c, r, 3);
+	hx_expect_result(by_id(r, 3, "1"), "1");
+	hx_expect_result(by_id(r, 3, "2"), "2");
+	hx_expect_result(by_id(r, 3, "3"), "3");
+	free_n(r, 3);
+	ck_assert_msg(hx_wait_eof(c), "no EOF after end of input");
+	hx_close(c);
+}
+END_TEST
+
+/* --- resources --- */
+
+START_TEST(test_no_fd_leak)
+{
+	struct hx_conn	*c[100], *sc;
+	json_t		*r;
+	long long	 end;
+	int		 i, base, now;
+
+	hx_daemon_up(&d, "[daemon]\nenable_test_methods = true\n"
+	    "max_connections = 20\n");
+	sc = hx_connect(&d);
+	json_decref(hx_wait_stat(sc, "connections", 1));
+	base = hx_count_fds(d.pid);
+	/* Plain, busy, refused (past max_connections) and reset ones. */
+	for (i = 0; i < 100; i++)
+		c[i] = hx_connect(&d);
+	for (i = 0; i < 10; i++) {
+		r = hx_call(c[i], "{\"jsonrpc\":\"2.0\",\"id\":1,"
+		    "\"method\":\"ping\"}");
+		hx_expect_result(r, "1");
+		json_decref(r);
+		send_job(c[i], "sleep", "2", 60000, 0);
+	}
+	for (i = 0; i < 100; i++)
+		hx_close(c[i]);
+	json_decref(hx_wait_stat(sc, "connections", 1));
+	json_decref(hx_wait_stat(sc, "workers.io.busy", 0));
+	end = hx_now_ms() + HX_TIMEOUT_MS;
+	while ((now = hx_count_fds(d.pid)) > base && hx_now_ms() < end)
+		hx_msleep(10);
+	ck_assert_msg(now <= base, "sbkd had %d fds, now %d", base, now);
+	hx_close(sc);
+}
+END_TEST
+
+START_TEST(test_idle_connections_memory)
+{
+	enum { N = 400 };
+	struct hx_conn	*c[N], *sc;
+	long		 rss0, rss1;
+	json_t		*r;
+	int		 i;
+
+	hx_daemon_up(&d, NULL);
+	sc = hx_connect(&d);
+	r = hx_call(sc, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	json_decref(r);
+	rss0 = hx_rss_kib(d.pid);
+	for (i = 0; i < N; i++)
+		c[i] = hx_connect(&d);
+	/* Each one has talked once, then stays idle. */
+	for (i = 0; i < N; i++)
+		hx_send_line(c[i], "{\"jsonrpc\":\"2.0\",\"id\":1,"
+		    "\"method\":\"ping\"}");
+	for (i = 0; i < N; i++) {
+		r = hx_read_json(c[i]);
+		hx_expect_result(r, "1");
+		json_decref(r);
+	}
+	json_decref(hx_wait_stat(sc, "connections", N + 1));
+	rss1 = hx_rss_kib(d.pid);
+	/* Loose bound (the benchmark's target is ~6.5 KiB each). */
+	ck_assert_msg(rss1 - rss0 < MEM_SLACK * 16 * 1024,
+	    "%d idle connections cost %ld KiB", N, rss1 - rss0);
+	for (i = 0; i < N; i++)
+		hx_close(c[i]);
+	hx_close(sc);
+}
+END_TEST
+
+START_TEST(test_stats_job_counters)
+{
+	struct hx_conn	*c;
+	json_t		*r, *st;
+	int		 i;
+
+	hx_daemon_up(&d, CONF_ONE(8, 16));
+	c = hx_connect(&d);
+	for (i = 0; i < 3; i++) {
+		send_job(c, i % 2 ? "spin" : "sleep", "1", 0, 0);
+		r = hx_read_json(c);
+		hx_expect_result(r, "1");
+		json_decref(r);
+	}
+	/* Inline methods and refused requests are not pool jobs. */
+	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
+	json_decref(r);
+	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"sleep\","
+	    "\"params\":{\"ms\":-1}}");
+	json_decref(r);
+	st = hx_stats_on(c);
+	ck_assert_int_eq(hx_int_at(st, "jobs.accepted"), 3);
+	ck_assert_int_eq(hx_int_at(st, "jobs.completed"), 3);
+	ck_assert_int_eq(hx_int_at(st, "jobs.failed"), 0);
+	ck_assert_int_eq(hx_int_at(st, "jobs.rejected"), 0);
+	ck_assert_int_eq(hx_int_at(st, "jobs.cancelled"), 0);
+	ck_assert_int_eq(hx_int_at(st, "jobs.timed_out"), 0);
+	json_decref(st);
+	hx_close(c);
+}
+END_TEST
+
+static Suite *
+flow_suite(void)
+{
+	Suite	*s = suite_create("flow");
+	TCase	*tc;
+
+	tc = tcase_create("admission");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, test_queue_full);
+	tcase_add_test(tc, test_queue_max_zero);
+	tcase_add_test(tc, test_inflight_pause);
+	tcase_add_test(tc, test_slow_reader);
+	tcase_add_test(tc, test_max_connections);
+	tcase_add_test(tc, test_fairness);
+	tcase_add_test(tc, test_stats_job_counters);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cancel");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, test_cancel_queued);
+	tcase_add_test(tc, test_cancel_other_connection);
+	tcase_add_test(tc, test_cancel_running_sleep);
+	tcase_add_test(tc, test_cancel_running_spin);
+	tcase_add_test(tc, test_timeout_queued);
+	tcase_add_test(tc, test_timeout_running_sleep);
+	tcase_add_test(tc, test_timeout_running_spin);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("disconnect");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, test_disconnect_drops_queued);
+	tcase_add_test(tc, test_disconnect_other_client_unaffected);
+	tcase_add_test(tc, test_eof_answers_queued);
+	tcase_add_test(tc, test_no_fd_leak);
+	tcase_add_test(tc, test_idle_connections_memory);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	hx_run_begin();
+	sr = srunner_create(flow_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	hx_run_end();
+	return (failed == 0 ? 0 : 1);
+}
