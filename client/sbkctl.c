@@ -268,7 +268,7 @@ main(int argc, char **argv)
 	/* The verb's options and the global ones, anywhere after it. */
 	argc -= optind;
 	argv += optind;
-	optind = 1;
+	optind = 0;	/* glibc: 0 restarts the scan, permutation state too */
 	snprintf(shortopts, sizeof(shortopts), "%s%s", GLOBAL_SHORTOPTS,
 	    v->shortopts != NULL ? v->shortopts : "");
 	if ((longopts = merge_longopts(v)) == NULL) {
