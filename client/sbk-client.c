@@ -716,7 +716,8 @@ next_msg(struct sbk_client *c, json_t **msg, struct sbk_error *err)
 
 	*msg = NULL;
 	for (;;) {
-		line = c->rbuf + c->rstart;
+		/* Before the first read rbuf is NULL: never pass that on. */
+		line = c->rbuf != NULL ? c->rbuf + c->rstart : "";
 		st = frame_next(&c->frame, line, c->rlen - c->rstart, c->eof,
 		    &consumed, &linelen);
 		c->rstart += consumed;

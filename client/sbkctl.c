@@ -10,6 +10,7 @@
  */
 #include "sbk-config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -65,8 +66,9 @@ verb_usage(FILE *f, const struct ctl *ctl)
 {
 	const struct ctl_verb	*v = ctl->verb;
 
-	fprintf(f, "usage: %s %s%s%s\n\n%s.\n", ctl->prog, v->name,
-	    v->synopsis[0] != '\0' ? " " : "", v->synopsis, v->summary);
+	fprintf(f, "usage: %s %s%s%s\n\n%c%s.\n", ctl->prog, v->name,
+	    v->synopsis[0] != '\0' ? " " : "", v->synopsis,
+	    toupper((unsigned char)v->summary[0]), v->summary + 1);
 	if (v->options != NULL && v->options[0] != '\0')
 		fprintf(f, "\nOptions:\n%s", v->options);
 	fprintf(f, "\nGlobal options: -s/--socket PATH, -t/--timeout MS, "
