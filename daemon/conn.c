@@ -316,6 +316,20 @@ conn_process(struct conn *c, bool draining)
 	}
 }
 
+/*
+ * End of input or a disconnect?  A full close of the peer shows POLLHUP
+ * on a UNIX stream socket; a shutdown(SHUT_WR) only shows POLLRDHUP, and
+ * is end of input: the client still reads its replies (contract 1.1).
+ */
+static bool
+peer_gone(int fd)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -326,24 +340,20 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	server_mark_busy(s);
 	conn_ref(c);
 	if (!c->read_on) {
-		/*
-		 * EV_CLOSED while paused: a full close shows POLLHUP; a mere
-		 * shutdown(SHUT_WR) does not, and is end of input, not a
-		 * disconnect: stop watching, the read after the pause sees it.
-		 */
-		struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLRDHUP };
-
-		if (poll(&pfd, 1, 0) == 1 &&
-		    (pfd.revents & (POLLHUP | POLLERR)) != 0) {
+		/* EV_CLOSED while paused. */
+		if (peer_gone(fd))
 			conn_close(c, "client went away");
-		} else {
-			event_del(c->rev);
-		}
+		else
+			event_del(c->rev);	/* half-close: read sees it */
 		goto out;
 	}
 
 	n = evbuffer_read(c->in, fd, CONN_READ_SIZE);
 	if (n == 0) {
+		if (peer_gone(fd)) {
+			conn_close(c, "client went away");
+			goto out;
+		}
 		c->eof = true;
 	} else if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)

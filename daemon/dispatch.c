@@ -454,10 +454,10 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
 				send_line(c, b, line, len);
 			}
 			json_decref(result);
-			stats_job_end(&s->stats, kind, STATS_COMPLETED,
+			stats_method_end(&s->stats, kind, STATS_COMPLETED,
 			    clock_now_ns() - job->received_ns);
 		} else {
-			stats_job_end(&s->stats, kind, STATS_FAILED,
+			stats_method_end(&s->stats, kind, STATS_FAILED,
 			    clock_now_ns() - job->received_ns);
 			send_error(c, b, job->id_json, &err);
 		}
@@ -627,6 +627,10 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 
 	root = rpc_parse_line(line, len, &err);
 	if (root == NULL) {
+		char esc[512];
+		log_debug("conn %llu: unparsable line of %zu bytes: %s",
+		    (unsigned long long)c->serial, len,
+		    log_escape(esc, sizeof(esc), line, len < 100 ? len : 100));
 		send_error(c, NULL, "null", &err);
 		return;
 	}

@@ -32,6 +32,7 @@ struct worker {
 	bool			 handoff;	/* woken for a handoff job */
 	bool			 exit;		/* leave after the current job */
 	bool			 idle;		/* on the lane's idle list */
+	bool			 ready;		/* has been idle once */
 	TAILQ_ENTRY(worker)	 idle_link;
 };
 
@@ -54,6 +55,8 @@ struct pool {
 	int			 batch_lane;	/* its workers run SCHED_BATCH */
 	bool			 closed;	/* no more admission */
 
+	pthread_cond_t		 ready;		/* a new worker went idle */
+	unsigned		 starting;	/* spawned, not yet idle once */
 	struct worker_list	 to_kick;	/* claimed by submits, not signalled */
 	bool			 kick_pending;	/* event thread only */
 
@@ -167,6 +170,11 @@ worker_main(void *arg)
 			TAILQ_INSERT_HEAD(&ln->idle, w, idle_link);
 			w->idle = true;
 			ln->nidle++;
+			if (!w->ready) {
+				w->ready = true;
+				if (--p->starting == 0)
+					pthread_cond_broadcast(&p->ready);
+			}
 			while (!w->signaled)
 				pthread_cond_wait(&w->cond, &p->mu);
 			w->signaled = false;
@@ -237,8 +245,16 @@ spawn(struct pool *p, int lane, unsigned n)
 		}
 		p->workers[p->nworkers++] = w;
 		p->lanes[lane].live++;
+		p->starting++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/*
+	 * Wait until the new workers are idle: admission counts idle
+	 * workers, and with queue_max = 0 a job submitted before they are
+	 * would be refused.
+	 */
+	while (p->starting > 0)
+		pthread_cond_wait(&p->ready, &p->mu);
 	return rc;
 }
 
@@ -252,6 +268,7 @@ pool_new(const struct pool_params *pp)
 		return NULL;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_mutex_init(&p->cmu, NULL);
+	pthread_cond_init(&p->ready, NULL);
 	sched_init(&p->sched);
 	for (int g = 0; g < SCHED_GATES; g++)
 		sched_set_budget(&p->sched, g, pp->gate_budget[g]);
@@ -328,6 +345,7 @@ pool_free(struct pool *p)
 	close(p->efd);
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->cmu);
+	pthread_cond_destroy(&p->ready);
 	free(p);
 }
 

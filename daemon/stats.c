@@ -42,9 +42,16 @@ void
 stats_job_end(struct stats *st, const struct job_kind *kind,
     enum stats_outcome outcome, uint64_t latency_ns)
 {
+	st->outcome[outcome]++;
+	stats_method_end(st, kind, outcome, latency_ns);
+}
+
+void
+stats_method_end(struct stats *st, const struct job_kind *kind,
+    enum stats_outcome outcome, uint64_t latency_ns)
+{
 	struct method_stats	*m = method_of(st, kind);
 
-	st->outcome[outcome]++;
 	if (m == NULL)
 		return;
 	m->outcome[outcome]++;

@@ -49,6 +49,11 @@ void	stats_free(struct stats *);
 void	stats_job_end(struct stats *, const struct job_kind *,
 	    enum stats_outcome, uint64_t latency_ns);
 
+/* An inline request's end (ping, stats, job.cancel): these are not jobs
+ * of a pool, so only their method's figures move. */
+void	stats_method_end(struct stats *, const struct job_kind *,
+	    enum stats_outcome, uint64_t latency_ns);
+
 /* The `stats` result object (a new reference). */
 json_t	*stats_json(const struct stats *, const struct pool_stats *,
 	    unsigned connections);
