@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,21 @@ static void
 teardown(void)
 {
 	hx_daemon_free(&d);
+}
+
+/* A daemon whose read and write roots are its temporary directory. */
+static void
+setup_roots(void)
+{
+	FILE	*f;
+
+	hx_daemon_init(&d, NULL);
+	f = fopen(d.conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%s[files]\nread_roots = %s\nwrite_roots = %s\n",
+	    TEST_CONF, d.dir, d.dir);
+	fclose(f);
+	hx_daemon_start(&d);
 }
 
 static struct sbk_client *
@@ -410,6 +426,105 @@ START_TEST(test_shutdown_write)
 }
 END_TEST
 
+struct progress_seen {
+	int		count;
+	long long	last_done;
+	long long	total;
+	bool		bad;
+};
+
+static void
+progress_cb(const char *method, const json_t *params, void *arg)
+{
+	struct progress_seen	*p = arg;
+	long long		 done;
+
+	if (strcmp(method, "progress") != 0) {
+		p->bad = true;
+		return;
+	}
+	done = json_integer_value(json_object_get(params, "done"));
+	p->total = json_integer_value(json_object_get(params, "total"));
+	if (done < p->last_done || done > p->total)
+		p->bad = true;
+	p->last_done = done;
+	p->count++;
+}
+
+/* Write n pseudo-random (incompressible, so slow at level 19) bytes. */
+static char *
+random_file(const char *name, size_t n)
+{
+	char		*path;
+	FILE		*f;
+	uint64_t	 x = 0x9e3779b97f4a7c15ULL;
+	size_t		 i;
+
+	ck_assert(asprintf(&path, "%s/%s", d.dir, name) > 0);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (i = 0; i < n; i += sizeof(x)) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		fwrite(&x, sizeof(x), 1, f);
+	}
+	fclose(f);
+	return (path);
+}
+
+/*
+ * Progress notifications of a path-mode job go to the callback inside
+ * sbk_call; without a callback sbk_recv returns them as notifications.
+ */
+START_TEST(test_progress)
+{
+	enum { SIZE = 2 * 1024 * 1024 };
+	struct progress_seen	 seen = { 0 };
+	struct sbk_error	 err = { 0 };
+	struct sbk_client	*c;
+	struct sbk_reply	 r;
+	json_t			*params, *res;
+	char			*in, *out;
+	int			 notes = 0, rc;
+
+	in = random_file("in.bin", SIZE);
+	ck_assert(asprintf(&out, "%s/out.zst", d.dir) > 0);
+	params = json_pack("{s:s, s:s, s:i, s:b, s:b}", "path", in,
+	    "out_path", out, "level", 19, "progress", 1, "overwrite", 1);
+	c = connect_ok();
+	sbk_set_notify_cb(c, progress_cb, &seen);
+	res = sbk_call(c, "zstd.compress", params, 60000, &err);
+	ck_assert_msg(res != NULL, "compress: %s", err.message);
+	ck_assert_int_eq(json_integer_value(json_object_get(res, "bytes_in")),
+	    SIZE);
+	json_decref(res);
+	ck_assert_msg(seen.count > 0, "no progress notification");
+	ck_assert(!seen.bad);
+	ck_assert_int_eq(seen.total, SIZE);
+
+	sbk_set_notify_cb(c, NULL, NULL);
+	ck_assert(sbk_send(c, "zstd.compress", params, &err) > 0);
+	for (;;) {
+		rc = sbk_recv(c, &r, 60000, &err);
+		ck_assert_msg(rc == 1, "recv: %s", err.message);
+		if (r.kind != SBK_MSG_NOTIFICATION)
+			break;
+		ck_assert_str_eq(r.method, "progress");
+		ck_assert(json_is_integer(json_object_get(r.params, "done")));
+		notes++;
+		sbk_reply_clear(&r);
+	}
+	ck_assert_int_eq(r.kind, SBK_MSG_RESULT);
+	sbk_reply_clear(&r);
+	ck_assert_int_gt(notes, 0);
+	json_decref(params);
+	sbk_close(c);
+	free(in);
+	free(out);
+}
+END_TEST
+
 static Suite *
 client_suite(void)
 {
@@ -432,6 +547,11 @@ client_suite(void)
 	tcase_add_test(tc, test_raw_batch_and_errors);
 	tcase_add_test(tc, test_daemon_killed);
 	tcase_add_test(tc, test_shutdown_write);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("progress");
+	tcase_add_checked_fixture(tc, setup_roots, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_progress);
 	suite_add_tcase(s, tc);
 	return (s);
 }
