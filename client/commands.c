@@ -768,7 +768,7 @@ call_session(struct ctl *ctl)
 	struct sbk_reply	 r;
 	struct pollfd		 pfd[2];
 	char			 buf[65536], *line = NULL, *nl;
-	size_t			 linelen = 0, linecap = 0, n;
+	size_t			 linelen = 0, linecap = 0, n, take;
 	ssize_t			 got;
 	bool			 in_eof = false;
 	int			 rc = CTL_OK, prc;
@@ -815,7 +815,7 @@ call_session(struct ctl *ctl)
 		/* Cut complete lines out; keep the tail for the next read. */
 		for (n = 0; n < (size_t)got;) {
 			nl = memchr(buf + n, '\n', (size_t)got - n);
-			size_t	take = nl != NULL ? (size_t)(nl - (buf + n)) + 1 :
+			take = nl != NULL ? (size_t)(nl - (buf + n)) + 1 :
 			    (size_t)got - n;
 			if (linelen + take > linecap) {
 				linecap = (linelen + take) * 2;
