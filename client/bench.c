@@ -480,6 +480,12 @@ report(struct bench *b, struct tally *all, int nthreads, double elapsed)
 		    (double)(uint64_t)(answered / elapsed * 10) / 10 : 0.0,
 		    "latency_ms", latency_json(all->hist),
 		    "error_codes", codes_json(all));
+		if (b->requests > 0)
+			json_object_set_new(o, "target", json_pack("{s:I}",
+			    "requests", (json_int_t)b->requests));
+		else
+			json_object_set_new(o, "target", json_pack("{s:f}",
+			    "duration_s", ctl->duration_s));
 		if (b->params != NULL)
 			json_object_set(o, "params", b->params);
 		if (all->failure[0] != '\0')
