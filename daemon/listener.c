@@ -99,6 +99,10 @@ create_socket(const char *path, mode_t mode)
 	mode_t			 old;
 	int			 fd;
 
+	if (path == NULL || *path == '\0') {
+		log_err("no socket path configured");
+		return -1;
+	}
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		log_err("%s: socket path too long (at most %zu bytes)", path,
 		    sizeof(sun.sun_path) - 1);
