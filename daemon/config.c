@@ -835,3 +835,31 @@ config_free(struct sbk_config *cfg)
 	free(cfg->allow_gids);
 	memset(cfg, 0, sizeof(*cfg));
 }
+
+struct sbk_config *
+config_read(const char *path, const char *socket, char *errbuf, size_t errlen)
+{
+	struct sbk_config	*cfg;
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL || config_init(cfg) < 0) {
+		snprintf(errbuf, errlen, "out of memory");
+		free(cfg);
+		return NULL;
+	}
+	if (path != NULL && config_load(cfg, path, errbuf, errlen) < 0)
+		goto fail;
+	if (socket != NULL) {
+		free(cfg->socket);
+		if ((cfg->socket = strdup(socket)) == NULL) {
+			snprintf(errbuf, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	config_finish(cfg);
+	return cfg;
+fail:
+	config_free(cfg);
+	free(cfg);
+	return NULL;
+}

@@ -75,4 +75,12 @@ void	config_finish(struct sbk_config *);
 
 void	config_free(struct sbk_config *);
 
+/*
+ * All of the above in one: defaults, then the file (when path is not
+ * NULL), then the socket override (when not NULL), then config_finish.
+ * A new heap config, or NULL with the reason in errbuf.
+ */
+struct sbk_config *config_read(const char *path, const char *socket,
+	    char *errbuf, size_t errlen);
+
 #endif /* SBK_CONFIG_H */

@@ -101,6 +101,36 @@ outcome_of(int code)
 	}
 }
 
+static const char *const outcome_names[STATS_OUTCOMES] = {
+	[STATS_COMPLETED] = "ok",
+	[STATS_FAILED] = "error",
+	[STATS_CANCELLED] = "cancelled",
+	[STATS_TIMED_OUT] = "timed_out",
+	[STATS_DROPPED] = "dropped",
+	[STATS_SHUTDOWN] = "shutdown",
+};
+
+/* log_jobs: one access-log line per request, when it is answered. */
+static void
+log_job(const struct job *job, const struct conn *c,
+    enum stats_outcome outcome)
+{
+	uint64_t	 now = clock_now_ns(), wait, run = 0;
+
+	if (!c->server->cfg->log_jobs)
+		return;
+	if (job->started_ns != 0) {
+		wait = job->started_ns - job->received_ns;
+		run = (job->ended_ns ? job->ended_ns : now) - job->started_ns;
+	} else {
+		wait = now - job->received_ns;
+	}
+	log_info("job method=%s uid=%ld pid=%ld wait_us=%llu run_us=%llu "
+	    "outcome=%s", job->kind->method, (long)c->uid, (long)c->pid,
+	    (unsigned long long)(wait / 1000), (unsigned long long)(run / 1000),
+	    outcome_names[outcome]);
+}
+
 /*
  * Mark a job answered: free its id and in-flight slot, stop its timer and
  * send line (owned; NULL for no reply), into its batch if it has one.
@@ -121,6 +151,7 @@ answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
 	c->inflight--;
 	stats_job_end(&s->stats, job->kind, outcome,
 	    clock_now_ns() - job->received_ns);
+	log_job(job, c, outcome);
 
 	if (job->id_json == NULL || c->closed) {
 		free(line);
@@ -456,9 +487,11 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
 			json_decref(result);
 			stats_method_end(&s->stats, kind, STATS_COMPLETED,
 			    clock_now_ns() - job->received_ns);
+			log_job(job, c, STATS_COMPLETED);
 		} else {
 			stats_method_end(&s->stats, kind, STATS_FAILED,
 			    clock_now_ns() - job->received_ns);
+			log_job(job, c, STATS_FAILED);
 			send_error(c, b, job->id_json, &err);
 		}
 		dispatch_job_free(job);

@@ -61,8 +61,9 @@ main(int argc, char **argv)
 		{ "version",	no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sbk_config	 cfg;
+	struct sbk_config	*cfg;
 	struct server		 server;
+	struct server_opts	 sopts;
 	const char		*config_path = NULL, *socket_path = NULL;
 	char			 err[1024];
 	bool			 check_only = false;
@@ -97,38 +98,30 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	if (config_init(&cfg) < 0) {
-		fprintf(stderr, "sbkd: out of memory\n");
-		return 1;
-	}
-	if (config_path != NULL &&
-	    config_load(&cfg, config_path, err, sizeof(err)) < 0) {
+	cfg = config_read(config_path, socket_path, err, sizeof(err));
+	if (cfg == NULL) {
 		log_err("%s", err);
-		config_free(&cfg);
 		return 2;
 	}
-	if (socket_path != NULL) {
-		free(cfg.socket);
-		cfg.socket = strdup(socket_path);
-	}
-	config_finish(&cfg);
 	if (check_only) {
 		printf("%s: configuration OK\n",
 		    config_path ? config_path : "built-in defaults");
-		config_free(&cfg);
+		config_free(cfg);
+		free(cfg);
 		return 0;
 	}
-	log_set_level(cfg.log_level);
+	log_set_level(cfg->log_level);
 
 	/* A client that vanishes must cost a failed write, not the daemon. */
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 
-	rc = server_init(&server, &cfg) < 0 ? 1 : 0;
+	sopts.config_path = config_path;
+	sopts.socket = socket_path;
+	rc = server_init(&server, cfg, &sopts) < 0 ? 1 : 0;
 	if (rc == 0)
 		server_run(&server);
 	server_fini(&server);
-	config_free(&cfg);
 	if (rc == 0)
 		log_info("sbkd stopped");
 	return rc;

@@ -118,17 +118,57 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	server_mark_busy(s);
 	if (sig == SIGHUP) {
-		/* Re-reading the config is a later feature (issue 5). */
-		log_warn("SIGHUP: configuration reload is not supported yet; "
-		    "the running configuration stays in force");
+		if (s->state == SERVER_RUNNING)
+			server_reload(s);
 		return;
 	}
 	if (s->state == SERVER_RUNNING)
 		begin_drain(s);
 }
 
+/*
+ * Tell systemd the loop is alive (WATCHDOG=1 comes from the loop itself,
+ * so a stalled event thread gets the service restarted) and what it is
+ * doing (STATUS=).
+ */
+static void
+notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server		*s = arg;
+	struct pool_stats	 ps;
+
+	server_mark_busy(s);
+	pool_get_stats(s->pool, &ps);
+	sd_notifyf(0, "WATCHDOG=1\nSTATUS=%u connections, %zu queued, "
+	    "cpu %u/%u busy, io %u/%u busy, %llu jobs done",
+	    s->nconns, ps.depth, ps.busy[LANE_CPU], ps.size[LANE_CPU],
+	    ps.busy[LANE_IO], ps.size[LANE_IO],
+	    (unsigned long long)(s->stats.outcome[STATS_COMPLETED] +
+	    s->stats.outcome[STATS_FAILED]));
+}
+
+static int
+start_notify(struct server *s)
+{
+	struct timeval	 tv = { .tv_sec = 5 };
+	uint64_t	 usec;
+
+	if (getenv("NOTIFY_SOCKET") == NULL)
+		return 0;
+	/* Twice per watchdog period, as sd_watchdog_enabled(3) advises. */
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec / 2 < 5000000) {
+		tv.tv_sec = usec / 2 / 1000000;
+		tv.tv_usec = usec / 2 % 1000000;
+	}
+	s->notify_timer = event_new(s->base, -1, EV_PERSIST, notify_cb, s);
+	if (s->notify_timer == NULL || event_add(s->notify_timer, &tv) < 0)
+		return -1;
+	return 0;
+}
+
 int
-server_init(struct server *s, const struct sbk_config *cfg)
+server_init(struct server *s, struct sbk_config *cfg,
+    const struct server_opts *opts)
 {
 	struct event_config	*ecfg;
 	struct pool_params	 pp = { 0 };
@@ -136,6 +176,7 @@ server_init(struct server *s, const struct sbk_config *cfg)
 
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
+	s->opts = *opts;
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->dirty);
 	if (stats_init(&s->stats) < 0)
@@ -177,6 +218,8 @@ server_init(struct server *s, const struct sbk_config *cfg)
 
 	s->listener = listener_open(s);
 	if (s->listener == NULL)
+		return -1;
+	if (start_notify(s) < 0)
 		return -1;
 	log_info("sbkd " SBK_VERSION " ready: %u cpu workers, %u io workers, "
 	    "queue_max %u", cfg->cpu_workers, cfg->io_workers, cfg->queue_max);
@@ -234,7 +277,18 @@ server_fini(struct server *s)
 			event_free(s->sig_ev[i]);
 	if (s->shutdown_timer != NULL)
 		event_free(s->shutdown_timer);
+	if (s->notify_timer != NULL)
+		event_free(s->notify_timer);
 	if (s->base != NULL)
 		event_base_free(s->base);
 	stats_free(&s->stats);
+	for (size_t i = 0; i < s->nretired; i++) {
+		config_free(s->retired[i]);
+		free(s->retired[i]);
+	}
+	free(s->retired);
+	if (s->cfg != NULL) {
+		config_free((struct sbk_config *)s->cfg);
+		free((void *)s->cfg);
+	}
 }
