@@ -98,6 +98,8 @@ static const struct config_key config_keys[] = {
 	    "CPU pool threads; 0 = online CPUs" },
 	{ "pool", "io_workers", CFG_UINT, OFF(io_workers), 0, 1, 1024, "16",
 	    "I/O pool threads" },
+	{ "pool", "cpu_worker_nice", CFG_UINT, OFF(cpu_worker_nice), 0, 0, 19,
+	    "10", "nice value of CPU pool threads" },
 	{ "pool", "queue_max", CFG_UINT, OFF(queue_max), 0, 0, 10000000,
 	    "4096", "jobs waiting for a worker, both pools together" },
 	{ "pool", "max_inflight_per_conn", CFG_UINT,

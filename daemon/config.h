@@ -29,6 +29,7 @@ struct sbk_config {
 	/* [pool] */
 	unsigned	 cpu_workers;		/* 0 in the file = online CPUs */
 	unsigned	 io_workers;
+	unsigned	 cpu_worker_nice;	/* 0..19: CPU workers yield */
 	unsigned	 queue_max;
 	unsigned	 max_inflight_per_conn;
 

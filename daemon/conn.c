@@ -312,6 +312,8 @@ conn_process(struct conn *c, bool draining)
 			dispatch_line(c, data, line_len);
 		if (c->closed)
 			return;
+		/* Requests carry passwords: leave none in freed memory. */
+		explicit_bzero((void *)data, total);
 		evbuffer_drain(c->in, total);
 	}
 }

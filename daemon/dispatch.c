@@ -599,6 +599,7 @@ parse_run(struct pool_work *work)
 	struct parse_work *pw = (struct parse_work *)work;
 
 	pw->root = rpc_parse_line(pw->line, pw->len, &pw->err);
+	explicit_bzero(pw->line, pw->len);
 	free(pw->line);
 	pw->line = NULL;
 }

@@ -56,7 +56,7 @@ struct job_kind {
 	 * Event thread.  Validate params (an object, or NULL when absent;
 	 * the common members timeout_ms and progress are already checked
 	 * and must be skipped, see job_params_check) and store what run
-	 * needs in job->arg, and for gated kinds job->work.cost.  Cheap
+	 * needs in job->arg, and for gated kinds job->work.item.cost.  Cheap
 	 * checks only: anything proportional to a payload (base64 decode,
 	 * hashing) belongs in run.  0, or -1 with err set.
 	 */
@@ -72,7 +72,11 @@ struct job_kind {
 	 */
 	json_t		*(*run)(struct job *, struct rpc_error *);
 
-	/* Any thread, exactly once, when the job is freed: release job->arg. */
+	/*
+	 * Event thread, exactly once, when the job is freed: release
+	 * job->arg.  Called before the core drops job->params, so a kind
+	 * may still wipe secrets held there.
+	 */
 	void		 (*free)(struct job *);
 
 	/*

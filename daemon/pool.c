@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -53,6 +54,7 @@ struct pool {
 	struct lane		 lanes[SCHED_LANES];
 	unsigned		 queue_max;
 	int			 batch_lane;	/* its workers run SCHED_BATCH */
+	int			 batch_nice;	/* ... at this nice value */
 	bool			 closed;	/* no more admission */
 
 	pthread_cond_t		 ready;		/* a new worker went idle */
@@ -150,12 +152,16 @@ worker_main(void *arg)
 	current_pool = p;
 	if (w->lane == p->batch_lane) {
 		/*
-		 * Computing workers yield to the event thread on wakeup, so
-		 * a saturated CPU pool does not delay replies and pings.
+		 * Computing workers yield to the event thread (SCHED_BATCH
+		 * loses wakeup preemption, a nice value lowers their CFS
+		 * weight), so a saturated CPU pool does not delay replies
+		 * and pings.  Lowering priority needs no privilege; failure
+		 * only costs latency.
 		 */
 		struct sched_param sp = { .sched_priority = 0 };
 
 		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+		setpriority(PRIO_PROCESS, (id_t)gettid(), p->batch_nice);
 	}
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -274,6 +280,7 @@ pool_new(const struct pool_params *pp)
 		sched_set_budget(&p->sched, g, pp->gate_budget[g]);
 	p->queue_max = pp->queue_max;
 	p->batch_lane = pp->batch_lane;
+	p->batch_nice = pp->batch_nice;
 	p->tail = &p->head;
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (p->efd < 0) {

@@ -55,6 +55,7 @@ struct pool_params {
 	unsigned	 queue_max;		/* waiting jobs over all lanes */
 	unsigned long	 gate_budget[SCHED_GATES];
 	int		 batch_lane;	/* lane whose workers run SCHED_BATCH */
+	int		 batch_nice;	/* and their nice value */
 };
 
 struct pool;

@@ -30,6 +30,7 @@
 #include "job.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "server.h"
 
@@ -199,6 +200,7 @@ server_init(struct server *s, struct sbk_config *cfg,
 	pp.workers[LANE_IO] = cfg->io_workers;
 	pp.queue_max = cfg->queue_max;
 	pp.batch_lane = LANE_CPU;
+	pp.batch_nice = (int)cfg->cpu_worker_nice;
 	pp.gate_budget[POOL_GATE_ARGON2_MEM] = cfg->argon2_memory_budget_kib;
 	s->pool = pool_new(&pp);
 	if (s->pool == NULL) {
@@ -218,6 +220,8 @@ server_init(struct server *s, struct sbk_config *cfg,
 
 	s->listener = listener_open(s);
 	if (s->listener == NULL)
+		return -1;
+	if (metrics_start(s) < 0)
 		return -1;
 	if (start_notify(s) < 0)
 		return -1;
@@ -249,6 +253,7 @@ server_fini(struct server *s)
 {
 	struct conn	*c;
 
+	metrics_stop(s);
 	while ((c = TAILQ_FIRST(&s->conns)) != NULL)
 		conn_close(c, "shutdown");
 	listener_close(s->listener);

@@ -17,6 +17,7 @@
 struct event;
 struct event_base;
 struct listener;
+struct metrics;
 struct pool;
 struct sbk_config;
 struct conn;
@@ -47,6 +48,7 @@ struct server {
 	struct event_base	*base;
 	struct pool		*pool;
 	struct listener		*listener;
+	struct metrics		*metrics;	/* NULL: metrics_listen off */
 	struct stats		 stats;
 
 	struct conn_list	 conns;

@@ -1,0 +1,37 @@
+/*
+ * metrics.h - the optional Prometheus endpoint: when metrics_listen is
+ * set, an HTTP listener (libevent's evhttp, on the server's own event
+ * base) answers GET /metrics with the `stats` figures in the Prometheus
+ * text format, and 404 for any other path.
+ *
+ * Threads: event thread only.  evhttp is asynchronous: a slow or silent
+ * HTTP client costs a descriptor until its timeout, never a blocked loop.
+ */
+#ifndef SBK_METRICS_H
+#define SBK_METRICS_H
+
+#include <jansson.h>
+
+struct hist;
+struct server;
+struct metrics;
+
+/*
+ * Start listening on cfg->metrics_listen (nothing to do when it is NULL;
+ * s->metrics stays NULL).  0, or -1 after logging why: the daemon must
+ * then refuse to start.
+ */
+int	metrics_start(struct server *);
+
+/* Close the listener and any HTTP connection.  Safe when never started. */
+void	metrics_stop(struct server *);
+
+/*
+ * A latency histogram as the formatter (proto/prometheus.h) reads it:
+ * {"count":N, "sum_us":N, "buckets":[[UPPER_US, N], ...]}, non-empty
+ * buckets only, counts not cumulative.  sum_us is approximate (each value
+ * counted as the middle of its bucket).  A new reference, or NULL.
+ */
+json_t	*metrics_hist_json(const struct hist *);
+
+#endif /* SBK_METRICS_H */
