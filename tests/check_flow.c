@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -818,6 +819,122 @@ START_TEST(test_stats_job_counters)
 }
 END_TEST
 
+START_TEST(test_fd_exhaustion_no_spin)
+{
+	enum { N = 100 };
+	struct hx_conn	*c[N], *sc, *late = NULL;
+	json_t		*r;
+	long long	 cpu0, cpu1, end;
+	int		 i;
+
+	/* 64 descriptors in all: accept runs into EMFILE. */
+	hx_daemon_init(&d, "[daemon]\nmax_connections = 1000\n");
+	d.nofile = 64;
+	hx_daemon_start(&d);
+	sc = hx_connect(&d);
+	for (i = 0; i < N; i++)
+		c[i] = hx_connect(&d);
+	hx_msleep(200);
+	/*
+	 * Connections wait in the backlog that sbkd cannot accept: it must
+	 * not spin on the readable listener (a spinning loop uses ~1000 ms
+	 * of CPU per second; the bound is very loose on purpose).
+	 */
+	cpu0 = hx_cpu_ms(d.pid);
+	hx_msleep(1000);
+	cpu1 = hx_cpu_ms(d.pid);
+	ck_assert_msg(cpu1 - cpu0 < 500,
+	    "sbkd used %lld ms of CPU in 1 s while out of descriptors",
+	    cpu1 - cpu0);
+	/* Accepted connections are still served. */
+	r = hx_call(sc, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	hx_expect_result(r, "1");
+	json_decref(r);
+	/* Once descriptors are free again, new clients get in. */
+	for (i = 0; i < N; i++)
+		hx_close(c[i]);
+	end = hx_now_ms() + HX_TIMEOUT_MS;
+	for (;;) {
+		char	*line;
+
+		late = hx_connect(&d);
+		hx_send_line(late, "{\"jsonrpc\":\"2.0\",\"id\":2,"
+		    "\"method\":\"ping\"}");
+		line = hx_read_line_timeout(late, 1000);
+		if (line != NULL && strstr(line, "\"pong\"") != NULL) {
+			free(line);
+			break;
+		}
+		free(line);
+		hx_close(late);
+		late = NULL;
+		ck_assert_msg(hx_now_ms() < end,
+		    "no new connection served after descriptors were freed");
+	}
+	hx_close(late);
+	ck_assert(hx_daemon_alive(&d));
+	hx_close(sc);
+}
+END_TEST
+
+/* --- [access] --- */
+
+START_TEST(test_access_refused)
+{
+	char		 conf[256];
+	struct hx_conn	*c;
+	json_t		*r;
+
+	/* uid 0 is not special: root is refused too. */
+	snprintf(conf, sizeof(conf), "[access]\nallow_uids = %u\n"
+	    "allow_gids = %u\n", (unsigned)getuid() + 4242,
+	    (unsigned)getegid() + 4242);
+	hx_daemon_up(&d, conf);
+	c = hx_connect(&d);
+	r = hx_read_json(c);
+	hx_expect_error(r, "null", -32003);
+	json_decref(r);
+	ck_assert_msg(hx_wait_eof(c), "refused peer not closed");
+	hx_close(c);
+}
+END_TEST
+
+START_TEST(test_access_by_uid)
+{
+	char		 conf[256];
+	struct hx_conn	*c;
+	json_t		*r;
+
+	snprintf(conf, sizeof(conf), "[access]\nallow_uids = 4242 , %u\n"
+	    "allow_gids = %u\n", (unsigned)getuid(),
+	    (unsigned)getegid() + 4242);
+	hx_daemon_up(&d, conf);
+	c = hx_connect(&d);
+	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	hx_expect_result(r, "1");
+	json_decref(r);
+	hx_close(c);
+}
+END_TEST
+
+START_TEST(test_access_by_gid)
+{
+	char		 conf[256];
+	struct hx_conn	*c;
+	json_t		*r;
+
+	snprintf(conf, sizeof(conf), "[access]\nallow_uids = %u\n"
+	    "allow_gids = 4242, %u\n", (unsigned)getuid() + 4242,
+	    (unsigned)getegid());
+	hx_daemon_up(&d, conf);
+	c = hx_connect(&d);
+	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	hx_expect_result(r, "1");
+	json_decref(r);
+	hx_close(c);
+}
+END_TEST
+
 static Suite *
 flow_suite(void)
 {
@@ -855,6 +972,14 @@ flow_suite(void)
 	tcase_add_test(tc, test_eof_answers_queued);
 	tcase_add_test(tc, test_no_fd_leak);
 	tcase_add_test(tc, test_idle_connections_memory);
+	tcase_add_test(tc, test_fd_exhaustion_no_spin);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("access");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, test_access_refused);
+	tcase_add_test(tc, test_access_by_uid);
+	tcase_add_test(tc, test_access_by_gid);
 	suite_add_tcase(s, tc);
 	return (s);
 }

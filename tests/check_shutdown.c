@@ -143,12 +143,22 @@ END_TEST
 
 START_TEST(test_sigterm_idle)
 {
+	char	*log, *line, *save = NULL;
 	int	 st;
 
 	hx_daemon_up(&d, NULL);
 	st = hx_daemon_stop(&d);
 	expect_exit(&d, st, 0);
 	ck_assert_msg(!path_exists(d.sock), "socket file left behind");
+	/* Every stderr line carries a syslog priority prefix for journald. */
+	log = hx_daemon_log(&d);
+	ck_assert_msg(*log != '\0', "sbkd logged nothing at all");
+	for (line = strtok_r(log, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		ck_assert_msg(line[0] == '<' && line[1] >= '0' &&
+		    line[1] <= '7' && line[2] == '>',
+		    "log line without a <N> prefix: %s", line);
+	free(log);
 }
 END_TEST
 

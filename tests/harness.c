@@ -8,6 +8,7 @@
  * the suite's main process.
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -240,6 +241,13 @@ hx_spawn(struct hx_daemon *d, const char *const *args)
 		if (fd != -1)
 			dup2(fd, STDIN_FILENO);
 		signal(SIGPIPE, SIG_DFL);
+		if (d->nofile > 0) {
+			struct rlimit	 rl;
+
+			rl.rlim_cur = rl.rlim_max = (rlim_t)d->nofile;
+			if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+				_exit(127);
+		}
 		execv(path, (char *const *)argv);
 		dprintf(STDERR_FILENO, "exec %s: %s\n", path, strerror(errno));
 		_exit(127);
@@ -410,6 +418,28 @@ hx_count_fds(pid_t pid)
 			n++;
 	closedir(dp);
 	return (n);
+}
+
+long long
+hx_cpu_ms(pid_t pid)
+{
+	char			 path[64], buf[1024], *p;
+	unsigned long long	 ut = 0, st = 0;
+	FILE			*f;
+	size_t			 n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name, which may hold spaces: state is 3. */
+	p = strrchr(buf, ')');
+	ck_assert_msg(p != NULL, "bad %s", path);
+	ck_assert_msg(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+	    "%*u %llu %llu", &ut, &st) == 2, "bad %s", path);
+	return ((long long)(ut + st) * 1000 / sysconf(_SC_CLK_TCK));
 }
 
 /* --- client side --- */

@@ -36,6 +36,8 @@ struct hx_daemon {
 	pid_t	 pid;			/* 0 when none or reaped */
 	int	 status;		/* wait status, once reaped */
 	bool	 reaped;
+	/* Set before starting: RLIMIT_NOFILE (soft and hard) when > 0. */
+	long	 nofile;
 };
 
 /*
@@ -98,6 +100,9 @@ long		 hx_rss_kib(pid_t);
 
 /* The number of open fds of pid (entries of /proc/PID/fd). */
 int		 hx_count_fds(pid_t);
+
+/* CPU time (user + system) used so far by pid, in milliseconds. */
+long long	 hx_cpu_ms(pid_t);
 
 /*
  * Client side.  A struct hx_conn is one raw UNIX stream socket with an
