@@ -507,11 +507,15 @@ config_set(struct sbk_config *cfg, const struct config_key *k,
 		return true;
 	case CFG_UIDS:
 	case CFG_GIDS:
-		/* uid_t and gid_t are both unsigned int on Linux. */
-		_Static_assert(sizeof(uid_t) == sizeof(unsigned) &&
-		    sizeof(gid_t) == sizeof(unsigned), "uid_t size");
 		if (!config_parse_ids(v, &ids, &count, why, whylen))
 			return false;
+		/*
+		 * uid_t and gid_t are both unsigned int on Linux.  (Not
+		 * right after the case label: a label must be followed by
+		 * a statement before C23, and clang refuses a declaration.)
+		 */
+		_Static_assert(sizeof(uid_t) == sizeof(unsigned) &&
+		    sizeof(gid_t) == sizeof(unsigned), "uid_t size");
 		free(*(void **)field);
 		*(void **)field = ids;
 		*(size_t *)((char *)cfg + k->count_off) = count;
