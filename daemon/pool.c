@@ -148,6 +148,7 @@ worker_main(void *arg)
 	struct pool	*p = w->pool;
 	struct lane	*ln = &p->lanes[w->lane];
 	struct sched_item *it;
+	struct pool_work *done = NULL;
 
 	current_pool = p;
 	if (w->lane == p->batch_lane) {
@@ -163,16 +164,30 @@ worker_main(void *arg)
 		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 		setpriority(PRIO_PROCESS, (id_t)gettid(), p->batch_nice);
 	}
+	/*
+	 * A finished job is posted only after the next one is popped (or
+	 * the worker found nothing): a client that sends a new request as
+	 * soon as it reads a reply must find the queue slot already free,
+	 * or a full queue would refuse it.
+	 */
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		if (w->handoff) {
 			w->handoff = false;
 			ln->handoff--;
 		}
-		if (w->exit)
-			break;
-		it = sched_pop(&p->sched, w->lane);
+		it = w->exit ? NULL : sched_pop(&p->sched, w->lane);
 		if (it == NULL) {
+			if (done != NULL) {
+				/* Post, then look again: work may have come. */
+				pthread_mutex_unlock(&p->mu);
+				post(p, &done->done);
+				done = NULL;
+				pthread_mutex_lock(&p->mu);
+				continue;
+			}
+			if (w->exit)
+				break;
 			TAILQ_INSERT_HEAD(&ln->idle, w, idle_link);
 			w->idle = true;
 			ln->nidle++;
@@ -188,10 +203,10 @@ worker_main(void *arg)
 		}
 		ln->busy++;
 		pthread_mutex_unlock(&p->mu);
+		if (done != NULL)
+			post(p, &done->done);
 
 		struct pool_work *work = (struct pool_work *)it;
-		int gate = it->gate;
-		unsigned long cost = it->cost;
 
 		atomic_store(&work->state, POOL_WORK_RUNNING);
 		work->run(work);
@@ -199,19 +214,17 @@ worker_main(void *arg)
 		work->done.work = work;
 		work->done.bytes = NULL;
 		work->done.len = 0;
-		/* After this post the event thread may free work: copy first. */
-		post(p, &work->done);
 
-		/* One lock for the bookkeeping and the next pop. */
 		pthread_mutex_lock(&p->mu);
 		ln->busy--;
-		if (gate != SCHED_GATE_NONE) {
-			sched_release(&p->sched, gate, cost);
+		if (it->gate != SCHED_GATE_NONE) {
+			sched_release(&p->sched, it->gate, it->cost);
 			/* Freed budget may let more than one gated job go. */
 			while (sched_queued(&p->sched, w->lane) > ln->handoff &&
 			    wake_one(p, w->lane, false))
 				;
 		}
+		done = work;	/* posted after the next pop */
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
