@@ -1,7 +1,7 @@
 /*
  * batch.c - see batch.h.  Member replies are appended to an evbuffer as
- * "[a" then ",b"...; the final "]\n" closes the array, and the whole
- * buffer moves to the connection without a copy.
+ * "[a" then ",b"... by reference; the final "]\n" closes the array, and
+ * the whole buffer moves to the connection: no reply is copied.
  */
 #include <stdlib.h>
 
@@ -42,13 +42,21 @@ batch_hold(struct batch *b)
 	b->pending++;
 }
 
+static void
+free_line(const void *data, size_t len, void *arg)
+{
+	free((void *)data);
+}
+
 void
-batch_add(struct batch *b, const char *line, size_t len)
+batch_add(struct batch *b, char *line, size_t len)
 {
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
 	evbuffer_add(b->buf, b->replies == 0 ? "[" : ",", 1);
-	evbuffer_add(b->buf, line, len);
+	/* By reference: a member's reply may be megabytes of base64. */
+	if (evbuffer_add_reference(b->buf, line, len, free_line, NULL) < 0)
+		free(line);
 	b->replies++;
 }
 

@@ -17,8 +17,8 @@ struct batch;
 struct batch	*batch_new(struct conn *);
 /* One more member whose reply is still to come. */
 void		 batch_hold(struct batch *);
-/* A member's reply line (with its '\n'), copied. */
-void		 batch_add(struct batch *, const char *line, size_t len);
+/* A member's reply line (malloc'd, with its '\n'); takes ownership. */
+void		 batch_add(struct batch *, char *line, size_t len);
 /* A member is done (with or without a reply); the last one sends. */
 void		 batch_release(struct batch *);
 

@@ -48,7 +48,6 @@ send_line(struct conn *c, struct batch *b, char *line, size_t len)
 		return;
 	if (b != NULL) {
 		batch_add(b, line, len);
-		free(line);
 	} else {
 		conn_send_owned(c, line, len);
 	}
@@ -160,7 +159,6 @@ answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
 	if (job->batch != NULL) {
 		if (line != NULL)
 			batch_add(job->batch, line, len);
-		free(line);
 		batch_release(job->batch);
 		job->batch = NULL;
 	} else if (line != NULL) {

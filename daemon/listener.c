@@ -37,6 +37,7 @@ struct listener {
 	bool		 activated;	/* systemd owns the socket file */
 	char		*path;
 	struct event	*ev;
+	struct event	*pause_ev;	/* re-arms ev after a pause */
 };
 
 static int
@@ -177,6 +178,31 @@ peer_allowed(const struct sbk_config *cfg, uid_t uid, gid_t gid)
 }
 
 static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	server_mark_busy(l->server);
+	if (l->spare_fd < 0)
+		l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	event_add(l->ev, NULL);
+}
+
+/*
+ * Out of descriptors with no spare left to shed a connection with: stop
+ * accepting for a moment rather than spin on a listener that stays
+ * readable.
+ */
+static void
+pause_accepting(struct listener *l)
+{
+	struct timeval	 tv = { .tv_sec = 0, .tv_usec = 100000 };
+
+	event_del(l->ev);
+	event_add(l->pause_ev, &tv);
+}
+
+static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct listener		*l = arg;
@@ -193,14 +219,16 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 			if (errno == EMFILE || errno == ENFILE) {
 				log_warn("accept: %s: refusing a client",
 				    strerror(errno));
-				if (l->spare_fd >= 0) {
-					close(l->spare_fd);
-					fd = accept(lfd, NULL, NULL);
-					if (fd >= 0)
-						close(fd);
-					l->spare_fd = open("/dev/null",
-					    O_RDONLY | O_CLOEXEC);
+				if (l->spare_fd < 0) {
+					pause_accepting(l);
+					return;
 				}
+				close(l->spare_fd);
+				fd = accept(lfd, NULL, NULL);
+				if (fd >= 0)
+					close(fd);
+				l->spare_fd = open("/dev/null",
+				    O_RDONLY | O_CLOEXEC);
 				continue;
 			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -262,7 +290,8 @@ listener_open(struct server *s)
 	}
 	l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	l->ev = event_new(s->base, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
-	if (l->ev == NULL || event_add(l->ev, NULL) < 0)
+	l->pause_ev = evtimer_new(s->base, resume_cb, l);
+	if (l->ev == NULL || l->pause_ev == NULL || event_add(l->ev, NULL) < 0)
 		goto fail;
 	return l;
 fail:
@@ -277,6 +306,8 @@ listener_close(struct listener *l)
 		return;
 	if (l->ev != NULL)
 		event_free(l->ev);
+	if (l->pause_ev != NULL)
+		event_free(l->pause_ev);
 	if (l->fd >= 0)
 		close(l->fd);
 	if (l->spare_fd >= 0)

@@ -6,10 +6,14 @@
  * pool->cmu guards the completion queue.  They are never held together.
  *
  * Idle workers wait on their own condition variable on a per-lane idle
- * list, so a submit wakes exactly one worker (no thundering herd).  A job
- * handed to a woken worker is a "handoff": it sits in the scheduler until
- * the worker takes it, but it does not count as waiting (contract: "a job
- * an idle worker takes at once never counts").
+ * list, so a submit wakes exactly one worker (no thundering herd).
+ *
+ * Waiting, for queue_max and queue.depth, is counted per lane as the
+ * queued jobs beyond the lane's free workers (those not running a job:
+ * idle, woken, or between two jobs).  A job that a free worker will take
+ * at once therefore never counts (contract: "a job an idle worker takes
+ * at once never counts"), even while that worker is still on its way
+ * back to the idle list.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,7 +34,6 @@ struct worker {
 	int			 lane;
 	pthread_cond_t		 cond;
 	bool			 signaled;	/* woken on purpose */
-	bool			 handoff;	/* woken for a handoff job */
 	bool			 exit;		/* leave after the current job */
 	bool			 idle;		/* on the lane's idle list */
 	bool			 ready;		/* has been idle once */
@@ -42,7 +45,6 @@ TAILQ_HEAD(worker_list, worker);
 struct lane {
 	struct worker_list	 idle;
 	unsigned		 nidle;
-	unsigned		 handoff;	/* woken, not yet looked */
 	unsigned		 size;		/* live workers wanted */
 	unsigned		 live;		/* workers not told to exit */
 	unsigned		 busy;
@@ -73,28 +75,40 @@ struct pool {
 
 static __thread struct pool *current_pool;
 
+/* Workers of a lane not running a job.  mu held. */
+static unsigned
+lane_free(const struct lane *ln)
+{
+	return ln->live > ln->busy ? ln->live - ln->busy : 0;
+}
+
+static size_t
+lane_waiting(const struct pool *p, int l)
+{
+	size_t		 q = sched_queued(&p->sched, l);
+	unsigned	 free_workers = lane_free(&p->lanes[l]);
+
+	return q > free_workers ? q - free_workers : 0;
+}
+
 static size_t
 pool_depth_locked(const struct pool *p)
 {
 	size_t	 depth = 0;
 
-	for (int l = 1; l < SCHED_LANES; l++) {
-		size_t q = sched_queued(&p->sched, l);
-
-		if (q > p->lanes[l].handoff)
-			depth += q - p->lanes[l].handoff;
-	}
+	for (int l = 1; l < SCHED_LANES; l++)
+		depth += lane_waiting(p, l);
 	return depth;
 }
 
 /*
- * Wake one idle worker of a lane.  mu held.  A handoff wakeup from a
- * submit is only recorded here and signalled by pool_kick() once per
+ * Wake one idle worker of a lane.  mu held.  A wakeup from a submit is
+ * only recorded here (deferred) and signalled by pool_kick() once per
  * event-loop iteration: a read that brings 64 requests then costs two
  * futex wakeups, not 64.
  */
 static bool
-wake_one(struct pool *p, int lane, bool handoff)
+wake_one(struct pool *p, int lane, bool deferred)
 {
 	struct lane	*ln = &p->lanes[lane];
 	struct worker	*w = TAILQ_FIRST(&ln->idle);
@@ -105,15 +119,23 @@ wake_one(struct pool *p, int lane, bool handoff)
 	w->idle = false;
 	ln->nidle--;
 	w->signaled = true;
-	w->handoff = handoff;
-	if (handoff) {
-		ln->handoff++;
+	if (deferred) {
 		TAILQ_INSERT_TAIL(&p->to_kick, w, idle_link);
 		p->kick_pending = true;
 	} else {
 		pthread_cond_signal(&w->cond);
 	}
 	return true;
+}
+
+/* Wake as many idle workers as there are queued jobs for them.  mu held. */
+static void
+wake_for_queue(struct pool *p, int lane)
+{
+	size_t	 q = sched_queued(&p->sched, lane);
+
+	for (size_t i = 0; i < q && wake_one(p, lane, false); i++)
+		;
 }
 
 static void
@@ -172,10 +194,6 @@ worker_main(void *arg)
 	 */
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		if (w->handoff) {
-			w->handoff = false;
-			ln->handoff--;
-		}
 		it = w->exit ? NULL : sched_pop(&p->sched, w->lane);
 		if (it == NULL) {
 			if (done != NULL) {
@@ -220,9 +238,7 @@ worker_main(void *arg)
 		if (it->gate != SCHED_GATE_NONE) {
 			sched_release(&p->sched, it->gate, it->cost);
 			/* Freed budget may let more than one gated job go. */
-			while (sched_queued(&p->sched, w->lane) > ln->handoff &&
-			    wake_one(p, w->lane, false))
-				;
+			wake_for_queue(p, w->lane);
 		}
 		done = work;	/* posted after the next pop */
 	}
@@ -385,14 +401,13 @@ submit(struct pool *p, struct pool_work *work, bool internal)
 	pthread_mutex_lock(&p->mu);
 	if (p->closed && !internal) {
 		rc = -ESHUTDOWN;
-	} else if (ln->nidle > 0 &&
-	    sched_gate_fits(&p->sched, it->gate, it->cost)) {
+	} else if ((sched_queued(&p->sched, it->lane) < lane_free(ln) &&
+	    sched_gate_fits(&p->sched, it->gate, it->cost)) || internal ||
+	    pool_depth_locked(p) < p->queue_max) {
+		/* A free worker takes it at once, or it may wait. */
 		atomic_store(&work->state, POOL_WORK_QUEUED);
 		sched_push(&p->sched, it);
 		wake_one(p, it->lane, true);
-	} else if (internal || pool_depth_locked(p) < p->queue_max) {
-		atomic_store(&work->state, POOL_WORK_QUEUED);
-		sched_push(&p->sched, it);
 	} else {
 		rc = -EAGAIN;
 	}
@@ -545,9 +560,7 @@ pool_set_gate_budget(struct pool *p, int gate, unsigned long budget)
 	pthread_mutex_lock(&p->mu);
 	sched_set_budget(&p->sched, gate, budget);
 	for (int l = 1; l < SCHED_LANES; l++)
-		while (sched_queued(&p->sched, l) > p->lanes[l].handoff &&
-		    wake_one(p, l, false))
-			;
+		wake_for_queue(p, l);
 	pthread_mutex_unlock(&p->mu);
 }
 
