@@ -423,8 +423,8 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
 			    "duplicate id: a request with this id is in flight");
 			goto fail;
 		}
-		if (seen != NULL)
-			seen[(*nseen)++] = strdup(id_json);
+		if (seen != NULL && (seen[*nseen] = strdup(id_json)) != NULL)
+			(*nseen)++;
 	}
 
 	kind = job_kind_find(req.method);
