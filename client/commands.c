@@ -27,6 +27,7 @@
 
 #include "base64.h"
 #include "ctl.h"
+#include "prometheus.h"
 #include "sbk-client.h"
 
 /* Verb option codes: letters for the short ones, 256 up for long-only. */
@@ -42,6 +43,7 @@ enum {
 	OPT_SALT_LEN,
 	OPT_PROBE_MS,
 	OPT_THREADS,
+	OPT_PROMETHEUS,
 };
 
 /* Largest standard input or password read into memory for inline mode. */
@@ -90,6 +92,12 @@ bad_value(const struct ctl *ctl, const char *opt, const char *arg)
 	    ctl->verb->name, arg, opt);
 	return (CTL_USAGE);
 }
+
+/*
+ * stats --prometheus.  sbkctl runs one verb per process, so this flag
+ * lives here rather than in struct ctl, which belongs to every verb.
+ */
+static bool	stats_prometheus;
 
 int
 ctl_option(struct ctl *ctl, int ch, const char *arg)
@@ -173,6 +181,9 @@ ctl_option(struct ctl *ctl, int ch, const char *arg)
 		if (!parse_ll(arg, 1, 1024, &v))
 			return (bad_value(ctl, "--threads", arg));
 		ctl->threads = (int)v;
+		break;
+	case OPT_PROMETHEUS:
+		stats_prometheus = true;
 		break;
 	default:
 		return (CTL_USAGE);
@@ -397,10 +408,25 @@ print_flat(const char *prefix, json_t *v)
 	free(text);
 }
 
+/*
+ * --prometheus: the text sbkd serves at /metrics (the same formatter,
+ * proto/prometheus.c), for node_exporter's textfile collector.
+ */
 static int
 print_stats(struct ctl *ctl, json_t *result)
 {
-	if (ctl->json)
+	char	*text;
+	size_t	 len;
+
+	if (stats_prometheus) {
+		if ((text = prom_format_stats(result, &len)) == NULL) {
+			fprintf(stderr, "%s: stats: %s\n", ctl->prog,
+			    strerror(errno));
+			return (CTL_NEGATIVE);
+		}
+		fwrite(text, 1, len, stdout);
+		free(text);
+	} else if (ctl->json)
 		ctl_print_json(ctl, result);
 	else
 		print_flat("", result);
@@ -970,6 +996,11 @@ static const struct option zstd_opts[] = {
 	{ NULL,		 0,			NULL,	0 },
 };
 
+static const struct option stats_opts[] = {
+	{ "prometheus",	 no_argument,		NULL,	OPT_PROMETHEUS },
+	{ NULL,		 0,			NULL,	0 },
+};
+
 static const struct option read_opts[] = {
 	{ "offset",	 required_argument,	NULL,	OPT_OFFSET },
 	{ "length",	 required_argument,	NULL,	OPT_LENGTH },
@@ -1008,8 +1039,12 @@ const struct ctl_verb ctl_verbs[] = {
 	{
 		.name = "stats",
 		.method = "stats",
-		.synopsis = "[--json]",
+		.synopsis = "[--json | --prometheus]",
 		.summary = "show the daemon's counters",
+		.options =
+		    "      --prometheus     Prometheus text format (as sbkd's "
+		    "/metrics)\n",
+		.longopts = stats_opts,
 		.max_args = 0,
 		.print = print_stats,
 	},
