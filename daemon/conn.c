@@ -477,7 +477,14 @@ conn_drain(struct conn *c)
 {
 	if (c->closed)
 		return;
+	/*
+	 * conn_process may close c (out of memory, a failed write), which
+	 * drops the list's reference: hold one of our own until done.
+	 */
+	conn_ref(c);
 	conn_process(c, true);
 	set_reading(c);
-	mark_dirty(c);
+	if (!c->closed)
+		mark_dirty(c);
+	conn_unref(c);
 }
