@@ -81,10 +81,18 @@ def main():
                    WATCHDOG_USEC="400000")
         env.pop("LISTEN_FDS", None)
         env.pop("LISTEN_PID", None)
-        proc = subprocess.Popen(
-            [activate, "-l", path, "-E", "NOTIFY_SOCKET",
-             "-E", "WATCHDOG_USEC", sbkd, "-c", conf],
-            env=env, stdout=log, stderr=log)
+        # systemd-socket-activate passes on only the variables named with
+        # -E: the sanitizer options and a wrapper's settings (the
+        # valgrind test setup's SBKD_REAL) too.
+        keep = ["NOTIFY_SOCKET", "WATCHDOG_USEC"] + [
+            k for k in ("PATH", "SBKD_REAL", "VALGRIND_OPTS", "ASAN_OPTIONS",
+                        "UBSAN_OPTIONS", "LSAN_OPTIONS", "SBK_UNDER_VALGRIND")
+            if k in env]
+        args = [activate, "-l", path]
+        for k in keep:
+            args += ["-E", k]
+        proc = subprocess.Popen(args + [sbkd, "-c", conf], env=env,
+                                stdout=log, stderr=log)
 
         # systemd-socket-activate binds, then waits for a connection.
         deadline = time.monotonic() + 10
