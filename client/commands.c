@@ -844,7 +844,7 @@ call_session(struct ctl *ctl)
 	struct sbk_client	*c;
 	struct sbk_reply	 r;
 	struct pollfd		 pfd[2];
-	char			 buf[65536], *line = NULL, *nl;
+	char			 buf[65536], *line = NULL, *nl, *grown;
 	size_t			 linelen = 0, linecap = 0, n, take;
 	ssize_t			 got;
 	bool			 in_eof = false;
@@ -896,12 +896,13 @@ call_session(struct ctl *ctl)
 			    (size_t)got - n;
 			if (linelen + take > linecap) {
 				linecap = (linelen + take) * 2;
-				if ((line = realloc(line, linecap)) == NULL) {
+				if ((grown = realloc(line, linecap)) == NULL) {
 					fprintf(stderr, "%s: out of memory\n",
 					    ctl->prog);
 					rc = CTL_NEGATIVE;
 					goto out;
 				}
+				line = grown;
 			}
 			memcpy(line + linelen, buf + n, take);
 			linelen += take;
