@@ -57,3 +57,33 @@ hist_quantile(const struct hist *h, double q)
 	}
 	return h->max;
 }
+
+json_t *
+hist_json(const struct hist *h)
+{
+	json_t			*buckets = json_array();
+	unsigned long long	 sum = 0;
+	uint64_t		 lower = 0, upper;
+
+	if (buckets == NULL)
+		return NULL;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		upper = hist_bucket_upper(i);
+		if (h->bucket[i] != 0) {
+			/*
+			 * The last bucket also holds everything past its
+			 * bound, and no value is above the maximum: the
+			 * bound reported is whichever is tighter and true.
+			 */
+			if (i == HIST_BUCKETS - 1 || upper > h->max)
+				upper = h->max;
+			sum += (unsigned long long)h->bucket[i] *
+			    ((lower + upper) / 2);
+			json_array_append_new(buckets, json_pack("[I,I]",
+			    (json_int_t)upper, (json_int_t)h->bucket[i]));
+		}
+		lower = hist_bucket_upper(i) + 1;
+	}
+	return json_pack("{s:I,s:I,s:o}", "count", (json_int_t)h->count,
+	    "sum_us", (json_int_t)sum, "buckets", buckets);
+}

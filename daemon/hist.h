@@ -7,6 +7,7 @@
 #define SBK_HIST_H
 
 #include <stdint.h>
+#include <jansson.h>
 
 #define HIST_SUB_BITS	3
 #define HIST_SUB	(1u << HIST_SUB_BITS)
@@ -23,5 +24,13 @@ void		 hist_add(struct hist *, uint64_t value);
 uint64_t	 hist_quantile(const struct hist *, double q);
 /* Upper bound of bucket i (for Prometheus-style exports). */
 uint64_t	 hist_bucket_upper(unsigned i);
+
+/*
+ * The histogram as JSON, the shape proto/prometheus.h reads:
+ * {"count":N, "sum_us":N, "buckets":[[UPPER, N], ...]}, non-empty
+ * buckets only, counts not cumulative.  sum_us is approximate (each value
+ * counted as the middle of its bucket).  A new reference, or NULL.
+ */
+json_t		*hist_json(const struct hist *);
 
 #endif /* SBK_HIST_H */

@@ -1,8 +1,8 @@
 /*
  * metrics.c - see metrics.h.
  *
- * A scrape builds the same object as the `stats` method (stats_json),
- * adds each method's latency histogram to it, and formats it with
+ * A scrape builds the same object as the `stats` method (stats_json,
+ * which carries each method's latency histogram) and formats it with
  * proto/prometheus.c, the code `sbkctl stats --prometheus` uses too.  The
  * work is a few microseconds of JSON on the event thread, like a `stats`
  * request.
@@ -52,50 +52,6 @@ struct metrics {
 	struct evhttp_bound_socket	*bound;
 };
 
-json_t *
-metrics_hist_json(const struct hist *h)
-{
-	json_t			*buckets = json_array();
-	unsigned long long	 sum = 0;
-	uint64_t		 lower = 0, upper;
-
-	if (buckets == NULL)
-		return NULL;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		upper = hist_bucket_upper(i);
-		if (h->bucket[i] != 0) {
-			/*
-			 * The last bucket also holds everything past its
-			 * bound, and no value is above the maximum: the
-			 * bound reported is whichever is tighter and true.
-			 */
-			if (i == HIST_BUCKETS - 1 || upper > h->max)
-				upper = h->max;
-			sum += (unsigned long long)h->bucket[i] *
-			    ((lower + upper) / 2);
-			json_array_append_new(buckets, json_pack("[I,I]",
-			    (json_int_t)upper, (json_int_t)h->bucket[i]));
-		}
-		lower = hist_bucket_upper(i) + 1;
-	}
-	return json_pack("{s:I,s:I,s:o}", "count", (json_int_t)h->count,
-	    "sum_us", (json_int_t)sum, "buckets", buckets);
-}
-
-/* methods.NAME.latency_us for every method the stats object lists. */
-static void
-metrics_add_latency(json_t *st, const struct stats *stats)
-{
-	json_t	*methods = json_object_get(st, "methods"), *m;
-
-	for (size_t i = 0; i < stats->nmethods; i++) {
-		m = json_object_get(methods, job_table[i]->method);
-		if (json_is_object(m))
-			json_object_set_new(m, "latency_us",
-			    metrics_hist_json(&stats->methods[i].latency_us));
-	}
-}
-
 static void
 metrics_cb(struct evhttp_request *req, void *arg)
 {
@@ -111,7 +67,6 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	pool_get_stats(s->pool, &ps);
 	st = stats_json(&s->stats, &ps, s->nconns);
 	if (st != NULL) {
-		metrics_add_latency(st, &s->stats);
 		text = prom_format_stats(st, &len);
 		json_decref(st);
 	}

@@ -10,9 +10,6 @@
 #ifndef SBK_METRICS_H
 #define SBK_METRICS_H
 
-#include <jansson.h>
-
-struct hist;
 struct server;
 struct metrics;
 
@@ -26,12 +23,5 @@ int	metrics_start(struct server *);
 /* Close the listener and any HTTP connection.  Safe when never started. */
 void	metrics_stop(struct server *);
 
-/*
- * A latency histogram as the formatter (proto/prometheus.h) reads it:
- * {"count":N, "sum_us":N, "buckets":[[UPPER_US, N], ...]}, non-empty
- * buckets only, counts not cumulative.  sum_us is approximate (each value
- * counted as the middle of its bucket).  A new reference, or NULL.
- */
-json_t	*metrics_hist_json(const struct hist *);
 
 #endif /* SBK_METRICS_H */

@@ -73,7 +73,7 @@ methods_json(const struct stats *st)
 		if (count == 0)
 			continue;
 		json_object_set_new(all, job_table[i]->method, json_pack(
-		    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+		    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
 		    "count", (json_int_t)count,
 		    "completed", (json_int_t)m->outcome[STATS_COMPLETED],
 		    "failed", (json_int_t)m->outcome[STATS_FAILED],
@@ -83,7 +83,8 @@ methods_json(const struct stats *st)
 		    "p50_us", (json_int_t)hist_quantile(&m->latency_us, 0.50),
 		    "p99_us", (json_int_t)hist_quantile(&m->latency_us, 0.99),
 		    "max_us", (json_int_t)m->latency_us.max,
-		    "shutdown", (json_int_t)m->outcome[STATS_SHUTDOWN]));
+		    "shutdown", (json_int_t)m->outcome[STATS_SHUTDOWN],
+		    "latency_us", hist_json(&m->latency_us)));
 	}
 	return all;
 }

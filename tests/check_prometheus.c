@@ -14,7 +14,6 @@
 #include <jansson.h>
 
 #include "hist.h"
-#include "metrics.h"
 #include "prometheus.h"
 
 static char *
@@ -198,7 +197,7 @@ START_TEST(histogram_sum_fallback_and_bad_buckets)
 }
 END_TEST
 
-/* A real histogram through metrics_hist_json and the formatter. */
+/* A real histogram through hist_json and the formatter. */
 START_TEST(hist_export_round_trip)
 {
 	static const uint64_t	 values[] = { 0, 3, 7, 8, 15, 16, 1000, 1500,
@@ -215,7 +214,7 @@ START_TEST(hist_export_round_trip)
 		hist_add(&h, values[i]);
 		truth += values[i];
 	}
-	lat = metrics_hist_json(&h);
+	lat = hist_json(&h);
 	ck_assert_ptr_nonnull(lat);
 	ck_assert_int_eq(json_integer_value(json_object_get(lat, "count")),
 	    (json_int_t)h.count);
