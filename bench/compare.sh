@@ -1,0 +1,53 @@
+#!/bin/sh
+# compare.sh - sbkd against the Python run_in_executor reference server
+# (bench/ref_executor.py), side by side in one run with the same client
+# (`sbkctl bench`), alternating the two servers REPS times:
+#   ping round trips under a CPU-saturating load (probe every 2 ms),
+#   spin ms=0 throughput over 4 connections x 64 in flight,
+#   server RSS with 1,000 idle connections.
+# usage: bench/compare.sh [BUILD_DIR] [SECONDS] [REPS]
+set -eu
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$src/build}" && pwd)
+secs=${2:-5}
+reps=${3:-3}
+sbkctl=$build/client/sbkctl
+idle=$build/bench/idle_conns
+work=$(mktemp -d /tmp/sbk-compare.XXXXXX)
+pid=
+stop() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=; }
+trap 'stop; rm -rf "$work"' EXIT INT TERM
+
+printf '[daemon]\nenable_test_methods = true\n[pool]\ncpu_workers = 2\nqueue_max = 62\n' \
+    > "$work/sbkd.conf"
+
+start() {
+	rm -f "$work/sock"
+	case $1 in
+	sbkd)	"$build/daemon/sbkd" -c "$work/sbkd.conf" -s "$work/sock" \
+		    2>/dev/null & ;;
+	python)	python3 "$src/bench/ref_executor.py" "$work/sock" 2 & ;;
+	esac
+	pid=$!
+	for _ in $(seq 100); do [ -S "$work/sock" ] && return; sleep 0.1; done
+	echo "$1 did not start" >&2
+	exit 1
+}
+
+echo "== machine: $(nproc) CPUs, $(uname -srm)"
+i=1
+while [ $i -le "$reps" ]; do
+	for server in sbkd python; do
+		start $server
+		printf '%s run %d ping under load: ' $server $i
+		"$sbkctl" -s "$work/sock" bench -c 4 -p 16 -d "${secs}s" \
+		    -m spin -P '{"ms":20}' --probe-ms 2 | grep '^probe (ms)'
+		printf '%s run %d spin ms=0:        ' $server $i
+		"$sbkctl" -s "$work/sock" bench -c 4 -p 64 -d "${secs}s" \
+		    -m spin -P '{"ms":0}' --probe-ms 0 | grep '^throughput'
+		printf '%s run %d ' $server $i
+		"$idle" "$work/sock" "$pid" 1000
+		stop
+	done
+	i=$((i + 1))
+done
