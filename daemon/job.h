@@ -101,8 +101,12 @@ struct job {
 
 	uint64_t			 received_ns;	/* CLOCK_MONOTONIC */
 	uint64_t			 deadline_ns;	/* 0: none */
-	uint64_t			 started_ns;	/* set by the worker */
-	uint64_t			 ended_ns;
+	/*
+	 * Set by the worker, read by the event thread (log_job, deadline_cb)
+	 * while a job answered early may still be running: atomics.
+	 */
+	_Atomic uint64_t		 started_ns;
+	_Atomic uint64_t		 ended_ns;
 	bool				 want_progress;
 	uint64_t			 last_progress_ns;	/* worker only */
 
