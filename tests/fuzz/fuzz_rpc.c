@@ -95,8 +95,10 @@ fz_line(const char *line, size_t len)
 		return;
 	}
 	if (json_is_array(msg)) {
-		json_array_foreach(msg, i, member)
+		for (i = 0; i < json_array_size(msg); i++) {
+			member = json_array_get(msg, i);
 			fz_request(member);
+		}
 	} else
 		fz_request(msg);
 	/* Whatever it was, the client side must not choke on it. */
