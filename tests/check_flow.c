@@ -68,25 +68,6 @@ read_n(struct hx_conn *c, json_t **out, size_t n)
 		out[i] = hx_read_json(c);
 }
 
-/* The reply with this id among n replies, or fail. */
-static json_t *
-by_id(json_t **r, size_t n, const char *id_json)
-{
-	size_t	 i;
-	char	*id;
-
-	for (i = 0; i < n; i++) {
-		id = hx_reply_id(r[i]);
-		if (strcmp(id, id_json) == 0) {
-			free(id);
-			return (r[i]);
-		}
-		free(id);
-	}
-	ck_abort_msg("no reply with id %s", id_json);
-	return (NULL);
-}
-
 static void
 free_n(json_t **r, size_t n)
 {
@@ -152,14 +133,14 @@ START_TEST(test_queue_full)
 	for (i = 0; i < 3; i++)
 		ck_assert_msg(json_object_get(r[i], "error") != NULL,
 		    "reply %zu is not an error", i);
-	expect_overloaded(by_id(r, 7, "4"), "4");
-	expect_overloaded(by_id(r, 7, "5"), "5");
-	expect_overloaded(by_id(r, 7, "7"), "7");
-	ck_assert_int_ge(hx_int_at(hx_expect_result(by_id(r, 7, "1"), "1"),
+	expect_overloaded(hx_by_id(r, 7, "4"), "4");
+	expect_overloaded(hx_by_id(r, 7, "5"), "5");
+	expect_overloaded(hx_by_id(r, 7, "7"), "7");
+	ck_assert_int_ge(hx_int_at(hx_expect_result(hx_by_id(r, 7, "1"), "1"),
 	    "spun_ms"), 400);
-	hx_expect_result(by_id(r, 7, "2"), "2");
-	hx_expect_result(by_id(r, 7, "3"), "3");
-	hx_expect_result(by_id(r, 7, "6"), "6");
+	hx_expect_result(hx_by_id(r, 7, "2"), "2");
+	hx_expect_result(hx_by_id(r, 7, "3"), "3");
+	hx_expect_result(hx_by_id(r, 7, "6"), "6");
 	free_n(r, 7);
 
 	st = hx_stats_on(sc);
@@ -429,8 +410,8 @@ START_TEST(test_cancel_queued)
 	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
 	    "\"method\":\"job.cancel\",\"params\":{\"id\":\"q\"}}");
 	read_n(c, r, 2);
-	hx_expect_error(by_id(r, 2, "\"q\""), "\"q\"", -32002);
-	expect_cancelled_flag(by_id(r, 2, "\"c\""), "\"c\"", true);
+	hx_expect_error(hx_by_id(r, 2, "\"q\""), "\"q\"", -32002);
+	expect_cancelled_flag(hx_by_id(r, 2, "\"c\""), "\"c\"", true);
 	free_n(r, 2);
 	expect_stat(sc, "queue.depth", 0);
 
@@ -501,8 +482,8 @@ cancel_running(const char *method, const char *busy)
 	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
 	    "\"method\":\"job.cancel\",\"params\":{\"id\":\"long\"}}");
 	read_n(c, r, 2);
-	hx_expect_error(by_id(r, 2, "\"long\""), "\"long\"", -32002);
-	expect_cancelled_flag(by_id(r, 2, "\"c\""), "\"c\"", true);
+	hx_expect_error(hx_by_id(r, 2, "\"long\""), "\"long\"", -32002);
+	expect_cancelled_flag(hx_by_id(r, 2, "\"c\""), "\"c\"", true);
 	free_n(r, 2);
 	/* The cooperative job stopped: its worker is free again. */
 	json_decref(hx_wait_stat(sc, busy, 0));
@@ -707,9 +688,9 @@ START_TEST(test_eof_answers_queued)
 	send_job(c, "spin", "3", 50, 0);
 	hx_shutdown_wr(c);
 	read_n(c, r, 3);
-	hx_expect_result(by_id(r, 3, "1"), "1");
-	hx_expect_result(by_id(r, 3, "2"), "2");
-	hx_expect_result(by_id(r, 3, "3"), "3");
+	hx_expect_result(hx_by_id(r, 3, "1"), "1");
+	hx_expect_result(hx_by_id(r, 3, "2"), "2");
+	hx_expect_result(hx_by_id(r, 3, "3"), "3");
 	free_n(r, 3);
 	ck_assert_msg(hx_wait_eof(c), "no EOF after end of input");
 	hx_close(c);

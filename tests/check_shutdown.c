@@ -48,24 +48,6 @@ send_sleep(struct hx_conn *c, const char *id, int ms)
 	    "\"params\":{\"ms\":%d}}", id, ms);
 }
 
-static json_t *
-by_id(json_t **r, size_t n, const char *id_json)
-{
-	size_t	 i;
-	char	*id;
-
-	for (i = 0; i < n; i++) {
-		id = hx_reply_id(r[i]);
-		if (strcmp(id, id_json) == 0) {
-			free(id);
-			return (r[i]);
-		}
-		free(id);
-	}
-	ck_abort_msg("no reply with id %s", id_json);
-	return (NULL);
-}
-
 static void
 expect_exit(struct hx_daemon *dd, int status, int code)
 {
@@ -115,7 +97,7 @@ drain(int sig)
 		char	 id[8];
 
 		snprintf(id, sizeof(id), "%zu", i + 1);
-		ck_assert_int_ge(hx_int_at(hx_expect_result(by_id(r, 3, id),
+		ck_assert_int_ge(hx_int_at(hx_expect_result(hx_by_id(r, 3, id),
 		    id), "slept_ms"), 300);
 	}
 	for (i = 0; i < 3; i++)
@@ -180,8 +162,8 @@ START_TEST(test_shutdown_timeout)
 	/* At shutdown_timeout_s (1 s) both are answered -32006. */
 	r[0] = hx_read_json(c);
 	r[1] = hx_read_json(c);
-	hx_expect_error(by_id(r, 2, "\"long\""), "\"long\"", -32006);
-	hx_expect_error(by_id(r, 2, "\"queued\""), "\"queued\"", -32006);
+	hx_expect_error(hx_by_id(r, 2, "\"long\""), "\"long\"", -32006);
+	hx_expect_error(hx_by_id(r, 2, "\"queued\""), "\"queued\"", -32006);
 	json_decref(r[0]);
 	json_decref(r[1]);
 	ck_assert_msg(hx_wait_eof(c), "connection not closed at exit");
@@ -213,9 +195,9 @@ START_TEST(test_unadmitted_lines)
 	kill(d.pid, SIGTERM);
 	for (i = 0; i < 3; i++)
 		r[i] = hx_read_json(c);
-	hx_expect_result(by_id(r, 3, "1"), "1");
-	hx_expect_error(by_id(r, 3, "2"), "2", -32006);
-	hx_expect_error(by_id(r, 3, "3"), "3", -32006);
+	hx_expect_result(hx_by_id(r, 3, "1"), "1");
+	hx_expect_error(hx_by_id(r, 3, "2"), "2", -32006);
+	hx_expect_error(hx_by_id(r, 3, "3"), "3", -32006);
 	for (i = 0; i < 3; i++)
 		json_decref(r[i]);
 	ck_assert_msg(hx_wait_eof(c), "connection not closed at exit");

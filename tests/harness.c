@@ -928,3 +928,21 @@ hx_wait_stat_ge(struct hx_conn *c, const char *path, long long want)
 {
 	return (hx_wait_stat_cmp(c, path, want, true));
 }
+
+json_t *
+hx_by_id(json_t **r, size_t n, const char *id_json)
+{
+	size_t	 i;
+	char	*id;
+
+	for (i = 0; i < n; i++) {
+		id = hx_reply_id(r[i]);
+		if (strcmp(id, id_json) == 0) {
+			free(id);
+			return (r[i]);
+		}
+		free(id);
+	}
+	ck_abort_msg("no reply with id %s", id_json);
+	return (NULL);
+}

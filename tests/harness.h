@@ -187,6 +187,8 @@ char		*hx_dump(const json_t *);
 /* The id of a reply as compact text ("null" if null or absent), malloc'd. */
 char		*hx_reply_id(const json_t *reply);
 /* Integer at a dotted path ("jobs.accepted"); fails if absent or not an integer. */
+/* The reply with this id (JSON text) among n replies, or fail. */
+json_t		*hx_by_id(json_t **replies, size_t n, const char *id_json);
 long long	 hx_int_at(const json_t *obj, const char *path);
 /* Member at a dotted path, or NULL. */
 json_t		*hx_get_path(const json_t *obj, const char *path);
