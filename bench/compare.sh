@@ -1,7 +1,10 @@
 #!/bin/sh
 # compare.sh - sbkd against the Python run_in_executor reference server
-# (bench/ref_executor.py), side by side in one run with the same client
-# (`sbkctl bench`), alternating the two servers REPS times:
+# (bench/ref_executor.py) and the tokio spawn_blocking one (bench/ref_tokio,
+# built here with cargo, offline, from Debian's librust-tokio-dev and
+# librust-serde-json-dev; skipped if those are missing), side by side in one
+# run with the same client (`sbkctl bench`), alternating the servers REPS
+# times:
 #   ping round trips under a CPU-saturating load (probe every 2 ms),
 #   spin ms=0 throughput over 4 connections x 64 in flight,
 #   server RSS with 1,000 idle connections.
@@ -27,6 +30,7 @@ start() {
 	sbkd)	"$build/daemon/sbkd" -c "$work/sbkd.conf" -s "$work/sock" \
 		    2>/dev/null & ;;
 	python)	python3 "$src/bench/ref_executor.py" "$work/sock" 2 & ;;
+	tokio)	"$tokio" "$work/sock" 2 & ;;
 	esac
 	pid=$!
 	for _ in $(seq 100); do [ -S "$work/sock" ] && return; sleep 0.1; done
@@ -34,10 +38,26 @@ start() {
 	exit 1
 }
 
+servers="sbkd python"
+tokio=$src/bench/ref_tokio/target/release/ref_tokio
+cargo=$(command -v cargo || echo "${HOME:-/root}/.cargo/bin/cargo")
+# cargo reads .cargo/config.toml (Debian's crates, offline) from the cwd
+if [ -x "$cargo" ] && (cd "$src/bench/ref_tokio" && "$cargo" build --release \
+    --offline --quiet --manifest-path Cargo.toml) 2>"$work/cargo.log"; then
+	servers="$servers tokio"
+elif [ -x "$tokio" ]; then
+	echo "== tokio: cargo build failed, using the existing $tokio" >&2
+	servers="$servers tokio"
+else
+	echo "== tokio: skipped: cannot build bench/ref_tokio (needs cargo and" \
+	    "apt-get install librust-tokio-dev librust-serde-json-dev):" >&2
+	tail -n 3 "$work/cargo.log" >&2 2>/dev/null || true
+fi
+
 echo "== machine: $(nproc) CPUs, $(uname -srm)"
 i=1
 while [ $i -le "$reps" ]; do
-	for server in sbkd python; do
+	for server in $servers; do
 		start $server
 		printf '%s run %d ping under load: ' $server $i
 		"$sbkctl" -s "$work/sock" bench -c 4 -p 16 -d "${secs}s" \
