@@ -18,7 +18,8 @@ sbkctl=$build/client/sbkctl
 idle=$build/bench/idle_conns
 work=$(mktemp -d /tmp/sbk-compare.XXXXXX)
 pid=
-stop() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=; }
+# servers that die by SIGTERM make wait return 143: not an error under set -e
+stop() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && { wait "$pid" 2>/dev/null || :; }; pid=; }
 trap 'stop; rm -rf "$work"' EXIT INT TERM
 
 printf '[daemon]\nenable_test_methods = true\n[pool]\ncpu_workers = 2\nqueue_max = 62\n' \
