@@ -72,7 +72,7 @@ fn sleep(ms: f64) -> Value {
 /// already queued into one write.  Ends when every sender (the reader and
 /// each job still running) has gone.
 async fn write_loop(mut w: tokio::net::unix::OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
-    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut buf = Vec::new();
     while let Some(first) = rx.recv().await {
         buf.clear();
         buf.extend_from_slice(&first);
@@ -134,8 +134,8 @@ async fn handle(stream: UnixStream) {
     let (r, w) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_loop(w, rx));
-    let mut reader = BufReader::with_capacity(64 * 1024, r);
-    let mut line = Vec::with_capacity(1024);
+    let mut reader = BufReader::new(r);
+    let mut line = Vec::new();
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line).await {
