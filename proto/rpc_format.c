@@ -213,10 +213,27 @@ rpc_id_dump(const json_t *id)
 	if (id == NULL || json_is_null(id))
 		return strdup("null");
 	if (json_is_integer(id)) {
-		/* The common case, kept away from the generic encoder. */
-		if (asprintf(&s, "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(id)) < 0)
+		/*
+		 * The common case, kept away from the generic encoder and
+		 * from printf: it runs for every request on the event thread.
+		 */
+		json_int_t		 v = json_integer_value(id);
+		unsigned long long	 u;
+		char			 digits[24], *p = digits + sizeof(digits);
+		size_t			 n;
+
+		u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+		do {
+			*--p = (char)('0' + u % 10);
+			u /= 10;
+		} while (u != 0);
+		if (v < 0)
+			*--p = '-';
+		n = (size_t)(digits + sizeof(digits) - p);
+		if ((s = malloc(n + 1)) == NULL)
 			return NULL;
+		memcpy(s, p, n);
+		s[n] = '\0';
 		return s;
 	}
 	return json_dumps(id, RPC_DUMP_FLAGS);
