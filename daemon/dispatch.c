@@ -145,7 +145,7 @@ answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
 		event_free(job->timer);
 		job->timer = NULL;
 	}
-	if (job->id_json != NULL)
+	if (job->id_json != NULL && job->hh.tbl != NULL)
 		HASH_DEL(c->ids, job);
 	c->inflight--;
 	stats_job_end(&s->stats, job->kind, outcome,
@@ -516,6 +516,11 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
 	s->jobs_in_pool++;
 	conn_job_attach(c, job);
 	c->inflight++;
+	/*
+	 * Out of memory in uthash leaves the job out of c->ids (hh.tbl
+	 * NULL): it still runs and is answered; only the duplicate-id check
+	 * and job.cancel do not find it.
+	 */
 	if (job->id_json != NULL)
 		HASH_ADD_KEYPTR(hh, c->ids, job->id_json,
 		    strlen(job->id_json), job);

@@ -21,6 +21,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
+/*
+ * uthash's default on a failed allocation is exit(-1): the daemon would
+ * vanish without a word.  Non-fatal, an element that cannot be added is
+ * left out (its hh.tbl stays NULL) and dispatch.c copes.
+ */
+#define HASH_NONFATAL_OOM	1
 #include <uthash.h>
 
 #include "rpc.h"
