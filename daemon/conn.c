@@ -483,6 +483,7 @@ conn_drain(struct conn *c)
 	 */
 	conn_ref(c);
 	conn_process(c, true);
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): our reference keeps c */
 	set_reading(c);
 	if (!c->closed)
 		mark_dirty(c);
