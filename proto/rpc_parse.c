@@ -22,7 +22,14 @@ rpc_parse_line(const char *line, size_t len, struct rpc_error *err)
 	 * as an invalid request (-32600), not as a parse error.
 	 */
 	v = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
-	if (v == NULL)
+	/*
+	 * Out of memory is not invalid JSON: jansson says so, or returns
+	 * NULL without any error text.
+	 */
+	if (v == NULL && (json_error_code(&jerr) == json_error_out_of_memory ||
+	    jerr.text[0] == '\0'))
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+	else if (v == NULL)
 		rpc_error_set(err, RPC_PARSE_ERROR, NULL,
 		    "Parse error: %s (column %d)", jerr.text, jerr.column);
 	return v;
