@@ -44,8 +44,14 @@ static void	dispatch_message(struct conn *, json_t *);
 static void
 send_line(struct conn *c, struct batch *b, char *line, size_t len)
 {
-	if (line == NULL)
+	/*
+	 * A reply that could not be formatted (out of memory): the client
+	 * would wait for it for ever, so close the connection instead.
+	 */
+	if (line == NULL) {
+		conn_close(c, "out of memory: a reply was lost");
 		return;
+	}
 	if (b != NULL) {
 		batch_add(b, line, len);
 	} else {
@@ -155,6 +161,9 @@ answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
 	if (job->id_json == NULL || c->closed) {
 		free(line);
 		line = NULL;
+	} else if (line == NULL && outcome != STATS_DROPPED) {
+		/* Out of memory formatting it: as in send_line. */
+		conn_close(c, "out of memory: a reply was lost");
 	}
 	if (job->batch != NULL) {
 		if (line != NULL)
