@@ -31,9 +31,9 @@
 
 #include "json_parse.h"
 
-#if !JSON_INTEGER_IS_LONG_LONG
-#error "json_parse.c assumes json_int_t is long long"
-#endif
+/* Integer limits below are long long's. */
+_Static_assert(sizeof(json_int_t) == sizeof(long long),
+    "json_int_t must be long long");
 
 #define JP_MAX_DEPTH	JSON_PARSER_MAX_DEPTH
 #define JP_LEVELS	32	/* open containers kept in the frame */

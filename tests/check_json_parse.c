@@ -37,6 +37,7 @@ same(const json_t *a, const json_t *b)
 	void	*ia, *ib;
 	size_t	 i;
 	double	 da, db;
+	uint64_t ba, bb;
 
 	if (json_typeof(a) != json_typeof(b))
 		return false;
@@ -73,9 +74,12 @@ same(const json_t *a, const json_t *b)
 	case JSON_INTEGER:
 		return json_integer_value(a) == json_integer_value(b);
 	case JSON_REAL:
+		/* The bits: -0.0 is not 0.0 here. */
 		da = json_real_value(a);
 		db = json_real_value(b);
-		return memcmp(&da, &db, sizeof(da)) == 0;
+		memcpy(&ba, &da, sizeof(ba));
+		memcpy(&bb, &db, sizeof(bb));
+		return ba == bb;
 	default:
 		return json_equal(a, b);
 	}
