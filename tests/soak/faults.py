@@ -198,7 +198,7 @@ def sigkill_client(sock, rng):
 SIGKILL_FILE = ""
 
 
-def t_sigkill(sbkd, n=1000, par=16):
+def t_sigkill(sbkd, n=int(os.environ.get("SBK_SIGKILL_N", "1000")), par=16):
     global SIGKILL_FILE
     d = soaklib.Daemon(sbkd, conf(), prepare=prepare)
     SIGKILL_FILE = os.path.join(d.dir, "in", "data")
@@ -240,6 +240,8 @@ def t_sigkill(sbkd, n=1000, par=16):
     soaklib.wait_until(quiet, 60, 0.2)
     time.sleep(1)
     st = soaklib.stats(d)
+    # The stats connection itself may not be closed on sbkd's side yet.
+    soaklib.wait_until(lambda: d.fds() <= idle, 10)
     fds_after = d.fds()
     rss_after = d.rss_kib()
     # The RSS reference: a second round of 100 after warming up.

@@ -1,7 +1,8 @@
 """soaklib - what the soak and fault tools share: start an sbkd on a
 scratch directory with a given configuration, probe it from /proc (VmRSS,
 open fds, CPU time), and talk NDJSON to it over plain blocking sockets.
-Python 3 standard library only.
+Python 3 standard library only.  SBK_SOAK_WRAPPER="valgrind ..." runs
+every sbkd under a command prefix (split on spaces).
 """
 
 import json
@@ -38,6 +39,8 @@ class Daemon:
         self.log = os.path.join(self.dir, "sbkd.log")
         with open(self.conf, "w") as f:
             f.write(conf.replace("@DIR@", self.dir))
+        if wrapper is None and os.environ.get("SBK_SOAK_WRAPPER"):
+            wrapper = os.environ["SBK_SOAK_WRAPPER"].split()
         argv = list(wrapper or []) + [sbkd, "-c", self.conf, "-s", self.sock]
 
         def pre():
@@ -64,6 +67,8 @@ class Daemon:
                 if time.monotonic() > deadline:
                     raise SystemExit("sbkd did not listen: %s" % self.tail())
                 time.sleep(0.02)
+        # Let sbkd close the probe connection before anyone counts fds.
+        time.sleep(0.5)
 
     def connect(self, timeout=30):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
