@@ -3,6 +3,7 @@
  * "[a" then ",b"... by reference; the final "]\n" closes the array, and
  * the whole buffer moves to the connection: no reply is copied.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include <event2/buffer.h>
@@ -14,6 +15,7 @@ struct batch {
 	struct conn	*conn;		/* counted reference */
 	unsigned	 pending;
 	unsigned	 replies;
+	bool		 lost;		/* out of memory: a member is missing */
 	struct evbuffer	*buf;
 };
 
@@ -53,10 +55,15 @@ batch_add(struct batch *b, char *line, size_t len)
 {
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
-	evbuffer_add(b->buf, b->replies == 0 ? "[" : ",", 1);
+	if (evbuffer_add(b->buf, b->replies == 0 ? "[" : ",", 1) < 0)
+		b->lost = true;
 	/* By reference: a member's reply may be megabytes of base64. */
-	if (evbuffer_add_reference(b->buf, line, len, free_line, NULL) < 0)
-		free(line);
+	else if (evbuffer_add_reference(b->buf, line, len, free_line,
+	    NULL) < 0)
+		b->lost = true;
+	else
+		line = NULL;
+	free(line);
 	b->replies++;
 }
 
@@ -65,10 +72,15 @@ batch_release(struct batch *b)
 {
 	if (--b->pending > 0)
 		return;
-	if (b->replies > 0) {
-		evbuffer_add(b->buf, "]\n", 2);
+	/*
+	 * A member reply or a bracket that could not be added (out of
+	 * memory) would leave the client waiting for a reply or a line end
+	 * that never comes: close the connection instead.
+	 */
+	if (b->replies > 0 && (b->lost || evbuffer_add(b->buf, "]\n", 2) < 0))
+		conn_close(b->conn, "out of memory: a batch reply was lost");
+	else if (b->replies > 0)
 		conn_send_buffer(b->conn, b->buf);
-	}
 	evbuffer_free(b->buf);
 	conn_unref(b->conn);
 	free(b);
