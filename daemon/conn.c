@@ -102,7 +102,7 @@ conn_unref(struct conn *c)
 static void
 mark_dirty(struct conn *c)
 {
-	if (!c->dirty) {
+	if (!c->dirty && !c->closed) {
 		c->dirty = true;
 		TAILQ_INSERT_TAIL(&c->server->dirty, c, dirty_link);
 	}
@@ -193,7 +193,7 @@ can_take_more(const struct conn *c)
 static bool
 finished(const struct conn *c)
 {
-	return c->eof && c->inflight == 0 && !c->parsing &&
+	return !c->closed && c->eof && c->inflight == 0 && !c->parsing &&
 	    evbuffer_get_length(c->in) == 0;
 }
 
@@ -216,9 +216,10 @@ set_reading(struct conn *c)
 	 */
 	what = want ? EV_READ | EV_PERSIST : EV_CLOSED | EV_PERSIST;
 	event_assign(c->rev, s->base, c->fd, what, conn_read_cb, c);
-	if (want || !c->eof)
-		event_add(c->rev, NULL);
 	c->read_on = want;
+	/* A connection that can no longer be watched would hang: drop it. */
+	if ((want || !c->eof) && event_add(c->rev, NULL) < 0)
+		conn_close(c, "cannot watch the socket (out of memory)");
 }
 
 void
@@ -226,11 +227,13 @@ conn_resume(struct conn *c)
 {
 	if (c->closed)
 		return;
+	conn_ref(c);		/* processing or set_reading may close c */
 	if (c->server->state == SERVER_RUNNING)
 		conn_process(c, false);
 	set_reading(c);
 	if (finished(c))
 		mark_dirty(c);	/* the flush closes it */
+	conn_unref(c);
 }
 
 static void
@@ -403,7 +406,8 @@ conn_flush(struct conn *c)
 		}
 	}
 	if (evbuffer_get_length(c->out) > 0) {
-		event_add(c->wev, NULL);
+		if (event_add(c->wev, NULL) < 0)
+			conn_close(c, "cannot watch the socket (out of memory)");
 		return;
 	}
 	event_del(c->wev);
