@@ -26,64 +26,11 @@
 #include <jansson.h>
 
 #include "json_parse.h"
+#include "json_same.h"
 #include "rpc.h"
 
 #define JFLAGS	(JSON_ALLOW_NUL | JSON_DECODE_ANY)
 
-/* Same type and same value, down to string bytes, member order and bits. */
-static bool
-same(const json_t *a, const json_t *b)
-{
-	void	*ia, *ib;
-	size_t	 i;
-	double	 da, db;
-	uint64_t ba, bb;
-
-	if (json_typeof(a) != json_typeof(b))
-		return false;
-	switch (json_typeof(a)) {
-	case JSON_OBJECT:
-		if (json_object_size(a) != json_object_size(b))
-			return false;
-		ia = json_object_iter((json_t *)a);
-		ib = json_object_iter((json_t *)b);
-		while (ia != NULL && ib != NULL) {
-			if (json_object_iter_key_len(ia) !=
-			    json_object_iter_key_len(ib) ||
-			    memcmp(json_object_iter_key(ia),
-			    json_object_iter_key(ib),
-			    json_object_iter_key_len(ia)) != 0 ||
-			    !same(json_object_iter_value(ia),
-			    json_object_iter_value(ib)))
-				return false;
-			ia = json_object_iter_next((json_t *)a, ia);
-			ib = json_object_iter_next((json_t *)b, ib);
-		}
-		return ia == NULL && ib == NULL;
-	case JSON_ARRAY:
-		if (json_array_size(a) != json_array_size(b))
-			return false;
-		for (i = 0; i < json_array_size(a); i++)
-			if (!same(json_array_get(a, i), json_array_get(b, i)))
-				return false;
-		return true;
-	case JSON_STRING:
-		return json_string_length(a) == json_string_length(b) &&
-		    memcmp(json_string_value(a), json_string_value(b),
-		    json_string_length(a)) == 0;
-	case JSON_INTEGER:
-		return json_integer_value(a) == json_integer_value(b);
-	case JSON_REAL:
-		/* The bits: -0.0 is not 0.0 here. */
-		da = json_real_value(a);
-		db = json_real_value(b);
-		memcpy(&ba, &da, sizeof(ba));
-		memcpy(&bb, &db, sizeof(bb));
-		return ba == bb;
-	default:
-		return json_equal(a, b);
-	}
-}
 
 /*
  * Run both parsers on buf; returns NULL when they agree, else what went
@@ -116,14 +63,14 @@ differ(const char *buf, size_t len, bool *accepted)
 			if (buf[i] != '\0')
 				stripped[n++] = buf[i];
 		got2 = json_parse_strict(stripped, n, msg, sizeof(msg));
-		if (got2 == NULL || !same(ref, got2))
+		if (got2 == NULL || !json_same(ref, got2))
 			why = "jansson accepts it, even without NUL bytes not";
 		json_decref(got2);
 		free(stripped);
 	} else if ((ref == NULL) != (got == NULL))
 		why = ref == NULL ? "jansson rejects it, json_parse_strict not" :
 		    "jansson accepts it, json_parse_strict not";
-	else if (ref != NULL && !same(ref, got))
+	else if (ref != NULL && !json_same(ref, got))
 		why = "different values";
 	json_decref(ref);
 	json_decref(got);
