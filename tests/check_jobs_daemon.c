@@ -444,13 +444,5 @@ jobs_daemon_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(jobs_daemon_suite());
-	int	 failed;
-
-	hx_run_begin();
-	srunner_run_all(sr, CK_NORMAL);
-	hx_run_end();
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return hx_run_suite(jobs_daemon_suite());
 }

@@ -234,14 +234,5 @@ reload_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	hx_run_begin();
-	sr = srunner_create(reload_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	hx_run_end();
-	return failed == 0 ? 0 : 1;
+	return hx_run_suite(reload_suite());
 }

@@ -622,14 +622,5 @@ sbkctl_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	hx_run_begin();
-	sr = srunner_create(sbkctl_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	hx_run_end();
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return hx_run_suite(sbkctl_suite());
 }

@@ -946,3 +946,18 @@ hx_by_id(json_t **r, size_t n, const char *id_json)
 	ck_abort_msg("no reply with id %s", id_json);
 	return (NULL);
 }
+
+int
+hx_run_suite(Suite *suite)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	hx_run_begin();
+	sr = srunner_create(suite);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	hx_run_end();
+	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}

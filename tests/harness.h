@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <check.h>
 #include <jansson.h>
 
 /* Hang guard for every wait: long enough that a slow build never trips it. */
@@ -91,6 +92,11 @@ void		 hx_daemon_dump_log(struct hx_daemon *);
 void		 hx_run_begin(void);
 /* Call after srunner_run_all: print the logs left by failed tests. */
 void		 hx_run_end(void);
+/*
+ * A daemon suite's whole main: hx_run_begin, run the suite in Check's
+ * normal mode, hx_run_end.  Returns the process exit status.
+ */
+int		 hx_run_suite(Suite *);
 
 /* The whole daemon log, malloc'd and NUL-terminated ("" if none). */
 char		*hx_daemon_log(struct hx_daemon *);
