@@ -30,6 +30,7 @@
 #include "job.h"
 #include "listener.h"
 #include "log.h"
+#include "heap.h"
 #include "metrics.h"
 #include "pool.h"
 #include "server.h"
@@ -225,6 +226,8 @@ server_init(struct server *s, struct sbk_config *cfg,
 		return -1;
 	if (start_notify(s) < 0)
 		return -1;
+	if (heap_trim_start(s) < 0)
+		return -1;
 	log_info("sbkd " SBK_VERSION " ready: %u cpu workers, %u io workers, "
 	    "queue_max %u", cfg->cpu_workers, cfg->io_workers, cfg->queue_max);
 	sd_notify(0, "READY=1");
@@ -284,6 +287,7 @@ server_fini(struct server *s)
 		event_free(s->shutdown_timer);
 	if (s->notify_timer != NULL)
 		event_free(s->notify_timer);
+	heap_trim_stop(s);
 	if (s->base != NULL)
 		event_base_free(s->base);
 	stats_free(&s->stats);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "heap.h"
 #include "stats.h"
 
 struct event;
@@ -61,6 +62,8 @@ struct server {
 	struct event		*sig_ev[3];
 	struct event		*shutdown_timer;
 	struct event		*notify_timer;	/* WATCHDOG=1 and STATUS= */
+	struct event		*heap_timer;	/* the idle heap trim */
+	struct heap_trim_state trim;
 
 	uint64_t		 iter_start_ns;	/* first callback this iteration */
 	uint64_t		 recent_job_ns;	/* moving average of run times */

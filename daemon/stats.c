@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "job.h"
+#include "heap.h"
 #include "stats.h"
 
 int
@@ -96,7 +97,7 @@ stats_json(const struct stats *st, const struct pool_stats *ps,
 	return json_pack("{s:I,s:{s:I,s:I,s:I,s:I},"
 	    "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
 	    "s:{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}},"
-	    "s:{s:I,s:I,s:I},s:{s:I,s:I},s:I,s:I,s:o}",
+	    "s:{s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:o}",
 	    "connections", (json_int_t)connections,
 	    "queue",
 	    "depth", (json_int_t)ps->depth,
@@ -127,6 +128,9 @@ stats_json(const struct stats *st, const struct pool_stats *ps,
 	    "memory_used_kib", (json_int_t)ps->gate_used[POOL_GATE_ARGON2_MEM],
 	    "memory_budget_kib",
 	    (json_int_t)ps->gate_budget[POOL_GATE_ARGON2_MEM],
+	    "memory",
+	    "rss_kib", (json_int_t)heap_rss_kib(),
+	    "heap_trims", (json_int_t)st->heap_trims,
 	    "connections_total", (json_int_t)st->connections_total,
 	    "config_generation", (json_int_t)st->config_generation,
 	    "methods", methods_json(st));

@@ -37,6 +37,7 @@ struct stats {
 	uint64_t		 connections_total;
 	uint64_t		 connections_refused;
 	uint64_t		 config_generation;
+	uint64_t		 heap_trims;	/* heap.c's idle trims */
 	struct hist		 loop_lag_us;	/* callbacks' time per iteration */
 	struct method_stats	*methods;	/* indexed like job_table */
 	size_t			 nmethods;

@@ -71,6 +71,11 @@ static const struct prom_scalar prom_scalars[] = {
 	{ "sbk_argon2_memory_budget_bytes", "gauge",
 	    "argon2.memory_budget_kib", PROM_KIB,
 	    "Memory argon2 jobs may reserve together (memory_budget_kib)." },
+	{ "sbk_resident_memory_bytes", "gauge", "memory.rss_kib", PROM_KIB,
+	    "Resident set size of sbkd." },
+	{ "sbk_heap_trims_total", "counter", "memory.heap_trims", PROM_ONE,
+	    "Times sbkd gave freed heap memory back to the kernel after "
+	    "a burst of jobs." },
 };
 
 /* Per-pool gauges: workers.POOL.MEMBER. */

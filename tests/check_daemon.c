@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "heap.h"
 
 /* The configuration most tests use: small and with the test methods. */
 #define CONF_TEST \
@@ -182,6 +183,52 @@ START_TEST(test_stats_counts_connections)
 	st = hx_wait_stat(sc, "connections", 1);
 	json_decref(st);
 	hx_close(sc);
+}
+END_TEST
+
+/*
+ * The idle heap trim (daemon/heap.c): none on a daemon that ran no job,
+ * however often it is asked for stats; exactly one once a burst of jobs
+ * is over; none again until new jobs come.
+ */
+START_TEST(test_heap_trim_after_jobs)
+{
+	struct hx_conn	*c;
+	json_t		*st, *r;
+	char		 id[16];
+	int		 i;
+
+	hx_daemon_up(&d, CONF_TEST);
+	c = hx_connect(&d);
+	st = hx_stats_on(c);
+	ck_assert_int_gt(hx_int_at(st, "memory.rss_kib"), 0);
+	ck_assert_int_eq(hx_int_at(st, "memory.heap_trims"), 0);
+	json_decref(st);
+	/* Three quiet ticks, polled: control calls are not activity. */
+	for (i = 0; i < 6; i++) {
+		hx_msleep(HEAP_TICK_MS / 2);
+		st = hx_stats_on(c);
+		ck_assert_int_eq(hx_int_at(st, "memory.heap_trims"), 0);
+		json_decref(st);
+	}
+	for (i = 0; i < 40; i++)
+		hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":%d,"
+		    "\"method\":\"spin\",\"params\":{\"ms\":1}}\n", i);
+	for (i = 0; i < 40; i++) {
+		r = hx_read_json(c);
+		snprintf(id, sizeof(id), "%d", (int)json_integer_value(
+		    json_object_get(r, "id")));
+		hx_expect_result(r, id);
+		json_decref(r);
+	}
+	st = hx_wait_stat(c, "memory.heap_trims", 1);
+	json_decref(st);
+	/* Once per quiet spell. */
+	hx_msleep(3 * HEAP_TICK_MS);
+	st = hx_stats_on(c);
+	ck_assert_int_eq(hx_int_at(st, "memory.heap_trims"), 1);
+	json_decref(st);
+	hx_close(c);
 }
 END_TEST
 
@@ -1205,6 +1252,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_stats_keys);
 	tcase_add_test(tc, test_stats_defaults);
 	tcase_add_test(tc, test_stats_counts_connections);
+	tcase_add_test(tc, test_heap_trim_after_jobs);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("framing");

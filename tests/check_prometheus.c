@@ -65,7 +65,8 @@ START_TEST(scalars_and_units)
 	    "\"io\":{\"size\":16,\"busy\":0,\"queued\":1}},"
 	    "\"loop\":{\"lag_max_us\":1234567,\"lag_p99_us\":7,"
 	    "\"iterations\":99},\"config_generation\":2,"
-	    "\"argon2\":{\"memory_used_kib\":2,\"memory_budget_kib\":1024}}");
+	    "\"argon2\":{\"memory_used_kib\":2,\"memory_budget_kib\":1024},"
+	    "\"memory\":{\"rss_kib\":3000,\"heap_trims\":5}}");
 
 	has(t, "# TYPE sbk_connections gauge\nsbk_connections 3\n");
 	has(t, "# TYPE sbk_connections_total counter\n"
@@ -80,6 +81,10 @@ START_TEST(scalars_and_units)
 	has(t, "\nsbk_config_generation 2\n");
 	has(t, "\nsbk_argon2_memory_used_bytes 2048\n");
 	has(t, "\nsbk_argon2_memory_budget_bytes 1048576\n");
+	has(t, "# TYPE sbk_resident_memory_bytes gauge\n"
+	    "sbk_resident_memory_bytes 3072000\n");
+	has(t, "# TYPE sbk_heap_trims_total counter\n"
+	    "sbk_heap_trims_total 5\n");
 	has(t, "# TYPE sbk_workers gauge\nsbk_workers{pool=\"cpu\"} 2\n"
 	    "sbk_workers{pool=\"io\"} 16\n");
 	has(t, "sbk_workers_busy{pool=\"cpu\"} 1\n");

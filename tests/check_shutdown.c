@@ -82,9 +82,10 @@ drain(int sig)
 	sc = hx_connect(&d);
 	idle = hx_connect(&d);
 	c = hx_connect(&d);
-	send_sleep(c, "1", 300);
-	send_sleep(c, "2", 300);
-	send_sleep(c, "3", 300);
+	/* Long enough for the stats polls below to see them running. */
+	send_sleep(c, "1", 300 * hx_slow());
+	send_sleep(c, "2", 300 * hx_slow());
+	send_sleep(c, "3", 300 * hx_slow());
 	/* Two running, one queued. */
 	json_decref(hx_wait_stat(sc, "workers.io.busy", 2));
 	json_decref(hx_wait_stat(sc, "queue.depth", 1));
@@ -98,7 +99,7 @@ drain(int sig)
 
 		snprintf(id, sizeof(id), "%zu", i + 1);
 		ck_assert_int_ge(hx_int_at(hx_expect_result(hx_by_id(r, 3, id),
-		    id), "slept_ms"), 300);
+		    id), "slept_ms"), 300 * hx_slow());
 	}
 	for (i = 0; i < 3; i++)
 		json_decref(r[i]);

@@ -300,6 +300,23 @@ hx_try_connect(const char *path)
 	return (fd);
 }
 
+int
+hx_slow(void)
+{
+	static int	 slow;
+	const char	*v;
+
+	if (slow == 0) {
+		v = getenv("SBK_TEST_SLOW");
+		slow = v != NULL ? atoi(v) : 1;
+		if (slow < 1)
+			slow = 1;
+		if (slow > 20)
+			slow = 20;
+	}
+	return slow;
+}
+
 void
 hx_daemon_start(struct hx_daemon *d)
 {

@@ -26,8 +26,14 @@
 #include <check.h>
 #include <jansson.h>
 
-/* Hang guard for every wait: long enough that a slow build never trips it. */
-#define HX_TIMEOUT_MS	10000
+/*
+ * Hang guard for every wait: long enough that a slow build never trips it.
+ * SBK_TEST_SLOW=N (1-20) multiplies it, and hx_slow() the job durations
+ * of the tests that must catch a job while it runs, for the runs under
+ * valgrind or ThreadSanitizer (scripts/check-extra).
+ */
+#define HX_TIMEOUT_MS	(10000 * hx_slow())
+int		 hx_slow(void);
 
 struct hx_daemon {
 	char	 dir[256];		/* the temporary directory */
