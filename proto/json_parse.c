@@ -548,8 +548,14 @@ jp_literal(struct jp *jp, const char *word, size_t len)
 	return true;
 }
 
-json_t *
-json_parse_strict(const char *buf, size_t len, char *errbuf, size_t errlen)
+/*
+ * The parser proper.  depth: containers already open around the value.
+ * endp NULL: the value must fill the buffer (trailing whitespace only);
+ * else it may be followed by anything, and *endp is its end's offset.
+ */
+static json_t *
+jp_parse(const char *buf, size_t len, size_t depth, size_t *endp,
+    char *errbuf, size_t errlen)
 {
 	struct jp	 jp;
 	struct jp_level	*top;
@@ -579,7 +585,7 @@ value:
 		jp_bad_token(&jp);
 		goto fail;
 	}
-	if (jp.nlv >= JP_MAX_DEPTH) {
+	if (jp.nlv + depth >= JP_MAX_DEPTH) {
 		jp_error(&jp, "nesting too deep", jp.p);
 		goto fail;
 	}
@@ -675,6 +681,10 @@ member:
 done:
 	/* v is complete: it goes into the innermost container, if any. */
 	if (jp.nlv == 0) {
+		if (endp != NULL) {
+			*endp = (size_t)(jp.p - jp.buf);
+			goto out;
+		}
 		jp_skip_ws(&jp);
 		if (jp.p != jp.end) {
 			jp_error(&jp, *jp.p == '\0' ? "NUL byte" :
@@ -740,4 +750,39 @@ out:
 	if (jp.scr != jp.scrinit)
 		free(jp.scr);
 	return v;
+}
+
+json_t *
+json_parse_strict(const char *buf, size_t len, char *errbuf, size_t errlen)
+{
+	return jp_parse(buf, len, 0, NULL, errbuf, errlen);
+}
+
+json_t *
+json_parse_value(const char *buf, size_t len, size_t depth, size_t *endp,
+    char *errbuf, size_t errlen)
+{
+	return jp_parse(buf, len, depth, endp, errbuf, errlen);
+}
+
+size_t
+json_plain_string(const char *buf, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)buf + 1;
+	const unsigned char	*end = (const unsigned char *)buf + len;
+	size_t			 n;
+
+	if (len == 0 || *buf != '"')
+		return 0;
+	for (;;) {
+		while (p < end && jp_class[*p] == JP_PLAIN)
+			p++;
+		if (p == end)
+			return 0;
+		if (*p == '"')
+			return (size_t)(p + 1 - (const unsigned char *)buf);
+		if (jp_class[*p] != JP_HIGH || (n = jp_utf8_len(p, end)) == 0)
+			return 0;
+		p += n;
+	}
 }

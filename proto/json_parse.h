@@ -30,4 +30,24 @@
 json_t	*json_parse_strict(const char *buf, size_t len, char *errbuf,
 	    size_t errlen);
 
+/*
+ * The same for a value embedded in a larger text (rpc_request_scan reads
+ * a request's params with it): whitespace before the value is skipped,
+ * anything may follow it, and on success *endp is the offset just past
+ * it.  depth is the number of containers already open around the value;
+ * they count toward JSON_PARSER_MAX_DEPTH as in json_parse_strict.
+ * Error offsets count from buf.
+ */
+json_t	*json_parse_value(const char *buf, size_t len, size_t depth,
+	    size_t *endp, char *errbuf, size_t errlen);
+
+/*
+ * The length of the string token at buf (from its opening quote to its
+ * closing one, both included) when it holds no escape and is valid as
+ * json_parse_strict reads strings (strict UTF-8, no control character);
+ * its value is then exactly the bytes between the quotes.  0 for
+ * anything else: not a '"', an escape, an invalid byte, no closing quote.
+ */
+size_t	 json_plain_string(const char *buf, size_t len);
+
 #endif /* SBK_JSON_PARSE_H */

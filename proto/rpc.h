@@ -91,6 +91,32 @@ struct rpc_request {
 bool		 rpc_request_parse(const json_t *msg, struct rpc_request *req,
 		    const json_t **err_id, struct rpc_error *err);
 
+/*
+ * The fast path for the common request line, read without building the
+ * envelope as JSON values: one object, members "jsonrpc":"2.0", a
+ * "method" string, an optional "id" (integer, or string) and optional
+ * "params" object, each at most once and nothing else, with no escape in
+ * member names, method, id or version.  True when the line is such a
+ * request, and then rpc_parse_line and rpc_request_parse would accept it
+ * and find the same id, method and params.  False for anything else
+ * (another shape, an error of any kind, out of memory, a method or id
+ * too long for the buffers): the caller takes the general path, which
+ * also makes every error reply.
+ */
+#define RPC_SCAN_ID_MAX		48	/* id text, NUL included */
+#define RPC_SCAN_METHOD_MAX	32	/* method, NUL included */
+
+struct rpc_scan {
+	char		 id[RPC_SCAN_ID_MAX];	/* as rpc_id_dump writes it */
+	size_t		 id_len;		/* 0: a notification */
+	char		 method[RPC_SCAN_METHOD_MAX];
+	size_t		 method_len;
+	json_t		*params;		/* new reference; NULL: absent */
+};
+
+bool		 rpc_request_scan(const char *line, size_t len,
+		    struct rpc_scan *req);
+
 /* Is this a valid id value (string, or integer)? */
 bool		 rpc_id_valid(const json_t *id);
 

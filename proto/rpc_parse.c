@@ -1,8 +1,11 @@
 /*
  * rpc_parse.c - the reading side of the codec: one line of text to a JSON
  * value, the JSON-RPC 2.0 request envelope check (shared/contract.md,
- * "Envelope" and "Clarifications (1.1)"), and the client's check of a
- * reply object.  Params are left alone: their rules belong to each method.
+ * "Envelope" and "Clarifications (1.1)"), the same for the usual request
+ * read straight from its line (rpc_request_scan: no JSON values for the
+ * envelope; anything unusual is left to the first two), and the client's
+ * check of a reply object.  Params are left alone: their rules belong to
+ * each method.
  *
  * Thread safety: reentrant; no global state.  The daemon calls it on its
  * event thread, or on a worker for very long lines.
@@ -140,6 +143,140 @@ rpc_request_parse(const json_t *msg, struct rpc_request *req,
 	req->id = id;
 	req->params = json_object_get(msg, "params");
 	return true;
+}
+
+/* The envelope members, as bits of a set. */
+enum {
+	RPC_M_VERSION	= 0x1,
+	RPC_M_METHOD	= 0x2,
+	RPC_M_ID	= 0x4,
+	RPC_M_PARAMS	= 0x8,
+};
+
+static const char *
+rpc_skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' ||
+	    *p == '\t'))
+		p++;
+	return p;
+}
+
+/*
+ * The integer at p as an id: its length, or 0 when it is not one that
+ * certainly fits json_int_t (19 digits and more go the general way) and
+ * dumps as written ("-0" dumps as "0").  What follows it is the caller's.
+ */
+static size_t
+rpc_scan_int(const char *p, const char *end)
+{
+	const char	*d = p, *q;
+
+	if (d < end && *d == '-')
+		d++;
+	for (q = d; q < end && *q >= '0' && *q <= '9'; q++)
+		;
+	if (q == d || q - d > 18 || (*d == '0' && (q - d > 1 || d != p)))
+		return 0;
+	return (size_t)(q - p);
+}
+
+bool
+rpc_request_scan(const char *line, size_t len, struct rpc_scan *req)
+{
+	const char	*p, *end = line + len, *name;
+	size_t		 n, nlen;
+	unsigned	 seen = 0, m;
+
+	req->id_len = 0;
+	req->method_len = 0;
+	req->params = NULL;
+
+	p = rpc_skip_ws(line, end);
+	if (p == end || *p != '{')
+		return false;
+	p = rpc_skip_ws(p + 1, end);
+	for (;;) {
+		/* A member name (no escape: "\u0069d" is "id" the slow way). */
+		if ((n = json_plain_string(p, (size_t)(end - p))) == 0)
+			goto slow;
+		name = p + 1;
+		nlen = n - 2;
+		p = rpc_skip_ws(p + n, end);
+		if (p == end || *p != ':')
+			goto slow;
+		p = rpc_skip_ws(p + 1, end);
+		if (p == end)
+			goto slow;
+		if (rpc_key_is(name, nlen, "jsonrpc"))
+			m = RPC_M_VERSION;
+		else if (rpc_key_is(name, nlen, "method"))
+			m = RPC_M_METHOD;
+		else if (rpc_key_is(name, nlen, "id"))
+			m = RPC_M_ID;
+		else if (rpc_key_is(name, nlen, "params"))
+			m = RPC_M_PARAMS;
+		else
+			goto slow;
+		/* A duplicate (where the last one wins) goes the slow way. */
+		if (seen & m)
+			goto slow;
+		seen |= m;
+
+		switch (m) {
+		case RPC_M_VERSION:
+			n = json_plain_string(p, (size_t)(end - p));
+			if (n != 5 || memcmp(p, "\"2.0\"", 5) != 0)
+				goto slow;
+			break;
+		case RPC_M_METHOD:
+			n = json_plain_string(p, (size_t)(end - p));
+			if (n < 2 || n - 2 >= sizeof(req->method))
+				goto slow;
+			req->method_len = n - 2;
+			memcpy(req->method, p + 1, n - 2);
+			req->method[n - 2] = '\0';
+			break;
+		case RPC_M_ID:
+			/* A plain string dumps as written, quotes included. */
+			if (*p == '"')
+				n = json_plain_string(p, (size_t)(end - p));
+			else
+				n = rpc_scan_int(p, end);
+			if (n == 0 || n >= sizeof(req->id))
+				goto slow;
+			req->id_len = n;
+			memcpy(req->id, p, n);
+			req->id[n] = '\0';
+			break;
+		default:
+			/* Within the request object: one level deep. */
+			if (*p != '{' || (req->params = json_parse_value(p,
+			    (size_t)(end - p), 1, &n, NULL, 0)) == NULL)
+				goto slow;
+			break;
+		}
+		p = rpc_skip_ws(p + n, end);
+		if (p == end)
+			goto slow;
+		if (*p == '}')
+			break;
+		if (*p != ',')
+			goto slow;
+		p = rpc_skip_ws(p + 1, end);
+	}
+	if (rpc_skip_ws(p + 1, end) != end ||
+	    (seen & (RPC_M_VERSION | RPC_M_METHOD)) !=
+	    (RPC_M_VERSION | RPC_M_METHOD))
+		goto slow;
+	return true;
+
+slow:
+	json_decref(req->params);
+	req->params = NULL;
+	req->id_len = 0;
+	req->method_len = 0;
+	return false;
 }
 
 bool

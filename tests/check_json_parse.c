@@ -565,6 +565,394 @@ START_TEST(test_mutations)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* json_parse_value: one value at the start of a larger text. */
+
+static const struct {
+	const char	*s;
+	size_t		 depth;
+	size_t		 end;		/* 0: refused */
+} prefixes[] = {
+	{ "{\"ms\":0}", 0, 8 },
+	{ "{\"ms\":0},\"id\":1}", 1, 8 },
+	{ "  [1, {\"a\":[]}]  ,", 0, 15 },
+	{ "12x", 0, 2 },
+	{ "-0.5e3,", 0, 6 },
+	{ "truex", 0, 4 },
+	{ "null}", 1, 4 },
+	{ "\"a\\u00e9\"\"b\"", 0, 9 },
+	{ "{\"a\":1,}", 0, 0 },
+	{ "{\"a\":1", 0, 0 },
+	{ "", 0, 0 },
+	{ "   ", 0, 0 },
+	{ "}", 0, 0 },
+	{ "1.", 0, 0 },
+	{ "{\"a\":\"\\x\"}", 0, 0 },
+	{ "[\"\xc3\"]", 0, 0 },
+	/* depth: the containers already open around the value count. */
+	{ "1", JSON_PARSER_MAX_DEPTH - 1, 1 },
+	{ "1", JSON_PARSER_MAX_DEPTH, 0 },
+	{ "[]", JSON_PARSER_MAX_DEPTH - 1, 2 },
+	{ "[1]", JSON_PARSER_MAX_DEPTH - 1, 0 },
+	{ "[1]", JSON_PARSER_MAX_DEPTH - 2, 3 },
+};
+
+START_TEST(test_value)
+{
+	const char	*s = prefixes[_i].s;
+	size_t		 len = strlen(s), end = 12345;
+	json_t		*v, *ref;
+	char		 msg[128];
+
+	v = json_parse_value(s, len, prefixes[_i].depth, &end, msg,
+	    sizeof(msg));
+	if (prefixes[_i].end == 0) {
+		ck_assert_msg(v == NULL, "\"%s\" accepted", show(s, len));
+		ck_assert_int_eq(errno, EINVAL);
+		ck_assert(msg[0] != '\0');
+		ck_assert_uint_eq(end, 12345);
+		return;
+	}
+	ck_assert_msg(v != NULL, "\"%s\": %s", show(s, len), msg);
+	ck_assert_uint_eq(end, prefixes[_i].end);
+	/* The value is what the whole-text parser makes of its text. */
+	ref = json_parse_strict(s, end, NULL, 0);
+	ck_assert_ptr_nonnull(ref);
+	ck_assert(json_same(ref, v));
+	json_decref(ref);
+	json_decref(v);
+}
+END_TEST
+
+/* Error offsets count from the start of the buffer. */
+START_TEST(test_value_errors)
+{
+	char	 msg[128];
+	size_t	 end;
+
+	ck_assert_ptr_null(json_parse_value("  [1,x]", 7, 0, &end, msg,
+	    sizeof(msg)));
+	ck_assert_str_eq(msg, "invalid token at byte 5");
+	ck_assert_ptr_null(json_parse_value("[[1]]", 5, JSON_PARSER_MAX_DEPTH - 2,
+	    &end, msg, sizeof(msg)));
+	ck_assert_str_eq(msg, "nesting too deep at byte 2");
+	ck_assert_ptr_null(json_parse_value("[1", 2, 0, &end, NULL, 0));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* json_plain_string: a string token without escapes. */
+
+static const struct {
+	const char	*s;
+	size_t		 len;
+	size_t		 tok;		/* expected result */
+} plains[] = {
+	{ "\"abc\"", 5, 5 },
+	{ "\"\"", 2, 2 },
+	{ "\"ab\"cd", 6, 4 },
+	{ "\"ab\",\"c\"", 8, 4 },
+	{ "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", 11, 11 },
+	{ "\"\x7f/\"", 4, 4 },
+	{ "\"a\\\"b\"", 6, 0 },		/* an escape */
+	{ "\"a\\nb\"", 6, 0 },
+	{ "\"a\x01\"", 4, 0 },		/* a control character */
+	{ "\"a\0b\"", 5, 0 },		/* NUL */
+	{ "\"\xc3\"", 3, 0 },		/* cut sequence */
+	{ "\"\xc0\xaf\"", 4, 0 },	/* overlong */
+	{ "\"\xed\xa0\x80\"", 5, 0 },	/* surrogate */
+	{ "\"\xf4\x90\x80\x80\"", 6, 0 },	/* past U+10FFFF */
+	{ "\"\xff\"", 3, 0 },
+	{ "\"abc", 4, 0 },		/* unterminated */
+	{ "\"abc\"", 4, 0 },		/* the quote is past len */
+	{ "abc\"", 4, 0 },
+	{ " \"a\"", 4, 0 },
+	{ "", 0, 0 },
+};
+
+START_TEST(test_plain_string)
+{
+	const char	*s = plains[_i].s;
+	size_t		 len = plains[_i].len, n;
+	json_t		*v;
+
+	n = json_plain_string(s, len);
+	ck_assert_msg(n == plains[_i].tok, "\"%s\": %zu, expected %zu",
+	    show(s, len), n, plains[_i].tok);
+	if (n == 0)
+		return;
+	/* The token is a string whose bytes are those between the quotes. */
+	v = json_parse_strict(s, n, NULL, 0);
+	ck_assert_ptr_nonnull(v);
+	ck_assert(json_is_string(v));
+	ck_assert_uint_eq(json_string_length(v), n - 2);
+	ck_assert(memcmp(json_string_value(v), s + 1, n - 2) == 0);
+	json_decref(v);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/*
+ * rpc_request_scan against the general path (rpc_parse_line, then
+ * rpc_request_parse and rpc_id_dump): whenever the scan takes a line,
+ * the general path must accept it too, with the same id text, method
+ * and params.  Returns NULL when they agree; *fast tells what the scan
+ * did.
+ */
+static const char *
+scan_differ(const char *buf, size_t len, bool *fast)
+{
+	struct rpc_scan		 rq;
+	struct rpc_request	 req;
+	struct rpc_error	 err = { 0 };
+	const json_t		*err_id;
+	json_t			*root;
+	char			*id = NULL;
+	const char		*why = NULL;
+
+	memset(&rq, 0xa5, sizeof(rq));
+	*fast = rpc_request_scan(buf, len, &rq);
+	if (!*fast) {
+		if (rq.params != NULL || rq.id_len != 0 || rq.method_len != 0)
+			return "refused but left state behind";
+		return NULL;
+	}
+	root = rpc_parse_line(buf, len, &err);
+	if (root == NULL || !rpc_request_parse(root, &req, &err_id, &err))
+		why = "scanned, but the general path refuses it";
+	else if ((req.id == NULL) != (rq.id_len == 0))
+		why = "id present on one side only";
+	else if (req.id != NULL && ((id = rpc_id_dump(req.id)) == NULL ||
+	    strlen(id) != rq.id_len || strcmp(id, rq.id) != 0))
+		why = "different id text";
+	else if (strcmp(req.method, rq.method) != 0 ||
+	    strlen(rq.method) != rq.method_len)
+		why = "different method";
+	else if ((req.params == NULL) != (rq.params == NULL) ||
+	    (req.params != NULL && !json_same(req.params, rq.params)))
+		why = "different params";
+	else if (rq.params != NULL && rq.params->refcount != 1)
+		why = "params not a fresh reference";
+	free(id);
+	rpc_error_clear(&err);
+	json_decref(root);
+	json_decref(rq.params);
+	return why;
+}
+
+struct scan_in {
+	const char	*s;
+	size_t		 len;
+	bool		 fast;		/* rpc_request_scan takes it */
+};
+#define FAST(s)	{ s, sizeof(s) - 1, true }
+#define SLOW(s)	{ s, sizeof(s) - 1, false }
+
+static const struct scan_in scans[] = {
+	/* What clients send. */
+	FAST("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"),
+	FAST("{\"jsonrpc\":\"2.0\",\"id\":131072,\"method\":\"spin\","
+	    "\"params\":{\"ms\":0}}"),
+	FAST("{\"jsonrpc\":\"2.0\",\"method\":\"spin\",\"params\":{\"ms\":1}}"),
+	FAST("{\"method\":\"sleep\",\"params\":{\"ms\":5,\"timeout_ms\":1},"
+	    "\"id\":\"a-b\",\"jsonrpc\":\"2.0\"}"),
+	FAST(" \t{ \"jsonrpc\" : \"2.0\" ,\n\"id\" :-7 , \"method\":\"x\","
+	    "\"params\" : { } }\r\n "),
+	FAST("{\"jsonrpc\":\"2.0\",\"id\":\"\",\"method\":\"\"}"),
+	FAST("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"m\"}"),
+	FAST("{\"jsonrpc\":\"2.0\",\"id\":999999999999999999,\"method\":\"m\"}"),
+	FAST("{\"jsonrpc\":\"2.0\",\"id\":-999999999999999999,"
+	    "\"method\":\"m\"}"),
+	FAST("{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\xa9\x7f/\xf0\x9f\x98\x80\","
+	    "\"method\":\"\xe2\x82\xac\"}"),
+	FAST("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"file.read\","
+	    "\"params\":{\"path\":\"a\\\\b\\u00e9\",\"x\":[1,2.5,null,true],"
+	    "\"p\":{\"ms\":1,\"ms\":2}}}"),
+	FAST("{\"jsonrpc\":\"2.0\",\"id\":\"0123456789012345678901234567890"
+	    "12345678901234\",\"method\":\"m\"}"),	/* 45 + 2 quotes + NUL */
+	FAST("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"0123456789012345678"
+	    "901234567890\"}"),			/* 31 bytes */
+	/* Envelope errors and unusual shapes: the general path. */
+	SLOW(""), SLOW("   "), SLOW("{}"), SLOW("[]"), SLOW("1"), SLOW("null"),
+	SLOW("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1}"),
+	SLOW("{\"id\":1,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.1\",\"id\":1,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":2.0,\"id\":1,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\\u0000\",\"id\":1,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"\\u0032.0\",\"id\":1,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":1}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":null}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\\u0069ng\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\\u0000x\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1.0,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1e3,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":-0,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":01,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":-,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":+1,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1234567890123456789,"
+	    "\"method\":\"ping\"}"),		/* 19 digits */
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":99999999999999999999,"
+	    "\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"a\\\"b\",\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"a\\/b\",\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\",\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"\x01\",\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":[]}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":1}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+	    "\"params\":null}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"parms\":{}}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+	    "\"params\":{\"a\":}}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+	    "\"params\":{\"a\":1}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"i\\u0064\":2,\"method\":\"m\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\\u0000x\":1,\"method\":\"m\"}"),
+	/* Duplicates: the last one wins, the general way. */
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":\"m\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"method\":\"b\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"jsonrpc\":\"2.0\",\"method\":\"b\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"method\":\"b\",\"params\":{},"
+	    "\"params\":{\"a\":1}}"),
+	/* Bad JSON around a good envelope. */
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}x"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\""),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1 \"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\0"),
+	SLOW("\0{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\f"),
+	SLOW("{\"jsonrpc\"\0:\"2.0\",\"id\":1,\"method\":\"ping\"}"),
+	/* Too long for the buffers: the general path copes. */
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"0123456789012345678901234567890"
+	    "123456789012345\",\"method\":\"m\"}"),	/* 46 + 2 quotes + NUL */
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"0123456789012345678"
+	    "9012345678901\"}"),			/* 32 bytes */
+};
+
+START_TEST(test_scan_table)
+{
+	const struct scan_in	*c = &scans[_i];
+	const char		*why;
+	bool			 fast;
+
+	why = scan_differ(c->s, c->len, &fast);
+	ck_assert_msg(why == NULL, "\"%s\": %s", show(c->s, c->len), why);
+	ck_assert_msg(fast == c->fast, "\"%s\": %s, expected %s",
+	    show(c->s, c->len), fast ? "scanned" : "left",
+	    c->fast ? "scanned" : "left");
+}
+END_TEST
+
+/* The depth of params counts from the request object, as in the JSON. */
+START_TEST(test_scan_depth)
+{
+	static const char	 head[] =
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":";
+	size_t			 n, len, plen;
+	char			*p, *line;
+	const char		*why;
+	bool			 fast;
+
+	/* Request object, n objects, a scalar: 2048 levels, then 2049. */
+	for (n = JSON_PARSER_MAX_DEPTH - 2; n <= JSON_PARSER_MAX_DEPTH - 1;
+	    n++) {
+		p = nest(n, true, "1", &plen);
+		len = sizeof(head) - 1 + plen + 1;
+		ck_assert_ptr_nonnull(line = malloc(len));
+		memcpy(line, head, sizeof(head) - 1);
+		memcpy(line + sizeof(head) - 1, p, plen);
+		line[len - 1] = '}';
+		why = scan_differ(line, len, &fast);
+		ck_assert_msg(why == NULL, "depth %zu: %s", n, why);
+		ck_assert_msg(fast == (n == JSON_PARSER_MAX_DEPTH - 2),
+		    "depth %zu: %s", n, fast ? "scanned" : "left");
+		free(line);
+		free(p);
+	}
+}
+END_TEST
+
+/* Mutations of request lines: the scan never takes what it should not. */
+START_TEST(test_scan_mutations)
+{
+	char		 buf[512];
+	uint64_t	 seed = 0x9e3779b97f4a7c15ULL;
+	size_t		 n, len, pos, k, iter, nscans;
+	unsigned	 fast_n = 0, total = 0;
+	const char	*why;
+	bool		 fast;
+
+	nscans = sizeof(scans) / sizeof(scans[0]);
+	for (iter = 0; iter < 30000; iter++) {
+		/* Mostly lines the scan takes, so that mutants are near. */
+		do
+			k = rnd(&seed) % nscans;
+		while (!scans[k].fast && rnd(&seed) % 4 != 0);
+		len = scans[k].len;
+		memcpy(buf, scans[k].s, len);
+		n = rnd(&seed) % 4;	/* 0: the line as it is */
+		while (n-- > 0) {
+			pos = len ? rnd(&seed) % (len + 1) : 0;
+			switch (rnd(&seed) % 5) {
+			case 0:		/* flip a bit */
+				if (pos < len)
+					buf[pos] ^= (char)(1u << rnd(&seed) % 8);
+				break;
+			case 1:		/* overwrite with an interesting byte */
+				if (pos < len)
+					buf[pos] = interesting[rnd(&seed) %
+					    sizeof(interesting)];
+				break;
+			case 2:		/* insert an interesting byte */
+				if (len + 1 < sizeof(buf)) {
+					memmove(buf + pos + 1, buf + pos,
+					    len - pos);
+					buf[pos] = interesting[rnd(&seed) %
+					    sizeof(interesting)];
+					len++;
+				}
+				break;
+			case 3:		/* delete a byte */
+				if (pos < len) {
+					memmove(buf + pos, buf + pos + 1,
+					    len - pos - 1);
+					len--;
+				}
+				break;
+			default: {	/* insert a snippet */
+				const char *sn = snippets[rnd(&seed) %
+				    (sizeof(snippets) / sizeof(snippets[0]))];
+				size_t sl = strlen(sn);
+
+				if (len + sl < sizeof(buf)) {
+					memmove(buf + pos + sl, buf + pos,
+					    len - pos);
+					memcpy(buf + pos, sn, sl);
+					len += sl;
+				}
+				break;
+			}
+			}
+		}
+		why = scan_differ(buf, len, &fast);
+		ck_assert_msg(why == NULL, "mutation %zu \"%s\": %s", iter,
+		    show(buf, len), why);
+		fast_n += fast;
+		total++;
+	}
+	/* Both sides of the line are reached. */
+	ck_assert_uint_gt(fast_n, total / 10);
+	ck_assert_uint_lt(fast_n, total - total / 10);
+}
+END_TEST
+
 static Suite *
 json_parse_suite(void)
 {
@@ -584,6 +972,22 @@ json_parse_suite(void)
 	tc = tcase_create("differential");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_mutations);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("value");
+	tcase_add_loop_test(tc, test_value, 0,
+	    sizeof(prefixes) / sizeof(prefixes[0]));
+	tcase_add_test(tc, test_value_errors);
+	tcase_add_loop_test(tc, test_plain_string, 0,
+	    sizeof(plains) / sizeof(plains[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("request_scan");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_scan_table, 0,
+	    sizeof(scans) / sizeof(scans[0]));
+	tcase_add_test(tc, test_scan_depth);
+	tcase_add_test(tc, test_scan_mutations);
 	suite_add_tcase(s, tc);
 	return s;
 }
