@@ -2,11 +2,20 @@
  * rpc_format.c - the writing side of the codec: ids to their canonical
  * compact text, and reply and notification lines.  A reply is built by
  * concatenation into one growing buffer (the id is already text, and the
- * result is dumped straight into the buffer through jansson's callback),
- * so a small reply costs one malloc and no intermediate JSON objects.
+ * result is written straight into the buffer), so a small reply costs one
+ * malloc and no intermediate JSON objects.
+ *
+ * JSON values are written by rpc_buf_value, not by json_dump_callback:
+ * jansson's dumper sets up a hash table per call to detect cycles, names
+ * every container with snprintf("%p") for it and prints integers with
+ * snprintf, which made the dump most of a small reply's cost.  The output
+ * is byte for byte json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) of
+ * jansson 2.14 (tests/check_rpc.c compares the two on a table, and
+ * fuzz_rpc on every reply it formats).
  *
  * Thread safety: reentrant; workers format their own replies.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,77 +25,173 @@
 
 #define RPC_DUMP_FLAGS	(JSON_COMPACT | JSON_ENCODE_ANY)
 
+/*
+ * Containers nested deeper than this are handed to jansson.  Client
+ * values nest at most JSON_PARSER_MAX_DEPTH and replies wrap them in a
+ * level or two, so only hand-built values and cycles get there; jansson
+ * writes the same bytes for the former and refuses the latter.
+ */
+#define RPC_JSON_DEPTH	(JSON_PARSER_MAX_DEPTH + 64)
+
+/* Room for the decimal text of any json_int_t. */
+#define RPC_INT_BUF	24
+
 struct rpc_buf {
 	char	*p;
 	size_t	 len;
 	size_t	 cap;
-	bool	 failed;	/* out of memory, or a value jansson refused */
+	bool	 failed;	/* out of memory, or a value refused */
 };
 
 static void
 rpc_buf_init(struct rpc_buf *b, size_t hint)
 {
 	b->len = 0;
-	b->cap = hint < 64 ? 64 : hint;
+	b->cap = hint < 16 ? 16 : hint;
 	b->p = malloc(b->cap);
 	b->failed = b->p == NULL;
 }
 
-static void
-rpc_buf_add(struct rpc_buf *b, const char *s, size_t n)
+/* Make room for n more bytes; false (and failed) when there is none. */
+static bool
+rpc_buf_grow(struct rpc_buf *b, size_t n)
 {
 	char	*p;
 	size_t	 cap;
 
 	if (b->failed)
-		return;
-	if (n > b->cap - b->len) {
-		cap = b->cap;
-		while (n > cap - b->len) {
-			if (cap > SIZE_MAX / 2) {
-				b->failed = true;
-				return;
-			}
-			cap *= 2;
-		}
-		if ((p = realloc(b->p, cap)) == NULL) {
+		return false;
+	cap = b->cap;
+	while (n > cap - b->len) {
+		if (cap > SIZE_MAX / 2) {
 			b->failed = true;
-			return;
+			return false;
 		}
-		b->p = p;
-		b->cap = cap;
+		cap *= 2;
 	}
+	if ((p = realloc(b->p, cap)) == NULL) {
+		b->failed = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+static inline bool
+rpc_buf_room(struct rpc_buf *b, size_t n)
+{
+	if (__builtin_expect(!b->failed && n <= b->cap - b->len, 1))
+		return true;
+	return rpc_buf_grow(b, n);
+}
+
+static inline void
+rpc_buf_add(struct rpc_buf *b, const void *s, size_t n)
+{
+	if (!rpc_buf_room(b, n))
+		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 }
 
+static inline void
+rpc_buf_byte(struct rpc_buf *b, char c)
+{
+	if (!rpc_buf_room(b, 1))
+		return;
+	b->p[b->len++] = c;
+}
+
 #define rpc_buf_lit(b, lit)	rpc_buf_add((b), (lit), sizeof(lit) - 1)
 
-static void
-rpc_buf_str(struct rpc_buf *b, const char *s)
+/*
+ * Decimal text of v, ending at buf + RPC_INT_BUF; returns its start.
+ * Every id, code and integer goes through here, so not through printf.
+ */
+static char *
+rpc_fmt_int(char *buf, long long v)
 {
-	rpc_buf_add(b, s, strlen(s));
+	static const char	 pairs[] =
+	    "0001020304050607080910111213141516171819"
+	    "2021222324252627282930313233343536373839"
+	    "4041424344454647484950515253545556575859"
+	    "6061626364656667686970717273747576777879"
+	    "8081828384858687888990919293949596979899";
+	unsigned long long	 u;
+	char			*p = buf + RPC_INT_BUF;
+
+	u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	while (u >= 100) {
+		p -= 2;
+		memcpy(p, pairs + 2 * (u % 100), 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * u, 2);
+	} else
+		*--p = (char)('0' + u);
+	if (v < 0)
+		*--p = '-';
+	return p;
 }
 
-static int
-rpc_buf_dump_cb(const char *s, size_t n, void *arg)
+static void
+rpc_buf_int(struct rpc_buf *b, long long v)
 {
-	struct rpc_buf	*b = arg;
+	char	 buf[RPC_INT_BUF], *p;
 
-	rpc_buf_add(b, s, n);
-	return b->failed ? -1 : 0;
+	p = rpc_fmt_int(buf, v);
+	rpc_buf_add(b, p, (size_t)(buf + RPC_INT_BUF - p));
 }
 
+/*
+ * A real as jansson 2.14 (built without dtoa, as Debian ships it) prints
+ * it: "%.17g", the locale's decimal point made '.', ".0" appended when
+ * there is neither '.' nor 'e', and the exponent without '+' or leading
+ * zeros.  Reals are rare in replies; printf stays.
+ */
 static void
-rpc_buf_json(struct rpc_buf *b, const json_t *v)
+rpc_buf_real(struct rpc_buf *b, double d)
 {
-	if (v == NULL) {
-		rpc_buf_lit(b, "null");
+	char	 buf[48], *e = NULL;
+	bool	 point = false;
+	int	 n, i, j;
+
+	/* json_real() refuses them; jansson would print "inf.0". */
+	if (!isfinite(d)) {
+		b->failed = true;
 		return;
 	}
-	if (!b->failed && json_dump_callback(v, rpc_buf_dump_cb, b,
-	    RPC_DUMP_FLAGS) != 0)
+	n = snprintf(buf, sizeof(buf), "%.17g", d);
+	if (n < 0 || (size_t)n >= sizeof(buf) - 2) {
 		b->failed = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (buf[i] == 'e') {
+			e = buf + i;
+			break;
+		}
+		if (buf[i] != '-' && (buf[i] < '0' || buf[i] > '9')) {
+			buf[i] = '.';
+			point = true;
+		}
+	}
+	if (e != NULL) {
+		/* e[1] is the sign; glibc writes at least two digits. */
+		i = e[1] == '-' ? 2 : 1;
+		j = 2;
+		while (e[j] == '0')
+			j++;
+		memmove(e + i, e + j, (size_t)(buf + n + 1 - (e + j)));
+		n -= j - i;
+	} else if (!point) {
+		buf[n++] = '.';
+		buf[n++] = '0';
+	}
+	rpc_buf_add(b, buf, (size_t)n);
 }
 
 /* Length of the valid UTF-8 sequence at s[0 .. n), or 0 when invalid. */
@@ -121,6 +226,237 @@ rpc_utf8_seq(const unsigned char *s, size_t n)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
 	return len;
+}
+
+/* Byte classes for strings jansson holds. */
+enum {
+	RPC_JPLAIN,	/* copied as is, 0x7f and '/' included */
+	RPC_JESC,	/* escaped: below 0x20, '"', '\\' */
+	RPC_JHIGH,	/* 0x80 and up: a UTF-8 sequence to check */
+};
+
+static const unsigned char rpc_jclass[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x00 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x10 */
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x20 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x30 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x40 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,	/* 0x50 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x60 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x70 */
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,	/* 0x80 */
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+/*
+ * Are all 8 bytes of x plain?  Base64 payloads of file.read and zstd run
+ * to megabytes, so they are scanned a word at a time.  Each test is exact
+ * in the "none" direction: no byte below 0x20, equal to '"' or '\\', or
+ * with its high bit set.
+ */
+static inline bool
+rpc_plain8(uint64_t x)
+{
+	const uint64_t	 ones = 0x0101010101010101ull;
+	const uint64_t	 high = ones * 0x80;
+	uint64_t	 q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+
+	return ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+	    ((bs - ones) & ~bs) | x) & high) == 0;
+}
+
+/*
+ * Append a string jansson holds, escaped as its dump_string does without
+ * flags: \" \\ \b \f \n \r \t, other controls as \u00XX in upper
+ * case, everything else (0x7f, '/', U+2028, any non-ASCII) raw.  Invalid
+ * UTF-8 (possible only through jansson's *_nocheck calls) gives false,
+ * leaving out, as jansson does, the bytes since the last escape.
+ */
+static bool
+rpc_buf_jstr(struct rpc_buf *b, const char *str, size_t n)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const unsigned char	*s = (const unsigned char *)str;
+	const unsigned char	*end = s + n, *run = s, *lim;
+	uint64_t		 x;
+	size_t			 k;
+	char			 esc[6] = { '\\', 'u', '0', '0' };
+
+	rpc_buf_byte(b, '"');
+	while (s < end) {
+		if (end - s >= 8) {
+			memcpy(&x, s, sizeof(x));
+			if (rpc_plain8(x)) {
+				s += 8;
+				continue;
+			}
+			lim = s + 8;
+		} else
+			lim = end;
+		while (s < lim) {
+			if (rpc_jclass[*s] == RPC_JPLAIN) {
+				s++;
+				continue;
+			}
+			if (rpc_jclass[*s] == RPC_JHIGH) {
+				k = rpc_utf8_seq(s, (size_t)(end - s));
+				if (k == 0)
+					return false;
+				s += k;
+				continue;
+			}
+			rpc_buf_add(b, run, (size_t)(s - run));
+			switch (*s) {
+			case '"':
+				rpc_buf_lit(b, "\\\"");
+				break;
+			case '\\':
+				rpc_buf_lit(b, "\\\\");
+				break;
+			case '\b':
+				rpc_buf_lit(b, "\\b");
+				break;
+			case '\f':
+				rpc_buf_lit(b, "\\f");
+				break;
+			case '\n':
+				rpc_buf_lit(b, "\\n");
+				break;
+			case '\r':
+				rpc_buf_lit(b, "\\r");
+				break;
+			case '\t':
+				rpc_buf_lit(b, "\\t");
+				break;
+			default:
+				esc[4] = hex[*s >> 4];
+				esc[5] = hex[*s & 0xf];
+				rpc_buf_add(b, esc, sizeof(esc));
+				break;
+			}
+			run = ++s;
+		}
+	}
+	rpc_buf_add(b, run, (size_t)(s - run));
+	rpc_buf_byte(b, '"');
+	return true;
+}
+
+static int
+rpc_buf_dump_cb(const char *s, size_t n, void *arg)
+{
+	struct rpc_buf	*b = arg;
+
+	rpc_buf_add(b, s, n);
+	return b->failed ? -1 : 0;
+}
+
+static void	rpc_buf_value(struct rpc_buf *, const json_t *, unsigned);
+
+static void
+rpc_buf_object(struct rpc_buf *b, const json_t *v, unsigned depth)
+{
+	void	*it;
+
+	if ((it = json_object_iter((json_t *)v)) == NULL) {
+		rpc_buf_lit(b, "{}");
+		return;
+	}
+	rpc_buf_byte(b, '{');
+	for (;;) {
+		/*
+		 * jansson ignores a key it cannot encode and carries on;
+		 * so does this, to give the same bytes.
+		 */
+		(void)rpc_buf_jstr(b, json_object_iter_key(it),
+		    json_object_iter_key_len(it));
+		rpc_buf_byte(b, ':');
+		rpc_buf_value(b, json_object_iter_value(it), depth + 1);
+		if (b->failed)
+			return;
+		if ((it = json_object_iter_next((json_t *)v, it)) == NULL)
+			break;
+		rpc_buf_byte(b, ',');
+	}
+	rpc_buf_byte(b, '}');
+}
+
+static void
+rpc_buf_array(struct rpc_buf *b, const json_t *v, unsigned depth)
+{
+	size_t	 n = json_array_size(v);
+
+	if (n == 0) {
+		rpc_buf_lit(b, "[]");
+		return;
+	}
+	rpc_buf_byte(b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			rpc_buf_byte(b, ',');
+		rpc_buf_value(b, json_array_get(v, i), depth + 1);
+		if (b->failed)
+			return;
+	}
+	rpc_buf_byte(b, ']');
+}
+
+/* Append v as json_dumps(v, RPC_DUMP_FLAGS) would; depth: enclosing levels. */
+static void
+rpc_buf_value(struct rpc_buf *b, const json_t *v, unsigned depth)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+	case JSON_ARRAY:
+		if (depth >= RPC_JSON_DEPTH) {
+			/* Deep or cyclic: jansson has the cycle check. */
+			if (!b->failed && json_dump_callback(v,
+			    rpc_buf_dump_cb, b, RPC_DUMP_FLAGS) != 0)
+				b->failed = true;
+		} else if (json_is_object(v))
+			rpc_buf_object(b, v, depth);
+		else
+			rpc_buf_array(b, v, depth);
+		break;
+	case JSON_STRING:
+		if (!rpc_buf_jstr(b, json_string_value(v),
+		    json_string_length(v)))
+			b->failed = true;
+		break;
+	case JSON_INTEGER:
+		rpc_buf_int(b, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		rpc_buf_real(b, json_real_value(v));
+		break;
+	case JSON_TRUE:
+		rpc_buf_lit(b, "true");
+		break;
+	case JSON_FALSE:
+		rpc_buf_lit(b, "false");
+		break;
+	case JSON_NULL:
+		rpc_buf_lit(b, "null");
+		break;
+	default:
+		b->failed = true;
+		break;
+	}
+}
+
+static void
+rpc_buf_json(struct rpc_buf *b, const json_t *v)
+{
+	if (v == NULL)
+		rpc_buf_lit(b, "null");
+	else
+		rpc_buf_value(b, v, 0);
 }
 
 /*
@@ -184,10 +520,11 @@ rpc_buf_quote(struct rpc_buf *b, const char *str)
 	rpc_buf_lit(b, "\"");
 }
 
+/* NUL-terminate (callers may treat the text as a C string) and hand over. */
 static char *
-rpc_buf_finish(struct rpc_buf *b, size_t *lenp)
+rpc_buf_end(struct rpc_buf *b, size_t *lenp)
 {
-	rpc_buf_lit(b, "}\n");
+	rpc_buf_byte(b, '\0');
 	if (b->failed) {
 		free(b->p);
 		if (lenp != NULL)
@@ -195,60 +532,53 @@ rpc_buf_finish(struct rpc_buf *b, size_t *lenp)
 		return NULL;
 	}
 	if (lenp != NULL)
-		*lenp = b->len;
-	/* Callers may treat the line as a C string too. */
-	rpc_buf_add(b, "", 1);
-	if (b->failed) {
-		free(b->p);
-		return NULL;
-	}
+		*lenp = b->len - 1;
 	return b->p;
+}
+
+static char *
+rpc_buf_finish(struct rpc_buf *b, size_t *lenp)
+{
+	rpc_buf_lit(b, "}\n");
+	return rpc_buf_end(b, lenp);
 }
 
 char *
 rpc_id_dump(const json_t *id)
 {
-	char	*s;
+	struct rpc_buf	 b;
+	char		 buf[RPC_INT_BUF], *p, *s;
+	size_t		 n;
 
 	if (id == NULL || json_is_null(id))
 		return strdup("null");
 	if (json_is_integer(id)) {
-		/*
-		 * The common case, kept away from the generic encoder and
-		 * from printf: it runs for every request on the event thread.
-		 */
-		json_int_t		 v = json_integer_value(id);
-		unsigned long long	 u;
-		char			 digits[24], *p = digits + sizeof(digits);
-		size_t			 n;
-
-		u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-		do {
-			*--p = (char)('0' + u % 10);
-			u /= 10;
-		} while (u != 0);
-		if (v < 0)
-			*--p = '-';
-		n = (size_t)(digits + sizeof(digits) - p);
+		/* The common case, on the event thread for every request. */
+		p = rpc_fmt_int(buf, json_integer_value(id));
+		n = (size_t)(buf + RPC_INT_BUF - p);
 		if ((s = malloc(n + 1)) == NULL)
 			return NULL;
 		memcpy(s, p, n);
 		s[n] = '\0';
 		return s;
 	}
-	return json_dumps(id, RPC_DUMP_FLAGS);
+	rpc_buf_init(&b, json_is_string(id) ? json_string_length(id) + 8 : 0);
+	rpc_buf_value(&b, id, 0);
+	return rpc_buf_end(&b, NULL);
 }
 
 char *
 rpc_format_result(const char *id_json, const json_t *result, size_t *lenp)
 {
 	struct rpc_buf	b;
+	size_t		idlen;
 
 	if (id_json == NULL)
 		id_json = "null";
-	rpc_buf_init(&b, 128 + strlen(id_json));
+	idlen = strlen(id_json);
+	rpc_buf_init(&b, 128 + idlen);
 	rpc_buf_lit(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
-	rpc_buf_str(&b, id_json);
+	rpc_buf_add(&b, id_json, idlen);
 	rpc_buf_lit(&b, ",\"result\":");
 	rpc_buf_json(&b, result);
 	return rpc_buf_finish(&b, lenp);
@@ -259,17 +589,16 @@ rpc_format_error(const char *id_json, const struct rpc_error *err,
     size_t *lenp)
 {
 	struct rpc_buf	b;
-	char		num[16];
-	int		n;
+	size_t		idlen;
 
 	if (id_json == NULL)
 		id_json = "null";
-	rpc_buf_init(&b, 192 + strlen(id_json) + strlen(err->message));
+	idlen = strlen(id_json);
+	rpc_buf_init(&b, 192 + idlen + strlen(err->message));
 	rpc_buf_lit(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
-	rpc_buf_str(&b, id_json);
+	rpc_buf_add(&b, id_json, idlen);
 	rpc_buf_lit(&b, ",\"error\":{\"code\":");
-	n = snprintf(num, sizeof(num), "%d", err->code);
-	rpc_buf_add(&b, num, (size_t)n);
+	rpc_buf_int(&b, err->code);
 	rpc_buf_lit(&b, ",\"message\":");
 	rpc_buf_quote(&b, err->message[0] != '\0' ? err->message :
 	    rpc_code_message(err->code));

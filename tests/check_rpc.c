@@ -3,11 +3,16 @@
  * parsing (invalid JSON and UTF-8, NUL in strings, 64-bit ids), every
  * envelope error and the order they are reported in, the exact bytes of
  * ids and reply lines, the error table and setters, and the client's
- * reply check.
+ * reply check.  The JSON writer of rpc_format.c is compared with
+ * json_dumps (its oracle) on a table, on every byte in strings and on
+ * generated values.
  *
  * Single-threaded; runs under Check's fork mode.
  */
 #include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -404,6 +409,447 @@ END_TEST
 
 /* ------------------------------------------------------------------ */
 
+/*
+ * The writer against its oracle: v in a result, as a notification's
+ * params and as an id must come out as json_dumps(v, JSON_COMPACT |
+ * JSON_ENCODE_ANY) writes it, or fail where json_dumps fails.
+ */
+static void
+check_dump(const json_t *v, const char *what)
+{
+	static const char	 pre[] =
+	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":";
+	static const char	 npre[] =
+	    "{\"jsonrpc\":\"2.0\",\"method\":\"n\",\"params\":";
+	char			*want, *line;
+	size_t			 len, wlen;
+
+	want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	line = rpc_format_result("7", v, &len);
+	if (want == NULL) {
+		ck_assert_msg(line == NULL, "%s: json_dumps refuses, got %s",
+		    what, line);
+		ck_assert_ptr_null(rpc_id_dump(v));
+		return;
+	}
+	wlen = strlen(want);
+	ck_assert_msg(line != NULL, "%s: NULL, want %s", what, want);
+	ck_assert_msg(len == sizeof(pre) - 1 + wlen + 2 &&
+	    memcmp(line, pre, sizeof(pre) - 1) == 0 &&
+	    memcmp(line + sizeof(pre) - 1, want, wlen) == 0 &&
+	    memcmp(line + len - 2, "}\n", 3) == 0,
+	    "%s: got %s want %s", what, line, want);
+	free(line);
+
+	line = rpc_format_notification("n", v, &len);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_msg(len == sizeof(npre) - 1 + wlen + 2 &&
+	    memcmp(line + sizeof(npre) - 1, want, wlen) == 0,
+	    "%s: notification %s want %s", what, line, want);
+	free(line);
+
+	line = rpc_id_dump(v);
+	ck_assert_msg(line != NULL && strcmp(line, want) == 0,
+	    "%s: id %s want %s", what, line, want);
+	free(line);
+	free(want);
+}
+
+static json_t *
+load_any(const char *text)
+{
+	json_error_t	 e;
+	json_t		*v;
+
+	/* jansson's own parser builds the values: no shared code. */
+	v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+	ck_assert_msg(v != NULL, "%s: %s", text, e.text);
+	return v;
+}
+
+static const char *const dump_cases[] = {
+	"null", "true", "false",
+	"0", "-0", "1", "-1", "9", "10", "99", "100", "-100", "12345",
+	"2147483647", "-2147483648", "4294967296",
+	"9223372036854775807", "-9223372036854775808", "-9223372036854775807",
+	"1000000000000000000", "999999999999999999",
+	"0.0", "-0.0", "1.5", "-1.5", "100.0", "0.1", "0.2", "0.3", "1e300",
+	"1e-300", "-1e300", "5e-324", "2.2250738585072014e-308",
+	"1.7976931348623157e308", "-1.7976931348623157e308", "1e16", "1e17",
+	"1e15", "123456789012345678.0", "1e22", "1e-5", "1e-4", "0.0001",
+	"0.00001", "3.141592653589793", "1e100", "1e-100", "1e-7", "2.5e-7",
+	"12345.678", "1e21", "4503599627370496.5", "9007199254740993.0",
+	"\"\"", "\"a\"", "\"\\u0000\"", "\"a\\u0000b\\u0000\"",
+	"\"\\\"\\\\/\"", "\"\\u007f\"", "\"a/b\\/c\"",
+	"\"\\b\\f\\n\\r\\t\"", "\"\\u0001\\u001f\\u001F\\u000b\\u000e\"",
+	"\"\\u2028\\u2029\"", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
+	"\"\\ud83d\\ude00\\u00e9\\uffff\\ufeff\"", "\"\xef\xbf\xbd\"",
+	"\"0123456789abcdef0123456789abcdef\"",
+	"\"0123456789abcdef\\n0123456789abcde\\\"\"",
+	"\"01234567\xc3\xa9" "89abcdef\xf0\x9f\x98\x80xyz\\u0000\"",
+	"\"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\"",
+	"{}", "[]", "[[]]", "[{}]", "{\"a\":{}}", "{\"a\":[]}", "[[[[[]]]]]",
+	"{\"a\":1,\"b\":2}", "{\"b\":2,\"a\":1}", "[1,2,3]",
+	"[null,true,false]",
+	"{\"\":\"\"}", "{\"k\\n\\u0001\\\"\\\\/\":[1,\"x\"]}",
+	"{\"\xc3\xa9\":\"\xe2\x80\xa8\",\"\\u007f\":0}",
+	"{\"a\":{\"b\":{\"c\":{\"d\":[1,-2.5,\"e\",{\"f\":null}]}}}}",
+	"[1,[2,[3,[4,[5]]]],{\"x\":[{},{\"y\":[]}]}]",
+	"{\"pong\":true}", "{\"spun_ms\":0}",
+	"{\"data_b64\":\"aGVsbG8gd29ybGQ=\",\"bytes\":11,\"size\":11,"
+	    "\"eof\":true}",
+	"{\"a\":1,\"a\":2}",
+};
+
+START_TEST(test_dump_table)
+{
+	json_t	*v = load_any(dump_cases[_i]);
+
+	check_dump(v, dump_cases[_i]);
+	json_decref(v);
+}
+END_TEST
+
+/* Every byte that may appear in a string, alone and at every offset. */
+START_TEST(test_dump_bytes)
+{
+	char	 s[40], what[64];
+	json_t	*v;
+
+	for (int c = 0; c < 0x80; c++) {
+		for (size_t at = 0; at < 20; at++) {
+			memset(s, 'x', sizeof(s));
+			s[at] = (char)c;
+			v = json_stringn(s, at == 0 ? 1 : at + 1 + at % 7);
+			ck_assert_ptr_nonnull(v);
+			snprintf(what, sizeof(what), "byte 0x%02x at %zu", c,
+			    at);
+			check_dump(v, what);
+			json_decref(v);
+		}
+	}
+	/* All of them in one string, at shifting offsets, as a key too. */
+	for (int c = 0; c < 0x80; c += 13) {
+		char	 all[0x80];
+
+		for (int i = 0; i < 0x80; i++)
+			all[i] = (char)((i + c) % 0x80);
+		v = json_object();
+		ck_assert_int_eq(json_object_setn_new(v, all + 1, 0x7f,
+		    json_stringn(all, 0x80)), 0);
+		ck_assert_int_eq(json_object_setn_new(v, "a\0b", 3,
+		    json_stringn("\0", 1)), 0);
+		check_dump(v, "all bytes");
+		json_decref(v);
+	}
+}
+END_TEST
+
+START_TEST(test_dump_numbers)
+{
+	static const double	 reals[] = { 0.0, -0.0, 1.0, -1.0, 0.5, 0.1,
+	    1.0 / 3, 2.0 / 3, 1e15, 1e16, 1e17, 1e-4, 1e-5, 5e-324, -5e-324,
+	    DBL_MIN, DBL_MAX, -DBL_MAX, DBL_EPSILON, 9007199254740992.0,
+	    123456789.125, 0.30000000000000004 };
+	static const long long	 ints[] = { 0, 1, -1, 9, 10, -10, 99, 100,
+	    101, 999, 1000, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN,
+	    INT64_MAX - 1, INT64_MIN + 1, 1000000000000000000ll,
+	    -999999999999999999ll };
+	uint64_t		 x = 0x9e3779b97f4a7c15ull;
+	json_t			*v;
+	char			 what[64];
+	double			 d;
+	long long		 n;
+
+	for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+		v = json_real(reals[i]);
+		check_dump(v, "real");
+		json_decref(v);
+	}
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		v = json_integer(ints[i]);
+		check_dump(v, "integer");
+		json_decref(v);
+	}
+	/* Powers of ten: every exponent form and integer length. */
+	for (int e = -325; e <= 308; e++) {
+		d = pow(10, e);
+		for (int m = 1; m <= 3; m++) {
+			/* 2e308 and 1.5e308 overflow: json_real refuses. */
+			if ((v = json_real(d * (m == 3 ? 1.5 : m))) == NULL)
+				continue;
+			snprintf(what, sizeof(what), "%d x 1e%d", m, e);
+			check_dump(v, what);
+			json_decref(v);
+		}
+	}
+	for (n = 1; n <= INT64_MAX / 10; n *= 10) {
+		for (long long k = -1; k <= 1; k++) {
+			v = json_integer(n + k);
+			check_dump(v, "10^n");
+			json_decref(v);
+			v = json_integer(-(n + k));
+			check_dump(v, "-10^n");
+			json_decref(v);
+		}
+	}
+	/* Random bit patterns, both as reals and as integers. */
+	for (int i = 0; i < 20000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(&d, &x, sizeof(d));
+		if (isfinite(d)) {
+			v = json_real(d);
+			snprintf(what, sizeof(what), "real %a", d);
+			check_dump(v, what);
+			json_decref(v);
+		}
+		v = json_integer((json_int_t)(i % 2 ? 0 - (x >> i % 64) :
+		    x >> i % 64));
+		check_dump(v, "random integer");
+		json_decref(v);
+	}
+}
+END_TEST
+
+/* Append code point c as UTF-8. */
+static size_t
+put_utf8(char *p, uint32_t c)
+{
+	if (c < 0x80) {
+		p[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		p[0] = (char)(0xc0 | c >> 6);
+		p[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		p[0] = (char)(0xe0 | c >> 12);
+		p[1] = (char)(0x80 | (c >> 6 & 0x3f));
+		p[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	p[0] = (char)(0xf0 | c >> 18);
+	p[1] = (char)(0x80 | (c >> 12 & 0x3f));
+	p[2] = (char)(0x80 | (c >> 6 & 0x3f));
+	p[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+static uint32_t
+rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return (uint32_t)(*x >> 32);
+}
+
+/* A random string of valid UTF-8, mostly ASCII, some escapes. */
+static json_t *
+rnd_string(uint64_t *x)
+{
+	char		 buf[200];
+	size_t		 n = 0, want = rnd(x) % 40;
+	uint32_t	 c;
+
+	while (want-- > 0) {
+		switch (rnd(x) % 8) {
+		case 0:
+			c = rnd(x) % 0x20;
+			break;
+		case 1:
+			c = "\"\\/\x7f"[rnd(x) % 4];
+			break;
+		case 2:
+			c = 0x80 + rnd(x) % 0x780;
+			break;
+		case 3:
+			do
+				c = 0x800 + rnd(x) % 0xf800;
+			while (c >= 0xd800 && c <= 0xdfff);
+			break;
+		case 4:
+			c = 0x10000 + rnd(x) % 0x100000;
+			break;
+		default:
+			c = 0x20 + rnd(x) % 0x5f;
+			break;
+		}
+		n += put_utf8(buf + n, c);
+	}
+	return json_stringn(buf, n);
+}
+
+static json_t *
+rnd_value(uint64_t *x, int depth)
+{
+	json_t	*v, *s;
+	double	 d;
+	int	 n;
+
+	switch (rnd(x) % (depth > 4 ? 6 : 8)) {
+	case 0:
+		return json_null();
+	case 1:
+		return json_boolean(rnd(x) % 2);
+	case 2:
+		return json_integer((json_int_t)((uint64_t)rnd(x) << 32 |
+		    rnd(x)) >> rnd(x) % 64);
+	case 3:
+		d = (double)(int32_t)rnd(x) / (1 + rnd(x) % 1000) *
+		    pow(10, (int)(rnd(x) % 40) - 20);
+		return json_real(d);
+	case 4:
+	case 5:
+		return rnd_string(x);
+	case 6:
+		v = json_array();
+		for (n = (int)(rnd(x) % 6); n > 0; n--)
+			json_array_append_new(v, rnd_value(x, depth + 1));
+		return v;
+	default:
+		v = json_object();
+		for (n = (int)(rnd(x) % 6); n > 0; n--) {
+			s = rnd_string(x);
+			json_object_setn_new(v, json_string_value(s),
+			    json_string_length(s), rnd_value(x, depth + 1));
+			json_decref(s);
+		}
+		return v;
+	}
+}
+
+START_TEST(test_dump_generated)
+{
+	uint64_t	 x = 0x2545f4914f6cdd1dull;
+	json_t		*v, *big;
+	char		 what[32];
+
+	big = json_array();
+	for (int i = 0; i < 2000; i++) {
+		v = rnd_value(&x, 0);
+		snprintf(what, sizeof(what), "generated %d", i);
+		check_dump(v, what);
+		json_array_append_new(big, v);
+	}
+	check_dump(big, "all generated");
+	json_decref(big);
+}
+END_TEST
+
+/* Big, deep, shared, cyclic and invalid values. */
+START_TEST(test_dump_odd)
+{
+	json_t	*v, *a, *b, *o;
+	char	 key[16];
+
+	/* A wide object of nested members. */
+	o = json_object();
+	for (int i = 0; i < 500; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		json_object_set_new(o, key, json_pack("{s:i,s:[s,f,b,n],s:{}}",
+		    "i", i, "l", "v\n", i / 7.0, i % 2, "e"));
+	}
+	check_dump(o, "wide object");
+
+	/* The same value twice is not a cycle. */
+	v = json_pack("[O,O,{s:O}]", o, o, "again", o);
+	check_dump(v, "shared");
+	json_decref(v);
+	json_decref(o);
+
+	/* Deeper than the writer goes itself: jansson takes over. */
+	v = json_array();
+	a = v;
+	for (int i = 0; i < 3 * JSON_PARSER_MAX_DEPTH; i++) {
+		b = i % 2 ? json_array() : json_object();
+		if (json_is_array(a))
+			json_array_append_new(a, b);
+		else
+			json_object_set_new(a, "d", b);
+		a = b;
+	}
+	json_array_append_new(a, json_string("bottom"));
+	check_dump(v, "deep");
+	json_decref(v);
+
+	/* A cycle: both refuse it. */
+	a = json_array();
+	b = json_array();
+	ck_assert_int_eq(json_array_append(a, b), 0);
+	ck_assert_int_eq(json_array_append(b, a), 0);
+	ck_assert_ptr_null(json_dumps(a, JSON_ENCODE_ANY));
+	check_dump(a, "cycle");
+	json_array_clear(b);
+	json_decref(b);
+	json_decref(a);
+
+	/* Invalid UTF-8 made with *_nocheck: a value fails the dump... */
+	v = json_pack("[s,o]", "ok", json_stringn_nocheck("a\xff", 2));
+	check_dump(v, "invalid value");
+	json_decref(v);
+	v = json_stringn_nocheck("\xc3", 1);
+	check_dump(v, "truncated value");
+	json_decref(v);
+	/* ...a key does not (jansson ignores it), and the bytes still agree. */
+	v = json_object();
+	json_object_setn_new_nocheck(v, "x\n\xed\xa0\x80y", 6, json_true());
+	json_object_setn_new_nocheck(v, "ok", 2, json_false());
+	check_dump(v, "invalid key");
+	json_decref(v);
+}
+END_TEST
+
+static size_t	jansson_allocs;
+
+static void *
+count_malloc(size_t n)
+{
+	jansson_allocs++;
+	return malloc(n);
+}
+
+/*
+ * Replies are written without jansson's dumper, whose cycle check alone
+ * allocates a hash table per value (and json_dumps a string buffer).
+ */
+START_TEST(test_dump_no_jansson)
+{
+	struct rpc_error	 err = { 0 };
+	json_t			*r, *id;
+	char			*line;
+	size_t			 len;
+
+	json_set_alloc_funcs(count_malloc, free);
+	r = load_any("{\"spun_ms\":0,\"a\":[1,-2,\"x\\n\",{\"b\":null}]}");
+	id = json_string("req-1");
+	rpc_error_errno(&err, ENOENT, "open %s", "x");
+	jansson_allocs = 0;
+	line = rpc_format_result("1", r, &len);
+	ck_assert_ptr_nonnull(line);
+	free(line);
+	line = rpc_format_error("1", &err, &len);
+	ck_assert_ptr_nonnull(line);
+	free(line);
+	line = rpc_format_notification("progress", r, &len);
+	ck_assert_ptr_nonnull(line);
+	free(line);
+	line = rpc_id_dump(id);
+	ck_assert_str_eq(line, "\"req-1\"");
+	free(line);
+	ck_assert_uint_eq(jansson_allocs, 0);
+	rpc_error_clear(&err);
+	json_decref(id);
+	json_decref(r);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+
 START_TEST(test_code_messages)
 {
 	static const int codes[] = { RPC_PARSE_ERROR, RPC_INVALID_REQUEST,
@@ -604,6 +1050,16 @@ rpc_suite(void)
 	tcase_add_test(tc, test_format_error);
 	tcase_add_test(tc, test_format_roundtrip);
 	tcase_add_test(tc, test_format_notification);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dump");
+	tcase_add_loop_test(tc, test_dump_table, 0,
+	    sizeof(dump_cases) / sizeof(dump_cases[0]));
+	tcase_add_test(tc, test_dump_bytes);
+	tcase_add_test(tc, test_dump_numbers);
+	tcase_add_test(tc, test_dump_generated);
+	tcase_add_test(tc, test_dump_odd);
+	tcase_add_test(tc, test_dump_no_jansson);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

@@ -4,7 +4,8 @@
  * (frame_next), each line goes through rpc_parse_line, each message (or
  * batch member) through rpc_request_parse, and every outcome is formatted
  * the way a reply would be (rpc_id_dump, rpc_format_result/error).  Reply
- * lines are parsed back with rpc_reply_parse, which must accept them.
+ * lines are parsed back with rpc_reply_parse, which must accept them, and
+ * ids and results must be written exactly as json_dumps writes them.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,19 @@ fz_check_reply(char *line, size_t len)
 	free(line);
 }
 
+/* rpc_format.c writes v as text[0 .. len): json_dumps's bytes. */
+static void
+fz_check_dump(const char *text, size_t len, const json_t *v)
+{
+	char	*want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	/* Parsed values are valid: only out of memory makes it NULL. */
+	if (want != NULL && (len != strlen(want) ||
+	    memcmp(text, want, len) != 0))
+		abort();
+	free(want);
+}
+
 static void
 fz_request(const json_t *msg)
 {
@@ -44,8 +58,8 @@ fz_request(const json_t *msg)
 	struct rpc_error	 err = { 0 };
 	const json_t		*err_id = NULL;
 	json_t			*result;
-	char			*id_json;
-	size_t			 len;
+	char			*id_json, *line;
+	size_t			 len, pre;
 
 	if (!rpc_request_parse(msg, &req, &err_id, &err)) {
 		if (err.code != RPC_INVALID_REQUEST)
@@ -64,11 +78,22 @@ fz_request(const json_t *msg)
 	id_json = rpc_id_dump(req.id);
 	if (id_json == NULL)
 		return;
+	if (req.id != NULL)
+		fz_check_dump(id_json, strlen(id_json), req.id);
 	/* Echo the params back as a result, and as an error's data. */
 	result = json_pack("{s:s,s:O?}", "method", req.method, "params",
 	    (json_t *)req.params);
 	if (result != NULL) {
-		fz_check_reply(rpc_format_result(id_json, result, &len), len);
+		line = rpc_format_result(id_json, result, &len);
+		pre = strlen("{\"jsonrpc\":\"2.0\",\"id\":,\"result\":") +
+		    strlen(id_json);
+		if (line != NULL) {
+			if (len < pre + 2)
+				abort();
+			/* Between the prefix and the closing "}\n". */
+			fz_check_dump(line + pre, len - pre - 2, result);
+		}
+		fz_check_reply(line, len);
 		json_decref(result);
 	}
 	rpc_error_param(&err, "params", "echo of %s", req.method);
