@@ -55,11 +55,9 @@ batch_add(struct batch *b, char *line, size_t len)
 {
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
-	if (evbuffer_add(b->buf, b->replies == 0 ? "[" : ",", 1) < 0)
-		b->lost = true;
 	/* By reference: a member's reply may be megabytes of base64. */
-	else if (evbuffer_add_reference(b->buf, line, len, free_line,
-	    NULL) < 0)
+	if (evbuffer_add(b->buf, b->replies == 0 ? "[" : ",", 1) < 0 ||
+	    evbuffer_add_reference(b->buf, line, len, free_line, NULL) < 0)
 		b->lost = true;
 	else
 		line = NULL;
