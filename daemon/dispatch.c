@@ -84,7 +84,8 @@ dispatch_job_free(struct job *job)
 	if (job->conn != NULL)
 		conn_job_detach(job->conn, job);
 	json_decref(job->params);
-	free(job->id_json);
+	if (job->id_json != job->id_buf)
+		free(job->id_json);
 	free(job->reply);
 	free(job);
 }
@@ -250,6 +251,15 @@ job_work_run(struct pool_work *work)
 	}
 	json_decref(result);
 	rpc_error_clear(&err);
+	/*
+	 * Done with the params: free them here rather than on the event
+	 * thread, unless the request's JSON shares them (freed there) or the
+	 * kind's free hook still wants them (to wipe secrets).
+	 */
+	if (!job->params_shared && job->kind->free == NULL) {
+		json_decref(job->params);
+		job->params = NULL;
+	}
 }
 
 /* Event thread: a job came back from its worker. */
@@ -393,39 +403,33 @@ batch_seen(char **seen, size_t n, const char *id_json)
 }
 
 /*
- * One request object.  seen/nseen: the ids of this batch so far (NULL
- * outside a batch); an id dispatched here is appended.
+ * One request whose envelope is valid.  id_json: the id as rpc_id_dump
+ * writes it, id_len bytes (NULL for a notification), copied into the
+ * job.  params: a reference this function takes over (NULL when absent);
+ * shared when the request's JSON holds another one.  seen/nseen: the ids
+ * of this batch so far (NULL outside a batch); an id dispatched here is
+ * appended.
  */
 static void
-dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
-    char **seen, size_t *nseen)
+dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
+    const char *id_json, size_t id_len, const char *method, json_t *params,
+    bool shared)
 {
 	struct server		*s = c->server;
 	const struct sbk_config	*cfg = s->cfg;
 	const struct job_kind	*kind;
-	struct rpc_request	 req;
 	struct rpc_error	 err = { 0 };
-	const json_t		*err_id;
 	struct job		*job, *dup;
-	char			*id_json = NULL;
+	const json_t		*tmo, *prg;
 	long long		 timeout_ms;
+	unsigned		 hashv = 0;
 	bool			 progress;
 	int			 rc;
 
-	if (!rpc_request_parse(msg, &req, &err_id, &err)) {
-		id_json = rpc_id_dump(err_id);
-		send_error(c, b, id_json ? id_json : "null", &err);
-		free(id_json);
-		return;
-	}
-	if (req.id != NULL) {
-		id_json = rpc_id_dump(req.id);
-		if (id_json == NULL) {
-			rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, NULL);
-			send_error(c, b, "null", &err);
-			return;
-		}
-		HASH_FIND(hh, c->ids, id_json, strlen(id_json), dup);
+	if (id_json != NULL) {
+		/* Hashed once for the lookup and the insertion below. */
+		HASH_VALUE(id_json, id_len, hashv);
+		HASH_FIND_BYHASHVALUE(hh, c->ids, id_json, id_len, hashv, dup);
 		if (dup != NULL || (seen != NULL &&
 		    batch_seen(seen, *nseen, id_json))) {
 			rpc_error_set(&err, RPC_INVALID_REQUEST, NULL,
@@ -436,23 +440,34 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
 			(*nseen)++;
 	}
 
-	kind = job_kind_find(req.method);
+	kind = job_kind_find(method);
 	if (kind == NULL || ((kind->flags & JOB_KIND_TEST) &&
 	    !cfg->enable_test_methods)) {
 		rpc_error_set(&err, RPC_METHOD_NOT_FOUND, NULL,
-		    "method not found: %.100s", req.method);
+		    "method not found: %.100s", method);
 		goto fail;
 	}
-	if (req.params != NULL && !json_is_object(req.params)) {
+	if (params != NULL && !json_is_object(params)) {
 		rpc_error_param(&err, "params", "params must be an object");
 		goto fail;
 	}
-	if (job_param_int(req.params, "timeout_ms", 0, 1, TIMEOUT_MS_MAX,
+	job_params_common(params, &tmo, &prg);
+	if (job_value_int(tmo, "timeout_ms", 0, 1, TIMEOUT_MS_MAX,
 	    &timeout_ms, &err) < 0 ||
-	    job_param_bool(req.params, "progress", false, &progress, &err) < 0)
+	    job_value_bool(prg, "progress", false, &progress, &err) < 0)
 		goto fail;
 
+	/* One allocation: a short id lives in the job. */
 	job = calloc(1, sizeof(*job));
+	if (job != NULL && id_json != NULL) {
+		job->id_json = id_len < sizeof(job->id_buf) ? job->id_buf :
+		    malloc(id_len + 1);
+		if (job->id_json == NULL) {
+			free(job);
+			job = NULL;
+		} else
+			memcpy(job->id_json, id_json, id_len + 1);
+	}
 	if (job == NULL) {
 		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, "out of memory");
 		goto fail;
@@ -460,17 +475,17 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
 	job->kind = kind;
 	job->config = cfg;
 	job->server = s;
-	job->params = json_incref((json_t *)req.params);
-	job->id_json = id_json;
+	job->params = params;
+	job->params_shared = shared;
+	params = NULL;
 	job->want_progress = progress;
 	job->received_ns = clock_now_ns();
 	if (timeout_ms > 0)
 		job->deadline_ns = job->received_ns +
 		    (uint64_t)timeout_ms * 1000000;
-	id_json = NULL;
 
 	if (kind->parse != NULL &&
-	    kind->parse(job, req.params, cfg, &err) < 0)
+	    kind->parse(job, job->params, cfg, &err) < 0)
 		goto fail_job;
 	if (s->state != SERVER_RUNNING) {
 		rpc_error_set(&err, RPC_SHUTTING_DOWN, NULL, NULL);
@@ -531,8 +546,8 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
 	 * and job.cancel do not find it.
 	 */
 	if (job->id_json != NULL)
-		HASH_ADD_KEYPTR(hh, c->ids, job->id_json,
-		    strlen(job->id_json), job);
+		HASH_ADD_KEYPTR_BYHASHVALUE(hh, c->ids, job->id_json, id_len,
+		    hashv, job);
 	if (b != NULL) {
 		job->batch = b;
 		batch_hold(b);
@@ -554,7 +569,34 @@ fail_job:
 	dispatch_job_free(job);
 	return;
 fail:
+	json_decref(params);
 	send_error(c, b, id_json, &err);
+}
+
+/* One request object, as JSON (a batch member, or a line off the fast path). */
+static void
+dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
+    char **seen, size_t *nseen)
+{
+	struct rpc_request	 req;
+	struct rpc_error	 err = { 0 };
+	const json_t		*err_id;
+	char			*id_json = NULL;
+
+	if (!rpc_request_parse(msg, &req, &err_id, &err)) {
+		id_json = rpc_id_dump(err_id);
+		send_error(c, b, id_json ? id_json : "null", &err);
+		free(id_json);
+		return;
+	}
+	if (req.id != NULL && (id_json = rpc_id_dump(req.id)) == NULL) {
+		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, NULL);
+		send_error(c, b, "null", &err);
+		return;
+	}
+	dispatch_request(c, b, seen, nseen, id_json,
+	    id_json != NULL ? strlen(id_json) : 0, req.method,
+	    json_incref((json_t *)req.params), true);
 	free(id_json);
 }
 
@@ -641,6 +683,7 @@ void
 dispatch_line(struct conn *c, const char *line, size_t len)
 {
 	struct rpc_error	 err = { 0 };
+	struct rpc_scan		 rq;
 	json_t			*root;
 
 	/*
@@ -671,6 +714,16 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 		/* Out of memory: parse here rather than fail the request. */
 	}
 
+	/*
+	 * The usual request goes straight from its text to the job;
+	 * anything else (batches, errors, escapes) is parsed as JSON.
+	 */
+	if (rpc_request_scan(line, len, &rq)) {
+		dispatch_request(c, NULL, NULL, NULL,
+		    rq.id_len > 0 ? rq.id : NULL, rq.id_len, rq.method,
+		    rq.params, false);
+		return;
+	}
 	root = rpc_parse_line(line, len, &err);
 	if (root == NULL) {
 		char esc[512];

@@ -94,6 +94,9 @@ struct job_kind {
 	int		 gate;		/* POOL_GATE_* or POOL_GATE_NONE */
 };
 
+/* Ids up to this long, NUL included, live inside the job. */
+#define JOB_ID_INLINE	RPC_SCAN_ID_MAX
+
 struct job {
 	struct pool_work		 work;	/* first: the pool's part */
 	const struct job_kind		*kind;
@@ -102,7 +105,8 @@ struct job {
 	struct conn			*conn;		/* counted reference */
 	struct batch			*batch;		/* NULL unless in a batch */
 	json_t				*params;	/* owned; NULL when absent */
-	char				*id_json;	/* rpc_id_dump(); NULL: notification */
+	bool				 params_shared;	/* the request JSON holds them too */
+	char				*id_json;	/* id_buf, or malloc'd; NULL: notification */
 	void				*arg;		/* the kind's own state */
 
 	uint64_t			 received_ns;	/* CLOCK_MONOTONIC */
@@ -128,6 +132,9 @@ struct job {
 	struct event			*timer;		/* deadline timer, or NULL */
 	struct job			*conn_next, *conn_prev;
 	UT_hash_handle			 hh;		/* conn's in-flight ids */
+
+	/* The id's text (rpc_id_dump's) when short: no allocation. */
+	char				 id_buf[JOB_ID_INLINE];
 };
 
 /*
@@ -162,6 +169,29 @@ int		 job_param_int(const json_t *params, const char *name,
 		    struct rpc_error *);
 int		 job_param_bool(const json_t *params, const char *name,
 		    bool def, bool *out, struct rpc_error *);
+/* The same checks on a member already found (v NULL: absent). */
+int		 job_value_int(const json_t *v, const char *name,
+		    long long def, long long min, long long max,
+		    long long *out, struct rpc_error *);
+int		 job_value_bool(const json_t *v, const char *name, bool def,
+		    bool *out, struct rpc_error *);
+
+/*
+ * For a kind's parse: job_params_check and the lookups in one walk over
+ * params.  Fails as job_params_check does, else sets vals[i] to the
+ * member called names[i] (a NULL-terminated list), NULL when absent.
+ */
+int		 job_params_get(const json_t *params,
+		    const char *const *names, const json_t **vals,
+		    struct rpc_error *);
+
+/*
+ * For the core: the common members timeout_ms and progress (NULL when
+ * absent), in one walk; other members are left to the kind.
+ */
+void		 job_params_common(const json_t *params,
+		    const json_t **timeout_ms, const json_t **progress);
+
 /* Required unless def_absent_ok; *out borrows from params (may hold NUL:
  * *lenp is the length). */
 int		 job_param_string(const json_t *params, const char *name,

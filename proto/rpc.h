@@ -107,7 +107,7 @@ bool		 rpc_request_parse(const json_t *msg, struct rpc_request *req,
 #define RPC_SCAN_METHOD_MAX	32	/* method, NUL included */
 
 struct rpc_scan {
-	char		 id[RPC_SCAN_ID_MAX];	/* as rpc_id_dump writes it */
+	char		 id[RPC_SCAN_ID_MAX];	/* rpc_id_dump's text */
 	size_t		 id_len;		/* 0: a notification */
 	char		 method[RPC_SCAN_METHOD_MAX];
 	size_t		 method_len;

@@ -1213,12 +1213,154 @@ START_TEST(kinds_shape)
 }
 END_TEST
 
+/* --- the core's helpers: params walks, spin's parse, -32000 line --- */
+
+/* The same outcome: return value, code, param and message. */
+static void
+same_error(int rc_a, const struct rpc_error *a, int rc_b,
+    const struct rpc_error *b, const char *what)
+{
+	ck_assert_msg(rc_a == rc_b, "%s: returns %d and %d", what, rc_a, rc_b);
+	ck_assert_msg(a->code == b->code, "%s: codes %d and %d", what,
+	    a->code, b->code);
+	ck_assert_msg(strcmp(a->message, b->message) == 0, "%s: \"%s\" and "
+	    "\"%s\"", what, a->message, b->message);
+	ck_assert_msg(strcmp(data_str(a, "param"), data_str(b, "param")) == 0,
+	    "%s: param \"%s\" and \"%s\"", what, data_str(a, "param"),
+	    data_str(b, "param"));
+}
+
+static const char *const walk_params[] = {
+	"null", "{}", "{\"ms\":1}", "{\"x\":1}", "{\"ms\":1,\"x\":2,\"y\":3}",
+	"{\"y\":1,\"ms\":2}", "{\"timeout_ms\":5,\"ms\":1,\"progress\":true}",
+	"{\"progress\":\"no\",\"timeout_ms\":0}", "{\"timeout_ms\":1.5}",
+	"{\"a\":{\"ms\":1},\"ms\":[1]}", "{\"ms\":null,\"n\":2,\"z\":3}",
+	"{\"msx\":1}", "{\"m\":1}", "{\"timeout_msx\":1}",
+};
+
+/*
+ * job_params_get and job_value_* against job_params_check and
+ * job_param_*, which they replace on the hot path: same values, same
+ * errors, for every names list.
+ */
+START_TEST(params_walk_matches_lookups)
+{
+	static const char *const n0[] = { NULL };
+	static const char *const n1[] = { "ms", NULL };
+	static const char *const n2[] = { "ms", "n", "z", NULL };
+	static const char *const *lists[] = { n0, n1, n2 };
+	const json_t		*vals[4], *tmo, *prg;
+	struct rpc_error	 ea = { 0 }, eb = { 0 };
+	json_t			*p;
+	size_t			 i, l, k;
+	long long		 ia, ib;
+	bool			 ba, bb;
+	int			 ra, rb;
+
+	for (i = 0; i < sizeof(walk_params) / sizeof(walk_params[0]); i++) {
+		p = strcmp(walk_params[i], "null") == 0 ? NULL :
+		    P(walk_params[i]);
+		for (l = 0; l < 3; l++) {
+			memset(vals, 0xa5, sizeof(vals));
+			ra = job_params_get(p, lists[l], vals, &ea);
+			rb = job_params_check(p, lists[l], &eb);
+			same_error(ra, &ea, rb, &eb, walk_params[i]);
+			for (k = 0; ra == 0 && lists[l][k] != NULL; k++)
+				ck_assert_ptr_eq(vals[k], p == NULL ? NULL :
+				    json_object_get(p, lists[l][k]));
+			rpc_error_clear(&ea);
+			rpc_error_clear(&eb);
+		}
+		/* The common members, found whatever else is there. */
+		job_params_common(p, &tmo, &prg);
+		ck_assert_ptr_eq(tmo, p ? json_object_get(p, "timeout_ms") :
+		    NULL);
+		ck_assert_ptr_eq(prg, p ? json_object_get(p, "progress") :
+		    NULL);
+		/* Typed checks on a found value, and on an absent one. */
+		ia = ib = 42;
+		ra = job_value_int(tmo, "timeout_ms", 7, 1, 10, &ia, &ea);
+		rb = job_param_int(p, "timeout_ms", 7, 1, 10, &ib, &eb);
+		same_error(ra, &ea, rb, &eb, walk_params[i]);
+		ck_assert_int_eq(ia, ib);
+		rpc_error_clear(&ea);
+		rpc_error_clear(&eb);
+		ba = bb = true;
+		ra = job_value_bool(prg, "progress", false, &ba, &ea);
+		rb = job_param_bool(p, "progress", false, &bb, &eb);
+		same_error(ra, &ea, rb, &eb, walk_params[i]);
+		ck_assert_int_eq(ba, bb);
+		rpc_error_clear(&ea);
+		rpc_error_clear(&eb);
+		json_decref(p);
+	}
+}
+END_TEST
+
+/* spin's parse: the first unknown member, then the type, then "required". */
+START_TEST(spin_parse)
+{
+	static const struct {
+		const char	*params;
+		int		 code;
+		const char	*param;
+		const char	*message;
+		long long	 ms;
+	} cases[] = {
+		{ "{\"ms\":0}", 0, "", "", 0 },
+		{ "{\"ms\":600000,\"timeout_ms\":1}", 0, "", "", 600000 },
+		{ "null", RPC_INVALID_PARAMS, "ms", "'ms' is required", 0 },
+		{ "{}", RPC_INVALID_PARAMS, "ms", "'ms' is required", 0 },
+		{ "{\"progress\":true}", RPC_INVALID_PARAMS, "ms",
+		    "'ms' is required", 0 },
+		{ "{\"ms\":-1}", RPC_INVALID_PARAMS, "ms",
+		    "'ms' must be between 0 and 600000", 0 },
+		{ "{\"ms\":600001}", RPC_INVALID_PARAMS, "ms",
+		    "'ms' must be between 0 and 600000", 0 },
+		{ "{\"ms\":\"1\"}", RPC_INVALID_PARAMS, "ms",
+		    "'ms' must be an integer", 0 },
+		{ "{\"ms\":\"1\",\"x\":1}", RPC_INVALID_PARAMS, "x",
+		    "unknown parameter 'x'", 0 },
+		{ "{\"y\":1,\"x\":1}", RPC_INVALID_PARAMS, "y",
+		    "unknown parameter 'y'", 0 },
+	};
+	extern const struct job_kind	 job_spin, job_sleep;
+	const struct job_kind		*kinds[] = { &job_spin, &job_sleep };
+	struct rpc_error		 err;
+	struct job			 job;
+	json_t				*p;
+	size_t				 i, k;
+	int				 rc;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			p = strcmp(cases[i].params, "null") == 0 ? NULL :
+			    P(cases[i].params);
+			memset(&job, 0, sizeof(job));
+			memset(&err, 0, sizeof(err));
+			rc = kinds[k]->parse(&job, p, &cfg, &err);
+			ck_assert_msg(rc == (cases[i].code ? -1 : 0) &&
+			    err.code == cases[i].code &&
+			    strcmp(data_str(&err, "param"),
+			    cases[i].param) == 0 &&
+			    strcmp(err.message, cases[i].message) == 0,
+			    "%s %s: %d %d \"%s\"", kinds[k]->method,
+			    cases[i].params, rc, err.code, err.message);
+			if (rc == 0)
+				ck_assert_int_eq((intptr_t)job.arg,
+				    cases[i].ms);
+			rpc_error_clear(&err);
+			json_decref(p);
+		}
+}
+END_TEST
+
 static Suite *
 jobs_suite(void)
 {
 	Suite	*s = suite_create("jobs");
 	TCase	*a = tcase_create("argon2"), *z = tcase_create("zstd");
-	TCase	*f = tcase_create("file");
+	TCase	*f = tcase_create("file"), *c = tcase_create("core");
 
 	tcase_add_checked_fixture(a, setup, teardown);
 	tcase_add_test(a, argon2_defaults_and_roundtrip);
@@ -1242,6 +1384,9 @@ jobs_suite(void)
 	tcase_add_test(f, file_read_errors);
 	tcase_add_test(f, kinds_shape);
 	suite_add_tcase(s, f);
+	tcase_add_test(c, params_walk_matches_lookups);
+	tcase_add_test(c, spin_parse);
+	suite_add_tcase(s, c);
 	return (s);
 }
 

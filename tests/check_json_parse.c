@@ -633,8 +633,8 @@ START_TEST(test_value_errors)
 	ck_assert_ptr_null(json_parse_value("  [1,x]", 7, 0, &end, msg,
 	    sizeof(msg)));
 	ck_assert_str_eq(msg, "invalid token at byte 5");
-	ck_assert_ptr_null(json_parse_value("[[1]]", 5, JSON_PARSER_MAX_DEPTH - 2,
-	    &end, msg, sizeof(msg)));
+	ck_assert_ptr_null(json_parse_value("[[1]]", 5,
+	    JSON_PARSER_MAX_DEPTH - 2, &end, msg, sizeof(msg)));
 	ck_assert_str_eq(msg, "nesting too deep at byte 2");
 	ck_assert_ptr_null(json_parse_value("[1", 2, 0, &end, NULL, 0));
 }
@@ -760,7 +760,8 @@ static const struct scan_in scans[] = {
 	    "\"params\" : { } }\r\n "),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":\"\",\"method\":\"\"}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"m\"}"),
-	FAST("{\"jsonrpc\":\"2.0\",\"id\":999999999999999999,\"method\":\"m\"}"),
+	FAST("{\"jsonrpc\":\"2.0\",\"id\":999999999999999999,"
+	    "\"method\":\"m\"}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":-999999999999999999,"
 	    "\"method\":\"m\"}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\xa9\x7f/\xf0\x9f\x98\x80\","
@@ -768,8 +769,9 @@ static const struct scan_in scans[] = {
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"file.read\","
 	    "\"params\":{\"path\":\"a\\\\b\\u00e9\",\"x\":[1,2.5,null,true],"
 	    "\"p\":{\"ms\":1,\"ms\":2}}}"),
+	/* 45 bytes, 2 quotes and the NUL fill the buffer; one more does not. */
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":\"0123456789012345678901234567890"
-	    "12345678901234\",\"method\":\"m\"}"),	/* 45 + 2 quotes + NUL */
+	    "12345678901234\",\"method\":\"m\"}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"0123456789012345678"
 	    "901234567890\"}"),			/* 31 bytes */
 	/* Envelope errors and unusual shapes: the general path. */
@@ -802,7 +804,8 @@ static const struct scan_in scans[] = {
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"a\\/b\",\"method\":\"ping\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\",\"method\":\"ping\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"\x01\",\"method\":\"ping\"}"),
-	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":[]}"),
+	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+	    "\"params\":[]}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":1}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
 	    "\"params\":null}"),
@@ -831,7 +834,7 @@ static const struct scan_in scans[] = {
 	SLOW("{\"jsonrpc\"\0:\"2.0\",\"id\":1,\"method\":\"ping\"}"),
 	/* Too long for the buffers: the general path copes. */
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"0123456789012345678901234567890"
-	    "123456789012345\",\"method\":\"m\"}"),	/* 46 + 2 quotes + NUL */
+	    "123456789012345\",\"method\":\"m\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"0123456789012345678"
 	    "9012345678901\"}"),			/* 32 bytes */
 };
