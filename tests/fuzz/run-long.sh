@@ -12,6 +12,7 @@
 # coverage and the crash count per target; the script exits non-zero when
 # any target found a crash.  Fold a crash input into the seed corpus by
 # hand (tests/fuzz/corpus/<target>/), as a regression case.
+# FUZZ_TARGETS="fuzz_rpc fuzz_phc" limits the run to those targets.
 set -uo pipefail
 
 [ $# -ge 2 ] || { sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -26,7 +27,10 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 targets=()
 for f in "$here"/fuzz_*.c; do
 	t=$(basename "$f" .c)
-	[ -d "$here/corpus/$t" ] && [ -x "$build/tests/fuzz/$t" ] && targets+=("$t")
+	[ -d "$here/corpus/$t" ] && [ -x "$build/tests/fuzz/$t" ] || continue
+	[ -z "${FUZZ_TARGETS:-}" ] || [[ " $FUZZ_TARGETS " == *" $t "* ]] ||
+	    continue
+	targets+=("$t")
 done
 [ ${#targets[@]} -gt 0 ] || { echo "run-long: no fuzz target in $build" >&2; exit 2; }
 
