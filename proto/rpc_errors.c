@@ -107,7 +107,7 @@ rpc_trim_utf8(char *s, size_t len)
 		s[i - 1] = '\0';
 }
 
-static void
+static void __attribute__((format(printf, 4, 0)))
 rpc_error_vset(struct rpc_error *err, int code, json_t *data,
     const char *fmt, va_list ap)
 {

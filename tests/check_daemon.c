@@ -560,8 +560,8 @@ START_TEST(test_ids_echoed)
 		"\"\"", "\"abc\"",
 		"\"caf\\u00e9 \\u4e2d\\u6587 \\ud83d\\ude00\"",
 		"\"caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80\"",
-		"\"quote \\\" backslash \\\\ slash \\/ nl \\n tab \\t "
-		    "cr \\r bs \\b ff \\f ctl \\u0001 \\u001f\"",
+		("\"quote \\\" backslash \\\\ slash \\/ nl \\n tab \\t "
+		    "cr \\r bs \\b ff \\f ctl \\u0001 \\u001f\""),
 		"\"\\u2028\\u2029 \\uffff \\ufeff\"",
 		"\"12\"", "\"null\"",
 	};

@@ -562,7 +562,7 @@ hx_send_line(struct hx_conn *c, const char *s)
 	free(buf);
 }
 
-static char *
+static char * __attribute__((format(printf, 1, 0)))
 hx_vasprintf(const char *fmt, va_list ap)
 {
 	char	*s;
