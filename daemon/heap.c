@@ -12,7 +12,10 @@
  * pools are empty and a whole tick went by without activity: once per
  * quiet spell, never under load, and never more than once per tick.
  */
-#include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -28,16 +31,26 @@
 long
 heap_rss_kib(void)
 {
-	FILE		*f;
-	unsigned long	 size, resident;
+	char		 buf[128], *p, *end;
+	unsigned long	 resident;
 	long		 page = sysconf(_SC_PAGESIZE);
-	int		 n;
+	ssize_t		 n;
+	int		 fd;
 
-	if (page <= 0 || (f = fopen("/proc/self/statm", "re")) == NULL)
+	/* "size resident shared ..." in pages. */
+	if (page <= 0 || (fd = open("/proc/self/statm", O_RDONLY |
+	    O_CLOEXEC)) == -1)
 		return -1;
-	n = fscanf(f, "%lu %lu", &size, &resident);
-	fclose(f);
-	if (n != 2)
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strchr(buf, ' ')) == NULL)
+		return -1;
+	errno = 0;
+	resident = strtoul(p + 1, &end, 10);
+	if (errno != 0 || end == p + 1)
 		return -1;
 	return (long)(resident * (unsigned long)(page / 1024));
 }
