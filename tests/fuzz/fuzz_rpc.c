@@ -5,7 +5,9 @@
  * batch member) through rpc_request_parse, and every outcome is formatted
  * the way a reply would be (rpc_id_dump, rpc_format_result/error).  Reply
  * lines are parsed back with rpc_reply_parse, which must accept them, and
- * ids and results must be written exactly as json_dumps writes them.
+ * ids and results must be written exactly as json_dumps writes them.  The
+ * event thread's fast scan (rpc_request_scan) must read every line it
+ * takes exactly as the general path does (scan_differ).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 
 #include "frame.h"
 #include "rpc.h"
+#include "../scan_differ.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -109,7 +112,10 @@ fz_line(const char *line, size_t len)
 	json_t			*msg, *member;
 	char			*reply;
 	size_t			 i, rlen;
+	bool			 fast;
 
+	if (scan_differ(line, len, &fast) != NULL)
+		abort();
 	msg = rpc_parse_line(line, len, &err);
 	if (msg == NULL) {
 		/* -32603 only when jansson ran out of memory. */
