@@ -24,19 +24,19 @@
 
 #include <argon2.h>
 
-static atomic_bool	stop;
-static uint32_t		t_cost = 3, m_cost = 65536, lanes = 1;
+static atomic_bool stop;
+static uint32_t t_cost = 3, m_cost = 65536, lanes = 1;
 
 struct worker {
-	pthread_t	 thread;
-	unsigned long	 hashes;
-	int		 error;
+	pthread_t thread;
+	unsigned long hashes;
+	int error;
 };
 
 static double
 now_s(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
@@ -45,10 +45,10 @@ now_s(void)
 static void *
 worker_main(void *arg)
 {
-	struct worker	*w = arg;
-	argon2_context	 ctx;
-	uint8_t		 salt[16], out[32];
-	char		 pw[] = "benchmark password";
+	struct worker *w = arg;
+	argon2_context ctx;
+	uint8_t salt[16], out[32];
+	char pw[] = "benchmark password";
 
 	while (!atomic_load(&stop)) {
 		if (getrandom(salt, sizeof(salt), 0) != sizeof(salt))
@@ -75,10 +75,10 @@ worker_main(void *arg)
 int
 main(int argc, char **argv)
 {
-	struct worker	*w;
-	unsigned long	 total = 0;
-	double		 dur = 10, t0, t1;
-	int		 n = (int)sysconf(_SC_NPROCESSORS_ONLN), c, i;
+	struct worker *w;
+	unsigned long total = 0;
+	double dur = 10, t0, t1;
+	int n = (int)sysconf(_SC_NPROCESSORS_ONLN), c, i;
 
 	while ((c = getopt(argc, argv, "n:d:t:m:p:")) != -1) {
 		switch (c) {
@@ -98,7 +98,8 @@ main(int argc, char **argv)
 			lanes = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: argon2_direct [-n THREADS] "
+			fprintf(stderr,
+			    "usage: argon2_direct [-n THREADS] "
 			    "[-d SECONDS] [-t T] [-m KIB] [-p P]\n");
 			return (2);
 		}
@@ -123,7 +124,8 @@ main(int argc, char **argv)
 	/* Until the last thread joined: every counted hash is finished. */
 	t1 = now_s();
 	printf("threads %d t=%u m=%u p=%u: %lu hashes in %.3f s = %.2f "
-	    "hashes/s\n", n, t_cost, m_cost, lanes, total, t1 - t0,
+	       "hashes/s\n",
+	    n, t_cost, m_cost, lanes, total, t1 - t0,
 	    (double)total / (t1 - t0));
 	free(w);
 	return (0);

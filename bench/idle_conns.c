@@ -17,9 +17,9 @@
 static long
 rss_kib(const char *pid)
 {
-	char	 path[64], line[256];
-	FILE	*f;
-	long	 kib = -1;
+	char path[64], line[256];
+	FILE *f;
+	long kib = -1;
 
 	snprintf(path, sizeof(path), "/proc/%s/status", pid);
 	if ((f = fopen(path, "r")) == NULL)
@@ -34,13 +34,13 @@ rss_kib(const char *pid)
 int
 main(int argc, char **argv)
 {
-	static const char	 ping[] = "{\"jsonrpc\":\"2.0\",\"id\":1,"
-	    "\"method\":\"ping\"}\n";
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	struct rlimit		 rl;
-	long			 before, after;
-	int			 n, *fds;
-	char			 buf[256];
+	static const char ping[] = "{\"jsonrpc\":\"2.0\",\"id\":1,"
+				   "\"method\":\"ping\"}\n";
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct rlimit rl;
+	long before, after;
+	int n, *fds;
+	char buf[256];
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: idle_conns SOCKET PID N\n");
@@ -56,8 +56,8 @@ main(int argc, char **argv)
 	before = rss_kib(argv[2]);
 	for (int i = 0; i < n; i++) {
 		fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sun,
-		    sizeof(sun)) < 0) {
+		if (fds[i] < 0 ||
+		    connect(fds[i], (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 			perror("connect");
 			return 1;
 		}
@@ -70,8 +70,8 @@ main(int argc, char **argv)
 	usleep(200000);
 	after = rss_kib(argv[2]);
 	printf("%d idle connections: daemon RSS %ld KiB before, %ld KiB "
-	    "after, %ld bytes per connection\n", n, before, after,
-	    (after - before) * 1024 / n);
+	       "after, %ld bytes per connection\n",
+	    n, before, after, (after - before) * 1024 / n);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	free(fds);

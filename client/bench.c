@@ -33,26 +33,26 @@
 #include "rpc.h"
 #include "sbk-client.h"
 
-#define BENCH_MAX_CODES		32
-#define BENCH_SLOT_BITS		16
-#define BENCH_SLOT_MASK		((1u << BENCH_SLOT_BITS) - 1)
-#define BENCH_POLL_MS		50
+#define BENCH_MAX_CODES 32
+#define BENCH_SLOT_BITS 16
+#define BENCH_SLOT_MASK ((1u << BENCH_SLOT_BITS) - 1)
+#define BENCH_POLL_MS	50
 
 struct code_count {
-	int		code;
-	uint64_t	count;
+	int code;
+	uint64_t count;
 };
 
 /* What a thread (or the probe) measured. */
 struct tally {
-	struct hist		*hist;
-	uint64_t		 sent;
-	uint64_t		 ok;
-	uint64_t		 errors;
-	uint64_t		 lost;		/* in flight on a lost connection */
-	struct code_count	 codes[BENCH_MAX_CODES];
-	int			 ncodes;
-	char			 failure[320];	/* first transport failure */
+	struct hist *hist;
+	uint64_t sent;
+	uint64_t ok;
+	uint64_t errors;
+	uint64_t lost; /* in flight on a lost connection */
+	struct code_count codes[BENCH_MAX_CODES];
+	int ncodes;
+	char failure[320]; /* first transport failure */
 };
 
 /*
@@ -61,43 +61,43 @@ struct tally {
  * foreign reply from the slot's current request.
  */
 struct bconn {
-	struct sbk_client	*c;
-	uint64_t		*sent_ns;
-	uint32_t		*gen;
-	uint16_t		*free_slots;
-	int			 nfree;
-	int			 inflight;
-	uint64_t		 last_reply_ns;
-	bool			 dead;
+	struct sbk_client *c;
+	uint64_t *sent_ns;
+	uint32_t *gen;
+	uint16_t *free_slots;
+	int nfree;
+	int inflight;
+	uint64_t last_reply_ns;
+	bool dead;
 };
 
 struct bench;
 
 struct bthread {
-	pthread_t		 tid;
-	struct bench		*b;
-	struct bconn		*conns;
-	int			 nconns;
-	struct tally		 t;
+	pthread_t tid;
+	struct bench *b;
+	struct bconn *conns;
+	int nconns;
+	struct tally t;
 };
 
 struct bench {
-	struct ctl		*ctl;
-	const char		*method;
-	json_t			*params;
-	int			 pipeline;
-	uint64_t		 requests;	/* 0: run for duration */
-	uint64_t		 end_ns;	/* duration mode: stop sending */
-	atomic_uint_fast64_t	 issued;
-	atomic_bool		 stop_probe;
-	struct tally		 probe;
-	int			 probe_ms;
+	struct ctl *ctl;
+	const char *method;
+	json_t *params;
+	int pipeline;
+	uint64_t requests; /* 0: run for duration */
+	uint64_t end_ns;   /* duration mode: stop sending */
+	atomic_uint_fast64_t issued;
+	atomic_bool stop_probe;
+	struct tally probe;
+	int probe_ms;
 };
 
 static uint64_t
 now_ns(void)
 {
-	struct timespec	ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
@@ -106,7 +106,7 @@ now_ns(void)
 static void
 add_code(struct tally *t, int code, uint64_t n)
 {
-	int	i;
+	int i;
 
 	t->errors += n;
 	for (i = 0; i < t->ncodes; i++) {
@@ -160,15 +160,15 @@ lose(struct bthread *th, struct bconn *bc, const char *what,
 static int
 send_one(struct bthread *th, struct bconn *bc)
 {
-	struct sbk_error	 err = { 0 };
-	json_t			*id;
-	uint16_t		 slot;
-	int			 rc;
+	struct sbk_error err = { 0 };
+	json_t *id;
+	uint16_t slot;
+	int rc;
 
 	slot = bc->free_slots[--bc->nfree];
 	bc->gen[slot] = (bc->gen[slot] + 1) & 0x7fffffff;
-	id = json_integer(((json_int_t)bc->gen[slot] << BENCH_SLOT_BITS) |
-	    slot);
+	id =
+	    json_integer(((json_int_t)bc->gen[slot] << BENCH_SLOT_BITS) | slot);
 	bc->sent_ns[slot] = now_ns();
 	rc = sbk_send_id(bc->c, id, th->b->method, th->b->params, &err);
 	json_decref(id);
@@ -187,8 +187,8 @@ send_one(struct bthread *th, struct bconn *bc)
 static void
 refill(struct bthread *th, struct bconn *bc)
 {
-	struct sbk_error	err = { 0 };
-	bool			sent = false;
+	struct sbk_error err = { 0 };
+	bool sent = false;
 
 	sbk_cork(bc->c, true);
 	while (!bc->dead && bc->nfree > 0 && take_ticket(th->b)) {
@@ -204,10 +204,10 @@ refill(struct bthread *th, struct bconn *bc)
 }
 
 static void
-handle_reply(struct bthread *th, struct bconn *bc, struct sbk_reply *r,
-    uint64_t now)
+handle_reply(
+    struct bthread *th, struct bconn *bc, struct sbk_reply *r, uint64_t now)
 {
-	uint32_t	slot, gen;
+	uint32_t slot, gen;
 
 	if (r->kind == SBK_MSG_NOTIFICATION)
 		return;
@@ -235,10 +235,10 @@ handle_reply(struct bthread *th, struct bconn *bc, struct sbk_reply *r,
 static void
 drain(struct bthread *th, struct bconn *bc)
 {
-	struct sbk_error	err = { 0 };
-	struct sbk_reply	r;
-	uint64_t		now;
-	int			rc;
+	struct sbk_error err = { 0 };
+	struct sbk_reply r;
+	uint64_t now;
+	int rc;
 
 	while ((rc = sbk_recv(bc->c, &r, 0, &err)) == 1) {
 		now = now_ns();
@@ -255,19 +255,19 @@ drain(struct bthread *th, struct bconn *bc)
 static void *
 load_thread(void *arg)
 {
-	struct bthread		*th = arg;
-	struct bconn		*bc;
-	struct pollfd		*pfd;
-	struct sbk_error	 err = { 0 };
-	uint64_t		 now, stall_ns;
-	int			 i, live, timeout;
+	struct bthread *th = arg;
+	struct bconn *bc;
+	struct pollfd *pfd;
+	struct sbk_error err = { 0 };
+	uint64_t now, stall_ns;
+	int i, live, timeout;
 
-	stall_ns = th->b->ctl->timeout_ms < 0 ? UINT64_MAX :
+	stall_ns = th->b->ctl->timeout_ms < 0 ?
+	    UINT64_MAX :
 	    (uint64_t)th->b->ctl->timeout_ms * 1000000u;
 	pfd = calloc((size_t)th->nconns, sizeof(*pfd));
 	if (pfd == NULL) {
-		snprintf(th->t.failure, sizeof(th->t.failure),
-		    "out of memory");
+		snprintf(th->t.failure, sizeof(th->t.failure), "out of memory");
 		return (NULL);
 	}
 	now = now_ns();
@@ -320,12 +320,12 @@ load_thread(void *arg)
 static void *
 probe_thread(void *arg)
 {
-	struct bench		*b = arg;
-	struct sbk_client	*c;
-	struct sbk_error	 err = { 0 };
-	struct timespec		 ts;
-	json_t			*res;
-	uint64_t		 t0, next, interval;
+	struct bench *b = arg;
+	struct sbk_client *c;
+	struct sbk_error err = { 0 };
+	struct timespec ts;
+	json_t *res;
+	uint64_t t0, next, interval;
 
 	interval = (uint64_t)b->probe_ms * 1000000u;
 	if ((c = sbk_connect(b->ctl->socket, &err)) == NULL) {
@@ -372,8 +372,8 @@ probe_thread(void *arg)
 static uint64_t
 sum_codes(const struct tally *t)
 {
-	uint64_t	n = 0;
-	int		i;
+	uint64_t n = 0;
+	int i;
 
 	for (i = 0; i < t->ncodes; i++)
 		n += t->codes[i].count;
@@ -383,7 +383,7 @@ sum_codes(const struct tally *t)
 static void
 merge(struct tally *dst, const struct tally *src)
 {
-	int	i;
+	int i;
 
 	hist_merge(dst->hist, src->hist);
 	dst->sent += src->sent;
@@ -400,7 +400,7 @@ merge(struct tally *dst, const struct tally *src)
 static int
 cmp_code(const void *a, const void *b)
 {
-	const struct code_count	*x = a, *y = b;
+	const struct code_count *x = a, *y = b;
 
 	return (x->code < y->code ? 1 : x->code > y->code ? -1 : 0);
 }
@@ -415,27 +415,25 @@ ms(uint64_t ns)
 static json_t *
 latency_json(const struct hist *h)
 {
-	return (json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}",
-	    "p50", ms(hist_quantile(h, 0.50)),
-	    "p90", ms(hist_quantile(h, 0.90)),
-	    "p99", ms(hist_quantile(h, 0.99)),
-	    "p99.9", ms(hist_quantile(h, 0.999)),
-	    "max", ms(hist_max(h)),
-	    "mean", ms((uint64_t)hist_mean(h))));
+	return (json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "p50",
+	    ms(hist_quantile(h, 0.50)), "p90", ms(hist_quantile(h, 0.90)),
+	    "p99", ms(hist_quantile(h, 0.99)), "p99.9",
+	    ms(hist_quantile(h, 0.999)), "max", ms(hist_max(h)), "mean",
+	    ms((uint64_t)hist_mean(h))));
 }
 
 static json_t *
 codes_json(const struct tally *t)
 {
-	json_t	*o;
-	char	 key[16];
-	int	 i;
+	json_t *o;
+	char key[16];
+	int i;
 
 	o = json_object();
 	for (i = 0; i < t->ncodes; i++) {
 		snprintf(key, sizeof(key), "%d", t->codes[i].code);
-		json_object_set_new(o, key,
-		    json_integer((json_int_t)t->codes[i].count));
+		json_object_set_new(
+		    o, key, json_integer((json_int_t)t->codes[i].count));
 	}
 	return (o);
 }
@@ -444,61 +442,59 @@ static void
 print_latency(const char *label, const struct hist *h)
 {
 	printf("%-14s p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  "
-	    "mean %.3f\n", label, ms(hist_quantile(h, 0.50)),
-	    ms(hist_quantile(h, 0.90)), ms(hist_quantile(h, 0.99)),
-	    ms(hist_quantile(h, 0.999)), ms(hist_max(h)),
-	    ms((uint64_t)hist_mean(h)));
+	       "mean %.3f\n",
+	    label, ms(hist_quantile(h, 0.50)), ms(hist_quantile(h, 0.90)),
+	    ms(hist_quantile(h, 0.99)), ms(hist_quantile(h, 0.999)),
+	    ms(hist_max(h)), ms((uint64_t)hist_mean(h)));
 }
 
 static void
 report(struct bench *b, struct tally *all, int nthreads, double elapsed)
 {
-	struct ctl	*ctl = b->ctl;
-	json_t		*o, *p;
-	uint64_t	 answered;
-	int		 i;
+	struct ctl *ctl = b->ctl;
+	json_t *o, *p;
+	uint64_t answered;
+	int i;
 
 	answered = all->ok + all->errors;
-	qsort(all->codes, (size_t)all->ncodes, sizeof(all->codes[0]),
-	    cmp_code);
+	qsort(all->codes, (size_t)all->ncodes, sizeof(all->codes[0]), cmp_code);
 	qsort(b->probe.codes, (size_t)b->probe.ncodes,
 	    sizeof(b->probe.codes[0]), cmp_code);
 	if (ctl->json) {
 		o = json_pack("{s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I,"
-		    " s:f, s:f, s:o, s:o}",
-		    "method", b->method,
-		    "connections", ctl->conns,
-		    "pipeline", b->pipeline,
-		    "threads", nthreads,
-		    "sent", (json_int_t)all->sent,
-		    "answered", (json_int_t)answered,
-		    "ok", (json_int_t)all->ok,
-		    "errors", (json_int_t)all->errors,
-		    "lost", (json_int_t)all->lost,
+			      " s:f, s:f, s:o, s:o}",
+		    "method", b->method, "connections", ctl->conns, "pipeline",
+		    b->pipeline, "threads", nthreads, "sent",
+		    (json_int_t)all->sent, "answered", (json_int_t)answered,
+		    "ok", (json_int_t)all->ok, "errors",
+		    (json_int_t)all->errors, "lost", (json_int_t)all->lost,
 		    "elapsed_s", (double)(uint64_t)(elapsed * 1e6) / 1e6,
-		    "throughput_rps", elapsed > 0 ?
-		    (double)(uint64_t)(answered / elapsed * 10) / 10 : 0.0,
-		    "latency_ms", latency_json(all->hist),
-		    "error_codes", codes_json(all));
+		    "throughput_rps",
+		    elapsed > 0 ?
+			(double)(uint64_t)(answered / elapsed * 10) / 10 :
+			0.0,
+		    "latency_ms", latency_json(all->hist), "error_codes",
+		    codes_json(all));
 		if (b->requests > 0)
-			json_object_set_new(o, "target", json_pack("{s:I}",
-			    "requests", (json_int_t)b->requests));
+			json_object_set_new(o, "target",
+			    json_pack(
+				"{s:I}", "requests", (json_int_t)b->requests));
 		else
-			json_object_set_new(o, "target", json_pack("{s:f}",
-			    "duration_s", ctl->duration_s));
+			json_object_set_new(o, "target",
+			    json_pack("{s:f}", "duration_s", ctl->duration_s));
 		if (b->params != NULL)
 			json_object_set(o, "params", b->params);
 		if (all->failure[0] != '\0')
-			json_object_set_new(o, "failure",
-			    json_string(all->failure));
+			json_object_set_new(
+			    o, "failure", json_string(all->failure));
 		if (b->probe_ms > 0) {
 			p = json_pack("{s:i, s:I, s:I, s:I, s:o, s:o}",
-			    "interval_ms", b->probe_ms,
-			    "sent", (json_int_t)b->probe.sent,
-			    "ok", (json_int_t)b->probe.ok,
-			    "lost", (json_int_t)b->probe.lost,
-			    "latency_ms", latency_json(b->probe.hist),
-			    "error_codes", codes_json(&b->probe));
+			    "interval_ms", b->probe_ms, "sent",
+			    (json_int_t)b->probe.sent, "ok",
+			    (json_int_t)b->probe.ok, "lost",
+			    (json_int_t)b->probe.lost, "latency_ms",
+			    latency_json(b->probe.hist), "error_codes",
+			    codes_json(&b->probe));
 			json_object_set_new(o, "probe", p);
 		}
 		json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(12));
@@ -510,8 +506,8 @@ report(struct bench *b, struct tally *all, int nthreads, double elapsed)
 	printf("%-14s %d x %d in flight, %d thread%s\n", "connections",
 	    ctl->conns, b->pipeline, nthreads, nthreads == 1 ? "" : "s");
 	printf("%-14s %" PRIu64 " sent, %" PRIu64 " answered (%" PRIu64
-	    " ok, %" PRIu64 " errors), %" PRIu64 " lost\n", "requests",
-	    all->sent, answered, all->ok, all->errors, all->lost);
+	       " ok, %" PRIu64 " errors), %" PRIu64 " lost\n",
+	    "requests", all->sent, answered, all->ok, all->errors, all->lost);
 	printf("%-14s %.3f s\n", "elapsed", elapsed);
 	printf("%-14s %.0f req/s\n", "throughput",
 	    elapsed > 0 ? answered / elapsed : 0.0);
@@ -524,8 +520,9 @@ report(struct bench *b, struct tally *all, int nthreads, double elapsed)
 		printf("%-14s %s\n", "failure", all->failure);
 	if (b->probe_ms > 0) {
 		printf("%-14s ping every %d ms: %" PRIu64 " sent, %" PRIu64
-		    " ok, %" PRIu64 " lost\n", "probe", b->probe_ms,
-		    b->probe.sent, b->probe.ok, b->probe.lost);
+		       " ok, %" PRIu64 " lost\n",
+		    "probe", b->probe_ms, b->probe.sent, b->probe.ok,
+		    b->probe.lost);
 		print_latency("probe (ms)", b->probe.hist);
 		if (b->probe.failure[0] != '\0')
 			printf("%-14s %s\n", "", b->probe.failure);
@@ -535,8 +532,8 @@ report(struct bench *b, struct tally *all, int nthreads, double elapsed)
 static int
 setup_conn(struct bench *b, struct bconn *bc)
 {
-	struct sbk_error	err = { 0 };
-	int			i;
+	struct sbk_error err = { 0 };
+	int i;
 
 	bc->c = sbk_connect(b->ctl->socket, &err);
 	if (bc->c == NULL) {
@@ -547,8 +544,7 @@ setup_conn(struct bench *b, struct bconn *bc)
 	}
 	bc->sent_ns = calloc((size_t)b->pipeline, sizeof(*bc->sent_ns));
 	bc->gen = calloc((size_t)b->pipeline, sizeof(*bc->gen));
-	bc->free_slots = calloc((size_t)b->pipeline,
-	    sizeof(*bc->free_slots));
+	bc->free_slots = calloc((size_t)b->pipeline, sizeof(*bc->free_slots));
 	if (bc->sent_ns == NULL || bc->gen == NULL || bc->free_slots == NULL) {
 		fprintf(stderr, "%s: out of memory\n", b->ctl->prog);
 		return (-1);
@@ -562,16 +558,16 @@ setup_conn(struct bench *b, struct bconn *bc)
 int
 ctl_bench(struct ctl *ctl)
 {
-	struct bench	 b;
-	struct bconn	*conns;
-	struct bthread	*threads;
-	struct tally	 all;
-	pthread_t	 probe_tid;
-	json_error_t	 jerr;
-	uint64_t	 start, end;
-	long		 ncpu;
-	int		 i, nthreads, rc = CTL_OK;
-	bool		 probing = false;
+	struct bench b;
+	struct bconn *conns;
+	struct bthread *threads;
+	struct tally all;
+	pthread_t probe_tid;
+	json_error_t jerr;
+	uint64_t start, end;
+	long ncpu;
+	int i, nthreads, rc = CTL_OK;
+	bool probing = false;
 
 	memset(&b, 0, sizeof(b));
 	memset(&all, 0, sizeof(all));
@@ -581,26 +577,27 @@ ctl_bench(struct ctl *ctl)
 	if (ctl->conns <= 0)
 		ctl->conns = 4;
 	if (ctl->requests > 0 && ctl->duration_s > 0) {
-		fprintf(stderr, "%s: bench: give -n or -d, not both\n",
-		    ctl->prog);
+		fprintf(
+		    stderr, "%s: bench: give -n or -d, not both\n", ctl->prog);
 		return (CTL_USAGE);
 	}
 	if (ctl->duration_s <= 0)
-		b.requests = ctl->requests > 0 ? (uint64_t)ctl->requests :
-		    10000;
+		b.requests =
+		    ctl->requests > 0 ? (uint64_t)ctl->requests : 10000;
 	b.probe_ms = ctl->probe_ms < 0 ? 5 : ctl->probe_ms;
 	if (ctl->params != NULL) {
 		b.params = json_loads(ctl->params, JSON_DECODE_ANY, &jerr);
 		if (b.params == NULL || !json_is_object(b.params)) {
-			fprintf(stderr, "%s: bench: --params must be a JSON "
-			    "object\n", ctl->prog);
+			fprintf(stderr,
+			    "%s: bench: --params must be a JSON "
+			    "object\n",
+			    ctl->prog);
 			json_decref(b.params);
 			return (CTL_USAGE);
 		}
 	}
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	nthreads = ctl->threads > 0 ? ctl->threads :
-	    (int)(ncpu > 0 ? ncpu : 1);
+	nthreads = ctl->threads > 0 ? ctl->threads : (int)(ncpu > 0 ? ncpu : 1);
 	if (nthreads > ctl->conns)
 		nthreads = ctl->conns;
 
@@ -624,8 +621,8 @@ ctl_bench(struct ctl *ctl)
 	for (i = 0; i < nthreads; i++) {
 		threads[i].b = &b;
 		threads[i].conns = conns + (size_t)ctl->conns * i / nthreads;
-		threads[i].nconns = ctl->conns * (i + 1) / nthreads -
-		    ctl->conns * i / nthreads;
+		threads[i].nconns =
+		    ctl->conns * (i + 1) / nthreads - ctl->conns * i / nthreads;
 		if ((threads[i].t.hist = hist_new()) == NULL) {
 			fprintf(stderr, "%s: out of memory\n", ctl->prog);
 			rc = CTL_NEGATIVE;
@@ -645,8 +642,8 @@ ctl_bench(struct ctl *ctl)
 	if (b.requests == 0)
 		b.end_ns = start + (uint64_t)(ctl->duration_s * 1e9);
 	for (i = 0; i < nthreads; i++) {
-		if (pthread_create(&threads[i].tid, NULL, load_thread,
-		    &threads[i]) != 0) {
+		if (pthread_create(
+			&threads[i].tid, NULL, load_thread, &threads[i]) != 0) {
 			fprintf(stderr, "%s: bench: cannot start a thread\n",
 			    ctl->prog);
 			/* Run what started; fewer threads, same budget. */

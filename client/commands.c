@@ -47,14 +47,14 @@ enum {
 };
 
 /* Largest standard input or password read into memory for inline mode. */
-#define INLINE_INPUT_MAX	((size_t)256 * 1024 * 1024)
-#define PASSWORD_MAX		((size_t)64 * 1024)
+#define INLINE_INPUT_MAX ((size_t)256 * 1024 * 1024)
+#define PASSWORD_MAX	 ((size_t)64 * 1024)
 
 static bool
 parse_ll(const char *s, long long min, long long max, long long *out)
 {
-	char		*end;
-	long long	 v;
+	char *end;
+	long long v;
 
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -68,8 +68,8 @@ parse_ll(const char *s, long long min, long long max, long long *out)
 static bool
 parse_duration(const char *s, double *out)
 {
-	char	*end;
-	double	 v;
+	char *end;
+	double v;
 
 	errno = 0;
 	v = strtod(s, &end);
@@ -97,12 +97,12 @@ bad_value(const struct ctl *ctl, const char *opt, const char *arg)
  * stats --prometheus.  sbkctl runs one verb per process, so this flag
  * lives here rather than in struct ctl, which belongs to every verb.
  */
-static bool	stats_prometheus;
+static bool stats_prometheus;
 
 int
 ctl_option(struct ctl *ctl, int ch, const char *arg)
 {
-	long long	v;
+	long long v;
 
 	switch (ch) {
 	case 'o':
@@ -198,9 +198,9 @@ ctl_option(struct ctl *ctl, int ch, const char *arg)
 static char *
 read_all(int fd, size_t max, size_t *lenp)
 {
-	char	*buf, *nbuf;
-	size_t	 len, cap;
-	ssize_t	 n;
+	char *buf, *nbuf;
+	size_t len, cap;
+	ssize_t n;
 
 	cap = 64 * 1024;
 	len = 0;
@@ -244,8 +244,8 @@ read_all(int fd, size_t max, size_t *lenp)
 static bool
 write_all(int fd, const void *buf, size_t len)
 {
-	const char	*p = buf;
-	ssize_t		 n;
+	const char *p = buf;
+	ssize_t n;
 
 	while (len > 0) {
 		n = write(fd, p, len);
@@ -261,8 +261,8 @@ write_all(int fd, const void *buf, size_t len)
 }
 
 /* The terminal's settings while echo is off, for the signal handler. */
-static struct termios		saved_tty;
-static volatile sig_atomic_t	tty_saved;
+static struct termios saved_tty;
+static volatile sig_atomic_t tty_saved;
 
 /* Interrupted at the prompt: give the terminal its echo back first. */
 static void
@@ -282,9 +282,9 @@ restore_tty_cb(int sig)
 static char *
 read_tty_line(size_t *lenp)
 {
-	char	*buf, ch;
-	size_t	 len = 0;
-	ssize_t	 n;
+	char *buf, ch;
+	size_t len = 0;
+	ssize_t n;
 
 	if ((buf = malloc(PASSWORD_MAX + 1)) == NULL)
 		return (NULL);
@@ -314,11 +314,11 @@ read_tty_line(size_t *lenp)
 static json_t *
 read_password(struct ctl *ctl)
 {
-	struct termios	 old, noecho;
-	json_t		*pw;
-	char		*buf = NULL;
-	size_t		 len = 0, total;
-	bool		 tty;
+	struct termios old, noecho;
+	json_t *pw;
+	char *buf = NULL;
+	size_t len = 0, total;
+	bool tty;
 
 	tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
 	if (tty) {
@@ -385,15 +385,16 @@ print_ping(struct ctl *ctl, json_t *result)
 static void
 print_flat(const char *prefix, json_t *v)
 {
-	const char	*key;
-	json_t		*member;
-	char		 name[256], *text;
+	const char *key;
+	json_t *member;
+	char name[256], *text;
 
 	if (json_is_object(v)) {
-		json_object_foreach(v, key, member) {
+		json_object_foreach(v, key, member)
+		{
 			if (prefix[0] != '\0')
-				snprintf(name, sizeof(name), "%s.%s", prefix,
-				    key);
+				snprintf(
+				    name, sizeof(name), "%s.%s", prefix, key);
 			else
 				snprintf(name, sizeof(name), "%s", key);
 			print_flat(name, member);
@@ -415,8 +416,8 @@ print_flat(const char *prefix, json_t *v)
 static int
 print_stats(struct ctl *ctl, json_t *result)
 {
-	char	*text;
-	size_t	 len;
+	char *text;
+	size_t len;
 
 	if (stats_prometheus) {
 		if ((text = prom_format_stats(result, &len)) == NULL) {
@@ -438,7 +439,7 @@ print_stats(struct ctl *ctl, json_t *result)
 static int
 build_hash(struct ctl *ctl, json_t **params)
 {
-	json_t	*pw;
+	json_t *pw;
 
 	if ((pw = read_password(ctl)) == NULL)
 		return (CTL_NEGATIVE);
@@ -457,7 +458,7 @@ build_hash(struct ctl *ctl, json_t **params)
 static int
 print_hash(struct ctl *ctl, json_t *result)
 {
-	const char	*hash;
+	const char *hash;
 
 	hash = json_string_value(json_object_get(result, "hash"));
 	if (ctl->json || hash == NULL)
@@ -470,7 +471,7 @@ print_hash(struct ctl *ctl, json_t *result)
 static int
 build_verify(struct ctl *ctl, json_t **params)
 {
-	json_t	*pw;
+	json_t *pw;
 
 	if ((pw = read_password(ctl)) == NULL)
 		return (CTL_NEGATIVE);
@@ -483,7 +484,7 @@ build_verify(struct ctl *ctl, json_t **params)
 static int
 print_verify(struct ctl *ctl, json_t *result)
 {
-	bool	valid;
+	bool valid;
 
 	valid = json_is_true(json_object_get(result, "valid"));
 	if (ctl->json)
@@ -498,28 +499,30 @@ print_verify(struct ctl *ctl, json_t *result)
 static int
 build_cancel(struct ctl *ctl, json_t **params)
 {
-	long long	id;
+	long long id;
 
 	*params = json_object();
 	if (parse_ll(ctl->argv[0], LLONG_MIN, LLONG_MAX, &id))
 		json_object_set_new(*params, "id", json_integer(id));
 	else
-		json_object_set_new(*params, "id",
-		    json_string(ctl->argv[0]));
+		json_object_set_new(*params, "id", json_string(ctl->argv[0]));
 	return (CTL_OK);
 }
 
 static int
 print_cancel(struct ctl *ctl, json_t *result)
 {
-	bool	cancelled;
+	bool cancelled;
 
 	cancelled = json_is_true(json_object_get(result, "cancelled"));
 	if (ctl->json)
 		ctl_print_json(ctl, result);
 	else
-		printf("%s\n", cancelled ? "cancelled" : "not cancelled "
-		    "(no such request in flight on this connection)");
+		printf("%s\n",
+		    cancelled ?
+			"cancelled" :
+			"not cancelled "
+			"(no such request in flight on this connection)");
 	return (cancelled ? CTL_OK : CTL_NEGATIVE);
 }
 
@@ -527,17 +530,17 @@ print_cancel(struct ctl *ctl, json_t *result)
 
 /* Progress bar state: drawn on stderr only when it is a terminal. */
 struct progress {
-	const char	*label;
-	bool		 drawn;
+	const char *label;
+	bool drawn;
 };
 
 static void
 progress_cb(const char *method, const json_t *params, void *arg)
 {
-	struct progress	*p = arg;
-	double		 done, total, frac;
-	int		 i, fill;
-	char		 bar[31];
+	struct progress *p = arg;
+	double done, total, frac;
+	int i, fill;
+	char bar[31];
 
 	if (strcmp(method, "progress") != 0)
 		return;
@@ -564,7 +567,7 @@ progress_cb(const char *method, const json_t *params, void *arg)
 static char *
 absolute_path(const char *path)
 {
-	char	 cwd[PATH_MAX], *abs;
+	char cwd[PATH_MAX], *abs;
 
 	if (path[0] == '/')
 		return (strdup(path));
@@ -578,16 +581,15 @@ absolute_path(const char *path)
 static int
 zstd_paths(struct ctl *ctl, const char *method, const char *in)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	struct progress		 prog = { .label = ctl->verb->name };
-	json_t			*params, *result;
-	char			*path, *out;
-	int			 rc;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	struct progress prog = { .label = ctl->verb->name };
+	json_t *params, *result;
+	char *path, *out;
+	int rc;
 
 	if ((path = realpath(in, NULL)) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", ctl->prog, in,
-		    strerror(errno));
+		fprintf(stderr, "%s: %s: %s\n", ctl->prog, in, strerror(errno));
 		return (CTL_NEGATIVE);
 	}
 	if ((out = absolute_path(ctl->out)) == NULL) {
@@ -625,7 +627,8 @@ zstd_paths(struct ctl *ctl, const char *method, const char *in)
 		ctl_print_json(ctl, result);
 	else
 		printf("%s: %" JSON_INTEGER_FORMAT " -> %" JSON_INTEGER_FORMAT
-		    " bytes\n", ctl->out,
+		       " bytes\n",
+		    ctl->out,
 		    json_integer_value(json_object_get(result, "bytes_in")),
 		    json_integer_value(json_object_get(result, "bytes_out")));
 	json_decref(result);
@@ -635,25 +638,26 @@ zstd_paths(struct ctl *ctl, const char *method, const char *in)
 static int
 zstd_inline(struct ctl *ctl, const char *method, const char *in)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	json_t			*params, *result;
-	const char		*b64;
-	char			*data, *enc, *dec;
-	size_t			 len, declen;
-	int			 fd, rc;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	json_t *params, *result;
+	const char *b64;
+	char *data, *enc, *dec;
+	size_t len, declen;
+	int fd, rc;
 
 	if (strcmp(method, "zstd.compress") == 0 && isatty(STDOUT_FILENO) &&
 	    !ctl->json) {
-		fprintf(stderr, "%s: compress: refusing to write compressed "
-		    "data to a terminal\n", ctl->prog);
+		fprintf(stderr,
+		    "%s: compress: refusing to write compressed "
+		    "data to a terminal\n",
+		    ctl->prog);
 		return (CTL_USAGE);
 	}
 	fd = STDIN_FILENO;
 	if (in != NULL && strcmp(in, "-") != 0 &&
 	    (fd = open(in, O_RDONLY | O_CLOEXEC)) == -1) {
-		fprintf(stderr, "%s: %s: %s\n", ctl->prog, in,
-		    strerror(errno));
+		fprintf(stderr, "%s: %s: %s\n", ctl->prog, in, strerror(errno));
 		return (CTL_NEGATIVE);
 	}
 	data = read_all(fd, INLINE_INPUT_MAX, &len);
@@ -687,9 +691,11 @@ zstd_inline(struct ctl *ctl, const char *method, const char *in)
 	if (result == NULL) {
 		rc = ctl_report(ctl, method, &err);
 		if (err.kind == SBK_ERR_RPC && err.code == -32600)
-			fprintf(stderr, "%s: hint: inline data is limited by "
+			fprintf(stderr,
+			    "%s: hint: inline data is limited by "
 			    "the daemon's max_request_bytes; use FILE -o OUT "
-			    "for big files\n", ctl->prog);
+			    "for big files\n",
+			    ctl->prog);
 		sbk_error_clear(&err);
 		return (rc);
 	}
@@ -727,12 +733,13 @@ zstd_inline(struct ctl *ctl, const char *method, const char *in)
 static int
 run_zstd(struct ctl *ctl)
 {
-	const char	*in;
+	const char *in;
 
 	in = ctl->argc > 0 ? ctl->argv[0] : NULL;
 	if (ctl->out != NULL) {
 		if (in == NULL || strcmp(in, "-") == 0) {
-			fprintf(stderr, "%s: %s: -o needs an input FILE (path "
+			fprintf(stderr,
+			    "%s: %s: -o needs an input FILE (path "
 			    "mode); use standard output without -o\n",
 			    ctl->prog, ctl->verb->name);
 			return (CTL_USAGE);
@@ -740,8 +747,8 @@ run_zstd(struct ctl *ctl)
 		return (zstd_paths(ctl, ctl->verb->method, in));
 	}
 	if (ctl->overwrite) {
-		fprintf(stderr, "%s: %s: --overwrite needs -o OUT\n",
-		    ctl->prog, ctl->verb->name);
+		fprintf(stderr, "%s: %s: --overwrite needs -o OUT\n", ctl->prog,
+		    ctl->verb->name);
 		return (CTL_USAGE);
 	}
 	return (zstd_inline(ctl, ctl->verb->method, in));
@@ -752,15 +759,15 @@ run_zstd(struct ctl *ctl)
 static int
 run_read(struct ctl *ctl)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	json_t			*params, *result;
-	const char		*b64;
-	char			*path, *dec;
-	long long		 offset, left, got;
-	size_t			 declen;
-	bool			 eof;
-	int			 rc;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	json_t *params, *result;
+	const char *b64;
+	char *path, *dec;
+	long long offset, left, got;
+	size_t declen;
+	bool eof;
+	int rc;
 
 	if ((path = realpath(ctl->argv[0], NULL)) == NULL) {
 		fprintf(stderr, "%s: %s: %s\n", ctl->prog, ctl->argv[0],
@@ -772,7 +779,7 @@ run_read(struct ctl *ctl)
 		return (CTL_CONNECT);
 	}
 	offset = ctl->offset >= 0 ? ctl->offset : 0;
-	left = ctl->length;	/* -1: to the end */
+	left = ctl->length; /* -1: to the end */
 	rc = CTL_OK;
 	/*
 	 * One file.read returns at most the daemon's max_read_bytes; ask
@@ -780,13 +787,13 @@ run_read(struct ctl *ctl)
 	 */
 	do {
 		dec = NULL;
-		params = json_pack("{s:s, s:I}", "path", path,
-		    "offset", (json_int_t)offset);
+		params = json_pack(
+		    "{s:s, s:I}", "path", path, "offset", (json_int_t)offset);
 		if (left >= 0)
-			json_object_set_new(params, "length",
-			    json_integer(left));
-		result = sbk_call(c, "file.read", params, ctl->timeout_ms,
-		    &err);
+			json_object_set_new(
+			    params, "length", json_integer(left));
+		result =
+		    sbk_call(c, "file.read", params, ctl->timeout_ms, &err);
 		json_decref(params);
 		if (result == NULL) {
 			rc = ctl_report(ctl, "file.read", &err);
@@ -803,7 +810,8 @@ run_read(struct ctl *ctl)
 		eof = json_is_true(json_object_get(result, "eof"));
 		if (b64 == NULL ||
 		    (dec = malloc(base64_decoded_max(strlen(b64)) + 1)) ==
-		    NULL || !base64_decode(b64, strlen(b64), dec, &declen)) {
+			NULL ||
+		    !base64_decode(b64, strlen(b64), dec, &declen)) {
 			free(dec);
 			fprintf(stderr, "%s: file.read: bad data in reply\n",
 			    ctl->prog);
@@ -840,15 +848,15 @@ run_read(struct ctl *ctl)
 static int
 call_session(struct ctl *ctl)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	struct sbk_reply	 r;
-	struct pollfd		 pfd[2];
-	char			 buf[65536], *line = NULL, *nl, *grown;
-	size_t			 linelen = 0, linecap = 0, n, take;
-	ssize_t			 got;
-	bool			 in_eof = false;
-	int			 rc = CTL_OK, prc;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	struct sbk_reply r;
+	struct pollfd pfd[2];
+	char buf[65536], *line = NULL, *nl, *grown;
+	size_t linelen = 0, linecap = 0, n, take;
+	ssize_t got;
+	bool in_eof = false;
+	int rc = CTL_OK, prc;
 
 	if ((c = ctl_connect(ctl)) == NULL)
 		return (CTL_CONNECT);
@@ -870,8 +878,10 @@ call_session(struct ctl *ctl)
 		pfd[1].events = POLLIN;
 		prc = poll(pfd, 2, in_eof ? ctl->timeout_ms : -1);
 		if (prc == 0) {
-			fprintf(stderr, "%s: call: timed out waiting for "
-			    "replies\n", ctl->prog);
+			fprintf(stderr,
+			    "%s: call: timed out waiting for "
+			    "replies\n",
+			    ctl->prog);
 			rc = CTL_CONNECT;
 			break;
 		}
@@ -893,7 +903,7 @@ call_session(struct ctl *ctl)
 		for (n = 0; n < (size_t)got;) {
 			nl = memchr(buf + n, '\n', (size_t)got - n);
 			take = nl != NULL ? (size_t)(nl - (buf + n)) + 1 :
-			    (size_t)got - n;
+					    (size_t)got - n;
 			if (linelen + take > linecap) {
 				linecap = (linelen + take) * 2;
 				if ((grown = realloc(line, linecap)) == NULL) {
@@ -929,11 +939,11 @@ out:
 static int
 run_call(struct ctl *ctl)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	json_error_t		 jerr;
-	json_t			*params = NULL, *result, *eobj;
-	int			 rc;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	json_error_t jerr;
+	json_t *params = NULL, *result, *eobj;
+	int rc;
 
 	if (strcmp(ctl->argv[0], "-") == 0) {
 		if (ctl->argc > 1) {
@@ -946,7 +956,8 @@ run_call(struct ctl *ctl)
 	if (ctl->argc > 1) {
 		params = json_loads(ctl->argv[1], JSON_DECODE_ANY, &jerr);
 		if (params == NULL || !json_is_object(params)) {
-			fprintf(stderr, "%s: call: params must be a JSON "
+			fprintf(stderr,
+			    "%s: call: params must be a JSON "
 			    "object%s%s (send anything else with `call -`)\n",
 			    ctl->prog, params == NULL ? ": " : "",
 			    params == NULL ? jerr.text : "");
@@ -983,192 +994,198 @@ run_call(struct ctl *ctl)
 /* --- the table --- */
 
 static const struct option hash_opts[] = {
-	{ "type",	 required_argument,	NULL,	OPT_TYPE },
-	{ "t-cost",	 required_argument,	NULL,	OPT_T_COST },
-	{ "m-cost",	 required_argument,	NULL,	OPT_M_COST },
-	{ "parallelism", required_argument,	NULL,	OPT_PARALLELISM },
-	{ "hash-len",	 required_argument,	NULL,	OPT_HASH_LEN },
-	{ "salt-len",	 required_argument,	NULL,	OPT_SALT_LEN },
-	{ NULL,		 0,			NULL,	0 },
+	{ "type", required_argument, NULL, OPT_TYPE },
+	{ "t-cost", required_argument, NULL, OPT_T_COST },
+	{ "m-cost", required_argument, NULL, OPT_M_COST },
+	{ "parallelism", required_argument, NULL, OPT_PARALLELISM },
+	{ "hash-len", required_argument, NULL, OPT_HASH_LEN },
+	{ "salt-len", required_argument, NULL, OPT_SALT_LEN },
+	{ NULL, 0, NULL, 0 },
 };
 
 static const struct option zstd_opts[] = {
-	{ "output",	 required_argument,	NULL,	'o' },
-	{ "level",	 required_argument,	NULL,	'l' },
-	{ "overwrite",	 no_argument,		NULL,	OPT_OVERWRITE },
-	{ NULL,		 0,			NULL,	0 },
+	{ "output", required_argument, NULL, 'o' },
+	{ "level", required_argument, NULL, 'l' },
+	{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
+	{ NULL, 0, NULL, 0 },
 };
 
 static const struct option stats_opts[] = {
-	{ "prometheus",	 no_argument,		NULL,	OPT_PROMETHEUS },
-	{ NULL,		 0,			NULL,	0 },
+	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+	{ NULL, 0, NULL, 0 },
 };
 
 static const struct option read_opts[] = {
-	{ "offset",	 required_argument,	NULL,	OPT_OFFSET },
-	{ "length",	 required_argument,	NULL,	OPT_LENGTH },
-	{ NULL,		 0,			NULL,	0 },
+	{ "offset", required_argument, NULL, OPT_OFFSET },
+	{ "length", required_argument, NULL, OPT_LENGTH },
+	{ NULL, 0, NULL, 0 },
 };
 
 static const struct option bench_opts[] = {
-	{ "connections", required_argument,	NULL,	'c' },
-	{ "pipeline",	 required_argument,	NULL,	'p' },
-	{ "inflight",	 required_argument,	NULL,	'p' },
-	{ "requests",	 required_argument,	NULL,	'n' },
-	{ "duration",	 required_argument,	NULL,	'd' },
-	{ "method",	 required_argument,	NULL,	'm' },
-	{ "params",	 required_argument,	NULL,	'P' },
-	{ "probe-ms",	 required_argument,	NULL,	OPT_PROBE_MS },
-	{ "threads",	 required_argument,	NULL,	OPT_THREADS },
-	{ NULL,		 0,			NULL,	0 },
+	{ "connections", required_argument, NULL, 'c' },
+	{ "pipeline", required_argument, NULL, 'p' },
+	{ "inflight", required_argument, NULL, 'p' },
+	{ "requests", required_argument, NULL, 'n' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "method", required_argument, NULL, 'm' },
+	{ "params", required_argument, NULL, 'P' },
+	{ "probe-ms", required_argument, NULL, OPT_PROBE_MS },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ NULL, 0, NULL, 0 },
 };
 
-#define ZSTD_OPTIONS \
-	"  -o, --output OUT   path mode: the daemon reads FILE and writes OUT\n" \
+#define ZSTD_OPTIONS                                                         \
+	"  -o, --output OUT   path mode: the daemon reads FILE and writes "  \
+	"OUT\n"                                                              \
 	"                     (both made absolute; must lie in its roots)\n" \
-	"  -l, --level N      zstd level (default: the daemon's)\n" \
-	"      --overwrite    replace an existing OUT\n" \
-	"Without -o, FILE (or standard input) goes inline to standard output.\n"
+	"  -l, --level N      zstd level (default: the daemon's)\n"          \
+	"      --overwrite    replace an existing OUT\n"                     \
+	"Without -o, FILE (or standard input) goes inline to standard "      \
+	"output.\n"
 
 const struct ctl_verb ctl_verbs[] = {
 	{
-		.name = "ping",
-		.method = "ping",
-		.synopsis = "",
-		.summary = "check that the daemon answers",
-		.max_args = 0,
-		.print = print_ping,
+	    .name = "ping",
+	    .method = "ping",
+	    .synopsis = "",
+	    .summary = "check that the daemon answers",
+	    .max_args = 0,
+	    .print = print_ping,
 	},
 	{
-		.name = "stats",
-		.method = "stats",
-		.synopsis = "[--json | --prometheus]",
-		.summary = "show the daemon's counters",
-		.options =
-		    "      --prometheus     Prometheus text format (as sbkd's "
-		    "/metrics)\n",
-		.longopts = stats_opts,
-		.max_args = 0,
-		.print = print_stats,
+	    .name = "stats",
+	    .method = "stats",
+	    .synopsis = "[--json | --prometheus]",
+	    .summary = "show the daemon's counters",
+	    .options =
+		"      --prometheus     Prometheus text format (as sbkd's "
+		"/metrics)\n",
+	    .longopts = stats_opts,
+	    .max_args = 0,
+	    .print = print_stats,
 	},
 	{
-		.name = "hash",
-		.method = "argon2.hash",
-		.synopsis = "[--type T] [--t-cost N] [--m-cost KIB] "
-		    "[--parallelism N] < PASSWORD",
-		.summary = "argon2-hash a password from standard input",
-		.options =
-		    "      --type T         argon2id (default), argon2i or argon2d\n"
-		    "      --t-cost N       iterations\n"
-		    "      --m-cost KIB     memory in KiB\n"
-		    "      --parallelism N  lanes\n"
-		    "      --hash-len N     hash bytes (default 32)\n"
-		    "      --salt-len N     salt bytes (default 16)\n",
-		.longopts = hash_opts,
-		.max_args = 0,
-		.build = build_hash,
-		.print = print_hash,
+	    .name = "hash",
+	    .method = "argon2.hash",
+	    .synopsis = "[--type T] [--t-cost N] [--m-cost KIB] "
+			"[--parallelism N] < PASSWORD",
+	    .summary = "argon2-hash a password from standard input",
+	    .options = "      --type T         argon2id (default), argon2i or "
+		       "argon2d\n"
+		       "      --t-cost N       iterations\n"
+		       "      --m-cost KIB     memory in KiB\n"
+		       "      --parallelism N  lanes\n"
+		       "      --hash-len N     hash bytes (default 32)\n"
+		       "      --salt-len N     salt bytes (default 16)\n",
+	    .longopts = hash_opts,
+	    .max_args = 0,
+	    .build = build_hash,
+	    .print = print_hash,
 	},
 	{
-		.name = "verify",
-		.method = "argon2.verify",
-		.synopsis = "HASH < PASSWORD",
-		.summary = "check a password from standard input against a hash",
-		.min_args = 1,
-		.max_args = 1,
-		.build = build_verify,
-		.print = print_verify,
+	    .name = "verify",
+	    .method = "argon2.verify",
+	    .synopsis = "HASH < PASSWORD",
+	    .summary = "check a password from standard input against a hash",
+	    .min_args = 1,
+	    .max_args = 1,
+	    .build = build_verify,
+	    .print = print_verify,
 	},
 	{
-		.name = "compress",
-		.method = "zstd.compress",
-		.synopsis = "[FILE -o OUT [--overwrite]] [--level N]",
-		.summary = "zstd-compress FILE to OUT, or stdin to stdout",
-		.options = ZSTD_OPTIONS,
-		.longopts = zstd_opts,
-		.shortopts = "o:l:",
-		.max_args = 1,
-		.run = run_zstd,
+	    .name = "compress",
+	    .method = "zstd.compress",
+	    .synopsis = "[FILE -o OUT [--overwrite]] [--level N]",
+	    .summary = "zstd-compress FILE to OUT, or stdin to stdout",
+	    .options = ZSTD_OPTIONS,
+	    .longopts = zstd_opts,
+	    .shortopts = "o:l:",
+	    .max_args = 1,
+	    .run = run_zstd,
 	},
 	{
-		.name = "decompress",
-		.method = "zstd.decompress",
-		.synopsis = "[FILE -o OUT [--overwrite]]",
-		.summary = "zstd-decompress FILE to OUT, or stdin to stdout",
-		.options = ZSTD_OPTIONS,
-		.longopts = zstd_opts,
-		.shortopts = "o:l:",
-		.max_args = 1,
-		.run = run_zstd,
+	    .name = "decompress",
+	    .method = "zstd.decompress",
+	    .synopsis = "[FILE -o OUT [--overwrite]]",
+	    .summary = "zstd-decompress FILE to OUT, or stdin to stdout",
+	    .options = ZSTD_OPTIONS,
+	    .longopts = zstd_opts,
+	    .shortopts = "o:l:",
+	    .max_args = 1,
+	    .run = run_zstd,
 	},
 	{
-		.name = "read",
-		.method = "file.read",
-		.synopsis = "FILE [--offset N] [--length N]",
-		.summary = "write a file the daemon reads to stdout",
-		.options =
-		    "      --offset N   start at byte N (default 0)\n"
-		    "      --length N   at most N bytes (default: to the end)\n",
-		.longopts = read_opts,
-		.min_args = 1,
-		.max_args = 1,
-		.run = run_read,
+	    .name = "read",
+	    .method = "file.read",
+	    .synopsis = "FILE [--offset N] [--length N]",
+	    .summary = "write a file the daemon reads to stdout",
+	    .options =
+		"      --offset N   start at byte N (default 0)\n"
+		"      --length N   at most N bytes (default: to the end)\n",
+	    .longopts = read_opts,
+	    .min_args = 1,
+	    .max_args = 1,
+	    .run = run_read,
 	},
 	{
-		.name = "cancel",
-		.method = "job.cancel",
-		.synopsis = "ID",
-		.summary = "send job.cancel for ID (exit 1 when nothing was "
-		    "cancelled)",
-		.options =
-		    "The daemon scopes ids to their connection: a new connection\n"
-		    "has no request in flight, so this answers false unless used\n"
-		    "for a request of the same session.  To cancel a request, send\n"
-		    "it and its job.cancel through one `sbkctl call -` session.\n",
-		.min_args = 1,
-		.max_args = 1,
-		.build = build_cancel,
-		.print = print_cancel,
+	    .name = "cancel",
+	    .method = "job.cancel",
+	    .synopsis = "ID",
+	    .summary = "send job.cancel for ID (exit 1 when nothing was "
+		       "cancelled)",
+	    .options =
+		"The daemon scopes ids to their connection: a new connection\n"
+		"has no request in flight, so this answers false unless used\n"
+		"for a request of the same session.  To cancel a request, "
+		"send\n"
+		"it and its job.cancel through one `sbkctl call -` session.\n",
+	    .min_args = 1,
+	    .max_args = 1,
+	    .build = build_cancel,
+	    .print = print_cancel,
 	},
 	{
-		.name = "call",
-		.method = NULL,
-		.synopsis = "METHOD [JSON] | call -",
-		.summary = "send one request, print its result as JSON",
-		.options =
-		    "With METHOD \"-\": a raw session; each line of standard input\n"
-		    "is sent as is and every message from the daemon is printed as\n"
-		    "one JSON line, until the input ends and all replies came.\n",
-		.min_args = 1,
-		.max_args = 2,
-		.run = run_call,
+	    .name = "call",
+	    .method = NULL,
+	    .synopsis = "METHOD [JSON] | call -",
+	    .summary = "send one request, print its result as JSON",
+	    .options =
+		"With METHOD \"-\": a raw session; each line of standard "
+		"input\n"
+		"is sent as is and every message from the daemon is printed "
+		"as\n"
+		"one JSON line, until the input ends and all replies came.\n",
+	    .min_args = 1,
+	    .max_args = 2,
+	    .run = run_call,
 	},
 	{
-		.name = "bench",
-		.method = NULL,
-		.synopsis = "[-c CONNS] [-p INFLIGHT] [-n REQUESTS | -d DURATION] "
-		    "[-m METHOD] [-P JSON] [--probe-ms MS] [--threads N]",
-		.summary = "load the daemon, report throughput and latency",
-		.options =
-		    "  -c, --connections C   connections (default 4)\n"
-		    "  -p, --pipeline P      requests in flight per connection "
-		    "(default 16; alias --inflight)\n"
-		    "  -n, --requests N      total requests (default 10000)\n"
-		    "  -d, --duration D      run for D (10, 10s, 500ms, 1m) "
-		    "instead of -n\n"
-		    "  -m, --method NAME     method (default ping)\n"
-		    "  -P, --params JSON     params object (default none)\n"
-		    "      --probe-ms MS     ping on a separate connection every "
-		    "MS ms (default 5; 0: off)\n"
-		    "      --threads N       client threads (default: min(C, "
-		    "CPUs))\n"
-		    "  -t, --timeout MS      a connection with no reply for MS "
-		    "is lost\n"
-		    "      --json            one JSON object instead of the table\n",
-		.longopts = bench_opts,
-		.shortopts = "c:p:n:d:m:P:",
-		.max_args = 0,
-		.run = ctl_bench,
+	    .name = "bench",
+	    .method = NULL,
+	    .synopsis = "[-c CONNS] [-p INFLIGHT] [-n REQUESTS | -d DURATION] "
+			"[-m METHOD] [-P JSON] [--probe-ms MS] [--threads N]",
+	    .summary = "load the daemon, report throughput and latency",
+	    .options =
+		"  -c, --connections C   connections (default 4)\n"
+		"  -p, --pipeline P      requests in flight per connection "
+		"(default 16; alias --inflight)\n"
+		"  -n, --requests N      total requests (default 10000)\n"
+		"  -d, --duration D      run for D (10, 10s, 500ms, 1m) "
+		"instead of -n\n"
+		"  -m, --method NAME     method (default ping)\n"
+		"  -P, --params JSON     params object (default none)\n"
+		"      --probe-ms MS     ping on a separate connection every "
+		"MS ms (default 5; 0: off)\n"
+		"      --threads N       client threads (default: min(C, "
+		"CPUs))\n"
+		"  -t, --timeout MS      a connection with no reply for MS "
+		"is lost\n"
+		"      --json            one JSON object instead of the "
+		"table\n",
+	    .longopts = bench_opts,
+	    .shortopts = "c:p:n:d:m:P:",
+	    .max_args = 0,
+	    .run = ctl_bench,
 	},
 	{ .name = NULL },
 };

@@ -18,50 +18,50 @@
 
 /* Exit codes (sbkctl(1) documents them). */
 enum {
-	CTL_OK = 0,		/* success */
-	CTL_NEGATIVE = 1,	/* a negative answer, or a local failure */
-	CTL_USAGE = 2,		/* bad command line */
-	CTL_RPC = 3,		/* the daemon answered with an error */
-	CTL_CONNECT = 4,	/* cannot connect, timed out, connection lost */
+	CTL_OK = 0,	  /* success */
+	CTL_NEGATIVE = 1, /* a negative answer, or a local failure */
+	CTL_USAGE = 2,	  /* bad command line */
+	CTL_RPC = 3,	  /* the daemon answered with an error */
+	CTL_CONNECT = 4,  /* cannot connect, timed out, connection lost */
 };
 
-#define CTL_DEFAULT_TIMEOUT_MS	60000
+#define CTL_DEFAULT_TIMEOUT_MS 60000
 
 struct ctl_verb;
 
 /* The command line, parsed: global options, then the verb's own. */
 struct ctl {
-	const char		*prog;
-	const char		*socket;	/* NULL: sbk_default_socket() */
-	int			 timeout_ms;	/* -1: wait forever */
-	bool			 json;
-	const struct ctl_verb	*verb;
-	int			 argc;		/* positional arguments */
-	char			**argv;
+	const char *prog;
+	const char *socket; /* NULL: sbk_default_socket() */
+	int timeout_ms;	    /* -1: wait forever */
+	bool json;
+	const struct ctl_verb *verb;
+	int argc; /* positional arguments */
+	char **argv;
 
 	/* Verb options; each verb reads the ones it declared. */
-	const char		*out;
-	int			 level;
-	bool			 level_set;
-	bool			 overwrite;
-	long long		 offset;
-	long long		 length;
-	const char		*type;
-	long long		 t_cost;
-	long long		 m_cost;
-	long long		 parallelism;
-	long long		 hash_len;
-	long long		 salt_len;
+	const char *out;
+	int level;
+	bool level_set;
+	bool overwrite;
+	long long offset;
+	long long length;
+	const char *type;
+	long long t_cost;
+	long long m_cost;
+	long long parallelism;
+	long long hash_len;
+	long long salt_len;
 
 	/* bench */
-	int			 conns;
-	int			 pipeline;
-	int			 threads;
-	long long		 requests;
-	double			 duration_s;
-	const char		*method;
-	const char		*params;
-	int			 probe_ms;
+	int conns;
+	int pipeline;
+	int threads;
+	long long requests;
+	double duration_s;
+	const char *method;
+	const char *params;
+	int probe_ms;
 };
 
 /*
@@ -71,32 +71,32 @@ struct ctl {
  * return an exit code (CTL_OK to go on).
  */
 struct ctl_verb {
-	const char		*name;
-	const char		*method;
-	const char		*synopsis;	/* arguments and options */
-	const char		*summary;	/* one line */
-	const char		*options;	/* help text of the verb's options */
-	const struct option	*longopts;	/* verb options, {0} ended */
-	const char		*shortopts;
-	int			 min_args;
-	int			 max_args;	/* -1: any */
-	int			(*build)(struct ctl *, json_t **params);
-	int			(*print)(struct ctl *, json_t *result);
-	int			(*run)(struct ctl *);
+	const char *name;
+	const char *method;
+	const char *synopsis;	       /* arguments and options */
+	const char *summary;	       /* one line */
+	const char *options;	       /* help text of the verb's options */
+	const struct option *longopts; /* verb options, {0} ended */
+	const char *shortopts;
+	int min_args;
+	int max_args; /* -1: any */
+	int (*build)(struct ctl *, json_t **params);
+	int (*print)(struct ctl *, json_t *result);
+	int (*run)(struct ctl *);
 };
 
-extern const struct ctl_verb	ctl_verbs[];
+extern const struct ctl_verb ctl_verbs[];
 
 /* Store a verb option (commands.c); CTL_USAGE when the value is bad. */
-int	 ctl_option(struct ctl *, int ch, const char *arg);
+int ctl_option(struct ctl *, int ch, const char *arg);
 
 /* Connect, printing the failure; NULL when it failed. */
 struct sbk_client *ctl_connect(struct ctl *);
 /* Report err as one line on stderr; returns the exit code it maps to. */
-int	 ctl_report(struct ctl *, const char *what, const struct sbk_error *);
+int ctl_report(struct ctl *, const char *what, const struct sbk_error *);
 /* Print a JSON value on stdout (indented, or compact under --json). */
-void	 ctl_print_json(struct ctl *, const json_t *);
+void ctl_print_json(struct ctl *, const json_t *);
 
-int	 ctl_bench(struct ctl *);
+int ctl_bench(struct ctl *);
 
 #endif /* SBK_CTL_H */

@@ -9,16 +9,16 @@
 
 #include "hist.h"
 
-#define HIST_SUB_BITS	6
-#define HIST_SUB	(1u << HIST_SUB_BITS)
-#define HIST_LINEAR	(2u * HIST_SUB)
-#define HIST_BUCKETS	(HIST_LINEAR + (64 - 7) * HIST_SUB)
+#define HIST_SUB_BITS 6
+#define HIST_SUB      (1u << HIST_SUB_BITS)
+#define HIST_LINEAR   (2u * HIST_SUB)
+#define HIST_BUCKETS  (HIST_LINEAR + (64 - 7) * HIST_SUB)
 
 struct hist {
-	uint64_t	count;
-	uint64_t	max;
-	double		sum;
-	uint64_t	bucket[HIST_BUCKETS];
+	uint64_t count;
+	uint64_t max;
+	double sum;
+	uint64_t bucket[HIST_BUCKETS];
 };
 
 struct hist *
@@ -36,7 +36,7 @@ hist_free(struct hist *h)
 static unsigned
 index_of(uint64_t v)
 {
-	unsigned	e;
+	unsigned e;
 
 	if (v < HIST_LINEAR)
 		return ((unsigned)v);
@@ -49,8 +49,8 @@ index_of(uint64_t v)
 static uint64_t
 value_of(unsigned i)
 {
-	unsigned	e, m;
-	uint64_t	lo, width;
+	unsigned e, m;
+	uint64_t lo, width;
 
 	if (i < HIST_LINEAR)
 		return (i);
@@ -74,7 +74,7 @@ hist_add(struct hist *h, uint64_t ns)
 void
 hist_merge(struct hist *dst, const struct hist *src)
 {
-	unsigned	i;
+	unsigned i;
 
 	for (i = 0; i < HIST_BUCKETS; i++)
 		dst->bucket[i] += src->bucket[i];
@@ -105,8 +105,8 @@ hist_mean(const struct hist *h)
 uint64_t
 hist_quantile(const struct hist *h, double q)
 {
-	uint64_t	rank, seen, v;
-	unsigned	i;
+	uint64_t rank, seen, v;
+	unsigned i;
 
 	if (h->count == 0)
 		return (0);

@@ -14,15 +14,15 @@
 
 struct hist;
 
-struct hist	*hist_new(void);
-void		 hist_free(struct hist *);
-void		 hist_add(struct hist *, uint64_t ns);
+struct hist *hist_new(void);
+void hist_free(struct hist *);
+void hist_add(struct hist *, uint64_t ns);
 /* dst += src. */
-void		 hist_merge(struct hist *dst, const struct hist *src);
-uint64_t	 hist_count(const struct hist *);
-uint64_t	 hist_max(const struct hist *);
-double		 hist_mean(const struct hist *);
+void hist_merge(struct hist *dst, const struct hist *src);
+uint64_t hist_count(const struct hist *);
+uint64_t hist_max(const struct hist *);
+double hist_mean(const struct hist *);
 /* The value at quantile q (0 < q <= 1), in ns; 0 when empty. */
-uint64_t	 hist_quantile(const struct hist *, double q);
+uint64_t hist_quantile(const struct hist *, double q);
 
 #endif /* SBK_HIST_H */

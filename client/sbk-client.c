@@ -34,61 +34,60 @@
 #include "rpc.h"
 #include "sbk-client.h"
 
-#define SBK_READ_CHUNK		(64 * 1024)
-#define SBK_CONNECT_TIMEOUT_S	10
+#define SBK_READ_CHUNK	      (64 * 1024)
+#define SBK_CONNECT_TIMEOUT_S 10
 
 /* A message read by sbk_call that belongs to an earlier sbk_send. */
 struct sbk_held {
-	json_t			*msg;
-	struct sbk_held		*next;
+	json_t *msg;
+	struct sbk_held *next;
 };
 
 struct sbk_client {
-	int			 fd;
-	bool			 eof;		/* the daemon closed its side */
+	int fd;
+	bool eof; /* the daemon closed its side */
 
 	/* Read buffer: bytes rbuf[rstart .. rlen) not yet framed. */
-	char			*rbuf;
-	size_t			 rstart;
-	size_t			 rlen;
-	size_t			 rcap;
-	size_t			 max_reply;
-	struct frame		 frame;
+	char *rbuf;
+	size_t rstart;
+	size_t rlen;
+	size_t rcap;
+	size_t max_reply;
+	struct frame frame;
 
 	/* Write buffer: wbuf[woff .. wlen) not yet written. */
-	char			*wbuf;
-	size_t			 woff;
-	size_t			 wlen;
-	size_t			 wcap;
-	bool			 corked;
-	int			 send_timeout;
+	char *wbuf;
+	size_t woff;
+	size_t wlen;
+	size_t wcap;
+	bool corked;
+	int send_timeout;
 
-	int64_t			 next_id;
-	sbk_notify_cb		*notify_cb;
-	void			*notify_arg;
+	int64_t next_id;
+	sbk_notify_cb *notify_cb;
+	void *notify_arg;
 
-	struct sbk_held		*held_head;
-	struct sbk_held		**held_tail;
+	struct sbk_held *held_head;
+	struct sbk_held **held_tail;
 
 	/*
 	 * Ids whose sbk_call timed out: their late replies are dropped.
 	 * Small and short-lived (an entry goes when its reply comes), so a
 	 * linear array is enough.
 	 */
-	int64_t			*abandoned;
-	size_t			 nabandoned;
-	size_t			 abandoned_cap;
+	int64_t *abandoned;
+	size_t nabandoned;
+	size_t abandoned_cap;
 };
 
-static void
-seterr(struct sbk_error *err, enum sbk_error_kind kind, int sys_errno,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void seterr(struct sbk_error *err, enum sbk_error_kind kind,
+    int sys_errno, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
 seterr(struct sbk_error *err, enum sbk_error_kind kind, int sys_errno,
     const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	if (err == NULL)
 		return;
@@ -137,7 +136,7 @@ sbk_error_kind_name(enum sbk_error_kind kind)
 static void
 set_rpc_error(struct sbk_error *err, const json_t *eobj)
 {
-	const json_t	*code, *message, *data;
+	const json_t *code, *message, *data;
 
 	if (err == NULL)
 		return;
@@ -149,7 +148,7 @@ set_rpc_error(struct sbk_error *err, const json_t *eobj)
 	err->code = json_is_integer(code) ? (int)json_integer_value(code) : 0;
 	snprintf(err->message, sizeof(err->message), "%s",
 	    json_is_string(message) ? json_string_value(message) :
-	    rpc_code_message(err->code));
+				      rpc_code_message(err->code));
 	if (data != NULL)
 		err->data = json_incref((json_t *)data);
 }
@@ -157,7 +156,7 @@ set_rpc_error(struct sbk_error *err, const json_t *eobj)
 const char *
 sbk_default_socket(void)
 {
-	const char	*env;
+	const char *env;
 
 	env = getenv("SBK_SOCKET");
 	if (env != NULL && *env != '\0')
@@ -168,7 +167,7 @@ sbk_default_socket(void)
 static int64_t
 now_ms(void)
 {
-	struct timespec	ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
@@ -185,7 +184,7 @@ deadline_of(int timeout_ms)
 static int
 remaining(int64_t deadline)
 {
-	int64_t	left;
+	int64_t left;
 
 	if (deadline < 0)
 		return (-1);
@@ -198,10 +197,10 @@ remaining(int64_t deadline)
 struct sbk_client *
 sbk_connect(const char *path, struct sbk_error *err)
 {
-	struct sbk_client	*c;
-	struct sockaddr_un	 sun;
-	struct timeval		 tv;
-	int			 fd, saved;
+	struct sbk_client *c;
+	struct sockaddr_un sun;
+	struct timeval tv;
+	int fd, saved;
 
 	if (path == NULL)
 		path = sbk_default_socket();
@@ -216,8 +215,8 @@ sbk_connect(const char *path, struct sbk_error *err)
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
-		seterr(err, SBK_ERR_SYSTEM, errno, "socket: %s",
-		    strerror(errno));
+		seterr(
+		    err, SBK_ERR_SYSTEM, errno, "socket: %s", strerror(errno));
 		return (NULL);
 	}
 	/*
@@ -242,8 +241,8 @@ sbk_connect(const char *path, struct sbk_error *err)
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
 		saved = errno;
 		close(fd);
-		seterr(err, SBK_ERR_SYSTEM, saved, "fcntl: %s",
-		    strerror(saved));
+		seterr(
+		    err, SBK_ERR_SYSTEM, saved, "fcntl: %s", strerror(saved));
 		return (NULL);
 	}
 
@@ -265,7 +264,7 @@ sbk_connect(const char *path, struct sbk_error *err)
 void
 sbk_close(struct sbk_client *c)
 {
-	struct sbk_held	*h, *next;
+	struct sbk_held *h, *next;
 
 	if (c == NULL)
 		return;
@@ -319,9 +318,9 @@ sbk_set_notify_cb(struct sbk_client *c, sbk_notify_cb *cb, void *arg)
 static int
 read_some(struct sbk_client *c, struct sbk_error *err)
 {
-	size_t	 want, ncap;
-	ssize_t	 n;
-	char	*nbuf;
+	size_t want, ncap;
+	ssize_t n;
+	char *nbuf;
 
 	if (c->eof)
 		return (0);
@@ -370,8 +369,7 @@ read_some(struct sbk_client *c, struct sbk_error *err)
 			c->eof = true;
 			return (1);
 		}
-		seterr(err, SBK_ERR_SYSTEM, errno, "recv: %s",
-		    strerror(errno));
+		seterr(err, SBK_ERR_SYSTEM, errno, "recv: %s", strerror(errno));
 		return (-1);
 	}
 }
@@ -380,8 +378,8 @@ read_some(struct sbk_client *c, struct sbk_error *err)
 static int
 wreserve(struct sbk_client *c, size_t n, struct sbk_error *err)
 {
-	size_t	 ncap;
-	char	*nbuf;
+	size_t ncap;
+	char *nbuf;
 
 	if (c->woff > 0 && c->woff == c->wlen)
 		c->woff = c->wlen = 0;
@@ -411,9 +409,9 @@ wreserve(struct sbk_client *c, size_t n, struct sbk_error *err)
 static int
 flush_until(struct sbk_client *c, int64_t deadline, struct sbk_error *err)
 {
-	struct pollfd	pfd;
-	ssize_t		n;
-	int		rc;
+	struct pollfd pfd;
+	ssize_t n;
+	int rc;
 
 	while (c->woff < c->wlen) {
 		n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff,
@@ -478,10 +476,10 @@ maybe_flush(struct sbk_client *c, struct sbk_error *err)
 }
 
 int
-sbk_send_raw(struct sbk_client *c, const char *line, size_t len,
-    struct sbk_error *err)
+sbk_send_raw(
+    struct sbk_client *c, const char *line, size_t len, struct sbk_error *err)
 {
-	bool	nl;
+	bool nl;
 
 	nl = len == 0 || line[len - 1] != '\n';
 	if (wreserve(c, len + 1, err) == -1)
@@ -497,11 +495,11 @@ sbk_send_raw(struct sbk_client *c, const char *line, size_t len,
 static int
 append_json(struct sbk_client *c, const json_t *v, struct sbk_error *err)
 {
-	size_t	need, room;
+	size_t need, room;
 
 	room = c->wcap - c->wlen;
-	need = json_dumpb(v, c->wbuf + c->wlen, room,
-	    JSON_COMPACT | JSON_ENCODE_ANY);
+	need = json_dumpb(
+	    v, c->wbuf + c->wlen, room, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (need == 0) {
 		seterr(err, SBK_ERR_USAGE, EINVAL, "cannot encode JSON");
 		return (-1);
@@ -509,16 +507,16 @@ append_json(struct sbk_client *c, const json_t *v, struct sbk_error *err)
 	if (need > room) {
 		if (wreserve(c, need, err) == -1)
 			return (-1);
-		json_dumpb(v, c->wbuf + c->wlen, need,
-		    JSON_COMPACT | JSON_ENCODE_ANY);
+		json_dumpb(
+		    v, c->wbuf + c->wlen, need, JSON_COMPACT | JSON_ENCODE_ANY);
 	}
 	c->wlen += need;
 	return (0);
 }
 
 static int
-append_str(struct sbk_client *c, const char *s, size_t len,
-    struct sbk_error *err)
+append_str(
+    struct sbk_client *c, const char *s, size_t len, struct sbk_error *err)
 {
 	if (wreserve(c, len, err) == -1)
 		return (-1);
@@ -548,9 +546,9 @@ static int
 append_request(struct sbk_client *c, const char *id_text, const char *method,
     const json_t *params, struct sbk_error *err)
 {
-	size_t	 mark;
-	json_t	*m;
-	int	 rc;
+	size_t mark;
+	json_t *m;
+	int rc;
 
 	if (method == NULL || (params != NULL && !json_is_object(params))) {
 		seterr(err, SBK_ERR_USAGE, EINVAL,
@@ -602,8 +600,8 @@ int64_t
 sbk_send(struct sbk_client *c, const char *method, const json_t *params,
     struct sbk_error *err)
 {
-	char	idbuf[24];
-	int64_t	id;
+	char idbuf[24];
+	int64_t id;
 
 	id = c->next_id;
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
@@ -619,8 +617,8 @@ int
 sbk_send_id(struct sbk_client *c, const json_t *id, const char *method,
     const json_t *params, struct sbk_error *err)
 {
-	char	*idtext;
-	int	 rc;
+	char *idtext;
+	int rc;
 
 	if (!json_is_integer(id) && !json_is_string(id)) {
 		seterr(err, SBK_ERR_USAGE, EINVAL,
@@ -669,7 +667,7 @@ sbk_reply_clear(struct sbk_reply *r)
 static bool
 classify(json_t *msg, struct sbk_reply *r)
 {
-	const json_t	*id, *result, *error, *method;
+	const json_t *id, *result, *error, *method;
 
 	memset(r, 0, sizeof(*r));
 	r->msg = msg;
@@ -709,10 +707,10 @@ classify(json_t *msg, struct sbk_reply *r)
 static int
 next_msg(struct sbk_client *c, json_t **msg, struct sbk_error *err)
 {
-	struct rpc_error	 perr;
-	enum frame_status	 st;
-	size_t			 consumed, linelen;
-	const char		*line;
+	struct rpc_error perr;
+	enum frame_status st;
+	size_t consumed, linelen;
+	const char *line;
 
 	*msg = NULL;
 	for (;;) {
@@ -749,7 +747,7 @@ next_msg(struct sbk_client *c, json_t **msg, struct sbk_error *err)
 static bool
 take_abandoned(struct sbk_client *c, const struct sbk_reply *r)
 {
-	size_t	i;
+	size_t i;
 
 	if (!r->int_id)
 		return (false);
@@ -771,9 +769,9 @@ static int
 wire_recv(struct sbk_client *c, struct sbk_reply *r, int64_t deadline,
     struct sbk_error *err)
 {
-	struct pollfd	 pfd;
-	json_t		*msg;
-	int		 rc;
+	struct pollfd pfd;
+	json_t *msg;
+	int rc;
 
 	for (;;) {
 		rc = next_msg(c, &msg, err);
@@ -789,8 +787,8 @@ wire_recv(struct sbk_client *c, struct sbk_reply *r, int64_t deadline,
 			}
 			if (r->kind == SBK_MSG_NOTIFICATION &&
 			    c->notify_cb != NULL) {
-				c->notify_cb(r->method, r->params,
-				    c->notify_arg);
+				c->notify_cb(
+				    r->method, r->params, c->notify_arg);
 				sbk_reply_clear(r);
 				continue;
 			}
@@ -829,7 +827,7 @@ wire_recv(struct sbk_client *c, struct sbk_reply *r, int64_t deadline,
 bool
 sbk_pending(struct sbk_client *c)
 {
-	const char	*nl;
+	const char *nl;
 
 	if (c->held_head != NULL)
 		return (true);
@@ -843,8 +841,8 @@ int
 sbk_recv(struct sbk_client *c, struct sbk_reply *r, int timeout_ms,
     struct sbk_error *err)
 {
-	struct sbk_held	*h;
-	int64_t		 deadline;
+	struct sbk_held *h;
+	int64_t deadline;
 
 	memset(r, 0, sizeof(*r));
 	if (c->held_head != NULL) {
@@ -857,8 +855,8 @@ sbk_recv(struct sbk_client *c, struct sbk_reply *r, int timeout_ms,
 		return (1);
 	}
 	deadline = deadline_of(timeout_ms);
-	if (c->woff < c->wlen && flush_until(c, deadline_of(c->send_timeout),
-	    err) == -1)
+	if (c->woff < c->wlen &&
+	    flush_until(c, deadline_of(c->send_timeout), err) == -1)
 		return (-1);
 	return (wire_recv(c, r, deadline, err));
 }
@@ -867,7 +865,7 @@ sbk_recv(struct sbk_client *c, struct sbk_reply *r, int timeout_ms,
 static int
 hold(struct sbk_client *c, struct sbk_reply *r, struct sbk_error *err)
 {
-	struct sbk_held	*h;
+	struct sbk_held *h;
 
 	h = malloc(sizeof(*h));
 	if (h == NULL) {
@@ -889,9 +887,9 @@ hold(struct sbk_client *c, struct sbk_reply *r, struct sbk_error *err)
 static void
 abandon(struct sbk_client *c, int64_t id)
 {
-	int64_t	*na;
-	size_t	 ncap;
-	json_t	*params;
+	int64_t *na;
+	size_t ncap;
+	json_t *params;
 
 	if (c->nabandoned == c->abandoned_cap) {
 		ncap = c->abandoned_cap == 0 ? 8 : 2 * c->abandoned_cap;
@@ -914,11 +912,11 @@ json_t *
 sbk_call(struct sbk_client *c, const char *method, const json_t *params,
     int timeout_ms, struct sbk_error *err)
 {
-	struct sbk_reply	 r;
-	json_t			*result;
-	int64_t			 id, deadline;
-	bool			 corked;
-	int			 rc;
+	struct sbk_reply r;
+	json_t *result;
+	int64_t id, deadline;
+	bool corked;
+	int rc;
 
 	deadline = deadline_of(timeout_ms);
 	corked = c->corked;

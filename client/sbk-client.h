@@ -27,13 +27,13 @@ extern "C" {
 /* What went wrong: an error reply from the daemon, or a local failure. */
 enum sbk_error_kind {
 	SBK_ERR_NONE = 0,
-	SBK_ERR_RPC,		/* the daemon answered with an error object */
-	SBK_ERR_CONNECT,	/* cannot connect to the socket */
-	SBK_ERR_TIMEOUT,	/* no reply before the caller's timeout */
-	SBK_ERR_CLOSED,		/* the daemon closed the connection */
-	SBK_ERR_PROTOCOL,	/* a reply that is not JSON-RPC 2.0, or too long */
-	SBK_ERR_SYSTEM,		/* a system call failed (see sys_errno) */
-	SBK_ERR_USAGE,		/* bad arguments to a libsbk function */
+	SBK_ERR_RPC,	  /* the daemon answered with an error object */
+	SBK_ERR_CONNECT,  /* cannot connect to the socket */
+	SBK_ERR_TIMEOUT,  /* no reply before the caller's timeout */
+	SBK_ERR_CLOSED,	  /* the daemon closed the connection */
+	SBK_ERR_PROTOCOL, /* a reply that is not JSON-RPC 2.0, or too long */
+	SBK_ERR_SYSTEM,	  /* a system call failed (see sys_errno) */
+	SBK_ERR_USAGE,	  /* bad arguments to a libsbk function */
 };
 
 /*
@@ -44,16 +44,16 @@ enum sbk_error_kind {
  * what it held before, so one struct may be reused without leaks.
  */
 struct sbk_error {
-	enum sbk_error_kind	 kind;
-	int			 code;
-	int			 sys_errno;
-	char			 message[256];
-	json_t			*data;
+	enum sbk_error_kind kind;
+	int code;
+	int sys_errno;
+	char message[256];
+	json_t *data;
 };
 
-void		 sbk_error_clear(struct sbk_error *);
+void sbk_error_clear(struct sbk_error *);
 /* A short name of the kind ("rpc error", "timed out", ...). */
-const char	*sbk_error_kind_name(enum sbk_error_kind);
+const char *sbk_error_kind_name(enum sbk_error_kind);
 
 struct sbk_client;
 
@@ -61,7 +61,7 @@ struct sbk_client;
  * The socket path a NULL argument stands for: $SBK_SOCKET when set and
  * not empty, else the path sbkd uses by default.
  */
-const char	*sbk_default_socket(void);
+const char *sbk_default_socket(void);
 
 /*
  * Connect to path (NULL: sbk_default_socket()).  NULL on failure, with
@@ -70,13 +70,13 @@ const char	*sbk_default_socket(void);
 struct sbk_client *sbk_connect(const char *path, struct sbk_error *err);
 /* Close the connection: the daemon drops this connection's waiting jobs
  * and stops its running cooperative ones.  NULL is allowed. */
-void		 sbk_close(struct sbk_client *);
+void sbk_close(struct sbk_client *);
 /* The socket, for poll(2).  Readiness to read means sbk_recv(..., 0)
  * can make progress; replies may also already be buffered, so call
  * sbk_pending() before polling. */
-int		 sbk_fd(const struct sbk_client *);
+int sbk_fd(const struct sbk_client *);
 /* True when a complete reply is already buffered (no need to poll). */
-bool		 sbk_pending(struct sbk_client *);
+bool sbk_pending(struct sbk_client *);
 
 /*
  * Longest reply line accepted (bytes, without the newline).  The read
@@ -85,8 +85,8 @@ bool		 sbk_pending(struct sbk_client *);
  * Default SBK_DEFAULT_MAX_REPLY: the daemon's largest output (64 MiB)
  * in base64, plus the envelope.
  */
-#define SBK_DEFAULT_MAX_REPLY	(96u * 1024 * 1024)
-void		 sbk_set_max_reply(struct sbk_client *, size_t bytes);
+#define SBK_DEFAULT_MAX_REPLY (96u * 1024 * 1024)
+void sbk_set_max_reply(struct sbk_client *, size_t bytes);
 
 /*
  * Timeout in ms for writing a request when the daemon does not read
@@ -94,7 +94,7 @@ void		 sbk_set_max_reply(struct sbk_client *, size_t bytes);
  * replies that arrive are buffered, so a pipelining client cannot
  * deadlock against the daemon's own flow control.
  */
-void		 sbk_set_send_timeout(struct sbk_client *, int timeout_ms);
+void sbk_set_send_timeout(struct sbk_client *, int timeout_ms);
 
 /*
  * Notifications (requests without an id from the daemon, such as
@@ -103,10 +103,8 @@ void		 sbk_set_send_timeout(struct sbk_client *, int timeout_ms);
  * duration of the call.  Without a callback sbk_recv returns them as
  * SBK_MSG_NOTIFICATION and sbk_call drops them.
  */
-typedef void	 sbk_notify_cb(const char *method, const json_t *params,
-		    void *arg);
-void		 sbk_set_notify_cb(struct sbk_client *, sbk_notify_cb *,
-		    void *arg);
+typedef void sbk_notify_cb(const char *method, const json_t *params, void *arg);
+void sbk_set_notify_cb(struct sbk_client *, sbk_notify_cb *, void *arg);
 
 /*
  * Blocking call: send method with params (NULL: none; else an object),
@@ -117,8 +115,8 @@ void		 sbk_set_notify_cb(struct sbk_client *, sbk_notify_cb *,
  * After a timeout the library sends job.cancel for the request as a
  * notification and discards its late reply.
  */
-json_t		*sbk_call(struct sbk_client *, const char *method,
-		    const json_t *params, int timeout_ms, struct sbk_error *err);
+json_t *sbk_call(struct sbk_client *, const char *method, const json_t *params,
+    int timeout_ms, struct sbk_error *err);
 
 /*
  * Pipelined send.  sbk_send assigns the next integer id of this client
@@ -128,31 +126,30 @@ json_t		*sbk_call(struct sbk_client *, const char *method,
  * returns 0 or -1.  sbk_send_raw sends one raw line as is (a newline is
  * added when missing): batches, notifications, deliberate garbage.
  */
-int64_t		 sbk_send(struct sbk_client *, const char *method,
-		    const json_t *params, struct sbk_error *err);
-int		 sbk_send_id(struct sbk_client *, const json_t *id,
-		    const char *method, const json_t *params,
-		    struct sbk_error *err);
-int		 sbk_send_raw(struct sbk_client *, const char *line,
-		    size_t len, struct sbk_error *err);
+int64_t sbk_send(struct sbk_client *, const char *method, const json_t *params,
+    struct sbk_error *err);
+int sbk_send_id(struct sbk_client *, const json_t *id, const char *method,
+    const json_t *params, struct sbk_error *err);
+int sbk_send_raw(
+    struct sbk_client *, const char *line, size_t len, struct sbk_error *err);
 
 /*
  * Corking: while corked, sends are only buffered; sbk_flush (or
  * uncorking) writes them with as few system calls as possible.  Useful
  * to refill a pipeline after draining several replies.
  */
-void		 sbk_cork(struct sbk_client *, bool corked);
-int		 sbk_flush(struct sbk_client *, struct sbk_error *err);
+void sbk_cork(struct sbk_client *, bool corked);
+int sbk_flush(struct sbk_client *, struct sbk_error *err);
 
 /* Half-close: tell the daemon no more requests come.  It still answers
  * every accepted job, then closes (sbk_recv then says SBK_ERR_CLOSED). */
-int		 sbk_shutdown_write(struct sbk_client *, struct sbk_error *err);
+int sbk_shutdown_write(struct sbk_client *, struct sbk_error *err);
 
 enum sbk_msg_kind {
-	SBK_MSG_RESULT,		/* a success reply: result is set */
-	SBK_MSG_ERROR,		/* an error reply: error is set (kind RPC) */
-	SBK_MSG_NOTIFICATION,	/* a notification: method and params set */
-	SBK_MSG_BATCH,		/* an array reply to a batch: msg only */
+	SBK_MSG_RESULT,	      /* a success reply: result is set */
+	SBK_MSG_ERROR,	      /* an error reply: error is set (kind RPC) */
+	SBK_MSG_NOTIFICATION, /* a notification: method and params set */
+	SBK_MSG_BATCH,	      /* an array reply to a batch: msg only */
 };
 
 /*
@@ -161,15 +158,15 @@ enum sbk_msg_kind {
  * int_id is true when id is an integer (then id_num holds it).
  */
 struct sbk_reply {
-	enum sbk_msg_kind	 kind;
-	json_t			*msg;
-	const json_t		*id;
-	bool			 int_id;
-	int64_t			 id_num;
-	const json_t		*result;
-	struct sbk_error	 error;
-	const char		*method;
-	const json_t		*params;
+	enum sbk_msg_kind kind;
+	json_t *msg;
+	const json_t *id;
+	bool int_id;
+	int64_t id_num;
+	const json_t *result;
+	struct sbk_error error;
+	const char *method;
+	const json_t *params;
 };
 
 /*
@@ -179,9 +176,9 @@ struct sbk_reply {
  * filled (SBK_ERR_CLOSED, SBK_ERR_PROTOCOL, SBK_ERR_SYSTEM).  Any
  * buffered request is flushed first.
  */
-int		 sbk_recv(struct sbk_client *, struct sbk_reply *reply,
-		    int timeout_ms, struct sbk_error *err);
-void		 sbk_reply_clear(struct sbk_reply *);
+int sbk_recv(struct sbk_client *, struct sbk_reply *reply, int timeout_ms,
+    struct sbk_error *err);
+void sbk_reply_clear(struct sbk_reply *);
 
 #ifdef __cplusplus
 }

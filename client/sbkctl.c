@@ -29,49 +29,56 @@ enum {
 };
 
 static const struct option global_longopts[] = {
-	{ "socket",	required_argument,	NULL,	's' },
-	{ "timeout",	required_argument,	NULL,	't' },
-	{ "json",	no_argument,		NULL,	OPT_JSON },
-	{ "help",	no_argument,		NULL,	'h' },
-	{ "version",	no_argument,		NULL,	'V' },
-	{ NULL,		0,			NULL,	0 },
+	{ "socket", required_argument, NULL, 's' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
 };
-#define GLOBAL_SHORTOPTS	"s:t:hV"
+#define GLOBAL_SHORTOPTS "s:t:hV"
 
 static void
 usage(FILE *f, const char *prog)
 {
-	const struct ctl_verb	*v;
+	const struct ctl_verb *v;
 
-	fprintf(f, "usage: %s [-s SOCKET] [-t MS] [--json] COMMAND [ARGS]\n"
+	fprintf(f,
+	    "usage: %s [-s SOCKET] [-t MS] [--json] COMMAND [ARGS]\n"
 	    "\n"
-	    "Commands:\n", prog);
+	    "Commands:\n",
+	    prog);
 	for (v = ctl_verbs; v->name != NULL; v++)
 		fprintf(f, "  %-11s %s\n", v->name, v->summary);
-	fprintf(f, "\n"
+	fprintf(f,
+	    "\n"
 	    "Global options (before or after the command):\n"
-	    "  -s, --socket PATH  daemon socket (default: $SBK_SOCKET, else %s)\n"
-	    "  -t, --timeout MS   give up after MS milliseconds (default %d; 0: never)\n"
+	    "  -s, --socket PATH  daemon socket (default: $SBK_SOCKET, else "
+	    "%s)\n"
+	    "  -t, --timeout MS   give up after MS milliseconds (default %d; "
+	    "0: never)\n"
 	    "      --json         machine-readable output\n"
 	    "  -h, --help         help (of a command, after its name)\n"
 	    "  -V, --version      print the version\n"
 	    "\n"
 	    "Exit status: 0 ok, 1 negative answer or local failure, 2 usage,\n"
 	    "3 error reply from the daemon, 4 cannot connect, timed out or\n"
-	    "connection lost.\n", SBK_DEFAULT_SOCKET, CTL_DEFAULT_TIMEOUT_MS);
+	    "connection lost.\n",
+	    SBK_DEFAULT_SOCKET, CTL_DEFAULT_TIMEOUT_MS);
 }
 
 static void
 verb_usage(FILE *f, const struct ctl *ctl)
 {
-	const struct ctl_verb	*v = ctl->verb;
+	const struct ctl_verb *v = ctl->verb;
 
 	fprintf(f, "usage: %s %s%s%s\n\n%c%s.\n", ctl->prog, v->name,
 	    v->synopsis[0] != '\0' ? " " : "", v->synopsis,
 	    toupper((unsigned char)v->summary[0]), v->summary + 1);
 	if (v->options != NULL && v->options[0] != '\0')
 		fprintf(f, "\nOptions:\n%s", v->options);
-	fprintf(f, "\nGlobal options: -s/--socket PATH, -t/--timeout MS, "
+	fprintf(f,
+	    "\nGlobal options: -s/--socket PATH, -t/--timeout MS, "
 	    "--json, -h/--help.\n");
 }
 
@@ -79,8 +86,8 @@ verb_usage(FILE *f, const struct ctl *ctl)
 static int
 global_option(struct ctl *ctl, int ch, const char *arg)
 {
-	char	*end;
-	long	 v;
+	char *end;
+	long v;
 
 	switch (ch) {
 	case 's':
@@ -91,8 +98,10 @@ global_option(struct ctl *ctl, int ch, const char *arg)
 		v = strtol(arg, &end, 10);
 		if (errno != 0 || *end != '\0' || end == arg || v < 0 ||
 		    v > INT_MAX) {
-			fprintf(stderr, "%s: bad timeout '%s' (milliseconds, "
-			    "0 for none)\n", ctl->prog, arg);
+			fprintf(stderr,
+			    "%s: bad timeout '%s' (milliseconds, "
+			    "0 for none)\n",
+			    ctl->prog, arg);
 			return (CTL_USAGE);
 		}
 		ctl->timeout_ms = v == 0 ? -1 : (int)v;
@@ -107,8 +116,8 @@ global_option(struct ctl *ctl, int ch, const char *arg)
 struct sbk_client *
 ctl_connect(struct ctl *ctl)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
 
 	c = sbk_connect(ctl->socket, &err);
 	if (c == NULL) {
@@ -122,14 +131,15 @@ ctl_connect(struct ctl *ctl)
 int
 ctl_report(struct ctl *ctl, const char *what, const struct sbk_error *err)
 {
-	char	*data;
+	char *data;
 
 	if (err->kind != SBK_ERR_RPC) {
 		fprintf(stderr, "%s: %s: %s\n", ctl->prog, what, err->message);
 		return (err->kind == SBK_ERR_USAGE ? CTL_USAGE : CTL_CONNECT);
 	}
-	data = err->data != NULL ? json_dumps(err->data,
-	    JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	data = err->data != NULL ?
+	    json_dumps(err->data, JSON_COMPACT | JSON_ENCODE_ANY) :
+	    NULL;
 	fprintf(stderr, "%s: %s: %s (error %d%s%s)\n", ctl->prog, what,
 	    err->message, err->code, data != NULL ? " " : "",
 	    data != NULL ? data : "");
@@ -140,7 +150,7 @@ ctl_report(struct ctl *ctl, const char *what, const struct sbk_error *err)
 void
 ctl_print_json(struct ctl *ctl, const json_t *v)
 {
-	size_t	flags;
+	size_t flags;
 
 	flags = JSON_ENCODE_ANY | (ctl->json ? JSON_COMPACT : JSON_INDENT(2));
 	json_dumpf(v, stdout, flags);
@@ -151,23 +161,23 @@ ctl_print_json(struct ctl *ctl, const json_t *v)
 static void
 wipe_password(json_t *params)
 {
-	json_t	*pw;
+	json_t *pw;
 
 	pw = json_object_get(params, "password");
 	if (json_is_string(pw) && json_string_length(pw) > 0)
-		explicit_bzero((char *)json_string_value(pw),
-		    json_string_length(pw));
+		explicit_bzero(
+		    (char *)json_string_value(pw), json_string_length(pw));
 }
 
 /* Build params, call the verb's method, print: the common verb shape. */
 static int
 exchange(struct ctl *ctl)
 {
-	const struct ctl_verb	*v = ctl->verb;
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	json_t			*params = NULL, *result;
-	int			 rc;
+	const struct ctl_verb *v = ctl->verb;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	json_t *params = NULL, *result;
+	int rc;
 
 	if (v->build != NULL && (rc = v->build(ctl, &params)) != CTL_OK)
 		return (rc);
@@ -199,8 +209,8 @@ exchange(struct ctl *ctl)
 static struct option *
 merge_longopts(const struct ctl_verb *v)
 {
-	struct option	*all;
-	size_t		 ng, nv;
+	struct option *all;
+	size_t ng, nv;
 
 	ng = sizeof(global_longopts) / sizeof(global_longopts[0]) - 1;
 	nv = 0;
@@ -219,11 +229,11 @@ merge_longopts(const struct ctl_verb *v)
 int
 main(int argc, char **argv)
 {
-	struct ctl		 ctl;
-	const struct ctl_verb	*v;
-	struct option		*longopts;
-	char			 shortopts[64];
-	int			 ch, rc;
+	struct ctl ctl;
+	const struct ctl_verb *v;
+	struct option *longopts;
+	char shortopts[64];
+	int ch, rc;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.prog = "sbkctl";
@@ -237,7 +247,7 @@ main(int argc, char **argv)
 	/* Global options up to the verb ('+': stop at the first operand). */
 	opterr = 1;
 	while ((ch = getopt_long(argc, argv, "+" GLOBAL_SHORTOPTS,
-	    global_longopts, NULL)) != -1) {
+		    global_longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(stdout, ctl.prog);
@@ -270,7 +280,7 @@ main(int argc, char **argv)
 	/* The verb's options and the global ones, anywhere after it. */
 	argc -= optind;
 	argv += optind;
-	optind = 0;	/* glibc: 0 restarts the scan, permutation state too */
+	optind = 0; /* glibc: 0 restarts the scan, permutation state too */
 	snprintf(shortopts, sizeof(shortopts), "%s%s", GLOBAL_SHORTOPTS,
 	    v->shortopts != NULL ? v->shortopts : "");
 	if ((longopts = merge_longopts(v)) == NULL) {
@@ -307,8 +317,8 @@ main(int argc, char **argv)
 	ctl.argv = argv + optind;
 	if (ctl.argc < v->min_args ||
 	    (v->max_args >= 0 && ctl.argc > v->max_args)) {
-		fprintf(stderr, "%s: %s: wrong number of arguments\n",
-		    ctl.prog, v->name);
+		fprintf(stderr, "%s: %s: wrong number of arguments\n", ctl.prog,
+		    v->name);
 		verb_usage(stderr, &ctl);
 		return (CTL_USAGE);
 	}

@@ -12,17 +12,17 @@
 #include "conn.h"
 
 struct batch {
-	struct conn	*conn;		/* counted reference */
-	unsigned	 pending;
-	unsigned	 replies;
-	bool		 lost;		/* out of memory: a member is missing */
-	struct evbuffer	*buf;
+	struct conn *conn; /* counted reference */
+	unsigned pending;
+	unsigned replies;
+	bool lost; /* out of memory: a member is missing */
+	struct evbuffer *buf;
 };
 
 struct batch *
 batch_new(struct conn *c)
 {
-	struct batch	*b;
+	struct batch *b;
 
 	b = calloc(1, sizeof(*b));
 	if (b == NULL)

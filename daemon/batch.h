@@ -14,12 +14,12 @@ struct conn;
 struct batch;
 
 /* A new batch, holding one "pending" guard for the dispatch loop. */
-struct batch	*batch_new(struct conn *);
+struct batch *batch_new(struct conn *);
 /* One more member whose reply is still to come. */
-void		 batch_hold(struct batch *);
+void batch_hold(struct batch *);
 /* A member's reply line (malloc'd, with its '\n'); takes ownership. */
-void		 batch_add(struct batch *, char *line, size_t len);
+void batch_add(struct batch *, char *line, size_t len);
 /* A member is done (with or without a reply); the last one sends. */
-void		 batch_release(struct batch *);
+void batch_release(struct batch *);
 
 #endif /* SBK_BATCH_H */

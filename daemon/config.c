@@ -35,37 +35,37 @@
 #include "log.h"
 
 enum config_type {
-	CFG_UINT,		/* unsigned */
-	CFG_ULONG,		/* unsigned long */
-	CFG_SIZE,		/* size_t; K, M, G suffixes (1024-based) */
-	CFG_INT,		/* int */
+	CFG_UINT,  /* unsigned */
+	CFG_ULONG, /* unsigned long */
+	CFG_SIZE,  /* size_t; K, M, G suffixes (1024-based) */
+	CFG_INT,   /* int */
 	CFG_BOOL,
-	CFG_MODE,		/* mode_t, octal */
-	CFG_STRING,		/* char *, NULL when empty */
-	CFG_SOCKET,		/* char *, a UNIX socket path */
-	CFG_LISTEN,		/* char *, "ADDR:PORT", NULL when empty */
-	CFG_PATHS,		/* char **, colon-separated directories */
-	CFG_UIDS,		/* uid_t * plus a count */
-	CFG_GIDS,		/* gid_t * plus a count */
-	CFG_LOGLEVEL,		/* int, syslog priority */
+	CFG_MODE,     /* mode_t, octal */
+	CFG_STRING,   /* char *, NULL when empty */
+	CFG_SOCKET,   /* char *, a UNIX socket path */
+	CFG_LISTEN,   /* char *, "ADDR:PORT", NULL when empty */
+	CFG_PATHS,    /* char **, colon-separated directories */
+	CFG_UIDS,     /* uid_t * plus a count */
+	CFG_GIDS,     /* gid_t * plus a count */
+	CFG_LOGLEVEL, /* int, syslog priority */
 };
 
 struct config_key {
-	const char		*section;
-	const char		*name;
-	enum config_type	 type;
-	size_t			 off;
-	size_t			 count_off;	/* CFG_UIDS, CFG_GIDS */
-	long long		 min;
-	long long		 max;
-	const char		*def;		/* parsed like a file value */
-	const char		*help;
+	const char *section;
+	const char *name;
+	enum config_type type;
+	size_t off;
+	size_t count_off; /* CFG_UIDS, CFG_GIDS */
+	long long min;
+	long long max;
+	const char *def; /* parsed like a file value */
+	const char *help;
 };
 
-#define OFF(f)		offsetof(struct sbk_config, f)
-#define KIB		1024LL
-#define MIB		(1024LL * 1024)
-#define GIB		(1024LL * 1024 * 1024)
+#define OFF(f) offsetof(struct sbk_config, f)
+#define KIB    1024LL
+#define MIB    (1024LL * 1024)
+#define GIB    (1024LL * 1024 * 1024)
 
 /*
  * conf/sbkd.conf documents these rows one for one; check_config loads it
@@ -76,8 +76,8 @@ static const struct config_key config_keys[] = {
 	    SBK_DEFAULT_SOCKET, "path of the listening socket" },
 	{ "daemon", "socket_mode", CFG_MODE, OFF(socket_mode), 0, 0, 07777,
 	    "0660", "permissions of the socket file (octal)" },
-	{ "daemon", "max_connections", CFG_UINT, OFF(max_connections), 0,
-	    1, 1000000, "1024", "connections served at once" },
+	{ "daemon", "max_connections", CFG_UINT, OFF(max_connections), 0, 1,
+	    1000000, "1024", "connections served at once" },
 	{ "daemon", "max_request_bytes", CFG_SIZE, OFF(max_request_bytes), 0,
 	    64, GIB, "4194304", "longest request line" },
 	{ "daemon", "max_output_bytes_per_conn", CFG_SIZE,
@@ -87,8 +87,8 @@ static const struct config_key config_keys[] = {
 	    0, 3600, "30", "seconds running jobs get at shutdown" },
 	{ "daemon", "enable_test_methods", CFG_BOOL, OFF(enable_test_methods),
 	    0, 0, 1, "false", "offer the sleep and spin methods" },
-	{ "daemon", "log_level", CFG_LOGLEVEL, OFF(log_level), 0, 0, 0,
-	    "info", "err, warning, notice, info or debug" },
+	{ "daemon", "log_level", CFG_LOGLEVEL, OFF(log_level), 0, 0, 0, "info",
+	    "err, warning, notice, info or debug" },
 	{ "daemon", "log_jobs", CFG_BOOL, OFF(log_jobs), 0, 0, 1, "false",
 	    "log one line per job" },
 	{ "daemon", "metrics_listen", CFG_LISTEN, OFF(metrics_listen), 0, 0, 0,
@@ -100,14 +100,14 @@ static const struct config_key config_keys[] = {
 	    "I/O pool threads" },
 	{ "pool", "cpu_worker_nice", CFG_UINT, OFF(cpu_worker_nice), 0, 0, 19,
 	    "10", "nice value of CPU pool threads" },
-	{ "pool", "queue_max", CFG_UINT, OFF(queue_max), 0, 0, 10000000,
-	    "4096", "jobs waiting for a worker, both pools together" },
-	{ "pool", "max_inflight_per_conn", CFG_UINT,
-	    OFF(max_inflight_per_conn), 0, 1, 65536, "128",
+	{ "pool", "queue_max", CFG_UINT, OFF(queue_max), 0, 0, 10000000, "4096",
+	    "jobs waiting for a worker, both pools together" },
+	{ "pool", "max_inflight_per_conn", CFG_UINT, OFF(max_inflight_per_conn),
+	    0, 1, 65536, "128",
 	    "jobs in flight per connection (and batch size cap)" },
 
-	{ "argon2", "t_cost", CFG_UINT, OFF(argon2_t_cost), 0, 1, 1000000,
-	    "3", "default passes" },
+	{ "argon2", "t_cost", CFG_UINT, OFF(argon2_t_cost), 0, 1, 1000000, "3",
+	    "default passes" },
 	{ "argon2", "m_cost_kib", CFG_UINT, OFF(argon2_m_cost_kib), 0, 8,
 	    UINT32_MAX, "65536", "default memory per hash, KiB" },
 	{ "argon2", "parallelism", CFG_UINT, OFF(argon2_parallelism), 0, 1,
@@ -116,8 +116,8 @@ static const struct config_key config_keys[] = {
 	    8, UINT32_MAX, "262144", "largest m_cost_kib a request may ask" },
 	{ "argon2", "max_t_cost", CFG_UINT, OFF(argon2_max_t_cost), 0, 1,
 	    1000000, "16", "largest t_cost a request may ask" },
-	{ "argon2", "max_parallelism", CFG_UINT, OFF(argon2_max_parallelism),
-	    0, 1, 1024, "8", "largest parallelism a request may ask" },
+	{ "argon2", "max_parallelism", CFG_UINT, OFF(argon2_max_parallelism), 0,
+	    1, 1024, "8", "largest parallelism a request may ask" },
 	{ "argon2", "memory_budget_kib", CFG_ULONG,
 	    OFF(argon2_memory_budget_kib), 0, 8, 1LL << 40, "1048576",
 	    "sum of m_cost over running argon2 jobs, KiB" },
@@ -137,46 +137,50 @@ static const struct config_key config_keys[] = {
 	{ "files", "max_read_bytes", CFG_SIZE, OFF(max_read_bytes), 0, 1, GIB,
 	    "16777216", "default and cap of file.read length" },
 
-	{ "access", "allow_uids", CFG_UIDS, OFF(allow_uids),
-	    OFF(n_allow_uids), 0, 0, "", "peer uids allowed; empty lists = all" },
-	{ "access", "allow_gids", CFG_GIDS, OFF(allow_gids),
-	    OFF(n_allow_gids), 0, 0, "", "peer gids allowed" },
+	{ "access", "allow_uids", CFG_UIDS, OFF(allow_uids), OFF(n_allow_uids),
+	    0, 0, "", "peer uids allowed; empty lists = all" },
+	{ "access", "allow_gids", CFG_GIDS, OFF(allow_gids), OFF(n_allow_gids),
+	    0, 0, "", "peer gids allowed" },
 };
 
-#define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+#define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
-	"daemon", "pool", "argon2", "zstd", "files", "access",
+	"daemon",
+	"pool",
+	"argon2",
+	"zstd",
+	"files",
+	"access",
 };
 
 /* A value inih's line buffer cannot hold: passed to the handler aside. */
-#define CONFIG_LONG_VALUE	"\x01"
+#define CONFIG_LONG_VALUE "\x01"
 
 struct config_ctx {
-	struct sbk_config	*cfg;
-	const char		*path;
-	FILE			*fp;
-	char			*line;		/* getline buffer */
-	size_t			 cap;
-	int			 lineno;
-	int			 seen[NKEYS];	/* line a key was set on */
-	char			*long_value;	/* see CONFIG_LONG_VALUE */
-	int			 long_lineno;
-	bool			 failed;
-	char			*err;
-	size_t			 errlen;
+	struct sbk_config *cfg;
+	const char *path;
+	FILE *fp;
+	char *line; /* getline buffer */
+	size_t cap;
+	int lineno;
+	int seen[NKEYS];  /* line a key was set on */
+	char *long_value; /* see CONFIG_LONG_VALUE */
+	int long_lineno;
+	bool failed;
+	char *err;
+	size_t errlen;
 };
 
-static void
-config_error(struct config_ctx *ctx, int lineno, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void config_error(struct config_ctx *ctx, int lineno, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 /* Record the first error only: it is the one the user must fix first. */
 static void
 config_error(struct config_ctx *ctx, int lineno, const char *fmt, ...)
 {
-	va_list	ap;
-	int	n;
+	va_list ap;
+	int n;
 
 	if (ctx->failed)
 		return;
@@ -184,8 +188,8 @@ config_error(struct config_ctx *ctx, int lineno, const char *fmt, ...)
 	if (ctx->errlen == 0)
 		return;
 	if (lineno > 0)
-		n = snprintf(ctx->err, ctx->errlen, "%s:%d: ", ctx->path,
-		    lineno);
+		n = snprintf(
+		    ctx->err, ctx->errlen, "%s:%d: ", ctx->path, lineno);
 	else
 		n = snprintf(ctx->err, ctx->errlen, "%s: ", ctx->path);
 	if (n < 0 || (size_t)n >= ctx->errlen)
@@ -203,12 +207,12 @@ config_error(struct config_ctx *ctx, int lineno, const char *fmt, ...)
  * why gets the reason on failure.
  */
 static bool
-config_parse_ll(const char *v, bool suffixes, long long *out, char *why,
-    size_t whylen)
+config_parse_ll(
+    const char *v, bool suffixes, long long *out, char *why, size_t whylen)
 {
-	const char	*p = v;
-	char		*end;
-	long long	 n, mult = 1;
+	const char *p = v;
+	char *end;
+	long long n, mult = 1;
 
 	if (*v == '\0') {
 		snprintf(why, whylen, "empty value");
@@ -228,23 +232,26 @@ config_parse_ll(const char *v, bool suffixes, long long *out, char *why,
 	}
 	if (suffixes && *end != '\0' && end[1] == '\0') {
 		switch (*end) {
-		case 'k': case 'K':
+		case 'k':
+		case 'K':
 			mult = KIB;
 			end++;
 			break;
-		case 'm': case 'M':
+		case 'm':
+		case 'M':
 			mult = MIB;
 			end++;
 			break;
-		case 'g': case 'G':
+		case 'g':
+		case 'G':
 			mult = GIB;
 			end++;
 			break;
 		}
 	}
 	if (*end != '\0') {
-		snprintf(why, whylen, "trailing garbage \"%s\" after the number",
-		    end);
+		snprintf(why, whylen,
+		    "trailing garbage \"%s\" after the number", end);
 		return false;
 	}
 	if (mult > 1 && (n > LLONG_MAX / mult || n < LLONG_MIN / mult)) {
@@ -288,11 +295,11 @@ config_free_strv(char **v)
 static bool
 config_parse_paths(const char *v, char ***out, char *why, size_t whylen)
 {
-	char		**list;
-	const char	 *p, *colon;
-	size_t		  n = 1, i = 0, len;
-	char		  path[PATH_MAX], *real;
-	struct stat	  st;
+	char **list;
+	const char *p, *colon;
+	size_t n = 1, i = 0, len;
+	char path[PATH_MAX], *real;
+	struct stat st;
 
 	for (p = v; *p != '\0'; p++)
 		if (*p == ':')
@@ -342,14 +349,14 @@ fail:
 
 /* Comma-separated ids, spaces allowed around each. */
 static bool
-config_parse_ids(const char *v, unsigned **out, size_t *count, char *why,
-    size_t whylen)
+config_parse_ids(
+    const char *v, unsigned **out, size_t *count, char *why, size_t whylen)
 {
-	unsigned	*ids;
-	const char	*p;
-	char		*end;
-	size_t		 n = 1, i = 0;
-	unsigned long	 id;
+	unsigned *ids;
+	const char *p;
+	char *end;
+	size_t n = 1, i = 0;
+	unsigned long id;
 
 	*out = NULL;
 	*count = 0;
@@ -366,8 +373,10 @@ config_parse_ids(const char *v, unsigned **out, size_t *count, char *why,
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p < '0' || *p > '9') {
-			snprintf(why, whylen, *p == ',' || *p == '\0' ?
-			    "empty id in the list" : "\"%s\" is not an id", p);
+			snprintf(why, whylen,
+			    *p == ',' || *p == '\0' ? "empty id in the list" :
+						      "\"%s\" is not an id",
+			    p);
 			goto fail;
 		}
 		errno = 0;
@@ -400,9 +409,9 @@ fail:
 static bool
 config_check_listen(const char *v, char *why, size_t whylen)
 {
-	const char	*colon = strrchr(v, ':');
-	char		*end;
-	unsigned long	 port;
+	const char *colon = strrchr(v, ':');
+	char *end;
+	unsigned long port;
 
 	if (colon == NULL || colon == v) {
 		snprintf(why, whylen, "\"%s\" is not ADDR:PORT", v);
@@ -420,16 +429,16 @@ config_check_listen(const char *v, char *why, size_t whylen)
 
 /* Parse v into k's field.  False with why set when v is not valid. */
 static bool
-config_set(struct sbk_config *cfg, const struct config_key *k,
-    const char *v, char *why, size_t whylen)
+config_set(struct sbk_config *cfg, const struct config_key *k, const char *v,
+    char *why, size_t whylen)
 {
-	char		*field = (char *)cfg + k->off;
-	long long	 n = 0;
-	bool		 b;
-	char		*s, **list;
-	unsigned	*ids;
-	size_t		 count;
-	int		 level;
+	char *field = (char *)cfg + k->off;
+	long long n = 0;
+	bool b;
+	char *s, **list;
+	unsigned *ids;
+	size_t count;
+	int level;
 
 	switch (k->type) {
 	case CFG_UINT:
@@ -454,17 +463,22 @@ config_set(struct sbk_config *cfg, const struct config_key *k,
 		return true;
 	case CFG_BOOL:
 		if (!config_parse_bool(v, &b)) {
-			snprintf(why, whylen, *v == '\0' ? "empty value" :
-			    "\"%s\" is not a boolean (true/false, yes/no, "
-			    "on/off, 1/0)", v);
+			snprintf(why, whylen,
+			    *v == '\0' ?
+				"empty value" :
+				"\"%s\" is not a boolean (true/false, yes/no, "
+				"on/off, 1/0)",
+			    v);
 			return false;
 		}
 		*(bool *)field = b;
 		return true;
 	case CFG_MODE:
 		if (*v == '\0' || strspn(v, "01234567") != strlen(v)) {
-			snprintf(why, whylen, *v == '\0' ? "empty value" :
-			    "\"%s\" is not an octal mode", v);
+			snprintf(why, whylen,
+			    *v == '\0' ? "empty value" :
+					 "\"%s\" is not an octal mode",
+			    v);
 			return false;
 		}
 		n = strtoll(v, NULL, 8);
@@ -480,7 +494,8 @@ config_set(struct sbk_config *cfg, const struct config_key *k,
 			return false;
 		}
 		if (strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			snprintf(why, whylen, "longer than a socket path may be "
+			snprintf(why, whylen,
+			    "longer than a socket path may be "
 			    "(%zu bytes)",
 			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 			return false;
@@ -515,16 +530,20 @@ config_set(struct sbk_config *cfg, const struct config_key *k,
 		 * a statement before C23, and clang refuses a declaration.)
 		 */
 		_Static_assert(sizeof(uid_t) == sizeof(unsigned) &&
-		    sizeof(gid_t) == sizeof(unsigned), "uid_t size");
+			sizeof(gid_t) == sizeof(unsigned),
+		    "uid_t size");
 		free(*(void **)field);
 		*(void **)field = ids;
 		*(size_t *)((char *)cfg + k->count_off) = count;
 		return true;
 	case CFG_LOGLEVEL:
 		if ((level = log_level_parse(v)) < 0) {
-			snprintf(why, whylen, *v == '\0' ? "empty value" :
-			    "\"%s\" is not a log level (err, warning, notice, "
-			    "info, debug)", v);
+			snprintf(why, whylen,
+			    *v == '\0' ? "empty value" :
+					 "\"%s\" is not a log level (err, "
+					 "warning, notice, "
+					 "info, debug)",
+			    v);
 			return false;
 		}
 		*(int *)field = level;
@@ -550,8 +569,8 @@ config_key_index(const char *section, const char *name)
 static bool
 config_section_known(const char *name, size_t len)
 {
-	for (size_t i = 0; i < sizeof(config_sections) /
-	    sizeof(config_sections[0]); i++)
+	for (size_t i = 0;
+	     i < sizeof(config_sections) / sizeof(config_sections[0]); i++)
 		if (strlen(config_sections[i]) == len &&
 		    memcmp(config_sections[i], name, len) == 0)
 			return true;
@@ -565,7 +584,7 @@ config_section_known(const char *name, size_t len)
 static bool
 config_check_section(struct config_ctx *ctx, const char *p)
 {
-	const char	*end = strchr(p, ']'), *q;
+	const char *end = strchr(p, ']'), *q;
 
 	if (end == NULL) {
 		config_error(ctx, ctx->lineno, "%s: missing ']'", p);
@@ -579,8 +598,10 @@ config_check_section(struct config_ctx *ctx, const char *p)
 	for (q = end + 1; *q == ' ' || *q == '\t'; q++)
 		;
 	if (*q != '\0' && *q != ';' && *q != '#') {
-		config_error(ctx, ctx->lineno, "%.*s: text after the section "
-		    "header", (int)(end - p + 1), p);
+		config_error(ctx, ctx->lineno,
+		    "%.*s: text after the section "
+		    "header",
+		    (int)(end - p + 1), p);
 		return false;
 	}
 	return true;
@@ -594,8 +615,8 @@ config_check_section(struct config_ctx *ctx, const char *p)
 static bool
 config_stash_long(struct config_ctx *ctx, char *p, char *str, int num)
 {
-	char	*sep = p + strcspn(p, "=:"), *v, *e;
-	size_t	 nlen;
+	char *sep = p + strcspn(p, "=:"), *v, *e;
+	size_t nlen;
 
 	if (*sep == '\0')
 		return false;
@@ -623,18 +644,18 @@ config_stash_long(struct config_ctx *ctx, char *p, char *str, int num)
 static char *
 config_reader(char *str, int num, void *arg)
 {
-	struct config_ctx	*ctx = arg;
-	ssize_t			 n;
-	char			*p;
-	size_t			 len;
+	struct config_ctx *ctx = arg;
+	ssize_t n;
+	char *p;
+	size_t len;
 
 	if (ctx->failed)
-		return NULL;	/* stop inih at the first error */
+		return NULL; /* stop inih at the first error */
 	n = getline(&ctx->line, &ctx->cap, ctx->fp);
 	if (n < 0) {
 		if (ferror(ctx->fp))
-			config_error(ctx, ctx->lineno + 1, "%s",
-			    strerror(errno));
+			config_error(
+			    ctx, ctx->lineno + 1, "%s", strerror(errno));
 		return NULL;
 	}
 	ctx->lineno++;
@@ -654,7 +675,7 @@ config_reader(char *str, int num, void *arg)
 		return NULL;
 	if (len + 2 > (size_t)num) {
 		if (*p == ';' || *p == '#')
-			p = "";		/* a long comment is still a comment */
+			p = ""; /* a long comment is still a comment */
 		else if (!config_stash_long(ctx, p, str, num)) {
 			config_error(ctx, ctx->lineno, "line too long");
 			return NULL;
@@ -666,29 +687,31 @@ config_reader(char *str, int num, void *arg)
 }
 
 static int
-config_handler(void *arg, const char *section, const char *name,
-    const char *value)
+config_handler(
+    void *arg, const char *section, const char *name, const char *value)
 {
-	struct config_ctx	*ctx = arg;
-	char			 why[PATH_MAX + 128];
-	int			 i;
+	struct config_ctx *ctx = arg;
+	char why[PATH_MAX + 128];
+	int i;
 
 	/* A build with INI_CALL_HANDLER_ON_NEW_SECTION announces sections. */
 	if (name == NULL || value == NULL)
 		return 1;
 	if (*section == '\0') {
-		config_error(ctx, ctx->lineno, "%s: key outside any [section]",
-		    name);
+		config_error(
+		    ctx, ctx->lineno, "%s: key outside any [section]", name);
 		return 0;
 	}
 	if ((i = config_key_index(section, name)) < 0) {
-		config_error(ctx, ctx->lineno, "[%s] %s: unknown key", section,
-		    name);
+		config_error(
+		    ctx, ctx->lineno, "[%s] %s: unknown key", section, name);
 		return 0;
 	}
 	if (ctx->seen[i] != 0) {
-		config_error(ctx, ctx->lineno, "[%s] %s: duplicate key (first "
-		    "set on line %d)", section, name, ctx->seen[i]);
+		config_error(ctx, ctx->lineno,
+		    "[%s] %s: duplicate key (first "
+		    "set on line %d)",
+		    section, name, ctx->seen[i]);
 		return 0;
 	}
 	ctx->seen[i] = ctx->lineno;
@@ -696,8 +719,8 @@ config_handler(void *arg, const char *section, const char *name,
 	    ctx->long_lineno == ctx->lineno)
 		value = ctx->long_value;
 	if (!config_set(ctx->cfg, &config_keys[i], value, why, sizeof(why))) {
-		config_error(ctx, ctx->lineno, "[%s] %s: %s", section, name,
-		    why);
+		config_error(
+		    ctx, ctx->lineno, "[%s] %s: %s", section, name, why);
 		return 0;
 	}
 	return 1;
@@ -707,18 +730,17 @@ config_handler(void *arg, const char *section, const char *name,
  * Checks between keys, made once the whole file is read.  The error names
  * `key` and points at the later of the two lines involved.
  */
-static void
-config_cross(struct config_ctx *ctx, const char *section, const char *key,
-    const char *other, bool ok, const char *fmt, ...)
+static void config_cross(struct config_ctx *ctx, const char *section,
+    const char *key, const char *other, bool ok, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 static void
 config_cross(struct config_ctx *ctx, const char *section, const char *key,
     const char *other, bool ok, const char *fmt, ...)
 {
-	char	why[256];
-	va_list	ap;
-	int	a, b;
+	char why[256];
+	va_list ap;
+	int a, b;
 
 	if (ok || ctx->failed)
 		return;
@@ -733,8 +755,8 @@ config_cross(struct config_ctx *ctx, const char *section, const char *key,
 static void
 config_check(struct config_ctx *ctx)
 {
-	const struct sbk_config	*c = ctx->cfg;
-	int			 level = c->zstd_level == 0 ? 3 : c->zstd_level;
+	const struct sbk_config *c = ctx->cfg;
+	int level = c->zstd_level == 0 ? 3 : c->zstd_level;
 
 	config_cross(ctx, "argon2", "t_cost", "max_t_cost",
 	    c->argon2_t_cost <= c->argon2_max_t_cost,
@@ -764,12 +786,12 @@ config_check(struct config_ctx *ctx)
 int
 config_init(struct sbk_config *cfg)
 {
-	char	why[256];
+	char why[256];
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (!config_set(cfg, &config_keys[i], config_keys[i].def, why,
-		    sizeof(why))) {
+			sizeof(why))) {
 			/* Only memory can fail here; the table is tested. */
 			config_free(cfg);
 			return -ENOMEM;
@@ -779,11 +801,11 @@ config_init(struct sbk_config *cfg)
 }
 
 int
-config_load(struct sbk_config *cfg, const char *path, char *errbuf,
-    size_t errlen)
+config_load(
+    struct sbk_config *cfg, const char *path, char *errbuf, size_t errlen)
 {
-	struct config_ctx	ctx;
-	int			r, saved;
+	struct config_ctx ctx;
+	int r, saved;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = cfg;
@@ -806,7 +828,8 @@ config_load(struct sbk_config *cfg, const char *path, char *errbuf,
 	 */
 	r = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
 	if (!ctx.failed && r > 0)
-		config_error(&ctx, r, "not a \"[section]\" or \"key = value\" "
+		config_error(&ctx, r,
+		    "not a \"[section]\" or \"key = value\" "
 		    "line");
 	else if (!ctx.failed && r < 0)
 		config_error(&ctx, 0, "%s", strerror(ENOMEM));
@@ -822,7 +845,7 @@ config_load(struct sbk_config *cfg, const char *path, char *errbuf,
 void
 config_finish(struct sbk_config *cfg)
 {
-	long	n;
+	long n;
 
 	if (cfg->cpu_workers == 0) {
 		n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -845,7 +868,7 @@ config_free(struct sbk_config *cfg)
 struct sbk_config *
 config_read(const char *path, const char *socket, char *errbuf, size_t errlen)
 {
-	struct sbk_config	*cfg;
+	struct sbk_config *cfg;
 
 	cfg = calloc(1, sizeof(*cfg));
 	if (cfg == NULL || config_init(cfg) < 0) {

@@ -15,52 +15,52 @@
 
 struct sbk_config {
 	/* [daemon] */
-	char		*socket;		/* path of the listening socket */
-	mode_t		 socket_mode;
-	unsigned	 max_connections;
-	size_t		 max_request_bytes;
-	size_t		 max_output_bytes_per_conn;
-	unsigned	 shutdown_timeout_s;
-	bool		 enable_test_methods;
-	int		 log_level;		/* syslog priority: LOG_ERR..LOG_DEBUG */
-	bool		 log_jobs;		/* one access-log line per job */
-	char		*metrics_listen;	/* "ADDR:PORT" or NULL (off) */
+	char *socket; /* path of the listening socket */
+	mode_t socket_mode;
+	unsigned max_connections;
+	size_t max_request_bytes;
+	size_t max_output_bytes_per_conn;
+	unsigned shutdown_timeout_s;
+	bool enable_test_methods;
+	int log_level;	      /* syslog priority: LOG_ERR..LOG_DEBUG */
+	bool log_jobs;	      /* one access-log line per job */
+	char *metrics_listen; /* "ADDR:PORT" or NULL (off) */
 
 	/* [pool] */
-	unsigned	 cpu_workers;		/* 0 in the file = online CPUs */
-	unsigned	 io_workers;
-	unsigned	 cpu_worker_nice;	/* 0..19: CPU workers yield */
-	unsigned	 queue_max;
-	unsigned	 max_inflight_per_conn;
+	unsigned cpu_workers; /* 0 in the file = online CPUs */
+	unsigned io_workers;
+	unsigned cpu_worker_nice; /* 0..19: CPU workers yield */
+	unsigned queue_max;
+	unsigned max_inflight_per_conn;
 
 	/* [argon2] */
-	unsigned	 argon2_t_cost;
-	unsigned	 argon2_m_cost_kib;
-	unsigned	 argon2_parallelism;
-	unsigned	 argon2_max_m_cost_kib;
-	unsigned	 argon2_max_t_cost;
-	unsigned	 argon2_max_parallelism;
-	unsigned long	 argon2_memory_budget_kib;
+	unsigned argon2_t_cost;
+	unsigned argon2_m_cost_kib;
+	unsigned argon2_parallelism;
+	unsigned argon2_max_m_cost_kib;
+	unsigned argon2_max_t_cost;
+	unsigned argon2_max_parallelism;
+	unsigned long argon2_memory_budget_kib;
 
 	/* [zstd] */
-	int		 zstd_level;
-	int		 zstd_max_level;
-	size_t		 zstd_max_output_bytes;
+	int zstd_level;
+	int zstd_max_level;
+	size_t zstd_max_output_bytes;
 
 	/* [files] */
-	char		**read_roots;		/* NULL-terminated, canonical, absolute */
-	char		**write_roots;
-	size_t		 max_read_bytes;
+	char **read_roots; /* NULL-terminated, canonical, absolute */
+	char **write_roots;
+	size_t max_read_bytes;
 
 	/* [access] */
-	uid_t		*allow_uids;
-	size_t		 n_allow_uids;
-	gid_t		*allow_gids;
-	size_t		 n_allow_gids;
+	uid_t *allow_uids;
+	size_t n_allow_uids;
+	gid_t *allow_gids;
+	size_t n_allow_gids;
 };
 
 /* Fill in the built-in defaults (the contract's).  0, or -errno. */
-int	config_init(struct sbk_config *);
+int config_init(struct sbk_config *);
 
 /*
  * Read an INI file on top of what cfg holds, validating every key.  On
@@ -68,20 +68,20 @@ int	config_init(struct sbk_config *);
  * (or "FILE: why it cannot be read") to errbuf; cfg may be partly updated
  * and must then be freed.
  */
-int	config_load(struct sbk_config *, const char *path, char *errbuf,
-	    size_t errlen);
+int config_load(
+    struct sbk_config *, const char *path, char *errbuf, size_t errlen);
 
 /* Resolve derived values (cpu_workers 0 -> online CPUs). */
-void	config_finish(struct sbk_config *);
+void config_finish(struct sbk_config *);
 
-void	config_free(struct sbk_config *);
+void config_free(struct sbk_config *);
 
 /*
  * All of the above in one: defaults, then the file (when path is not
  * NULL), then the socket override (when not NULL), then config_finish.
  * A new heap config, or NULL with the reason in errbuf.
  */
-struct sbk_config *config_read(const char *path, const char *socket,
-	    char *errbuf, size_t errlen);
+struct sbk_config *config_read(
+    const char *path, const char *socket, char *errbuf, size_t errlen);
 
 #endif /* SBK_CONFIG_H */

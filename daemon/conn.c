@@ -29,19 +29,19 @@
 #include "server.h"
 
 /* Bytes asked of one read(2); a pipelining client fills them quickly. */
-#define CONN_READ_SIZE	(256 * 1024)
+#define CONN_READ_SIZE (256 * 1024)
 
 static uint64_t conn_serial;
 
-static void	conn_read_cb(evutil_socket_t, short, void *);
-static void	conn_write_cb(evutil_socket_t, short, void *);
-static void	conn_process(struct conn *, bool draining);
-static void	conn_flush(struct conn *);
+static void conn_read_cb(evutil_socket_t, short, void *);
+static void conn_write_cb(evutil_socket_t, short, void *);
+static void conn_process(struct conn *, bool draining);
+static void conn_flush(struct conn *);
 
 struct conn *
 conn_new(struct server *s, int fd, pid_t pid, uid_t uid, gid_t gid)
 {
-	struct conn	*c;
+	struct conn *c;
 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -56,8 +56,8 @@ conn_new(struct server *s, int fd, pid_t pid, uid_t uid, gid_t gid)
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
-	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb,
-	    c);
+	c->wev =
+	    event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
 	if (c->in == NULL || c->out == NULL || c->rev == NULL ||
 	    c->wev == NULL || event_add(c->rev, NULL) < 0)
 		goto fail;
@@ -162,7 +162,7 @@ conn_send_buffer(struct conn *c, struct evbuffer *buf)
 void
 conn_flush_dirty(struct server *s)
 {
-	struct conn	*c;
+	struct conn *c;
 
 	while ((c = TAILQ_FIRST(&s->dirty)) != NULL) {
 		TAILQ_REMOVE(&s->dirty, c, dirty_link);
@@ -200,9 +200,9 @@ finished(const struct conn *c)
 static void
 set_reading(struct conn *c)
 {
-	struct server	*s = c->server;
-	bool		 want;
-	short		 what;
+	struct server *s = c->server;
+	bool want;
+	short what;
 
 	if (c->closed)
 		return;
@@ -227,21 +227,21 @@ conn_resume(struct conn *c)
 {
 	if (c->closed)
 		return;
-	conn_ref(c);		/* processing or set_reading may close c */
+	conn_ref(c); /* processing or set_reading may close c */
 	if (c->server->state == SERVER_RUNNING)
 		conn_process(c, false);
 	set_reading(c);
 	if (finished(c))
-		mark_dirty(c);	/* the flush closes it */
+		mark_dirty(c); /* the flush closes it */
 	conn_unref(c);
 }
 
 static void
 reply_too_long(struct conn *c)
 {
-	struct rpc_error	 err = { 0 };
-	size_t			 len;
-	char			*line;
+	struct rpc_error err = { 0 };
+	size_t len;
+	char *line;
 
 	rpc_error_limit(&err, RPC_INVALID_REQUEST,
 	    c->server->cfg->max_request_bytes,
@@ -260,13 +260,13 @@ reply_too_long(struct conn *c)
 static void
 conn_process(struct conn *c, bool draining)
 {
-	size_t	 max = c->server->cfg->max_request_bytes;
+	size_t max = c->server->cfg->max_request_bytes;
 
 	while (!c->closed && (draining || can_take_more(c))) {
-		struct evbuffer_ptr	 start, eol;
-		size_t			 len = evbuffer_get_length(c->in);
-		size_t			 total, line_len;
-		const char		*data;
+		struct evbuffer_ptr start, eol;
+		size_t len = evbuffer_get_length(c->in);
+		size_t total, line_len;
+		const char *data;
 
 		if (len == 0)
 			break;
@@ -295,7 +295,7 @@ conn_process(struct conn *c, bool draining)
 			}
 			if (!c->eof || draining)
 				break;
-			total = line_len = len;	/* last line, no '\n' */
+			total = line_len = len; /* last line, no '\n' */
 		} else {
 			total = eol.pos + 1;
 			line_len = eol.pos;
@@ -329,7 +329,7 @@ conn_process(struct conn *c, bool draining)
 static bool
 peer_gone(int fd)
 {
-	struct pollfd	 pfd = { .fd = fd, .events = POLLIN | POLLRDHUP };
+	struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLRDHUP };
 
 	return poll(&pfd, 1, 0) == 1 &&
 	    (pfd.revents & (POLLHUP | POLLERR)) != 0;
@@ -338,9 +338,9 @@ peer_gone(int fd)
 static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn	*c = arg;
-	struct server	*s = c->server;
-	int		 n;
+	struct conn *c = arg;
+	struct server *s = c->server;
+	int n;
 
 	server_mark_busy(s);
 	conn_ref(c);
@@ -349,7 +349,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (peer_gone(fd))
 			conn_close(c, "client went away");
 		else
-			event_del(c->rev);	/* half-close: read sees it */
+			event_del(c->rev); /* half-close: read sees it */
 		goto out;
 	}
 
@@ -377,7 +377,7 @@ out:
 static void
 conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn	*c = arg;
+	struct conn *c = arg;
 
 	server_mark_busy(c->server);
 	conn_ref(c);
@@ -389,7 +389,7 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_flush(struct conn *c)
 {
-	bool	 was_full;
+	bool was_full;
 
 	if (c->closed)
 		return;
@@ -407,7 +407,8 @@ conn_flush(struct conn *c)
 	}
 	if (evbuffer_get_length(c->out) > 0) {
 		if (event_add(c->wev, NULL) < 0)
-			conn_close(c, "cannot watch the socket (out of memory)");
+			conn_close(
+			    c, "cannot watch the socket (out of memory)");
 		return;
 	}
 	event_del(c->wev);
@@ -450,7 +451,7 @@ conn_job_detach(struct conn *c, struct job *job)
 void
 conn_close(struct conn *c, const char *why)
 {
-	struct server	*s = c->server;
+	struct server *s = c->server;
 
 	if (c->closed)
 		return;

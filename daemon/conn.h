@@ -25,65 +25,65 @@ struct evbuffer;
 struct event;
 
 struct conn {
-	struct server		*server;
-	uint64_t		 serial;	/* for log lines */
-	int			 fd;
-	unsigned		 refs;		/* server's (until closed) + jobs' */
-	pid_t			 pid;
-	uid_t			 uid;
-	gid_t			 gid;
+	struct server *server;
+	uint64_t serial; /* for log lines */
+	int fd;
+	unsigned refs; /* server's (until closed) + jobs' */
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
 
-	struct event		*rev;		/* EV_READ, or EV_CLOSED when paused */
-	struct event		*wev;
-	struct evbuffer		*in;
-	struct evbuffer		*out;
-	size_t			 scanned;	/* bytes of in known to hold no '\n' */
-	bool			 discarding;	/* skipping an over-long line */
+	struct event *rev; /* EV_READ, or EV_CLOSED when paused */
+	struct event *wev;
+	struct evbuffer *in;
+	struct evbuffer *out;
+	size_t scanned;	 /* bytes of in known to hold no '\n' */
+	bool discarding; /* skipping an over-long line */
 
-	struct job		*ids;		/* uthash: in-flight jobs by id */
-	struct job		*jobs;		/* every job pointing here */
-	unsigned		 inflight;	/* admitted, not yet answered */
+	struct job *ids;   /* uthash: in-flight jobs by id */
+	struct job *jobs;  /* every job pointing here */
+	unsigned inflight; /* admitted, not yet answered */
 
-	struct sched_owner	 owner;		/* this client's waiting jobs */
+	struct sched_owner owner; /* this client's waiting jobs */
 
-	bool			 eof;		/* the peer shut down its side */
-	bool			 closed;	/* socket gone */
-	bool			 parsing;	/* a big line is on a worker */
-	bool			 read_on;	/* rev is EV_READ (else EV_CLOSED) */
-	bool			 dirty;		/* on server->dirty */
-	TAILQ_ENTRY(conn)	 link;
-	TAILQ_ENTRY(conn)	 dirty_link;
+	bool eof;     /* the peer shut down its side */
+	bool closed;  /* socket gone */
+	bool parsing; /* a big line is on a worker */
+	bool read_on; /* rev is EV_READ (else EV_CLOSED) */
+	bool dirty;   /* on server->dirty */
+	TAILQ_ENTRY(conn) link;
+	TAILQ_ENTRY(conn) dirty_link;
 };
 
 /* Take over an accepted socket.  NULL when out of memory (fd closed). */
-struct conn	*conn_new(struct server *, int fd, pid_t, uid_t, gid_t);
+struct conn *conn_new(struct server *, int fd, pid_t, uid_t, gid_t);
 
-void		 conn_ref(struct conn *);
-void		 conn_unref(struct conn *);
+void conn_ref(struct conn *);
+void conn_unref(struct conn *);
 
 /* Queue reply bytes (copied) and schedule a flush. */
-void		 conn_send(struct conn *, const char *bytes, size_t len);
+void conn_send(struct conn *, const char *bytes, size_t len);
 /* Queue a malloc'd reply without copying; takes ownership. */
-void		 conn_send_owned(struct conn *, char *bytes, size_t len);
+void conn_send_owned(struct conn *, char *bytes, size_t len);
 
 /* Move a whole buffer's bytes to the output (batch replies). */
-void		 conn_send_buffer(struct conn *, struct evbuffer *);
+void conn_send_buffer(struct conn *, struct evbuffer *);
 
 /* Write what the dirty connections hold (end of a callback batch). */
-void		 conn_flush_dirty(struct server *);
+void conn_flush_dirty(struct server *);
 
 /* Re-evaluate reading after a job ended or output drained. */
-void		 conn_resume(struct conn *);
+void conn_resume(struct conn *);
 
 /* A job now points at this connection / stopped pointing at it. */
-void		 conn_job_attach(struct conn *, struct job *);
-void		 conn_job_detach(struct conn *, struct job *);
+void conn_job_attach(struct conn *, struct job *);
+void conn_job_detach(struct conn *, struct job *);
 
 /* Close the socket: a disconnect (waiting jobs dropped, running ones told
  * to stop) or the end of a finished connection. */
-void		 conn_close(struct conn *, const char *why);
+void conn_close(struct conn *, const char *why);
 
 /* Shutdown: stop reading; answer buffered complete lines with -32006. */
-void		 conn_drain(struct conn *);
+void conn_drain(struct conn *);
 
 #endif /* SBK_CONN_H */

@@ -26,19 +26,19 @@
 #include "server.h"
 
 /* Upper bound of timeout_ms: 30 days, far from any overflow. */
-#define TIMEOUT_MS_MAX	(30LL * 24 * 3600 * 1000)
+#define TIMEOUT_MS_MAX (30LL * 24 * 3600 * 1000)
 
 /* A big request line being parsed on a worker. */
 struct parse_work {
-	struct pool_work	 work;
-	struct conn		*conn;
-	char			*line;
-	size_t			 len;
-	json_t			*root;
-	struct rpc_error	 err;
+	struct pool_work work;
+	struct conn *conn;
+	char *line;
+	size_t len;
+	json_t *root;
+	struct rpc_error err;
 };
 
-static void	dispatch_message(struct conn *, json_t *);
+static void dispatch_message(struct conn *, json_t *);
 
 /* Queue a reply line for a job or a non-job request. */
 static void
@@ -60,11 +60,11 @@ send_line(struct conn *c, struct batch *b, char *line, size_t len)
 }
 
 static void
-send_error(struct conn *c, struct batch *b, const char *id_json,
-    struct rpc_error *err)
+send_error(
+    struct conn *c, struct batch *b, const char *id_json, struct rpc_error *err)
 {
-	size_t	 len = 0;
-	char	*line;
+	size_t len = 0;
+	char *line;
 
 	/* No id text: a valid notification, never answered. */
 	if (id_json != NULL) {
@@ -118,10 +118,9 @@ static const char *const outcome_names[STATS_OUTCOMES] = {
 
 /* log_jobs: one access-log line per request, when it is answered. */
 static void
-log_job(const struct job *job, const struct conn *c,
-    enum stats_outcome outcome)
+log_job(const struct job *job, const struct conn *c, enum stats_outcome outcome)
 {
-	uint64_t	 now = clock_now_ns(), wait, run = 0;
+	uint64_t now = clock_now_ns(), wait, run = 0;
 
 	if (!c->server->cfg->log_jobs)
 		return;
@@ -132,7 +131,8 @@ log_job(const struct job *job, const struct conn *c,
 		wait = now - job->received_ns;
 	}
 	log_info("job method=%s uid=%ld pid=%ld wait_us=%llu run_us=%llu "
-	    "outcome=%s", job->kind->method, (long)c->uid, (long)c->pid,
+		 "outcome=%s",
+	    job->kind->method, (long)c->uid, (long)c->pid,
 	    (unsigned long long)(wait / 1000), (unsigned long long)(run / 1000),
 	    outcome_names[outcome]);
 }
@@ -144,8 +144,8 @@ log_job(const struct job *job, const struct conn *c,
 static void
 answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
 {
-	struct conn	*c = job->conn;
-	struct server	*s = c->server;
+	struct conn *c = job->conn;
+	struct server *s = c->server;
 
 	job->answered = true;
 	if (job->timer != NULL) {
@@ -155,8 +155,8 @@ answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
 	if (job->id_json != NULL && job->hh.tbl != NULL)
 		HASH_DEL(c->ids, job);
 	c->inflight--;
-	stats_job_end(&s->stats, job->kind, outcome,
-	    clock_now_ns() - job->received_ns);
+	stats_job_end(
+	    &s->stats, job->kind, outcome, clock_now_ns() - job->received_ns);
 	log_job(job, c, outcome);
 
 	if (job->id_json == NULL || c->closed) {
@@ -179,9 +179,9 @@ answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
 static void
 answer_error(struct job *job, int code)
 {
-	struct rpc_error	 err = { 0 };
-	size_t			 len = 0;
-	char			*line = NULL;
+	struct rpc_error err = { 0 };
+	size_t len = 0;
+	char *line = NULL;
 
 	rpc_error_set(&err, code, NULL, NULL);
 	if (job->id_json != NULL)
@@ -211,8 +211,8 @@ stop_code(int stop)
 static void
 stop_job(struct job *job, int stop, int code)
 {
-	struct server	*s = job->conn->server;
-	int		 none = JOB_STOP_NONE;
+	struct server *s = job->conn->server;
+	int none = JOB_STOP_NONE;
 
 	atomic_compare_exchange_strong(&job->stop, &none, stop);
 	if (code != 0)
@@ -229,12 +229,12 @@ stop_job(struct job *job, int stop, int code)
 static void
 job_work_run(struct pool_work *work)
 {
-	struct job		*job = (struct job *)work;
-	struct rpc_error	 err = { 0 };
-	json_t			*result;
+	struct job *job = (struct job *)work;
+	struct rpc_error err = { 0 };
+	json_t *result;
 
 	if (job_should_stop(job))
-		return;		/* never started: past deadline, or stopped */
+		return; /* never started: past deadline, or stopped */
 	job->started_ns = clock_now_ns();
 	result = job->kind->run(job, &err);
 	job->ended_ns = clock_now_ns();
@@ -243,11 +243,11 @@ job_work_run(struct pool_work *work)
 	job->error_code = result != NULL ? 0 : err.code;
 	if (job->id_json != NULL && !job_should_stop(job)) {
 		if (result != NULL)
-			job->reply = rpc_format_result(job->id_json, result,
-			    &job->reply_len);
+			job->reply = rpc_format_result(
+			    job->id_json, result, &job->reply_len);
 		else
-			job->reply = rpc_format_error(job->id_json, &err,
-			    &job->reply_len);
+			job->reply = rpc_format_error(
+			    job->id_json, &err, &job->reply_len);
 	}
 	json_decref(result);
 	rpc_error_clear(&err);
@@ -266,16 +266,17 @@ job_work_run(struct pool_work *work)
 static void
 job_work_complete(struct pool_work *work)
 {
-	struct job	*job = (struct job *)work;
-	struct conn	*c = job->conn;
-	struct server	*s = c->server;
+	struct job *job = (struct job *)work;
+	struct conn *c = job->conn;
+	struct server *s = c->server;
 
 	s->jobs_in_pool--;
-	if (job->ended_ns != 0)	/* a moving average, for retry_after_ms */
-		s->recent_job_ns = (s->recent_job_ns * 7 +
-		    (job->ended_ns - job->started_ns)) / 8;
+	if (job->ended_ns != 0) /* a moving average, for retry_after_ms */
+		s->recent_job_ns =
+		    (s->recent_job_ns * 7 + (job->ended_ns - job->started_ns)) /
+		    8;
 	if (!job->answered) {
-		int	 stop = atomic_load(&job->stop);
+		int stop = atomic_load(&job->stop);
 		uint64_t ended = job->ended_ns ? job->ended_ns : clock_now_ns();
 
 		/* A result ready after the deadline is never a success. */
@@ -303,8 +304,8 @@ job_work_complete(struct pool_work *work)
 static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct job	*job = arg;
-	struct server	*s = job->conn->server;
+	struct job *job = arg;
+	struct server *s = job->conn->server;
 
 	server_mark_busy(s);
 	/* Done in time, completion on its way: let it answer. */
@@ -326,8 +327,8 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 bool
 dispatch_cancel(struct conn *c, const json_t *id)
 {
-	struct job	*job;
-	char		*key = rpc_id_dump(id);
+	struct job *job;
+	char *key = rpc_id_dump(id);
 
 	if (key == NULL)
 		return false;
@@ -343,7 +344,7 @@ dispatch_cancel(struct conn *c, const json_t *id)
 void
 dispatch_conn_gone(struct conn *c)
 {
-	struct job	*job, *next;
+	struct job *job, *next;
 
 	for (job = c->jobs; job != NULL; job = next) {
 		next = job->conn_next;
@@ -357,17 +358,18 @@ dispatch_conn_gone(struct conn *c)
 void
 dispatch_abort_all(struct server *s)
 {
-	struct conn	*c;
+	struct conn *c;
 
-	TAILQ_FOREACH(c, &s->conns, link) {
+	TAILQ_FOREACH(c, &s->conns, link)
+	{
 		struct job *job, *next;
 
 		conn_ref(c);
 		for (job = c->jobs; job != NULL; job = next) {
 			next = job->conn_next;
 			if (!job->answered)
-				stop_job(job, JOB_STOP_SHUTDOWN,
-				    RPC_SHUTTING_DOWN);
+				stop_job(
+				    job, JOB_STOP_SHUTDOWN, RPC_SHUTTING_DOWN);
 		}
 		conn_unref(c);
 	}
@@ -377,9 +379,9 @@ dispatch_abort_all(struct server *s)
 static uint64_t
 overload_ms(struct server *s)
 {
-	struct pool_stats	 ps;
-	unsigned		 workers;
-	uint64_t		 ms;
+	struct pool_stats ps;
+	unsigned workers;
+	uint64_t ms;
 
 	pool_get_stats(s->pool, &ps);
 	workers = ps.size[LANE_CPU] + ps.size[LANE_IO];
@@ -395,22 +397,22 @@ overload_ms(struct server *s)
 char *
 dispatch_overload_reply(const char *id_json, uint64_t retry_ms, size_t *lenp)
 {
-	static const char	 head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
-	static const char	 mid[] = ",\"error\":{\"code\":-32000,"
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+	static const char mid[] =
+	    ",\"error\":{\"code\":-32000,"
 	    "\"message\":\"overloaded: the queue is full\","
 	    "\"data\":{\"retry_after_ms\":";
-	static const char	 tail[] = "}}}\n";
-	char			 digits[24], *d = digits + sizeof(digits);
-	char			*line, *p;
-	size_t			 idlen = strlen(id_json), n, len;
+	static const char tail[] = "}}}\n";
+	char digits[24], *d = digits + sizeof(digits);
+	char *line, *p;
+	size_t idlen = strlen(id_json), n, len;
 
 	do {
 		*--d = (char)('0' + retry_ms % 10);
 		retry_ms /= 10;
 	} while (retry_ms != 0);
 	n = (size_t)(digits + sizeof(digits) - d);
-	len = sizeof(head) - 1 + idlen + sizeof(mid) - 1 + n +
-	    sizeof(tail) - 1;
+	len = sizeof(head) - 1 + idlen + sizeof(mid) - 1 + n + sizeof(tail) - 1;
 	if ((p = line = malloc(len + 1)) == NULL)
 		return NULL;
 	memcpy(p, head, sizeof(head) - 1);
@@ -421,7 +423,7 @@ dispatch_overload_reply(const char *id_json, uint64_t retry_ms, size_t *lenp)
 	p += sizeof(mid) - 1;
 	memcpy(p, d, n);
 	p += n;
-	memcpy(p, tail, sizeof(tail));		/* with the NUL */
+	memcpy(p, tail, sizeof(tail)); /* with the NUL */
 	*lenp = len;
 	return line;
 }
@@ -449,25 +451,26 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
     const char *id_json, size_t id_len, const char *method, json_t *params,
     bool shared)
 {
-	struct server		*s = c->server;
-	const struct sbk_config	*cfg = s->cfg;
-	const struct job_kind	*kind;
-	struct rpc_error	 err = { 0 };
-	struct job		*job, *dup;
-	const json_t		*tmo, *prg;
-	long long		 timeout_ms;
-	unsigned		 hashv = 0;
-	bool			 progress;
-	int			 rc;
+	struct server *s = c->server;
+	const struct sbk_config *cfg = s->cfg;
+	const struct job_kind *kind;
+	struct rpc_error err = { 0 };
+	struct job *job, *dup;
+	const json_t *tmo, *prg;
+	long long timeout_ms;
+	unsigned hashv = 0;
+	bool progress;
+	int rc;
 
 	if (id_json != NULL) {
 		/* Hashed once for the lookup and the insertion below. */
 		HASH_VALUE(id_json, id_len, hashv);
 		HASH_FIND_BYHASHVALUE(hh, c->ids, id_json, id_len, hashv, dup);
-		if (dup != NULL || (seen != NULL &&
-		    batch_seen(seen, *nseen, id_json))) {
+		if (dup != NULL ||
+		    (seen != NULL && batch_seen(seen, *nseen, id_json))) {
 			rpc_error_set(&err, RPC_INVALID_REQUEST, NULL,
-			    "duplicate id: a request with this id is in flight");
+			    "duplicate id: a request with this id is in "
+			    "flight");
 			goto fail;
 		}
 		if (seen != NULL && (seen[*nseen] = strdup(id_json)) != NULL)
@@ -475,8 +478,8 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	}
 
 	kind = job_kind_find(method);
-	if (kind == NULL || ((kind->flags & JOB_KIND_TEST) &&
-	    !cfg->enable_test_methods)) {
+	if (kind == NULL ||
+	    ((kind->flags & JOB_KIND_TEST) && !cfg->enable_test_methods)) {
 		rpc_error_set(&err, RPC_METHOD_NOT_FOUND, NULL,
 		    "method not found: %.100s", method);
 		goto fail;
@@ -486,15 +489,16 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 		goto fail;
 	}
 	job_params_common(params, &tmo, &prg);
-	if (job_value_int(tmo, "timeout_ms", 0, 1, TIMEOUT_MS_MAX,
-	    &timeout_ms, &err) < 0 ||
+	if (job_value_int(tmo, "timeout_ms", 0, 1, TIMEOUT_MS_MAX, &timeout_ms,
+		&err) < 0 ||
 	    job_value_bool(prg, "progress", false, &progress, &err) < 0)
 		goto fail;
 
 	/* One allocation: a short id lives in the job. */
 	job = calloc(1, sizeof(*job));
 	if (job != NULL && id_json != NULL) {
-		job->id_json = id_len < sizeof(job->id_buf) ? job->id_buf :
+		job->id_json = id_len < sizeof(job->id_buf) ?
+		    job->id_buf :
 		    malloc(id_len + 1);
 		if (job->id_json == NULL) {
 			free(job);
@@ -515,11 +519,10 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	job->want_progress = progress;
 	job->received_ns = clock_now_ns();
 	if (timeout_ms > 0)
-		job->deadline_ns = job->received_ns +
-		    (uint64_t)timeout_ms * 1000000;
+		job->deadline_ns =
+		    job->received_ns + (uint64_t)timeout_ms * 1000000;
 
-	if (kind->parse != NULL &&
-	    kind->parse(job, job->params, cfg, &err) < 0)
+	if (kind->parse != NULL && kind->parse(job, job->params, cfg, &err) < 0)
 		goto fail_job;
 	if (s->state != SERVER_RUNNING) {
 		rpc_error_set(&err, RPC_SHUTTING_DOWN, NULL, NULL);
@@ -527,17 +530,17 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	}
 
 	if (kind->lane == LANE_EVENT) {
-		json_t	*result;
-		size_t	 len = 0;
-		char	*line;
+		json_t *result;
+		size_t len = 0;
+		char *line;
 
-		job->conn = c;		/* borrowed: the job ends right here */
+		job->conn = c; /* borrowed: the job ends right here */
 		result = kind->run(job, &err);
 		job->conn = NULL;
 		if (result != NULL) {
 			if (job->id_json != NULL) {
-				line = rpc_format_result(job->id_json, result,
-				    &len);
+				line = rpc_format_result(
+				    job->id_json, result, &len);
 				send_line(c, b, line, len);
 			}
 			json_decref(result);
@@ -561,13 +564,13 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	job->work.complete = job_work_complete;
 	rc = pool_submit(s->pool, &job->work);
 	if (rc == -EAGAIN) {
-		size_t	 len = 0;
-		char	*line;
+		size_t len = 0;
+		char *line;
 
 		s->stats.rejected++;
 		if (job->id_json != NULL) {
-			line = dispatch_overload_reply(job->id_json,
-			    overload_ms(s), &len);
+			line = dispatch_overload_reply(
+			    job->id_json, overload_ms(s), &len);
 			send_line(c, b, line, len);
 		}
 		dispatch_job_free(job);
@@ -587,8 +590,8 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	 * and job.cancel do not find it.
 	 */
 	if (job->id_json != NULL)
-		HASH_ADD_KEYPTR_BYHASHVALUE(hh, c->ids, job->id_json, id_len,
-		    hashv, job);
+		HASH_ADD_KEYPTR_BYHASHVALUE(
+		    hh, c->ids, job->id_json, id_len, hashv, job);
 	if (b != NULL) {
 		job->batch = b;
 		batch_hold(b);
@@ -616,13 +619,13 @@ fail:
 
 /* One request object, as JSON (a batch member, or a line off the fast path). */
 static void
-dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
-    char **seen, size_t *nseen)
+dispatch_one(struct conn *c, const json_t *msg, struct batch *b, char **seen,
+    size_t *nseen)
 {
-	struct rpc_request	 req;
-	struct rpc_error	 err = { 0 };
-	const json_t		*err_id;
-	char			*id_json = NULL;
+	struct rpc_request req;
+	struct rpc_error err = { 0 };
+	const json_t *err_id;
+	char *id_json = NULL;
 
 	if (!rpc_request_parse(msg, &req, &err_id, &err)) {
 		id_json = rpc_id_dump(err_id);
@@ -644,10 +647,10 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b,
 static void
 dispatch_batch(struct conn *c, json_t *root)
 {
-	struct rpc_error	 err = { 0 };
-	size_t			 n = json_array_size(root), nseen = 0;
-	struct batch		*b;
-	char			**seen;
+	struct rpc_error err = { 0 };
+	size_t n = json_array_size(root), nseen = 0;
+	struct batch *b;
+	char **seen;
 
 	if (n == 0) {
 		rpc_error_set(&err, RPC_INVALID_REQUEST, NULL, "empty batch");
@@ -702,8 +705,8 @@ parse_run(struct pool_work *work)
 static void
 parse_complete(struct pool_work *work)
 {
-	struct parse_work	*pw = (struct parse_work *)work;
-	struct conn		*c = pw->conn;
+	struct parse_work *pw = (struct parse_work *)work;
+	struct conn *c = pw->conn;
 
 	c->server->jobs_in_pool--;
 	c->parsing = false;
@@ -723,9 +726,9 @@ parse_complete(struct pool_work *work)
 void
 dispatch_line(struct conn *c, const char *line, size_t len)
 {
-	struct rpc_error	 err = { 0 };
-	struct rpc_scan		 rq;
-	json_t			*root;
+	struct rpc_error err = { 0 };
+	struct rpc_scan rq;
+	json_t *root;
 
 	/*
 	 * A big line is parsed on a worker so the event thread never
@@ -781,7 +784,7 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 void
 dispatch_collect_cb(struct pool_msg *m, void *arg)
 {
-	struct pool_work	*work = m->work;
+	struct pool_work *work = m->work;
 
 	if (m->bytes == NULL) {
 		work->complete(work);

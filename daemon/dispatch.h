@@ -21,25 +21,25 @@ struct pool_msg;
 struct server;
 
 /* Lines longer than this are parsed on a worker thread. */
-#define DISPATCH_INLINE_PARSE_MAX	(64 * 1024)
+#define DISPATCH_INLINE_PARSE_MAX (64 * 1024)
 
 /* One complete request line (terminator stripped) from a connection. */
-void	dispatch_line(struct conn *, const char *line, size_t len);
+void dispatch_line(struct conn *, const char *line, size_t len);
 
 /* Pool completion queue callback (server.c wires it). */
-void	dispatch_collect_cb(struct pool_msg *, void *server);
+void dispatch_collect_cb(struct pool_msg *, void *server);
 
 /* job.cancel on this connection: true if it produced a -32002 reply. */
-bool	dispatch_cancel(struct conn *, const json_t *id);
+bool dispatch_cancel(struct conn *, const json_t *id);
 
 /*
  * The connection is gone: drop its waiting jobs without running them,
  * tell its running jobs to stop, and forget its ids.
  */
-void	dispatch_conn_gone(struct conn *);
+void dispatch_conn_gone(struct conn *);
 
 /* Shutdown timeout: answer every job still waiting or running -32006. */
-void	dispatch_abort_all(struct server *);
+void dispatch_abort_all(struct server *);
 
 /*
  * The -32000 reply line for a full queue, built without JSON values (an
@@ -47,10 +47,10 @@ void	dispatch_abort_all(struct server *);
  * code -32000, message "overloaded: the queue is full" and data
  * {"retry_after_ms": retry_ms}.  Malloc'd; NULL when out of memory.
  */
-char	*dispatch_overload_reply(const char *id_json, uint64_t retry_ms,
-	    size_t *lenp);
+char *dispatch_overload_reply(
+    const char *id_json, uint64_t retry_ms, size_t *lenp);
 
 /* Free a job (any state the event thread may free it in). */
-void	dispatch_job_free(struct job *);
+void dispatch_job_free(struct job *);
 
 #endif /* SBK_DISPATCH_H */

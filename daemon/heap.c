@@ -31,15 +31,15 @@
 long
 heap_rss_kib(void)
 {
-	char		 buf[128], *p, *end;
-	unsigned long	 resident;
-	long		 page = sysconf(_SC_PAGESIZE);
-	ssize_t		 n;
-	int		 fd;
+	char buf[128], *p, *end;
+	unsigned long resident;
+	long page = sysconf(_SC_PAGESIZE);
+	ssize_t n;
+	int fd;
 
 	/* "size resident shared ..." in pages. */
-	if (page <= 0 || (fd = open("/proc/self/statm", O_RDONLY |
-	    O_CLOEXEC)) == -1)
+	if (page <= 0 ||
+	    (fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
@@ -56,8 +56,8 @@ heap_rss_kib(void)
 }
 
 bool
-heap_trim_due(struct heap_trim_state *t, uint64_t activity,
-    uint64_t jobs_in_pool)
+heap_trim_due(
+    struct heap_trim_state *t, uint64_t activity, uint64_t jobs_in_pool)
 {
 	if (activity != t->last_activity) {
 		t->last_activity = activity;
@@ -78,7 +78,7 @@ heap_trim_due(struct heap_trim_state *t, uint64_t activity,
 static uint64_t
 activity(const struct stats *st)
 {
-	uint64_t	n = st->accepted + st->rejected;
+	uint64_t n = st->accepted + st->rejected;
 
 	for (int i = 0; i < STATS_OUTCOMES; i++)
 		n += st->outcome[i];
@@ -88,9 +88,9 @@ activity(const struct stats *st)
 static void
 heap_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server	*s = arg;
-	uint64_t	 t0;
-	long		 before;
+	struct server *s = arg;
+	uint64_t t0;
+	long before;
 
 	(void)fd;
 	(void)what;
@@ -110,7 +110,7 @@ heap_tick_cb(evutil_socket_t fd, short what, void *arg)
 int
 heap_trim_start(struct server *s)
 {
-	struct timeval	tv = {
+	struct timeval tv = {
 		.tv_sec = HEAP_TICK_MS / 1000,
 		.tv_usec = HEAP_TICK_MS % 1000 * 1000,
 	};

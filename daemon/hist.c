@@ -7,7 +7,7 @@
 static unsigned
 bucket_of(uint64_t v)
 {
-	unsigned	 msb, shift, b;
+	unsigned msb, shift, b;
 
 	if (v < HIST_SUB)
 		return (unsigned)v;
@@ -20,7 +20,7 @@ bucket_of(uint64_t v)
 uint64_t
 hist_bucket_upper(unsigned i)
 {
-	unsigned	 shift;
+	unsigned shift;
 
 	if (i < HIST_SUB)
 		return i;
@@ -40,7 +40,7 @@ hist_add(struct hist *h, uint64_t v)
 uint64_t
 hist_quantile(const struct hist *h, double q)
 {
-	uint64_t	 rank, seen = 0;
+	uint64_t rank, seen = 0;
 
 	if (h->count == 0)
 		return 0;
@@ -61,9 +61,9 @@ hist_quantile(const struct hist *h, double q)
 json_t *
 hist_json(const struct hist *h)
 {
-	json_t			*buckets = json_array();
-	unsigned long long	 sum = 0;
-	uint64_t		 lower = 0, upper;
+	json_t *buckets = json_array();
+	unsigned long long sum = 0;
+	uint64_t lower = 0, upper;
 
 	if (buckets == NULL)
 		return NULL;
@@ -79,8 +79,9 @@ hist_json(const struct hist *h)
 				upper = h->max;
 			sum += (unsigned long long)h->bucket[i] *
 			    ((lower + upper) / 2);
-			json_array_append_new(buckets, json_pack("[I,I]",
-			    (json_int_t)upper, (json_int_t)h->bucket[i]));
+			json_array_append_new(buckets,
+			    json_pack("[I,I]", (json_int_t)upper,
+				(json_int_t)h->bucket[i]));
 		}
 		lower = hist_bucket_upper(i) + 1;
 	}

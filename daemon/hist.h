@@ -9,21 +9,21 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#define HIST_SUB_BITS	3
-#define HIST_SUB	(1u << HIST_SUB_BITS)
-#define HIST_BUCKETS	(HIST_SUB * 48)
+#define HIST_SUB_BITS 3
+#define HIST_SUB      (1u << HIST_SUB_BITS)
+#define HIST_BUCKETS  (HIST_SUB * 48)
 
 struct hist {
-	uint64_t	 count;
-	uint64_t	 max;
-	uint32_t	 bucket[HIST_BUCKETS];
+	uint64_t count;
+	uint64_t max;
+	uint32_t bucket[HIST_BUCKETS];
 };
 
-void		 hist_add(struct hist *, uint64_t value);
+void hist_add(struct hist *, uint64_t value);
 /* The value at quantile q (0..1), as its bucket's upper bound; 0 if empty. */
-uint64_t	 hist_quantile(const struct hist *, double q);
+uint64_t hist_quantile(const struct hist *, double q);
 /* Upper bound of bucket i (for Prometheus-style exports). */
-uint64_t	 hist_bucket_upper(unsigned i);
+uint64_t hist_bucket_upper(unsigned i);
 
 /*
  * The histogram as JSON, the shape proto/prometheus.h reads:
@@ -31,6 +31,6 @@ uint64_t	 hist_bucket_upper(unsigned i);
  * buckets only, counts not cumulative.  sum_us is approximate (each value
  * counted as the middle of its bucket).  A new reference, or NULL.
  */
-json_t		*hist_json(const struct hist *);
+json_t *hist_json(const struct hist *);
 
 #endif /* SBK_HIST_H */

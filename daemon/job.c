@@ -10,7 +10,7 @@
 #include "job.h"
 
 /* Progress notifications are rate-limited per job (contract: 100 ms). */
-#define PROGRESS_INTERVAL_NS	100000000ull
+#define PROGRESS_INTERVAL_NS 100000000ull
 
 static const char *const common_params[] = { "timeout_ms", "progress", NULL };
 
@@ -23,8 +23,8 @@ job_should_stop(struct job *job)
 	if (job->deadline_ns != 0 && clock_now_ns() >= job->deadline_ns) {
 		int none = JOB_STOP_NONE;
 
-		atomic_compare_exchange_strong(&job->stop, &none,
-		    JOB_STOP_DEADLINE);
+		atomic_compare_exchange_strong(
+		    &job->stop, &none, JOB_STOP_DEADLINE);
 		return true;
 	}
 	return false;
@@ -33,11 +33,11 @@ job_should_stop(struct job *job)
 void
 job_progress(struct job *job, uint64_t done, uint64_t total)
 {
-	struct pool	*pool = pool_current();
-	json_t		*params;
-	char		*line;
-	size_t		 len;
-	uint64_t	 now;
+	struct pool *pool = pool_current();
+	json_t *params;
+	char *line;
+	size_t len;
+	uint64_t now;
 
 	if (!job->want_progress || job->id_json == NULL || pool == NULL)
 		return;
@@ -48,9 +48,9 @@ job_progress(struct job *job, uint64_t done, uint64_t total)
 	job->last_progress_ns = now;
 
 	/* The id is stored as JSON text; load it back for the notification. */
-	params = json_pack("{s:o?,s:I,s:I}",
-	    "id", json_loads(job->id_json, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-	    NULL), "done", (json_int_t)done, "total", (json_int_t)total);
+	params = json_pack("{s:o?,s:I,s:I}", "id",
+	    json_loads(job->id_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL),
+	    "done", (json_int_t)done, "total", (json_int_t)total);
 	if (params == NULL)
 		return;
 	line = rpc_format_notification("progress", params, &len);
@@ -69,18 +69,19 @@ in_list(const char *key, const char *const *list)
 }
 
 int
-job_params_check(const json_t *params, const char *const *allowed,
-    struct rpc_error *err)
+job_params_check(
+    const json_t *params, const char *const *allowed, struct rpc_error *err)
 {
-	const char	*key;
-	json_t		*value;
+	const char *key;
+	json_t *value;
 
 	if (params == NULL)
 		return 0;
-	json_object_foreach((json_t *)params, key, value) {
+	json_object_foreach((json_t *)params, key, value)
+	{
 		if (!in_list(key, allowed) && !in_list(key, common_params)) {
-			rpc_error_param(err, key, "unknown parameter '%s'",
-			    key);
+			rpc_error_param(
+			    err, key, "unknown parameter '%s'", key);
 			return -1;
 		}
 	}
@@ -94,26 +95,27 @@ job_params_check(const json_t *params, const char *const *allowed,
  * the small objects requests carry.
  */
 static int
-params_walk(const json_t *params, const char *const *names,
-    const json_t **vals, bool strict, struct rpc_error *err)
+params_walk(const json_t *params, const char *const *names, const json_t **vals,
+    bool strict, struct rpc_error *err)
 {
-	const char	*key;
-	json_t		*value;
-	size_t		 i;
+	const char *key;
+	json_t *value;
+	size_t i;
 
 	for (i = 0; names[i] != NULL; i++)
 		vals[i] = NULL;
 	if (params == NULL)
 		return 0;
-	json_object_foreach((json_t *)params, key, value) {
+	json_object_foreach((json_t *)params, key, value)
+	{
 		for (i = 0; names[i] != NULL; i++)
 			if (strcmp(key, names[i]) == 0)
 				break;
 		if (names[i] != NULL)
 			vals[i] = value;
 		else if (strict && !in_list(key, common_params)) {
-			rpc_error_param(err, key, "unknown parameter '%s'",
-			    key);
+			rpc_error_param(
+			    err, key, "unknown parameter '%s'", key);
 			return -1;
 		}
 	}
@@ -128,10 +130,10 @@ job_params_get(const json_t *params, const char *const *names,
 }
 
 void
-job_params_common(const json_t *params, const json_t **timeout_ms,
-    const json_t **progress)
+job_params_common(
+    const json_t *params, const json_t **timeout_ms, const json_t **progress)
 {
-	const json_t	*vals[2];
+	const json_t *vals[2];
 
 	(void)params_walk(params, common_params, vals, false, NULL);
 	*timeout_ms = vals[0];
@@ -147,10 +149,10 @@ job_param_int(const json_t *params, const char *name, long long def,
 }
 
 int
-job_value_int(const json_t *v, const char *name, long long def,
-    long long min, long long max, long long *out, struct rpc_error *err)
+job_value_int(const json_t *v, const char *name, long long def, long long min,
+    long long max, long long *out, struct rpc_error *err)
 {
-	long long	 n;
+	long long n;
 
 	if (v == NULL) {
 		*out = def;
@@ -174,8 +176,8 @@ int
 job_param_bool(const json_t *params, const char *name, bool def, bool *out,
     struct rpc_error *err)
 {
-	return job_value_bool(params ? json_object_get(params, name) : NULL,
-	    name, def, out, err);
+	return job_value_bool(
+	    params ? json_object_get(params, name) : NULL, name, def, out, err);
 }
 
 int
@@ -198,7 +200,7 @@ int
 job_param_string(const json_t *params, const char *name, bool required,
     const char **out, size_t *lenp, struct rpc_error *err)
 {
-	json_t	*v = params ? json_object_get(params, name) : NULL;
+	json_t *v = params ? json_object_get(params, name) : NULL;
 
 	*out = NULL;
 	if (lenp != NULL)

@@ -26,7 +26,7 @@
  * vanish without a word.  Non-fatal, an element that cannot be added is
  * left out (its hh.tbl stays NULL) and dispatch.c copes.
  */
-#define HASH_NONFATAL_OOM	1
+#define HASH_NONFATAL_OOM 1
 #include <uthash.h>
 
 #include "rpc.h"
@@ -37,26 +37,26 @@ struct job;
 struct server;
 
 enum job_lane {
-	LANE_EVENT,		/* inline on the event thread, never queued */
-	LANE_CPU,		/* CPU pool: computes */
-	LANE_IO,		/* I/O pool: waits */
+	LANE_EVENT, /* inline on the event thread, never queued */
+	LANE_CPU,   /* CPU pool: computes */
+	LANE_IO,    /* I/O pool: waits */
 };
 
-#define JOB_KIND_TEST	0x1	/* exists only with enable_test_methods */
+#define JOB_KIND_TEST 0x1 /* exists only with enable_test_methods */
 
 /* Why a job was told to stop. */
 enum job_stop {
 	JOB_STOP_NONE = 0,
-	JOB_STOP_CANCEL,	/* job.cancel: -32002 */
-	JOB_STOP_DEADLINE,	/* timeout_ms passed: -32001 */
-	JOB_STOP_GONE,		/* the client disconnected: no reply */
-	JOB_STOP_SHUTDOWN,	/* shutdown_timeout_s passed: -32006 */
+	JOB_STOP_CANCEL,   /* job.cancel: -32002 */
+	JOB_STOP_DEADLINE, /* timeout_ms passed: -32001 */
+	JOB_STOP_GONE,	   /* the client disconnected: no reply */
+	JOB_STOP_SHUTDOWN, /* shutdown_timeout_s passed: -32006 */
 };
 
 struct job_kind {
-	const char	*method;
-	enum job_lane	 lane;
-	unsigned	 flags;		/* JOB_KIND_* */
+	const char *method;
+	enum job_lane lane;
+	unsigned flags; /* JOB_KIND_* */
 
 	/*
 	 * Event thread.  Validate params (an object, or NULL when absent;
@@ -66,8 +66,8 @@ struct job_kind {
 	 * checks only: anything proportional to a payload (base64 decode,
 	 * hashing) belongs in run.  0, or -1 with err set.
 	 */
-	int		(*parse)(struct job *, const json_t *params,
-			    const struct sbk_config *, struct rpc_error *);
+	int (*parse)(struct job *, const json_t *params,
+	    const struct sbk_config *, struct rpc_error *);
 
 	/*
 	 * Worker thread (LANE_CPU/LANE_IO) or event thread (LANE_EVENT).
@@ -76,14 +76,14 @@ struct job_kind {
 	 * true (the core replaces that error by the stop reason's).
 	 * Returns the "result" value (a new reference), or NULL with err set.
 	 */
-	json_t		*(*run)(struct job *, struct rpc_error *);
+	json_t *(*run)(struct job *, struct rpc_error *);
 
 	/*
 	 * Event thread, exactly once, when the job is freed: release
 	 * job->arg.  Called before the core drops job->params, so a kind
 	 * may still wipe secrets held there.
 	 */
-	void		 (*free)(struct job *);
+	void (*free)(struct job *);
 
 	/*
 	 * Optional resource gate (argon2 memory): a job of this kind only
@@ -91,50 +91,50 @@ struct job_kind {
 	 * gate stays within the budget; otherwise it waits in the queue
 	 * without holding a worker.
 	 */
-	int		 gate;		/* POOL_GATE_* or POOL_GATE_NONE */
+	int gate; /* POOL_GATE_* or POOL_GATE_NONE */
 };
 
 /* Ids up to this long, NUL included, live inside the job. */
-#define JOB_ID_INLINE	RPC_SCAN_ID_MAX
+#define JOB_ID_INLINE RPC_SCAN_ID_MAX
 
 struct job {
-	struct pool_work		 work;	/* first: the pool's part */
-	const struct job_kind		*kind;
-	const struct sbk_config		*config;
-	struct server			*server;	/* LANE_EVENT kinds only */
-	struct conn			*conn;		/* counted reference */
-	struct batch			*batch;		/* NULL unless in a batch */
-	json_t				*params;	/* owned; NULL when absent */
-	bool				 params_shared;	/* the request JSON holds them too */
-	char				*id_json;	/* id_buf, or malloc'd; NULL: notification */
-	void				*arg;		/* the kind's own state */
+	struct pool_work work; /* first: the pool's part */
+	const struct job_kind *kind;
+	const struct sbk_config *config;
+	struct server *server; /* LANE_EVENT kinds only */
+	struct conn *conn;     /* counted reference */
+	struct batch *batch;   /* NULL unless in a batch */
+	json_t *params;	       /* owned; NULL when absent */
+	bool params_shared;    /* the request JSON holds them too */
+	char *id_json;	       /* id_buf, or malloc'd; NULL: notification */
+	void *arg;	       /* the kind's own state */
 
-	uint64_t			 received_ns;	/* CLOCK_MONOTONIC */
-	uint64_t			 deadline_ns;	/* 0: none */
+	uint64_t received_ns; /* CLOCK_MONOTONIC */
+	uint64_t deadline_ns; /* 0: none */
 	/*
 	 * Set by the worker, read by the event thread (log_job, deadline_cb)
 	 * while a job answered early may still be running: atomics.
 	 */
-	_Atomic uint64_t		 started_ns;
-	_Atomic uint64_t		 ended_ns;
-	bool				 want_progress;
-	uint64_t			 last_progress_ns;	/* worker only */
+	_Atomic uint64_t started_ns;
+	_Atomic uint64_t ended_ns;
+	bool want_progress;
+	uint64_t last_progress_ns; /* worker only */
 
-	_Atomic int			 stop;		/* enum job_stop */
+	_Atomic int stop; /* enum job_stop */
 
 	/* Filled by the worker: the finished reply line, or an error. */
-	char				*reply;
-	size_t				 reply_len;
-	int				 error_code;	/* 0 on success */
+	char *reply;
+	size_t reply_len;
+	int error_code; /* 0 on success */
 
 	/* Event-thread bookkeeping (conn.c, dispatch.c). */
-	bool				 answered;	/* reply sent or dropped */
-	struct event			*timer;		/* deadline timer, or NULL */
-	struct job			*conn_next, *conn_prev;
-	UT_hash_handle			 hh;		/* conn's in-flight ids */
+	bool answered;	     /* reply sent or dropped */
+	struct event *timer; /* deadline timer, or NULL */
+	struct job *conn_next, *conn_prev;
+	UT_hash_handle hh; /* conn's in-flight ids */
 
 	/* The id's text (rpc_id_dump's) when short: no allocation. */
-	char				 id_buf[JOB_ID_INLINE];
+	char id_buf[JOB_ID_INLINE];
 };
 
 /*
@@ -142,61 +142,57 @@ struct job {
  * deadline, its client gone, or the daemon giving up on it.  Cheap: one
  * atomic load and, with a deadline, one clock read.
  */
-bool		 job_should_stop(struct job *);
+bool job_should_stop(struct job *);
 
 /*
  * Worker side.  Report progress of a long job; sends a "progress"
  * notification to the client at most every 100 ms, and only when the
  * request asked for it.  Safe to call often.
  */
-void		 job_progress(struct job *, uint64_t done, uint64_t total);
+void job_progress(struct job *, uint64_t done, uint64_t total);
 
 /*
  * For a kind's parse: fail with -32602 naming the first member of params
  * that is neither in allowed (a NULL-terminated list) nor a common member
  * (timeout_ms, progress).  A non-object params has already been refused.
  */
-int		 job_params_check(const json_t *params, const char *const *allowed,
-		    struct rpc_error *);
+int job_params_check(
+    const json_t *params, const char *const *allowed, struct rpc_error *);
 
 /*
  * Typed getters for a kind's parse.  Each returns 0 with *out set (to
  * def when the member is absent), or -1 with err = -32602 naming the
  * member when it has the wrong type or lies outside [min, max].
  */
-int		 job_param_int(const json_t *params, const char *name,
-		    long long def, long long min, long long max, long long *out,
-		    struct rpc_error *);
-int		 job_param_bool(const json_t *params, const char *name,
-		    bool def, bool *out, struct rpc_error *);
+int job_param_int(const json_t *params, const char *name, long long def,
+    long long min, long long max, long long *out, struct rpc_error *);
+int job_param_bool(const json_t *params, const char *name, bool def, bool *out,
+    struct rpc_error *);
 /* The same checks on a member already found (v NULL: absent). */
-int		 job_value_int(const json_t *v, const char *name,
-		    long long def, long long min, long long max,
-		    long long *out, struct rpc_error *);
-int		 job_value_bool(const json_t *v, const char *name, bool def,
-		    bool *out, struct rpc_error *);
+int job_value_int(const json_t *v, const char *name, long long def,
+    long long min, long long max, long long *out, struct rpc_error *);
+int job_value_bool(
+    const json_t *v, const char *name, bool def, bool *out, struct rpc_error *);
 
 /*
  * For a kind's parse: job_params_check and the lookups in one walk over
  * params.  Fails as job_params_check does, else sets vals[i] to the
  * member called names[i] (a NULL-terminated list), NULL when absent.
  */
-int		 job_params_get(const json_t *params,
-		    const char *const *names, const json_t **vals,
-		    struct rpc_error *);
+int job_params_get(const json_t *params, const char *const *names,
+    const json_t **vals, struct rpc_error *);
 
 /*
  * For the core: the common members timeout_ms and progress (NULL when
  * absent), in one walk; other members are left to the kind.
  */
-void		 job_params_common(const json_t *params,
-		    const json_t **timeout_ms, const json_t **progress);
+void job_params_common(
+    const json_t *params, const json_t **timeout_ms, const json_t **progress);
 
 /* Required unless def_absent_ok; *out borrows from params (may hold NUL:
  * *lenp is the length). */
-int		 job_param_string(const json_t *params, const char *name,
-		    bool required, const char **out, size_t *lenp,
-		    struct rpc_error *);
+int job_param_string(const json_t *params, const char *name, bool required,
+    const char **out, size_t *lenp, struct rpc_error *);
 
 /* Look a method up in the job table; NULL when unknown. */
 const struct job_kind *job_kind_find(const char *method);

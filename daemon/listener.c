@@ -28,23 +28,23 @@
 #include "server.h"
 
 /* Connections taken per wakeup, so a storm cannot starve other work. */
-#define ACCEPT_BURST	64
+#define ACCEPT_BURST 64
 
 struct listener {
-	struct server	*server;
-	int		 fd;
-	int		 spare_fd;
-	bool		 activated;	/* systemd owns the socket file */
-	char		*path;
-	struct event	*ev;
-	struct event	*pause_ev;	/* re-arms ev after a pause */
+	struct server *server;
+	int fd;
+	int spare_fd;
+	bool activated; /* systemd owns the socket file */
+	char *path;
+	struct event *ev;
+	struct event *pause_ev; /* re-arms ev after a pause */
 };
 
 static int
 make_parent_dir(const char *path)
 {
-	char	*copy = strdup(path), *dir;
-	int	 rc = 0;
+	char *copy = strdup(path), *dir;
+	int rc = 0;
 
 	if (copy == NULL)
 		return -1;
@@ -62,14 +62,14 @@ make_parent_dir(const char *path)
 static int
 clear_stale(const char *path, const struct sockaddr_un *sun)
 {
-	struct stat	 st;
-	int		 fd, rc;
+	struct stat st;
+	int fd, rc;
 
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISSOCK(st.st_mode)) {
-		log_err("%s exists and is not a socket; not replacing it",
-		    path);
+		log_err(
+		    "%s exists and is not a socket; not replacing it", path);
 		return -1;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -79,7 +79,8 @@ clear_stale(const char *path, const struct sockaddr_un *sun)
 	close(fd);
 	if (rc == 0) {
 		log_err("%s: another sbkd is listening there; not taking "
-		    "it over", path);
+			"it over",
+		    path);
 		return -1;
 	}
 	if (errno != ECONNREFUSED && errno != ENOENT) {
@@ -96,9 +97,9 @@ clear_stale(const char *path, const struct sockaddr_un *sun)
 static int
 create_socket(const char *path, mode_t mode)
 {
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	mode_t			 old;
-	int			 fd;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd;
 
 	if (path == NULL || *path == '\0') {
 		log_err("no socket path configured");
@@ -146,9 +147,9 @@ create_socket(const char *path, mode_t mode)
 static void
 refuse(int fd, int code, json_t *data, const char *msg)
 {
-	struct rpc_error	 err = { 0 };
-	size_t			 len;
-	char			*line;
+	struct rpc_error err = { 0 };
+	size_t len;
+	char *line;
 
 	rpc_error_set(&err, code, data, "%s", msg);
 	line = rpc_format_error("null", &err, &len);
@@ -180,7 +181,7 @@ peer_allowed(const struct sbk_config *cfg, uid_t uid, gid_t gid)
 static void
 resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct listener	*l = arg;
+	struct listener *l = arg;
 
 	server_mark_busy(l->server);
 	if (l->spare_fd < 0)
@@ -196,7 +197,7 @@ resume_cb(evutil_socket_t fd, short what, void *arg)
 static void
 pause_accepting(struct listener *l)
 {
-	struct timeval	 tv = { .tv_sec = 0, .tv_usec = 100000 };
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
 
 	event_del(l->ev);
 	event_add(l->pause_ev, &tv);
@@ -205,14 +206,14 @@ pause_accepting(struct listener *l)
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
-	struct listener		*l = arg;
-	struct server		*s = l->server;
+	struct listener *l = arg;
+	struct server *s = l->server;
 
 	server_mark_busy(s);
 	for (int i = 0; i < ACCEPT_BURST; i++) {
-		struct ucred	 cred = { .pid = 0, .uid = -1, .gid = -1 };
-		socklen_t	 len = sizeof(cred);
-		int		 fd;
+		struct ucred cred = { .pid = 0, .uid = -1, .gid = -1 };
+		socklen_t len = sizeof(cred);
+		int fd;
 
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -227,8 +228,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 				fd = accept(lfd, NULL, NULL);
 				if (fd >= 0)
 					close(fd);
-				l->spare_fd = open("/dev/null",
-				    O_RDONLY | O_CLOEXEC);
+				l->spare_fd =
+				    open("/dev/null", O_RDONLY | O_CLOEXEC);
 				continue;
 			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -241,8 +242,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 			log_warn("SO_PEERCRED: %s", strerror(errno));
 		if (!peer_allowed(s->cfg, cred.uid, cred.gid)) {
 			log_info("refused pid %ld uid %ld gid %ld: not in "
-			    "[access]", (long)cred.pid, (long)cred.uid,
-			    (long)cred.gid);
+				 "[access]",
+			    (long)cred.pid, (long)cred.uid, (long)cred.gid);
 			s->stats.connections_refused++;
 			refuse(fd, RPC_PERMISSION, NULL,
 			    "permission denied: peer not allowed");
@@ -262,8 +263,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 struct listener *
 listener_open(struct server *s)
 {
-	struct listener	*l;
-	int		 n;
+	struct listener *l;
+	int n;
 
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)

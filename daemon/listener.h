@@ -14,9 +14,9 @@ struct server;
 struct listener;
 
 /* Listen (or adopt systemd's socket).  NULL after logging why. */
-struct listener	*listener_open(struct server *);
+struct listener *listener_open(struct server *);
 
 /* Stop accepting; remove the socket file unless systemd owns it. */
-void		 listener_close(struct listener *);
+void listener_close(struct listener *);
 
 #endif /* SBK_LISTENER_H */

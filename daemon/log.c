@@ -15,16 +15,16 @@
 static _Atomic int log_level = LOG_INFO;
 
 static const struct {
-	const char	*name;
-	int		 level;
+	const char *name;
+	int level;
 } log_levels[] = {
-	{ "err",	LOG_ERR },
-	{ "error",	LOG_ERR },
-	{ "warning",	LOG_WARNING },
-	{ "warn",	LOG_WARNING },
-	{ "notice",	LOG_NOTICE },
-	{ "info",	LOG_INFO },
-	{ "debug",	LOG_DEBUG },
+	{ "err", LOG_ERR },
+	{ "error", LOG_ERR },
+	{ "warning", LOG_WARNING },
+	{ "warn", LOG_WARNING },
+	{ "notice", LOG_NOTICE },
+	{ "info", LOG_INFO },
+	{ "debug", LOG_DEBUG },
 };
 
 void
@@ -51,9 +51,9 @@ log_level_parse(const char *name)
 void
 log_msg(int prio, const char *fmt, ...)
 {
-	char	 line[2048];
-	va_list	 ap;
-	int	 n, saved = errno;
+	char line[2048];
+	va_list ap;
+	int n, saved = errno;
 
 	if (prio > log_get_level())
 		return;
@@ -74,7 +74,7 @@ log_msg(int prio, const char *fmt, ...)
 const char *
 log_escape(char *buf, size_t bufsz, const char *text, size_t len)
 {
-	size_t	 o = 0;
+	size_t o = 0;
 
 	for (size_t i = 0; i < len && o + 5 < bufsz; i++) {
 		unsigned char c = (unsigned char)text[i];

@@ -9,18 +9,21 @@
 
 #include <syslog.h>
 
-void	log_set_level(int level);	/* LOG_ERR .. LOG_DEBUG */
-int	log_get_level(void);
-int	log_level_parse(const char *name);	/* "info" -> LOG_INFO; -1 if bad */
+void log_set_level(int level); /* LOG_ERR .. LOG_DEBUG */
+int log_get_level(void);
+int log_level_parse(const char *name); /* "info" -> LOG_INFO; -1 if bad */
 
-void	log_msg(int prio, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
+void log_msg(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-#define log_err(...)	log_msg(LOG_ERR, __VA_ARGS__)
-#define log_warn(...)	log_msg(LOG_WARNING, __VA_ARGS__)
-#define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
-#define log_debug(...)	\
-	do { if (log_get_level() >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
+#define log_err(...)  log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)                                   \
+	do {                                             \
+		if (log_get_level() >= LOG_DEBUG)        \
+			log_msg(LOG_DEBUG, __VA_ARGS__); \
+	} while (0)
 
 /* Copy at most len bytes of untrusted text into buf, escaping control
  * characters and non-ASCII bytes as \xNN; always NUL-terminates. */

@@ -24,12 +24,13 @@
 static void
 raise_fd_limit(void)
 {
-	struct rlimit	 rl;
+	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			log_warn("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+			log_warn(
+			    "setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
 	}
 }
 
@@ -42,7 +43,8 @@ usage(FILE *f)
 	    "that speak JSON-RPC 2.0 over a UNIX socket.  Stays in the\n"
 	    "foreground and logs to stderr.\n"
 	    "\n"
-	    "  -c, --config FILE   read this INI file (default: built-in defaults)\n"
+	    "  -c, --config FILE   read this INI file (default: built-in "
+	    "defaults)\n"
 	    "  -s, --socket PATH   listen on PATH (default: %s)\n"
 	    "  -t, --check         check the configuration and exit\n"
 	    "  -h, --help          show this help\n"
@@ -54,20 +56,20 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config",	required_argument, NULL, 'c' },
-		{ "socket",	required_argument, NULL, 's' },
-		{ "check",	no_argument,	   NULL, 't' },
-		{ "help",	no_argument,	   NULL, 'h' },
-		{ "version",	no_argument,	   NULL, 'V' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "check", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sbk_config	*cfg;
-	struct server		 server;
-	struct server_opts	 sopts;
-	const char		*config_path = NULL, *socket_path = NULL;
-	char			 err[1024];
-	bool			 check_only = false;
-	int			 ch, rc;
+	struct sbk_config *cfg;
+	struct server server;
+	struct server_opts sopts;
+	const char *config_path = NULL, *socket_path = NULL;
+	char err[1024];
+	bool check_only = false;
+	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "c:s:thV", opts, NULL)) != -1) {
 		switch (ch) {
@@ -92,8 +94,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "sbkd: unexpected argument '%s'\n",
-		    argv[optind]);
+		fprintf(
+		    stderr, "sbkd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}

@@ -40,28 +40,28 @@
 #include "server.h"
 #include "stats.h"
 
-#define METRICS_MAX_HEADERS	8192	/* bytes of request line + headers */
-#define METRICS_MAX_BODY	0	/* a GET has none */
-#define METRICS_TIMEOUT_S	10
-#define METRICS_BACKLOG		16
-#define METRICS_RETRY_S		1	/* accept pause after EMFILE */
+#define METRICS_MAX_HEADERS 8192 /* bytes of request line + headers */
+#define METRICS_MAX_BODY    0	 /* a GET has none */
+#define METRICS_TIMEOUT_S   10
+#define METRICS_BACKLOG	    16
+#define METRICS_RETRY_S	    1 /* accept pause after EMFILE */
 
 struct metrics {
-	struct server			*server;
-	struct evhttp			*http;
-	struct evhttp_bound_socket	*bound;
+	struct server *server;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
 };
 
 static void
 metrics_cb(struct evhttp_request *req, void *arg)
 {
-	struct metrics		*m = arg;
-	struct server		*s = m->server;
-	struct pool_stats	 ps;
-	struct evbuffer		*body;
-	json_t			*st;
-	char			*text = NULL;
-	size_t			 len = 0;
+	struct metrics *m = arg;
+	struct server *s = m->server;
+	struct pool_stats ps;
+	struct evbuffer *body;
+	json_t *st;
+	char *text = NULL;
+	size_t len = 0;
 
 	server_mark_busy(s);
 	pool_get_stats(s->pool, &ps);
@@ -87,7 +87,7 @@ metrics_cb(struct evhttp_request *req, void *arg)
 static void
 metrics_notfound_cb(struct evhttp_request *req, void *arg)
 {
-	struct metrics	*m = arg;
+	struct metrics *m = arg;
 
 	server_mark_busy(m->server);
 	evhttp_send_error(req, HTTP_NOTFOUND, NULL);
@@ -108,13 +108,13 @@ metrics_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 metrics_accept_error_cb(struct evconnlistener *lev, void *arg)
 {
-	struct timeval	 tv = { .tv_sec = METRICS_RETRY_S };
-	int		 err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { .tv_sec = METRICS_RETRY_S };
+	int err = EVUTIL_SOCKET_ERROR();
 
 	log_warn("metrics: accept: %s; pausing for %ds", strerror(err),
 	    METRICS_RETRY_S);
 	if (event_base_once(evconnlistener_get_base(lev), -1, EV_TIMEOUT,
-	    metrics_retry_cb, lev, &tv) == 0)
+		metrics_retry_cb, lev, &tv) == 0)
 		evconnlistener_disable(lev);
 }
 
@@ -125,19 +125,19 @@ metrics_accept_error_cb(struct evconnlistener *lev, void *arg)
 static int
 metrics_listen_fd(const char *spec, int *gai)
 {
-	struct addrinfo	 hints = {
+	struct addrinfo hints = {
 		.ai_family = AF_UNSPEC,
 		.ai_socktype = SOCK_STREAM,
 		.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
 	};
-	struct addrinfo	*res, *ai;
-	const char	*colon = strrchr(spec, ':');
-	char		*host;
-	size_t		 hlen;
-	int		 fd = -1, err = EADDRNOTAVAIL, one = 1;
+	struct addrinfo *res, *ai;
+	const char *colon = strrchr(spec, ':');
+	char *host;
+	size_t hlen;
+	int fd = -1, err = EADDRNOTAVAIL, one = 1;
 
 	*gai = 0;
-	if (colon == NULL) {		/* config_load already refused it */
+	if (colon == NULL) { /* config_load already refused it */
 		errno = EINVAL;
 		return -1;
 	}
@@ -191,9 +191,9 @@ metrics_free(struct metrics *m)
 int
 metrics_start(struct server *s)
 {
-	const char	*spec = s->cfg->metrics_listen;
-	struct metrics	*m;
-	int		 fd, gai;
+	const char *spec = s->cfg->metrics_listen;
+	struct metrics *m;
+	int fd, gai;
 
 	s->metrics = NULL;
 	if (spec == NULL)

@@ -18,10 +18,10 @@ struct metrics;
  * s->metrics stays NULL).  0, or -1 after logging why: the daemon must
  * then refuse to start.
  */
-int	metrics_start(struct server *);
+int metrics_start(struct server *);
 
 /* Close the listener and any HTTP connection.  Safe when never started. */
-void	metrics_stop(struct server *);
+void metrics_stop(struct server *);
 
 
 #endif /* SBK_METRICS_H */

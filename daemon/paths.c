@@ -33,17 +33,17 @@
 
 #include "paths.h"
 
-#define PATHS_MAX_LINKS		40	/* as the kernel's MAXSYMLINKS */
-#define PATHS_MAX_DEPTH		256
-#define PATHS_EAGAIN_TRIES	16
+#define PATHS_MAX_LINKS	   40 /* as the kernel's MAXSYMLINKS */
+#define PATHS_MAX_DEPTH	   256
+#define PATHS_EAGAIN_TRIES 16
 
 /* Set once openat2 says ENOSYS: every later call goes to the walk. */
-static atomic_bool	paths_no_openat2;
-static atomic_bool	paths_walk_forced;
-static atomic_uint	paths_tmp_seq;
+static atomic_bool paths_no_openat2;
+static atomic_bool paths_walk_forced;
+static atomic_uint paths_tmp_seq;
 
 /* An escape: the caller answers -32003.  Not a real errno of ours. */
-#define PATHS_ESCAPE	(-EXDEV)
+#define PATHS_ESCAPE (-EXDEV)
 
 void
 paths_force_walk(bool on)
@@ -58,7 +58,7 @@ paths_force_walk(bool on)
 static const char *
 paths_below(const char *root, const char *path)
 {
-	size_t	 rl = strlen(root);
+	size_t rl = strlen(root);
 
 	if (strcmp(root, "/") == 0)
 		rl = 0;
@@ -75,8 +75,8 @@ paths_below(const char *root, const char *path)
 static bool
 paths_climbs(const char *rel)
 {
-	long	 depth = 0;
-	size_t	 n;
+	long depth = 0;
+	size_t n;
 
 	while (*rel != '\0') {
 		while (*rel == '/')
@@ -99,15 +99,15 @@ paths_has_root(char *const *roots)
 }
 
 int
-paths_check(char *const *roots, const char *param, const char *path,
-    size_t len, struct rpc_error *err)
+paths_check(char *const *roots, const char *param, const char *path, size_t len,
+    struct rpc_error *err)
 {
-	const char	*rel;
-	size_t		 i;
+	const char *rel;
+	size_t i;
 
 	if (strlen(path) != len || path[0] != '/') {
-		rpc_error_param(err, param, "%s must be an absolute path",
-		    param);
+		rpc_error_param(
+		    err, param, "%s must be an absolute path", param);
 		return (-1);
 	}
 	if (!paths_has_root(roots)) {
@@ -120,8 +120,8 @@ paths_check(char *const *roots, const char *param, const char *path,
 		if (rel != NULL && !paths_climbs(rel))
 			return (0);
 	}
-	rpc_error_set(err, RPC_PERMISSION, NULL, "%s is outside the allowed roots",
-	    param);
+	rpc_error_set(err, RPC_PERMISSION, NULL,
+	    "%s is outside the allowed roots", param);
 	return (-1);
 }
 
@@ -129,8 +129,8 @@ paths_check(char *const *roots, const char *param, const char *path,
 static bool
 paths_fd_under(int fd, const char *root)
 {
-	char	 proc[64], *real;
-	bool	 ok;
+	char proc[64], *real;
+	bool ok;
 
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if ((real = realpath(proc, NULL)) == NULL)
@@ -147,12 +147,12 @@ paths_fd_under(int fd, const char *root)
 static int
 paths_walk(int rootfd, const char *root, const char *rel, bool want_dir)
 {
-	int		 stack[PATHS_MAX_DEPTH];
-	int		 depth = 0, links = 0, fd, rc;
-	char		*todo, *p, *comp, *next, target[PATH_MAX];
-	struct stat	 st;
-	ssize_t		 n;
-	size_t		 cl;
+	int stack[PATHS_MAX_DEPTH];
+	int depth = 0, links = 0, fd, rc;
+	char *todo, *p, *comp, *next, target[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	size_t cl;
 
 	if ((todo = strdup(rel)) == NULL)
 		return (-ENOMEM);
@@ -183,7 +183,8 @@ paths_walk(int rootfd, const char *root, const char *rel, bool want_dir)
 			close(stack[depth--]);
 			continue;
 		}
-		fd = openat(stack[depth], comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd =
+		    openat(stack[depth], comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd == -1 || fstat(fd, &st) == -1) {
 			rc = -errno;
 			if (fd != -1)
@@ -260,8 +261,8 @@ fail:
 static int
 paths_beneath(int rootfd, const char *root, const char *rel, bool want_dir)
 {
-	struct open_how	 how;
-	int		 fd, tries;
+	struct open_how how;
+	int fd, tries;
 
 	if (atomic_load(&paths_no_openat2) || atomic_load(&paths_walk_forced))
 		return (paths_walk(rootfd, root, rel, want_dir));
@@ -297,9 +298,9 @@ paths_beneath(int rootfd, const char *root, const char *rel, bool want_dir)
 static int
 paths_resolve(char *const *roots, const char *path, bool want_dir)
 {
-	const char	*rel;
-	int		 rootfd, fd;
-	size_t		 i;
+	const char *rel;
+	int rootfd, fd;
+	size_t i;
 
 	if (!paths_has_root(roots) || path[0] != '/')
 		return (PATHS_ESCAPE);
@@ -331,9 +332,9 @@ paths_fail(struct rpc_error *err, int rc, const char *what)
 int
 paths_open_read(char *const *roots, const char *path, struct rpc_error *err)
 {
-	struct stat	 st;
-	char		 proc[64];
-	int		 pfd, fd;
+	struct stat st;
+	char proc[64];
+	int pfd, fd;
 
 	if ((pfd = paths_resolve(roots, path, false)) < 0) {
 		paths_fail(err, pfd, "path");
@@ -366,7 +367,7 @@ paths_open_read(char *const *roots, const char *path, struct rpc_error *err)
 static void
 paths_tmpname(char *buf, size_t len)
 {
-	uint64_t	 r = 0;
+	uint64_t r = 0;
 
 	/* Unpredictable is nice, unique is what matters (O_EXCL retries). */
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
@@ -382,7 +383,7 @@ paths_tmpname(char *buf, size_t len)
 static int
 paths_link_tmpfile(int fd, int dirfd, const char *name)
 {
-	char	 proc[64];
+	char proc[64];
 
 	if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
 		return (0);
@@ -393,14 +394,14 @@ paths_link_tmpfile(int fd, int dirfd, const char *name)
 }
 
 int
-paths_out_open(struct paths_out *out, char *const *roots,
-    const char *out_path, bool overwrite, struct rpc_error *err)
+paths_out_open(struct paths_out *out, char *const *roots, const char *out_path,
+    bool overwrite, struct rpc_error *err)
 {
-	const char	*slash = strrchr(out_path, '/');
-	const char	*name;
-	char		*parent = NULL;
-	struct stat	 st;
-	int		 rc, tries;
+	const char *slash = strrchr(out_path, '/');
+	const char *name;
+	char *parent = NULL;
+	struct stat st;
+	int rc, tries;
 
 	memset(out, 0, sizeof(*out));
 	out->dirfd = out->fd = -1;
@@ -410,16 +411,17 @@ paths_out_open(struct paths_out *out, char *const *roots,
 		return (-1);
 	}
 	name = slash + 1;
-	if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+	if (*name == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0) {
 		/* "dir/", "dir/." and "dir/.." all name directories. */
 		if (paths_check(roots, "out_path", out_path, strlen(out_path),
-		    err) == -1)
+			err) == -1)
 			return (-1);
 		rpc_error_errno(err, EISDIR, "out_path is a directory");
 		return (-1);
 	}
-	if ((parent = strndup(out_path, slash == out_path ? 1 :
-	    (size_t)(slash - out_path))) == NULL ||
+	if ((parent = strndup(out_path,
+		 slash == out_path ? 1 : (size_t)(slash - out_path))) == NULL ||
 	    (out->name = strdup(name)) == NULL) {
 		free(parent);
 		rpc_error_errno(err, ENOMEM, NULL);
@@ -452,8 +454,8 @@ paths_out_open(struct paths_out *out, char *const *roots,
 		goto fail;
 	}
 
-	out->fd = openat(out->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
-	    0666);
+	out->fd =
+	    openat(out->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
 	if (out->fd == -1 && errno != EOPNOTSUPP && errno != EISDIR &&
 	    errno != EINVAL) {
 		paths_fail(err, -errno, "out_path");
@@ -462,8 +464,8 @@ paths_out_open(struct paths_out *out, char *const *roots,
 	/* No O_TMPFILE on this file system: a named temporary instead. */
 	for (tries = 0; out->fd == -1 && tries < 16; tries++) {
 		paths_tmpname(out->tmpname, sizeof(out->tmpname));
-		out->fd = openat(out->dirfd, out->tmpname, O_WRONLY | O_CREAT |
-		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+		out->fd = openat(out->dirfd, out->tmpname,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 		if (out->fd == -1 && errno != EEXIST) {
 			out->tmpname[0] = '\0';
 			paths_fail(err, -errno, "out_path");
@@ -491,12 +493,12 @@ fail:
 static int
 paths_commit_rename(struct paths_out *out)
 {
-	char	 tmp[32];
-	int	 tries;
+	char tmp[32];
+	int tries;
 
 	if (out->tmpname[0] != '\0')
-		return (renameat(out->dirfd, out->tmpname, out->dirfd,
-		    out->name));
+		return (
+		    renameat(out->dirfd, out->tmpname, out->dirfd, out->name));
 	for (tries = 0; tries < 16; tries++) {
 		paths_tmpname(tmp, sizeof(tmp));
 		if (paths_link_tmpfile(out->fd, out->dirfd, tmp) == 0)
@@ -518,7 +520,7 @@ paths_commit_noreplace(struct paths_out *out)
 	if (out->tmpname[0] == '\0')
 		return (paths_link_tmpfile(out->fd, out->dirfd, out->name));
 	if (renameat2(out->dirfd, out->tmpname, out->dirfd, out->name,
-	    RENAME_NOREPLACE) == 0)
+		RENAME_NOREPLACE) == 0)
 		return (0);
 	if (errno != EINVAL && errno != ENOSYS)
 		return (-1);
@@ -531,11 +533,11 @@ paths_commit_noreplace(struct paths_out *out)
 int
 paths_out_commit(struct paths_out *out, struct rpc_error *err)
 {
-	int	 rc;
+	int rc;
 
 	if (!out->open) {
-		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
-		    "output is not open");
+		rpc_error_set(
+		    err, RPC_INTERNAL_ERROR, NULL, "output is not open");
 		return (-1);
 	}
 	if (out->overwrite)

@@ -27,8 +27,8 @@
  * of roots (a NULL-terminated list; NULL or empty: -32003) without ".."
  * leaving it (-32003).  0, or -1 with err set.
  */
-int	paths_check(char *const *roots, const char *param, const char *path,
-	    size_t len, struct rpc_error *err);
+int paths_check(char *const *roots, const char *param, const char *path,
+    size_t len, struct rpc_error *err);
 
 /*
  * Open a regular file beneath one of roots for reading.  Returns the fd
@@ -37,17 +37,17 @@ int	paths_check(char *const *roots, const char *param, const char *path,
  * directory; -32005 with the errno otherwise ("EINVAL" for anything that
  * is not a regular file).
  */
-int	paths_open_read(char *const *roots, const char *path,
-	    struct rpc_error *err);
+int paths_open_read(
+    char *const *roots, const char *path, struct rpc_error *err);
 
 /* An output file in the making.  Zero it before paths_out_open. */
 struct paths_out {
-	int		 dirfd;		/* O_PATH fd of out_path's directory */
-	int		 fd;		/* write the data here */
-	char		*name;		/* last component of out_path */
-	char		 tmpname[32];	/* named temporary, or "" (O_TMPFILE) */
-	bool		 overwrite;
-	bool		 open;		/* dirfd and fd are live */
+	int dirfd;	  /* O_PATH fd of out_path's directory */
+	int fd;		  /* write the data here */
+	char *name;	  /* last component of out_path */
+	char tmpname[32]; /* named temporary, or "" (O_TMPFILE) */
+	bool overwrite;
+	bool open; /* dirfd and fd are live */
 };
 
 /*
@@ -57,23 +57,23 @@ struct paths_out {
  * come.  On success write to out->fd, then paths_out_commit or
  * paths_out_abort.
  */
-int	paths_out_open(struct paths_out *out, char *const *roots,
-	    const char *out_path, bool overwrite, struct rpc_error *err);
+int paths_out_open(struct paths_out *out, char *const *roots,
+    const char *out_path, bool overwrite, struct rpc_error *err);
 
 /*
  * Publish the file at out_path in one step (link or rename) and release
  * out.  Without overwrite an out_path that appeared meanwhile is -32005
  * "EEXIST" and is left alone.  0, or -1 with err set (out then aborted).
  */
-int	paths_out_commit(struct paths_out *out, struct rpc_error *err);
+int paths_out_commit(struct paths_out *out, struct rpc_error *err);
 
 /* Discard the output: nothing appears at out_path.  Idempotent. */
-void	paths_out_abort(struct paths_out *out);
+void paths_out_abort(struct paths_out *out);
 
 /*
  * Tests only: resolve with the userspace walk even when openat2 exists,
  * so both resolvers run through the same escape table.
  */
-void	paths_force_walk(bool on);
+void paths_force_walk(bool on);
 
 #endif /* SBK_PATHS_H */

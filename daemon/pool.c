@@ -29,48 +29,48 @@
 #include "pool.h"
 
 struct worker {
-	struct pool		*pool;
-	pthread_t		 tid;
-	int			 lane;
-	pthread_cond_t		 cond;
-	bool			 signaled;	/* woken on purpose */
-	bool			 exit;		/* leave after the current job */
-	bool			 idle;		/* on the lane's idle list */
-	bool			 ready;		/* has been idle once */
-	TAILQ_ENTRY(worker)	 idle_link;
+	struct pool *pool;
+	pthread_t tid;
+	int lane;
+	pthread_cond_t cond;
+	bool signaled; /* woken on purpose */
+	bool exit;     /* leave after the current job */
+	bool idle;     /* on the lane's idle list */
+	bool ready;    /* has been idle once */
+	TAILQ_ENTRY(worker) idle_link;
 };
 
 TAILQ_HEAD(worker_list, worker);
 
 struct lane {
-	struct worker_list	 idle;
-	unsigned		 nidle;
-	unsigned		 size;		/* live workers wanted */
-	unsigned		 live;		/* workers not told to exit */
-	unsigned		 busy;
+	struct worker_list idle;
+	unsigned nidle;
+	unsigned size; /* live workers wanted */
+	unsigned live; /* workers not told to exit */
+	unsigned busy;
 };
 
 struct pool {
-	pthread_mutex_t		 mu;
-	struct sched		 sched;
-	struct lane		 lanes[SCHED_LANES];
-	unsigned		 queue_max;
-	int			 batch_lane;	/* its workers run SCHED_BATCH */
-	int			 batch_nice;	/* ... at this nice value */
-	bool			 closed;	/* no more admission */
+	pthread_mutex_t mu;
+	struct sched sched;
+	struct lane lanes[SCHED_LANES];
+	unsigned queue_max;
+	int batch_lane; /* its workers run SCHED_BATCH */
+	int batch_nice; /* ... at this nice value */
+	bool closed;	/* no more admission */
 
-	pthread_cond_t		 ready;		/* a new worker went idle */
-	unsigned		 starting;	/* spawned, not yet idle once */
-	struct worker_list	 to_kick;	/* claimed by submits, not signalled */
-	bool			 kick_pending;	/* event thread only */
+	pthread_cond_t ready;	    /* a new worker went idle */
+	unsigned starting;	    /* spawned, not yet idle once */
+	struct worker_list to_kick; /* claimed by submits, not signalled */
+	bool kick_pending;	    /* event thread only */
 
-	struct worker		**workers;	/* every thread ever started */
-	size_t			 nworkers;
+	struct worker **workers; /* every thread ever started */
+	size_t nworkers;
 
-	pthread_mutex_t		 cmu;
-	struct pool_msg		*head;
-	struct pool_msg		**tail;
-	int			 efd;
+	pthread_mutex_t cmu;
+	struct pool_msg *head;
+	struct pool_msg **tail;
+	int efd;
 };
 
 static __thread struct pool *current_pool;
@@ -85,8 +85,8 @@ lane_free(const struct lane *ln)
 static size_t
 lane_waiting(const struct pool *p, int l)
 {
-	size_t		 q = sched_queued(&p->sched, l);
-	unsigned	 free_workers = lane_free(&p->lanes[l]);
+	size_t q = sched_queued(&p->sched, l);
+	unsigned free_workers = lane_free(&p->lanes[l]);
 
 	return q > free_workers ? q - free_workers : 0;
 }
@@ -94,7 +94,7 @@ lane_waiting(const struct pool *p, int l)
 static size_t
 pool_depth_locked(const struct pool *p)
 {
-	size_t	 depth = 0;
+	size_t depth = 0;
 
 	for (int l = 1; l < SCHED_LANES; l++)
 		depth += lane_waiting(p, l);
@@ -110,8 +110,8 @@ pool_depth_locked(const struct pool *p)
 static bool
 wake_one(struct pool *p, int lane, bool deferred)
 {
-	struct lane	*ln = &p->lanes[lane];
-	struct worker	*w = TAILQ_FIRST(&ln->idle);
+	struct lane *ln = &p->lanes[lane];
+	struct worker *w = TAILQ_FIRST(&ln->idle);
 
 	if (w == NULL)
 		return false;
@@ -132,7 +132,7 @@ wake_one(struct pool *p, int lane, bool deferred)
 static void
 wake_for_queue(struct pool *p, int lane)
 {
-	size_t	 q = sched_queued(&p->sched, lane);
+	size_t q = sched_queued(&p->sched, lane);
 
 	for (size_t i = 0; i < q && wake_one(p, lane, false); i++)
 		;
@@ -141,8 +141,8 @@ wake_for_queue(struct pool *p, int lane)
 static void
 post(struct pool *p, struct pool_msg *m)
 {
-	bool		 was_empty;
-	uint64_t	 one = 1;
+	bool was_empty;
+	uint64_t one = 1;
 
 	m->next = NULL;
 	pthread_mutex_lock(&p->cmu);
@@ -166,9 +166,9 @@ post(struct pool *p, struct pool_msg *m)
 static void *
 worker_main(void *arg)
 {
-	struct worker	*w = arg;
-	struct pool	*p = w->pool;
-	struct lane	*ln = &p->lanes[w->lane];
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+	struct lane *ln = &p->lanes[w->lane];
 	struct sched_item *it;
 	struct pool_work *done = NULL;
 
@@ -240,7 +240,7 @@ worker_main(void *arg)
 			/* Freed budget may let more than one gated job go. */
 			wake_for_queue(p, w->lane);
 		}
-		done = work;	/* posted after the next pop */
+		done = work; /* posted after the next pop */
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -250,9 +250,9 @@ worker_main(void *arg)
 static int
 spawn(struct pool *p, int lane, unsigned n)
 {
-	struct worker	**grown;
-	sigset_t	 all, old;
-	int		 rc = 0;
+	struct worker **grown;
+	sigset_t all, old;
+	int rc = 0;
 
 	grown = realloc(p->workers, (p->nworkers + n) * sizeof(*grown));
 	if (grown == NULL)
@@ -296,7 +296,7 @@ spawn(struct pool *p, int lane, unsigned n)
 struct pool *
 pool_new(const struct pool_params *pp)
 {
-	struct pool	*p;
+	struct pool *p;
 
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -343,7 +343,7 @@ pool_new(const struct pool_params *pp)
 void
 pool_free(struct pool *p)
 {
-	struct pool_msg	*m, *next;
+	struct pool_msg *m, *next;
 
 	if (p == NULL)
 		return;
@@ -394,16 +394,16 @@ pool_event_fd(const struct pool *p)
 static int
 submit(struct pool *p, struct pool_work *work, bool internal)
 {
-	struct sched_item	*it = &work->item;
-	struct lane		*ln = &p->lanes[it->lane];
-	int			 rc = 0;
+	struct sched_item *it = &work->item;
+	struct lane *ln = &p->lanes[it->lane];
+	int rc = 0;
 
 	pthread_mutex_lock(&p->mu);
 	if (p->closed && !internal) {
 		rc = -ESHUTDOWN;
 	} else if ((sched_queued(&p->sched, it->lane) < lane_free(ln) &&
-	    sched_gate_fits(&p->sched, it->gate, it->cost)) || internal ||
-	    pool_depth_locked(p) < p->queue_max) {
+		       sched_gate_fits(&p->sched, it->gate, it->cost)) ||
+	    internal || pool_depth_locked(p) < p->queue_max) {
 		/* A free worker takes it at once, or it may wait. */
 		atomic_store(&work->state, POOL_WORK_QUEUED);
 		sched_push(&p->sched, it);
@@ -430,7 +430,7 @@ pool_submit_internal(struct pool *p, struct pool_work *work)
 bool
 pool_cancel(struct pool *p, struct pool_work *work)
 {
-	bool	 removed;
+	bool removed;
 
 	pthread_mutex_lock(&p->mu);
 	removed = sched_remove(&p->sched, &work->item);
@@ -443,8 +443,8 @@ pool_cancel(struct pool *p, struct pool_work *work)
 void
 pool_collect(struct pool *p, void (*cb)(struct pool_msg *, void *), void *arg)
 {
-	struct pool_msg	*m, *next;
-	uint64_t	 n;
+	struct pool_msg *m, *next;
+	uint64_t n;
 
 	/* Read first: a post after the swap below writes again. */
 	if (read(p->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
@@ -467,10 +467,10 @@ pool_collect(struct pool *p, void (*cb)(struct pool_msg *, void *), void *arg)
 }
 
 void
-pool_post_message(struct pool *p, struct pool_work *work, char *bytes,
-    size_t len)
+pool_post_message(
+    struct pool *p, struct pool_work *work, char *bytes, size_t len)
 {
-	struct pool_msg	*m;
+	struct pool_msg *m;
 
 	m = malloc(sizeof(*m));
 	if (m == NULL) {
@@ -487,7 +487,7 @@ pool_post_message(struct pool *p, struct pool_work *work, char *bytes,
 void
 pool_kick(struct pool *p)
 {
-	struct worker	*w;
+	struct worker *w;
 
 	if (!p->kick_pending)
 		return;
@@ -511,8 +511,8 @@ pool_stop_admission(struct pool *p)
 int
 pool_resize(struct pool *p, int lane, unsigned workers)
 {
-	struct lane	*ln = &p->lanes[lane];
-	int		 rc = 0;
+	struct lane *ln = &p->lanes[lane];
+	int rc = 0;
 
 	pthread_mutex_lock(&p->mu);
 	ln->size = workers;

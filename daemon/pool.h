@@ -22,70 +22,70 @@
 
 #include "scheduler.h"
 
-#define POOL_GATE_NONE		SCHED_GATE_NONE
-#define POOL_GATE_ARGON2_MEM	0
+#define POOL_GATE_NONE	     SCHED_GATE_NONE
+#define POOL_GATE_ARGON2_MEM 0
 
 enum pool_state {
 	POOL_WORK_NEW = 0,
-	POOL_WORK_QUEUED,	/* waiting in the scheduler */
-	POOL_WORK_RUNNING,	/* a worker has it */
-	POOL_WORK_DONE,		/* on the completion queue, or collected */
+	POOL_WORK_QUEUED,  /* waiting in the scheduler */
+	POOL_WORK_RUNNING, /* a worker has it */
+	POOL_WORK_DONE,	   /* on the completion queue, or collected */
 };
 
 /* A message from a worker to the event thread (progress, completion). */
 struct pool_msg {
-	struct pool_msg		*next;
-	struct pool_work	*work;
-	char			*bytes;		/* NULL: "work is done" */
-	size_t			 len;
+	struct pool_msg *next;
+	struct pool_work *work;
+	char *bytes; /* NULL: "work is done" */
+	size_t len;
 };
 
 struct pool_work {
-	struct sched_item	 item;		/* owner, lane, gate, cost */
-	void			 (*run)(struct pool_work *);	/* worker */
+	struct sched_item item;		 /* owner, lane, gate, cost */
+	void (*run)(struct pool_work *); /* worker */
 	/* Event thread, called by the pool's user when it collects the
 	 * completion; the pool itself never calls it. */
-	void			 (*complete)(struct pool_work *);
-	_Atomic int		 state;		/* enum pool_state */
-	struct pool_msg		 done;		/* preallocated completion */
+	void (*complete)(struct pool_work *);
+	_Atomic int state;    /* enum pool_state */
+	struct pool_msg done; /* preallocated completion */
 };
 
 struct pool_params {
-	unsigned	 workers[SCHED_LANES];	/* per lane; lane 0 unused */
-	unsigned	 queue_max;		/* waiting jobs over all lanes */
-	unsigned long	 gate_budget[SCHED_GATES];
-	int		 batch_lane;	/* lane whose workers run SCHED_BATCH */
-	int		 batch_nice;	/* and their nice value */
+	unsigned workers[SCHED_LANES]; /* per lane; lane 0 unused */
+	unsigned queue_max;	       /* waiting jobs over all lanes */
+	unsigned long gate_budget[SCHED_GATES];
+	int batch_lane; /* lane whose workers run SCHED_BATCH */
+	int batch_nice; /* and their nice value */
 };
 
 struct pool;
 
 /* Start the threads.  NULL with errno set on failure. */
-struct pool	*pool_new(const struct pool_params *);
+struct pool *pool_new(const struct pool_params *);
 
 /*
  * Stop the workers after the work they are running, and join them.
  * Queued work is left queued: the caller drains it first (pool_cancel).
  * Collected or not, completions are freed by nobody here.
  */
-void		 pool_free(struct pool *);
+void pool_free(struct pool *);
 
 /* The eventfd that becomes readable when completions or messages wait. */
-int		 pool_event_fd(const struct pool *);
+int pool_event_fd(const struct pool *);
 
 /*
  * Admit work: it runs at once on an idle worker, or waits if fewer than
  * queue_max jobs wait, or is refused.  0, or -EAGAIN when the queue is
  * full, or -ESHUTDOWN after pool_stop_admission().
  */
-int		 pool_submit(struct pool *, struct pool_work *);
+int pool_submit(struct pool *, struct pool_work *);
 
 /*
  * Take waiting work back out of the queue.  True if it was waiting (it
  * will never run and produces no completion); false if it already runs
  * or ran.
  */
-bool		 pool_cancel(struct pool *, struct pool_work *);
+bool pool_cancel(struct pool *, struct pool_work *);
 
 /*
  * Event thread: read the eventfd and call cb for every message in the
@@ -93,19 +93,19 @@ bool		 pool_cancel(struct pool *, struct pool_work *);
  * completion (msg->bytes == NULL).  cb owns msg->bytes of a progress
  * message; the pool frees the message struct itself.
  */
-void		 pool_collect(struct pool *,
-		    void (*cb)(struct pool_msg *, void *), void *arg);
+void pool_collect(
+    struct pool *, void (*cb)(struct pool_msg *, void *), void *arg);
 
 /* Worker, inside run(): post bytes (taken over) for the event thread. */
-void		 pool_post_message(struct pool *, struct pool_work *,
-		    char *bytes, size_t len);
+void pool_post_message(
+    struct pool *, struct pool_work *, char *bytes, size_t len);
 
 /*
  * Admit internal work (parsing a big request line) whatever the queue
  * holds, even while shutting down: its cost is already bounded by the
  * caller.  Always 0.
  */
-int		 pool_submit_internal(struct pool *, struct pool_work *);
+int pool_submit_internal(struct pool *, struct pool_work *);
 
 /*
  * Event thread, once per loop iteration (and before blocking): signal
@@ -113,29 +113,28 @@ int		 pool_submit_internal(struct pool *, struct pool_work *);
  * then they stay asleep, so a burst of submits costs one wakeup per
  * worker rather than one per job.
  */
-void		 pool_kick(struct pool *);
+void pool_kick(struct pool *);
 
 /* Refuse every submit from now on (shutdown). */
-void		 pool_stop_admission(struct pool *);
+void pool_stop_admission(struct pool *);
 
 /* Resize a lane (reload).  Surplus workers exit after their current job. */
-int		 pool_resize(struct pool *, int lane, unsigned workers);
-void		 pool_set_queue_max(struct pool *, unsigned queue_max);
-void		 pool_set_gate_budget(struct pool *, int gate,
-		    unsigned long budget);
+int pool_resize(struct pool *, int lane, unsigned workers);
+void pool_set_queue_max(struct pool *, unsigned queue_max);
+void pool_set_gate_budget(struct pool *, int gate, unsigned long budget);
 
 struct pool_stats {
-	size_t		 depth;		/* waiting jobs, all lanes */
-	unsigned	 queue_max;
-	unsigned	 size[SCHED_LANES];
-	unsigned	 busy[SCHED_LANES];
-	size_t		 queued[SCHED_LANES];
-	unsigned long	 gate_used[SCHED_GATES];
-	unsigned long	 gate_budget[SCHED_GATES];
+	size_t depth; /* waiting jobs, all lanes */
+	unsigned queue_max;
+	unsigned size[SCHED_LANES];
+	unsigned busy[SCHED_LANES];
+	size_t queued[SCHED_LANES];
+	unsigned long gate_used[SCHED_GATES];
+	unsigned long gate_budget[SCHED_GATES];
 };
-void		 pool_get_stats(struct pool *, struct pool_stats *);
+void pool_get_stats(struct pool *, struct pool_stats *);
 
 /* The pool a worker belongs to (for pool_post_message from a job). */
-struct pool	*pool_current(void);
+struct pool *pool_current(void);
 
 #endif /* SBK_POOL_H */

@@ -34,17 +34,18 @@ str_differs(const char *a, const char *b)
 void
 server_reload(struct server *s)
 {
-	const struct sbk_config	*old = s->cfg;
-	struct sbk_config	*cfg, **grown;
-	struct conn		*c, *next;
-	char			 err[1024];
+	const struct sbk_config *old = s->cfg;
+	struct sbk_config *cfg, **grown;
+	struct conn *c, *next;
+	char err[1024];
 
 	sd_notify(0, "RELOADING=1");
-	cfg = config_read(s->opts.config_path, s->opts.socket, err,
-	    sizeof(err));
+	cfg =
+	    config_read(s->opts.config_path, s->opts.socket, err, sizeof(err));
 	if (cfg == NULL) {
 		log_err("reload refused, the running configuration stays in "
-		    "force: %s", err);
+			"force: %s",
+		    err);
 		sd_notify(0, "READY=1");
 		return;
 	}
@@ -61,17 +62,17 @@ server_reload(struct server *s)
 	if (str_differs(cfg->socket, old->socket) ||
 	    cfg->socket_mode != old->socket_mode)
 		log_warn("reload: socket and socket_mode take effect at the "
-		    "next restart");
+			 "next restart");
 	if (str_differs(cfg->metrics_listen, old->metrics_listen))
 		log_warn("reload: metrics_listen takes effect at the next "
-		    "restart");
+			 "restart");
 
 	if (pool_resize(s->pool, LANE_CPU, cfg->cpu_workers) < 0 ||
 	    pool_resize(s->pool, LANE_IO, cfg->io_workers) < 0)
 		log_warn("reload: could not start every new worker");
 	pool_set_queue_max(s->pool, cfg->queue_max);
-	pool_set_gate_budget(s->pool, POOL_GATE_ARGON2_MEM,
-	    cfg->argon2_memory_budget_kib);
+	pool_set_gate_budget(
+	    s->pool, POOL_GATE_ARGON2_MEM, cfg->argon2_memory_budget_kib);
 	log_set_level(cfg->log_level);
 
 	s->retired[s->nretired++] = (struct sbk_config *)old;
@@ -85,7 +86,7 @@ server_reload(struct server *s)
 	}
 	conn_flush_dirty(s);
 	log_info("configuration reloaded (generation %llu): %u cpu workers, "
-	    "%u io workers, queue_max %u",
+		 "%u io workers, queue_max %u",
 	    (unsigned long long)s->stats.config_generation, cfg->cpu_workers,
 	    cfg->io_workers, cfg->queue_max);
 	sd_notify(0, "READY=1");

@@ -46,8 +46,8 @@ owner_init_lane(struct sched_owner *o, int lane)
 void
 sched_push(struct sched *s, struct sched_item *it)
 {
-	struct sched_owner	*o = it->owner;
-	int			 lane = it->lane;
+	struct sched_owner *o = it->owner;
+	int lane = it->lane;
 
 	owner_init_lane(o, lane);
 	TAILQ_INSERT_TAIL(&o->fifo[lane], it, link);
@@ -71,18 +71,19 @@ owner_unlink_if_empty(struct sched *s, struct sched_owner *o, int lane)
 struct sched_item *
 sched_pop(struct sched *s, int lane)
 {
-	struct sched_owner	*o;
-	struct sched_item	*it;
+	struct sched_owner *o;
+	struct sched_item *it;
 
-	TAILQ_FOREACH(o, &s->ring[lane], ring[lane]) {
+	TAILQ_FOREACH(o, &s->ring[lane], ring[lane])
+	{
 		/*
 		 * The first item of this owner that fits its gate: gated
 		 * work waiting for budget must not hold back the owner's
 		 * ungated work behind it.
 		 */
 		TAILQ_FOREACH(it, &o->fifo[lane], link)
-			if (sched_gate_fits(s, it->gate, it->cost))
-				break;
+		if (sched_gate_fits(s, it->gate, it->cost))
+			break;
 		if (it == NULL)
 			continue;
 

@@ -19,47 +19,47 @@
 #include <stddef.h>
 #include <sys/queue.h>
 
-#define SCHED_LANES	3	/* indexed by enum job_lane; 0 is unused */
+#define SCHED_LANES	3 /* indexed by enum job_lane; 0 is unused */
 #define SCHED_GATES	1
-#define SCHED_GATE_NONE	(-1)
+#define SCHED_GATE_NONE (-1)
 
 struct sched_item;
 TAILQ_HEAD(sched_fifo, sched_item);
 
 /* One client's waiting jobs.  Embedded in the connection; zero it first. */
 struct sched_owner {
-	struct sched_fifo		 fifo[SCHED_LANES];
-	TAILQ_ENTRY(sched_owner)	 ring[SCHED_LANES];
-	bool				 in_ring[SCHED_LANES];
+	struct sched_fifo fifo[SCHED_LANES];
+	TAILQ_ENTRY(sched_owner) ring[SCHED_LANES];
+	bool in_ring[SCHED_LANES];
 };
 
 /* One waiting job.  Embedded in struct pool_work. */
 struct sched_item {
-	TAILQ_ENTRY(sched_item)	 link;
-	struct sched_owner	*owner;
-	int			 lane;
-	int			 gate;		/* SCHED_GATE_NONE or 0.. */
-	unsigned long		 cost;		/* units of the gate's budget */
-	bool			 queued;
+	TAILQ_ENTRY(sched_item) link;
+	struct sched_owner *owner;
+	int lane;
+	int gate;	    /* SCHED_GATE_NONE or 0.. */
+	unsigned long cost; /* units of the gate's budget */
+	bool queued;
 };
 
 TAILQ_HEAD(sched_ring, sched_owner);
 
 struct sched {
-	struct sched_ring	 ring[SCHED_LANES];
-	size_t			 queued[SCHED_LANES];
-	unsigned long		 gate_budget[SCHED_GATES];
-	unsigned long		 gate_used[SCHED_GATES];
+	struct sched_ring ring[SCHED_LANES];
+	size_t queued[SCHED_LANES];
+	unsigned long gate_budget[SCHED_GATES];
+	unsigned long gate_used[SCHED_GATES];
 };
 
-void	sched_init(struct sched *);
-void	sched_set_budget(struct sched *, int gate, unsigned long budget);
+void sched_init(struct sched *);
+void sched_set_budget(struct sched *, int gate, unsigned long budget);
 
 /* Can a job of this gate and cost run now, as far as the gate goes? */
-bool	sched_gate_fits(const struct sched *, int gate, unsigned long cost);
+bool sched_gate_fits(const struct sched *, int gate, unsigned long cost);
 
 /* Append an item to its owner's FIFO (item->owner, lane, gate, cost set). */
-void	sched_push(struct sched *, struct sched_item *);
+void sched_push(struct sched *, struct sched_item *);
 
 /*
  * Take the next item of a lane: round-robin over owners, FIFO inside an
@@ -70,11 +70,11 @@ struct sched_item *sched_pop(struct sched *, int lane);
 
 /* Remove a waiting item (cancel, deadline, disconnect).  False if it was
  * not waiting. */
-bool	sched_remove(struct sched *, struct sched_item *);
+bool sched_remove(struct sched *, struct sched_item *);
 
 /* A popped item finished: give its cost back to its gate. */
-void	sched_release(struct sched *, int gate, unsigned long cost);
+void sched_release(struct sched *, int gate, unsigned long cost);
 
-size_t	sched_queued(const struct sched *, int lane);
+size_t sched_queued(const struct sched *, int lane);
 
 #endif /* SBK_SCHED_H */

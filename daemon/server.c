@@ -45,7 +45,7 @@ server_mark_busy(struct server *s)
 static void
 pool_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server	*s = arg;
+	struct server *s = arg;
 
 	server_mark_busy(s);
 	pool_collect(s->pool, dispatch_collect_cb, s);
@@ -55,11 +55,11 @@ pool_cb(evutil_socket_t fd, short what, void *arg)
 static bool
 all_flushed(struct server *s)
 {
-	struct conn	*c;
+	struct conn *c;
 
 	TAILQ_FOREACH(c, &s->conns, link)
-		if (c->out != NULL && evbuffer_get_length(c->out) > 0)
-			return false;
+	if (c->out != NULL && evbuffer_get_length(c->out) > 0)
+		return false;
 	return true;
 }
 
@@ -76,12 +76,12 @@ server_check_drained(struct server *s)
 static void
 shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server	*s = arg;
+	struct server *s = arg;
 
 	server_mark_busy(s);
 	log_warn("shutdown: %llu jobs still running after %us; answering "
-	    "them -32006", (unsigned long long)s->jobs_in_pool,
-	    s->cfg->shutdown_timeout_s);
+		 "them -32006",
+	    (unsigned long long)s->jobs_in_pool, s->cfg->shutdown_timeout_s);
 	dispatch_abort_all(s);
 	conn_flush_dirty(s);
 	/* Whatever could not be written by now will not be. */
@@ -92,8 +92,8 @@ shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void
 begin_drain(struct server *s)
 {
-	struct timeval	 tv = { .tv_sec = s->cfg->shutdown_timeout_s };
-	struct conn	*c, *next;
+	struct timeval tv = { .tv_sec = s->cfg->shutdown_timeout_s };
+	struct conn *c, *next;
 
 	log_info("shutting down: %llu jobs to finish",
 	    (unsigned long long)s->jobs_in_pool);
@@ -116,7 +116,7 @@ begin_drain(struct server *s)
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct server	*s = arg;
+	struct server *s = arg;
 
 	server_mark_busy(s);
 	if (sig == SIGHUP) {
@@ -136,24 +136,25 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 static void
 notify_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server		*s = arg;
-	struct pool_stats	 ps;
+	struct server *s = arg;
+	struct pool_stats ps;
 
 	server_mark_busy(s);
 	pool_get_stats(s->pool, &ps);
-	sd_notifyf(0, "WATCHDOG=1\nSTATUS=%u connections, %zu queued, "
+	sd_notifyf(0,
+	    "WATCHDOG=1\nSTATUS=%u connections, %zu queued, "
 	    "cpu %u/%u busy, io %u/%u busy, %llu jobs done",
 	    s->nconns, ps.depth, ps.busy[LANE_CPU], ps.size[LANE_CPU],
 	    ps.busy[LANE_IO], ps.size[LANE_IO],
 	    (unsigned long long)(s->stats.outcome[STATS_COMPLETED] +
-	    s->stats.outcome[STATS_FAILED]));
+		s->stats.outcome[STATS_FAILED]));
 }
 
 static int
 start_notify(struct server *s)
 {
-	struct timeval	 tv = { .tv_sec = 5 };
-	uint64_t	 usec;
+	struct timeval tv = { .tv_sec = 5 };
+	uint64_t usec;
 
 	if (getenv("NOTIFY_SOCKET") == NULL)
 		return 0;
@@ -169,12 +170,12 @@ start_notify(struct server *s)
 }
 
 int
-server_init(struct server *s, struct sbk_config *cfg,
-    const struct server_opts *opts)
+server_init(
+    struct server *s, struct sbk_config *cfg, const struct server_opts *opts)
 {
-	struct event_config	*ecfg;
-	struct pool_params	 pp = { 0 };
-	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct event_config *ecfg;
+	struct pool_params pp = { 0 };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
@@ -208,8 +209,8 @@ server_init(struct server *s, struct sbk_config *cfg,
 		log_err("cannot start the worker pools: %s", strerror(errno));
 		return -1;
 	}
-	s->pool_ev = event_new(s->base, pool_event_fd(s->pool),
-	    EV_READ | EV_PERSIST, pool_cb, s);
+	s->pool_ev = event_new(
+	    s->base, pool_event_fd(s->pool), EV_READ | EV_PERSIST, pool_cb, s);
 	if (s->pool_ev == NULL || event_add(s->pool_ev, NULL) < 0)
 		return -1;
 
@@ -229,7 +230,8 @@ server_init(struct server *s, struct sbk_config *cfg,
 	if (heap_trim_start(s) < 0)
 		return -1;
 	log_info("sbkd " SBK_VERSION " ready: %u cpu workers, %u io workers, "
-	    "queue_max %u", cfg->cpu_workers, cfg->io_workers, cfg->queue_max);
+		 "queue_max %u",
+	    cfg->cpu_workers, cfg->io_workers, cfg->queue_max);
 	sd_notify(0, "READY=1");
 	return 0;
 }
@@ -254,7 +256,7 @@ server_run(struct server *s)
 void
 server_fini(struct server *s)
 {
-	struct conn	*c;
+	struct conn *c;
 
 	metrics_stop(s);
 	while ((c = TAILQ_FIRST(&s->conns)) != NULL)
@@ -267,7 +269,7 @@ server_fini(struct server *s)
 	 */
 	if (s->pool != NULL) {
 		struct pollfd pfd = { .fd = pool_event_fd(s->pool),
-		    .events = POLLIN };
+			.events = POLLIN };
 
 		pool_stop_admission(s->pool);
 		while (s->jobs_in_pool > 0) {

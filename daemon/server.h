@@ -27,69 +27,69 @@ TAILQ_HEAD(conn_list, conn);
 
 enum server_state {
 	SERVER_RUNNING,
-	SERVER_DRAINING,	/* SIGTERM: finishing accepted jobs */
+	SERVER_DRAINING, /* SIGTERM: finishing accepted jobs */
 	SERVER_DONE,
 };
 
 struct server_opts {
-	const char		*config_path;	/* NULL: built-in defaults */
-	const char		*socket;	/* -s override, or NULL */
+	const char *config_path; /* NULL: built-in defaults */
+	const char *socket;	 /* -s override, or NULL */
 };
 
 struct server {
-	const struct sbk_config	*cfg;		/* in force; read it afresh */
-	struct server_opts	 opts;
+	const struct sbk_config *cfg; /* in force; read it afresh */
+	struct server_opts opts;
 	/*
 	 * Configurations replaced by a reload.  Jobs admitted before it
 	 * still point at theirs, so they live until exit (reloads are rare
 	 * and a config is small).
 	 */
-	struct sbk_config	**retired;
-	size_t			 nretired;
-	struct event_base	*base;
-	struct pool		*pool;
-	struct listener		*listener;
-	struct metrics		*metrics;	/* NULL: metrics_listen off */
-	struct stats		 stats;
+	struct sbk_config **retired;
+	size_t nretired;
+	struct event_base *base;
+	struct pool *pool;
+	struct listener *listener;
+	struct metrics *metrics; /* NULL: metrics_listen off */
+	struct stats stats;
 
-	struct conn_list	 conns;
-	unsigned		 nconns;
-	struct conn_list	 dirty;		/* output to flush */
-	uint64_t		 jobs_in_pool;	/* submitted, not yet collected */
+	struct conn_list conns;
+	unsigned nconns;
+	struct conn_list dirty; /* output to flush */
+	uint64_t jobs_in_pool;	/* submitted, not yet collected */
 
-	enum server_state	 state;
-	struct event		*pool_ev;
-	struct event		*sig_ev[3];
-	struct event		*shutdown_timer;
-	struct event		*notify_timer;	/* WATCHDOG=1 and STATUS= */
-	struct event		*heap_timer;	/* the idle heap trim */
+	enum server_state state;
+	struct event *pool_ev;
+	struct event *sig_ev[3];
+	struct event *shutdown_timer;
+	struct event *notify_timer; /* WATCHDOG=1 and STATUS= */
+	struct event *heap_timer;   /* the idle heap trim */
 	struct heap_trim_state trim;
 
-	uint64_t		 iter_start_ns;	/* first callback this iteration */
-	uint64_t		 recent_job_ns;	/* moving average of run times */
+	uint64_t iter_start_ns; /* first callback this iteration */
+	uint64_t recent_job_ns; /* moving average of run times */
 };
 
 /*
  * Build everything and start listening on cfg (heap, owned by the server
  * from now on).  0, or -1 after logging why.
  */
-int	server_init(struct server *, struct sbk_config *,
-	    const struct server_opts *);
+int server_init(
+    struct server *, struct sbk_config *, const struct server_opts *);
 /* Run until a SIGTERM/SIGINT drain has finished. */
-void	server_run(struct server *);
-void	server_fini(struct server *);
+void server_run(struct server *);
+void server_fini(struct server *);
 
 /* Every event callback starts with this, for the loop-lag figures. */
-void	server_mark_busy(struct server *);
+void server_mark_busy(struct server *);
 
 /*
  * SIGHUP: re-read the configuration; apply pool sizes, limits, roots and
  * the log level without dropping a connection or a job.  An invalid file
  * is refused with a log line and the running configuration stays.
  */
-void	server_reload(struct server *);
+void server_reload(struct server *);
 
 /* The drain finished its last job or flush: leave the loop if draining. */
-void	server_check_drained(struct server *);
+void server_check_drained(struct server *);
 
 #endif /* SBK_SERVER_H */

@@ -11,7 +11,7 @@
 int
 stats_init(struct stats *st)
 {
-	size_t	 n = 0;
+	size_t n = 0;
 
 	memset(st, 0, sizeof(*st));
 	while (job_table[n] != NULL)
@@ -51,7 +51,7 @@ void
 stats_method_end(struct stats *st, const struct job_kind *kind,
     enum stats_outcome outcome, uint64_t latency_ns)
 {
-	struct method_stats	*m = method_of(st, kind);
+	struct method_stats *m = method_of(st, kind);
 
 	if (m == NULL)
 		return;
@@ -63,7 +63,7 @@ stats_method_end(struct stats *st, const struct job_kind *kind,
 static json_t *
 methods_json(const struct stats *st)
 {
-	json_t	*all = json_object();
+	json_t *all = json_object();
 
 	for (size_t i = 0; i < st->nmethods; i++) {
 		const struct method_stats *m = &st->methods[i];
@@ -73,65 +73,58 @@ methods_json(const struct stats *st)
 			count += m->outcome[o];
 		if (count == 0)
 			continue;
-		json_object_set_new(all, job_table[i]->method, json_pack(
-		    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
-		    "count", (json_int_t)count,
-		    "completed", (json_int_t)m->outcome[STATS_COMPLETED],
-		    "failed", (json_int_t)m->outcome[STATS_FAILED],
-		    "cancelled", (json_int_t)m->outcome[STATS_CANCELLED],
-		    "timed_out", (json_int_t)m->outcome[STATS_TIMED_OUT],
-		    "dropped", (json_int_t)m->outcome[STATS_DROPPED],
-		    "p50_us", (json_int_t)hist_quantile(&m->latency_us, 0.50),
-		    "p99_us", (json_int_t)hist_quantile(&m->latency_us, 0.99),
-		    "max_us", (json_int_t)m->latency_us.max,
-		    "shutdown", (json_int_t)m->outcome[STATS_SHUTDOWN],
-		    "latency_us", hist_json(&m->latency_us)));
+		json_object_set_new(all, job_table[i]->method,
+		    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
+			"count", (json_int_t)count, "completed",
+			(json_int_t)m->outcome[STATS_COMPLETED], "failed",
+			(json_int_t)m->outcome[STATS_FAILED], "cancelled",
+			(json_int_t)m->outcome[STATS_CANCELLED], "timed_out",
+			(json_int_t)m->outcome[STATS_TIMED_OUT], "dropped",
+			(json_int_t)m->outcome[STATS_DROPPED], "p50_us",
+			(json_int_t)hist_quantile(&m->latency_us, 0.50),
+			"p99_us",
+			(json_int_t)hist_quantile(&m->latency_us, 0.99),
+			"max_us", (json_int_t)m->latency_us.max, "shutdown",
+			(json_int_t)m->outcome[STATS_SHUTDOWN], "latency_us",
+			hist_json(&m->latency_us)));
 	}
 	return all;
 }
 
 json_t *
-stats_json(const struct stats *st, const struct pool_stats *ps,
-    unsigned connections)
+stats_json(
+    const struct stats *st, const struct pool_stats *ps, unsigned connections)
 {
 	return json_pack("{s:I,s:{s:I,s:I,s:I,s:I},"
-	    "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
-	    "s:{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}},"
-	    "s:{s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:o}",
-	    "connections", (json_int_t)connections,
-	    "queue",
-	    "depth", (json_int_t)ps->depth,
-	    "max", (json_int_t)ps->queue_max,
-	    "cpu", (json_int_t)ps->queued[LANE_CPU],
-	    "io", (json_int_t)ps->queued[LANE_IO],
-	    "jobs",
-	    "accepted", (json_int_t)st->accepted,
-	    "completed", (json_int_t)st->outcome[STATS_COMPLETED],
-	    "failed", (json_int_t)st->outcome[STATS_FAILED],
-	    "rejected", (json_int_t)st->rejected,
-	    "cancelled", (json_int_t)st->outcome[STATS_CANCELLED],
-	    "timed_out", (json_int_t)st->outcome[STATS_TIMED_OUT],
-	    "dropped", (json_int_t)st->outcome[STATS_DROPPED],
-	    "shutdown", (json_int_t)st->outcome[STATS_SHUTDOWN],
-	    "workers",
-	    "cpu", "size", (json_int_t)ps->size[LANE_CPU],
-	    "busy", (json_int_t)ps->busy[LANE_CPU],
-	    "queued", (json_int_t)ps->queued[LANE_CPU],
-	    "io", "size", (json_int_t)ps->size[LANE_IO],
-	    "busy", (json_int_t)ps->busy[LANE_IO],
-	    "queued", (json_int_t)ps->queued[LANE_IO],
-	    "loop",
-	    "lag_max_us", (json_int_t)st->loop_lag_us.max,
-	    "lag_p99_us", (json_int_t)hist_quantile(&st->loop_lag_us, 0.99),
-	    "iterations", (json_int_t)st->loop_lag_us.count,
-	    "argon2",
-	    "memory_used_kib", (json_int_t)ps->gate_used[POOL_GATE_ARGON2_MEM],
+			 "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+			 "s:{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}},"
+			 "s:{s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:o}",
+	    "connections", (json_int_t)connections, "queue", "depth",
+	    (json_int_t)ps->depth, "max", (json_int_t)ps->queue_max, "cpu",
+	    (json_int_t)ps->queued[LANE_CPU], "io",
+	    (json_int_t)ps->queued[LANE_IO], "jobs", "accepted",
+	    (json_int_t)st->accepted, "completed",
+	    (json_int_t)st->outcome[STATS_COMPLETED], "failed",
+	    (json_int_t)st->outcome[STATS_FAILED], "rejected",
+	    (json_int_t)st->rejected, "cancelled",
+	    (json_int_t)st->outcome[STATS_CANCELLED], "timed_out",
+	    (json_int_t)st->outcome[STATS_TIMED_OUT], "dropped",
+	    (json_int_t)st->outcome[STATS_DROPPED], "shutdown",
+	    (json_int_t)st->outcome[STATS_SHUTDOWN], "workers", "cpu", "size",
+	    (json_int_t)ps->size[LANE_CPU], "busy",
+	    (json_int_t)ps->busy[LANE_CPU], "queued",
+	    (json_int_t)ps->queued[LANE_CPU], "io", "size",
+	    (json_int_t)ps->size[LANE_IO], "busy",
+	    (json_int_t)ps->busy[LANE_IO], "queued",
+	    (json_int_t)ps->queued[LANE_IO], "loop", "lag_max_us",
+	    (json_int_t)st->loop_lag_us.max, "lag_p99_us",
+	    (json_int_t)hist_quantile(&st->loop_lag_us, 0.99), "iterations",
+	    (json_int_t)st->loop_lag_us.count, "argon2", "memory_used_kib",
+	    (json_int_t)ps->gate_used[POOL_GATE_ARGON2_MEM],
 	    "memory_budget_kib",
-	    (json_int_t)ps->gate_budget[POOL_GATE_ARGON2_MEM],
-	    "memory",
-	    "rss_kib", (json_int_t)heap_rss_kib(),
-	    "heap_trims", (json_int_t)st->heap_trims,
-	    "connections_total", (json_int_t)st->connections_total,
-	    "config_generation", (json_int_t)st->config_generation,
-	    "methods", methods_json(st));
+	    (json_int_t)ps->gate_budget[POOL_GATE_ARGON2_MEM], "memory",
+	    "rss_kib", (json_int_t)heap_rss_kib(), "heap_trims",
+	    (json_int_t)st->heap_trims, "connections_total",
+	    (json_int_t)st->connections_total, "config_generation",
+	    (json_int_t)st->config_generation, "methods", methods_json(st));
 }

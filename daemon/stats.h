@@ -16,47 +16,47 @@
 struct job_kind;
 
 enum stats_outcome {
-	STATS_COMPLETED,	/* answered with a result */
-	STATS_FAILED,		/* answered with an error from the job */
-	STATS_CANCELLED,	/* -32002 */
-	STATS_TIMED_OUT,	/* -32001 */
-	STATS_DROPPED,		/* client gone: never answered */
-	STATS_SHUTDOWN,		/* -32006 */
+	STATS_COMPLETED, /* answered with a result */
+	STATS_FAILED,	 /* answered with an error from the job */
+	STATS_CANCELLED, /* -32002 */
+	STATS_TIMED_OUT, /* -32001 */
+	STATS_DROPPED,	 /* client gone: never answered */
+	STATS_SHUTDOWN,	 /* -32006 */
 	STATS_OUTCOMES
 };
 
 struct method_stats {
-	uint64_t	 outcome[STATS_OUTCOMES];
-	struct hist	 latency_us;	/* receipt to reply */
+	uint64_t outcome[STATS_OUTCOMES];
+	struct hist latency_us; /* receipt to reply */
 };
 
 struct stats {
-	uint64_t		 accepted;
-	uint64_t		 rejected;	/* -32000 replies to jobs */
-	uint64_t		 outcome[STATS_OUTCOMES];
-	uint64_t		 connections_total;
-	uint64_t		 connections_refused;
-	uint64_t		 config_generation;
-	uint64_t		 heap_trims;	/* heap.c's idle trims */
-	struct hist		 loop_lag_us;	/* callbacks' time per iteration */
-	struct method_stats	*methods;	/* indexed like job_table */
-	size_t			 nmethods;
+	uint64_t accepted;
+	uint64_t rejected; /* -32000 replies to jobs */
+	uint64_t outcome[STATS_OUTCOMES];
+	uint64_t connections_total;
+	uint64_t connections_refused;
+	uint64_t config_generation;
+	uint64_t heap_trims;	      /* heap.c's idle trims */
+	struct hist loop_lag_us;      /* callbacks' time per iteration */
+	struct method_stats *methods; /* indexed like job_table */
+	size_t nmethods;
 };
 
-int	stats_init(struct stats *);
-void	stats_free(struct stats *);
+int stats_init(struct stats *);
+void stats_free(struct stats *);
 
 /* A job's end: outcome and receipt-to-reply latency. */
-void	stats_job_end(struct stats *, const struct job_kind *,
-	    enum stats_outcome, uint64_t latency_ns);
+void stats_job_end(struct stats *, const struct job_kind *, enum stats_outcome,
+    uint64_t latency_ns);
 
 /* An inline request's end (ping, stats, job.cancel): these are not jobs
  * of a pool, so only their method's figures move. */
-void	stats_method_end(struct stats *, const struct job_kind *,
-	    enum stats_outcome, uint64_t latency_ns);
+void stats_method_end(struct stats *, const struct job_kind *,
+    enum stats_outcome, uint64_t latency_ns);
 
 /* The `stats` result object (a new reference). */
-json_t	*stats_json(const struct stats *, const struct pool_stats *,
-	    unsigned connections);
+json_t *stats_json(
+    const struct stats *, const struct pool_stats *, unsigned connections);
 
 #endif /* SBK_STATS_H */

@@ -18,6 +18,7 @@ static const char base64_alphabet[64] =
  * After subtracting 1 in 32 bits a bad character has high bits set, so one
  * test covers a whole quad.
  */
+/* clang-format off */
 static const uint8_t base64_value[256] = {
 	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6,
 	['G'] = 7, ['H'] = 8, ['I'] = 9, ['J'] = 10, ['K'] = 11,
@@ -33,6 +34,7 @@ static const uint8_t base64_value[256] = {
 	['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61,
 	['9'] = 62, ['+'] = 63, ['/'] = 64,
 };
+/* clang-format on */
 
 size_t
 base64_encoded_len(size_t len)
@@ -49,10 +51,10 @@ base64_decoded_max(size_t len)
 size_t
 base64_encode(const void *in, size_t len, char *out)
 {
-	const uint8_t	*p = in;
-	char		*o = out;
-	uint32_t	 v;
-	size_t		 i;
+	const uint8_t *p = in;
+	char *o = out;
+	uint32_t v;
+	size_t i;
 
 	for (i = 0; i + 3 <= len; i += 3) {
 		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
@@ -84,10 +86,10 @@ base64_encode(const void *in, size_t len, char *out)
 bool
 base64_decode(const char *in, size_t len, void *out, size_t *outlen)
 {
-	const uint8_t	*s = (const uint8_t *)in;
-	uint8_t		*o = out;
-	uint32_t	 a, b, c, d;
-	size_t		 i, full;
+	const uint8_t *s = (const uint8_t *)in;
+	uint8_t *o = out;
+	uint32_t a, b, c, d;
+	size_t i, full;
 
 	*outlen = 0;
 	if (len % 4 != 0)

@@ -33,7 +33,7 @@ frame_is_blank(const char *line, size_t len)
 static size_t
 frame_content_len(const char *buf, size_t start, size_t end)
 {
-	size_t	n = end - start;
+	size_t n = end - start;
 
 	if (n > 0 && buf[end - 1] == '\r')
 		n--;
@@ -44,8 +44,8 @@ enum frame_status
 frame_next(struct frame *f, const char *buf, size_t len, bool eof,
     size_t *consumed, size_t *line_len)
 {
-	const char	*nl;
-	size_t		 start = 0, scan, end, n;
+	const char *nl;
+	size_t start = 0, scan, end, n;
 
 	*line_len = 0;
 	if (f->discarding) {
@@ -110,7 +110,7 @@ frame_next(struct frame *f, const char *buf, size_t len, bool eof,
 			*consumed = len;
 			f->scanned = 0;
 			return n > f->max_line ? FRAME_TOO_LONG :
-			    FRAME_NEED_MORE;
+						 FRAME_NEED_MORE;
 		}
 		if (start > 0) {
 			*consumed = start;
@@ -126,8 +126,7 @@ frame_next(struct frame *f, const char *buf, size_t len, bool eof,
 	 * No terminator yet.  max_line bytes plus a '\r' may still be a
 	 * valid line whose '\n' has not arrived; anything longer is not.
 	 */
-	if (n > f->max_line &&
-	    (n - 1 > f->max_line || buf[len - 1] != '\r')) {
+	if (n > f->max_line && (n - 1 > f->max_line || buf[len - 1] != '\r')) {
 		*consumed = len;
 		f->scanned = 0;
 		f->discarding = !eof;

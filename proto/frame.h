@@ -13,18 +13,18 @@
 #include <stddef.h>
 
 enum frame_status {
-	FRAME_NEED_MORE,	/* no complete line in the buffer yet */
-	FRAME_LINE,		/* a line: buf[0 .. *line_len) */
-	FRAME_TOO_LONG,		/* a line passed max_line: answer it once */
+	FRAME_NEED_MORE, /* no complete line in the buffer yet */
+	FRAME_LINE,	 /* a line: buf[0 .. *line_len) */
+	FRAME_TOO_LONG,	 /* a line passed max_line: answer it once */
 };
 
 struct frame {
-	size_t	max_line;	/* longest line accepted, terminator excluded */
-	size_t	scanned;	/* bytes already searched for '\n' */
-	bool	discarding;	/* dropping an over-long line's tail */
+	size_t max_line; /* longest line accepted, terminator excluded */
+	size_t scanned;	 /* bytes already searched for '\n' */
+	bool discarding; /* dropping an over-long line's tail */
 };
 
-void	frame_init(struct frame *, size_t max_line);
+void frame_init(struct frame *, size_t max_line);
 
 /*
  * Look at buf[0 .. len).  Always sets *consumed: the number of bytes the
@@ -40,9 +40,9 @@ void	frame_init(struct frame *, size_t max_line);
  * means "read more input".
  */
 enum frame_status frame_next(struct frame *, const char *buf, size_t len,
-	    bool eof, size_t *consumed, size_t *line_len);
+    bool eof, size_t *consumed, size_t *line_len);
 
 /* True when line[0 .. len) holds only spaces and tabs. */
-bool	frame_is_blank(const char *line, size_t len);
+bool frame_is_blank(const char *line, size_t len);
 
 #endif /* SBK_FRAME_H */

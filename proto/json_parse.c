@@ -32,66 +32,66 @@
 #include "json_parse.h"
 
 /* Integer limits below are long long's. */
-_Static_assert(sizeof(json_int_t) == sizeof(long long),
-    "json_int_t must be long long");
+_Static_assert(
+    sizeof(json_int_t) == sizeof(long long), "json_int_t must be long long");
 
-#define JP_MAX_DEPTH	JSON_PARSER_MAX_DEPTH
-#define JP_LEVELS	32	/* open containers kept in the frame */
-#define JP_SCRATCH	256	/* escape scratch kept in the frame */
-#define JP_NUMBUF	64	/* a real's text, NUL-terminated, for strtod */
+#define JP_MAX_DEPTH JSON_PARSER_MAX_DEPTH
+#define JP_LEVELS    32	 /* open containers kept in the frame */
+#define JP_SCRATCH   256 /* escape scratch kept in the frame */
+#define JP_NUMBUF    64	 /* a real's text, NUL-terminated, for strtod */
 
 /* Byte classes inside a string. */
 enum {
-	JP_PLAIN,	/* copied as is */
-	JP_QUOTE,	/* '"' ends the string */
-	JP_BSLASH,	/* '\\' starts an escape */
-	JP_CTRL,	/* below 0x20: refused */
-	JP_HIGH,	/* 0x80 and up: a UTF-8 sequence to check */
+	JP_PLAIN,  /* copied as is */
+	JP_QUOTE,  /* '"' ends the string */
+	JP_BSLASH, /* '\\' starts an escape */
+	JP_CTRL,   /* below 0x20: refused */
+	JP_HIGH,   /* 0x80 and up: a UTF-8 sequence to check */
 };
 
 static const unsigned char jp_class[256] = {
-	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,	/* 0x00 */
-	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,	/* 0x10 */
-	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x20 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x30 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x40 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,	/* 0x50 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x60 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x70 */
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0x80 */
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0x90 */
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xa0 */
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xb0 */
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xc0 */
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xd0 */
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xe0 */
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xf0 */
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x00 */
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x10 */
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x30 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x40 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, /* 0x50 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x60 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x70 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0x80 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0x90 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xa0 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xb0 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xc0 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xd0 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xe0 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xf0 */
 };
 
 /* An open array or object and, for an object, its pending member name. */
 struct jp_level {
-	json_t		*c;
-	const char	*key;		/* in the input; NULL: in scr at koff */
-	size_t		 koff;
-	size_t		 klen;
+	json_t *c;
+	const char *key; /* in the input; NULL: in scr at koff */
+	size_t koff;
+	size_t klen;
 };
 
 struct jp {
-	const unsigned char	*p;	/* next byte to read */
-	const unsigned char	*end;
-	const unsigned char	*buf;
-	char			*err;
-	size_t			 errlen;
-	int			 errnum;	/* errno to fail with */
+	const unsigned char *p; /* next byte to read */
+	const unsigned char *end;
+	const unsigned char *buf;
+	char *err;
+	size_t errlen;
+	int errnum; /* errno to fail with */
 	/* Decoded escaped strings; the member names in use are a stack. */
-	char			*scr;
-	size_t			 scrlen;
-	size_t			 scrcap;
-	struct jp_level		*lv;
-	size_t			 nlv;
-	size_t			 lvcap;
-	struct jp_level		 lvinit[JP_LEVELS];
-	char			 scrinit[JP_SCRATCH];
+	char *scr;
+	size_t scrlen;
+	size_t scrcap;
+	struct jp_level *lv;
+	size_t nlv;
+	size_t lvcap;
+	struct jp_level lvinit[JP_LEVELS];
+	char scrinit[JP_SCRATCH];
 };
 
 /* Record an error; at, when not NULL, is where in the input. */
@@ -130,10 +130,9 @@ jp_bad_token(struct jp *jp)
 static inline void
 jp_skip_ws(struct jp *jp)
 {
-	const unsigned char	*p = jp->p, *end = jp->end;
+	const unsigned char *p = jp->p, *end = jp->end;
 
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' ||
-	    *p == '\t'))
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
 	jp->p = p;
 }
@@ -152,16 +151,15 @@ jp_isdigit(unsigned char c)
 static size_t
 jp_utf8_len(const unsigned char *p, const unsigned char *end)
 {
-	size_t		avail = (size_t)(end - p);
-	unsigned	c = p[0];
+	size_t avail = (size_t)(end - p);
+	unsigned c = p[0];
 
 	if (c < 0xc2)
 		return 0;
 	if (c < 0xe0)
 		return avail >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
 	if (c < 0xf0) {
-		if (avail < 3 || (p[1] & 0xc0) != 0x80 ||
-		    (p[2] & 0xc0) != 0x80)
+		if (avail < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
 			return 0;
 		if (c == 0xe0 && p[1] < 0xa0)
 			return 0;
@@ -186,8 +184,8 @@ jp_utf8_len(const unsigned char *p, const unsigned char *end)
 static long
 jp_hex4(const unsigned char *p, const unsigned char *end)
 {
-	long	v = 0;
-	int	i;
+	long v = 0;
+	int i;
 
 	if (end - p < 4)
 		return -1;
@@ -235,8 +233,8 @@ jp_utf8_put(char *t, unsigned long cp)
 static bool
 jp_scr_reserve(struct jp *jp, size_t need)
 {
-	size_t	 cap;
-	char	*n;
+	size_t cap;
+	char *n;
 
 	if (need <= jp->scrcap - jp->scrlen)
 		return true;
@@ -266,11 +264,11 @@ jp_scr_reserve(struct jp *jp, size_t need)
 static bool
 jp_string(struct jp *jp, const char **s, size_t *slen, bool *inscr)
 {
-	const unsigned char	*p = jp->p + 1, *start = p, *end = jp->end;
-	const unsigned char	*esc, *q;
-	char			*t, *t0;
-	size_t			 n;
-	long			 cp, lo;
+	const unsigned char *p = jp->p + 1, *start = p, *end = jp->end;
+	const unsigned char *esc, *q;
+	char *t, *t0;
+	size_t n;
+	long cp, lo;
 
 	for (;;) {
 		while (p < end && jp_class[*p] == JP_PLAIN)
@@ -383,8 +381,9 @@ unterminated:
 	jp_error(jp, "unterminated string", NULL);
 	return false;
 control:
-	jp_error(jp, *p == '\0' ? "NUL byte in string" :
-	    "control character in string", p);
+	jp_error(jp,
+	    *p == '\0' ? "NUL byte in string" : "control character in string",
+	    p);
 	return false;
 bad_utf8:
 	jp_error(jp, "invalid UTF-8", p);
@@ -401,15 +400,15 @@ bad_surrogate:
 static json_t *
 jp_number(struct jp *jp)
 {
-	const unsigned char	*p = jp->p, *start = p, *end = jp->end;
-	const unsigned char	*digits, *intend;
-	unsigned long long	 u = 0;
-	json_int_t		 iv;
-	json_t			*v;
-	bool			 neg = false, real = false;
-	char			 nbuf[JP_NUMBUF], *text, *tend;
-	double			 d;
-	size_t			 n;
+	const unsigned char *p = jp->p, *start = p, *end = jp->end;
+	const unsigned char *digits, *intend;
+	unsigned long long u = 0;
+	json_int_t iv;
+	json_t *v;
+	bool neg = false, real = false;
+	char nbuf[JP_NUMBUF], *text, *tend;
+	double d;
+	size_t n;
 
 	if (*p == '-') {
 		neg = true;
@@ -453,7 +452,8 @@ jp_number(struct jp *jp)
 			if (u > (unsigned long long)LLONG_MAX + 1)
 				goto range;
 			iv = u == (unsigned long long)LLONG_MAX + 1 ?
-			    LLONG_MIN : -(json_int_t)u;
+			    LLONG_MIN :
+			    -(json_int_t)u;
 		} else {
 			if (u > (unsigned long long)LLONG_MAX)
 				goto range;
@@ -503,8 +503,8 @@ range:
 static bool
 jp_push(struct jp *jp, json_t *c)
 {
-	struct jp_level	*n;
-	size_t		 cap;
+	struct jp_level *n;
+	size_t cap;
 
 	if (c == NULL) {
 		jp_oom(jp);
@@ -539,8 +539,7 @@ jp_push(struct jp *jp, json_t *c)
 static bool
 jp_literal(struct jp *jp, const char *word, size_t len)
 {
-	if ((size_t)(jp->end - jp->p) < len ||
-	    memcmp(jp->p, word, len) != 0) {
+	if ((size_t)(jp->end - jp->p) < len || memcmp(jp->p, word, len) != 0) {
 		jp_bad_token(jp);
 		return false;
 	}
@@ -554,15 +553,15 @@ jp_literal(struct jp *jp, const char *word, size_t len)
  * else it may be followed by anything, and *endp is its end's offset.
  */
 static json_t *
-jp_parse(const char *buf, size_t len, size_t depth, size_t *endp,
-    char *errbuf, size_t errlen)
+jp_parse(const char *buf, size_t len, size_t depth, size_t *endp, char *errbuf,
+    size_t errlen)
 {
-	struct jp	 jp;
-	struct jp_level	*top;
-	json_t		*v = NULL;
-	const char	*s, *key;
-	size_t		 slen;
-	bool		 inscr;
+	struct jp jp;
+	struct jp_level *top;
+	json_t *v = NULL;
+	const char *s, *key;
+	size_t slen;
+	bool inscr;
 
 	jp.buf = jp.p = (const unsigned char *)buf;
 	jp.end = jp.p + len;
@@ -636,8 +635,16 @@ value:
 		v = json_null();
 		goto done;
 	case '-':
-	case '0': case '1': case '2': case '3': case '4':
-	case '5': case '6': case '7': case '8': case '9':
+	case '0':
+	case '1':
+	case '2':
+	case '3':
+	case '4':
+	case '5':
+	case '6':
+	case '7':
+	case '8':
+	case '9':
 		if ((v = jp_number(&jp)) == NULL)
 			goto fail;
 		goto done;
@@ -687,8 +694,10 @@ done:
 		}
 		jp_skip_ws(&jp);
 		if (jp.p != jp.end) {
-			jp_error(&jp, *jp.p == '\0' ? "NUL byte" :
-			    "trailing data after the value", jp.p);
+			jp_error(&jp,
+			    *jp.p == '\0' ? "NUL byte" :
+					    "trailing data after the value",
+			    jp.p);
 			goto fail;
 		}
 		goto out;
@@ -703,8 +712,8 @@ done:
 		}
 	} else {
 		key = top->key != NULL ? top->key : jp.scr + top->koff;
-		if (json_object_setn_new_nocheck(top->c, key, top->klen,
-		    v) != 0) {
+		if (json_object_setn_new_nocheck(top->c, key, top->klen, v) !=
+		    0) {
 			v = NULL;
 			jp_oom(&jp);
 			goto fail;
@@ -768,9 +777,9 @@ json_parse_value(const char *buf, size_t len, size_t depth, size_t *endp,
 size_t
 json_plain_string(const char *buf, size_t len)
 {
-	const unsigned char	*p = (const unsigned char *)buf + 1;
-	const unsigned char	*end = (const unsigned char *)buf + len;
-	size_t			 n;
+	const unsigned char *p = (const unsigned char *)buf + 1;
+	const unsigned char *end = (const unsigned char *)buf + len;
+	size_t n;
 
 	if (len == 0 || *buf != '"')
 		return 0;

@@ -27,8 +27,8 @@
  * 0) and errno set: ENOMEM when memory ran out, EINVAL when the text is
  * not JSON.  errbuf may be NULL when errlen is 0.
  */
-json_t	*json_parse_strict(const char *buf, size_t len, char *errbuf,
-	    size_t errlen);
+json_t *json_parse_strict(
+    const char *buf, size_t len, char *errbuf, size_t errlen);
 
 /*
  * The same for a value embedded in a larger text (rpc_request_scan reads
@@ -38,8 +38,8 @@ json_t	*json_parse_strict(const char *buf, size_t len, char *errbuf,
  * they count toward JSON_PARSER_MAX_DEPTH as in json_parse_strict.
  * Error offsets count from buf.
  */
-json_t	*json_parse_value(const char *buf, size_t len, size_t depth,
-	    size_t *endp, char *errbuf, size_t errlen);
+json_t *json_parse_value(const char *buf, size_t len, size_t depth,
+    size_t *endp, char *errbuf, size_t errlen);
 
 /*
  * The length of the string token at buf (from its opening quote to its
@@ -48,6 +48,6 @@ json_t	*json_parse_value(const char *buf, size_t len, size_t depth,
  * its value is then exactly the bytes between the quotes.  0 for
  * anything else: not a '"', an escape, an invalid byte, no closing quote.
  */
-size_t	 json_plain_string(const char *buf, size_t len);
+size_t json_plain_string(const char *buf, size_t len);
 
 #endif /* SBK_JSON_PARSE_H */

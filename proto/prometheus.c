@@ -24,22 +24,22 @@
 
 #include "prometheus.h"
 
-#define PROM_LE_MIN_BITS	3	/* first bound: 2^3 - 1 = 7 µs */
-#define PROM_LE_MAX_BITS	30	/* last bound: 2^30 - 1 µs, ~1074 s */
-#define PROM_LE_COUNT		(PROM_LE_MAX_BITS - PROM_LE_MIN_BITS + 1)
+#define PROM_LE_MIN_BITS 3  /* first bound: 2^3 - 1 = 7 µs */
+#define PROM_LE_MAX_BITS 30 /* last bound: 2^30 - 1 µs, ~1074 s */
+#define PROM_LE_COUNT	 (PROM_LE_MAX_BITS - PROM_LE_MIN_BITS + 1)
 
 enum prom_unit {
-	PROM_ONE,		/* as is */
-	PROM_US,		/* microseconds, printed as seconds */
-	PROM_KIB,		/* KiB, printed as bytes */
+	PROM_ONE, /* as is */
+	PROM_US,  /* microseconds, printed as seconds */
+	PROM_KIB, /* KiB, printed as bytes */
 };
 
 struct prom_scalar {
-	const char	*name;
-	const char	*type;
-	const char	*path;		/* dotted path into the stats object */
-	enum prom_unit	 unit;
-	const char	*help;
+	const char *name;
+	const char *type;
+	const char *path; /* dotted path into the stats object */
+	enum prom_unit unit;
+	const char *help;
 };
 
 static const struct prom_scalar prom_scalars[] = {
@@ -68,8 +68,8 @@ static const struct prom_scalar prom_scalars[] = {
 	    "that took effect." },
 	{ "sbk_argon2_memory_used_bytes", "gauge", "argon2.memory_used_kib",
 	    PROM_KIB, "Memory reserved by running argon2 jobs." },
-	{ "sbk_argon2_memory_budget_bytes", "gauge",
-	    "argon2.memory_budget_kib", PROM_KIB,
+	{ "sbk_argon2_memory_budget_bytes", "gauge", "argon2.memory_budget_kib",
+	    PROM_KIB,
 	    "Memory argon2 jobs may reserve together (memory_budget_kib)." },
 	{ "sbk_resident_memory_bytes", "gauge", "memory.rss_kib", PROM_KIB,
 	    "Resident set size of sbkd." },
@@ -91,18 +91,23 @@ static const char *const prom_pools[] = { "cpu", "io" };
 
 /* methods.NAME members counted by sbk_jobs_total{outcome=...}. */
 static const char *const prom_outcomes[] = {
-	"completed", "failed", "cancelled", "timed_out", "dropped", "shutdown",
+	"completed",
+	"failed",
+	"cancelled",
+	"timed_out",
+	"dropped",
+	"shutdown",
 };
 
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The member at a dotted path, or NULL. */
 static const json_t *
 prom_get(const json_t *v, const char *path)
 {
-	char		 key[64];
-	const char	*dot;
-	size_t		 n;
+	char key[64];
+	const char *dot;
+	size_t n;
 
 	while (v != NULL && *path != '\0') {
 		dot = strchr(path, '.');
@@ -120,7 +125,7 @@ prom_get(const json_t *v, const char *path)
 static bool
 prom_int(const json_t *root, const char *path, long long *out)
 {
-	const json_t	*v = prom_get(root, path);
+	const json_t *v = prom_get(root, path);
 
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return false;
@@ -184,19 +189,18 @@ prom_strcmp(const void *a, const void *b)
 static const char **
 prom_method_names(const json_t *methods, size_t *n)
 {
-	const char	**names;
-	const char	 *name;
-	json_t		 *v;
-	size_t		  i = 0;
+	const char **names;
+	const char *name;
+	json_t *v;
+	size_t i = 0;
 
 	*n = json_is_object(methods) ? json_object_size(methods) : 0;
 	names = calloc(*n + 1, sizeof(*names));
 	if (names == NULL)
 		return NULL;
 	if (*n > 0) {
-		json_object_foreach((json_t *)methods, name, v)
-			if (json_is_object(v))
-				names[i++] = name;
+		json_object_foreach((json_t *)methods, name,
+		    v) if (json_is_object(v)) names[i++] = name;
 	}
 	*n = i;
 	qsort(names, *n, sizeof(*names), prom_strcmp);
@@ -212,11 +216,11 @@ static bool
 prom_fold(const json_t *lat, unsigned long long slot[PROM_LE_COUNT],
     unsigned long long *over, unsigned long long *sum_us)
 {
-	const json_t	*buckets = prom_get(lat, "buckets");
-	const json_t	*b;
-	size_t		 i;
-	long long	 sum;
-	bool		 have_sum;
+	const json_t *buckets = prom_get(lat, "buckets");
+	const json_t *b;
+	size_t i;
+	long long sum;
+	bool have_sum;
 
 	if (!json_is_array(buckets))
 		return false;
@@ -224,8 +228,10 @@ prom_fold(const json_t *lat, unsigned long long slot[PROM_LE_COUNT],
 	*over = 0;
 	have_sum = prom_int(lat, "sum_us", &sum);
 	*sum_us = have_sum ? (unsigned long long)sum : 0;
-	json_array_foreach(buckets, i, b) {
-		const json_t *u = json_array_get(b, 0), *c = json_array_get(b, 1);
+	json_array_foreach(buckets, i, b)
+	{
+		const json_t *u = json_array_get(b, 0),
+			     *c = json_array_get(b, 1);
 		unsigned long long upper, count;
 		unsigned k;
 
@@ -251,12 +257,12 @@ prom_fold(const json_t *lat, unsigned long long slot[PROM_LE_COUNT],
 static void
 prom_histograms(FILE *f, const json_t *methods, const char **names, size_t n)
 {
-	unsigned long long	 slot[PROM_LE_COUNT], over, sum_us, cum;
-	bool			 header = false;
+	unsigned long long slot[PROM_LE_COUNT], over, sum_us, cum;
+	bool header = false;
 
 	for (size_t i = 0; i < n; i++) {
-		const json_t *lat = prom_get(json_object_get(methods, names[i]),
-		    "latency_us");
+		const json_t *lat =
+		    prom_get(json_object_get(methods, names[i]), "latency_us");
 
 		if (!prom_fold(lat, slot, &over, &sum_us))
 			continue;
@@ -295,10 +301,10 @@ prom_histograms(FILE *f, const json_t *methods, const char **names, size_t n)
 static bool
 prom_methods(FILE *f, const json_t *stats)
 {
-	const json_t	*methods = json_object_get(stats, "methods");
-	const char	**names;
-	size_t		  n;
-	long long	  v;
+	const json_t *methods = json_object_get(stats, "methods");
+	const char **names;
+	size_t n;
+	long long v;
 
 	names = prom_method_names(methods, &n);
 	if (names == NULL)
@@ -314,8 +320,8 @@ prom_methods(FILE *f, const json_t *stats)
 				continue;
 			fputs("sbk_jobs_total{method=", f);
 			prom_label(f, names[i]);
-			fprintf(f, ",outcome=\"%s\"} %lld\n", prom_outcomes[o],
-			    v);
+			fprintf(
+			    f, ",outcome=\"%s\"} %lld\n", prom_outcomes[o], v);
 		}
 	}
 	prom_histograms(f, methods, names, n);
@@ -326,12 +332,12 @@ prom_methods(FILE *f, const json_t *stats)
 char *
 prom_format_stats(const json_t *stats, size_t *len)
 {
-	char		*buf = NULL;
-	size_t		 size = 0;
-	FILE		*f;
-	long long	 v;
-	char		 path[64];
-	int		 err;
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+	long long v;
+	char path[64];
+	int err;
 
 	if (!json_is_object(stats)) {
 		errno = EINVAL;

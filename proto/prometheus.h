@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 /* The Content-Type an HTTP server should send with the text. */
-#define PROM_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+#define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /*
  * Render a `stats` result object.  Members that are missing or not
@@ -25,6 +25,6 @@
  * Returns a malloc'd NUL-terminated string (its length in *len when len
  * is not NULL), or NULL with errno set.
  */
-char	*prom_format_stats(const json_t *stats, size_t *len);
+char *prom_format_stats(const json_t *stats, size_t *len);
 
 #endif /* SBK_PROMETHEUS_H */

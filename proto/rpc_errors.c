@@ -16,47 +16,121 @@
 #include "rpc.h"
 
 static const struct {
-	int		 code;
-	const char	*message;
+	int code;
+	const char *message;
 } rpc_codes[] = {
-	{ RPC_PARSE_ERROR,	"Parse error" },
-	{ RPC_INVALID_REQUEST,	"Invalid request" },
-	{ RPC_METHOD_NOT_FOUND,	"Method not found" },
-	{ RPC_INVALID_PARAMS,	"Invalid params" },
-	{ RPC_INTERNAL_ERROR,	"Internal error" },
-	{ RPC_OVERLOADED,	"Overloaded" },
-	{ RPC_DEADLINE,		"Deadline passed" },
-	{ RPC_CANCELLED,	"Cancelled" },
-	{ RPC_PERMISSION,	"Permission denied" },
-	{ RPC_TOO_LARGE,	"Result too large" },
-	{ RPC_IO_ERROR,		"I/O error" },
-	{ RPC_SHUTTING_DOWN,	"Shutting down" },
+	{ RPC_PARSE_ERROR, "Parse error" },
+	{ RPC_INVALID_REQUEST, "Invalid request" },
+	{ RPC_METHOD_NOT_FOUND, "Method not found" },
+	{ RPC_INVALID_PARAMS, "Invalid params" },
+	{ RPC_INTERNAL_ERROR, "Internal error" },
+	{ RPC_OVERLOADED, "Overloaded" },
+	{ RPC_DEADLINE, "Deadline passed" },
+	{ RPC_CANCELLED, "Cancelled" },
+	{ RPC_PERMISSION, "Permission denied" },
+	{ RPC_TOO_LARGE, "Result too large" },
+	{ RPC_IO_ERROR, "I/O error" },
+	{ RPC_SHUTTING_DOWN, "Shutting down" },
 };
 
-#define E(name)	{ name, #name }
+#define E(name)             \
+	{                   \
+		name, #name \
+	}
 static const struct {
-	int		 errnum;
-	const char	*name;
+	int errnum;
+	const char *name;
 } rpc_errnos[] = {
-	E(EPERM), E(ENOENT), E(ESRCH), E(EINTR), E(EIO), E(ENXIO),
-	E(E2BIG), E(ENOEXEC), E(EBADF), E(ECHILD), E(EAGAIN), E(ENOMEM),
-	E(EACCES), E(EFAULT), E(ENOTBLK), E(EBUSY), E(EEXIST), E(EXDEV),
-	E(ENODEV), E(ENOTDIR), E(EISDIR), E(EINVAL), E(ENFILE), E(EMFILE),
-	E(ENOTTY), E(ETXTBSY), E(EFBIG), E(ENOSPC), E(ESPIPE), E(EROFS),
-	E(EMLINK), E(EPIPE), E(EDOM), E(ERANGE), E(EDEADLK),
-	E(ENAMETOOLONG), E(ENOLCK), E(ENOSYS), E(ENOTEMPTY), E(ELOOP),
-	E(ENOMSG), E(EIDRM), E(ENOSTR), E(ENODATA), E(ETIME), E(ENOSR),
-	E(ENOLINK), E(EPROTO), E(EBADMSG), E(EOVERFLOW), E(EILSEQ),
-	E(EUSERS), E(ENOTSOCK), E(EDESTADDRREQ), E(EMSGSIZE),
-	E(EPROTOTYPE), E(ENOPROTOOPT), E(EPROTONOSUPPORT),
-	E(EOPNOTSUPP), E(EAFNOSUPPORT), E(EADDRINUSE), E(EADDRNOTAVAIL),
-	E(ENETDOWN), E(ENETUNREACH), E(ECONNABORTED), E(ECONNRESET),
-	E(ENOBUFS), E(EISCONN), E(ENOTCONN), E(ETIMEDOUT),
-	E(ECONNREFUSED), E(EHOSTUNREACH), E(EALREADY), E(EINPROGRESS),
-	E(ESTALE), E(EDQUOT), E(ECANCELED), E(EOWNERDEAD),
-	E(ENOTRECOVERABLE), E(ENOMEDIUM), E(EMEDIUMTYPE), E(ENOKEY),
-	E(EKEYEXPIRED), E(EKEYREVOKED), E(EKEYREJECTED), E(ERFKILL),
-	E(EHWPOISON), E(EREMOTEIO), E(EUCLEAN), E(EBADFD),
+	E(EPERM),
+	E(ENOENT),
+	E(ESRCH),
+	E(EINTR),
+	E(EIO),
+	E(ENXIO),
+	E(E2BIG),
+	E(ENOEXEC),
+	E(EBADF),
+	E(ECHILD),
+	E(EAGAIN),
+	E(ENOMEM),
+	E(EACCES),
+	E(EFAULT),
+	E(ENOTBLK),
+	E(EBUSY),
+	E(EEXIST),
+	E(EXDEV),
+	E(ENODEV),
+	E(ENOTDIR),
+	E(EISDIR),
+	E(EINVAL),
+	E(ENFILE),
+	E(EMFILE),
+	E(ENOTTY),
+	E(ETXTBSY),
+	E(EFBIG),
+	E(ENOSPC),
+	E(ESPIPE),
+	E(EROFS),
+	E(EMLINK),
+	E(EPIPE),
+	E(EDOM),
+	E(ERANGE),
+	E(EDEADLK),
+	E(ENAMETOOLONG),
+	E(ENOLCK),
+	E(ENOSYS),
+	E(ENOTEMPTY),
+	E(ELOOP),
+	E(ENOMSG),
+	E(EIDRM),
+	E(ENOSTR),
+	E(ENODATA),
+	E(ETIME),
+	E(ENOSR),
+	E(ENOLINK),
+	E(EPROTO),
+	E(EBADMSG),
+	E(EOVERFLOW),
+	E(EILSEQ),
+	E(EUSERS),
+	E(ENOTSOCK),
+	E(EDESTADDRREQ),
+	E(EMSGSIZE),
+	E(EPROTOTYPE),
+	E(ENOPROTOOPT),
+	E(EPROTONOSUPPORT),
+	E(EOPNOTSUPP),
+	E(EAFNOSUPPORT),
+	E(EADDRINUSE),
+	E(EADDRNOTAVAIL),
+	E(ENETDOWN),
+	E(ENETUNREACH),
+	E(ECONNABORTED),
+	E(ECONNRESET),
+	E(ENOBUFS),
+	E(EISCONN),
+	E(ENOTCONN),
+	E(ETIMEDOUT),
+	E(ECONNREFUSED),
+	E(EHOSTUNREACH),
+	E(EALREADY),
+	E(EINPROGRESS),
+	E(ESTALE),
+	E(EDQUOT),
+	E(ECANCELED),
+	E(EOWNERDEAD),
+	E(ENOTRECOVERABLE),
+	E(ENOMEDIUM),
+	E(EMEDIUMTYPE),
+	E(ENOKEY),
+	E(EKEYEXPIRED),
+	E(EKEYREVOKED),
+	E(EKEYREJECTED),
+	E(ERFKILL),
+	E(EHWPOISON),
+	E(EREMOTEIO),
+	E(EUCLEAN),
+	E(EBADFD),
 };
 #undef E
 
@@ -91,8 +165,8 @@ rpc_errno_name(int errnum)
 static void
 rpc_trim_utf8(char *s, size_t len)
 {
-	size_t		i = len, need;
-	unsigned char	c;
+	size_t i = len, need;
+	unsigned char c;
 
 	/* Find the lead byte of the last sequence (at most 3 back). */
 	while (i > 0 && len - i < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
@@ -107,12 +181,11 @@ rpc_trim_utf8(char *s, size_t len)
 		s[i - 1] = '\0';
 }
 
-static void __attribute__((format(printf, 4, 0)))
-rpc_error_vset(struct rpc_error *err, int code, json_t *data,
-    const char *fmt, va_list ap)
+static void __attribute__((format(printf, 4, 0))) rpc_error_vset(
+    struct rpc_error *err, int code, json_t *data, const char *fmt, va_list ap)
 {
-	char	 buf[sizeof(err->message)];
-	int	 n;
+	char buf[sizeof(err->message)];
+	int n;
 
 	/* Format first: an argument may point into err->message. */
 	if (fmt != NULL) {
@@ -134,10 +207,10 @@ rpc_error_vset(struct rpc_error *err, int code, json_t *data,
 }
 
 void
-rpc_error_set(struct rpc_error *err, int code, json_t *data,
-    const char *fmt, ...)
+rpc_error_set(
+    struct rpc_error *err, int code, json_t *data, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	rpc_error_vset(err, code, data, fmt, ap);
@@ -145,11 +218,10 @@ rpc_error_set(struct rpc_error *err, int code, json_t *data,
 }
 
 void
-rpc_error_param(struct rpc_error *err, const char *param,
-    const char *fmt, ...)
+rpc_error_param(struct rpc_error *err, const char *param, const char *fmt, ...)
 {
-	va_list	 ap;
-	json_t	*data = NULL;
+	va_list ap;
+	json_t *data = NULL;
 
 	if (param != NULL)
 		data = json_pack("{s:s}", "param", param);
@@ -161,9 +233,9 @@ rpc_error_param(struct rpc_error *err, const char *param,
 void
 rpc_error_errno(struct rpc_error *err, int errnum, const char *fmt, ...)
 {
-	va_list	 ap;
-	json_t	*data;
-	char	 sbuf[128];
+	va_list ap;
+	json_t *data;
+	char sbuf[128];
 
 	data = json_pack("{s:s}", "errno", rpc_errno_name(errnum));
 	if (fmt != NULL) {
@@ -180,8 +252,8 @@ void
 rpc_error_limit(struct rpc_error *err, int code, unsigned long long limit,
     const char *fmt, ...)
 {
-	va_list	 ap;
-	json_t	*data;
+	va_list ap;
+	json_t *data;
 
 	if (limit > (unsigned long long)LLONG_MAX)
 		limit = (unsigned long long)LLONG_MAX;

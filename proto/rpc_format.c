@@ -23,7 +23,7 @@
 
 #include "rpc.h"
 
-#define RPC_DUMP_FLAGS	(JSON_COMPACT | JSON_ENCODE_ANY)
+#define RPC_DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 
 /*
  * Containers nested deeper than this are handed to jansson.  Client
@@ -31,16 +31,16 @@
  * level or two, so only hand-built values and cycles get there; jansson
  * writes the same bytes for the former and refuses the latter.
  */
-#define RPC_JSON_DEPTH	(JSON_PARSER_MAX_DEPTH + 64)
+#define RPC_JSON_DEPTH (JSON_PARSER_MAX_DEPTH + 64)
 
 /* Room for the decimal text of any json_int_t. */
-#define RPC_INT_BUF	24
+#define RPC_INT_BUF 24
 
 struct rpc_buf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	bool	 failed;	/* out of memory, or a value refused */
+	char *p;
+	size_t len;
+	size_t cap;
+	bool failed; /* out of memory, or a value refused */
 };
 
 static void
@@ -56,8 +56,8 @@ rpc_buf_init(struct rpc_buf *b, size_t hint)
 static bool
 rpc_buf_grow(struct rpc_buf *b, size_t n)
 {
-	char	*p;
-	size_t	 cap;
+	char *p;
+	size_t cap;
 
 	if (b->failed)
 		return false;
@@ -103,7 +103,7 @@ rpc_buf_byte(struct rpc_buf *b, char c)
 	b->p[b->len++] = c;
 }
 
-#define rpc_buf_lit(b, lit)	rpc_buf_add((b), (lit), sizeof(lit) - 1)
+#define rpc_buf_lit(b, lit) rpc_buf_add((b), (lit), sizeof(lit) - 1)
 
 /*
  * Decimal text of v, ending at buf + RPC_INT_BUF; returns its start.
@@ -112,14 +112,13 @@ rpc_buf_byte(struct rpc_buf *b, char c)
 static char *
 rpc_fmt_int(char *buf, long long v)
 {
-	static const char	 pairs[] =
-	    "0001020304050607080910111213141516171819"
-	    "2021222324252627282930313233343536373839"
-	    "4041424344454647484950515253545556575859"
-	    "6061626364656667686970717273747576777879"
-	    "8081828384858687888990919293949596979899";
-	unsigned long long	 u;
-	char			*p = buf + RPC_INT_BUF;
+	static const char pairs[] = "0001020304050607080910111213141516171819"
+				    "2021222324252627282930313233343536373839"
+				    "4041424344454647484950515253545556575859"
+				    "6061626364656667686970717273747576777879"
+				    "8081828384858687888990919293949596979899";
+	unsigned long long u;
+	char *p = buf + RPC_INT_BUF;
 
 	u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
 	while (u >= 100) {
@@ -140,7 +139,7 @@ rpc_fmt_int(char *buf, long long v)
 static void
 rpc_buf_int(struct rpc_buf *b, long long v)
 {
-	char	 buf[RPC_INT_BUF], *p;
+	char buf[RPC_INT_BUF], *p;
 
 	p = rpc_fmt_int(buf, v);
 	rpc_buf_add(b, p, (size_t)(buf + RPC_INT_BUF - p));
@@ -155,9 +154,9 @@ rpc_buf_int(struct rpc_buf *b, long long v)
 static void
 rpc_buf_real(struct rpc_buf *b, double d)
 {
-	char	 buf[48], *e = NULL;
-	bool	 point = false;
-	int	 n, i, j;
+	char buf[48], *e = NULL;
+	bool point = false;
+	int n, i, j;
 
 	/* json_real() refuses them; jansson would print "inf.0". */
 	if (!isfinite(d)) {
@@ -198,9 +197,9 @@ rpc_buf_real(struct rpc_buf *b, double d)
 static size_t
 rpc_utf8_seq(const unsigned char *s, size_t n)
 {
-	unsigned char	c = s[0];
-	size_t		len;
-	unsigned char	lo = 0x80, hi = 0xbf;
+	unsigned char c = s[0];
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf;
 
 	if (c < 0x80)
 		return 1;
@@ -211,7 +210,7 @@ rpc_utf8_seq(const unsigned char *s, size_t n)
 		if (c == 0xe0)
 			lo = 0xa0;
 		else if (c == 0xed)
-			hi = 0x9f;	/* no UTF-16 surrogates */
+			hi = 0x9f; /* no UTF-16 surrogates */
 	} else if (c >= 0xf0 && c <= 0xf4) {
 		len = 4;
 		if (c == 0xf0)
@@ -230,11 +229,12 @@ rpc_utf8_seq(const unsigned char *s, size_t n)
 
 /* Byte classes for strings jansson holds. */
 enum {
-	RPC_JPLAIN,	/* copied as is, 0x7f and '/' included */
-	RPC_JESC,	/* escaped: below 0x20, '"', '\\' */
-	RPC_JHIGH,	/* 0x80 and up: a UTF-8 sequence to check */
+	RPC_JPLAIN, /* copied as is, 0x7f and '/' included */
+	RPC_JESC,   /* escaped: below 0x20, '"', '\\' */
+	RPC_JHIGH,  /* 0x80 and up: a UTF-8 sequence to check */
 };
 
+/* clang-format off */
 static const unsigned char rpc_jclass[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x00 */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x10 */
@@ -253,6 +253,7 @@ static const unsigned char rpc_jclass[256] = {
 	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 };
+/* clang-format on */
 
 /*
  * Are all 8 bytes of x plain?  Base64 payloads of file.read and zstd run
@@ -263,12 +264,13 @@ static const unsigned char rpc_jclass[256] = {
 static inline bool
 rpc_plain8(uint64_t x)
 {
-	const uint64_t	 ones = 0x0101010101010101ull;
-	const uint64_t	 high = ones * 0x80;
-	uint64_t	 q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+	const uint64_t ones = 0x0101010101010101ull;
+	const uint64_t high = ones * 0x80;
+	uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
 
 	return ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
-	    ((bs - ones) & ~bs) | x) & high) == 0;
+		    ((bs - ones) & ~bs) | x) &
+		   high) == 0;
 }
 
 /*
@@ -281,12 +283,12 @@ rpc_plain8(uint64_t x)
 static bool
 rpc_buf_jstr(struct rpc_buf *b, const char *str, size_t n)
 {
-	static const char	 hex[] = "0123456789ABCDEF";
-	const unsigned char	*s = (const unsigned char *)str;
-	const unsigned char	*end = s + n, *run = s, *lim;
-	uint64_t		 x;
-	size_t			 k;
-	char			 esc[6] = { '\\', 'u', '0', '0' };
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *s = (const unsigned char *)str;
+	const unsigned char *end = s + n, *run = s, *lim;
+	uint64_t x;
+	size_t k;
+	char esc[6] = { '\\', 'u', '0', '0' };
 
 	rpc_buf_byte(b, '"');
 	while (s < end) {
@@ -351,18 +353,18 @@ rpc_buf_jstr(struct rpc_buf *b, const char *str, size_t n)
 static int
 rpc_buf_dump_cb(const char *s, size_t n, void *arg)
 {
-	struct rpc_buf	*b = arg;
+	struct rpc_buf *b = arg;
 
 	rpc_buf_add(b, s, n);
 	return b->failed ? -1 : 0;
 }
 
-static void	rpc_buf_value(struct rpc_buf *, const json_t *, unsigned);
+static void rpc_buf_value(struct rpc_buf *, const json_t *, unsigned);
 
 static void
 rpc_buf_object(struct rpc_buf *b, const json_t *v, unsigned depth)
 {
-	void	*it;
+	void *it;
 
 	if ((it = json_object_iter((json_t *)v)) == NULL) {
 		rpc_buf_lit(b, "{}");
@@ -374,8 +376,8 @@ rpc_buf_object(struct rpc_buf *b, const json_t *v, unsigned depth)
 		 * jansson ignores a key it cannot encode and carries on;
 		 * so does this, to give the same bytes.
 		 */
-		(void)rpc_buf_jstr(b, json_object_iter_key(it),
-		    json_object_iter_key_len(it));
+		(void)rpc_buf_jstr(
+		    b, json_object_iter_key(it), json_object_iter_key_len(it));
 		rpc_buf_byte(b, ':');
 		rpc_buf_value(b, json_object_iter_value(it), depth + 1);
 		if (b->failed)
@@ -390,7 +392,7 @@ rpc_buf_object(struct rpc_buf *b, const json_t *v, unsigned depth)
 static void
 rpc_buf_array(struct rpc_buf *b, const json_t *v, unsigned depth)
 {
-	size_t	 n = json_array_size(v);
+	size_t n = json_array_size(v);
 
 	if (n == 0) {
 		rpc_buf_lit(b, "[]");
@@ -416,8 +418,9 @@ rpc_buf_value(struct rpc_buf *b, const json_t *v, unsigned depth)
 	case JSON_ARRAY:
 		if (depth >= RPC_JSON_DEPTH) {
 			/* Deep or cyclic: jansson has the cycle check. */
-			if (!b->failed && json_dump_callback(v,
-			    rpc_buf_dump_cb, b, RPC_DUMP_FLAGS) != 0)
+			if (!b->failed &&
+			    json_dump_callback(
+				v, rpc_buf_dump_cb, b, RPC_DUMP_FLAGS) != 0)
 				b->failed = true;
 		} else if (json_is_object(v))
 			rpc_buf_object(b, v, depth);
@@ -425,8 +428,8 @@ rpc_buf_value(struct rpc_buf *b, const json_t *v, unsigned depth)
 			rpc_buf_array(b, v, depth);
 		break;
 	case JSON_STRING:
-		if (!rpc_buf_jstr(b, json_string_value(v),
-		    json_string_length(v)))
+		if (!rpc_buf_jstr(
+			b, json_string_value(v), json_string_length(v)))
 			b->failed = true;
 		break;
 	case JSON_INTEGER:
@@ -467,10 +470,10 @@ rpc_buf_json(struct rpc_buf *b, const json_t *v)
 static void
 rpc_buf_quote(struct rpc_buf *b, const char *str)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	const unsigned char	*s = (const unsigned char *)str;
-	size_t			 n = strlen(str), i = 0, run = 0, k;
-	char			 esc[6];
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), i = 0, run = 0, k;
+	char esc[6];
 
 	rpc_buf_lit(b, "\"");
 	while (i < n) {
@@ -546,9 +549,9 @@ rpc_buf_finish(struct rpc_buf *b, size_t *lenp)
 char *
 rpc_id_dump(const json_t *id)
 {
-	struct rpc_buf	 b;
-	char		 buf[RPC_INT_BUF], *p, *s;
-	size_t		 n;
+	struct rpc_buf b;
+	char buf[RPC_INT_BUF], *p, *s;
+	size_t n;
 
 	if (id == NULL || json_is_null(id))
 		return strdup("null");
@@ -570,8 +573,8 @@ rpc_id_dump(const json_t *id)
 char *
 rpc_format_result(const char *id_json, const json_t *result, size_t *lenp)
 {
-	struct rpc_buf	b;
-	size_t		idlen;
+	struct rpc_buf b;
+	size_t idlen;
 
 	if (id_json == NULL)
 		id_json = "null";
@@ -585,11 +588,10 @@ rpc_format_result(const char *id_json, const json_t *result, size_t *lenp)
 }
 
 char *
-rpc_format_error(const char *id_json, const struct rpc_error *err,
-    size_t *lenp)
+rpc_format_error(const char *id_json, const struct rpc_error *err, size_t *lenp)
 {
-	struct rpc_buf	b;
-	size_t		idlen;
+	struct rpc_buf b;
+	size_t idlen;
 
 	if (id_json == NULL)
 		id_json = "null";
@@ -600,8 +602,9 @@ rpc_format_error(const char *id_json, const struct rpc_error *err,
 	rpc_buf_lit(&b, ",\"error\":{\"code\":");
 	rpc_buf_int(&b, err->code);
 	rpc_buf_lit(&b, ",\"message\":");
-	rpc_buf_quote(&b, err->message[0] != '\0' ? err->message :
-	    rpc_code_message(err->code));
+	rpc_buf_quote(&b,
+	    err->message[0] != '\0' ? err->message :
+				      rpc_code_message(err->code));
 	if (err->data != NULL) {
 		rpc_buf_lit(&b, ",\"data\":");
 		rpc_buf_json(&b, err->data);
@@ -611,10 +614,9 @@ rpc_format_error(const char *id_json, const struct rpc_error *err,
 }
 
 char *
-rpc_format_notification(const char *method, const json_t *params,
-    size_t *lenp)
+rpc_format_notification(const char *method, const json_t *params, size_t *lenp)
 {
-	struct rpc_buf	b;
+	struct rpc_buf b;
 
 	rpc_buf_init(&b, 128 + strlen(method));
 	rpc_buf_lit(&b, "{\"jsonrpc\":\"2.0\",\"method\":");

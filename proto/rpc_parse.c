@@ -19,8 +19,8 @@
 json_t *
 rpc_parse_line(const char *line, size_t len, struct rpc_error *err)
 {
-	char	 msg[128];
-	json_t	*v;
+	char msg[128];
+	json_t *v;
 
 	/*
 	 * What json_loadb with JSON_ALLOW_NUL | JSON_DECODE_ANY accepts,
@@ -33,8 +33,8 @@ rpc_parse_line(const char *line, size_t len, struct rpc_error *err)
 	if (v == NULL && errno == ENOMEM)
 		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
 	else if (v == NULL)
-		rpc_error_set(err, RPC_PARSE_ERROR, NULL, "Parse error: %s",
-		    msg);
+		rpc_error_set(
+		    err, RPC_PARSE_ERROR, NULL, "Parse error: %s", msg);
 	return v;
 }
 
@@ -52,7 +52,7 @@ rpc_id_valid(const json_t *id)
 static const char *
 rpc_short_name(char *buf, size_t size, const char *name)
 {
-	size_t	n = strlen(name);
+	size_t n = strlen(name);
 
 	if (n >= size)
 		n = size - 1;
@@ -83,10 +83,10 @@ bool
 rpc_request_parse(const json_t *msg, struct rpc_request *req,
     const json_t **err_id, struct rpc_error *err)
 {
-	const json_t	*id, *v;
-	const char	*key;
-	size_t		 klen;
-	char		 name[80];
+	const json_t *id, *v;
+	const char *key;
+	size_t klen;
+	char name[80];
 
 	*err_id = NULL;
 	req->id = NULL;
@@ -127,7 +127,8 @@ rpc_request_parse(const json_t *msg, struct rpc_request *req,
 	 * Unknown members are refused to catch typos such as "parms".  The
 	 * length counts too: "id\u0000x" is not "id".
 	 */
-	json_object_keylen_foreach((json_t *)msg, key, klen, v) {
+	json_object_keylen_foreach((json_t *)msg, key, klen, v)
+	{
 		if (rpc_key_is(key, klen, "jsonrpc") ||
 		    rpc_key_is(key, klen, "method") ||
 		    rpc_key_is(key, klen, "id") ||
@@ -147,17 +148,16 @@ rpc_request_parse(const json_t *msg, struct rpc_request *req,
 
 /* The envelope members, as bits of a set. */
 enum {
-	RPC_M_VERSION	= 0x1,
-	RPC_M_METHOD	= 0x2,
-	RPC_M_ID	= 0x4,
-	RPC_M_PARAMS	= 0x8,
+	RPC_M_VERSION = 0x1,
+	RPC_M_METHOD = 0x2,
+	RPC_M_ID = 0x4,
+	RPC_M_PARAMS = 0x8,
 };
 
 static const char *
 rpc_skip_ws(const char *p, const char *end)
 {
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' ||
-	    *p == '\t'))
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
 	return p;
 }
@@ -170,7 +170,7 @@ rpc_skip_ws(const char *p, const char *end)
 static size_t
 rpc_scan_int(const char *p, const char *end)
 {
-	const char	*d = p, *q;
+	const char *d = p, *q;
 
 	if (d < end && *d == '-')
 		d++;
@@ -184,9 +184,9 @@ rpc_scan_int(const char *p, const char *end)
 bool
 rpc_request_scan(const char *line, size_t len, struct rpc_scan *req)
 {
-	const char	*p, *end = line + len, *name;
-	size_t		 n, nlen;
-	unsigned	 seen = 0, m;
+	const char *p, *end = line + len, *name;
+	size_t n, nlen;
+	unsigned seen = 0, m;
 
 	req->id_len = 0;
 	req->method_len = 0;
@@ -251,8 +251,9 @@ rpc_request_scan(const char *line, size_t len, struct rpc_scan *req)
 			break;
 		default:
 			/* Within the request object: one level deep. */
-			if (*p != '{' || (req->params = json_parse_value(p,
-			    (size_t)(end - p), 1, &n, NULL, 0)) == NULL)
+			if (*p != '{' ||
+			    (req->params = json_parse_value(
+				 p, (size_t)(end - p), 1, &n, NULL, 0)) == NULL)
 				goto slow;
 			break;
 		}
@@ -267,7 +268,7 @@ rpc_request_scan(const char *line, size_t len, struct rpc_scan *req)
 	}
 	if (rpc_skip_ws(p + 1, end) != end ||
 	    (seen & (RPC_M_VERSION | RPC_M_METHOD)) !=
-	    (RPC_M_VERSION | RPC_M_METHOD))
+		(RPC_M_VERSION | RPC_M_METHOD))
 		goto slow;
 	return true;
 
@@ -280,10 +281,10 @@ slow:
 }
 
 bool
-rpc_reply_parse(const json_t *msg, const json_t **id,
-    const json_t **result, const json_t **error)
+rpc_reply_parse(const json_t *msg, const json_t **id, const json_t **result,
+    const json_t **error)
 {
-	const json_t	*v, *r, *e, *code, *message;
+	const json_t *v, *r, *e, *code, *message;
 
 	*id = NULL;
 	*result = NULL;

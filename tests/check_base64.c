@@ -13,8 +13,8 @@
 #include "base64.h"
 
 static const struct {
-	const char	*plain;
-	const char	*text;
+	const char *plain;
+	const char *text;
 } b64_vectors[] = {
 	{ "", "" },
 	{ "f", "Zg==" },
@@ -29,9 +29,9 @@ static const struct {
 
 START_TEST(test_b64_vectors)
 {
-	const char	*p = b64_vectors[_i].plain, *t = b64_vectors[_i].text;
-	size_t		 plen = strlen(p), tlen = strlen(t), n;
-	char		 enc[64], dec[64];
+	const char *p = b64_vectors[_i].plain, *t = b64_vectors[_i].text;
+	size_t plen = strlen(p), tlen = strlen(t), n;
+	char enc[64], dec[64];
 
 	ck_assert_uint_eq(base64_encoded_len(plen), tlen);
 	memset(enc, 'x', sizeof(enc));
@@ -47,10 +47,10 @@ END_TEST
 
 START_TEST(test_b64_roundtrip)
 {
-	unsigned char	 in[300];
-	char		*enc;
-	unsigned char	*dec;
-	size_t		 n;
+	unsigned char in[300];
+	char *enc;
+	unsigned char *dec;
+	size_t n;
 
 	for (size_t i = 0; i < sizeof(in); i++)
 		in[i] = (unsigned char)(i * 7 + 3);
@@ -59,11 +59,11 @@ START_TEST(test_b64_roundtrip)
 		dec = malloc(base64_decoded_max(base64_encoded_len(len)) + 1);
 		ck_assert_ptr_nonnull(enc);
 		ck_assert_ptr_nonnull(dec);
-		ck_assert_uint_eq(base64_encode(in, len, enc),
-		    base64_encoded_len(len));
+		ck_assert_uint_eq(
+		    base64_encode(in, len, enc), base64_encoded_len(len));
 		ck_assert_uint_eq(strlen(enc), base64_encoded_len(len));
-		ck_assert_msg(base64_decode(enc, strlen(enc), dec, &n),
-		    "len %zu", len);
+		ck_assert_msg(
+		    base64_decode(enc, strlen(enc), dec, &n), "len %zu", len);
 		ck_assert_uint_eq(n, len);
 		ck_assert_mem_eq(dec, in, len);
 		free(enc);
@@ -75,12 +75,15 @@ END_TEST
 /* Every character outside the alphabet is refused, in every position. */
 START_TEST(test_b64_bad_chars)
 {
-	char	text[9], out[8];
-	size_t	n;
+	char text[9], out[8];
+	size_t n;
 
 	for (int c = 0; c < 256; c++) {
-		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		    "0123456789+/", c) != NULL && c != 0)
+		if (strchr(
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			"0123456789+/",
+			c) != NULL &&
+		    c != 0)
 			continue;
 		for (int pos = 0; pos < 8; pos++) {
 			memcpy(text, "Zm9vYmFy", 8);
@@ -104,9 +107,9 @@ static const char *const b64_invalid[] = {
 	"=Zg=",
 	"Zg=a",
 	"Z=g=",
-	"Zg==Zg==",		/* padding before the end */
+	"Zg==Zg==", /* padding before the end */
 	"Zm8=Zm9v",
-	"Zh==",			/* non-zero bits under the padding */
+	"Zh==", /* non-zero bits under the padding */
 	"Zm9=",
 	"Zm+=",
 	"Zm9v ",
@@ -114,19 +117,19 @@ static const char *const b64_invalid[] = {
 	"Zm9v\n",
 	"Zm9v\r\n",
 	"Zm 9v",
-	"Zm9v-_8=",		/* base64url alphabet */
+	"Zm9v-_8=", /* base64url alphabet */
 	"Zm9vYmFy=",
 	"Zm9vYmFy====",
 };
 
 START_TEST(test_b64_invalid)
 {
-	const char	*t = b64_invalid[_i];
-	char		 out[32];
-	size_t		 n = 99;
+	const char *t = b64_invalid[_i];
+	char out[32];
+	size_t n = 99;
 
-	ck_assert_msg(!base64_decode(t, strlen(t), out, &n), "\"%s\" accepted",
-	    t);
+	ck_assert_msg(
+	    !base64_decode(t, strlen(t), out, &n), "\"%s\" accepted", t);
 	ck_assert_uint_eq(n, 0);
 }
 END_TEST
@@ -134,8 +137,8 @@ END_TEST
 /* An embedded NUL is a bad character, not an end of input. */
 START_TEST(test_b64_nul)
 {
-	char	out[8];
-	size_t	n;
+	char out[8];
+	size_t n;
 
 	ck_assert(!base64_decode("Zg\0=", 4, out, &n));
 	ck_assert(!base64_decode("Zm9v\0\0\0\0", 8, out, &n));
@@ -147,8 +150,8 @@ END_TEST
 static Suite *
 base64_suite(void)
 {
-	Suite	*s = suite_create("base64");
-	TCase	*tc = tcase_create("base64");
+	Suite *s = suite_create("base64");
+	TCase *tc = tcase_create("base64");
 
 	tcase_add_loop_test(tc, test_b64_vectors, 0,
 	    sizeof(b64_vectors) / sizeof(b64_vectors[0]));
@@ -164,8 +167,8 @@ base64_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(base64_suite());
-	int	 failed;
+	SRunner *sr = srunner_create(base64_suite());
+	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -23,9 +23,9 @@
 #include "harness.h"
 #include "sbk-client.h"
 
-#define TEST_CONF	"[daemon]\nenable_test_methods = true\n"
+#define TEST_CONF "[daemon]\nenable_test_methods = true\n"
 
-static struct hx_daemon	d;
+static struct hx_daemon d;
 
 static void
 setup(void)
@@ -43,13 +43,13 @@ teardown(void)
 static void
 setup_roots(void)
 {
-	FILE	*f;
+	FILE *f;
 
 	hx_daemon_init(&d, NULL);
 	f = fopen(d.conf, "w");
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "%s[files]\nread_roots = %s\nwrite_roots = %s\n",
-	    TEST_CONF, d.dir, d.dir);
+	fprintf(f, "%s[files]\nread_roots = %s\nwrite_roots = %s\n", TEST_CONF,
+	    d.dir, d.dir);
 	fclose(f);
 	hx_daemon_start(&d);
 }
@@ -57,8 +57,8 @@ setup_roots(void)
 static struct sbk_client *
 connect_ok(void)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
 
 	c = sbk_connect(d.sock, &err);
 	ck_assert_msg(c != NULL, "connect: %s", err.message);
@@ -67,9 +67,9 @@ connect_ok(void)
 
 START_TEST(test_call_ping)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	json_t			*res;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	json_t *res;
 
 	c = connect_ok();
 	res = sbk_call(c, "ping", NULL, HX_TIMEOUT_MS, &err);
@@ -83,9 +83,9 @@ END_TEST
 
 START_TEST(test_default_socket_env)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	json_t			*res;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	json_t *res;
 
 	setenv("SBK_SOCKET", d.sock, 1);
 	ck_assert_str_eq(sbk_default_socket(), d.sock);
@@ -102,8 +102,8 @@ END_TEST
 
 START_TEST(test_connect_fails)
 {
-	struct sbk_error	 err = { 0 };
-	char			 path[400];
+	struct sbk_error err = { 0 };
+	char path[400];
 
 	snprintf(path, sizeof(path), "%s/no-such.sock", d.dir);
 	ck_assert_ptr_null(sbk_connect(path, &err));
@@ -116,13 +116,13 @@ END_TEST
 
 START_TEST(test_error_replies)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	json_t			*params;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	json_t *params;
 
 	c = connect_ok();
-	ck_assert_ptr_null(sbk_call(c, "no.such.method", NULL, HX_TIMEOUT_MS,
-	    &err));
+	ck_assert_ptr_null(
+	    sbk_call(c, "no.such.method", NULL, HX_TIMEOUT_MS, &err));
 	ck_assert_int_eq(err.kind, SBK_ERR_RPC);
 	ck_assert_int_eq(err.code, -32601);
 	ck_assert(err.message[0] != '\0');
@@ -134,8 +134,8 @@ START_TEST(test_error_replies)
 	ck_assert_int_eq(err.kind, SBK_ERR_RPC);
 	ck_assert_int_eq(err.code, -32602);
 	ck_assert_ptr_nonnull(err.data);
-	ck_assert_str_eq(json_string_value(json_object_get(err.data,
-	    "param")), "ms");
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(err.data, "param")), "ms");
 	sbk_error_clear(&err);
 	ck_assert_ptr_null(err.data);
 
@@ -157,14 +157,14 @@ END_TEST
 START_TEST(test_pipeline)
 {
 	enum { N = 300 };
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	struct sbk_reply	 r;
-	json_t			*params;
-	int64_t			 ids[N], id;
-	int			 seen[N + 1], i, got, rc;
-	bool			 out_of_order = false;
-	int64_t			 last = 0;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	struct sbk_reply r;
+	json_t *params;
+	int64_t ids[N], id;
+	int seen[N + 1], i, got, rc;
+	bool out_of_order = false;
+	int64_t last = 0;
 
 	c = connect_ok();
 	memset(seen, 0, sizeof(seen));
@@ -178,8 +178,8 @@ START_TEST(test_pipeline)
 	}
 	for (got = 0; got < N; got++) {
 		rc = sbk_recv(c, &r, HX_TIMEOUT_MS, &err);
-		ck_assert_msg(rc == 1, "recv %d: rc %d %s", got, rc,
-		    err.message);
+		ck_assert_msg(
+		    rc == 1, "recv %d: rc %d %s", got, rc, err.message);
 		ck_assert_int_eq(r.kind, SBK_MSG_RESULT);
 		ck_assert(r.int_id);
 		id = r.id_num;
@@ -187,8 +187,9 @@ START_TEST(test_pipeline)
 		i = (int)(id - ids[0]);
 		ck_assert_int_eq(seen[i], 0);
 		seen[i] = 1;
-		ck_assert_int_ge(json_integer_value(json_object_get(r.result,
-		    "slept_ms")), (i * 7) % 23);
+		ck_assert_int_ge(
+		    json_integer_value(json_object_get(r.result, "slept_ms")),
+		    (i * 7) % 23);
 		if (id < last)
 			out_of_order = true;
 		last = id;
@@ -203,11 +204,11 @@ END_TEST
 
 START_TEST(test_caller_ids)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	struct sbk_reply	 r;
-	json_t			*sid, *iid;
-	int			 i, rc, strings = 0, ints = 0;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	struct sbk_reply r;
+	json_t *sid, *iid;
+	int i, rc, strings = 0, ints = 0;
 
 	c = connect_ok();
 	sid = json_string("caller-\xc3\xa9");
@@ -243,10 +244,10 @@ END_TEST
 
 START_TEST(test_timeout)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	json_t			*params, *res;
-	long long		 t0, took;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	json_t *params, *res;
+	long long t0, took;
 
 	c = connect_ok();
 	params = json_pack("{s:i}", "ms", 500);
@@ -270,8 +271,8 @@ START_TEST(test_timeout)
 	res = sbk_call(c, "sleep", params, HX_TIMEOUT_MS, &err);
 	json_decref(params);
 	ck_assert_ptr_nonnull(res);
-	ck_assert_int_ge(json_integer_value(json_object_get(res,
-	    "slept_ms")), 600);
+	ck_assert_int_ge(
+	    json_integer_value(json_object_get(res, "slept_ms")), 600);
 	json_decref(res);
 	sbk_close(c);
 }
@@ -279,10 +280,10 @@ END_TEST
 
 START_TEST(test_recv_timeout)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	struct sbk_reply	 r;
-	json_t			*params;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	struct sbk_reply r;
+	json_t *params;
 
 	c = connect_ok();
 	params = json_pack("{s:i}", "ms", 300);
@@ -300,11 +301,11 @@ END_TEST
 /* A pipelined reply that arrives during sbk_call waits for sbk_recv. */
 START_TEST(test_call_keeps_pipelined)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	struct sbk_reply	 r;
-	json_t			*params, *res;
-	int64_t			 id;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	struct sbk_reply r;
+	json_t *params, *res;
+	int64_t id;
 
 	c = connect_ok();
 	params = json_pack("{s:i}", "ms", 10);
@@ -314,8 +315,8 @@ START_TEST(test_call_keeps_pipelined)
 	res = sbk_call(c, "sleep", params, HX_TIMEOUT_MS, &err);
 	json_decref(params);
 	ck_assert_ptr_nonnull(res);
-	ck_assert_int_ge(json_integer_value(json_object_get(res,
-	    "slept_ms")), 200);
+	ck_assert_int_ge(
+	    json_integer_value(json_object_get(res, "slept_ms")), 200);
 	json_decref(res);
 	ck_assert(sbk_pending(c));
 	ck_assert_int_eq(sbk_recv(c, &r, 0, &err), 1);
@@ -328,16 +329,16 @@ END_TEST
 
 START_TEST(test_raw_batch_and_errors)
 {
-	static const char	 batch[] =
+	static const char batch[] =
 	    "[{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\"},"
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":\"b\",\"method\":\"nope\"}]";
-	static const char	 notification[] =
+	static const char notification[] =
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"sleep\",\"params\":{\"ms\":1}}";
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	struct sbk_reply	 r;
-	json_t			*res;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	struct sbk_reply r;
+	json_t *res;
 
 	c = connect_ok();
 	/* A batch: one array reply with the two non-notification members. */
@@ -356,8 +357,8 @@ START_TEST(test_raw_batch_and_errors)
 	sbk_reply_clear(&r);
 
 	/* A notification is never answered; the next call is. */
-	ck_assert_int_eq(sbk_send_raw(c, notification, strlen(notification),
-	    &err), 0);
+	ck_assert_int_eq(
+	    sbk_send_raw(c, notification, strlen(notification), &err), 0);
 	ck_assert_int_eq(sbk_recv(c, &r, 200, &err), 0);
 	res = sbk_call(c, "ping", NULL, HX_TIMEOUT_MS, &err);
 	ck_assert_ptr_nonnull(res);
@@ -376,11 +377,11 @@ killer(void *arg)
 
 START_TEST(test_daemon_killed)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	pthread_t		 t;
-	json_t			*params, *res;
-	long long		 t0, took;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	pthread_t t;
+	json_t *params, *res;
+	long long t0, took;
 
 	c = connect_ok();
 	params = json_pack("{s:i}", "ms", 5000);
@@ -390,15 +391,15 @@ START_TEST(test_daemon_killed)
 	took = hx_now_ms() - t0;
 	pthread_join(t, NULL);
 	ck_assert_ptr_null(res);
-	ck_assert_msg(err.kind == SBK_ERR_CLOSED, "kind %d: %s", err.kind,
-	    err.message);
+	ck_assert_msg(
+	    err.kind == SBK_ERR_CLOSED, "kind %d: %s", err.kind, err.message);
 	ck_assert_msg(took < 4000, "noticed after %lld ms", took);
 
 	/* Later sends and receives fail cleanly too, without SIGPIPE. */
 	res = sbk_call(c, "sleep", params, 1000, &err);
 	ck_assert_ptr_null(res);
-	ck_assert_msg(err.kind == SBK_ERR_CLOSED, "kind %d: %s", err.kind,
-	    err.message);
+	ck_assert_msg(
+	    err.kind == SBK_ERR_CLOSED, "kind %d: %s", err.kind, err.message);
 	json_decref(params);
 	sbk_close(c);
 }
@@ -406,10 +407,10 @@ END_TEST
 
 START_TEST(test_shutdown_write)
 {
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	struct sbk_reply	 r;
-	json_t			*params;
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	struct sbk_reply r;
+	json_t *params;
 
 	c = connect_ok();
 	params = json_pack("{s:i}", "ms", 100);
@@ -427,17 +428,17 @@ START_TEST(test_shutdown_write)
 END_TEST
 
 struct progress_seen {
-	int		count;
-	long long	last_done;
-	long long	total;
-	bool		bad;
+	int count;
+	long long last_done;
+	long long total;
+	bool bad;
 };
 
 static void
 progress_cb(const char *method, const json_t *params, void *arg)
 {
-	struct progress_seen	*p = arg;
-	long long		 done;
+	struct progress_seen *p = arg;
+	long long done;
 
 	if (strcmp(method, "progress") != 0) {
 		p->bad = true;
@@ -455,10 +456,10 @@ progress_cb(const char *method, const json_t *params, void *arg)
 static char *
 random_file(const char *name, size_t n)
 {
-	char		*path;
-	FILE		*f;
-	uint64_t	 x = 0x9e3779b97f4a7c15ULL;
-	size_t		 i;
+	char *path;
+	FILE *f;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	size_t i;
 
 	ck_assert(asprintf(&path, "%s/%s", d.dir, name) > 0);
 	f = fopen(path, "w");
@@ -480,24 +481,24 @@ random_file(const char *name, size_t n)
 START_TEST(test_progress)
 {
 	enum { SIZE = 2 * 1024 * 1024 };
-	struct progress_seen	 seen = { 0 };
-	struct sbk_error	 err = { 0 };
-	struct sbk_client	*c;
-	struct sbk_reply	 r;
-	json_t			*params, *res;
-	char			*in, *out;
-	int			 notes = 0, rc;
+	struct progress_seen seen = { 0 };
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	struct sbk_reply r;
+	json_t *params, *res;
+	char *in, *out;
+	int notes = 0, rc;
 
 	in = random_file("in.bin", SIZE);
 	ck_assert(asprintf(&out, "%s/out.zst", d.dir) > 0);
-	params = json_pack("{s:s, s:s, s:i, s:b, s:b}", "path", in,
-	    "out_path", out, "level", 19, "progress", 1, "overwrite", 1);
+	params = json_pack("{s:s, s:s, s:i, s:b, s:b}", "path", in, "out_path",
+	    out, "level", 19, "progress", 1, "overwrite", 1);
 	c = connect_ok();
 	sbk_set_notify_cb(c, progress_cb, &seen);
 	res = sbk_call(c, "zstd.compress", params, 60000, &err);
 	ck_assert_msg(res != NULL, "compress: %s", err.message);
-	ck_assert_int_eq(json_integer_value(json_object_get(res, "bytes_in")),
-	    SIZE);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(res, "bytes_in")), SIZE);
 	json_decref(res);
 	ck_assert_msg(seen.count > 0, "no progress notification");
 	ck_assert(!seen.bad);
@@ -528,8 +529,8 @@ END_TEST
 static Suite *
 client_suite(void)
 {
-	Suite	*s;
-	TCase	*tc;
+	Suite *s;
+	TCase *tc;
 
 	s = suite_create("client");
 	tc = tcase_create("libsbk");

@@ -17,17 +17,17 @@
 #include "heap.h"
 
 /* The configuration most tests use: small and with the test methods. */
-#define CONF_TEST \
-	"[daemon]\n" \
+#define CONF_TEST                      \
+	"[daemon]\n"                   \
 	"enable_test_methods = true\n" \
-	"max_request_bytes = 1024\n" \
-	"[pool]\n" \
-	"cpu_workers = 2\n" \
-	"io_workers = 3\n" \
-	"queue_max = 64\n" \
+	"max_request_bytes = 1024\n"   \
+	"[pool]\n"                     \
+	"cpu_workers = 2\n"            \
+	"io_workers = 3\n"             \
+	"queue_max = 64\n"             \
 	"max_inflight_per_conn = 4\n"
 
-static struct hx_daemon	 d;
+static struct hx_daemon d;
 
 static void
 teardown(void)
@@ -37,10 +37,9 @@ teardown(void)
 
 /* Send one line and expect an error with this code and id. */
 static void
-expect_error_line(struct hx_conn *c, const char *line, const char *id,
-    int code)
+expect_error_line(struct hx_conn *c, const char *line, const char *id, int code)
 {
-	json_t	*r;
+	json_t *r;
 
 	r = hx_call(c, line);
 	hx_expect_error(r, id, code);
@@ -48,10 +47,10 @@ expect_error_line(struct hx_conn *c, const char *line, const char *id,
 }
 
 static void
-expect_param_line(struct hx_conn *c, const char *line, const char *id,
-    const char *param)
+expect_param_line(
+    struct hx_conn *c, const char *line, const char *id, const char *param)
 {
-	json_t	*r;
+	json_t *r;
 
 	r = hx_call(c, line);
 	hx_expect_param_error(r, id, param);
@@ -62,10 +61,10 @@ expect_param_line(struct hx_conn *c, const char *line, const char *id,
 static void
 expect_pong(struct hx_conn *c, const char *id)
 {
-	json_t	*r, *res;
+	json_t *r, *res;
 
-	r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\"}",
-	    id);
+	r = hx_callf(
+	    c, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\"}", id);
 	res = hx_expect_result(r, id);
 	ck_assert_msg(json_is_true(json_object_get(res, "pong")),
 	    "ping result is not {\"pong\":true}");
@@ -76,8 +75,8 @@ expect_pong(struct hx_conn *c, const char *id)
 
 START_TEST(test_ping)
 {
-	struct hx_conn	*c;
-	json_t		*r, *res;
+	struct hx_conn *c;
+	json_t *r, *res;
 
 	hx_daemon_up(&d, NULL);
 	c = hx_connect(&d);
@@ -87,7 +86,8 @@ START_TEST(test_ping)
 	ck_assert(json_is_true(json_object_get(res, "pong")));
 	json_decref(r);
 	/* params {} is a valid empty params object. */
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\","
 	    "\"params\":{}}");
 	hx_expect_result(r, "2");
 	json_decref(r);
@@ -97,12 +97,13 @@ END_TEST
 
 START_TEST(test_reply_is_one_compact_line)
 {
-	struct hx_conn	*c;
-	char		*line;
+	struct hx_conn *c;
+	char *line;
 
 	hx_daemon_up(&d, NULL);
 	c = hx_connect(&d);
-	hx_send_line(c, "{ \"jsonrpc\" : \"2.0\" , \"id\" : 5 , "
+	hx_send_line(c,
+	    "{ \"jsonrpc\" : \"2.0\" , \"id\" : 5 , "
 	    "\"method\" : \"ping\" }");
 	line = hx_read_line(c);
 	/* Compact JSON: no space outside strings, no \r. */
@@ -116,14 +117,23 @@ END_TEST
 START_TEST(test_stats_keys)
 {
 	static const char *const keys[] = {
-		"connections", "queue.depth", "queue.max", "jobs.accepted",
-		"jobs.completed", "jobs.failed", "jobs.rejected",
-		"jobs.cancelled", "jobs.timed_out", "workers.cpu.size",
-		"workers.cpu.busy", "workers.io.size", "workers.io.busy",
+		"connections",
+		"queue.depth",
+		"queue.max",
+		"jobs.accepted",
+		"jobs.completed",
+		"jobs.failed",
+		"jobs.rejected",
+		"jobs.cancelled",
+		"jobs.timed_out",
+		"workers.cpu.size",
+		"workers.cpu.busy",
+		"workers.io.size",
+		"workers.io.busy",
 		"loop.lag_max_us",
 	};
-	json_t	*st;
-	size_t	 i;
+	json_t *st;
+	size_t i;
 
 	hx_daemon_up(&d, CONF_TEST);
 	st = hx_stats(&d);
@@ -146,7 +156,7 @@ END_TEST
 
 START_TEST(test_stats_defaults)
 {
-	json_t	*st;
+	json_t *st;
 
 	/* No config keys: the contract's defaults. */
 	hx_daemon_up(&d, NULL);
@@ -161,9 +171,9 @@ END_TEST
 
 START_TEST(test_stats_counts_connections)
 {
-	struct hx_conn	*sc, *c[3];
-	json_t		*st;
-	int		 i;
+	struct hx_conn *sc, *c[3];
+	json_t *st;
+	int i;
 
 	hx_daemon_up(&d, CONF_TEST);
 	sc = hx_connect(&d);
@@ -193,10 +203,10 @@ END_TEST
  */
 START_TEST(test_heap_trim_after_jobs)
 {
-	struct hx_conn	*c;
-	json_t		*st, *r;
-	char		 id[16];
-	int		 i;
+	struct hx_conn *c;
+	json_t *st, *r;
+	char id[16];
+	int i;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
@@ -212,12 +222,14 @@ START_TEST(test_heap_trim_after_jobs)
 		json_decref(st);
 	}
 	for (i = 0; i < 40; i++)
-		hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":%d,"
-		    "\"method\":\"spin\",\"params\":{\"ms\":1}}\n", i);
+		hx_sendf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%d,"
+		    "\"method\":\"spin\",\"params\":{\"ms\":1}}\n",
+		    i);
 	for (i = 0; i < 40; i++) {
 		r = hx_read_json(c);
-		snprintf(id, sizeof(id), "%d", (int)json_integer_value(
-		    json_object_get(r, "id")));
+		snprintf(id, sizeof(id), "%d",
+		    (int)json_integer_value(json_object_get(r, "id")));
 		hx_expect_result(r, id);
 		json_decref(r);
 	}
@@ -236,13 +248,14 @@ END_TEST
 
 START_TEST(test_crlf_and_blank_lines)
 {
-	struct hx_conn	*c;
-	json_t		*r;
+	struct hx_conn *c;
+	json_t *r;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
 	/* Empty lines, lines of blanks and a bare \r\n are ignored. */
-	hx_send_str(c, "\n\n   \n\t \t\n\r\n"
+	hx_send_str(c,
+	    "\n\n   \n\t \t\n\r\n"
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r\n"
 	    "\n"
 	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n");
@@ -259,11 +272,11 @@ END_TEST
 
 START_TEST(test_request_split_across_writes)
 {
-	struct hx_conn	*c;
-	const char	*req = "{\"jsonrpc\":\"2.0\",\"id\":\"split\","
-	    "\"method\":\"ping\"}\n";
-	json_t		*r;
-	size_t		 i;
+	struct hx_conn *c;
+	const char *req = "{\"jsonrpc\":\"2.0\",\"id\":\"split\","
+			  "\"method\":\"ping\"}\n";
+	json_t *r;
+	size_t i;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
@@ -281,11 +294,11 @@ END_TEST
 
 START_TEST(test_pipelined_pings)
 {
-	struct hx_conn	*c;
-	char		*buf, seen[200];
-	size_t		 len = 0;
-	json_t		*r;
-	int		 i;
+	struct hx_conn *c;
+	char *buf, seen[200];
+	size_t len = 0;
+	json_t *r;
+	int i;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
@@ -298,7 +311,7 @@ START_TEST(test_pipelined_pings)
 	free(buf);
 	memset(seen, 0, sizeof(seen));
 	for (i = 0; i < 200; i++) {
-		json_int_t	 id;
+		json_int_t id;
 
 		r = hx_read_json(c);
 		ck_assert(json_is_object(json_object_get(r, "result")));
@@ -316,8 +329,8 @@ END_TEST
 static char *
 padded_ping(const char *id, size_t len)
 {
-	char	*s;
-	size_t	 head;
+	char *s;
+	size_t head;
 
 	s = malloc(len + 1);
 	ck_assert_ptr_nonnull(s);
@@ -332,9 +345,9 @@ padded_ping(const char *id, size_t len)
 
 START_TEST(test_line_at_limit_accepted)
 {
-	struct hx_conn	*c;
-	char		*line;
-	json_t		*r;
+	struct hx_conn *c;
+	char *line;
+	json_t *r;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
@@ -357,9 +370,9 @@ END_TEST
 
 START_TEST(test_line_over_limit)
 {
-	struct hx_conn	*c;
-	char		*line;
-	json_t		*r, *err;
+	struct hx_conn *c;
+	char *line;
+	json_t *r, *err;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
@@ -379,10 +392,10 @@ END_TEST
 
 START_TEST(test_huge_line_one_error)
 {
-	struct hx_conn	*c;
-	size_t		 len = 3 * 1024 * 1024, off;
-	char		*buf;
-	json_t		*r;
+	struct hx_conn *c;
+	size_t len = 3 * 1024 * 1024, off;
+	char *buf;
+	json_t *r;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
@@ -394,7 +407,8 @@ START_TEST(test_huge_line_one_error)
 	for (off = 0; off < len; off += 65536)
 		hx_send(c, buf + off, len - off < 65536 ? len - off : 65536);
 	free(buf);
-	hx_send_str(c, "\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n");
+	hx_send_str(
+	    c, "\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n");
 	r = hx_read_json(c);
 	hx_expect_error(r, "null", -32600);
 	json_decref(r);
@@ -408,9 +422,9 @@ END_TEST
 
 START_TEST(test_large_valid_line)
 {
-	struct hx_conn	*c;
-	char		*line;
-	json_t		*r;
+	struct hx_conn *c;
+	char *line;
+	json_t *r;
 
 	/* Default max_request_bytes (4 MiB): a 300 KiB request is fine. */
 	hx_daemon_up(&d, NULL);
@@ -440,11 +454,12 @@ START_TEST(test_parse_errors)
 		"{\"jsonrpc\":\"2.0\",\"id\":\"\x80\",\"method\":\"ping\"}",
 		"{\"jsonrpc\":\"2.0\",\"id\":\"\xc0\xaf\",\"method\":\"ping\"}",
 		"{\"jsonrpc\":\"2.0\",\"id\":\"\xe2\x82\",\"method\":\"ping\"}",
-		"{\"jsonrpc\":\"2.0\",\"id\":\"\xed\xa0\x80\",\"method\":\"ping\"}",
+		("{\"jsonrpc\":\"2.0\",\"id\":\"\xed\xa0\x80\",\"method\":"
+		 "\"ping\"}"),
 		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\xff\"}",
 	};
-	struct hx_conn	*c;
-	size_t		 i;
+	struct hx_conn *c;
+	size_t i;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
@@ -459,12 +474,13 @@ END_TEST
 
 START_TEST(test_final_line_without_newline)
 {
-	struct hx_conn	*c;
-	json_t		*r;
+	struct hx_conn *c;
+	json_t *r;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
-	hx_send_str(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n"
+	hx_send_str(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n"
 	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
 	hx_shutdown_wr(c);
 	r = hx_read_json(c);
@@ -481,18 +497,18 @@ END_TEST
 
 START_TEST(test_eof_with_sleep_in_flight)
 {
-	struct hx_conn	*c;
-	json_t		*r;
+	struct hx_conn *c;
+	json_t *r;
 
 	/* End of input is not a disconnect: the job runs and is answered. */
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
-	hx_send_str(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
+	hx_send_str(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":200}}");
 	hx_shutdown_wr(c);
 	r = hx_read_json(c);
-	ck_assert_int_ge(hx_int_at(hx_expect_result(r, "1"), "slept_ms"),
-	    200);
+	ck_assert_int_ge(hx_int_at(hx_expect_result(r, "1"), "slept_ms"), 200);
 	json_decref(r);
 	ck_assert_msg(hx_wait_eof(c), "no EOF after end of input");
 	hx_close(c);
@@ -502,9 +518,9 @@ END_TEST
 /* --- envelope --- */
 
 struct bad_req {
-	const char	*line;
-	const char	*id;		/* the id the error must carry */
-	int		 code;
+	const char *line;
+	const char *id; /* the id the error must carry */
+	int code;
 };
 
 START_TEST(test_envelope_errors)
@@ -519,7 +535,8 @@ START_TEST(test_envelope_errors)
 		{ "{\"id\":1,\"method\":\"ping\"}", "1", -32600 },
 		{ "{\"jsonrpc\":\"1.0\",\"id\":2,\"method\":\"ping\"}", "2",
 		    -32600 },
-		{ "{\"jsonrpc\":2.0,\"id\":3,\"method\":\"ping\"}", "3", -32600 },
+		{ "{\"jsonrpc\":2.0,\"id\":3,\"method\":\"ping\"}", "3",
+		    -32600 },
 		{ "{\"jsonrpc\":null,\"id\":4,\"method\":\"ping\"}", "4",
 		    -32600 },
 		/* method missing or not a string */
@@ -537,14 +554,13 @@ START_TEST(test_envelope_errors)
 		{ "{\"jsonrpc\":\"1.0\",\"id\":8,\"method\":\"no.such\"}", "8",
 		    -32600 },
 	};
-	struct hx_conn	*c;
-	size_t		 i;
+	struct hx_conn *c;
+	size_t i;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		expect_error_line(c, cases[i].line, cases[i].id,
-		    cases[i].code);
+		expect_error_line(c, cases[i].line, cases[i].id, cases[i].code);
 	expect_pong(c, "100");
 	hx_close(c);
 }
@@ -555,30 +571,39 @@ END_TEST
 START_TEST(test_ids_echoed)
 {
 	static const char *const ids[] = {
-		"0", "-1", "42",
-		"9223372036854775807", "-9223372036854775808",
-		"\"\"", "\"abc\"",
+		"0",
+		"-1",
+		"42",
+		"9223372036854775807",
+		"-9223372036854775808",
+		"\"\"",
+		"\"abc\"",
 		"\"caf\\u00e9 \\u4e2d\\u6587 \\ud83d\\ude00\"",
 		"\"caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80\"",
 		("\"quote \\\" backslash \\\\ slash \\/ nl \\n tab \\t "
-		    "cr \\r bs \\b ff \\f ctl \\u0001 \\u001f\""),
+		 "cr \\r bs \\b ff \\f ctl \\u0001 \\u001f\""),
 		"\"\\u2028\\u2029 \\uffff \\ufeff\"",
-		"\"12\"", "\"null\"",
+		"\"12\"",
+		"\"null\"",
 	};
-	struct hx_conn	*c;
-	json_t		*r;
-	size_t		 i;
+	struct hx_conn *c;
+	json_t *r;
+	size_t i;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
 	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":%s,"
-		    "\"method\":\"ping\"}", ids[i]);
+		r = hx_callf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%s,"
+		    "\"method\":\"ping\"}",
+		    ids[i]);
 		hx_expect_result(r, ids[i]);
 		json_decref(r);
 		/* The same ids on errors. */
-		r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":%s,"
-		    "\"method\":\"no.such.method\"}", ids[i]);
+		r = hx_callf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%s,"
+		    "\"method\":\"no.such.method\"}",
+		    ids[i]);
 		hx_expect_error(r, ids[i], -32601);
 		json_decref(r);
 	}
@@ -588,18 +613,20 @@ END_TEST
 
 START_TEST(test_id_int64_exact_text)
 {
-	struct hx_conn	*c;
-	char		*line;
+	struct hx_conn *c;
+	char *line;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
-	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":9223372036854775807,"
+	hx_send_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":9223372036854775807,"
 	    "\"method\":\"ping\"}");
 	line = hx_read_line(c);
 	ck_assert_msg(strstr(line, "\"id\":9223372036854775807") != NULL,
 	    "id not echoed exactly: %s", line);
 	free(line);
-	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775808,"
+	hx_send_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775808,"
 	    "\"method\":\"ping\"}");
 	line = hx_read_line(c);
 	ck_assert_msg(strstr(line, "\"id\":-9223372036854775808") != NULL,
@@ -611,13 +638,14 @@ END_TEST
 
 START_TEST(test_id_with_nul)
 {
-	struct hx_conn	*c;
-	json_t		*r;
+	struct hx_conn *c;
+	json_t *r;
 
 	/* "any Unicode" includes U+0000. */
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":\"a\\u0000b\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"a\\u0000b\","
 	    "\"method\":\"ping\"}");
 	hx_expect_result(r, "\"a\\u0000b\"");
 	json_decref(r);
@@ -628,18 +656,30 @@ END_TEST
 START_TEST(test_ids_invalid)
 {
 	static const char *const ids[] = {
-		"1.5", "1.0", "1e3", "-0.0", "1E2", "null", "true", "false",
-		"{}", "{\"a\":1}", "[]", "[1]",
+		"1.5",
+		"1.0",
+		"1e3",
+		"-0.0",
+		"1E2",
+		"null",
+		"true",
+		"false",
+		"{}",
+		"{\"a\":1}",
+		"[]",
+		"[1]",
 	};
-	struct hx_conn	*c;
-	json_t		*r;
-	size_t		 i;
+	struct hx_conn *c;
+	json_t *r;
+	size_t i;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
 	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":%s,"
-		    "\"method\":\"ping\"}", ids[i]);
+		r = hx_callf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%s,"
+		    "\"method\":\"ping\"}",
+		    ids[i]);
 		hx_expect_error(r, "null", -32600);
 		json_decref(r);
 	}
@@ -651,25 +691,28 @@ END_TEST
 START_TEST(test_id_beyond_int64)
 {
 	static const char *const ids[] = {
-		"9223372036854775808", "-9223372036854775809",
+		"9223372036854775808",
+		"-9223372036854775809",
 		"100000000000000000000000",
 	};
-	struct hx_conn	*c;
-	json_t		*r, *jc;
-	size_t		 i;
-	char		*text;
+	struct hx_conn *c;
+	json_t *r, *jc;
+	size_t i;
+	char *text;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
 	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":%s,"
-		    "\"method\":\"ping\"}", ids[i]);
+		r = hx_callf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%s,"
+		    "\"method\":\"ping\"}",
+		    ids[i]);
 		/* -32600 or -32700, id null either way. */
 		jc = hx_get_path(r, "error.code");
 		text = hx_dump(r);
 		ck_assert_msg(json_is_integer(jc) &&
-		    (json_integer_value(jc) == -32600 ||
-		    json_integer_value(jc) == -32700),
+			(json_integer_value(jc) == -32600 ||
+			    json_integer_value(jc) == -32700),
 		    "id %s: %s", ids[i], text);
 		free(text);
 		hx_expect_error(r, "null", (int)json_integer_value(jc));
@@ -684,24 +727,35 @@ END_TEST
 
 START_TEST(test_unknown_method)
 {
-	struct hx_conn	*c;
+	struct hx_conn *c;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
-	expect_error_line(c, "{\"jsonrpc\":\"2.0\",\"id\":1,"
-	    "\"method\":\"no.such\"}", "1", -32601);
-	expect_error_line(c, "{\"jsonrpc\":\"2.0\",\"id\":2,"
-	    "\"method\":\"\"}", "2", -32601);
-	expect_error_line(c, "{\"jsonrpc\":\"2.0\",\"id\":3,"
-	    "\"method\":\"PING\"}", "3", -32601);
-	expect_error_line(c, "{\"jsonrpc\":\"2.0\",\"id\":4,"
-	    "\"method\":\"ping \"}", "4", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,"
+	    "\"method\":\"no.such\"}",
+	    "1", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,"
+	    "\"method\":\"\"}",
+	    "2", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,"
+	    "\"method\":\"PING\"}",
+	    "3", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,"
+	    "\"method\":\"ping \"}",
+	    "4", -32601);
 	/* The method error ranks before a params error. */
-	expect_error_line(c, "{\"jsonrpc\":\"2.0\",\"id\":5,"
-	    "\"method\":\"no.such\",\"params\":[1]}", "5", -32601);
-	expect_error_line(c, "{\"jsonrpc\":\"2.0\",\"id\":6,"
-	    "\"method\":\"no.such\",\"params\":{\"timeout_ms\":-1}}", "6",
-	    -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":5,"
+	    "\"method\":\"no.such\",\"params\":[1]}",
+	    "5", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":6,"
+	    "\"method\":\"no.such\",\"params\":{\"timeout_ms\":-1}}",
+	    "6", -32601);
 	hx_close(c);
 }
 END_TEST
@@ -709,24 +763,34 @@ END_TEST
 START_TEST(test_params_not_object)
 {
 	static const char *const params[] = {
-		"[]", "[1,2]", "\"x\"", "5", "true", "null",
+		"[]",
+		"[1,2]",
+		"\"x\"",
+		"5",
+		"true",
+		"null",
 	};
 	static const char *const methods[] = {
-		"ping", "stats", "job.cancel", "sleep", "spin",
+		"ping",
+		"stats",
+		"job.cancel",
+		"sleep",
+		"spin",
 	};
-	struct hx_conn	*c;
-	json_t		*r;
-	size_t		 i, j;
-	char		 id[32];
+	struct hx_conn *c;
+	json_t *r;
+	size_t i, j;
+	char id[32];
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
 	for (j = 0; j < sizeof(methods) / sizeof(methods[0]); j++)
 		for (i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
 			snprintf(id, sizeof(id), "%zu", j * 100 + i);
-			r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":%s,"
-			    "\"method\":\"%s\",\"params\":%s}", id, methods[j],
-			    params[i]);
+			r = hx_callf(c,
+			    "{\"jsonrpc\":\"2.0\",\"id\":%s,"
+			    "\"method\":\"%s\",\"params\":%s}",
+			    id, methods[j], params[i]);
 			hx_expect_error(r, id, -32602);
 			json_decref(r);
 		}
@@ -736,21 +800,28 @@ END_TEST
 
 START_TEST(test_unknown_param_member)
 {
-	struct hx_conn	*c;
+	struct hx_conn *c;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
-	expect_param_line(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
-	    "\"params\":{\"foo\":1}}", "1", "foo");
-	expect_param_line(c, "{\"jsonrpc\":\"2.0\",\"id\":2,"
-	    "\"method\":\"stats\",\"params\":{\"verbose\":true}}", "2",
-	    "verbose");
-	expect_param_line(c, "{\"jsonrpc\":\"2.0\",\"id\":3,"
-	    "\"method\":\"sleep\",\"params\":{\"ms\":1,\"bogus\":2}}", "3",
-	    "bogus");
-	expect_param_line(c, "{\"jsonrpc\":\"2.0\",\"id\":4,"
-	    "\"method\":\"spin\",\"params\":{\"ms\":1,\"x\":null}}", "4", "x");
-	expect_param_line(c, "{\"jsonrpc\":\"2.0\",\"id\":5,"
+	expect_param_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+	    "\"params\":{\"foo\":1}}",
+	    "1", "foo");
+	expect_param_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,"
+	    "\"method\":\"stats\",\"params\":{\"verbose\":true}}",
+	    "2", "verbose");
+	expect_param_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,"
+	    "\"method\":\"sleep\",\"params\":{\"ms\":1,\"bogus\":2}}",
+	    "3", "bogus");
+	expect_param_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,"
+	    "\"method\":\"spin\",\"params\":{\"ms\":1,\"x\":null}}",
+	    "4", "x");
+	expect_param_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":5,"
 	    "\"method\":\"job.cancel\",\"params\":{\"id\":1,\"why\":\"x\"}}",
 	    "5", "why");
 	hx_close(c);
@@ -760,47 +831,67 @@ END_TEST
 START_TEST(test_common_params)
 {
 	static const char *const methods[] = {
-		"ping", "stats", "job.cancel", "sleep",
+		"ping",
+		"stats",
+		"job.cancel",
+		"sleep",
 	};
 	static const char *const bad_timeout[] = {
-		"0", "-1", "\"100\"", "1.5", "null", "true", "{}",
+		"0",
+		"-1",
+		"\"100\"",
+		"1.5",
+		"null",
+		"true",
+		"{}",
 	};
 	static const char *const bad_progress[] = {
-		"1", "0", "\"yes\"", "null", "[]",
+		"1",
+		"0",
+		"\"yes\"",
+		"null",
+		"[]",
 	};
-	struct hx_conn	*c;
-	const char	*extra;
-	json_t		*r;
-	size_t		 i, j;
+	struct hx_conn *c;
+	const char *extra;
+	json_t *r;
+	size_t i, j;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
 	for (j = 0; j < sizeof(methods) / sizeof(methods[0]); j++) {
 		extra = strcmp(methods[j], "job.cancel") == 0 ? ",\"id\":999" :
-		    strcmp(methods[j], "sleep") == 0 ? ",\"ms\":0" : "";
+		    strcmp(methods[j], "sleep") == 0	      ? ",\"ms\":0" :
+								"";
 		for (i = 0; i < sizeof(bad_timeout) / sizeof(bad_timeout[0]);
-		    i++) {
-			r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":1,"
-			    "\"method\":\"%s\",\"params\":{\"timeout_ms\":%s%s}}",
+		     i++) {
+			r = hx_callf(c,
+			    "{\"jsonrpc\":\"2.0\",\"id\":1,"
+			    "\"method\":\"%s\",\"params\":{\"timeout_ms\":%s%s}"
+			    "}",
 			    methods[j], bad_timeout[i], extra);
 			hx_expect_param_error(r, "1", "timeout_ms");
 			json_decref(r);
 		}
 		for (i = 0; i < sizeof(bad_progress) / sizeof(bad_progress[0]);
-		    i++) {
-			r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":2,"
+		     i++) {
+			r = hx_callf(c,
+			    "{\"jsonrpc\":\"2.0\",\"id\":2,"
 			    "\"method\":\"%s\",\"params\":{\"progress\":%s%s}}",
 			    methods[j], bad_progress[i], extra);
 			hx_expect_param_error(r, "2", "progress");
 			json_decref(r);
 		}
 		/* Valid values are accepted (and ignored where unused). */
-		r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":3,"
+		r = hx_callf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":3,"
 		    "\"method\":\"%s\",\"params\":{\"timeout_ms\":5000,"
-		    "\"progress\":true%s}}", methods[j], extra);
+		    "\"progress\":true%s}}",
+		    methods[j], extra);
 		hx_expect_result(r, "3");
 		json_decref(r);
-		r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":4,"
+		r = hx_callf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":4,"
 		    "\"method\":\"%s\",\"params\":{\"progress\":false%s}}",
 		    methods[j], extra);
 		hx_expect_result(r, "4");
@@ -813,18 +904,24 @@ END_TEST
 START_TEST(test_sleep_spin_params)
 {
 	static const char *const bad_ms[] = {
-		"-1", "600001", "\"10\"", "1.5", "null", "true",
+		"-1",
+		"600001",
+		"\"10\"",
+		"1.5",
+		"null",
+		"true",
 	};
 	static const char *const methods[] = { "sleep", "spin" };
-	struct hx_conn	*c;
-	json_t		*r;
-	size_t		 i, j;
+	struct hx_conn *c;
+	json_t *r;
+	size_t i, j;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
 	for (j = 0; j < 2; j++)
 		for (i = 0; i < sizeof(bad_ms) / sizeof(bad_ms[0]); i++) {
-			r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":1,"
+			r = hx_callf(c,
+			    "{\"jsonrpc\":\"2.0\",\"id\":1,"
 			    "\"method\":\"%s\",\"params\":{\"ms\":%s}}",
 			    methods[j], bad_ms[i]);
 			hx_expect_param_error(r, "1", "ms");
@@ -836,27 +933,31 @@ END_TEST
 
 START_TEST(test_sleep_and_spin)
 {
-	struct hx_conn	*c;
-	json_t		*r, *res;
+	struct hx_conn *c;
+	json_t *r, *res;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":60}}");
 	res = hx_expect_result(r, "1");
 	ck_assert_int_ge(hx_int_at(res, "slept_ms"), 60);
 	json_decref(r);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"spin\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"spin\","
 	    "\"params\":{\"ms\":30}}");
 	res = hx_expect_result(r, "2");
 	ck_assert_int_ge(hx_int_at(res, "spun_ms"), 30);
 	json_decref(r);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"sleep\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":0}}");
 	res = hx_expect_result(r, "3");
 	ck_assert_int_ge(hx_int_at(res, "slept_ms"), 0);
 	json_decref(r);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"spin\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"spin\","
 	    "\"params\":{\"ms\":0}}");
 	hx_expect_result(r, "4");
 	json_decref(r);
@@ -866,50 +967,65 @@ END_TEST
 
 START_TEST(test_test_methods_disabled)
 {
-	struct hx_conn	*c;
+	struct hx_conn *c;
 
 	/* Default: enable_test_methods = false. */
 	hx_daemon_up(&d, "[daemon]\nenable_test_methods = false\n");
 	c = hx_connect(&d);
-	expect_error_line(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
-	    "\"params\":{\"ms\":1}}", "1", -32601);
-	expect_error_line(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"spin\","
-	    "\"params\":{\"ms\":1}}", "2", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
+	    "\"params\":{\"ms\":1}}",
+	    "1", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"spin\","
+	    "\"params\":{\"ms\":1}}",
+	    "2", -32601);
 	hx_close(c);
 	hx_daemon_stop(&d);
 	hx_daemon_free(&d);
 
 	hx_daemon_up(&d, NULL);
 	c = hx_connect(&d);
-	expect_error_line(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"sleep\","
-	    "\"params\":{\"ms\":1}}", "3", -32601);
-	expect_error_line(c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"spin\"}",
-	    "4", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"sleep\","
+	    "\"params\":{\"ms\":1}}",
+	    "3", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"spin\"}", "4", -32601);
 	hx_close(c);
 }
 END_TEST
 
 START_TEST(test_job_cancel_params)
 {
-	struct hx_conn	*c;
-	json_t		*r;
+	struct hx_conn *c;
+	json_t *r;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
 	/* id of the job to cancel is required and must be a valid id. */
-	expect_param_line(c, "{\"jsonrpc\":\"2.0\",\"id\":1,"
-	    "\"method\":\"job.cancel\"}", "1", "id");
-	expect_param_line(c, "{\"jsonrpc\":\"2.0\",\"id\":2,"
-	    "\"method\":\"job.cancel\",\"params\":{}}", "2", "id");
-	expect_param_line(c, "{\"jsonrpc\":\"2.0\",\"id\":3,"
-	    "\"method\":\"job.cancel\",\"params\":{\"id\":1.5}}", "3", "id");
-	expect_param_line(c, "{\"jsonrpc\":\"2.0\",\"id\":4,"
-	    "\"method\":\"job.cancel\",\"params\":{\"id\":[1]}}", "4", "id");
+	expect_param_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,"
+	    "\"method\":\"job.cancel\"}",
+	    "1", "id");
+	expect_param_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,"
+	    "\"method\":\"job.cancel\",\"params\":{}}",
+	    "2", "id");
+	expect_param_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,"
+	    "\"method\":\"job.cancel\",\"params\":{\"id\":1.5}}",
+	    "3", "id");
+	expect_param_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,"
+	    "\"method\":\"job.cancel\",\"params\":{\"id\":[1]}}",
+	    "4", "id");
 	/* Unknown ids are not an error. */
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"job.cancel\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"job.cancel\","
 	    "\"params\":{\"id\":\"nope\"}}");
-	ck_assert(json_is_false(json_object_get(hx_expect_result(r, "5"),
-	    "cancelled")));
+	ck_assert(json_is_false(
+	    json_object_get(hx_expect_result(r, "5"), "cancelled")));
 	json_decref(r);
 	hx_close(c);
 }
@@ -919,8 +1035,8 @@ END_TEST
 
 START_TEST(test_notifications)
 {
-	struct hx_conn	*c;
-	json_t		*r, *st;
+	struct hx_conn *c;
+	json_t *r, *st;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
@@ -932,7 +1048,8 @@ START_TEST(test_notifications)
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"params\":[1]}\n"
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\","
 	    "\"params\":{\"bogus\":1}}\n"
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"sleep\",\"params\":{\"ms\":10}}\n"
+	    "{\"jsonrpc\":\"2.0\",\"method\":\"sleep\",\"params\":{\"ms\":10}}"
+	    "\n"
 	    "{\"jsonrpc\":\"2.0\",\"id\":\"after\",\"method\":\"ping\"}\n");
 	r = hx_read_json(c);
 	hx_expect_result(r, "\"after\"");
@@ -953,8 +1070,8 @@ END_TEST
 static json_t *
 read_array(struct hx_conn *c, size_t n)
 {
-	json_t	*r;
-	char	*text;
+	json_t *r;
+	char *text;
 
 	r = hx_read_json(c);
 	text = hx_dump(r);
@@ -969,11 +1086,12 @@ read_array(struct hx_conn *c, size_t n)
 static json_t *
 member(json_t *arr, const char *id_json)
 {
-	json_t	*m;
-	size_t	 i;
-	char	*id, *text;
+	json_t *m;
+	size_t i;
+	char *id, *text;
 
-	json_array_foreach(arr, i, m) {
+	json_array_foreach(arr, i, m)
+	{
 		id = hx_reply_id(m);
 		if (strcmp(id, id_json) == 0) {
 			free(id);
@@ -988,13 +1106,14 @@ member(json_t *arr, const char *id_json)
 
 START_TEST(test_batch_mixed)
 {
-	struct hx_conn	*c;
-	json_t		*arr, *m;
-	size_t		 i, nulls = 0;
+	struct hx_conn *c;
+	json_t *arr, *m;
+	size_t i, nulls = 0;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
-	hx_send_line(c, "["
+	hx_send_line(c,
+	    "["
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"sleep\","
@@ -1008,11 +1127,13 @@ START_TEST(test_batch_mixed)
 	json_decref(arr);
 
 	/* Invalid members are answered with id null. */
-	hx_send_line(c, "[1,{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"},"
+	hx_send_line(c,
+	    "[1,{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"},"
 	    "\"x\"]");
 	arr = read_array(c, 3);
 	hx_expect_result(member(arr, "4"), "4");
-	json_array_foreach(arr, i, m) {
+	json_array_foreach(arr, i, m)
+	{
 		if (json_is_null(json_object_get(m, "id"))) {
 			hx_expect_error(m, "null", -32600);
 			nulls++;
@@ -1027,8 +1148,8 @@ END_TEST
 
 START_TEST(test_batch_empty)
 {
-	struct hx_conn	*c;
-	json_t		*r;
+	struct hx_conn *c;
+	json_t *r;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
@@ -1046,33 +1167,38 @@ END_TEST
 
 START_TEST(test_batch_only_notifications)
 {
-	struct hx_conn	*c;
-	json_t		*r;
+	struct hx_conn *c;
+	json_t *r;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
-	hx_send_line(c, "[{\"jsonrpc\":\"2.0\",\"method\":\"ping\"},"
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"sleep\",\"params\":{\"ms\":5}}]");
-	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":\"next\","
+	hx_send_line(c,
+	    "[{\"jsonrpc\":\"2.0\",\"method\":\"ping\"},"
+	    "{\"jsonrpc\":\"2.0\",\"method\":\"sleep\",\"params\":{\"ms\":5}}"
+	    "]");
+	hx_send_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"next\","
 	    "\"method\":\"ping\"}");
 	r = hx_read_json(c);
 	hx_expect_result(r, "\"next\"");
 	json_decref(r);
-	ck_assert_msg(hx_quiet_for(c, 200), "a notification batch was answered");
+	ck_assert_msg(
+	    hx_quiet_for(c, 200), "a notification batch was answered");
 	hx_close(c);
 }
 END_TEST
 
 START_TEST(test_batch_limit)
 {
-	struct hx_conn	*c;
-	json_t		*r;
+	struct hx_conn *c;
+	json_t *r;
 
 	/* max_inflight_per_conn = 4 in CONF_TEST. */
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
 	/* Exactly 4: fine. */
-	hx_send_line(c, "["
+	hx_send_line(c,
+	    "["
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"},"
@@ -1080,7 +1206,8 @@ START_TEST(test_batch_limit)
 	r = read_array(c, 4);
 	json_decref(r);
 	/* 5: one -32600 object, id null. */
-	r = hx_call(c, "["
+	r = hx_call(c,
+	    "["
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"},"
@@ -1089,7 +1216,8 @@ START_TEST(test_batch_limit)
 	hx_expect_error(r, "null", -32600);
 	json_decref(r);
 	/* The limit counts every member, notifications included. */
-	r = hx_call(c, "["
+	r = hx_call(c,
+	    "["
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"},"
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"},"
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"},"
@@ -1108,22 +1236,25 @@ END_TEST
 
 START_TEST(test_batch_duplicate_ids)
 {
-	struct hx_conn	*c;
-	json_t		*arr, *m;
-	size_t		 i, ok = 0, dup = 0;
+	struct hx_conn *c;
+	json_t *arr, *m;
+	size_t i, ok = 0, dup = 0;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
-	hx_send_line(c, "["
+	hx_send_line(c,
+	    "["
 	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":50}},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}]");
 	arr = read_array(c, 2);
-	json_array_foreach(arr, i, m) {
+	json_array_foreach(arr, i, m)
+	{
 		if (json_object_get(m, "result") != NULL) {
 			/* The first member keeps its own reply. */
-			ck_assert_int_ge(hx_int_at(hx_expect_result(m, "7"),
-			    "slept_ms"), 50);
+			ck_assert_int_ge(
+			    hx_int_at(hx_expect_result(m, "7"), "slept_ms"),
+			    50);
 			ok++;
 		} else {
 			hx_expect_error(m, "7", -32600);
@@ -1135,12 +1266,14 @@ START_TEST(test_batch_duplicate_ids)
 	json_decref(arr);
 
 	/* Inline methods too: the later duplicate is -32600. */
-	hx_send_line(c, "["
+	hx_send_line(c,
+	    "["
 	    "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"ping\"},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"ping\"}]");
 	arr = read_array(c, 2);
 	ok = dup = 0;
-	json_array_foreach(arr, i, m) {
+	json_array_foreach(arr, i, m)
+	{
 		if (json_object_get(m, "result") != NULL) {
 			hx_expect_result(m, "\"x\"");
 			ok++;
@@ -1158,21 +1291,23 @@ END_TEST
 
 START_TEST(test_batch_waits_for_all)
 {
-	struct hx_conn	*c;
-	json_t		*arr;
+	struct hx_conn *c;
+	json_t *arr;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
 	/* One array reply, written when the slowest member ends. */
-	hx_send_line(c, "["
+	hx_send_line(c,
+	    "["
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":150}},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"spin\","
 	    "\"params\":{\"ms\":10}},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}]");
 	arr = read_array(c, 3);
-	ck_assert_int_ge(hx_int_at(hx_expect_result(member(arr, "1"), "1"),
-	    "slept_ms"), 150);
+	ck_assert_int_ge(
+	    hx_int_at(hx_expect_result(member(arr, "1"), "1"), "slept_ms"),
+	    150);
 	hx_expect_result(member(arr, "2"), "2");
 	hx_expect_result(member(arr, "3"), "3");
 	json_decref(arr);
@@ -1185,27 +1320,30 @@ END_TEST
 
 START_TEST(test_duplicate_inflight_id)
 {
-	struct hx_conn	*c;
-	json_t		*r;
+	struct hx_conn *c;
+	json_t *r;
 
 	hx_daemon_up(&d, CONF_TEST);
 	c = hx_connect(&d);
-	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"sleep\","
+	hx_send_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"sleep\","
 	    "\"params\":{\"ms\":500}}");
-	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\"}");
+	hx_send_line(
+	    c, "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\"}");
 	/* The duplicate is refused with its id ... */
 	r = hx_read_json(c);
 	hx_expect_error(r, "\"a\"", -32600);
 	json_decref(r);
 	/* ... and the earlier request keeps its own reply. */
 	r = hx_read_json(c);
-	ck_assert_int_ge(hx_int_at(hx_expect_result(r, "\"a\""), "slept_ms"),
-	    500);
+	ck_assert_int_ge(
+	    hx_int_at(hx_expect_result(r, "\"a\""), "slept_ms"), 500);
 	json_decref(r);
 	/* Once answered, the id is free again. */
 	expect_pong(c, "\"a\"");
 	/* Integer and string ids are different ids. */
-	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
+	hx_send_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":100}}");
 	expect_pong(c, "\"1\"");
 	r = hx_read_json(c);
@@ -1217,16 +1355,18 @@ END_TEST
 
 START_TEST(test_same_id_other_connection)
 {
-	struct hx_conn	*a, *b;
-	json_t		*r;
+	struct hx_conn *a, *b;
+	json_t *r;
 
 	/* The rule is per connection. */
 	hx_daemon_up(&d, CONF_TEST);
 	a = hx_connect(&d);
 	b = hx_connect(&d);
-	hx_send_line(a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
+	hx_send_line(a,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":200}}");
-	hx_send_line(b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
+	hx_send_line(b,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":10}}");
 	r = hx_read_json(b);
 	hx_expect_result(r, "1");
@@ -1242,8 +1382,8 @@ END_TEST
 static Suite *
 daemon_suite(void)
 {
-	Suite	*s = suite_create("daemon");
-	TCase	*tc;
+	Suite *s = suite_create("daemon");
+	TCase *tc;
 
 	tc = tcase_create("basics");
 	tcase_add_checked_fixture(tc, NULL, teardown);

@@ -22,12 +22,12 @@
 
 /* Sanitizer builds use several times the memory: loosen those bounds. */
 #ifdef __SANITIZE_ADDRESS__
-#define MEM_SLACK	4
+#define MEM_SLACK 4
 #else
-#define MEM_SLACK	1
+#define MEM_SLACK 1
 #endif
 
-static struct hx_daemon	 d;
+static struct hx_daemon d;
 
 static void
 teardown(void)
@@ -36,12 +36,12 @@ teardown(void)
 }
 
 /* One CPU worker, one I/O worker: queueing is easy to set up. */
-#define CONF_ONE(queue_max, inflight) \
-	"[daemon]\n" \
+#define CONF_ONE(queue_max, inflight)  \
+	"[daemon]\n"                   \
 	"enable_test_methods = true\n" \
-	"[pool]\n" \
-	"cpu_workers = 1\n" \
-	"io_workers = 1\n" \
+	"[pool]\n"                     \
+	"cpu_workers = 1\n"            \
+	"io_workers = 1\n"             \
 	"queue_max = " #queue_max "\n" \
 	"max_inflight_per_conn = " #inflight "\n"
 
@@ -50,19 +50,22 @@ send_job(struct hx_conn *c, const char *method, const char *id, int ms,
     int timeout_ms)
 {
 	if (timeout_ms > 0)
-		hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"%s\","
-		    "\"params\":{\"ms\":%d,\"timeout_ms\":%d}}", id, method, ms,
-		    timeout_ms);
+		hx_sendf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"%s\","
+		    "\"params\":{\"ms\":%d,\"timeout_ms\":%d}}",
+		    id, method, ms, timeout_ms);
 	else
-		hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"%s\","
-		    "\"params\":{\"ms\":%d}}", id, method, ms);
+		hx_sendf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"%s\","
+		    "\"params\":{\"ms\":%d}}",
+		    id, method, ms);
 }
 
 /* Read n replies; out[i] holds them in arrival order (new references). */
 static void
 read_n(struct hx_conn *c, json_t **out, size_t n)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < n; i++)
 		out[i] = hx_read_json(c);
@@ -71,7 +74,7 @@ read_n(struct hx_conn *c, json_t **out, size_t n)
 static void
 free_n(json_t **r, size_t n)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < n; i++)
 		json_decref(r[i]);
@@ -80,8 +83,8 @@ free_n(json_t **r, size_t n)
 static void
 expect_stat(struct hx_conn *sc, const char *path, long long want)
 {
-	json_t	*st = hx_stats_on(sc);
-	char	*text = hx_dump(st);
+	json_t *st = hx_stats_on(sc);
+	char *text = hx_dump(st);
 
 	ck_assert_msg(hx_int_at(st, path) == want, "stats %s is not %lld: %s",
 	    path, want, text);
@@ -92,8 +95,8 @@ expect_stat(struct hx_conn *sc, const char *path, long long want)
 static void
 expect_overloaded(json_t *reply, const char *id)
 {
-	json_t	*err, *ra;
-	char	*text;
+	json_t *err, *ra;
+	char *text;
 
 	err = hx_expect_error(reply, id, -32000);
 	ra = hx_get_path(err, "data.retry_after_ms");
@@ -107,9 +110,9 @@ expect_overloaded(json_t *reply, const char *id)
 
 START_TEST(test_queue_full)
 {
-	struct hx_conn	*c, *sc;
-	json_t		*r[7], *st;
-	size_t		 i;
+	struct hx_conn *c, *sc;
+	json_t *r[7], *st;
+	size_t i;
 
 	hx_daemon_up(&d, CONF_ONE(2, 16));
 	sc = hx_connect(&d);
@@ -137,8 +140,9 @@ START_TEST(test_queue_full)
 	expect_overloaded(hx_by_id(r, 7, "4"), "4");
 	expect_overloaded(hx_by_id(r, 7, "5"), "5");
 	expect_overloaded(hx_by_id(r, 7, "7"), "7");
-	ck_assert_int_ge(hx_int_at(hx_expect_result(hx_by_id(r, 7, "1"), "1"),
-	    "spun_ms"), 1000 * hx_slow());
+	ck_assert_int_ge(
+	    hx_int_at(hx_expect_result(hx_by_id(r, 7, "1"), "1"), "spun_ms"),
+	    1000 * hx_slow());
 	hx_expect_result(hx_by_id(r, 7, "2"), "2");
 	hx_expect_result(hx_by_id(r, 7, "3"), "3");
 	hx_expect_result(hx_by_id(r, 7, "6"), "6");
@@ -157,8 +161,8 @@ END_TEST
 
 START_TEST(test_queue_max_zero)
 {
-	struct hx_conn	*c, *sc;
-	json_t		*r;
+	struct hx_conn *c, *sc;
+	json_t *r;
 
 	hx_daemon_up(&d, CONF_ONE(0, 16));
 	sc = hx_connect(&d);
@@ -189,13 +193,14 @@ END_TEST
 
 START_TEST(test_inflight_pause)
 {
-	struct hx_conn	*c, *sc;
-	json_t		*r[4];
-	json_t		*st;
-	size_t		 i, ping_at = 99, first_sleep = 99;
-	char		*id;
+	struct hx_conn *c, *sc;
+	json_t *r[4];
+	json_t *st;
+	size_t i, ping_at = 99, first_sleep = 99;
+	char *id;
 
-	hx_daemon_up(&d, "[daemon]\nenable_test_methods = true\n"
+	hx_daemon_up(&d,
+	    "[daemon]\nenable_test_methods = true\n"
 	    "[pool]\nio_workers = 4\nmax_inflight_per_conn = 2\n");
 	sc = hx_connect(&d);
 	c = hx_connect(&d);
@@ -239,12 +244,12 @@ END_TEST
 
 START_TEST(test_slow_reader)
 {
-	const size_t	 line_len = 50, max_lines = 560000;
-	struct hx_conn	*a, *b, *sc;
-	char		*buf, *line;
-	size_t		 len, sent, lines, i, got;
-	long		 rss0, rss1;
-	json_t		*r;
+	const size_t line_len = 50, max_lines = 560000;
+	struct hx_conn *a, *b, *sc;
+	char *buf, *line;
+	size_t len, sent, lines, i, got;
+	long rss0, rss1;
+	json_t *r;
 
 	hx_daemon_up(&d, "[daemon]\nmax_output_bytes_per_conn = 65536\n");
 	sc = hx_connect(&d);
@@ -257,16 +262,21 @@ START_TEST(test_slow_reader)
 	ck_assert_ptr_nonnull(buf);
 	for (i = 0; i < max_lines; i++)
 		ck_assert_int_eq(snprintf(buf + i * line_len, line_len + 1,
-		    "{\"jsonrpc\":\"2.0\",\"id\":%zu,\"method\":\"ping\"}\n",
-		    1000000000 + i), (int)line_len);
+				     "{\"jsonrpc\":\"2.0\",\"id\":%zu,"
+				     "\"method\":\"ping\"}\n",
+				     1000000000 + i),
+		    (int)line_len);
 	sent = hx_send_some(a, buf, len, 1500);
 	/* The daemon stopped reading a: the writes stalled. */
-	ck_assert_msg(sent < len, "the daemon read all %zu bytes from a "
-	    "client that never reads its replies", len);
+	ck_assert_msg(sent < len,
+	    "the daemon read all %zu bytes from a "
+	    "client that never reads its replies",
+	    len);
 
 	/* Others are served meanwhile. */
 	b = hx_connect(&d);
-	r = hx_call(b, "{\"jsonrpc\":\"2.0\",\"id\":\"b\",\"method\":\"ping\"}");
+	r = hx_call(
+	    b, "{\"jsonrpc\":\"2.0\",\"id\":\"b\",\"method\":\"ping\"}");
 	hx_expect_result(r, "\"b\"");
 	json_decref(r);
 	json_decref(hx_stats_on(sc));
@@ -304,8 +314,8 @@ END_TEST
 
 START_TEST(test_max_connections)
 {
-	struct hx_conn	*c1, *c2, *c3, *c4;
-	json_t		*r, *st;
+	struct hx_conn *c1, *c2, *c3, *c4;
+	json_t *r, *st;
 
 	hx_daemon_up(&d, "[daemon]\nmax_connections = 2\n");
 	c1 = hx_connect(&d);
@@ -345,10 +355,10 @@ END_TEST
 
 START_TEST(test_fairness)
 {
-	struct hx_conn	*a, *b, *sc;
-	json_t		*r, *st;
-	char		 id[16];
-	int		 i;
+	struct hx_conn *a, *b, *sc;
+	json_t *r, *st;
+	char id[16];
+	int i;
 
 	hx_daemon_up(&d, CONF_ONE(100, 64));
 	sc = hx_connect(&d);
@@ -387,9 +397,9 @@ END_TEST
 static void
 expect_cancelled_flag(json_t *reply, const char *id, bool want)
 {
-	json_t	*res = hx_expect_result(reply, id);
-	json_t	*v = json_object_get(res, "cancelled");
-	char	*text = hx_dump(reply);
+	json_t *res = hx_expect_result(reply, id);
+	json_t *v = json_object_get(res, "cancelled");
+	char *text = hx_dump(reply);
 
 	ck_assert_msg(json_is_boolean(v) && json_is_true(v) == want,
 	    "expected {\"cancelled\":%s}: %s", want ? "true" : "false", text);
@@ -398,8 +408,8 @@ expect_cancelled_flag(json_t *reply, const char *id, bool want)
 
 START_TEST(test_cancel_queued)
 {
-	struct hx_conn	*c, *sc;
-	json_t		*r[2], *one;
+	struct hx_conn *c, *sc;
+	json_t *r[2], *one;
 
 	hx_daemon_up(&d, CONF_ONE(8, 16));
 	sc = hx_connect(&d);
@@ -408,7 +418,8 @@ START_TEST(test_cancel_queued)
 	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
 	send_job(c, "spin", "\"q\"", 10, 0);
 	json_decref(hx_wait_stat(sc, "queue.depth", 1));
-	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
+	hx_send_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
 	    "\"method\":\"job.cancel\",\"params\":{\"id\":\"q\"}}");
 	read_n(c, r, 2);
 	hx_expect_error(hx_by_id(r, 2, "\"q\""), "\"q\"", -32002);
@@ -421,15 +432,18 @@ START_TEST(test_cancel_queued)
 	json_decref(one);
 
 	/* Already answered, or never known: false. */
-	one = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c2\","
+	one = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"c2\","
 	    "\"method\":\"job.cancel\",\"params\":{\"id\":\"q\"}}");
 	expect_cancelled_flag(one, "\"c2\"", false);
 	json_decref(one);
-	one = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c3\","
+	one = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"c3\","
 	    "\"method\":\"job.cancel\",\"params\":{\"id\":\"r\"}}");
 	expect_cancelled_flag(one, "\"c3\"", false);
 	json_decref(one);
-	one = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c4\","
+	one = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"c4\","
 	    "\"method\":\"job.cancel\",\"params\":{\"id\":12345}}");
 	expect_cancelled_flag(one, "\"c4\"", false);
 	json_decref(one);
@@ -445,8 +459,8 @@ END_TEST
 
 START_TEST(test_cancel_other_connection)
 {
-	struct hx_conn	*a, *b, *sc;
-	json_t		*r;
+	struct hx_conn *a, *b, *sc;
+	json_t *r;
 
 	/* job.cancel only reaches requests of its own connection. */
 	hx_daemon_up(&d, CONF_ONE(8, 16));
@@ -455,7 +469,8 @@ START_TEST(test_cancel_other_connection)
 	b = hx_connect(&d);
 	send_job(a, "sleep", "1", 300, 0);
 	json_decref(hx_wait_stat(sc, "workers.io.busy", 1));
-	r = hx_call(b, "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
+	r = hx_call(b,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
 	    "\"method\":\"job.cancel\",\"params\":{\"id\":1}}");
 	expect_cancelled_flag(r, "\"c\"", false);
 	json_decref(r);
@@ -471,8 +486,8 @@ END_TEST
 static void
 cancel_running(const char *method, const char *busy)
 {
-	struct hx_conn	*c, *sc;
-	json_t		*r[2];
+	struct hx_conn *c, *sc;
+	json_t *r[2];
 
 	hx_daemon_up(&d, CONF_ONE(8, 16));
 	sc = hx_connect(&d);
@@ -480,7 +495,8 @@ cancel_running(const char *method, const char *busy)
 	/* A minute-long job: only a cancel ends it within the hang guard. */
 	send_job(c, method, "\"long\"", 60000, 0);
 	json_decref(hx_wait_stat(sc, busy, 1));
-	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
+	hx_send_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
 	    "\"method\":\"job.cancel\",\"params\":{\"id\":\"long\"}}");
 	read_n(c, r, 2);
 	hx_expect_error(hx_by_id(r, 2, "\"long\""), "\"long\"", -32002);
@@ -510,8 +526,8 @@ END_TEST
 
 START_TEST(test_timeout_queued)
 {
-	struct hx_conn	*c, *sc;
-	json_t		*r;
+	struct hx_conn *c, *sc;
+	json_t *r;
 
 	hx_daemon_up(&d, CONF_ONE(8, 16));
 	sc = hx_connect(&d);
@@ -538,8 +554,8 @@ END_TEST
 static void
 timeout_running(const char *method, const char *busy)
 {
-	struct hx_conn	*c, *sc;
-	json_t		*r;
+	struct hx_conn *c, *sc;
+	json_t *r;
 
 	hx_daemon_up(&d, CONF_ONE(8, 16));
 	sc = hx_connect(&d);
@@ -577,10 +593,10 @@ END_TEST
 
 START_TEST(test_disconnect_drops_queued)
 {
-	struct hx_conn	*a, *sc;
-	json_t		*st, *r;
-	char		 id[16];
-	int		 i;
+	struct hx_conn *a, *sc;
+	json_t *st, *r;
+	char id[16];
+	int i;
 
 	hx_daemon_up(&d, CONF_ONE(100, 64));
 	sc = hx_connect(&d);
@@ -626,7 +642,7 @@ END_TEST
 static void
 disconnect_running(const char *method, const char *busy)
 {
-	struct hx_conn	*a, *sc;
+	struct hx_conn *a, *sc;
 
 	hx_daemon_up(&d, CONF_ONE(100, 64));
 	sc = hx_connect(&d);
@@ -653,10 +669,11 @@ END_TEST
 
 START_TEST(test_disconnect_other_client_unaffected)
 {
-	struct hx_conn	*a, *b, *sc;
-	json_t		*r;
+	struct hx_conn *a, *b, *sc;
+	json_t *r;
 
-	hx_daemon_up(&d, "[daemon]\nenable_test_methods = true\n"
+	hx_daemon_up(&d,
+	    "[daemon]\nenable_test_methods = true\n"
 	    "[pool]\ncpu_workers = 1\nio_workers = 2\n");
 	sc = hx_connect(&d);
 	a = hx_connect(&d);
@@ -678,8 +695,8 @@ END_TEST
 
 START_TEST(test_eof_answers_queued)
 {
-	struct hx_conn	*c;
-	json_t		*r[3];
+	struct hx_conn *c;
+	json_t *r[3];
 
 	/* End of input with jobs queued: all run and are answered. */
 	hx_daemon_up(&d, CONF_ONE(8, 16));
@@ -702,12 +719,13 @@ END_TEST
 
 START_TEST(test_no_fd_leak)
 {
-	struct hx_conn	*c[100], *sc;
-	json_t		*r;
-	long long	 end;
-	int		 i, base, now;
+	struct hx_conn *c[100], *sc;
+	json_t *r;
+	long long end;
+	int i, base, now;
 
-	hx_daemon_up(&d, "[daemon]\nenable_test_methods = true\n"
+	hx_daemon_up(&d,
+	    "[daemon]\nenable_test_methods = true\n"
 	    "max_connections = 20\n");
 	sc = hx_connect(&d);
 	json_decref(hx_wait_stat(sc, "connections", 1));
@@ -716,7 +734,8 @@ START_TEST(test_no_fd_leak)
 	for (i = 0; i < 100; i++)
 		c[i] = hx_connect(&d);
 	for (i = 0; i < 10; i++) {
-		r = hx_call(c[i], "{\"jsonrpc\":\"2.0\",\"id\":1,"
+		r = hx_call(c[i],
+		    "{\"jsonrpc\":\"2.0\",\"id\":1,"
 		    "\"method\":\"ping\"}");
 		hx_expect_result(r, "1");
 		json_decref(r);
@@ -737,10 +756,10 @@ END_TEST
 START_TEST(test_idle_connections_memory)
 {
 	enum { N = 400 };
-	struct hx_conn	*c[N], *sc;
-	long		 rss0, rss1;
-	json_t		*r;
-	int		 i;
+	struct hx_conn *c[N], *sc;
+	long rss0, rss1;
+	json_t *r;
+	int i;
 
 	hx_daemon_up(&d, NULL);
 	sc = hx_connect(&d);
@@ -751,7 +770,8 @@ START_TEST(test_idle_connections_memory)
 		c[i] = hx_connect(&d);
 	/* Each one has talked once, then stays idle. */
 	for (i = 0; i < N; i++)
-		hx_send_line(c[i], "{\"jsonrpc\":\"2.0\",\"id\":1,"
+		hx_send_line(c[i],
+		    "{\"jsonrpc\":\"2.0\",\"id\":1,"
 		    "\"method\":\"ping\"}");
 	for (i = 0; i < N; i++) {
 		r = hx_read_json(c[i]);
@@ -771,9 +791,9 @@ END_TEST
 
 START_TEST(test_stats_job_counters)
 {
-	struct hx_conn	*c;
-	json_t		*r, *st;
-	int		 i;
+	struct hx_conn *c;
+	json_t *r, *st;
+	int i;
 
 	hx_daemon_up(&d, CONF_ONE(8, 16));
 	c = hx_connect(&d);
@@ -786,7 +806,8 @@ START_TEST(test_stats_job_counters)
 	/* Inline methods and refused requests are not pool jobs. */
 	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
 	json_decref(r);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"sleep\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":-1}}");
 	json_decref(r);
 	st = hx_stats_on(c);
@@ -804,10 +825,10 @@ END_TEST
 START_TEST(test_fd_exhaustion_no_spin)
 {
 	enum { N = 100 };
-	struct hx_conn	*c[N], *sc, *late = NULL;
-	json_t		*r;
-	long long	 cpu0, cpu1, end;
-	int		 i;
+	struct hx_conn *c[N], *sc, *late = NULL;
+	json_t *r;
+	long long cpu0, cpu1, end;
+	int i;
 
 	/* 64 descriptors in all: accept runs into EMFILE. */
 	hx_daemon_init(&d, "[daemon]\nmax_connections = 1000\n");
@@ -837,10 +858,11 @@ START_TEST(test_fd_exhaustion_no_spin)
 		hx_close(c[i]);
 	end = hx_now_ms() + HX_TIMEOUT_MS;
 	for (;;) {
-		char	*line;
+		char *line;
 
 		late = hx_connect(&d);
-		hx_send_line(late, "{\"jsonrpc\":\"2.0\",\"id\":2,"
+		hx_send_line(late,
+		    "{\"jsonrpc\":\"2.0\",\"id\":2,"
 		    "\"method\":\"ping\"}");
 		line = hx_read_line_timeout(late, 1000);
 		if (line != NULL && strstr(line, "\"pong\"") != NULL) {
@@ -863,14 +885,15 @@ END_TEST
 
 START_TEST(test_access_refused)
 {
-	char		 conf[256];
-	struct hx_conn	*c;
-	json_t		*r;
+	char conf[256];
+	struct hx_conn *c;
+	json_t *r;
 
 	/* uid 0 is not special: root is refused too. */
-	snprintf(conf, sizeof(conf), "[access]\nallow_uids = %u\n"
-	    "allow_gids = %u\n", (unsigned)getuid() + 4242,
-	    (unsigned)getegid() + 4242);
+	snprintf(conf, sizeof(conf),
+	    "[access]\nallow_uids = %u\n"
+	    "allow_gids = %u\n",
+	    (unsigned)getuid() + 4242, (unsigned)getegid() + 4242);
 	hx_daemon_up(&d, conf);
 	c = hx_connect(&d);
 	r = hx_read_json(c);
@@ -883,13 +906,14 @@ END_TEST
 
 START_TEST(test_access_by_uid)
 {
-	char		 conf[256];
-	struct hx_conn	*c;
-	json_t		*r;
+	char conf[256];
+	struct hx_conn *c;
+	json_t *r;
 
-	snprintf(conf, sizeof(conf), "[access]\nallow_uids = 4242 , %u\n"
-	    "allow_gids = %u\n", (unsigned)getuid(),
-	    (unsigned)getegid() + 4242);
+	snprintf(conf, sizeof(conf),
+	    "[access]\nallow_uids = 4242 , %u\n"
+	    "allow_gids = %u\n",
+	    (unsigned)getuid(), (unsigned)getegid() + 4242);
 	hx_daemon_up(&d, conf);
 	c = hx_connect(&d);
 	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
@@ -901,13 +925,14 @@ END_TEST
 
 START_TEST(test_access_by_gid)
 {
-	char		 conf[256];
-	struct hx_conn	*c;
-	json_t		*r;
+	char conf[256];
+	struct hx_conn *c;
+	json_t *r;
 
-	snprintf(conf, sizeof(conf), "[access]\nallow_uids = %u\n"
-	    "allow_gids = 4242, %u\n", (unsigned)getuid() + 4242,
-	    (unsigned)getegid());
+	snprintf(conf, sizeof(conf),
+	    "[access]\nallow_uids = %u\n"
+	    "allow_gids = 4242, %u\n",
+	    (unsigned)getuid() + 4242, (unsigned)getegid());
 	hx_daemon_up(&d, conf);
 	c = hx_connect(&d);
 	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
@@ -920,8 +945,8 @@ END_TEST
 static Suite *
 flow_suite(void)
 {
-	Suite	*s = suite_create("flow");
-	TCase	*tc;
+	Suite *s = suite_create("flow");
+	TCase *tc;
 
 	tc = tcase_create("admission");
 	tcase_add_checked_fixture(tc, NULL, teardown);

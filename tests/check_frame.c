@@ -22,11 +22,11 @@
 static char *
 feed(size_t max_line, const char *in, size_t inlen, size_t chunk, bool eof)
 {
-	struct frame	 f;
-	char		*buf = malloc(inlen + 1), *out = malloc(4 * inlen + 16);
-	size_t		 blen = 0, olen = 0, off = 0, consumed, line_len, k;
+	struct frame f;
+	char *buf = malloc(inlen + 1), *out = malloc(4 * inlen + 16);
+	size_t blen = 0, olen = 0, off = 0, consumed, line_len, k;
 	enum frame_status st;
-	bool		 last;
+	bool last;
 
 	ck_assert_ptr_nonnull(buf);
 	ck_assert_ptr_nonnull(out);
@@ -38,8 +38,8 @@ feed(size_t max_line, const char *in, size_t inlen, size_t chunk, bool eof)
 		off += k;
 		last = eof && off == inlen;
 		for (;;) {
-			st = frame_next(&f, buf, blen, last, &consumed,
-			    &line_len);
+			st = frame_next(
+			    &f, buf, blen, last, &consumed, &line_len);
 			ck_assert_uint_le(consumed, blen);
 			if (st == FRAME_LINE) {
 				ck_assert_uint_lt(line_len, consumed + 1);
@@ -69,10 +69,10 @@ feed(size_t max_line, const char *in, size_t inlen, size_t chunk, bool eof)
 }
 
 static const struct frame_case {
-	size_t		 max;
-	const char	*in;
-	bool		 eof;
-	const char	*want;
+	size_t max;
+	const char *in;
+	bool eof;
+	const char *want;
 } frame_cases[] = {
 	{ 8, "", true, "" },
 	{ 8, "abc\n", false, "Labc|" },
@@ -104,12 +104,10 @@ static const struct frame_case {
 	{ 8, "123456789\nabc\n", false, "T|Labc|" },
 	{ 8, "1234567890123456789012345\nabc\n", false, "T|Labc|" },
 	{ 8, "1234567890123456789012345\r\nabc\r\n", false, "T|Labc|" },
-	{ 8, "1234567890123456789012345\n123456789\nx\n", false,
-	    "T|T|Lx|" },
+	{ 8, "1234567890123456789012345\n123456789\nx\n", false, "T|T|Lx|" },
 	{ 8, "1234567890123456789012345", true, "T|" },
 	{ 8, "1234567890123456789012345\nab", true, "T|Lab|" },
-	{ 8, "ab\n1234567890123456789012345\n\ncd\n", false,
-	    "Lab|T|Lcd|" },
+	{ 8, "ab\n1234567890123456789012345\n\ncd\n", false, "Lab|T|Lcd|" },
 	/* A blank line is measured like any other. */
 	{ 4, "          \nab\n", false, "T|Lab|" },
 	{ 0, "\n\r\nx\n", false, "T|" },
@@ -121,13 +119,13 @@ static const size_t frame_chunks[] = { 1, 2, 3, 5, 7, 1000 };
 
 START_TEST(test_frame_table)
 {
-	const struct frame_case	*c = &frame_cases[_i];
-	char			*got;
+	const struct frame_case *c = &frame_cases[_i];
+	char *got;
 
 	for (size_t j = 0; j < sizeof(frame_chunks) / sizeof(frame_chunks[0]);
-	    j++) {
-		got = feed(c->max, c->in, strlen(c->in), frame_chunks[j],
-		    c->eof);
+	     j++) {
+		got =
+		    feed(c->max, c->in, strlen(c->in), frame_chunks[j], c->eof);
 		ck_assert_msg(strcmp(got, c->want) == 0,
 		    "case %d chunk %zu: got \"%s\", want \"%s\"", _i,
 		    frame_chunks[j], got, c->want);
@@ -139,17 +137,19 @@ END_TEST
 /* Blank lines before a line are dropped first; the line comes at buf[0]. */
 START_TEST(test_frame_blank_prefix)
 {
-	struct frame	f;
-	const char	buf[] = "\n \t\r\n{}\r\nrest";
-	size_t		consumed, len;
+	struct frame f;
+	const char buf[] = "\n \t\r\n{}\r\nrest";
+	size_t consumed, len;
 
 	frame_init(&f, 4);
-	ck_assert_int_eq(frame_next(&f, buf, sizeof(buf) - 1, false,
-	    &consumed, &len), FRAME_NEED_MORE);
+	ck_assert_int_eq(
+	    frame_next(&f, buf, sizeof(buf) - 1, false, &consumed, &len),
+	    FRAME_NEED_MORE);
 	ck_assert_uint_eq(consumed, 5);
 	ck_assert_uint_eq(len, 0);
-	ck_assert_int_eq(frame_next(&f, buf + 5, sizeof(buf) - 6, false,
-	    &consumed, &len), FRAME_LINE);
+	ck_assert_int_eq(
+	    frame_next(&f, buf + 5, sizeof(buf) - 6, false, &consumed, &len),
+	    FRAME_LINE);
 	ck_assert_uint_eq(len, 2);
 	ck_assert_uint_eq(consumed, 4);
 	ck_assert_int_eq(frame_next(&f, buf + 9, 4, false, &consumed, &len),
@@ -161,20 +161,20 @@ END_TEST
 /* A partial line is searched once: scanned remembers how far. */
 START_TEST(test_frame_scanned)
 {
-	struct frame	f;
-	char		buf[16];
-	size_t		consumed, len;
+	struct frame f;
+	char buf[16];
+	size_t consumed, len;
 
 	frame_init(&f, 10);
 	memcpy(buf, "\nabc", 4);
-	ck_assert_int_eq(frame_next(&f, buf, 4, false, &consumed, &len),
-	    FRAME_NEED_MORE);
+	ck_assert_int_eq(
+	    frame_next(&f, buf, 4, false, &consumed, &len), FRAME_NEED_MORE);
 	ck_assert_uint_eq(consumed, 1);
 	ck_assert_uint_eq(f.scanned, 3);
 	memmove(buf, buf + 1, 3);
 	memcpy(buf + 3, "de\n", 3);
-	ck_assert_int_eq(frame_next(&f, buf, 6, false, &consumed, &len),
-	    FRAME_LINE);
+	ck_assert_int_eq(
+	    frame_next(&f, buf, 6, false, &consumed, &len), FRAME_LINE);
 	ck_assert_uint_eq(len, 5);
 	ck_assert_uint_eq(consumed, 6);
 	ck_assert_uint_eq(f.scanned, 0);
@@ -184,24 +184,24 @@ END_TEST
 /* Discarding state persists while no '\n' comes. */
 START_TEST(test_frame_discard_state)
 {
-	struct frame	f;
-	size_t		consumed, len;
+	struct frame f;
+	size_t consumed, len;
 
 	frame_init(&f, 2);
-	ck_assert_int_eq(frame_next(&f, "abcd", 4, false, &consumed, &len),
-	    FRAME_TOO_LONG);
+	ck_assert_int_eq(
+	    frame_next(&f, "abcd", 4, false, &consumed, &len), FRAME_TOO_LONG);
 	ck_assert_uint_eq(consumed, 4);
 	ck_assert(f.discarding);
-	ck_assert_int_eq(frame_next(&f, "efgh", 4, false, &consumed, &len),
+	ck_assert_int_eq(
+	    frame_next(&f, "efgh", 4, false, &consumed, &len), FRAME_NEED_MORE);
+	ck_assert_uint_eq(consumed, 4);
+	ck_assert(f.discarding);
+	ck_assert_int_eq(frame_next(&f, "ij\nk\n", 5, false, &consumed, &len),
 	    FRAME_NEED_MORE);
-	ck_assert_uint_eq(consumed, 4);
-	ck_assert(f.discarding);
-	ck_assert_int_eq(frame_next(&f, "ij\nk\n", 5, false, &consumed,
-	    &len), FRAME_NEED_MORE);
 	ck_assert(!f.discarding);
 	ck_assert_uint_eq(consumed, 3);
-	ck_assert_int_eq(frame_next(&f, "k\n", 2, false, &consumed, &len),
-	    FRAME_LINE);
+	ck_assert_int_eq(
+	    frame_next(&f, "k\n", 2, false, &consumed, &len), FRAME_LINE);
 	ck_assert_uint_eq(consumed, 2);
 	ck_assert_uint_eq(len, 1);
 }
@@ -220,8 +220,8 @@ END_TEST
 static Suite *
 frame_suite(void)
 {
-	Suite	*s = suite_create("frame");
-	TCase	*tc = tcase_create("frame");
+	Suite *s = suite_create("frame");
+	TCase *tc = tcase_create("frame");
 
 	tcase_add_loop_test(tc, test_frame_table, 0,
 	    sizeof(frame_cases) / sizeof(frame_cases[0]));
@@ -236,8 +236,8 @@ frame_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(frame_suite());
-	int	 failed;
+	SRunner *sr = srunner_create(frame_suite());
+	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -11,7 +11,7 @@
 
 START_TEST(quiet_start_never_trims)
 {
-	struct heap_trim_state	t = { 0 };
+	struct heap_trim_state t = { 0 };
 
 	for (int i = 0; i < 5; i++)
 		ck_assert(!heap_trim_due(&t, 0, 0));
@@ -20,7 +20,7 @@ END_TEST
 
 START_TEST(trims_once_after_a_quiet_tick)
 {
-	struct heap_trim_state	t = { 0 };
+	struct heap_trim_state t = { 0 };
 
 	/* Activity during the tick: not yet. */
 	ck_assert(!heap_trim_due(&t, 10, 0));
@@ -37,7 +37,7 @@ END_TEST
 
 START_TEST(never_with_jobs_in_the_pools)
 {
-	struct heap_trim_state	t = { 0 };
+	struct heap_trim_state t = { 0 };
 
 	ck_assert(!heap_trim_due(&t, 5, 3));
 	/* Quiet counters but a long job still running: wait for it. */
@@ -49,8 +49,8 @@ END_TEST
 
 START_TEST(rss_is_read)
 {
-	long	before = heap_rss_kib();
-	char	*p;
+	long before = heap_rss_kib();
+	char *p;
 
 	ck_assert_int_gt(before, 0);
 	/* Touch 8 MiB: the reading follows. */
@@ -66,8 +66,8 @@ END_TEST
 static Suite *
 heap_suite(void)
 {
-	Suite	*su = suite_create("heap");
-	TCase	*tc = tcase_create("core");
+	Suite *su = suite_create("heap");
+	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, quiet_start_never_trims);
 	tcase_add_test(tc, trims_once_after_a_quiet_tick);
@@ -80,8 +80,8 @@ heap_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(heap_suite());
-	int	 failed;
+	SRunner *sr = srunner_create(heap_suite());
+	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

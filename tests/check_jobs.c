@@ -36,15 +36,15 @@ extern const struct job_kind job_argon2_hash, job_argon2_verify;
 extern const struct job_kind job_zstd_compress, job_zstd_decompress;
 extern const struct job_kind job_file_read;
 
-static struct sbk_config	 cfg;
-static char			 tdir[PATH_MAX];
-static char			*roots[2];
-static char			*no_roots[1];
+static struct sbk_config cfg;
+static char tdir[PATH_MAX];
+static char *roots[2];
+static char *no_roots[1];
 
 static void
 setup(void)
 {
-	char	 tmpl[] = "/tmp/check_jobs.XXXXXX";
+	char tmpl[] = "/tmp/check_jobs.XXXXXX";
 
 	ck_assert_ptr_nonnull(mkdtemp(tmpl));
 	ck_assert_ptr_nonnull(realpath(tmpl, tdir));
@@ -70,7 +70,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char	 cmd[PATH_MAX + 32];
+	char cmd[PATH_MAX + 32];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
 	if (system(cmd) != 0)
@@ -85,8 +85,8 @@ static json_t *
 call_ex(const struct job_kind *k, json_t *params, struct rpc_error *err,
     int stop, uint64_t deadline_ns, unsigned long *cost)
 {
-	struct job	*job;
-	json_t		*res = NULL;
+	struct job *job;
+	json_t *res = NULL;
 
 	ck_assert_ptr_nonnull(job = calloc(1, sizeof(*job)));
 	job->kind = k;
@@ -122,8 +122,8 @@ call(const struct job_kind *k, json_t *params, struct rpc_error *err)
 static json_t *
 P(const char *text)
 {
-	json_error_t	 e;
-	json_t		*v = json_loads(text, JSON_ALLOW_NUL, &e);
+	json_error_t e;
+	json_t *v = json_loads(text, JSON_ALLOW_NUL, &e);
 
 	ck_assert_msg(v != NULL, "bad test JSON %s: %s", text, e.text);
 	return (v);
@@ -132,7 +132,7 @@ P(const char *text)
 static const char *
 data_str(const struct rpc_error *err, const char *key)
 {
-	json_t	*v;
+	json_t *v;
 
 	if (err->data == NULL || (v = json_object_get(err->data, key)) == NULL)
 		return ("");
@@ -142,14 +142,14 @@ data_str(const struct rpc_error *err, const char *key)
 static void
 expect_param(const struct job_kind *k, json_t *params, const char *param)
 {
-	struct rpc_error	 err;
-	json_t			*res;
-	char			*dump = json_dumps(params, JSON_COMPACT);
+	struct rpc_error err;
+	json_t *res;
+	char *dump = json_dumps(params, JSON_COMPACT);
 
 	res = call(k, params, &err);
 	ck_assert_msg(res == NULL, "%s %s: succeeded", k->method, dump);
 	ck_assert_msg(err.code == RPC_INVALID_PARAMS &&
-	    strcmp(data_str(&err, "param"), param) == 0,
+		strcmp(data_str(&err, "param"), param) == 0,
 	    "%s %s: code %d param \"%s\" (%s), want -32602 \"%s\"", k->method,
 	    dump, err.code, data_str(&err, "param"), err.message, param);
 	rpc_error_clear(&err);
@@ -157,12 +157,12 @@ expect_param(const struct job_kind *k, json_t *params, const char *param)
 }
 
 static void
-expect_code(const struct job_kind *k, json_t *params, int code,
-    const char *errname)
+expect_code(
+    const struct job_kind *k, json_t *params, int code, const char *errname)
 {
-	struct rpc_error	 err;
-	json_t			*res;
-	char			*dump = json_dumps(params, JSON_COMPACT);
+	struct rpc_error err;
+	json_t *res;
+	char *dump = json_dumps(params, JSON_COMPACT);
 
 	res = call(k, params, &err);
 	ck_assert_msg(res == NULL, "%s %s: succeeded", k->method, dump);
@@ -179,9 +179,9 @@ expect_code(const struct job_kind *k, json_t *params, int code,
 static json_t *
 expect_ok(const struct job_kind *k, json_t *params)
 {
-	struct rpc_error	 err;
-	json_t			*res;
-	char			*dump = json_dumps(params, JSON_COMPACT);
+	struct rpc_error err;
+	json_t *res;
+	char *dump = json_dumps(params, JSON_COMPACT);
 
 	res = call(k, params, &err);
 	ck_assert_msg(res != NULL, "%s %.200s: %d %s", k->method, dump,
@@ -193,7 +193,7 @@ expect_ok(const struct job_kind *k, json_t *params)
 static char *
 b64(const void *data, size_t len)
 {
-	char	*out = malloc(base64_encoded_len(len) + 1);
+	char *out = malloc(base64_encoded_len(len) + 1);
 
 	ck_assert_ptr_nonnull(out);
 	base64_encode(data, len, out);
@@ -203,7 +203,7 @@ b64(const void *data, size_t len)
 static void *
 unb64(const char *text, size_t *lenp)
 {
-	void	*out = malloc(base64_decoded_max(strlen(text)) + 1);
+	void *out = malloc(base64_decoded_max(strlen(text)) + 1);
 
 	ck_assert_ptr_nonnull(out);
 	ck_assert(base64_decode(text, strlen(text), out, lenp));
@@ -213,7 +213,7 @@ unb64(const char *text, size_t *lenp)
 static void
 write_file(const char *path, const void *data, size_t len)
 {
-	int	 fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
@@ -223,9 +223,9 @@ write_file(const char *path, const void *data, size_t len)
 static void *
 read_file(const char *path, size_t *lenp)
 {
-	struct stat	 st;
-	void		*buf;
-	int		 fd = open(path, O_RDONLY);
+	struct stat st;
+	void *buf;
+	int fd = open(path, O_RDONLY);
 
 	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
 	ck_assert_int_eq(fstat(fd, &st), 0);
@@ -239,9 +239,9 @@ read_file(const char *path, size_t *lenp)
 static void *
 random_bytes(size_t len)
 {
-	unsigned char	*p = malloc(len + 1);
-	size_t		 i;
-	unsigned	 x = 12345;
+	unsigned char *p = malloc(len + 1);
+	size_t i;
+	unsigned x = 12345;
 
 	ck_assert_ptr_nonnull(p);
 	for (i = 0; i < len; i++) {
@@ -254,9 +254,9 @@ random_bytes(size_t len)
 static int
 count_entries(const char *dir)
 {
-	DIR		*d = opendir(dir);
-	struct dirent	*e;
-	int		 n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
 
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d)) != NULL)
@@ -269,9 +269,9 @@ count_entries(const char *dir)
 static char *
 tpath(const char *name)
 {
-	static char	 bufs[4][PATH_MAX + 64];
-	static int	 n;
-	char		*b = bufs[n++ % 4];
+	static char bufs[4][PATH_MAX + 64];
+	static int n;
+	char *b = bufs[n++ % 4];
 
 	snprintf(b, PATH_MAX + 64, "%s/%s", tdir, name);
 	return (b);
@@ -288,12 +288,12 @@ static char *
 argon2_cli(const void *salt, size_t saltlen, const char *pw, size_t pwlen,
     const char *const *args)
 {
-	const char	*argv[32];
-	char		*saltz, *out;
-	int		 in[2], outp[2], st, i = 0;
-	size_t		 len = 0;
-	ssize_t		 n;
-	pid_t		 pid;
+	const char *argv[32];
+	char *saltz, *out;
+	int in[2], outp[2], st, i = 0;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
 
 	saltz = calloc(1, saltlen + 1);
 	memcpy(saltz, salt, saltlen);
@@ -333,10 +333,10 @@ argon2_cli(const void *salt, size_t saltlen, const char *pw, size_t pwlen,
 static void *
 phc_salt(const char *phc, size_t *lenp)
 {
-	const char	*s = phc;
-	char		 t[256];
-	size_t		 n;
-	int		 i;
+	const char *s = phc;
+	char t[256];
+	size_t n;
+	int i;
 
 	for (i = 0; i < 4; i++)
 		s = strchr(s, '$') + 1;
@@ -351,8 +351,8 @@ phc_salt(const char *phc, size_t *lenp)
 static char *
 sbk_hash(json_t *params)
 {
-	json_t	*res = expect_ok(&job_argon2_hash, params);
-	char	*h = strdup(json_string_value(json_object_get(res, "hash")));
+	json_t *res = expect_ok(&job_argon2_hash, params);
+	char *h = strdup(json_string_value(json_object_get(res, "hash")));
 
 	json_decref(res);
 	return (h);
@@ -361,8 +361,8 @@ sbk_hash(json_t *params)
 static bool
 sbk_verify(const char *pw, size_t pwlen, const char *hash)
 {
-	json_t	*res, *p;
-	bool	 v;
+	json_t *res, *p;
+	bool v;
 
 	p = json_pack("{s:s%,s:s}", "password", pw, pwlen, "hash", hash);
 	res = expect_ok(&job_argon2_verify, p);
@@ -373,14 +373,14 @@ sbk_verify(const char *pw, size_t pwlen, const char *hash)
 
 START_TEST(argon2_defaults_and_roundtrip)
 {
-	char		*h;
-	unsigned long	 cost = 0;
+	char *h;
+	unsigned long cost = 0;
 	struct rpc_error err;
-	json_t		*res;
+	json_t *res;
 
 	h = sbk_hash(P("{\"password\":\"hunter2\"}"));
-	ck_assert_msg(strncmp(h, "$argon2id$v=19$m=256,t=1,p=1$", 29) == 0,
-	    "%s", h);
+	ck_assert_msg(
+	    strncmp(h, "$argon2id$v=19$m=256,t=1,p=1$", 29) == 0, "%s", h);
 	/* 16 salt bytes, 32 hash bytes, unpadded. */
 	ck_assert_uint_eq(strlen(h), 29 + 22 + 1 + 43);
 	ck_assert(sbk_verify("hunter2", 7, h));
@@ -389,22 +389,25 @@ START_TEST(argon2_defaults_and_roundtrip)
 	free(h);
 
 	h = sbk_hash(P("{\"password\":\"pw\",\"type\":\"argon2i\",\"t_cost\":2,"
-	    "\"m_cost_kib\":64,\"parallelism\":4,\"hash_len\":4,"
-	    "\"salt_len\":8}"));
-	ck_assert_msg(strncmp(h, "$argon2i$v=19$m=64,t=2,p=4$", 27) == 0, "%s",
-	    h);
+		       "\"m_cost_kib\":64,\"parallelism\":4,\"hash_len\":4,"
+		       "\"salt_len\":8}"));
+	ck_assert_msg(
+	    strncmp(h, "$argon2i$v=19$m=64,t=2,p=4$", 27) == 0, "%s", h);
 	ck_assert(sbk_verify("pw", 2, h));
 	free(h);
 
 	/* The gate cost is m_cost_kib, for hash and for verify. */
-	res = call_ex(&job_argon2_hash, P("{\"password\":\"x\","
-	    "\"m_cost_kib\":1000}"), &err, 0, 0, &cost);
+	res = call_ex(&job_argon2_hash,
+	    P("{\"password\":\"x\","
+	      "\"m_cost_kib\":1000}"),
+	    &err, 0, 0, &cost);
 	ck_assert_uint_eq(cost, 1000);
 	h = strdup(json_string_value(json_object_get(res, "hash")));
 	json_decref(res);
 	cost = 0;
-	res = call_ex(&job_argon2_verify, json_pack("{s:s,s:s}", "password",
-	    "x", "hash", h), &err, 0, 0, &cost);
+	res = call_ex(&job_argon2_verify,
+	    json_pack("{s:s,s:s}", "password", "x", "hash", h), &err, 0, 0,
+	    &cost);
 	ck_assert_uint_eq(cost, 1000);
 	ck_assert(json_is_true(json_object_get(res, "valid")));
 	json_decref(res);
@@ -423,23 +426,23 @@ END_TEST
 START_TEST(argon2_matches_cli)
 {
 	static const struct {
-		const char	*params;
-		const char	*args[10];
+		const char *params;
+		const char *args[10];
 	} cases[] = {
 		{ "\"t_cost\":2,\"m_cost_kib\":1024,\"parallelism\":1",
 		    { "-id", "-t", "2", "-k", "1024", "-p", "1", NULL } },
 		{ "\"t_cost\":3,\"m_cost_kib\":512,\"parallelism\":2,"
-		    "\"type\":\"argon2d\",\"hash_len\":16",
+		  "\"type\":\"argon2d\",\"hash_len\":16",
 		    { "-d", "-t", "3", "-k", "512", "-p", "2", "-l", NULL } },
 		{ "\"t_cost\":1,\"m_cost_kib\":256,\"parallelism\":4,"
-		    "\"type\":\"argon2i\",\"salt_len\":32",
+		  "\"type\":\"argon2i\",\"salt_len\":32",
 		    { "-i", "-t", "1", "-k", "256", "-p", "4", NULL } },
 	};
-	const char	*args[12];
-	char		 text[256], *h, *cli;
-	void		*salt;
-	size_t		 i, j, saltlen;
-	int		 tries;
+	const char *args[12];
+	char text[256], *h, *cli;
+	void *salt;
+	size_t i, j, saltlen;
+	int tries;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		/* Retry until the random salt holds no NUL for argv. */
@@ -473,16 +476,16 @@ END_TEST
 START_TEST(argon2_verifies_cli)
 {
 	static const char *const a1[] = { "-id", "-t", "2", "-m", "10", "-p",
-	    "1", NULL };
+		"1", NULL };
 	static const char *const a2[] = { "-i", "-t", "1", "-m", "8", "-p", "2",
-	    NULL };
+		NULL };
 	static const char *const a3[] = { "-d", "-t", "2", "-k", "100", "-p",
-	    "1", "-l", "64", NULL };
+		"1", "-l", "64", NULL };
 	static const char *const a4[] = { "-id", "-t", "1", "-k", "64", "-p",
-	    "1", "-v", "10", NULL };
+		"1", "-v", "10", NULL };
 	static const char *const *const all[] = { a1, a2, a3, a4 };
-	char	*cli;
-	size_t	 i;
+	char *cli;
+	size_t i;
 
 	for (i = 0; i < 4; i++) {
 		cli = argon2_cli("somesalt", 8, "pw", 2, all[i]);
@@ -491,9 +494,11 @@ START_TEST(argon2_verifies_cli)
 		free(cli);
 	}
 	/* The issue's example, recorded once from the tool. */
-	ck_assert(sbk_verify("pw", 2, "$argon2id$v=19$m=1024,t=2,p=1$"
+	ck_assert(sbk_verify("pw", 2,
+	    "$argon2id$v=19$m=1024,t=2,p=1$"
 	    "c29tZXNhbHQ$lLjaKRWGBv7St+T3ktAqRh8rIcKpp41ZY/hSzkzM9cA"));
-	ck_assert(!sbk_verify("pw2", 3, "$argon2id$v=19$m=1024,t=2,p=1$"
+	ck_assert(!sbk_verify("pw2", 3,
+	    "$argon2id$v=19$m=1024,t=2,p=1$"
 	    "c29tZXNhbHQ$lLjaKRWGBv7St+T3ktAqRh8rIcKpp41ZY/hSzkzM9cA"));
 }
 END_TEST
@@ -507,43 +512,44 @@ START_TEST(argon2_param_errors)
 	expect_param(h, P("{\"password\":1}"), "password");
 	expect_param(h, P("{\"password\":\"x\",\"salt\":\"y\"}"), "salt");
 	expect_param(h, P("{\"password\":\"x\",\"type\":\"argon2\"}"), "type");
-	expect_param(h, P("{\"password\":\"x\",\"type\":\"argon2id\\u0000\"}"),
-	    "type");
+	expect_param(
+	    h, P("{\"password\":\"x\",\"type\":\"argon2id\\u0000\"}"), "type");
 	expect_param(h, P("{\"password\":\"x\",\"type\":2}"), "type");
 	expect_param(h, P("{\"password\":\"x\",\"t_cost\":0}"), "t_cost");
 	expect_param(h, P("{\"password\":\"x\",\"t_cost\":17}"), "t_cost");
 	expect_param(h, P("{\"password\":\"x\",\"t_cost\":\"3\"}"), "t_cost");
 	expect_param(h, P("{\"password\":\"x\",\"t_cost\":1.5}"), "t_cost");
-	expect_param(h, P("{\"password\":\"x\",\"parallelism\":0}"),
-	    "parallelism");
-	expect_param(h, P("{\"password\":\"x\",\"parallelism\":9}"),
-	    "parallelism");
-	expect_param(h, P("{\"password\":\"x\",\"m_cost_kib\":7}"),
+	expect_param(
+	    h, P("{\"password\":\"x\",\"parallelism\":0}"), "parallelism");
+	expect_param(
+	    h, P("{\"password\":\"x\",\"parallelism\":9}"), "parallelism");
+	expect_param(
+	    h, P("{\"password\":\"x\",\"m_cost_kib\":7}"), "m_cost_kib");
+	expect_param(h,
+	    P("{\"password\":\"x\",\"parallelism\":4,"
+	      "\"m_cost_kib\":31}"),
 	    "m_cost_kib");
-	expect_param(h, P("{\"password\":\"x\",\"parallelism\":4,"
-	    "\"m_cost_kib\":31}"), "m_cost_kib");
-	expect_param(h, P("{\"password\":\"x\",\"m_cost_kib\":262145}"),
-	    "m_cost_kib");
+	expect_param(
+	    h, P("{\"password\":\"x\",\"m_cost_kib\":262145}"), "m_cost_kib");
 	/* Within max_m_cost_kib but over the budget: it could never run. */
-	expect_param(h, P("{\"password\":\"x\",\"m_cost_kib\":131073}"),
-	    "m_cost_kib");
+	expect_param(
+	    h, P("{\"password\":\"x\",\"m_cost_kib\":131073}"), "m_cost_kib");
 	expect_param(h, P("{\"password\":\"x\",\"hash_len\":3}"), "hash_len");
-	expect_param(h, P("{\"password\":\"x\",\"hash_len\":1025}"),
-	    "hash_len");
+	expect_param(
+	    h, P("{\"password\":\"x\",\"hash_len\":1025}"), "hash_len");
 	expect_param(h, P("{\"password\":\"x\",\"salt_len\":7}"), "salt_len");
 	expect_param(h, P("{\"password\":\"x\",\"salt_len\":65}"), "salt_len");
 	/* The common members are the core's, not unknown. */
-	json_decref(expect_ok(h, P("{\"password\":\"x\",\"timeout_ms\":1000,"
-	    "\"progress\":true,\"hash_len\":1024,\"salt_len\":64,"
-	    "\"m_cost_kib\":8}")));
+	json_decref(expect_ok(h,
+	    P("{\"password\":\"x\",\"timeout_ms\":1000,"
+	      "\"progress\":true,\"hash_len\":1024,\"salt_len\":64,"
+	      "\"m_cost_kib\":8}")));
 }
 END_TEST
 
 START_TEST(argon2_verify_errors)
 {
-	static const char *const bad[] = {
-		"",
-		"x",
+	static const char *const bad[] = { "", "x",
 		"$argon2id$v=19$m=1024,t=2,p=1$c29tZXNhbHQ",
 		"$argon2x$v=19$m=1024,t=2,p=1$c29tZXNhbHQ$Qt0H2q/G2Ch",
 		"$argon2id$v=18$m=1024,t=2,p=1$c29tZXNhbHQ$Qt0H2q/G2Ch",
@@ -566,23 +572,26 @@ START_TEST(argon2_verify_errors)
 		"$argon2id$v=19$m=262145,t=2,p=1$c29tZXNhbHQ$Qt0H2q/G2Ch",
 		"$argon2id$v=19$m=31,t=2,p=4$c29tZXNhbHQ$Qt0H2q/G2Ch",
 		"$argon2id$v=19$m=131073,t=2,p=1$c29tZXNhbHQ$Qt0H2q/G2Ch",
-		NULL
-	};
+		NULL };
 	const struct job_kind *v = &job_argon2_verify;
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; bad[i] != NULL; i++)
-		expect_param(v, json_pack("{s:s,s:s}", "password", "pw",
-		    "hash", bad[i]), "hash");
+		expect_param(v,
+		    json_pack("{s:s,s:s}", "password", "pw", "hash", bad[i]),
+		    "hash");
 	expect_param(v, P("{\"password\":\"pw\"}"), "hash");
 	expect_param(v, P("{\"password\":\"pw\",\"hash\":3}"), "hash");
 	expect_param(v, P("{\"hash\":\"x\"}"), "password");
 	expect_param(v, P("{\"password\":\"pw\",\"hash\":\"x\",\"t_cost\":1}"),
 	    "t_cost");
 	/* A NUL inside the hash string is malformed, not truncated. */
-	expect_param(v, P("{\"password\":\"pw\",\"hash\":\"$argon2id$v=19$"
-	    "m=1024,t=2,p=1$c29tZXNhbHQ$Qt0H2q/G2Ch+hgy6dCP8PRcfYJRdsGWlZaAXkq"
-	    "F9Ejw\\u0000x\"}"), "hash");
+	expect_param(v,
+	    P("{\"password\":\"pw\",\"hash\":\"$argon2id$v=19$"
+	      "m=1024,t=2,p=1$c29tZXNhbHQ$Qt0H2q/"
+	      "G2Ch+hgy6dCP8PRcfYJRdsGWlZaAXkq"
+	      "F9Ejw\\u0000x\"}"),
+	    "hash");
 }
 END_TEST
 
@@ -595,12 +604,12 @@ START_TEST(argon2_wipes_params)
 		"{\"password\":\"secretpw\",\"hash\":\"bad\"}",
 	};
 	const struct job_kind *kinds[] = { &job_argon2_hash, &job_argon2_hash,
-	    &job_argon2_verify };
+		&job_argon2_verify };
 	struct rpc_error err;
-	struct job	 job;
-	json_t		*p;
-	const char	*s;
-	size_t		 i;
+	struct job job;
+	json_t *p;
+	const char *s;
+	size_t i;
 
 	for (i = 0; i < 3; i++) {
 		memset(&job, 0, sizeof(job));
@@ -625,8 +634,8 @@ static json_t *
 zcall_inline(const struct job_kind *k, const void *data, size_t len,
     const char *extra_key, int level)
 {
-	char	*t = b64(data, len);
-	json_t	*p = json_pack("{s:s}", "data_b64", t);
+	char *t = b64(data, len);
+	json_t *p = json_pack("{s:s}", "data_b64", t);
 
 	if (extra_key != NULL)
 		json_object_set_new(p, extra_key, json_integer(level));
@@ -637,8 +646,8 @@ zcall_inline(const struct job_kind *k, const void *data, size_t len,
 static void *
 zresult(json_t *res, size_t *lenp)
 {
-	void	*d = unb64(json_string_value(json_object_get(res, "data_b64")),
-	    lenp);
+	void *d =
+	    unb64(json_string_value(json_object_get(res, "data_b64")), lenp);
 
 	ck_assert_int_eq(json_integer_value(json_object_get(res, "bytes_out")),
 	    (json_int_t)*lenp);
@@ -648,18 +657,18 @@ zresult(json_t *res, size_t *lenp)
 static void
 zroundtrip(const void *data, size_t len, int level)
 {
-	json_t	*res;
-	void	*c, *d;
-	size_t	 clen, dlen;
+	json_t *res;
+	void *c, *d;
+	size_t clen, dlen;
 
-	res = expect_ok(&job_zstd_compress, zcall_inline(&job_zstd_compress,
-	    data, len, "level", level));
+	res = expect_ok(&job_zstd_compress,
+	    zcall_inline(&job_zstd_compress, data, len, "level", level));
 	ck_assert_int_eq(json_integer_value(json_object_get(res, "bytes_in")),
 	    (json_int_t)len);
 	c = zresult(res, &clen);
 	json_decref(res);
-	res = expect_ok(&job_zstd_decompress, zcall_inline(&job_zstd_decompress,
-	    c, clen, NULL, 0));
+	res = expect_ok(&job_zstd_decompress,
+	    zcall_inline(&job_zstd_decompress, c, clen, NULL, 0));
 	ck_assert_int_eq(json_integer_value(json_object_get(res, "bytes_in")),
 	    (json_int_t)clen);
 	d = zresult(res, &dlen);
@@ -672,9 +681,9 @@ zroundtrip(const void *data, size_t len, int level)
 
 START_TEST(zstd_inline_roundtrip)
 {
-	void	*r = random_bytes(1 << 20);
-	char	 text[3000];
-	int	 lv;
+	void *r = random_bytes(1 << 20);
+	char text[3000];
+	int lv;
 
 	zroundtrip("", 0, 3);
 	zroundtrip("a", 1, 3);
@@ -690,19 +699,19 @@ END_TEST
 /* Our output decompresses with zstd(1), and zstd(1)'s with us. */
 START_TEST(zstd_cli_oracle)
 {
-	void	*r = random_bytes(1 << 20), *c, *d;
-	size_t	 clen, dlen, i;
-	char	 cmd[PATH_MAX * 3];
-	json_t	*res;
+	void *r = random_bytes(1 << 20), *c, *d;
+	size_t clen, dlen, i;
+	char cmd[PATH_MAX * 3];
+	json_t *res;
 	unsigned char *mixed;
 
 	/* Half random, half repetitive: both paths of the codec. */
 	mixed = malloc(1 << 20);
 	for (i = 0; i < (1 << 20); i++)
 		mixed[i] = i < (1 << 19) ? ((unsigned char *)r)[i] :
-		    (unsigned char)(i % 7);
-	res = expect_ok(&job_zstd_compress, zcall_inline(&job_zstd_compress,
-	    mixed, 1 << 20, NULL, 0));
+					   (unsigned char)(i % 7);
+	res = expect_ok(&job_zstd_compress,
+	    zcall_inline(&job_zstd_compress, mixed, 1 << 20, NULL, 0));
 	c = zresult(res, &clen);
 	json_decref(res);
 	ck_assert_uint_lt(clen, (1 << 20) * 3 / 4);
@@ -721,8 +730,8 @@ START_TEST(zstd_cli_oracle)
 	    tpath("theirs"), tpath("theirs.zst"));
 	ck_assert_int_eq(system(cmd), 0);
 	c = read_file(tpath("theirs.zst"), &clen);
-	res = expect_ok(&job_zstd_decompress, zcall_inline(&job_zstd_decompress,
-	    c, clen, NULL, 0));
+	res = expect_ok(&job_zstd_decompress,
+	    zcall_inline(&job_zstd_decompress, c, clen, NULL, 0));
 	d = zresult(res, &dlen);
 	json_decref(res);
 	ck_assert_uint_eq(dlen, 1 << 20);
@@ -736,15 +745,15 @@ START_TEST(zstd_cli_oracle)
 	    tpath("empty.zst"));
 	ck_assert_int_eq(system(cmd), 0);
 	c = read_file(tpath("empty.zst"), &clen);
-	res = expect_ok(&job_zstd_decompress, zcall_inline(&job_zstd_decompress,
-	    c, clen, NULL, 0));
+	res = expect_ok(&job_zstd_decompress,
+	    zcall_inline(&job_zstd_decompress, c, clen, NULL, 0));
 	d = zresult(res, &dlen);
 	ck_assert_uint_eq(dlen, 0);
 	json_decref(res);
 	free(c);
 	free(d);
-	res = expect_ok(&job_zstd_compress, zcall_inline(&job_zstd_compress,
-	    "", 0, NULL, 0));
+	res = expect_ok(&job_zstd_compress,
+	    zcall_inline(&job_zstd_compress, "", 0, NULL, 0));
 	c = zresult(res, &clen);
 	json_decref(res);
 	write_file(tpath("empty2.zst"), c, clen);
@@ -760,11 +769,11 @@ END_TEST
 static void *
 zeros_frame(size_t n, size_t *clenp)
 {
-	ZSTD_CCtx	*cctx = ZSTD_createCCtx();
-	void		*zero = calloc(1, 1 << 20), *out;
-	size_t		 cap = 1 << 20, done = 0, ret;
-	ZSTD_outBuffer	 ob;
-	ZSTD_inBuffer	 ib;
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	void *zero = calloc(1, 1 << 20), *out;
+	size_t cap = 1 << 20, done = 0, ret;
+	ZSTD_outBuffer ob;
+	ZSTD_inBuffer ib;
 
 	out = malloc(cap);
 	ob.dst = out;
@@ -791,20 +800,20 @@ zeros_frame(size_t n, size_t *clenp)
 START_TEST(zstd_bomb)
 {
 	struct rpc_error err;
-	void		*c;
-	size_t		 clen;
-	json_t		*res, *p;
-	char		 cmd[PATH_MAX * 3];
+	void *c;
+	size_t clen;
+	json_t *res, *p;
+	char cmd[PATH_MAX * 3];
 
 	/* 1 GiB of zeros in a few KiB: stopped at the 64 MiB cap. */
 	c = zeros_frame((size_t)1 << 30, &clen);
 	ck_assert_uint_lt(clen, 1 << 20);
-	res = call(&job_zstd_decompress, zcall_inline(&job_zstd_decompress,
-	    c, clen, NULL, 0), &err);
+	res = call(&job_zstd_decompress,
+	    zcall_inline(&job_zstd_decompress, c, clen, NULL, 0), &err);
 	ck_assert_ptr_null(res);
 	ck_assert_int_eq(err.code, RPC_TOO_LARGE);
-	ck_assert_int_eq(json_integer_value(json_object_get(err.data,
-	    "limit")), 64 << 20);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(err.data, "limit")), 64 << 20);
 	rpc_error_clear(&err);
 
 	/* Path mode too, and nothing is left at out_path. */
@@ -826,43 +835,46 @@ START_TEST(zstd_bomb)
 	    zcall_inline(&job_zstd_decompress, c, clen, NULL, 0)));
 	free(c);
 	c = zeros_frame((1 << 20) + 1, &clen);
-	expect_code(&job_zstd_decompress, zcall_inline(&job_zstd_decompress,
-	    c, clen, NULL, 0), RPC_TOO_LARGE, NULL);
+	expect_code(&job_zstd_decompress,
+	    zcall_inline(&job_zstd_decompress, c, clen, NULL, 0), RPC_TOO_LARGE,
+	    NULL);
 	free(c);
 
 	/* A frame whose window exceeds what the cap needs is refused. */
-	snprintf(cmd, sizeof(cmd), "head -c 4194304 /dev/zero | zstd -q "
-	    "--long=27 -c > '%s'", tpath("long.zst"));
+	snprintf(cmd, sizeof(cmd),
+	    "head -c 4194304 /dev/zero | zstd -q "
+	    "--long=27 -c > '%s'",
+	    tpath("long.zst"));
 	ck_assert_int_eq(system(cmd), 0);
 	c = read_file(tpath("long.zst"), &clen);
-	expect_code(&job_zstd_decompress, zcall_inline(&job_zstd_decompress,
-	    c, clen, NULL, 0), RPC_TOO_LARGE, NULL);
+	expect_code(&job_zstd_decompress,
+	    zcall_inline(&job_zstd_decompress, c, clen, NULL, 0), RPC_TOO_LARGE,
+	    NULL);
 	free(c);
 }
 END_TEST
 
 START_TEST(zstd_corrupt)
 {
-	unsigned char	*r = random_bytes(100000), *c, *m;
-	void		*frame;
-	size_t		 clen, flen, i;
-	json_t		*res;
-	static const unsigned char skippable[] = {
-		0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 'j', 'u', 'n', 'k'
-	};
+	unsigned char *r = random_bytes(100000), *c, *m;
+	void *frame;
+	size_t clen, flen, i;
+	json_t *res;
+	static const unsigned char skippable[] = { 0x50, 0x2a, 0x4d, 0x18, 4, 0,
+		0, 0, 'j', 'u', 'n', 'k' };
 
-	res = expect_ok(&job_zstd_compress, zcall_inline(&job_zstd_compress,
-	    r, 100000, NULL, 0));
+	res = expect_ok(&job_zstd_compress,
+	    zcall_inline(&job_zstd_compress, r, 100000, NULL, 0));
 	frame = zresult(res, &flen);
 	json_decref(res);
 	c = frame;
 	m = malloc(flen * 2 + 64);
 
 	/* empty, random, truncated (several cuts), trailing bytes */
-	expect_param(&job_zstd_decompress, P("{\"data_b64\":\"\"}"),
-	    "data_b64");
-	expect_param(&job_zstd_decompress, zcall_inline(&job_zstd_decompress,
-	    r, 1000, NULL, 0), "data_b64");
+	expect_param(
+	    &job_zstd_decompress, P("{\"data_b64\":\"\"}"), "data_b64");
+	expect_param(&job_zstd_decompress,
+	    zcall_inline(&job_zstd_decompress, r, 1000, NULL, 0), "data_b64");
 	for (i = 1; i < flen; i = i * 3 + 1)
 		expect_param(&job_zstd_decompress,
 		    zcall_inline(&job_zstd_decompress, c, flen - i, NULL, 0),
@@ -876,34 +888,36 @@ START_TEST(zstd_corrupt)
 	/* A flipped bit in the middle, or in the checksum. */
 	memcpy(m, c, flen);
 	m[flen / 2] ^= 0x10;
-	expect_param(&job_zstd_decompress, zcall_inline(&job_zstd_decompress,
-	    m, flen, NULL, 0), "data_b64");
+	expect_param(&job_zstd_decompress,
+	    zcall_inline(&job_zstd_decompress, m, flen, NULL, 0), "data_b64");
 	memcpy(m, c, flen);
 	m[flen - 1] ^= 0x01;
-	expect_param(&job_zstd_decompress, zcall_inline(&job_zstd_decompress,
-	    m, flen, NULL, 0), "data_b64");
+	expect_param(&job_zstd_decompress,
+	    zcall_inline(&job_zstd_decompress, m, flen, NULL, 0), "data_b64");
 	/* Not base64 at all. */
-	expect_param(&job_zstd_decompress, P("{\"data_b64\":\"!!!!\"}"),
-	    "data_b64");
-	expect_param(&job_zstd_compress, P("{\"data_b64\":\"QQ\"}"),
-	    "data_b64");
+	expect_param(
+	    &job_zstd_decompress, P("{\"data_b64\":\"!!!!\"}"), "data_b64");
+	expect_param(
+	    &job_zstd_compress, P("{\"data_b64\":\"QQ\"}"), "data_b64");
 
 	/* Concatenated frames and a skippable frame are accepted. */
 	memcpy(m, skippable, sizeof(skippable));
 	memcpy(m + sizeof(skippable), c, flen);
 	memcpy(m + sizeof(skippable) + flen, c, flen);
-	res = expect_ok(&job_zstd_decompress, zcall_inline(&job_zstd_decompress,
-	    m, sizeof(skippable) + flen * 2, NULL, 0));
+	res = expect_ok(&job_zstd_decompress,
+	    zcall_inline(&job_zstd_decompress, m, sizeof(skippable) + flen * 2,
+		NULL, 0));
 	free(c);
 	c = zresult(res, &clen);
 	json_decref(res);
 	ck_assert_uint_eq(clen, 200000);
-	ck_assert(memcmp(c, r, 100000) == 0 && memcmp(c + 100000, r,
-	    100000) == 0);
-	res = expect_ok(&job_zstd_decompress, zcall_inline(&job_zstd_decompress,
-	    skippable, sizeof(skippable), NULL, 0));
-	ck_assert_int_eq(json_integer_value(json_object_get(res, "bytes_out")),
-	    0);
+	ck_assert(
+	    memcmp(c, r, 100000) == 0 && memcmp(c + 100000, r, 100000) == 0);
+	res = expect_ok(&job_zstd_decompress,
+	    zcall_inline(
+		&job_zstd_decompress, skippable, sizeof(skippable), NULL, 0));
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(res, "bytes_out")), 0);
 	json_decref(res);
 	free(c);
 	free(m);
@@ -913,8 +927,9 @@ END_TEST
 
 START_TEST(zstd_param_errors)
 {
-	const struct job_kind *c = &job_zstd_compress, *d = &job_zstd_decompress;
-	char	 t[PATH_MAX * 3];
+	const struct job_kind *c = &job_zstd_compress,
+			      *d = &job_zstd_decompress;
+	char t[PATH_MAX * 3];
 
 	expect_param(c, P("{}"), "data_b64");
 	expect_param(c, NULL, "data_b64");
@@ -927,15 +942,15 @@ START_TEST(zstd_param_errors)
 	expect_param(c, P("{\"data_b64\":\"\",\"overwrite\":1}"), "overwrite");
 	expect_param(c, P("{\"data_b64\":\"\",\"bogus\":1}"), "bogus");
 	expect_param(c, P("{\"data_b64\":\"\",\"path\":\"/a\"}"), "path");
-	expect_param(c, P("{\"data_b64\":\"\",\"out_path\":\"/a\"}"),
-	    "out_path");
+	expect_param(
+	    c, P("{\"data_b64\":\"\",\"out_path\":\"/a\"}"), "out_path");
 	expect_param(c, P("{\"path\":\"/a\"}"), "out_path");
 	expect_param(c, P("{\"out_path\":\"/a\"}"), "path");
 	expect_param(c, P("{\"path\":\"a\",\"out_path\":\"/a\"}"), "path");
 	expect_param(c, P("{\"path\":\"/a\",\"out_path\":\"a\"}"), "out_path");
 	/* -32602 for a relative out_path ranks before -32003 for path. */
-	expect_param(c, P("{\"path\":\"/etc/passwd\",\"out_path\":\"a\"}"),
-	    "out_path");
+	expect_param(
+	    c, P("{\"path\":\"/etc/passwd\",\"out_path\":\"a\"}"), "out_path");
 	expect_param(c, P("{\"path\":1,\"out_path\":\"/a\"}"), "path");
 	/* Level caps follow the config; 0 is the library default. */
 	json_decref(expect_ok(c, P("{\"data_b64\":\"\",\"level\":0}")));
@@ -943,11 +958,13 @@ START_TEST(zstd_param_errors)
 	cfg.zstd_max_level = 5;
 	expect_param(c, P("{\"data_b64\":\"\",\"level\":6}"), "level");
 	/* Roots: outside, or none configured. */
-	snprintf(t, sizeof(t), "{\"path\":\"/etc/passwd\",\"out_path\":"
-	    "\"%s/x\"}", tdir);
-	expect_code(c, P(t), RPC_PERMISSION, NULL);
-	snprintf(t, sizeof(t), "{\"path\":\"%s/x\",\"out_path\":\"/tmp/x\"}",
+	snprintf(t, sizeof(t),
+	    "{\"path\":\"/etc/passwd\",\"out_path\":"
+	    "\"%s/x\"}",
 	    tdir);
+	expect_code(c, P(t), RPC_PERMISSION, NULL);
+	snprintf(
+	    t, sizeof(t), "{\"path\":\"%s/x\",\"out_path\":\"/tmp/x\"}", tdir);
 	expect_code(c, P(t), RPC_PERMISSION, NULL);
 	cfg.read_roots = no_roots;
 	snprintf(t, sizeof(t), "{\"path\":\"%s/x\",\"out_path\":\"%s/y\"}",
@@ -968,20 +985,20 @@ zpath(const char *in, const char *out, bool overwrite)
 
 START_TEST(zstd_paths)
 {
-	void		*r = random_bytes(3 << 20), *d;
-	size_t		 dlen;
-	char		 cmd[PATH_MAX * 3];
-	json_t		*res;
-	unsigned char	*mixed = r;
-	size_t		 i;
+	void *r = random_bytes(3 << 20), *d;
+	size_t dlen;
+	char cmd[PATH_MAX * 3];
+	json_t *res;
+	unsigned char *mixed = r;
+	size_t i;
 
 	for (i = 1 << 20; i < (size_t)3 << 20; i++)
 		mixed[i] = (unsigned char)(i / 1000);
 	write_file(tpath("in"), r, 3 << 20);
-	res = expect_ok(&job_zstd_compress, zpath(tpath("in"), tpath("in.zst"),
-	    false));
-	ck_assert_int_eq(json_integer_value(json_object_get(res, "bytes_in")),
-	    3 << 20);
+	res = expect_ok(
+	    &job_zstd_compress, zpath(tpath("in"), tpath("in.zst"), false));
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(res, "bytes_in")), 3 << 20);
 	ck_assert_ptr_null(json_object_get(res, "data_b64"));
 	json_decref(res);
 	snprintf(cmd, sizeof(cmd), "zstd -q -d -c '%s' | cmp - '%s'",
@@ -992,10 +1009,10 @@ START_TEST(zstd_paths)
 	snprintf(cmd, sizeof(cmd), "zstd -q -5 -c '%s' > '%s'", tpath("in"),
 	    tpath("cli.zst"));
 	ck_assert_int_eq(system(cmd), 0);
-	res = expect_ok(&job_zstd_decompress, zpath(tpath("cli.zst"),
-	    tpath("cli.out"), false));
-	ck_assert_int_eq(json_integer_value(json_object_get(res, "bytes_out")),
-	    3 << 20);
+	res = expect_ok(&job_zstd_decompress,
+	    zpath(tpath("cli.zst"), tpath("cli.out"), false));
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(res, "bytes_out")), 3 << 20);
 	json_decref(res);
 	d = read_file(tpath("cli.out"), &dlen);
 	ck_assert_uint_eq(dlen, 3 << 20);
@@ -1003,34 +1020,36 @@ START_TEST(zstd_paths)
 	free(d);
 
 	/* EEXIST unless overwrite; overwrite replaces. */
-	expect_code(&job_zstd_decompress, zpath(tpath("cli.zst"),
-	    tpath("cli.out"), false), RPC_IO_ERROR, "EEXIST");
-	expect_code(&job_zstd_compress, zpath(tpath("in"), tpath("cli.out"),
-	    false), RPC_IO_ERROR, "EEXIST");
-	json_decref(expect_ok(&job_zstd_compress, zpath(tpath("in"),
-	    tpath("cli.out"), true)));
+	expect_code(&job_zstd_decompress,
+	    zpath(tpath("cli.zst"), tpath("cli.out"), false), RPC_IO_ERROR,
+	    "EEXIST");
+	expect_code(&job_zstd_compress,
+	    zpath(tpath("in"), tpath("cli.out"), false), RPC_IO_ERROR,
+	    "EEXIST");
+	json_decref(expect_ok(
+	    &job_zstd_compress, zpath(tpath("in"), tpath("cli.out"), true)));
 	snprintf(cmd, sizeof(cmd), "zstd -q -d -c '%s' | cmp - '%s'",
 	    tpath("cli.out"), tpath("in"));
 	ck_assert_int_eq(system(cmd), 0);
 
 	/* Empty file: compresses to a frame; as input to decompress: -32602. */
 	write_file(tpath("empty"), "", 0);
-	json_decref(expect_ok(&job_zstd_compress, zpath(tpath("empty"),
-	    tpath("empty.zst"), false)));
+	json_decref(expect_ok(&job_zstd_compress,
+	    zpath(tpath("empty"), tpath("empty.zst"), false)));
 	snprintf(cmd, sizeof(cmd), "zstd -q -t '%s'", tpath("empty.zst"));
 	ck_assert_int_eq(system(cmd), 0);
-	expect_param(&job_zstd_decompress, zpath(tpath("empty"),
-	    tpath("empty.out"), false), "path");
+	expect_param(&job_zstd_decompress,
+	    zpath(tpath("empty"), tpath("empty.out"), false), "path");
 	ck_assert_int_eq(access(tpath("empty.out"), F_OK), -1);
 
 	/* Corrupt or truncated input file: -32602 path, no output. */
 	d = read_file(tpath("in.zst"), &dlen);
 	write_file(tpath("trunc.zst"), d, dlen - 100);
 	free(d);
-	expect_param(&job_zstd_decompress, zpath(tpath("trunc.zst"),
-	    tpath("trunc.out"), false), "path");
-	expect_param(&job_zstd_decompress, zpath(tpath("in"),
-	    tpath("trunc.out"), false), "path");
+	expect_param(&job_zstd_decompress,
+	    zpath(tpath("trunc.zst"), tpath("trunc.out"), false), "path");
+	expect_param(&job_zstd_decompress,
+	    zpath(tpath("in"), tpath("trunc.out"), false), "path");
 	ck_assert_int_eq(access(tpath("trunc.out"), F_OK), -1);
 
 	/* I/O errors: missing input, directory output, missing directory. */
@@ -1041,8 +1060,8 @@ START_TEST(zstd_paths)
 	    RPC_IO_ERROR, "EISDIR");
 	expect_code(&job_zstd_compress, zpath(tpath("dir"), tpath("x"), true),
 	    RPC_IO_ERROR, "EINVAL");
-	expect_code(&job_zstd_compress, zpath(tpath("in"), tpath("no/x"),
-	    false), RPC_IO_ERROR, "ENOENT");
+	expect_code(&job_zstd_compress,
+	    zpath(tpath("in"), tpath("no/x"), false), RPC_IO_ERROR, "ENOENT");
 	symlink("in", tpath("link"));
 	expect_code(&job_zstd_compress, zpath(tpath("in"), tpath("link"), true),
 	    RPC_PERMISSION, NULL);
@@ -1055,29 +1074,32 @@ END_TEST
 START_TEST(zstd_stop)
 {
 	struct rpc_error err;
-	void		*r = random_bytes(1 << 20);
-	int		 n;
-	json_t		*res;
+	void *r = random_bytes(1 << 20);
+	int n;
+	json_t *res;
 
 	write_file(tpath("in"), r, 1 << 20);
 	n = count_entries(tdir);
-	res = call_ex(&job_zstd_compress, zpath(tpath("in"), tpath("out"),
-	    false), &err, JOB_STOP_CANCEL, 0, NULL);
+	res =
+	    call_ex(&job_zstd_compress, zpath(tpath("in"), tpath("out"), false),
+		&err, JOB_STOP_CANCEL, 0, NULL);
 	ck_assert_ptr_null(res);
 	rpc_error_clear(&err);
-	res = call_ex(&job_zstd_compress, zpath(tpath("in"), tpath("out"),
-	    false), &err, 0, 1, NULL);
+	res = call_ex(&job_zstd_compress,
+	    zpath(tpath("in"), tpath("out"), false), &err, 0, 1, NULL);
 	ck_assert_ptr_null(res);
 	rpc_error_clear(&err);
-	json_decref(expect_ok(&job_zstd_compress, zpath(tpath("in"),
-	    tpath("in.zst"), false)));
+	json_decref(expect_ok(
+	    &job_zstd_compress, zpath(tpath("in"), tpath("in.zst"), false)));
 	n++;
-	res = call_ex(&job_zstd_decompress, zpath(tpath("in.zst"),
-	    tpath("out"), false), &err, JOB_STOP_GONE, 0, NULL);
+	res = call_ex(&job_zstd_decompress,
+	    zpath(tpath("in.zst"), tpath("out"), false), &err, JOB_STOP_GONE, 0,
+	    NULL);
 	ck_assert_ptr_null(res);
 	rpc_error_clear(&err);
-	res = call_ex(&job_zstd_compress, zcall_inline(&job_zstd_compress, r,
-	    1 << 20, NULL, 0), &err, JOB_STOP_CANCEL, 0, NULL);
+	res = call_ex(&job_zstd_compress,
+	    zcall_inline(&job_zstd_compress, r, 1 << 20, NULL, 0), &err,
+	    JOB_STOP_CANCEL, 0, NULL);
 	ck_assert_ptr_null(res);
 	rpc_error_clear(&err);
 	ck_assert_int_eq(access(tpath("out"), F_OK), -1);
@@ -1091,7 +1113,7 @@ END_TEST
 static json_t *
 fread_params(const char *path, long long offset, long long length)
 {
-	json_t	*p = json_pack("{s:s}", "path", path);
+	json_t *p = json_pack("{s:s}", "path", path);
 
 	if (offset >= 0)
 		json_object_set_new(p, "offset", json_integer(offset));
@@ -1104,18 +1126,18 @@ static void
 expect_read(const char *path, long long offset, long long length,
     const void *want, size_t wantlen, size_t size, bool eof)
 {
-	json_t	*res = expect_ok(&job_file_read, fread_params(path, offset,
-	    length));
-	void	*d;
-	size_t	 dlen;
+	json_t *res =
+	    expect_ok(&job_file_read, fread_params(path, offset, length));
+	void *d;
+	size_t dlen;
 
 	d = unb64(json_string_value(json_object_get(res, "data_b64")), &dlen);
 	ck_assert_uint_eq(dlen, wantlen);
 	ck_assert(dlen == 0 || memcmp(d, want, dlen) == 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(res, "bytes")),
 	    (json_int_t)wantlen);
-	ck_assert_int_eq(json_integer_value(json_object_get(res, "size")),
-	    (json_int_t)size);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(res, "size")), (json_int_t)size);
 	ck_assert(json_is_true(json_object_get(res, "eof")) == eof);
 	free(d);
 	json_decref(res);
@@ -1123,7 +1145,7 @@ expect_read(const char *path, long long offset, long long length,
 
 START_TEST(file_read)
 {
-	unsigned char	*r = random_bytes(5 << 20);
+	unsigned char *r = random_bytes(5 << 20);
 
 	write_file(tpath("small"), "hello world", 11);
 	expect_read(tpath("small"), -1, -1, "hello world", 11, 11, true);
@@ -1138,8 +1160,8 @@ START_TEST(file_read)
 	/* Default length is the cap: 4 MiB of a 5 MiB file, in chunks. */
 	write_file(tpath("big"), r, 5 << 20);
 	expect_read(tpath("big"), -1, -1, r, 4 << 20, 5 << 20, false);
-	expect_read(tpath("big"), 3 << 20, -1, r + (3 << 20), 2 << 20, 5 << 20,
-	    true);
+	expect_read(
+	    tpath("big"), 3 << 20, -1, r + (3 << 20), 2 << 20, 5 << 20, true);
 	free(r);
 }
 END_TEST
@@ -1147,9 +1169,9 @@ END_TEST
 START_TEST(file_read_errors)
 {
 	const struct job_kind *k = &job_file_read;
-	char	 t[PATH_MAX * 2];
+	char t[PATH_MAX * 2];
 	struct rpc_error err;
-	json_t	*res;
+	json_t *res;
 
 	write_file(tpath("small"), "hello", 5);
 	expect_param(k, P("{}"), "path");
@@ -1161,22 +1183,22 @@ START_TEST(file_read_errors)
 	expect_param(k, P("{\"path\":\"/x\",\"offset\":-1}"), "offset");
 	expect_param(k, P("{\"path\":\"/x\",\"offset\":\"0\"}"), "offset");
 	expect_param(k, P("{\"path\":\"/x\",\"data_b64\":\"\"}"), "data_b64");
-	expect_code(k, fread_params("/etc/passwd", -1, -1), RPC_PERMISSION,
-	    NULL);
+	expect_code(
+	    k, fread_params("/etc/passwd", -1, -1), RPC_PERMISSION, NULL);
 	snprintf(t, sizeof(t), "%s/../etc/passwd", tdir);
 	expect_code(k, fread_params(t, -1, -1), RPC_PERMISSION, NULL);
-	expect_code(k, fread_params(tpath("nope"), -1, -1), RPC_IO_ERROR,
-	    "ENOENT");
+	expect_code(
+	    k, fread_params(tpath("nope"), -1, -1), RPC_IO_ERROR, "ENOENT");
 	expect_code(k, fread_params(tdir, -1, -1), RPC_IO_ERROR, "EINVAL");
 	ck_assert_int_eq(mkfifo(tpath("fifo"), 0644), 0);
-	expect_code(k, fread_params(tpath("fifo"), -1, -1), RPC_IO_ERROR,
-	    "EINVAL");
+	expect_code(
+	    k, fread_params(tpath("fifo"), -1, -1), RPC_IO_ERROR, "EINVAL");
 	symlink("/etc/passwd", tpath("abs"));
-	expect_code(k, fread_params(tpath("abs"), -1, -1), RPC_PERMISSION,
-	    NULL);
+	expect_code(
+	    k, fread_params(tpath("abs"), -1, -1), RPC_PERMISSION, NULL);
 	cfg.read_roots = no_roots;
-	expect_code(k, fread_params(tpath("small"), -1, -1), RPC_PERMISSION,
-	    NULL);
+	expect_code(
+	    k, fread_params(tpath("small"), -1, -1), RPC_PERMISSION, NULL);
 	cfg.read_roots = roots;
 	/* Unreadable file: EACCES (only meaningful when not root). */
 	if (geteuid() != 0) {
@@ -1195,8 +1217,8 @@ END_TEST
 START_TEST(kinds_shape)
 {
 	const struct job_kind *kinds[] = { &job_argon2_hash, &job_argon2_verify,
-	    &job_zstd_compress, &job_zstd_decompress, &job_file_read };
-	size_t	 i;
+		&job_zstd_compress, &job_zstd_decompress, &job_file_read };
+	size_t i;
 
 	for (i = 0; i < 5; i++) {
 		ck_assert_ptr_nonnull(kinds[i]->parse);
@@ -1222,21 +1244,32 @@ same_error(int rc_a, const struct rpc_error *a, int rc_b,
     const struct rpc_error *b, const char *what)
 {
 	ck_assert_msg(rc_a == rc_b, "%s: returns %d and %d", what, rc_a, rc_b);
-	ck_assert_msg(a->code == b->code, "%s: codes %d and %d", what,
-	    a->code, b->code);
-	ck_assert_msg(strcmp(a->message, b->message) == 0, "%s: \"%s\" and "
-	    "\"%s\"", what, a->message, b->message);
+	ck_assert_msg(
+	    a->code == b->code, "%s: codes %d and %d", what, a->code, b->code);
+	ck_assert_msg(strcmp(a->message, b->message) == 0,
+	    "%s: \"%s\" and "
+	    "\"%s\"",
+	    what, a->message, b->message);
 	ck_assert_msg(strcmp(data_str(a, "param"), data_str(b, "param")) == 0,
 	    "%s: param \"%s\" and \"%s\"", what, data_str(a, "param"),
 	    data_str(b, "param"));
 }
 
 static const char *const walk_params[] = {
-	"null", "{}", "{\"ms\":1}", "{\"x\":1}", "{\"ms\":1,\"x\":2,\"y\":3}",
-	"{\"y\":1,\"ms\":2}", "{\"timeout_ms\":5,\"ms\":1,\"progress\":true}",
-	"{\"progress\":\"no\",\"timeout_ms\":0}", "{\"timeout_ms\":1.5}",
-	"{\"a\":{\"ms\":1},\"ms\":[1]}", "{\"ms\":null,\"n\":2,\"z\":3}",
-	"{\"msx\":1}", "{\"m\":1}", "{\"timeout_msx\":1}",
+	"null",
+	"{}",
+	"{\"ms\":1}",
+	"{\"x\":1}",
+	"{\"ms\":1,\"x\":2,\"y\":3}",
+	"{\"y\":1,\"ms\":2}",
+	"{\"timeout_ms\":5,\"ms\":1,\"progress\":true}",
+	"{\"progress\":\"no\",\"timeout_ms\":0}",
+	"{\"timeout_ms\":1.5}",
+	"{\"a\":{\"ms\":1},\"ms\":[1]}",
+	"{\"ms\":null,\"n\":2,\"z\":3}",
+	"{\"msx\":1}",
+	"{\"m\":1}",
+	"{\"timeout_msx\":1}",
 };
 
 /*
@@ -1250,34 +1283,36 @@ START_TEST(params_walk_matches_lookups)
 	static const char *const n1[] = { "ms", NULL };
 	static const char *const n2[] = { "ms", "n", "z", NULL };
 	static const char *const *lists[] = { n0, n1, n2 };
-	const json_t		*vals[4], *tmo, *prg;
-	struct rpc_error	 ea = { 0 }, eb = { 0 };
-	json_t			*p;
-	size_t			 i, l, k;
-	long long		 ia, ib;
-	bool			 ba, bb;
-	int			 ra, rb;
+	const json_t *vals[4], *tmo, *prg;
+	struct rpc_error ea = { 0 }, eb = { 0 };
+	json_t *p;
+	size_t i, l, k;
+	long long ia, ib;
+	bool ba, bb;
+	int ra, rb;
 
 	for (i = 0; i < sizeof(walk_params) / sizeof(walk_params[0]); i++) {
 		p = strcmp(walk_params[i], "null") == 0 ? NULL :
-		    P(walk_params[i]);
+							  P(walk_params[i]);
 		for (l = 0; l < 3; l++) {
 			memset(vals, 0xa5, sizeof(vals));
 			ra = job_params_get(p, lists[l], vals, &ea);
 			rb = job_params_check(p, lists[l], &eb);
 			same_error(ra, &ea, rb, &eb, walk_params[i]);
 			for (k = 0; ra == 0 && lists[l][k] != NULL; k++)
-				ck_assert_ptr_eq(vals[k], p == NULL ? NULL :
-				    json_object_get(p, lists[l][k]));
+				ck_assert_ptr_eq(vals[k],
+				    p == NULL ?
+					NULL :
+					json_object_get(p, lists[l][k]));
 			rpc_error_clear(&ea);
 			rpc_error_clear(&eb);
 		}
 		/* The common members, found whatever else is there. */
 		job_params_common(p, &tmo, &prg);
-		ck_assert_ptr_eq(tmo, p ? json_object_get(p, "timeout_ms") :
-		    NULL);
-		ck_assert_ptr_eq(prg, p ? json_object_get(p, "progress") :
-		    NULL);
+		ck_assert_ptr_eq(
+		    tmo, p ? json_object_get(p, "timeout_ms") : NULL);
+		ck_assert_ptr_eq(
+		    prg, p ? json_object_get(p, "progress") : NULL);
 		/* Typed checks on a found value, and on an absent one. */
 		ia = ib = 42;
 		ra = job_value_int(tmo, "timeout_ms", 7, 1, 10, &ia, &ea);
@@ -1302,11 +1337,11 @@ END_TEST
 START_TEST(spin_parse)
 {
 	static const struct {
-		const char	*params;
-		int		 code;
-		const char	*param;
-		const char	*message;
-		long long	 ms;
+		const char *params;
+		int code;
+		const char *param;
+		const char *message;
+		long long ms;
 	} cases[] = {
 		{ "{\"ms\":0}", 0, "", "", 0 },
 		{ "{\"ms\":600000,\"timeout_ms\":1}", 0, "", "", 600000 },
@@ -1325,31 +1360,32 @@ START_TEST(spin_parse)
 		{ "{\"y\":1,\"x\":1}", RPC_INVALID_PARAMS, "y",
 		    "unknown parameter 'y'", 0 },
 	};
-	extern const struct job_kind	 job_spin, job_sleep;
-	const struct job_kind		*kinds[] = { &job_spin, &job_sleep };
-	struct rpc_error		 err;
-	struct job			 job;
-	json_t				*p;
-	size_t				 i, k;
-	int				 rc;
+	extern const struct job_kind job_spin, job_sleep;
+	const struct job_kind *kinds[] = { &job_spin, &job_sleep };
+	struct rpc_error err;
+	struct job job;
+	json_t *p;
+	size_t i, k;
+	int rc;
 
 	for (k = 0; k < 2; k++)
 		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-			p = strcmp(cases[i].params, "null") == 0 ? NULL :
+			p = strcmp(cases[i].params, "null") == 0 ?
+			    NULL :
 			    P(cases[i].params);
 			memset(&job, 0, sizeof(job));
 			memset(&err, 0, sizeof(err));
 			rc = kinds[k]->parse(&job, p, &cfg, &err);
 			ck_assert_msg(rc == (cases[i].code ? -1 : 0) &&
-			    err.code == cases[i].code &&
-			    strcmp(data_str(&err, "param"),
-			    cases[i].param) == 0 &&
-			    strcmp(err.message, cases[i].message) == 0,
+				err.code == cases[i].code &&
+				strcmp(data_str(&err, "param"),
+				    cases[i].param) == 0 &&
+				strcmp(err.message, cases[i].message) == 0,
 			    "%s %s: %d %d \"%s\"", kinds[k]->method,
 			    cases[i].params, rc, err.code, err.message);
 			if (rc == 0)
-				ck_assert_int_eq((intptr_t)job.arg,
-				    cases[i].ms);
+				ck_assert_int_eq(
+				    (intptr_t)job.arg, cases[i].ms);
 			rpc_error_clear(&err);
 			json_decref(p);
 		}
@@ -1360,20 +1396,25 @@ END_TEST
 START_TEST(overload_reply)
 {
 	static const char *const ids[] = {
-		"1", "-9223372036854775808", "\"a\"", "\"\"",
-		"\"\\u0000\\\"\xc3\xa9\"", "null",
+		"1",
+		"-9223372036854775808",
+		"\"a\"",
+		"\"\"",
+		"\"\\u0000\\\"\xc3\xa9\"",
+		"null",
 	};
-	static const uint64_t	 ms[] = { 0, 1, 9, 10, 59999, 60000,
-	    9223372036854775807ull };
-	struct rpc_error	 err = { 0 };
-	size_t			 i, j, la, lb;
-	char			*a, *b;
+	static const uint64_t ms[] = { 0, 1, 9, 10, 59999, 60000,
+		9223372036854775807ull };
+	struct rpc_error err = { 0 };
+	size_t i, j, la, lb;
+	char *a, *b;
 
 	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
 		for (j = 0; j < sizeof(ms) / sizeof(ms[0]); j++) {
 			rpc_error_set(&err, RPC_OVERLOADED,
-			    json_pack("{s:I}", "retry_after_ms",
-			    (json_int_t)ms[j]), "overloaded: the queue is full");
+			    json_pack(
+				"{s:I}", "retry_after_ms", (json_int_t)ms[j]),
+			    "overloaded: the queue is full");
 			la = lb = 12345;
 			a = dispatch_overload_reply(ids[i], ms[j], &la);
 			b = rpc_format_error(ids[i], &err, &lb);
@@ -1392,9 +1433,9 @@ END_TEST
 static Suite *
 jobs_suite(void)
 {
-	Suite	*s = suite_create("jobs");
-	TCase	*a = tcase_create("argon2"), *z = tcase_create("zstd");
-	TCase	*f = tcase_create("file"), *c = tcase_create("core");
+	Suite *s = suite_create("jobs");
+	TCase *a = tcase_create("argon2"), *z = tcase_create("zstd");
+	TCase *f = tcase_create("file"), *c = tcase_create("core");
 
 	tcase_add_checked_fixture(a, setup, teardown);
 	tcase_add_test(a, argon2_defaults_and_roundtrip);
@@ -1428,8 +1469,8 @@ jobs_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(jobs_suite());
-	int	 failed;
+	SRunner *sr = srunner_create(jobs_suite());
+	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -26,22 +26,25 @@
 
 #include "harness.h"
 
-static struct hx_daemon	 d;
-static char		 files[PATH_MAX];
+static struct hx_daemon d;
+static char files[PATH_MAX];
 
 /* Start sbkd with extra config text and files/ as the only root. */
 static void
 up(const char *extra)
 {
-	char	 dir[PATH_MAX + 16], *text;
-	FILE	*f;
+	char dir[PATH_MAX + 16], *text;
+	FILE *f;
 
 	hx_daemon_init(&d, NULL);
 	snprintf(dir, sizeof(dir), "%s/files", d.dir);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	ck_assert_ptr_nonnull(realpath(dir, files));
-	ck_assert_int_ge(asprintf(&text, "%s\n[files]\nread_roots = %s\n"
-	    "write_roots = %s\n", extra, files, files), 0);
+	ck_assert_int_ge(asprintf(&text,
+			     "%s\n[files]\nread_roots = %s\n"
+			     "write_roots = %s\n",
+			     extra, files, files),
+	    0);
 	ck_assert_ptr_nonnull(f = fopen(d.conf, "w"));
 	fputs(text, f);
 	fclose(f);
@@ -58,9 +61,9 @@ down(void)
 static char *
 fpath(const char *name)
 {
-	static char	 bufs[4][PATH_MAX + 64];
-	static int	 n;
-	char		*b = bufs[n++ % 4];
+	static char bufs[4][PATH_MAX + 64];
+	static int n;
+	char *b = bufs[n++ % 4];
 
 	snprintf(b, PATH_MAX + 64, "%s/%s", files, name);
 	return (b);
@@ -70,10 +73,10 @@ fpath(const char *name)
 static void
 make_text_file(const char *path, size_t n)
 {
-	char		*buf = malloc(n);
-	unsigned	 x = 42;
-	size_t		 i;
-	int		 fd;
+	char *buf = malloc(n);
+	unsigned x = 42;
+	size_t i;
+	int fd;
 
 	ck_assert_ptr_nonnull(buf);
 	for (i = 0; i < n; i++) {
@@ -90,9 +93,9 @@ make_text_file(const char *path, size_t n)
 static int
 count_entries(const char *dir)
 {
-	DIR		*dp = opendir(dir);
-	struct dirent	*e;
-	int		 n = 0;
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	int n = 0;
 
 	ck_assert_ptr_nonnull(dp);
 	while ((e = readdir(dp)) != NULL)
@@ -114,22 +117,25 @@ exists(const char *path)
  */
 START_TEST(argon2_memory_budget)
 {
-	struct hx_conn	*c;
-	json_t		*r;
-	long		 rss0, rss, peak = 0;
-	char		*line;
-	int		 i, got = 0;
+	struct hx_conn *c;
+	json_t *r;
+	long rss0, rss, peak = 0;
+	char *line;
+	int i, got = 0;
 
 	up("[pool]\ncpu_workers = 8\n[argon2]\nmax_m_cost_kib = 65536\n"
-	    "memory_budget_kib = 131072\n");
+	   "memory_budget_kib = 131072\n");
 	c = hx_connect(&d);
-	json_decref(hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":0,"
+	json_decref(hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":0,"
 	    "\"method\":\"ping\"}"));
 	rss0 = hx_rss_kib(d.pid);
 	for (i = 1; i <= 100; i++)
-		hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+		hx_sendf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
 		    "\"argon2.hash\",\"params\":{\"password\":\"pw%d\","
-		    "\"m_cost_kib\":65536,\"t_cost\":1}}", i, i);
+		    "\"m_cost_kib\":65536,\"t_cost\":1}}",
+		    i, i);
 	while (got < 100) {
 		rss = hx_rss_kib(d.pid);
 		if (rss > peak)
@@ -147,8 +153,10 @@ START_TEST(argon2_memory_budget)
 	/* The jobs did run in parallel up to the budget... */
 	ck_assert_msg(peak >= rss0 + 65536, "peak %ld rss0 %ld", peak, rss0);
 	/* ...and never past it: 128 MiB plus 32 MiB of slack. */
-	ck_assert_msg(peak <= rss0 + 131072 + 32768, "peak %ld KiB, start %ld "
-	    "KiB, budget 131072 KiB", peak, rss0);
+	ck_assert_msg(peak <= rss0 + 131072 + 32768,
+	    "peak %ld KiB, start %ld "
+	    "KiB, budget 131072 KiB",
+	    peak, rss0);
 	hx_close(c);
 	down();
 }
@@ -157,49 +165,59 @@ END_TEST
 /* Path mode streams: a file far beyond max_request_bytes goes through. */
 START_TEST(zstd_path_big_file)
 {
-	struct hx_conn	*c;
-	json_t		*r, *res;
-	char		 cmd[PATH_MAX * 3];
+	struct hx_conn *c;
+	json_t *r, *res;
+	char cmd[PATH_MAX * 3];
 
 	up("[daemon]\nmax_request_bytes = 65536\n");
 	make_text_file(fpath("in"), 3 << 20);
 	c = hx_connect(&d);
-	r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	r = hx_callf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 	    "\"zstd.compress\",\"params\":{\"path\":\"%s\",\"out_path\":"
-	    "\"%s\"}}", fpath("in"), fpath("in.zst"));
+	    "\"%s\"}}",
+	    fpath("in"), fpath("in.zst"));
 	res = hx_expect_result(r, "1");
 	ck_assert_int_eq(hx_int_at(res, "bytes_in"), 3 << 20);
 	json_decref(r);
 	snprintf(cmd, sizeof(cmd), "zstd -q -d -c '%s' | cmp -s - '%s'",
 	    fpath("in.zst"), fpath("in"));
 	ck_assert_int_eq(system(cmd), 0);
-	r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+	r = hx_callf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
 	    "\"zstd.decompress\",\"params\":{\"path\":\"%s\",\"out_path\":"
-	    "\"%s\"}}", fpath("in.zst"), fpath("back"));
+	    "\"%s\"}}",
+	    fpath("in.zst"), fpath("back"));
 	res = hx_expect_result(r, "2");
 	ck_assert_int_eq(hx_int_at(res, "bytes_out"), 3 << 20);
 	json_decref(r);
-	snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", fpath("in"),
-	    fpath("back"));
+	snprintf(
+	    cmd, sizeof(cmd), "cmp -s '%s' '%s'", fpath("in"), fpath("back"));
 	ck_assert_int_eq(system(cmd), 0);
 	/* Again without overwrite: EEXIST, and the file is intact. */
-	r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
+	r = hx_callf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
 	    "\"zstd.decompress\",\"params\":{\"path\":\"%s\",\"out_path\":"
-	    "\"%s\"}}", fpath("in.zst"), fpath("back"));
-	ck_assert_str_eq(json_string_value(hx_get_path(hx_expect_error(r, "3",
-	    -32005), "data.errno")), "EEXIST");
+	    "\"%s\"}}",
+	    fpath("in.zst"), fpath("back"));
+	ck_assert_str_eq(json_string_value(hx_get_path(
+			     hx_expect_error(r, "3", -32005), "data.errno")),
+	    "EEXIST");
 	json_decref(r);
 	ck_assert_int_eq(system(cmd), 0);
 	/* file.read answers beyond max_request_bytes too. */
-	r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"file.read\","
-	    "\"params\":{\"path\":\"%s\",\"offset\":1048576}}", fpath("in"));
+	r = hx_callf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"file.read\","
+	    "\"params\":{\"path\":\"%s\",\"offset\":1048576}}",
+	    fpath("in"));
 	res = hx_expect_result(r, "4");
 	ck_assert_int_eq(hx_int_at(res, "bytes"), 2 << 20);
 	ck_assert_int_eq(hx_int_at(res, "size"), 3 << 20);
 	ck_assert(json_is_true(json_object_get(res, "eof")));
 	json_decref(r);
 	/* Outside the roots. */
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"file.read\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"file.read\","
 	    "\"params\":{\"path\":\"/etc/passwd\"}}");
 	hx_expect_error(r, "5", -32003);
 	json_decref(r);
@@ -212,15 +230,16 @@ END_TEST
 static json_t *
 reply_for(struct hx_conn *c, const char *id, int *progress, long long total)
 {
-	json_t		*r, *p;
-	char		*rid;
-	long long	 last = -1;
+	json_t *r, *p;
+	char *rid;
+	long long last = -1;
 
 	for (;;) {
 		r = hx_read_json(c);
 		if (json_object_get(r, "method") != NULL) {
-			ck_assert_str_eq(json_string_value(json_object_get(r,
-			    "method")), "progress");
+			ck_assert_str_eq(
+			    json_string_value(json_object_get(r, "method")),
+			    "progress");
 			p = json_object_get(r, "params");
 			rid = hx_dump(json_object_get(p, "id"));
 			ck_assert_str_eq(rid, id);
@@ -246,17 +265,18 @@ reply_for(struct hx_conn *c, const char *id, int *progress, long long total)
 
 START_TEST(zstd_progress)
 {
-	struct hx_conn	*c;
-	json_t		*r;
-	int		 n = 0, none = 0;
+	struct hx_conn *c;
+	json_t *r;
+	int n = 0, none = 0;
 
 	up("");
 	make_text_file(fpath("in"), 16 << 20);
 	c = hx_connect(&d);
-	hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":"
+	hx_sendf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":"
 	    "\"zstd.compress\",\"params\":{\"path\":\"%s\",\"out_path\":"
-	    "\"%s\",\"level\":9,\"progress\":true}}", fpath("in"),
-	    fpath("out"));
+	    "\"%s\",\"level\":9,\"progress\":true}}",
+	    fpath("in"), fpath("out"));
 	r = reply_for(c, "\"p\"", &n, 16 << 20);
 	hx_expect_result(r, "\"p\"");
 	json_decref(r);
@@ -264,10 +284,11 @@ START_TEST(zstd_progress)
 	ck_assert_int_ge(n, 2);
 	ck_assert_int_le(n, 100);
 	/* Without progress: true, no notification at all. */
-	hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+	hx_sendf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
 	    "\"zstd.compress\",\"params\":{\"path\":\"%s\",\"out_path\":"
-	    "\"%s\",\"level\":9,\"overwrite\":true}}", fpath("in"),
-	    fpath("out"));
+	    "\"%s\",\"level\":9,\"overwrite\":true}}",
+	    fpath("in"), fpath("out"));
 	r = reply_for(c, "2", &none, 16 << 20);
 	hx_expect_result(r, "2");
 	json_decref(r);
@@ -280,29 +301,31 @@ END_TEST
 /* job.cancel and timeout_ms stop a long compression; no output. */
 START_TEST(zstd_cancel_and_deadline)
 {
-	struct hx_conn	*c, *s;
-	json_t		*r;
-	int		 before, n = 0;
-	long long	 t0;
+	struct hx_conn *c, *s;
+	json_t *r;
+	int before, n = 0;
+	long long t0;
 
 	up("[pool]\ncpu_workers = 2\n");
 	make_text_file(fpath("in"), 16 << 20);
 	before = count_entries(files);
 	c = hx_connect(&d);
 	s = hx_connect(&d);
-	hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	hx_sendf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 	    "\"zstd.compress\",\"params\":{\"path\":\"%s\",\"out_path\":"
-	    "\"%s\",\"level\":19,\"progress\":true}}", fpath("in"),
-	    fpath("out"));
+	    "\"%s\",\"level\":19,\"progress\":true}}",
+	    fpath("in"), fpath("out"));
 	json_decref(hx_wait_stat(s, "workers.cpu.busy", 1));
-	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+	hx_send_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
 	    "\"job.cancel\",\"params\":{\"id\":1}}");
 	r = reply_for(c, "1", &n, 16 << 20);
 	hx_expect_error(r, "1", -32002);
 	json_decref(r);
 	r = reply_for(c, "2", &n, 16 << 20);
-	ck_assert(json_is_true(json_object_get(hx_expect_result(r, "2"),
-	    "cancelled")));
+	ck_assert(json_is_true(
+	    json_object_get(hx_expect_result(r, "2"), "cancelled")));
 	json_decref(r);
 	/* The worker lets go within a chunk (no timing asserted). */
 	json_decref(hx_wait_stat(s, "workers.cpu.busy", 0));
@@ -310,10 +333,11 @@ START_TEST(zstd_cancel_and_deadline)
 	ck_assert_int_eq(count_entries(files), before);
 
 	t0 = hx_now_ms();
-	hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
+	hx_sendf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
 	    "\"zstd.compress\",\"params\":{\"path\":\"%s\",\"out_path\":"
-	    "\"%s\",\"level\":19,\"timeout_ms\":300}}", fpath("in"),
-	    fpath("out"));
+	    "\"%s\",\"level\":19,\"timeout_ms\":300}}",
+	    fpath("in"), fpath("out"));
 	r = reply_for(c, "3", &n, 16 << 20);
 	hx_expect_error(r, "3", -32001);
 	json_decref(r);
@@ -327,10 +351,11 @@ START_TEST(zstd_cancel_and_deadline)
 	 * of input until a write fails (contract 1.1), so the job asks for
 	 * progress: the next notification finds the peer gone.
 	 */
-	hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":"
+	hx_sendf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":"
 	    "\"zstd.compress\",\"params\":{\"path\":\"%s\",\"out_path\":"
-	    "\"%s\",\"level\":19,\"progress\":true}}", fpath("in"),
-	    fpath("out"));
+	    "\"%s\",\"level\":19,\"progress\":true}}",
+	    fpath("in"), fpath("out"));
 	json_decref(hx_wait_stat(s, "workers.cpu.busy", 1));
 	hx_close(c);
 	json_decref(hx_wait_stat(s, "workers.cpu.busy", 0));
@@ -344,18 +369,19 @@ END_TEST
 /* SIGKILL while the output is half written: nothing at out_path. */
 START_TEST(zstd_sigkill)
 {
-	struct hx_conn	*c;
-	json_t		*r;
-	int		 before, seen = 0;
+	struct hx_conn *c;
+	json_t *r;
+	int before, seen = 0;
 
 	up("");
 	make_text_file(fpath("in"), 16 << 20);
 	before = count_entries(files);
 	c = hx_connect(&d);
-	hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	hx_sendf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 	    "\"zstd.compress\",\"params\":{\"path\":\"%s\",\"out_path\":"
-	    "\"%s\",\"level\":19,\"progress\":true}}", fpath("in"),
-	    fpath("out"));
+	    "\"%s\",\"level\":19,\"progress\":true}}",
+	    fpath("in"), fpath("out"));
 	/* Two progress notes: data has been written to the temporary. */
 	while (seen < 2) {
 		r = hx_read_json(c);
@@ -376,45 +402,53 @@ END_TEST
 /* The kinds are wired up: argon2 round trip, empty roots. */
 START_TEST(kinds_end_to_end)
 {
-	struct hx_conn	*c;
-	json_t		*r;
-	char		*hash;
+	struct hx_conn *c;
+	json_t *r;
+	char *hash;
 
 	hx_daemon_up(&d, "[argon2]\nt_cost = 1\nm_cost_kib = 1024\n");
 	c = hx_connect(&d);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 	    "\"argon2.hash\",\"params\":{\"password\":\"s3cret\"}}");
-	hash = strdup(json_string_value(json_object_get(hx_expect_result(r,
-	    "1"), "hash")));
+	hash = strdup(json_string_value(
+	    json_object_get(hx_expect_result(r, "1"), "hash")));
 	json_decref(r);
 	ck_assert(strncmp(hash, "$argon2id$v=19$m=1024,t=1,p=1$", 30) == 0);
-	r = hx_callf(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+	r = hx_callf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
 	    "\"argon2.verify\",\"params\":{\"password\":\"s3cret\","
-	    "\"hash\":\"%s\"}}", hash);
-	ck_assert(json_is_true(json_object_get(hx_expect_result(r, "2"),
-	    "valid")));
+	    "\"hash\":\"%s\"}}",
+	    hash);
+	ck_assert(
+	    json_is_true(json_object_get(hx_expect_result(r, "2"), "valid")));
 	json_decref(r);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
 	    "\"argon2.verify\",\"params\":{\"password\":\"x\","
 	    "\"hash\":\"$argon2id$v=19$m=1024\"}}");
 	hx_expect_param_error(r, "3", "hash");
 	json_decref(r);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":"
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":"
 	    "\"argon2.hash\",\"params\":{\"password\":\"x\","
 	    "\"m_cost_kib\":2000000}}");
 	hx_expect_param_error(r, "4", "m_cost_kib");
 	json_decref(r);
 	/* No roots configured: every path method answers -32003. */
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"file.read\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"file.read\","
 	    "\"params\":{\"path\":\"/etc/hostname\"}}");
 	hx_expect_error(r, "5", -32003);
 	json_decref(r);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":"
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":"
 	    "\"zstd.compress\",\"params\":{\"path\":\"/etc/hostname\","
 	    "\"out_path\":\"/tmp/x.zst\"}}");
 	hx_expect_error(r, "6", -32003);
 	json_decref(r);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":"
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":"
 	    "\"zstd.compress\",\"params\":{\"data_b64\":\"aGVsbG8=\"}}");
 	ck_assert_int_eq(hx_int_at(hx_expect_result(r, "7"), "bytes_in"), 5);
 	json_decref(r);
@@ -427,8 +461,8 @@ END_TEST
 static Suite *
 jobs_daemon_suite(void)
 {
-	Suite	*s = suite_create("jobs_daemon");
-	TCase	*tc = tcase_create("kinds");
+	Suite *s = suite_create("jobs_daemon");
+	TCase *tc = tcase_create("kinds");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, kinds_end_to_end);

@@ -30,7 +30,7 @@
 #include "rpc.h"
 #include "scan_differ.h"
 
-#define JFLAGS	(JSON_ALLOW_NUL | JSON_DECODE_ANY)
+#define JFLAGS (JSON_ALLOW_NUL | JSON_DECODE_ANY)
 
 
 /*
@@ -40,12 +40,12 @@
 static const char *
 differ(const char *buf, size_t len, bool *accepted)
 {
-	json_error_t	 jerr;
-	json_t		*ref, *got, *got2;
-	char		 msg[128], *stripped;
-	const char	*why = NULL;
-	size_t		 i, n;
-	bool		 nul = memchr(buf, '\0', len) != NULL;
+	json_error_t jerr;
+	json_t *ref, *got, *got2;
+	char msg[128], *stripped;
+	const char *why = NULL;
+	size_t i, n;
+	bool nul = memchr(buf, '\0', len) != NULL;
 
 	ref = json_loadb(buf, len, JFLAGS, &jerr);
 	msg[0] = 'x';
@@ -69,7 +69,8 @@ differ(const char *buf, size_t len, bool *accepted)
 		json_decref(got2);
 		free(stripped);
 	} else if ((ref == NULL) != (got == NULL))
-		why = ref == NULL ? "jansson rejects it, json_parse_strict not" :
+		why = ref == NULL ?
+		    "jansson rejects it, json_parse_strict not" :
 		    "jansson accepts it, json_parse_strict not";
 	else if (ref != NULL && !json_same(ref, got))
 		why = "different values";
@@ -82,8 +83,8 @@ differ(const char *buf, size_t len, bool *accepted)
 static const char *
 show(const char *buf, size_t len)
 {
-	static char	 out[512];
-	size_t		 i, o = 0;
+	static char out[512];
+	size_t i, o = 0;
 
 	for (i = 0; i < len && o < sizeof(out) - 8; i++) {
 		unsigned char c = (unsigned char)buf[i];
@@ -91,8 +92,8 @@ show(const char *buf, size_t len)
 		if (c >= 0x20 && c < 0x7f && c != '\\')
 			out[o++] = (char)c;
 		else
-			o += (size_t)snprintf(out + o, sizeof(out) - o,
-			    "\\x%02x", c);
+			o += (size_t)snprintf(
+			    out + o, sizeof(out) - o, "\\x%02x", c);
 	}
 	if (i < len)
 		o += (size_t)snprintf(out + o, sizeof(out) - o, "...");
@@ -103,155 +104,356 @@ show(const char *buf, size_t len)
 static void
 check_agree(const char *buf, size_t len)
 {
-	const char	*why;
-	bool		 ok;
+	const char *why;
+	bool ok;
 
 	why = differ(buf, len, &ok);
-	ck_assert_msg(why == NULL, "\"%s\" (%zu bytes): %s", show(buf, len),
-	    len, why);
+	ck_assert_msg(
+	    why == NULL, "\"%s\" (%zu bytes): %s", show(buf, len), len, why);
 }
 
 /* ------------------------------------------------------------------ */
 
 struct tcase_in {
-	const char	*s;
-	size_t		 len;
-	bool		 ok;		/* json_parse_strict accepts it */
+	const char *s;
+	size_t len;
+	bool ok; /* json_parse_strict accepts it */
 };
-#define OK(s)	{ s, sizeof(s) - 1, true }
-#define BAD(s)	{ s, sizeof(s) - 1, false }
+#define OK(s)                          \
+	{                              \
+		s, sizeof(s) - 1, true \
+	}
+#define BAD(s)                          \
+	{                               \
+		s, sizeof(s) - 1, false \
+	}
 
 static const struct tcase_in cases[] = {
 	/* Scalars at the top level (JSON_DECODE_ANY). */
-	OK("0"), OK("-0"), OK("1"), OK("-1"), OK("123456789"),
-	OK("1.0"), OK("-0.0"), OK("0.5"), OK("0.1"), OK("1e5"), OK("1E5"),
-	OK("1e+5"), OK("1e-5"), OK("1.5e3"), OK("-1.5E-3"), OK("0e0"),
-	OK("123.456e-7"), OK("1e0001"),
-	OK("9223372036854775807"), OK("-9223372036854775808"),
-	OK("9223372036854775806"), OK("-9223372036854775807"),
-	OK("1000000000000000000"), OK("-1000000000000000000"),
-	OK("9223372036854775807.0"), OK("9223372036854775808.0"),
-	OK("9223372036854775808e0"), OK("123456789012345678901234567890.5"),
-	OK("1e-400"), OK("-1e-400"), OK("4.9e-324"), OK("2e-324"),
-	OK("2.2250738585072014e-308"), OK("1.7976931348623157e308"),
-	OK("1e308"), OK("0.000000000000000000000000000000000000000000001"),
+	OK("0"),
+	OK("-0"),
+	OK("1"),
+	OK("-1"),
+	OK("123456789"),
+	OK("1.0"),
+	OK("-0.0"),
+	OK("0.5"),
+	OK("0.1"),
+	OK("1e5"),
+	OK("1E5"),
+	OK("1e+5"),
+	OK("1e-5"),
+	OK("1.5e3"),
+	OK("-1.5E-3"),
+	OK("0e0"),
+	OK("123.456e-7"),
+	OK("1e0001"),
+	OK("9223372036854775807"),
+	OK("-9223372036854775808"),
+	OK("9223372036854775806"),
+	OK("-9223372036854775807"),
+	OK("1000000000000000000"),
+	OK("-1000000000000000000"),
+	OK("9223372036854775807.0"),
+	OK("9223372036854775808.0"),
+	OK("9223372036854775808e0"),
+	OK("123456789012345678901234567890.5"),
+	OK("1e-400"),
+	OK("-1e-400"),
+	OK("4.9e-324"),
+	OK("2e-324"),
+	OK("2.2250738585072014e-308"),
+	OK("1.7976931348623157e308"),
+	OK("1e308"),
+	OK("0.000000000000000000000000000000000000000000001"),
 	OK("3.14159265358979323846264338327950288419716939937510582097494"
-	    "4592307816406286208998628034825342117067982148086513282306647"),
-	OK("true"), OK("false"), OK("null"),
-	OK(" \t\r\n1 \t\r\n"), OK("\n\n[]\n\n"),
-	BAD("9223372036854775808"), BAD("-9223372036854775809"),
-	BAD("18446744073709551615"), BAD("18446744073709551616"),
-	BAD("99999999999999999999"), BAD("-99999999999999999999"),
+	   "4592307816406286208998628034825342117067982148086513282306647"),
+	OK("true"),
+	OK("false"),
+	OK("null"),
+	OK(" \t\r\n1 \t\r\n"),
+	OK("\n\n[]\n\n"),
+	BAD("9223372036854775808"),
+	BAD("-9223372036854775809"),
+	BAD("18446744073709551615"),
+	BAD("18446744073709551616"),
+	BAD("99999999999999999999"),
+	BAD("-99999999999999999999"),
 	BAD("100000000000000000000000000000"),
-	BAD("1e400"), BAD("-1e400"), BAD("1e309"), BAD("1.8e308"),
-	BAD("1" "000000000000000000000000000000000000000000000000000000000000"
+	BAD("1e400"),
+	BAD("-1e400"),
+	BAD("1e309"),
+	BAD("1.8e308"),
+	BAD("1"
+	    "000000000000000000000000000000000000000000000000000000000000"
 	    "000000000000000000000000000000000000000000000000000000000000"
 	    "000000000000000000000000000000000000000000000000000000000000"
 	    "000000000000000000000000000000000000000000000000000000000000"
 	    "000000000000000000000000000000000000000000000000000000000000"
 	    "0000000000.0"),
-	BAD("01"), BAD("-01"), BAD("00"), BAD("0.0.0"), BAD("1.5.5"),
-	BAD("-"), BAD("--1"), BAD("+1"), BAD("1."), BAD(".5"), BAD("-.5"),
-	BAD("1.e5"), BAD("1e"), BAD("1e+"), BAD("1E-"), BAD("1e1.5"),
-	BAD("0x10"), BAD("1f"), BAD("1 2"), BAD("- 1"), BAD("1-2"),
-	BAD("Infinity"), BAD("-Infinity"), BAD("NaN"), BAD("nan"),
-	BAD("tru"), BAD("truee"), BAD("True"), BAD("TRUE"), BAD("nul"),
-	BAD("nulll"), BAD("fals"), BAD("falsey"), BAD("true1"),
-	BAD("null null"), BAD("t"), BAD("n"), BAD("f"),
+	BAD("01"),
+	BAD("-01"),
+	BAD("00"),
+	BAD("0.0.0"),
+	BAD("1.5.5"),
+	BAD("-"),
+	BAD("--1"),
+	BAD("+1"),
+	BAD("1."),
+	BAD(".5"),
+	BAD("-.5"),
+	BAD("1.e5"),
+	BAD("1e"),
+	BAD("1e+"),
+	BAD("1E-"),
+	BAD("1e1.5"),
+	BAD("0x10"),
+	BAD("1f"),
+	BAD("1 2"),
+	BAD("- 1"),
+	BAD("1-2"),
+	BAD("Infinity"),
+	BAD("-Infinity"),
+	BAD("NaN"),
+	BAD("nan"),
+	BAD("tru"),
+	BAD("truee"),
+	BAD("True"),
+	BAD("TRUE"),
+	BAD("nul"),
+	BAD("nulll"),
+	BAD("fals"),
+	BAD("falsey"),
+	BAD("true1"),
+	BAD("null null"),
+	BAD("t"),
+	BAD("n"),
+	BAD("f"),
 
 	/* Empty, whitespace, and what is not whitespace. */
-	BAD(""), BAD(" "), BAD("\t\n\r "), BAD("\f1"), BAD("\v1"),
-	BAD("1\f"), BAD("\xc2\xa0" "1"), BAD("\xef\xbb\xbf{}"),
-	BAD("/* c */ 1"), BAD("// c\n1"), BAD("# c\n1"),
+	BAD(""),
+	BAD(" "),
+	BAD("\t\n\r "),
+	BAD("\f1"),
+	BAD("\v1"),
+	BAD("1\f"),
+	BAD("\xc2\xa0"
+	    "1"),
+	BAD("\xef\xbb\xbf{}"),
+	BAD("/* c */ 1"),
+	BAD("// c\n1"),
+	BAD("# c\n1"),
 
 	/* Strings. */
-	OK("\"\""), OK("\"abc\""), OK("\" \x7f \""),
+	OK("\"\""),
+	OK("\"abc\""),
+	OK("\" \x7f \""),
 	OK("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\""),
-	OK("\"\\u0000\""), OK("\"a\\u0000b\""), OK("\"\\u0000\\u0000\""),
+	OK("\"\\u0000\""),
+	OK("\"a\\u0000b\""),
+	OK("\"\\u0000\\u0000\""),
 	OK("\"\\u0041\\u00e9\\u00E9\\u20AC\\u20ac\\uFFFF\\uffff\""),
 	OK("\"\\u007f\\u0080\\u07ff\\u0800\\ufffe\""),
-	OK("\"\\uD83D\\uDE00\""), OK("\"\\ud83d\\ude00\""),
+	OK("\"\\uD83D\\uDE00\""),
+	OK("\"\\ud83d\\ude00\""),
 	OK("\"\\ud800\\udc00\\udbff\\udfff\""),
 	OK("\"x\\uD834\\uDD1Ey\""),
 	OK("\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\""),
 	OK("\"\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\""),
-	OK("\"\xed\x9f\xbf\xee\x80\x80\""), OK("\"\xef\xbb\xbf\""),
+	OK("\"\xed\x9f\xbf\xee\x80\x80\""),
+	OK("\"\xef\xbb\xbf\""),
 	OK("\"\xc3\xa9\\n\xf0\x9f\x98\x80\\u00e9\""),
 	OK("\"<\\/script>\""),
-	BAD("\""), BAD("\"abc"), BAD("\"\\"), BAD("\"\\\""), BAD("\"a\\\""),
-	BAD("'a'"), BAD("\"\\x\""), BAD("\"\\a\""), BAD("\"\\0\""),
-	BAD("\"\\'\""), BAD("\"\\U0041\""), BAD("\"\\u\""), BAD("\"\\u1\""),
-	BAD("\"\\u12\""), BAD("\"\\u123\""), BAD("\"\\u12g4\""),
-	BAD("\"\\u-123\""), BAD("\"\\u 123\""), BAD("\"\\u123"),
-	BAD("\"\\ud800\""), BAD("\"\\udc00\""), BAD("\"\\udfff\""),
-	BAD("\"\\ud800\\u0041\""), BAD("\"\\ud800\\ud800\""),
-	BAD("\"\\ud800\\udbff\""), BAD("\"\\ud800\\ue000\""),
-	BAD("\"\\ud800x\""), BAD("\"\\ud800\\\""), BAD("\"\\ud800\\n\""),
-	BAD("\"\\ud800\\u\""), BAD("\"\\ud800\\udc0\""),
-	BAD("\"\\ud800\\udc0g\""), BAD("\"\\udfff\\ud800\""),
-	BAD("\"\\ud800"), BAD("\"\\ud800\\"), BAD("\"\\ud800\\u"),
-	BAD("\"\x01\""), BAD("\"\n\""), BAD("\"\t\""), BAD("\"\r\""),
-	BAD("\"\x1f\""), BAD("\"a\x1f" "b\""), BAD("\"\\n\x1f\""),
-	BAD("\"\xff\""), BAD("\"\xfe\""), BAD("\"\x80\""), BAD("\"\xbf\""),
-	BAD("\"\xc0\xaf\""), BAD("\"\xc1\xbf\""), BAD("\"\xc0\x80\""),
-	BAD("\"\xe0\x80\xaf\""), BAD("\"\xe0\x9f\xbf\""),
-	BAD("\"\xed\xa0\x80\""), BAD("\"\xed\xbf\xbf\""),
+	BAD("\""),
+	BAD("\"abc"),
+	BAD("\"\\"),
+	BAD("\"\\\""),
+	BAD("\"a\\\""),
+	BAD("'a'"),
+	BAD("\"\\x\""),
+	BAD("\"\\a\""),
+	BAD("\"\\0\""),
+	BAD("\"\\'\""),
+	BAD("\"\\U0041\""),
+	BAD("\"\\u\""),
+	BAD("\"\\u1\""),
+	BAD("\"\\u12\""),
+	BAD("\"\\u123\""),
+	BAD("\"\\u12g4\""),
+	BAD("\"\\u-123\""),
+	BAD("\"\\u 123\""),
+	BAD("\"\\u123"),
+	BAD("\"\\ud800\""),
+	BAD("\"\\udc00\""),
+	BAD("\"\\udfff\""),
+	BAD("\"\\ud800\\u0041\""),
+	BAD("\"\\ud800\\ud800\""),
+	BAD("\"\\ud800\\udbff\""),
+	BAD("\"\\ud800\\ue000\""),
+	BAD("\"\\ud800x\""),
+	BAD("\"\\ud800\\\""),
+	BAD("\"\\ud800\\n\""),
+	BAD("\"\\ud800\\u\""),
+	BAD("\"\\ud800\\udc0\""),
+	BAD("\"\\ud800\\udc0g\""),
+	BAD("\"\\udfff\\ud800\""),
+	BAD("\"\\ud800"),
+	BAD("\"\\ud800\\"),
+	BAD("\"\\ud800\\u"),
+	BAD("\"\x01\""),
+	BAD("\"\n\""),
+	BAD("\"\t\""),
+	BAD("\"\r\""),
+	BAD("\"\x1f\""),
+	BAD("\"a\x1f"
+	    "b\""),
+	BAD("\"\\n\x1f\""),
+	BAD("\"\xff\""),
+	BAD("\"\xfe\""),
+	BAD("\"\x80\""),
+	BAD("\"\xbf\""),
+	BAD("\"\xc0\xaf\""),
+	BAD("\"\xc1\xbf\""),
+	BAD("\"\xc0\x80\""),
+	BAD("\"\xe0\x80\xaf\""),
+	BAD("\"\xe0\x9f\xbf\""),
+	BAD("\"\xed\xa0\x80\""),
+	BAD("\"\xed\xbf\xbf\""),
 	BAD("\"\xed\xa0\xbd\xed\xb8\x80\""),
-	BAD("\"\xf0\x80\x80\x80\""), BAD("\"\xf0\x8f\xbf\xbf\""),
-	BAD("\"\xf4\x90\x80\x80\""), BAD("\"\xf5\x80\x80\x80\""),
-	BAD("\"\xf8\x88\x80\x80\x80\""), BAD("\"\xfc\x84\x80\x80\x80\x80\""),
-	BAD("\"\xc3\""), BAD("\"\xe2\x82\""), BAD("\"\xf0\x9f\x98\""),
-	BAD("\"\xc3\x28\""), BAD("\"\xe2\x28\xa1\""), BAD("\"\xe2\x82\x28\""),
-	BAD("\"\xf0\x28\x8c\xbc\""), BAD("\"\xf0\x9f\x98\x28\""),
-	BAD("\"\\n\xff\""), BAD("\"\\n\xc3\""), BAD("\"\xc3"),
-	BAD("\xc3\xa9"), BAD("[\xc3\xa9]"), BAD("\xff"),
+	BAD("\"\xf0\x80\x80\x80\""),
+	BAD("\"\xf0\x8f\xbf\xbf\""),
+	BAD("\"\xf4\x90\x80\x80\""),
+	BAD("\"\xf5\x80\x80\x80\""),
+	BAD("\"\xf8\x88\x80\x80\x80\""),
+	BAD("\"\xfc\x84\x80\x80\x80\x80\""),
+	BAD("\"\xc3\""),
+	BAD("\"\xe2\x82\""),
+	BAD("\"\xf0\x9f\x98\""),
+	BAD("\"\xc3\x28\""),
+	BAD("\"\xe2\x28\xa1\""),
+	BAD("\"\xe2\x82\x28\""),
+	BAD("\"\xf0\x28\x8c\xbc\""),
+	BAD("\"\xf0\x9f\x98\x28\""),
+	BAD("\"\\n\xff\""),
+	BAD("\"\\n\xc3\""),
+	BAD("\"\xc3"),
+	BAD("\xc3\xa9"),
+	BAD("[\xc3\xa9]"),
+	BAD("\xff"),
 
 	/* Arrays and objects. */
-	OK("[]"), OK("{}"), OK(" [ ] "), OK("{ }"), OK("[1,2,3]"),
-	OK("[[],[[]],{}]"), OK("[1,\"a\",true,false,null,1.5,{},[]]"),
-	OK("{\"a\":1}"), OK("{\"a\":{\"b\":{\"c\":[1,{\"d\":null}]}}}"),
+	OK("[]"),
+	OK("{}"),
+	OK(" [ ] "),
+	OK("{ }"),
+	OK("[1,2,3]"),
+	OK("[[],[[]],{}]"),
+	OK("[1,\"a\",true,false,null,1.5,{},[]]"),
+	OK("{\"a\":1}"),
+	OK("{\"a\":{\"b\":{\"c\":[1,{\"d\":null}]}}}"),
 	OK("\t\n\r {\"a\" : [ 1 , 2 ] ,\"b\"\n:\n{}}\r\n"),
-	OK("{\"\":1}"), OK("{\"\":1,\"\":2}"),
-	OK("{\"a\":1,\"a\":2}"), OK("{\"a\":1,\"b\":2,\"a\":3}"),
-	OK("{\"a\":[1],\"a\":{\"x\":1}}"), OK("{\"b\":1,\"a\":2,\"c\":3}"),
-	OK("{\"a\\u0062\":1,\"ab\":2}"), OK("{\"\\u00e9\":1,\"\xc3\xa9\":2}"),
+	OK("{\"\":1}"),
+	OK("{\"\":1,\"\":2}"),
+	OK("{\"a\":1,\"a\":2}"),
+	OK("{\"a\":1,\"b\":2,\"a\":3}"),
+	OK("{\"a\":[1],\"a\":{\"x\":1}}"),
+	OK("{\"b\":1,\"a\":2,\"c\":3}"),
+	OK("{\"a\\u0062\":1,\"ab\":2}"),
+	OK("{\"\\u00e9\":1,\"\xc3\xa9\":2}"),
 	OK("{\"\\n\":{\"\\t\":{\"\\r\":[\"\\b\",{\"\\f\":\"\\/\"}]}}}"),
 	OK("{\"\\u00e9x\":{\"\\u00e9y\":\"\\u00e9z\",\"k\\n\":1},"
-	    "\"\\u00e9w\":[\"\\u00e9\"]}"),
-	OK("{\"a\":\"\\u0000\"}"), OK("[\"\\u0000\",\"\\u0000x\"]"),
+	   "\"\\u00e9w\":[\"\\u00e9\"]}"),
+	OK("{\"a\":\"\\u0000\"}"),
+	OK("[\"\\u0000\",\"\\u0000x\"]"),
 	OK("{\"jsonrpc\":\"2.0\",\"id\":12345,\"method\":\"spin\","
-	    "\"params\":{\"ms\":0}}"),
+	   "\"params\":{\"ms\":0}}"),
 	OK("{\"jsonrpc\":\"2.0\",\"id\":\"\\u0000\\u00e9\",\"method\":\"m\"}"),
 	OK("[1e-400,-0,-0.0,0.0,9223372036854775807,-9223372036854775808]"),
-	BAD("{\"a\\u0000\":1}"), BAD("{\"a\\u0000b\":1}"),
-	BAD("{\"\\u0000\":1}"), BAD("{\"ok\":1,\"\\u0000\":{}}"),
+	BAD("{\"a\\u0000\":1}"),
+	BAD("{\"a\\u0000b\":1}"),
+	BAD("{\"\\u0000\":1}"),
+	BAD("{\"ok\":1,\"\\u0000\":{}}"),
 	BAD("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"m\",\"id\\u0000x\":1}"),
-	BAD("["), BAD("]"), BAD("{"), BAD("}"), BAD("[1"), BAD("[1,"),
-	BAD("{\"a\""), BAD("{\"a\":"), BAD("{\"a\":1"), BAD("{\"a\":1,"),
-	BAD("[1,]"), BAD("[,1]"), BAD("[,]"), BAD("[1 2]"), BAD("[1,,2]"),
-	BAD("{\"a\"}"), BAD("{\"a\":}"), BAD("{\"a\" 1}"), BAD("{a:1}"),
-	BAD("{'a':1}"), BAD("{\"a\":1,}"), BAD("{,}"), BAD("{:1}"),
-	BAD("{\"a\":1 \"b\":2}"), BAD("{\"a\"::1}"), BAD("{1:1}"),
-	BAD("{null:1}"), BAD("{\"a\":1;\"b\":2}"), BAD("[1:2]"),
-	BAD("{\"a\",1}"), BAD("[}"), BAD("{]"), BAD("[1}"), BAD("{\"a\":1]"),
-	BAD("[1]]"), BAD("{}}"), BAD("{} x"), BAD("{}{}"), BAD("[][]"),
-	BAD("[1,2]\n3"), BAD("1,"), BAD("\"a\"\"b\""), BAD("[\"a\" \"b\"]"),
-	BAD("[\"a\\u0000\":1]"), BAD("[truefalse]"), BAD("[01]"),
-	BAD("[1.]"), BAD("[-]"), BAD("{\"a\":-}"), BAD("[1e]"),
+	BAD("["),
+	BAD("]"),
+	BAD("{"),
+	BAD("}"),
+	BAD("[1"),
+	BAD("[1,"),
+	BAD("{\"a\""),
+	BAD("{\"a\":"),
+	BAD("{\"a\":1"),
+	BAD("{\"a\":1,"),
+	BAD("[1,]"),
+	BAD("[,1]"),
+	BAD("[,]"),
+	BAD("[1 2]"),
+	BAD("[1,,2]"),
+	BAD("{\"a\"}"),
+	BAD("{\"a\":}"),
+	BAD("{\"a\" 1}"),
+	BAD("{a:1}"),
+	BAD("{'a':1}"),
+	BAD("{\"a\":1,}"),
+	BAD("{,}"),
+	BAD("{:1}"),
+	BAD("{\"a\":1 \"b\":2}"),
+	BAD("{\"a\"::1}"),
+	BAD("{1:1}"),
+	BAD("{null:1}"),
+	BAD("{\"a\":1;\"b\":2}"),
+	BAD("[1:2]"),
+	BAD("{\"a\",1}"),
+	BAD("[}"),
+	BAD("{]"),
+	BAD("[1}"),
+	BAD("{\"a\":1]"),
+	BAD("[1]]"),
+	BAD("{}}"),
+	BAD("{} x"),
+	BAD("{}{}"),
+	BAD("[][]"),
+	BAD("[1,2]\n3"),
+	BAD("1,"),
+	BAD("\"a\"\"b\""),
+	BAD("[\"a\" \"b\"]"),
+	BAD("[\"a\\u0000\":1]"),
+	BAD("[truefalse]"),
+	BAD("[01]"),
+	BAD("[1.]"),
+	BAD("[-]"),
+	BAD("{\"a\":-}"),
+	BAD("[1e]"),
 
 	/* Raw NUL bytes: refused everywhere (jansson skips some). */
-	BAD("\0"), BAD("\0" "1"), BAD("1\0"), BAD("1\0\0"), BAD("1 \0"),
-	BAD("[1\0]"), BAD("[1\0,2]"), BAD("true\0"), BAD("[true\0,2]"),
-	BAD("null\0"), BAD("[false\0]"), BAD("[1.5\0]"), BAD("-1e5\0"),
-	BAD("{\"a\":1\0}"), BAD("{\"a\"\0:1}"), BAD("\"a\0b\""),
-	BAD("{\"a\0\":1}"), BAD("{\"a\":1}\0"), BAD("[\0]"), BAD("[1,\0 2]"),
+	BAD("\0"),
+	BAD("\0"
+	    "1"),
+	BAD("1\0"),
+	BAD("1\0\0"),
+	BAD("1 \0"),
+	BAD("[1\0]"),
+	BAD("[1\0,2]"),
+	BAD("true\0"),
+	BAD("[true\0,2]"),
+	BAD("null\0"),
+	BAD("[false\0]"),
+	BAD("[1.5\0]"),
+	BAD("-1e5\0"),
+	BAD("{\"a\":1\0}"),
+	BAD("{\"a\"\0:1}"),
+	BAD("\"a\0b\""),
+	BAD("{\"a\0\":1}"),
+	BAD("{\"a\":1}\0"),
+	BAD("[\0]"),
+	BAD("[1,\0 2]"),
 };
 
 START_TEST(test_table)
 {
-	const struct tcase_in	*c = &cases[_i];
-	bool			 ok;
-	const char		*why;
+	const struct tcase_in *c = &cases[_i];
+	bool ok;
+	const char *why;
 
 	why = differ(c->s, c->len, &ok);
 	ck_assert_msg(why == NULL, "\"%s\": %s", show(c->s, c->len), why);
@@ -267,8 +469,8 @@ END_TEST
 static char *
 nest(size_t n, bool obj, const char *inner, size_t *lenp)
 {
-	size_t	 il = strlen(inner), len = n * (obj ? 7 : 2) + il, i;
-	char	*b = malloc(len + 1), *p = b;
+	size_t il = strlen(inner), len = n * (obj ? 7 : 2) + il, i;
+	char *b = malloc(len + 1), *p = b;
 
 	ck_assert_ptr_nonnull(b);
 	for (i = 0; i < n; i++) {
@@ -288,10 +490,10 @@ nest(size_t n, bool obj, const char *inner, size_t *lenp)
 }
 
 static const struct {
-	size_t		 n;
-	bool		 obj;
-	const char	*inner;
-	bool		 ok;
+	size_t n;
+	bool obj;
+	const char *inner;
+	bool ok;
 } deep[] = {
 	/* jansson counts every value, scalars too, up to 2048. */
 	{ 2047, false, "", true },
@@ -314,18 +516,18 @@ static const struct {
 
 START_TEST(test_depth)
 {
-	size_t	 len;
-	char	*b = nest(deep[_i].n, deep[_i].obj, deep[_i].inner, &len);
-	json_t	*v;
-	char	 msg[128];
+	size_t len;
+	char *b = nest(deep[_i].n, deep[_i].obj, deep[_i].inner, &len);
+	json_t *v;
+	char msg[128];
 
 	check_agree(b, len);
 	v = json_parse_strict(b, len, msg, sizeof(msg));
-	ck_assert_msg((v != NULL) == deep[_i].ok, "depth %zu: %s",
-	    deep[_i].n, v != NULL ? "accepted" : msg);
+	ck_assert_msg((v != NULL) == deep[_i].ok, "depth %zu: %s", deep[_i].n,
+	    v != NULL ? "accepted" : msg);
 	if (v == NULL && deep[_i].n >= 2048)
-		ck_assert_msg(strstr(msg, "nesting too deep") != NULL, "%s",
-		    msg);
+		ck_assert_msg(
+		    strstr(msg, "nesting too deep") != NULL, "%s", msg);
 	json_decref(v);
 	/* Cut short anywhere near the deep end: refused by both. */
 	check_agree(b, len - 1);
@@ -339,9 +541,9 @@ END_TEST
 /* Long strings and many escaped names: the scratch buffer grows. */
 START_TEST(test_long)
 {
-	size_t	 cap = 1 << 20, len = 0, i;
-	char	*b = malloc(cap);
-	json_t	*v;
+	size_t cap = 1 << 20, len = 0, i;
+	char *b = malloc(cap);
+	json_t *v;
 
 	ck_assert_ptr_nonnull(b);
 	/* An object of escaped names, each holding escaped strings. */
@@ -379,8 +581,8 @@ END_TEST
 
 /* Messages: short, specific, and what rpc_parse_line reports. */
 static const struct {
-	const char	*in;
-	const char	*msg;
+	const char *in;
+	const char *msg;
 } messages[] = {
 	{ "", "unexpected end of input" },
 	{ "   ", "unexpected end of input" },
@@ -400,13 +602,12 @@ static const struct {
 
 START_TEST(test_messages)
 {
-	char			 msg[128];
-	struct rpc_error	 err = { 0 };
-	const char		*in = messages[_i].in;
+	char msg[128];
+	struct rpc_error err = { 0 };
+	const char *in = messages[_i].in;
 
 	errno = 0;
-	ck_assert_ptr_null(json_parse_strict(in, strlen(in), msg,
-	    sizeof(msg)));
+	ck_assert_ptr_null(json_parse_strict(in, strlen(in), msg, sizeof(msg)));
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_str_eq(msg, messages[_i].msg);
 	/* A tiny errbuf is cut short, not overrun. */
@@ -417,8 +618,8 @@ START_TEST(test_messages)
 	ck_assert_ptr_null(rpc_parse_line(in, strlen(in), &err));
 	ck_assert_int_eq(err.code, RPC_PARSE_ERROR);
 	ck_assert_msg(strncmp(err.message, "Parse error: ", 13) == 0 &&
-	    strcmp(err.message + 13, messages[_i].msg) == 0, "%s",
-	    err.message);
+		strcmp(err.message + 13, messages[_i].msg) == 0,
+	    "%s", err.message);
 	rpc_error_clear(&err);
 }
 END_TEST
@@ -426,8 +627,8 @@ END_TEST
 /* Only len bytes are read; buf need not be terminated. */
 START_TEST(test_len)
 {
-	char	 buf[8];
-	json_t	*v;
+	char buf[8];
+	json_t *v;
 
 	memcpy(buf, "[12]]]]]", 8);
 	v = json_parse_strict(buf, 4, NULL, 0);
@@ -463,30 +664,89 @@ rnd(uint64_t *s)
 }
 
 static const char interesting[] = {
-	'"', '\\', '{', '}', '[', ']', ',', ':', '0', '1', '9', '-', '+',
-	'.', 'e', 'E', 'u', 'd', 'D', '8', 'c', 'f', 't', 'n', ' ', '\n',
-	'\t', '\r', '\f', '\0', '\x01', '\x1f', '\x7f', (char)0x80,
-	(char)0xbf, (char)0xc0, (char)0xc2, (char)0xdf, (char)0xe0,
-	(char)0xed, (char)0xef, (char)0xf0, (char)0xf4, (char)0xf5,
+	'"',
+	'\\',
+	'{',
+	'}',
+	'[',
+	']',
+	',',
+	':',
+	'0',
+	'1',
+	'9',
+	'-',
+	'+',
+	'.',
+	'e',
+	'E',
+	'u',
+	'd',
+	'D',
+	'8',
+	'c',
+	'f',
+	't',
+	'n',
+	' ',
+	'\n',
+	'\t',
+	'\r',
+	'\f',
+	'\0',
+	'\x01',
+	'\x1f',
+	'\x7f',
+	(char)0x80,
+	(char)0xbf,
+	(char)0xc0,
+	(char)0xc2,
+	(char)0xdf,
+	(char)0xe0,
+	(char)0xed,
+	(char)0xef,
+	(char)0xf0,
+	(char)0xf4,
+	(char)0xf5,
 	(char)0xff,
 };
 
 static const char *const snippets[] = {
-	"\\u0000", "\\ud800", "\\udc00", "\\ud83d\\ude00", "\\u00e9", "\\",
-	"\xc3\xa9", "\xed\xa0\x80", "\xf4\x90\x80\x80", "9223372036854775808",
-	"-9223372036854775808", "1e400", "1e-400", "true", "null", "[", "{",
-	"\"a\":", ",\"a\":1", "]]", "}}", "0.5e-3", "\"\"", "  ",
+	"\\u0000",
+	"\\ud800",
+	"\\udc00",
+	"\\ud83d\\ude00",
+	"\\u00e9",
+	"\\",
+	"\xc3\xa9",
+	"\xed\xa0\x80",
+	"\xf4\x90\x80\x80",
+	"9223372036854775808",
+	"-9223372036854775808",
+	"1e400",
+	"1e-400",
+	"true",
+	"null",
+	"[",
+	"{",
+	"\"a\":",
+	",\"a\":1",
+	"]]",
+	"}}",
+	"0.5e-3",
+	"\"\"",
+	"  ",
 };
 
 START_TEST(test_mutations)
 {
-	char		 buf[512];
-	uint64_t	 seed = 0x5bd1e995c0ffee17ULL;
-	size_t		 n, len, pos, k, iter, ncases;
-	const char	*src;
-	unsigned	 accepted = 0, total = 0;
-	bool		 ok;
-	const char	*why;
+	char buf[512];
+	uint64_t seed = 0x5bd1e995c0ffee17ULL;
+	size_t n, len, pos, k, iter, ncases;
+	const char *src;
+	unsigned accepted = 0, total = 0;
+	bool ok;
+	const char *why;
 
 	ncases = sizeof(cases) / sizeof(cases[0]);
 	for (iter = 0; iter < 20000; iter++) {
@@ -501,16 +761,17 @@ START_TEST(test_mutations)
 		while (n-- > 0) {
 			pos = len ? rnd(&seed) % (len + 1) : 0;
 			switch (rnd(&seed) % 7) {
-			case 0:		/* flip a bit */
+			case 0: /* flip a bit */
 				if (pos < len)
-					buf[pos] ^= (char)(1u << rnd(&seed) % 8);
+					buf[pos] ^=
+					    (char)(1u << rnd(&seed) % 8);
 				break;
-			case 1:		/* overwrite with an interesting byte */
+			case 1: /* overwrite with an interesting byte */
 				if (pos < len)
 					buf[pos] = interesting[rnd(&seed) %
 					    sizeof(interesting)];
 				break;
-			case 2:		/* insert an interesting byte */
+			case 2: /* insert an interesting byte */
 				if (len + 1 < sizeof(buf)) {
 					memmove(buf + pos + 1, buf + pos,
 					    len - pos);
@@ -519,17 +780,17 @@ START_TEST(test_mutations)
 					len++;
 				}
 				break;
-			case 3:		/* truncate */
+			case 3: /* truncate */
 				len = pos;
 				break;
-			case 4:		/* delete a byte */
+			case 4: /* delete a byte */
 				if (pos < len) {
 					memmove(buf + pos, buf + pos + 1,
 					    len - pos - 1);
 					len--;
 				}
 				break;
-			case 5: {	/* insert a snippet */
+			case 5: { /* insert a snippet */
 				const char *sn = snippets[rnd(&seed) %
 				    (sizeof(snippets) / sizeof(snippets[0]))];
 				size_t sl = strlen(sn);
@@ -542,7 +803,7 @@ START_TEST(test_mutations)
 				}
 				break;
 			}
-			default: {	/* duplicate a span */
+			default: { /* duplicate a span */
 				size_t sl = rnd(&seed) % 16;
 
 				if (pos + sl <= len && len + sl < sizeof(buf)) {
@@ -570,9 +831,9 @@ END_TEST
 /* json_parse_value: one value at the start of a larger text. */
 
 static const struct {
-	const char	*s;
-	size_t		 depth;
-	size_t		 end;		/* 0: refused */
+	const char *s;
+	size_t depth;
+	size_t end; /* 0: refused */
 } prefixes[] = {
 	{ "{\"ms\":0}", 0, 8 },
 	{ "{\"ms\":0},\"id\":1}", 1, 8 },
@@ -600,13 +861,13 @@ static const struct {
 
 START_TEST(test_value)
 {
-	const char	*s = prefixes[_i].s;
-	size_t		 len = strlen(s), end = 12345;
-	json_t		*v, *ref;
-	char		 msg[128];
+	const char *s = prefixes[_i].s;
+	size_t len = strlen(s), end = 12345;
+	json_t *v, *ref;
+	char msg[128];
 
-	v = json_parse_value(s, len, prefixes[_i].depth, &end, msg,
-	    sizeof(msg));
+	v = json_parse_value(
+	    s, len, prefixes[_i].depth, &end, msg, sizeof(msg));
 	if (prefixes[_i].end == 0) {
 		ck_assert_msg(v == NULL, "\"%s\" accepted", show(s, len));
 		ck_assert_int_eq(errno, EINVAL);
@@ -628,14 +889,14 @@ END_TEST
 /* Error offsets count from the start of the buffer. */
 START_TEST(test_value_errors)
 {
-	char	 msg[128];
-	size_t	 end;
+	char msg[128];
+	size_t end;
 
-	ck_assert_ptr_null(json_parse_value("  [1,x]", 7, 0, &end, msg,
-	    sizeof(msg)));
+	ck_assert_ptr_null(
+	    json_parse_value("  [1,x]", 7, 0, &end, msg, sizeof(msg)));
 	ck_assert_str_eq(msg, "invalid token at byte 5");
-	ck_assert_ptr_null(json_parse_value("[[1]]", 5,
-	    JSON_PARSER_MAX_DEPTH - 2, &end, msg, sizeof(msg)));
+	ck_assert_ptr_null(json_parse_value(
+	    "[[1]]", 5, JSON_PARSER_MAX_DEPTH - 2, &end, msg, sizeof(msg)));
 	ck_assert_str_eq(msg, "nesting too deep at byte 2");
 	ck_assert_ptr_null(json_parse_value("[1", 2, 0, &end, NULL, 0));
 }
@@ -645,9 +906,9 @@ END_TEST
 /* json_plain_string: a string token without escapes. */
 
 static const struct {
-	const char	*s;
-	size_t		 len;
-	size_t		 tok;		/* expected result */
+	const char *s;
+	size_t len;
+	size_t tok; /* expected result */
 } plains[] = {
 	{ "\"abc\"", 5, 5 },
 	{ "\"\"", 2, 2 },
@@ -655,17 +916,17 @@ static const struct {
 	{ "\"ab\",\"c\"", 8, 4 },
 	{ "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", 11, 11 },
 	{ "\"\x7f/\"", 4, 4 },
-	{ "\"a\\\"b\"", 6, 0 },		/* an escape */
+	{ "\"a\\\"b\"", 6, 0 }, /* an escape */
 	{ "\"a\\nb\"", 6, 0 },
-	{ "\"a\x01\"", 4, 0 },		/* a control character */
-	{ "\"a\0b\"", 5, 0 },		/* NUL */
-	{ "\"\xc3\"", 3, 0 },		/* cut sequence */
-	{ "\"\xc0\xaf\"", 4, 0 },	/* overlong */
-	{ "\"\xed\xa0\x80\"", 5, 0 },	/* surrogate */
-	{ "\"\xf4\x90\x80\x80\"", 6, 0 },	/* past U+10FFFF */
+	{ "\"a\x01\"", 4, 0 },		  /* a control character */
+	{ "\"a\0b\"", 5, 0 },		  /* NUL */
+	{ "\"\xc3\"", 3, 0 },		  /* cut sequence */
+	{ "\"\xc0\xaf\"", 4, 0 },	  /* overlong */
+	{ "\"\xed\xa0\x80\"", 5, 0 },	  /* surrogate */
+	{ "\"\xf4\x90\x80\x80\"", 6, 0 }, /* past U+10FFFF */
 	{ "\"\xff\"", 3, 0 },
-	{ "\"abc", 4, 0 },		/* unterminated */
-	{ "\"abc\"", 4, 0 },		/* the quote is past len */
+	{ "\"abc", 4, 0 },   /* unterminated */
+	{ "\"abc\"", 4, 0 }, /* the quote is past len */
 	{ "abc\"", 4, 0 },
 	{ " \"a\"", 4, 0 },
 	{ "", 0, 0 },
@@ -673,9 +934,9 @@ static const struct {
 
 START_TEST(test_plain_string)
 {
-	const char	*s = plains[_i].s;
-	size_t		 len = plains[_i].len, n;
-	json_t		*v;
+	const char *s = plains[_i].s;
+	size_t len = plains[_i].len, n;
+	json_t *v;
 
 	n = json_plain_string(s, len);
 	ck_assert_msg(n == plains[_i].tok, "\"%s\": %zu, expected %zu",
@@ -695,39 +956,45 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* rpc_request_scan against the general path: see scan_differ.h. */
 struct scan_in {
-	const char	*s;
-	size_t		 len;
-	bool		 fast;		/* rpc_request_scan takes it */
+	const char *s;
+	size_t len;
+	bool fast; /* rpc_request_scan takes it */
 };
-#define FAST(s)	{ s, sizeof(s) - 1, true }
-#define SLOW(s)	{ s, sizeof(s) - 1, false }
+#define FAST(s)                        \
+	{                              \
+		s, sizeof(s) - 1, true \
+	}
+#define SLOW(s)                         \
+	{                               \
+		s, sizeof(s) - 1, false \
+	}
 
 static const struct scan_in scans[] = {
 	/* What clients send. */
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":131072,\"method\":\"spin\","
-	    "\"params\":{\"ms\":0}}"),
+	     "\"params\":{\"ms\":0}}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"method\":\"spin\",\"params\":{\"ms\":1}}"),
 	FAST("{\"method\":\"sleep\",\"params\":{\"ms\":5,\"timeout_ms\":1},"
-	    "\"id\":\"a-b\",\"jsonrpc\":\"2.0\"}"),
+	     "\"id\":\"a-b\",\"jsonrpc\":\"2.0\"}"),
 	FAST(" \t{ \"jsonrpc\" : \"2.0\" ,\n\"id\" :-7 , \"method\":\"x\","
-	    "\"params\" : { } }\r\n "),
+	     "\"params\" : { } }\r\n "),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":\"\",\"method\":\"\"}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"m\"}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":999999999999999999,"
-	    "\"method\":\"m\"}"),
+	     "\"method\":\"m\"}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":-999999999999999999,"
-	    "\"method\":\"m\"}"),
+	     "\"method\":\"m\"}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\xa9\x7f/\xf0\x9f\x98\x80\","
-	    "\"method\":\"\xe2\x82\xac\"}"),
+	     "\"method\":\"\xe2\x82\xac\"}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"file.read\","
-	    "\"params\":{\"path\":\"a\\\\b\\u00e9\",\"x\":[1,2.5,null,true],"
-	    "\"p\":{\"ms\":1,\"ms\":2}}}"),
+	     "\"params\":{\"path\":\"a\\\\b\\u00e9\",\"x\":[1,2.5,null,true],"
+	     "\"p\":{\"ms\":1,\"ms\":2}}}"),
 	/* 45 bytes, 2 quotes and the NUL fill the buffer; one more does not. */
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":\"0123456789012345678901234567890"
-	    "12345678901234\",\"method\":\"m\"}"),
+	     "12345678901234\",\"method\":\"m\"}"),
 	FAST("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"0123456789012345678"
-	    "901234567890\"}"),			/* 31 bytes */
+	     "901234567890\"}"), /* 31 bytes */
 	/* Envelope errors and unusual shapes: the general path. */
 	SLOW(""), SLOW("   "), SLOW("{}"), SLOW("[]"), SLOW("1"), SLOW("null"),
 	SLOW("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]"),
@@ -749,9 +1016,9 @@ static const struct scan_in scans[] = {
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":-,\"method\":\"ping\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":+1,\"method\":\"ping\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1234567890123456789,"
-	    "\"method\":\"ping\"}"),		/* 19 digits */
+	     "\"method\":\"ping\"}"), /* 19 digits */
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":99999999999999999999,"
-	    "\"method\":\"ping\"}"),
+	     "\"method\":\"ping\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"ping\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"ping\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"a\\\"b\",\"method\":\"ping\"}"),
@@ -759,15 +1026,15 @@ static const struct scan_in scans[] = {
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\",\"method\":\"ping\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"\x01\",\"method\":\"ping\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
-	    "\"params\":[]}"),
+	     "\"params\":[]}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":1}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
-	    "\"params\":null}"),
+	     "\"params\":null}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"parms\":{}}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
-	    "\"params\":{\"a\":}}"),
+	     "\"params\":{\"a\":}}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
-	    "\"params\":{\"a\":1}"),
+	     "\"params\":{\"a\":1}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"i\\u0064\":2,\"method\":\"m\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\\u0000x\":1,\"method\":\"m\"}"),
 	/* Duplicates: the last one wins, the general way. */
@@ -775,7 +1042,7 @@ static const struct scan_in scans[] = {
 	SLOW("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"method\":\"b\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"jsonrpc\":\"2.0\",\"method\":\"b\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"method\":\"b\",\"params\":{},"
-	    "\"params\":{\"a\":1}}"),
+	     "\"params\":{\"a\":1}}"),
 	/* Bad JSON around a good envelope. */
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}x"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}}"),
@@ -788,16 +1055,16 @@ static const struct scan_in scans[] = {
 	SLOW("{\"jsonrpc\"\0:\"2.0\",\"id\":1,\"method\":\"ping\"}"),
 	/* Too long for the buffers: the general path copes. */
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":\"0123456789012345678901234567890"
-	    "123456789012345\",\"method\":\"m\"}"),
+	     "123456789012345\",\"method\":\"m\"}"),
 	SLOW("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"0123456789012345678"
-	    "9012345678901\"}"),			/* 32 bytes */
+	     "9012345678901\"}"), /* 32 bytes */
 };
 
 START_TEST(test_scan_table)
 {
-	const struct scan_in	*c = &scans[_i];
-	const char		*why;
-	bool			 fast;
+	const struct scan_in *c = &scans[_i];
+	const char *why;
+	bool fast;
 
 	why = scan_differ(c->s, c->len, &fast);
 	ck_assert_msg(why == NULL, "\"%s\": %s", show(c->s, c->len), why);
@@ -810,16 +1077,16 @@ END_TEST
 /* The depth of params counts from the request object, as in the JSON. */
 START_TEST(test_scan_depth)
 {
-	static const char	 head[] =
+	static const char head[] =
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":";
-	size_t			 n, len, plen;
-	char			*p, *line;
-	const char		*why;
-	bool			 fast;
+	size_t n, len, plen;
+	char *p, *line;
+	const char *why;
+	bool fast;
 
 	/* Request object, n objects, a scalar: 2048 levels, then 2049. */
 	for (n = JSON_PARSER_MAX_DEPTH - 2; n <= JSON_PARSER_MAX_DEPTH - 1;
-	    n++) {
+	     n++) {
 		p = nest(n, true, "1", &plen);
 		len = sizeof(head) - 1 + plen + 1;
 		ck_assert_ptr_nonnull(line = malloc(len));
@@ -839,12 +1106,12 @@ END_TEST
 /* Mutations of request lines: the scan never takes what it should not. */
 START_TEST(test_scan_mutations)
 {
-	char		 buf[512];
-	uint64_t	 seed = 0x9e3779b97f4a7c15ULL;
-	size_t		 n, len, pos, k, iter, nscans;
-	unsigned	 fast_n = 0, total = 0;
-	const char	*why;
-	bool		 fast;
+	char buf[512];
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	size_t n, len, pos, k, iter, nscans;
+	unsigned fast_n = 0, total = 0;
+	const char *why;
+	bool fast;
 
 	nscans = sizeof(scans) / sizeof(scans[0]);
 	for (iter = 0; iter < 30000; iter++) {
@@ -854,20 +1121,21 @@ START_TEST(test_scan_mutations)
 		while (!scans[k].fast && rnd(&seed) % 4 != 0);
 		len = scans[k].len;
 		memcpy(buf, scans[k].s, len);
-		n = rnd(&seed) % 4;	/* 0: the line as it is */
+		n = rnd(&seed) % 4; /* 0: the line as it is */
 		while (n-- > 0) {
 			pos = len ? rnd(&seed) % (len + 1) : 0;
 			switch (rnd(&seed) % 5) {
-			case 0:		/* flip a bit */
+			case 0: /* flip a bit */
 				if (pos < len)
-					buf[pos] ^= (char)(1u << rnd(&seed) % 8);
+					buf[pos] ^=
+					    (char)(1u << rnd(&seed) % 8);
 				break;
-			case 1:		/* overwrite with an interesting byte */
+			case 1: /* overwrite with an interesting byte */
 				if (pos < len)
 					buf[pos] = interesting[rnd(&seed) %
 					    sizeof(interesting)];
 				break;
-			case 2:		/* insert an interesting byte */
+			case 2: /* insert an interesting byte */
 				if (len + 1 < sizeof(buf)) {
 					memmove(buf + pos + 1, buf + pos,
 					    len - pos);
@@ -876,14 +1144,14 @@ START_TEST(test_scan_mutations)
 					len++;
 				}
 				break;
-			case 3:		/* delete a byte */
+			case 3: /* delete a byte */
 				if (pos < len) {
 					memmove(buf + pos, buf + pos + 1,
 					    len - pos - 1);
 					len--;
 				}
 				break;
-			default: {	/* insert a snippet */
+			default: { /* insert a snippet */
 				const char *sn = snippets[rnd(&seed) %
 				    (sizeof(snippets) / sizeof(snippets[0]))];
 				size_t sl = strlen(sn);
@@ -913,16 +1181,16 @@ END_TEST
 static Suite *
 json_parse_suite(void)
 {
-	Suite	*s = suite_create("json_parse");
-	TCase	*tc;
+	Suite *s = suite_create("json_parse");
+	TCase *tc;
 
 	tc = tcase_create("table");
-	tcase_add_loop_test(tc, test_table, 0,
-	    sizeof(cases) / sizeof(cases[0]));
+	tcase_add_loop_test(
+	    tc, test_table, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_loop_test(tc, test_depth, 0, sizeof(deep) / sizeof(deep[0]));
 	tcase_add_test(tc, test_long);
-	tcase_add_loop_test(tc, test_messages, 0,
-	    sizeof(messages) / sizeof(messages[0]));
+	tcase_add_loop_test(
+	    tc, test_messages, 0, sizeof(messages) / sizeof(messages[0]));
 	tcase_add_test(tc, test_len);
 	suite_add_tcase(s, tc);
 
@@ -932,17 +1200,17 @@ json_parse_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("value");
-	tcase_add_loop_test(tc, test_value, 0,
-	    sizeof(prefixes) / sizeof(prefixes[0]));
+	tcase_add_loop_test(
+	    tc, test_value, 0, sizeof(prefixes) / sizeof(prefixes[0]));
 	tcase_add_test(tc, test_value_errors);
-	tcase_add_loop_test(tc, test_plain_string, 0,
-	    sizeof(plains) / sizeof(plains[0]));
+	tcase_add_loop_test(
+	    tc, test_plain_string, 0, sizeof(plains) / sizeof(plains[0]));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("request_scan");
 	tcase_set_timeout(tc, 120);
-	tcase_add_loop_test(tc, test_scan_table, 0,
-	    sizeof(scans) / sizeof(scans[0]));
+	tcase_add_loop_test(
+	    tc, test_scan_table, 0, sizeof(scans) / sizeof(scans[0]));
 	tcase_add_test(tc, test_scan_depth);
 	tcase_add_test(tc, test_scan_mutations);
 	suite_add_tcase(s, tc);
@@ -952,8 +1220,8 @@ json_parse_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(json_parse_suite());
-	int	 failed;
+	SRunner *sr = srunner_create(json_parse_suite());
+	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

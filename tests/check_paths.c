@@ -25,16 +25,16 @@
 #include "paths.h"
 #include "rpc.h"
 
-static char	 tdir[PATH_MAX];	/* canonical scratch directory */
-static char	 root[PATH_MAX + 8];	/* tdir/root: the read and write root */
-static char	*roots[2];
-static char	*no_roots[1];
+static char tdir[PATH_MAX];	/* canonical scratch directory */
+static char root[PATH_MAX + 8]; /* tdir/root: the read and write root */
+static char *roots[2];
+static char *no_roots[1];
 
 static void
 put_file(const char *rel, const char *text)
 {
-	char	 p[PATH_MAX * 2];
-	FILE	*f;
+	char p[PATH_MAX * 2];
+	FILE *f;
 
 	snprintf(p, sizeof(p), "%s/%s", tdir, rel);
 	ck_assert_ptr_nonnull(f = fopen(p, "w"));
@@ -45,7 +45,7 @@ put_file(const char *rel, const char *text)
 static void
 put_link(const char *target, const char *rel)
 {
-	char	 p[PATH_MAX * 2];
+	char p[PATH_MAX * 2];
 
 	snprintf(p, sizeof(p), "%s/%s", tdir, rel);
 	ck_assert_int_eq(symlink(target, p), 0);
@@ -54,7 +54,7 @@ put_link(const char *target, const char *rel)
 static void
 put_dir(const char *rel)
 {
-	char	 p[PATH_MAX * 2];
+	char p[PATH_MAX * 2];
 
 	snprintf(p, sizeof(p), "%s/%s", tdir, rel);
 	ck_assert_int_eq(mkdir(p, 0755), 0);
@@ -63,7 +63,7 @@ put_dir(const char *rel)
 static void
 setup(void)
 {
-	char	 tmpl[] = "/tmp/check_paths.XXXXXX", buf[PATH_MAX * 2];
+	char tmpl[] = "/tmp/check_paths.XXXXXX", buf[PATH_MAX * 2];
 
 	ck_assert_ptr_nonnull(mkdtemp(tmpl));
 	ck_assert_ptr_nonnull(realpath(tmpl, tdir));
@@ -102,7 +102,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char	 cmd[PATH_MAX + 32];
+	char cmd[PATH_MAX + 32];
 
 	paths_force_walk(false);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
@@ -113,8 +113,8 @@ teardown(void)
 static int
 count_fds(void)
 {
-	DIR		*d = opendir("/proc/self/fd");
-	int		 n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
 
 	ck_assert_ptr_nonnull(d);
 	while (readdir(d) != NULL)
@@ -127,9 +127,9 @@ count_fds(void)
 static int
 count_entries(const char *dir)
 {
-	DIR		*d = opendir(dir);
-	struct dirent	*e;
-	int		 n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
 
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d)) != NULL)
@@ -142,10 +142,10 @@ count_entries(const char *dir)
 static const char *
 errno_of(const struct rpc_error *err)
 {
-	json_t	*v;
+	json_t *v;
 
-	if (err->data == NULL || (v = json_object_get(err->data, "errno")) ==
-	    NULL)
+	if (err->data == NULL ||
+	    (v = json_object_get(err->data, "errno")) == NULL)
 		return ("");
 	return (json_string_value(v));
 }
@@ -155,17 +155,17 @@ static void
 full(char *out, size_t len, const char *p)
 {
 	if (p[0] == '/' || p[0] == '\0' || strncmp(p, "rel:", 4) == 0)
-		snprintf(out, len, "%s", p[0] == 'r' && p[3] == ':' ? p + 4 :
-		    p);
+		snprintf(
+		    out, len, "%s", p[0] == 'r' && p[3] == ':' ? p + 4 : p);
 	else
 		snprintf(out, len, "%s/%s", tdir, p);
 }
 
 struct read_case {
-	const char	*path;		/* relative to tdir unless absolute */
-	int		 code;		/* 0: success */
-	const char	*errname;	/* for -32005 */
-	const char	*content;	/* for success */
+	const char *path;    /* relative to tdir unless absolute */
+	int code;	     /* 0: success */
+	const char *errname; /* for -32005 */
+	const char *content; /* for success */
 };
 
 static const struct read_case read_cases[] = {
@@ -213,11 +213,11 @@ static const struct read_case read_cases[] = {
 static void
 run_read_cases(void)
 {
-	struct rpc_error	 err;
-	char			 p[PATH_MAX * 2], buf[64];
-	size_t			 i;
-	ssize_t			 n;
-	int			 fd, before, code;
+	struct rpc_error err;
+	char p[PATH_MAX * 2], buf[64];
+	size_t i;
+	ssize_t n;
+	int fd, before, code;
 
 	for (i = 0; i < sizeof(read_cases) / sizeof(read_cases[0]); i++) {
 		const struct read_case *c = &read_cases[i];
@@ -236,8 +236,8 @@ run_read_cases(void)
 			ck_assert_int_ge(n, 0);
 			buf[n] = '\0';
 			close(fd);
-			ck_assert_msg(c->content != NULL &&
-			    strcmp(buf, c->content) == 0,
+			ck_assert_msg(
+			    c->content != NULL && strcmp(buf, c->content) == 0,
 			    "%s: read \"%s\"", c->path, buf);
 		}
 		ck_assert_msg(code == c->code, "%s: code %d, want %d (%s)",
@@ -268,10 +268,10 @@ END_TEST
 /* A magic link is refused even when the root is "/". */
 START_TEST(read_magic_links)
 {
-	char			*slash[] = { "/", NULL };
-	char			 p[64];
-	struct rpc_error	 err;
-	int			 fd;
+	char *slash[] = { "/", NULL };
+	char p[64];
+	struct rpc_error err;
+	int fd;
 
 	memset(&err, 0, sizeof(err));
 	fd = open("/etc/passwd", O_RDONLY);
@@ -280,8 +280,8 @@ START_TEST(read_magic_links)
 	ck_assert_int_eq(paths_open_read(slash, p, &err), -1);
 	ck_assert_int_eq(err.code, RPC_PERMISSION);
 	rpc_error_clear(&err);
-	ck_assert_int_eq(paths_open_read(slash, "/proc/self/root/etc/passwd",
-	    &err), -1);
+	ck_assert_int_eq(
+	    paths_open_read(slash, "/proc/self/root/etc/passwd", &err), -1);
 	ck_assert_int_eq(err.code, RPC_PERMISSION);
 	rpc_error_clear(&err);
 	close(fd);
@@ -294,9 +294,9 @@ END_TEST
 
 START_TEST(empty_roots)
 {
-	struct rpc_error	 err;
-	struct paths_out	 po;
-	char			 p[PATH_MAX * 2];
+	struct rpc_error err;
+	struct paths_out po;
+	char p[PATH_MAX * 2];
 
 	memset(&err, 0, sizeof(err));
 	snprintf(p, sizeof(p), "%s/file", root);
@@ -320,9 +320,9 @@ END_TEST
 /* A path with a NUL inside is not the path it looks like. */
 START_TEST(embedded_nul)
 {
-	struct rpc_error	 err;
-	char			 p[PATH_MAX * 2];
-	size_t			 len;
+	struct rpc_error err;
+	char p[PATH_MAX * 2];
+	size_t len;
 
 	memset(&err, 0, sizeof(err));
 	len = (size_t)snprintf(p, sizeof(p), "%s/file", root);
@@ -334,10 +334,10 @@ START_TEST(embedded_nul)
 END_TEST
 
 struct out_case {
-	const char	*path;
-	bool		 overwrite;
-	int		 code;
-	const char	*errname;
+	const char *path;
+	bool overwrite;
+	int code;
+	const char *errname;
 };
 
 static const struct out_case out_cases[] = {
@@ -368,12 +368,12 @@ static const struct out_case out_cases[] = {
 static void
 run_out_cases(void)
 {
-	struct rpc_error	 err;
-	struct paths_out	 po;
-	char			 p[PATH_MAX * 2], buf[64];
-	size_t			 i;
-	int			 code, fd, before, entries;
-	ssize_t			 n;
+	struct rpc_error err;
+	struct paths_out po;
+	char p[PATH_MAX * 2], buf[64];
+	size_t i;
+	int code, fd, before, entries;
+	ssize_t n;
 
 	for (i = 0; i < sizeof(out_cases) / sizeof(out_cases[0]); i++) {
 		const struct out_case *c = &out_cases[i];
@@ -385,7 +385,8 @@ run_out_cases(void)
 		code = 0;
 		if (paths_check(roots, "out_path", p, strlen(p), &err) == -1)
 			code = err.code;
-		else if (paths_out_open(&po, roots, p, c->overwrite, &err) == -1)
+		else if (paths_out_open(&po, roots, p, c->overwrite, &err) ==
+		    -1)
 			code = err.code;
 		else {
 			ck_assert_int_eq(write(po.fd, "new data\n", 9), 9);
@@ -434,11 +435,11 @@ END_TEST
 /* abort, or an out_path that appears before commit: nothing is changed. */
 START_TEST(out_abort_and_race)
 {
-	struct rpc_error	 err;
-	struct paths_out	 po;
-	char			 p[PATH_MAX * 2], buf[64];
-	int			 entries = count_entries(root), fd;
-	ssize_t			 n;
+	struct rpc_error err;
+	struct paths_out po;
+	char p[PATH_MAX * 2], buf[64];
+	int entries = count_entries(root), fd;
+	ssize_t n;
 
 	memset(&err, 0, sizeof(err));
 	snprintf(p, sizeof(p), "%s/late", root);
@@ -479,10 +480,10 @@ END_TEST
 /* Nested roots: a link that leaves the inner root may stay in the outer. */
 START_TEST(nested_roots)
 {
-	struct rpc_error	 err;
-	char			 inner[PATH_MAX * 2], p[PATH_MAX * 2];
-	char			*two[3];
-	int			 fd;
+	struct rpc_error err;
+	char inner[PATH_MAX * 2], p[PATH_MAX * 2];
+	char *two[3];
+	int fd;
 
 	memset(&err, 0, sizeof(err));
 	snprintf(inner, sizeof(inner), "%s/sub", root);
@@ -504,8 +505,8 @@ END_TEST
 static Suite *
 paths_suite(void)
 {
-	Suite	*s = suite_create("paths");
-	TCase	*tc = tcase_create("confinement");
+	Suite *s = suite_create("paths");
+	TCase *tc = tcase_create("confinement");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, read_table_openat2);
@@ -524,8 +525,8 @@ paths_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(paths_suite());
-	int	 failed;
+	SRunner *sr = srunner_create(paths_suite());
+	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -15,21 +15,21 @@
 
 #include "pool.h"
 
-#define CPU	1
+#define CPU 1
 
 struct test_work {
-	struct pool_work	 work;
-	int			 id;
-	sem_t			*gate;		/* held until posted, or NULL */
-	bool			 progress;
-	bool			 completed;
-	int			 progress_seen;
+	struct pool_work work;
+	int id;
+	sem_t *gate; /* held until posted, or NULL */
+	bool progress;
+	bool completed;
+	int progress_seen;
 };
 
-static sem_t		 started;	/* posted by every run() */
-static sem_t		 release;	/* run() waits on it when gated */
-static _Atomic int	 order[256];
-static _Atomic int	 norder;
+static sem_t started; /* posted by every run() */
+static sem_t release; /* run() waits on it when gated */
+static _Atomic int order[256];
+static _Atomic int norder;
 
 static void
 test_run(struct pool_work *w)
@@ -63,7 +63,7 @@ collect_cb(struct pool_msg *m, void *arg)
 	int *count = arg;
 
 	if (m->bytes != NULL) {
-		ck_assert(!t->completed);	/* progress comes first */
+		ck_assert(!t->completed); /* progress comes first */
 		t->progress_seen++;
 		free(m->bytes);
 		return;
@@ -76,8 +76,8 @@ collect_cb(struct pool_msg *m, void *arg)
 static void
 collect(struct pool *p, int n)
 {
-	struct pollfd	 pfd = { .fd = pool_event_fd(p), .events = POLLIN };
-	int		 count = 0;
+	struct pollfd pfd = { .fd = pool_event_fd(p), .events = POLLIN };
+	int count = 0;
 
 	while (count < n) {
 		ck_assert_int_ge(poll(&pfd, 1, 5000), 1);
@@ -115,9 +115,9 @@ submit(struct pool *p, struct test_work *t)
 
 START_TEST(runs_and_completes)
 {
-	struct pool		*p = make_pool(2, 4);
-	struct sched_owner	 o = { 0 };
-	struct test_work	 t[3];
+	struct pool *p = make_pool(2, 4);
+	struct sched_owner o = { 0 };
+	struct test_work t[3];
 
 	for (int i = 0; i < 3; i++) {
 		init_work(&t[i], i, &o, false);
@@ -134,13 +134,13 @@ END_TEST
 
 START_TEST(queue_full_is_refused)
 {
-	struct pool		*p = make_pool(1, 2);
-	struct sched_owner	 o = { 0 };
-	struct test_work	 t[4];
-	struct pool_stats	 st;
+	struct pool *p = make_pool(1, 2);
+	struct sched_owner o = { 0 };
+	struct test_work t[4];
+	struct pool_stats st;
 
 	init_work(&t[0], 0, &o, true);
-	ck_assert_int_eq(submit(p, &t[0]), 0);	/* idle worker: no count */
+	ck_assert_int_eq(submit(p, &t[0]), 0); /* idle worker: no count */
 	sem_wait(&started);
 	for (int i = 1; i < 3; i++) {
 		init_work(&t[i], i, &o, true);
@@ -161,9 +161,9 @@ END_TEST
 
 START_TEST(queue_max_zero_runs_only_on_idle_worker)
 {
-	struct pool		*p = make_pool(1, 0);
-	struct sched_owner	 o = { 0 };
-	struct test_work	 a, b;
+	struct pool *p = make_pool(1, 0);
+	struct sched_owner o = { 0 };
+	struct test_work a, b;
 
 	init_work(&a, 0, &o, true);
 	ck_assert_int_eq(submit(p, &a), 0);
@@ -172,7 +172,7 @@ START_TEST(queue_max_zero_runs_only_on_idle_worker)
 	ck_assert_int_eq(submit(p, &b), -EAGAIN);
 	sem_post(&release);
 	collect(p, 1);
-	ck_assert_int_eq(submit(p, &b), 0);	/* the worker is idle again */
+	ck_assert_int_eq(submit(p, &b), 0); /* the worker is idle again */
 	sem_post(&release);
 	collect(p, 1);
 	pool_free(p);
@@ -181,9 +181,9 @@ END_TEST
 
 START_TEST(round_robin_between_owners)
 {
-	struct pool		*p = make_pool(1, 64);
-	struct sched_owner	 flood = { 0 }, other = { 0 };
-	struct test_work	 blocker, t[11];
+	struct pool *p = make_pool(1, 64);
+	struct sched_owner flood = { 0 }, other = { 0 };
+	struct test_work blocker, t[11];
 
 	init_work(&blocker, 100, &flood, true);
 	ck_assert_int_eq(submit(p, &blocker), 0);
@@ -205,9 +205,9 @@ END_TEST
 
 START_TEST(cancel_waiting_not_running)
 {
-	struct pool		*p = make_pool(1, 8);
-	struct sched_owner	 o = { 0 };
-	struct test_work	 run, wait;
+	struct pool *p = make_pool(1, 8);
+	struct sched_owner o = { 0 };
+	struct test_work run, wait;
 
 	init_work(&run, 0, &o, true);
 	ck_assert_int_eq(submit(p, &run), 0);
@@ -216,7 +216,7 @@ START_TEST(cancel_waiting_not_running)
 	ck_assert_int_eq(submit(p, &wait), 0);
 	ck_assert(pool_cancel(p, &wait.work));
 	ck_assert(!pool_cancel(p, &wait.work));
-	ck_assert(!pool_cancel(p, &run.work));	/* running: too late */
+	ck_assert(!pool_cancel(p, &run.work)); /* running: too late */
 	sem_post(&release);
 	collect(p, 1);
 	ck_assert(run.completed);
@@ -228,9 +228,9 @@ END_TEST
 
 START_TEST(progress_before_completion)
 {
-	struct pool		*p = make_pool(2, 8);
-	struct sched_owner	 o = { 0 };
-	struct test_work	 t;
+	struct pool *p = make_pool(2, 8);
+	struct sched_owner o = { 0 };
+	struct test_work t;
 
 	init_work(&t, 0, &o, false);
 	t.progress = true;
@@ -243,10 +243,10 @@ END_TEST
 
 START_TEST(gate_holds_work_without_a_worker)
 {
-	struct pool		*p = make_pool(2, 8);
-	struct sched_owner	 o = { 0 };
-	struct test_work	 big, big2, small;
-	struct pool_stats	 st;
+	struct pool *p = make_pool(2, 8);
+	struct sched_owner o = { 0 };
+	struct test_work big, big2, small;
+	struct pool_stats st;
 
 	init_work(&big, 0, &o, true);
 	big.work.item.gate = 0;
@@ -258,7 +258,7 @@ START_TEST(gate_holds_work_without_a_worker)
 	ck_assert_int_eq(submit(p, &big), 0);
 	sem_wait(&started);
 	ck_assert_int_eq(submit(p, &big2), 0);	/* waits for budget */
-	ck_assert_int_eq(submit(p, &small), 0);	/* ungated: runs */
+	ck_assert_int_eq(submit(p, &small), 0); /* ungated: runs */
 	sem_wait(&started);
 	ck_assert_int_eq(order[1], 2);
 	pool_get_stats(p, &st);
@@ -277,10 +277,10 @@ END_TEST
 
 START_TEST(resize_grows_and_shrinks)
 {
-	struct pool		*p = make_pool(1, 8);
-	struct sched_owner	 o = { 0 };
-	struct test_work	 t[3];
-	struct pool_stats	 st;
+	struct pool *p = make_pool(1, 8);
+	struct sched_owner o = { 0 };
+	struct test_work t[3];
+	struct pool_stats st;
 
 	ck_assert_int_eq(pool_resize(p, CPU, 3), 0);
 	for (int i = 0; i < 3; i++) {
@@ -288,13 +288,13 @@ START_TEST(resize_grows_and_shrinks)
 		ck_assert_int_eq(submit(p, &t[i]), 0);
 	}
 	for (int i = 0; i < 3; i++)
-		sem_wait(&started);	/* three run at once */
+		sem_wait(&started); /* three run at once */
 	pool_get_stats(p, &st);
 	ck_assert_uint_eq(st.busy[CPU], 3);
 	ck_assert_int_eq(pool_resize(p, CPU, 1), 0);
 	for (int i = 0; i < 3; i++)
 		sem_post(&release);
-	collect(p, 3);			/* running jobs finish */
+	collect(p, 3); /* running jobs finish */
 	pool_get_stats(p, &st);
 	ck_assert_uint_eq(st.size[CPU], 1);
 	pool_free(p);
@@ -303,9 +303,9 @@ END_TEST
 
 START_TEST(stop_admission_and_free_with_queued_work)
 {
-	struct pool		*p = make_pool(1, 8);
-	struct sched_owner	 o = { 0 };
-	struct test_work	 run, wait;
+	struct pool *p = make_pool(1, 8);
+	struct sched_owner o = { 0 };
+	struct test_work run, wait;
 
 	init_work(&run, 0, &o, true);
 	ck_assert_int_eq(submit(p, &run), 0);
@@ -314,9 +314,9 @@ START_TEST(stop_admission_and_free_with_queued_work)
 	ck_assert_int_eq(submit(p, &wait), 0);
 	pool_stop_admission(p);
 	ck_assert_int_eq(pool_submit(p, &wait.work), -ESHUTDOWN);
-	ck_assert(pool_cancel(p, &wait.work));	/* the caller drains it */
+	ck_assert(pool_cancel(p, &wait.work)); /* the caller drains it */
 	sem_post(&release);
-	pool_free(p);			/* joins the running worker */
+	pool_free(p); /* joins the running worker */
 	ck_assert_int_eq(atomic_load(&norder), 1);
 }
 END_TEST
@@ -324,8 +324,8 @@ END_TEST
 static Suite *
 pool_suite(void)
 {
-	Suite	*s = suite_create("pool");
-	TCase	*tc = tcase_create("core");
+	Suite *s = suite_create("pool");
+	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, runs_and_completes);
 	tcase_add_test(tc, queue_full_is_refused);
@@ -343,8 +343,8 @@ pool_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(pool_suite());
-	int	 failed;
+	SRunner *sr = srunner_create(pool_suite());
+	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

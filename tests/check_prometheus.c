@@ -19,10 +19,10 @@
 static char *
 format(const char *json)
 {
-	json_error_t	 err;
-	json_t		*v = json_loads(json, 0, &err);
-	char		*text;
-	size_t		 len;
+	json_error_t err;
+	json_t *v = json_loads(json, 0, &err);
+	char *text;
+	size_t len;
 
 	ck_assert_msg(v != NULL, "bad test JSON: %s", err.text);
 	text = prom_format_stats(v, &len);
@@ -35,8 +35,8 @@ format(const char *json)
 static void
 has(const char *text, const char *line)
 {
-	ck_assert_msg(strstr(text, line) != NULL, "missing \"%s\" in:\n%s",
-	    line, text);
+	ck_assert_msg(
+	    strstr(text, line) != NULL, "missing \"%s\" in:\n%s", line, text);
 }
 
 static void
@@ -49,7 +49,7 @@ lacks(const char *text, const char *what)
 static int
 count(const char *text, const char *what)
 {
-	int	 n = 0;
+	int n = 0;
 
 	for (const char *p = text; (p = strstr(p, what)) != NULL; p++)
 		n++;
@@ -58,7 +58,8 @@ count(const char *text, const char *what)
 
 START_TEST(scalars_and_units)
 {
-	char	*t = format("{\"connections\":3,\"connections_total\":9,"
+	char *t = format(
+	    "{\"connections\":3,\"connections_total\":9,"
 	    "\"queue\":{\"depth\":4,\"max\":4096},"
 	    "\"jobs\":{\"accepted\":10,\"rejected\":2},"
 	    "\"workers\":{\"cpu\":{\"size\":2,\"busy\":1,\"queued\":3},"
@@ -69,7 +70,8 @@ START_TEST(scalars_and_units)
 	    "\"memory\":{\"rss_kib\":3000,\"heap_trims\":5}}");
 
 	has(t, "# TYPE sbk_connections gauge\nsbk_connections 3\n");
-	has(t, "# TYPE sbk_connections_total counter\n"
+	has(t,
+	    "# TYPE sbk_connections_total counter\n"
 	    "sbk_connections_total 9\n");
 	has(t, "\nsbk_queue_depth 4\n");
 	has(t, "\nsbk_queue_max 4096\n");
@@ -81,11 +83,14 @@ START_TEST(scalars_and_units)
 	has(t, "\nsbk_config_generation 2\n");
 	has(t, "\nsbk_argon2_memory_used_bytes 2048\n");
 	has(t, "\nsbk_argon2_memory_budget_bytes 1048576\n");
-	has(t, "# TYPE sbk_resident_memory_bytes gauge\n"
+	has(t,
+	    "# TYPE sbk_resident_memory_bytes gauge\n"
 	    "sbk_resident_memory_bytes 3072000\n");
-	has(t, "# TYPE sbk_heap_trims_total counter\n"
+	has(t,
+	    "# TYPE sbk_heap_trims_total counter\n"
 	    "sbk_heap_trims_total 5\n");
-	has(t, "# TYPE sbk_workers gauge\nsbk_workers{pool=\"cpu\"} 2\n"
+	has(t,
+	    "# TYPE sbk_workers gauge\nsbk_workers{pool=\"cpu\"} 2\n"
 	    "sbk_workers{pool=\"io\"} 16\n");
 	has(t, "sbk_workers_busy{pool=\"cpu\"} 1\n");
 	has(t, "sbk_queue_waiting{pool=\"io\"} 1\n");
@@ -96,7 +101,8 @@ END_TEST
 
 START_TEST(missing_members_are_left_out)
 {
-	char	*t = format("{\"connections\":1,\"queue\":{\"depth\":\"x\"},"
+	char *t = format(
+	    "{\"connections\":1,\"queue\":{\"depth\":\"x\"},"
 	    "\"workers\":{\"io\":{\"size\":4}},\"loop\":{\"lag_max_us\":-5}}");
 
 	has(t, "sbk_connections 1\n");
@@ -117,7 +123,7 @@ END_TEST
 
 START_TEST(not_an_object)
 {
-	json_t	*v = json_array();
+	json_t *v = json_array();
 
 	errno = 0;
 	ck_assert_ptr_null(prom_format_stats(v, NULL));
@@ -129,24 +135,29 @@ END_TEST
 
 START_TEST(methods_sorted_escaped_one_family)
 {
-	char	*t = format("{\"methods\":{"
-	    "\"zstd.compress\":{\"completed\":5,\"failed\":1},"
-	    "\"a\\\"b\\\\c\\nd\":{\"completed\":1},"
-	    "\"argon2.hash\":{\"completed\":2,\"timed_out\":3,\"shutdown\":0}}}");
+	char *t = format("{\"methods\":{"
+			 "\"zstd.compress\":{\"completed\":5,\"failed\":1},"
+			 "\"a\\\"b\\\\c\\nd\":{\"completed\":1},"
+			 "\"argon2.hash\":{\"completed\":2,\"timed_out\":3,"
+			 "\"shutdown\":0}}}");
 
 	ck_assert_int_eq(count(t, "# TYPE sbk_jobs_total counter"), 1);
 	ck_assert_int_eq(count(t, "# HELP sbk_jobs_total "), 1);
-	has(t, "sbk_jobs_total{method=\"a\\\"b\\\\c\\nd\","
+	has(t,
+	    "sbk_jobs_total{method=\"a\\\"b\\\\c\\nd\","
 	    "outcome=\"completed\"} 1\n");
-	has(t, "sbk_jobs_total{method=\"argon2.hash\",outcome=\"timed_out\"} "
+	has(t,
+	    "sbk_jobs_total{method=\"argon2.hash\",outcome=\"timed_out\"} "
 	    "3\n");
-	has(t, "sbk_jobs_total{method=\"argon2.hash\",outcome=\"shutdown\"} "
+	has(t,
+	    "sbk_jobs_total{method=\"argon2.hash\",outcome=\"shutdown\"} "
 	    "0\n");
-	has(t, "sbk_jobs_total{method=\"zstd.compress\",outcome=\"failed\"} "
+	has(t,
+	    "sbk_jobs_total{method=\"zstd.compress\",outcome=\"failed\"} "
 	    "1\n");
 	/* Sorted by name whatever the JSON order. */
-	ck_assert(strstr(t, "method=\"a\\\"") <
-	    strstr(t, "method=\"argon2.hash\""));
+	ck_assert(
+	    strstr(t, "method=\"a\\\"") < strstr(t, "method=\"argon2.hash\""));
 	ck_assert(strstr(t, "method=\"argon2.hash\"") <
 	    strstr(t, "method=\"zstd.compress\""));
 	/* No histogram without latency_us. */
@@ -158,23 +169,30 @@ END_TEST
 START_TEST(histogram_folding)
 {
 	/* 5 µs -> 7 µs bound; 8 µs -> 15; 100 -> 127; 2e9 past the last. */
-	char	*t = format("{\"methods\":{\"sleep\":{\"completed\":10,"
-	    "\"latency_us\":{\"count\":10,\"sum_us\":2000001234,"
-	    "\"buckets\":[[5,1],[8,2],[100,3],[2000000000,4]]}}}}");
+	char *t =
+	    format("{\"methods\":{\"sleep\":{\"completed\":10,"
+		   "\"latency_us\":{\"count\":10,\"sum_us\":2000001234,"
+		   "\"buckets\":[[5,1],[8,2],[100,3],[2000000000,4]]}}}}");
 
-	ck_assert_int_eq(count(t, "# TYPE sbk_job_duration_seconds histogram"),
-	    1);
-	has(t, "sbk_job_duration_seconds_bucket{method=\"sleep\","
+	ck_assert_int_eq(
+	    count(t, "# TYPE sbk_job_duration_seconds histogram"), 1);
+	has(t,
+	    "sbk_job_duration_seconds_bucket{method=\"sleep\","
 	    "le=\"0.000007\"} 1\n");
-	has(t, "sbk_job_duration_seconds_bucket{method=\"sleep\","
+	has(t,
+	    "sbk_job_duration_seconds_bucket{method=\"sleep\","
 	    "le=\"0.000015\"} 3\n");
-	has(t, "sbk_job_duration_seconds_bucket{method=\"sleep\","
+	has(t,
+	    "sbk_job_duration_seconds_bucket{method=\"sleep\","
 	    "le=\"0.000063\"} 3\n");
-	has(t, "sbk_job_duration_seconds_bucket{method=\"sleep\","
+	has(t,
+	    "sbk_job_duration_seconds_bucket{method=\"sleep\","
 	    "le=\"0.000127\"} 6\n");
-	has(t, "sbk_job_duration_seconds_bucket{method=\"sleep\","
+	has(t,
+	    "sbk_job_duration_seconds_bucket{method=\"sleep\","
 	    "le=\"1073.741823\"} 6\n");
-	has(t, "sbk_job_duration_seconds_bucket{method=\"sleep\","
+	has(t,
+	    "sbk_job_duration_seconds_bucket{method=\"sleep\","
 	    "le=\"+Inf\"} 10\n");
 	has(t, "sbk_job_duration_seconds_sum{method=\"sleep\"} 2000.001234\n");
 	has(t, "sbk_job_duration_seconds_count{method=\"sleep\"} 10\n");
@@ -186,7 +204,8 @@ END_TEST
 
 START_TEST(histogram_sum_fallback_and_bad_buckets)
 {
-	char	*t = format("{\"methods\":{"
+	char *t = format(
+	    "{\"methods\":{"
 	    "\"a\":{\"completed\":2,\"latency_us\":{\"buckets\":[[10,2]]}},"
 	    "\"b\":{\"completed\":1,\"latency_us\":{\"buckets\":[[\"x\",1]]}},"
 	    "\"c\":{\"completed\":1,\"latency_us\":{\"buckets\":3}}}}");
@@ -205,14 +224,14 @@ END_TEST
 /* A real histogram through hist_json and the formatter. */
 START_TEST(hist_export_round_trip)
 {
-	static const uint64_t	 values[] = { 0, 3, 7, 8, 15, 16, 1000, 1500,
-	    20000, 20000, 999999, 5000000 };
-	struct hist		 h;
-	json_t			*lat, *b, *st;
-	uint64_t		 truth = 0, n = 0, last = 0;
-	long long		 sum;
-	size_t			 i;
-	char			*t, line[128];
+	static const uint64_t values[] = { 0, 3, 7, 8, 15, 16, 1000, 1500,
+		20000, 20000, 999999, 5000000 };
+	struct hist h;
+	json_t *lat, *b, *st;
+	uint64_t truth = 0, n = 0, last = 0;
+	long long sum;
+	size_t i;
+	char *t, line[128];
 
 	memset(&h, 0, sizeof(h));
 	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
@@ -223,41 +242,49 @@ START_TEST(hist_export_round_trip)
 	ck_assert_ptr_nonnull(lat);
 	ck_assert_int_eq(json_integer_value(json_object_get(lat, "count")),
 	    (json_int_t)h.count);
-	json_array_foreach(json_object_get(lat, "buckets"), i, b) {
-		uint64_t upper = (uint64_t)json_integer_value(
-		    json_array_get(b, 0));
+	json_array_foreach(json_object_get(lat, "buckets"), i, b)
+	{
+		uint64_t upper =
+		    (uint64_t)json_integer_value(json_array_get(b, 0));
 
-		ck_assert_uint_gt(upper + 1, last);	/* increasing */
+		ck_assert_uint_gt(upper + 1, last); /* increasing */
 		last = upper + 1;
 		n += (uint64_t)json_integer_value(json_array_get(b, 1));
 	}
 	ck_assert_uint_eq(n, h.count);
-	ck_assert_uint_eq(last - 1, h.max);	/* tightest true bound */
+	ck_assert_uint_eq(last - 1, h.max); /* tightest true bound */
 	/* Within the buckets' resolution (one eighth of a power of two). */
 	sum = json_integer_value(json_object_get(lat, "sum_us"));
-	ck_assert_msg(sum > (long long)(truth * 0.9) &&
-	    sum < (long long)(truth * 1.1), "sum_us %lld for %llu", sum,
-	    (unsigned long long)truth);
+	ck_assert_msg(
+	    sum > (long long)(truth * 0.9) && sum < (long long)(truth * 1.1),
+	    "sum_us %lld for %llu", sum, (unsigned long long)truth);
 
 	st = json_pack("{s:{s:{s:i,s:o}}}", "methods", "m", "completed",
 	    (int)h.count, "latency_us", lat);
 	t = prom_format_stats(st, NULL);
 	ck_assert_ptr_nonnull(t);
-	snprintf(line, sizeof(line), "sbk_job_duration_seconds_bucket{"
-	    "method=\"m\",le=\"+Inf\"} %llu\n", (unsigned long long)h.count);
+	snprintf(line, sizeof(line),
+	    "sbk_job_duration_seconds_bucket{"
+	    "method=\"m\",le=\"+Inf\"} %llu\n",
+	    (unsigned long long)h.count);
 	has(t, line);
 	/* 0, 3 and 7 µs are at or under the first bound, 7 µs. */
-	has(t, "sbk_job_duration_seconds_bucket{method=\"m\",le=\"0.000007\"} "
+	has(t,
+	    "sbk_job_duration_seconds_bucket{method=\"m\",le=\"0.000007\"} "
 	    "3\n");
 	/* 8 and 15 µs join at 15 µs; 16 µs waits for 31 µs. */
-	has(t, "sbk_job_duration_seconds_bucket{method=\"m\",le=\"0.000015\"} "
+	has(t,
+	    "sbk_job_duration_seconds_bucket{method=\"m\",le=\"0.000015\"} "
 	    "5\n");
-	has(t, "sbk_job_duration_seconds_bucket{method=\"m\",le=\"0.000031\"} "
+	has(t,
+	    "sbk_job_duration_seconds_bucket{method=\"m\",le=\"0.000031\"} "
 	    "6\n");
 	/* 5 s is under 2^23 - 1 µs (8.39 s) but over 2^22 - 1 (4.19 s). */
-	has(t, "sbk_job_duration_seconds_bucket{method=\"m\",le=\"4.194303\"} "
+	has(t,
+	    "sbk_job_duration_seconds_bucket{method=\"m\",le=\"4.194303\"} "
 	    "11\n");
-	has(t, "sbk_job_duration_seconds_bucket{method=\"m\",le=\"8.388607\"} "
+	has(t,
+	    "sbk_job_duration_seconds_bucket{method=\"m\",le=\"8.388607\"} "
 	    "12\n");
 	free(t);
 	json_decref(st);
@@ -267,8 +294,8 @@ END_TEST
 static Suite *
 prometheus_suite(void)
 {
-	Suite	*s = suite_create("prometheus");
-	TCase	*tc = tcase_create("format");
+	Suite *s = suite_create("prometheus");
+	TCase *tc = tcase_create("format");
 
 	tcase_add_test(tc, scalars_and_units);
 	tcase_add_test(tc, missing_members_are_left_out);
@@ -284,8 +311,8 @@ prometheus_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(prometheus_suite());
-	int	 failed;
+	SRunner *sr = srunner_create(prometheus_suite());
+	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

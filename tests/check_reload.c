@@ -24,7 +24,7 @@ teardown(void)
 static void
 rewrite_conf(const char *text)
 {
-	FILE	*f = fopen(d.conf, "w");
+	FILE *f = fopen(d.conf, "w");
 
 	ck_assert_ptr_nonnull(f);
 	fputs(text, f);
@@ -41,19 +41,22 @@ reload(struct hx_conn *sc, long long generation)
 
 START_TEST(test_reload_resizes_pools_keeps_jobs)
 {
-	struct hx_conn	*sc, *c;
-	json_t		*r, *st;
+	struct hx_conn *sc, *c;
+	json_t *r, *st;
 
-	hx_daemon_up(&d, "[daemon]\nenable_test_methods = true\n"
+	hx_daemon_up(&d,
+	    "[daemon]\nenable_test_methods = true\n"
 	    "[pool]\ncpu_workers = 1\nio_workers = 2\n");
 	sc = hx_connect(&d);
 	c = hx_connect(&d);
 	/* A job in flight across the reload. */
-	hx_send_line(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
+	hx_send_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":300}}");
 	json_decref(hx_wait_stat(sc, "workers.io.busy", 1));
 
-	rewrite_conf("[daemon]\nenable_test_methods = true\n"
+	rewrite_conf(
+	    "[daemon]\nenable_test_methods = true\n"
 	    "[pool]\ncpu_workers = 3\nio_workers = 1\nqueue_max = 7\n");
 	reload(sc, 2);
 	st = hx_stats_on(sc);
@@ -76,9 +79,9 @@ END_TEST
 
 START_TEST(test_reload_bad_file_keeps_old_config)
 {
-	struct hx_conn	*sc;
-	json_t		*st;
-	char		*log;
+	struct hx_conn *sc;
+	json_t *st;
+	char *log;
 
 	hx_daemon_up(&d, "[pool]\ncpu_workers = 2\n");
 	sc = hx_connect(&d);
@@ -107,20 +110,22 @@ END_TEST
 
 START_TEST(test_reload_enables_test_methods_and_raises_limits)
 {
-	struct hx_conn	*sc, *c;
-	json_t		*r;
+	struct hx_conn *sc, *c;
+	json_t *r;
 
 	hx_daemon_up(&d, "[daemon]\nenable_test_methods = false\n");
 	sc = hx_connect(&d);
 	c = hx_connect(&d);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"spin\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"spin\","
 	    "\"params\":{\"ms\":1}}");
 	hx_expect_error(r, "1", -32601);
 	json_decref(r);
 	rewrite_conf("[daemon]\nenable_test_methods = true\n");
 	reload(sc, 2);
 	/* The same connection sees the new method table at once. */
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"spin\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"spin\","
 	    "\"params\":{\"ms\":1}}");
 	hx_expect_result(r, "2");
 	json_decref(r);
@@ -131,8 +136,8 @@ END_TEST
 
 START_TEST(test_access_refuses_other_uid)
 {
-	struct hx_conn	*c;
-	char		 conf[128], *line;
+	struct hx_conn *c;
+	char conf[128], *line;
 
 	/* An allow list that holds neither our uid nor our gid. */
 	snprintf(conf, sizeof(conf), "[access]\nallow_uids = %u\n",
@@ -150,9 +155,9 @@ END_TEST
 
 START_TEST(test_access_allows_listed_uid_and_gid)
 {
-	struct hx_conn	*c;
-	json_t		*r;
-	char		 conf[160];
+	struct hx_conn *c;
+	json_t *r;
+	char conf[160];
 
 	snprintf(conf, sizeof(conf), "[access]\nallow_uids = %u, %u\n",
 	    (unsigned)getuid() + 1, (unsigned)getuid());
@@ -164,8 +169,10 @@ START_TEST(test_access_allows_listed_uid_and_gid)
 	hx_close(c);
 	hx_daemon_free(&d);
 
-	snprintf(conf, sizeof(conf), "[access]\nallow_uids = %u\n"
-	    "allow_gids = %u\n", (unsigned)getuid() + 1, (unsigned)getegid());
+	snprintf(conf, sizeof(conf),
+	    "[access]\nallow_uids = %u\n"
+	    "allow_gids = %u\n",
+	    (unsigned)getuid() + 1, (unsigned)getegid());
 	hx_daemon_up(&d, conf);
 	c = hx_connect(&d);
 	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
@@ -177,17 +184,20 @@ END_TEST
 
 START_TEST(test_log_jobs_access_log)
 {
-	struct hx_conn	*c;
-	json_t		*r;
-	char		*log = NULL, want[64];
+	struct hx_conn *c;
+	json_t *r;
+	char *log = NULL, want[64];
 
-	hx_daemon_up(&d, "[daemon]\nlog_jobs = true\nenable_test_methods = true\n");
+	hx_daemon_up(
+	    &d, "[daemon]\nlog_jobs = true\nenable_test_methods = true\n");
 	c = hx_connect(&d);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":1}}");
 	hx_expect_result(r, "1");
 	json_decref(r);
-	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"sleep\","
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":400,\"timeout_ms\":20}}");
 	hx_expect_error(r, "2", -32001);
 	json_decref(r);
@@ -213,8 +223,8 @@ END_TEST
 static Suite *
 reload_suite(void)
 {
-	Suite	*s = suite_create("reload");
-	TCase	*tc = tcase_create("reload");
+	Suite *s = suite_create("reload");
+	TCase *tc = tcase_create("reload");
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, test_reload_resizes_pools_keeps_jobs);

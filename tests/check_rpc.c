@@ -23,8 +23,8 @@
 static json_t *
 parse_ok(const char *line)
 {
-	struct rpc_error	 err = { 0 };
-	json_t			*v;
+	struct rpc_error err = { 0 };
+	json_t *v;
 
 	v = rpc_parse_line(line, strlen(line), &err);
 	ck_assert_msg(v != NULL, "\"%s\": %s", line, err.message);
@@ -42,12 +42,12 @@ static const char *const parse_bad[] = {
 	"{}{}",
 	"[1,]",
 	"{'a':1}",
-	"{\"a\":\"\xff\"}",			/* invalid UTF-8 */
-	"{\"a\":\"\xc0\xaf\"}",			/* overlong */
-	"{\"a\":\"\xed\xa0\x80\"}",		/* encoded surrogate */
-	"{\"a\":\"\\ud800\"}",			/* lone surrogate escape */
-	"{\"a\":\"x\ny\"}",			/* raw control character */
-	"{\"id\":9223372036854775808}",		/* past int64 */
+	"{\"a\":\"\xff\"}",		/* invalid UTF-8 */
+	"{\"a\":\"\xc0\xaf\"}",		/* overlong */
+	"{\"a\":\"\xed\xa0\x80\"}",	/* encoded surrogate */
+	"{\"a\":\"\\ud800\"}",		/* lone surrogate escape */
+	"{\"a\":\"x\ny\"}",		/* raw control character */
+	"{\"id\":9223372036854775808}", /* past int64 */
 	"{\"id\":-9223372036854775809}",
 	"nul",
 	"NaN",
@@ -57,22 +57,22 @@ static const char *const parse_bad[] = {
 
 START_TEST(test_parse_bad)
 {
-	struct rpc_error	 err = { 0 };
-	const char		*line = parse_bad[_i];
+	struct rpc_error err = { 0 };
+	const char *line = parse_bad[_i];
 
 	ck_assert_ptr_null(rpc_parse_line(line, strlen(line), &err));
 	ck_assert_int_eq(err.code, RPC_PARSE_ERROR);
-	ck_assert_msg(strncmp(err.message, "Parse error", 11) == 0, "%s",
-	    err.message);
+	ck_assert_msg(
+	    strncmp(err.message, "Parse error", 11) == 0, "%s", err.message);
 	ck_assert_ptr_null(err.data);
 }
 END_TEST
 
 START_TEST(test_parse_nul)
 {
-	struct rpc_error	 err = { 0 };
-	const char		 raw[] = "{\"a\":\"x\0y\"}";
-	json_t			*v, *s;
+	struct rpc_error err = { 0 };
+	const char raw[] = "{\"a\":\"x\0y\"}";
+	json_t *v, *s;
 
 	/* U+0000 escaped is fine and kept... */
 	v = parse_ok("{\"a\":\"x\\u0000y\"}");
@@ -88,8 +88,8 @@ END_TEST
 
 START_TEST(test_parse_len)
 {
-	struct rpc_error	 err = { 0 };
-	json_t			*v;
+	struct rpc_error err = { 0 };
+	json_t *v;
 
 	/* Only len bytes are read: the '\n' after it is not part of it. */
 	v = rpc_parse_line("[1]\nxyz", 3, &err);
@@ -106,16 +106,19 @@ END_TEST
 /* ------------------------------------------------------------------ */
 
 static const struct req_case {
-	const char	*line;
-	bool		 ok;
-	const char	*id;		/* rpc_id_dump of the answer's id */
-	const char	*msg;		/* substring of the message */
+	const char *line;
+	bool ok;
+	const char *id;	 /* rpc_id_dump of the answer's id */
+	const char *msg; /* substring of the message */
 } req_cases[] = {
-	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", true, "1", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", true, "1",
+	    NULL },
 	{ "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}", true, "null", NULL },
-	{ "{\"method\":\"a.b\",\"params\":{\"x\":1},\"id\":\"q\",\"jsonrpc\":\"2.0\"}",
+	{ "{\"method\":\"a.b\",\"params\":{\"x\":1},\"id\":\"q\",\"jsonrpc\":"
+	  "\"2.0\"}",
 	    true, "\"q\"", NULL },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":\"\",\"method\":\"\"}", true, "\"\"", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":\"\",\"method\":\"\"}", true, "\"\"",
+	    NULL },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":9223372036854775807,\"method\":\"m\"}",
 	    true, "9223372036854775807", NULL },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775808,\"method\":\"m\"}",
@@ -123,8 +126,8 @@ static const struct req_case {
 	{ "{\"jsonrpc\":\"2.0\",\"id\":\"\\u0000\\u00e9\",\"method\":\"m\"}",
 	    true, "\"\\u0000\xc3\xa9\"", NULL },
 	/* params are the method's business: any type passes here. */
-	{ "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"m\",\"params\":[1]}", true,
-	    "2", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"m\",\"params\":[1]}",
+	    true, "2", NULL },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"m\",\"params\":null}",
 	    true, "2", NULL },
 
@@ -135,27 +138,39 @@ static const struct req_case {
 	{ "[]", false, "null", "not a JSON object" },
 
 	/* Bad ids: answered with id null. */
-	{ "{\"jsonrpc\":\"2.0\",\"id\":1.0,\"method\":\"m\"}", false, "null", "id" },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":1e3,\"method\":\"m\"}", false, "null", "id" },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"m\"}", false, "null", "id" },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"m\"}", false, "null", "id" },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"m\"}", false, "null", "id" },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":false,\"method\":\"m\"}", false, "null", "id" },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"m\"}", false, "null", "id" },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"m\"}", false, "null", "id" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1.0,\"method\":\"m\"}", false, "null",
+	    "id" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1e3,\"method\":\"m\"}", false, "null",
+	    "id" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"m\"}", false, "null",
+	    "id" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"m\"}", false, "null",
+	    "id" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"m\"}", false, "null",
+	    "id" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":false,\"method\":\"m\"}", false, "null",
+	    "id" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"m\"}", false, "null",
+	    "id" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"m\"}", false, "null",
+	    "id" },
 
 	/* jsonrpc: answered with the readable id. */
 	{ "{\"id\":7,\"method\":\"m\"}", false, "7", "jsonrpc" },
-	{ "{\"jsonrpc\":\"1.0\",\"id\":7,\"method\":\"m\"}", false, "7", "jsonrpc" },
-	{ "{\"jsonrpc\":\"2.00\",\"id\":7,\"method\":\"m\"}", false, "7", "jsonrpc" },
-	{ "{\"jsonrpc\":2.0,\"id\":7,\"method\":\"m\"}", false, "7", "jsonrpc" },
+	{ "{\"jsonrpc\":\"1.0\",\"id\":7,\"method\":\"m\"}", false, "7",
+	    "jsonrpc" },
+	{ "{\"jsonrpc\":\"2.00\",\"id\":7,\"method\":\"m\"}", false, "7",
+	    "jsonrpc" },
+	{ "{\"jsonrpc\":2.0,\"id\":7,\"method\":\"m\"}", false, "7",
+	    "jsonrpc" },
 	{ "{\"jsonrpc\":\"2.0\\u0000\",\"id\":7,\"method\":\"m\"}", false, "7",
 	    "jsonrpc" },
 	{ "{\"jsonrpc\":null,\"method\":\"m\"}", false, "null", "jsonrpc" },
 
 	/* method. */
 	{ "{\"jsonrpc\":\"2.0\",\"id\":\"a\"}", false, "\"a\"", "method" },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":1}", false, "\"a\"", "method" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":1}", false, "\"a\"",
+	    "method" },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":null}", false, "\"a\"",
 	    "method" },
 	{ "{\"jsonrpc\":\"2.0\",\"method\":[\"m\"]}", false, "null", "method" },
@@ -169,20 +184,21 @@ static const struct req_case {
 	    "3", "unknown member \"result\"" },
 
 	/* Order: id, then jsonrpc, then method, then members. */
-	{ "{\"id\":null,\"jsonrpc\":\"1.0\",\"parms\":1}", false, "null", "id" },
+	{ "{\"id\":null,\"jsonrpc\":\"1.0\",\"parms\":1}", false, "null",
+	    "id" },
 	{ "{\"id\":1,\"jsonrpc\":\"1.0\",\"parms\":1}", false, "1", "jsonrpc" },
 	{ "{\"id\":1,\"jsonrpc\":\"2.0\",\"parms\":1}", false, "1", "method" },
 };
 
 START_TEST(test_request)
 {
-	const struct req_case	*c = &req_cases[_i];
-	struct rpc_error	 err = { 0 };
-	struct rpc_request	 req;
-	const json_t		*err_id = (const json_t *)1;
-	json_t			*msg = parse_ok(c->line);
-	char			*id;
-	bool			 ok;
+	const struct req_case *c = &req_cases[_i];
+	struct rpc_error err = { 0 };
+	struct rpc_request req;
+	const json_t *err_id = (const json_t *)1;
+	json_t *msg = parse_ok(c->line);
+	char *id;
+	bool ok;
 
 	ok = rpc_request_parse(msg, &req, &err_id, &err);
 	ck_assert_msg(ok == c->ok, "%s: %s", c->line, err.message);
@@ -201,8 +217,8 @@ START_TEST(test_request)
 		    "%s", err.message);
 		id = rpc_id_dump(err_id);
 	}
-	ck_assert_msg(strcmp(id, c->id) == 0, "%s: id %s, want %s", c->line,
-	    id, c->id);
+	ck_assert_msg(
+	    strcmp(id, c->id) == 0, "%s: id %s, want %s", c->line, id, c->id);
 	free(id);
 	rpc_error_clear(&err);
 	json_decref(msg);
@@ -212,16 +228,15 @@ END_TEST
 /* A long unknown member name is cut on a UTF-8 boundary. */
 START_TEST(test_request_long_member)
 {
-	struct rpc_error	 err = { 0 };
-	struct rpc_request	 req;
-	const json_t		*err_id;
-	json_t			*msg = json_pack("{s:s,s:s}", "jsonrpc", "2.0",
-				    "method", "m");
-	char			 key[400];
-	size_t			 n = 0;
+	struct rpc_error err = { 0 };
+	struct rpc_request req;
+	const json_t *err_id;
+	json_t *msg = json_pack("{s:s,s:s}", "jsonrpc", "2.0", "method", "m");
+	char key[400];
+	size_t n = 0;
 
 	while (n + 2 < sizeof(key)) {
-		memcpy(key + n, "\xc3\xa9", 2);		/* é */
+		memcpy(key + n, "\xc3\xa9", 2); /* é */
 		n += 2;
 	}
 	key[n] = '\0';
@@ -236,8 +251,8 @@ END_TEST
 
 START_TEST(test_id_valid_dump)
 {
-	json_t	*v;
-	char	*a, *b;
+	json_t *v;
+	char *a, *b;
 
 	ck_assert(!rpc_id_valid(NULL));
 	ck_assert(!rpc_id_valid(json_null()));
@@ -291,24 +306,26 @@ check_line(char *line, size_t len, const char *want)
 
 START_TEST(test_format_result)
 {
-	json_t	*r;
-	char	*line;
-	size_t	 len;
+	json_t *r;
+	char *line;
+	size_t len;
 
 	r = parse_ok("{\"a\":1,\"b\":[true,null,\"\xc3\xa9\"],\"c\":{}}");
 	line = rpc_format_result("1", r, &len);
-	check_line(line, len, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":"
+	check_line(line, len,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":"
 	    "{\"a\":1,\"b\":[true,null,\"\xc3\xa9\"],\"c\":{}}}\n");
 	json_decref(r);
 
 	r = json_string("x");
 	line = rpc_format_result("\"k\"", r, &len);
-	check_line(line, len,
-	    "{\"jsonrpc\":\"2.0\",\"id\":\"k\",\"result\":\"x\"}\n");
+	check_line(
+	    line, len, "{\"jsonrpc\":\"2.0\",\"id\":\"k\",\"result\":\"x\"}\n");
 	json_decref(r);
 
 	line = rpc_format_result(NULL, NULL, &len);
-	check_line(line, len, "{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":null}\n");
+	check_line(
+	    line, len, "{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":null}\n");
 
 	/* A result much larger than the first guess of the buffer. */
 	r = json_array();
@@ -319,7 +336,7 @@ START_TEST(test_format_result)
 	ck_assert_uint_eq(len, strlen(line));
 	ck_assert_uint_eq(len, 33 + 2 + 5000 * 9 + 4999 + 2);
 	ck_assert(strncmp(line, "{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":[",
-	    34) == 0);
+		      34) == 0);
 	ck_assert_int_eq(line[len - 1], '\n');
 	free(line);
 	json_decref(r);
@@ -328,34 +345,40 @@ END_TEST
 
 START_TEST(test_format_error)
 {
-	struct rpc_error	 err = { 0 };
-	char			*line;
-	size_t			 len;
+	struct rpc_error err = { 0 };
+	char *line;
+	size_t len;
 
 	rpc_error_param(&err, "m_cost_kib", "bad %s", "value");
 	line = rpc_format_error("\"a\"", &err, &len);
-	check_line(line, len, "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"error\":"
+	check_line(line, len,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"error\":"
 	    "{\"code\":-32602,\"message\":\"bad value\","
 	    "\"data\":{\"param\":\"m_cost_kib\"}}}\n");
 
 	rpc_error_set(&err, RPC_PARSE_ERROR, NULL, NULL);
 	line = rpc_format_error(NULL, &err, &len);
-	check_line(line, len, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+	check_line(line, len,
+	    "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
 	    "{\"code\":-32700,\"message\":\"Parse error\"}}\n");
 
 	/* An empty message falls back to the code's default. */
 	err.message[0] = '\0';
 	err.code = RPC_SHUTTING_DOWN;
 	line = rpc_format_error("-5", &err, &len);
-	check_line(line, len, "{\"jsonrpc\":\"2.0\",\"id\":-5,\"error\":"
+	check_line(line, len,
+	    "{\"jsonrpc\":\"2.0\",\"id\":-5,\"error\":"
 	    "{\"code\":-32006,\"message\":\"Shutting down\"}}\n");
 
 	/* Escapes; invalid UTF-8 becomes U+FFFD, valid UTF-8 stays raw. */
-	rpc_error_set(&err, RPC_IO_ERROR, NULL, "q\"b\\n\nr\rt\t\x01\x1f"
+	rpc_error_set(&err, RPC_IO_ERROR, NULL,
+	    "q\"b\\n\nr\rt\t\x01\x1f"
 	    "\x7f\xc3\xa9\xff\xc3\xe2\x82\xac\xf0\x9f\x98\x80\xed\xa0\x80!");
 	line = rpc_format_error("1", &err, &len);
-	check_line(line, len, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":"
-	    "{\"code\":-32005,\"message\":\"q\\\"b\\\\n\\nr\\rt\\t\\u0001\\u001f"
+	check_line(line, len,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":"
+	    "{\"code\":-32005,\"message\":"
+	    "\"q\\\"b\\\\n\\nr\\rt\\t\\u0001\\u001f"
 	    "\x7f\xc3\xa9\\ufffd\\ufffd\xe2\x82\xac\xf0\x9f\x98\x80"
 	    "\\ufffd\\ufffd\\ufffd!\"}}\n");
 	rpc_error_clear(&err);
@@ -365,14 +388,16 @@ END_TEST
 /* Every formatted line parses back to what went in. */
 START_TEST(test_format_roundtrip)
 {
-	struct rpc_error	 err = { 0 };
-	const json_t		*id, *res, *e;
-	json_t			*v;
-	char			*line;
-	size_t			 len;
+	struct rpc_error err = { 0 };
+	const json_t *id, *res, *e;
+	json_t *v;
+	char *line;
+	size_t len;
 
-	rpc_error_limit(&err, RPC_INVALID_REQUEST, 4194304, "Request too "
-	    "large: over %u bytes", 4194304u);
+	rpc_error_limit(&err, RPC_INVALID_REQUEST, 4194304,
+	    "Request too "
+	    "large: over %u bytes",
+	    4194304u);
 	line = rpc_format_error("\"\\u0000\"", &err, &len);
 	ck_assert_ptr_nonnull(line);
 	v = rpc_parse_line(line, len - 1, &err);
@@ -380,10 +405,11 @@ START_TEST(test_format_roundtrip)
 	ck_assert(rpc_reply_parse(v, &id, &res, &e));
 	ck_assert_uint_eq(json_string_length(id), 1);
 	ck_assert_ptr_null(res);
-	ck_assert_int_eq(json_integer_value(json_object_get(e, "code")),
-	    -32600);
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e,
-	    "data"), "limit")), 4194304);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(e, "code")), -32600);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+			     json_object_get(e, "data"), "limit")),
+	    4194304);
 	json_decref(v);
 	free(line);
 	rpc_error_clear(&err);
@@ -392,14 +418,15 @@ END_TEST
 
 START_TEST(test_format_notification)
 {
-	json_t	*p;
-	char	*line;
-	size_t	 len;
+	json_t *p;
+	char *line;
+	size_t len;
 
-	p = json_pack("{s:I,s:i,s:i}", "id", (json_int_t)42, "done", 10,
-	    "total", 20);
+	p = json_pack(
+	    "{s:I,s:i,s:i}", "id", (json_int_t)42, "done", 10, "total", 20);
 	line = rpc_format_notification("progress", p, &len);
-	check_line(line, len, "{\"jsonrpc\":\"2.0\",\"method\":\"progress\","
+	check_line(line, len,
+	    "{\"jsonrpc\":\"2.0\",\"method\":\"progress\","
 	    "\"params\":{\"id\":42,\"done\":10,\"total\":20}}\n");
 	json_decref(p);
 	line = rpc_format_notification("x\"y", NULL, &len);
@@ -417,34 +444,33 @@ END_TEST
 static void
 check_dump(const json_t *v, const char *what)
 {
-	static const char	 pre[] =
-	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":";
-	static const char	 npre[] =
+	static const char pre[] = "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":";
+	static const char npre[] =
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"n\",\"params\":";
-	char			*want, *line;
-	size_t			 len, wlen;
+	char *want, *line;
+	size_t len, wlen;
 
 	want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	line = rpc_format_result("7", v, &len);
 	if (want == NULL) {
-		ck_assert_msg(line == NULL, "%s: json_dumps refuses, got %s",
-		    what, line);
+		ck_assert_msg(
+		    line == NULL, "%s: json_dumps refuses, got %s", what, line);
 		ck_assert_ptr_null(rpc_id_dump(v));
 		return;
 	}
 	wlen = strlen(want);
 	ck_assert_msg(line != NULL, "%s: NULL, want %s", what, want);
 	ck_assert_msg(len == sizeof(pre) - 1 + wlen + 2 &&
-	    memcmp(line, pre, sizeof(pre) - 1) == 0 &&
-	    memcmp(line + sizeof(pre) - 1, want, wlen) == 0 &&
-	    memcmp(line + len - 2, "}\n", 3) == 0,
+		memcmp(line, pre, sizeof(pre) - 1) == 0 &&
+		memcmp(line + sizeof(pre) - 1, want, wlen) == 0 &&
+		memcmp(line + len - 2, "}\n", 3) == 0,
 	    "%s: got %s want %s", what, line, want);
 	free(line);
 
 	line = rpc_format_notification("n", v, &len);
 	ck_assert_ptr_nonnull(line);
 	ck_assert_msg(len == sizeof(npre) - 1 + wlen + 2 &&
-	    memcmp(line + sizeof(npre) - 1, want, wlen) == 0,
+		memcmp(line + sizeof(npre) - 1, want, wlen) == 0,
 	    "%s: notification %s want %s", what, line, want);
 	free(line);
 
@@ -458,8 +484,8 @@ check_dump(const json_t *v, const char *what)
 static json_t *
 load_any(const char *text)
 {
-	json_error_t	 e;
-	json_t		*v;
+	json_error_t e;
+	json_t *v;
 
 	/* jansson's own parser builds the values: no shared code. */
 	v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
@@ -468,42 +494,104 @@ load_any(const char *text)
 }
 
 static const char *const dump_cases[] = {
-	"null", "true", "false",
-	"0", "-0", "1", "-1", "9", "10", "99", "100", "-100", "12345",
-	"2147483647", "-2147483648", "4294967296",
-	"9223372036854775807", "-9223372036854775808", "-9223372036854775807",
-	"1000000000000000000", "999999999999999999",
-	"0.0", "-0.0", "1.5", "-1.5", "100.0", "0.1", "0.2", "0.3", "1e300",
-	"1e-300", "-1e300", "5e-324", "2.2250738585072014e-308",
-	"1.7976931348623157e308", "-1.7976931348623157e308", "1e16", "1e17",
-	"1e15", "123456789012345678.0", "1e22", "1e-5", "1e-4", "0.0001",
-	"0.00001", "3.141592653589793", "1e100", "1e-100", "1e-7", "2.5e-7",
-	"12345.678", "1e21", "4503599627370496.5", "9007199254740993.0",
-	"\"\"", "\"a\"", "\"\\u0000\"", "\"a\\u0000b\\u0000\"",
-	"\"\\\"\\\\/\"", "\"\\u007f\"", "\"a/b\\/c\"",
-	"\"\\b\\f\\n\\r\\t\"", "\"\\u0001\\u001f\\u001F\\u000b\\u000e\"",
-	"\"\\u2028\\u2029\"", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
-	"\"\\ud83d\\ude00\\u00e9\\uffff\\ufeff\"", "\"\xef\xbf\xbd\"",
+	"null",
+	"true",
+	"false",
+	"0",
+	"-0",
+	"1",
+	"-1",
+	"9",
+	"10",
+	"99",
+	"100",
+	"-100",
+	"12345",
+	"2147483647",
+	"-2147483648",
+	"4294967296",
+	"9223372036854775807",
+	"-9223372036854775808",
+	"-9223372036854775807",
+	"1000000000000000000",
+	"999999999999999999",
+	"0.0",
+	"-0.0",
+	"1.5",
+	"-1.5",
+	"100.0",
+	"0.1",
+	"0.2",
+	"0.3",
+	"1e300",
+	"1e-300",
+	"-1e300",
+	"5e-324",
+	"2.2250738585072014e-308",
+	"1.7976931348623157e308",
+	"-1.7976931348623157e308",
+	"1e16",
+	"1e17",
+	"1e15",
+	"123456789012345678.0",
+	"1e22",
+	"1e-5",
+	"1e-4",
+	"0.0001",
+	"0.00001",
+	"3.141592653589793",
+	"1e100",
+	"1e-100",
+	"1e-7",
+	"2.5e-7",
+	"12345.678",
+	"1e21",
+	"4503599627370496.5",
+	"9007199254740993.0",
+	"\"\"",
+	"\"a\"",
+	"\"\\u0000\"",
+	"\"a\\u0000b\\u0000\"",
+	"\"\\\"\\\\/\"",
+	"\"\\u007f\"",
+	"\"a/b\\/c\"",
+	"\"\\b\\f\\n\\r\\t\"",
+	"\"\\u0001\\u001f\\u001F\\u000b\\u000e\"",
+	"\"\\u2028\\u2029\"",
+	"\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
+	"\"\\ud83d\\ude00\\u00e9\\uffff\\ufeff\"",
+	"\"\xef\xbf\xbd\"",
 	"\"0123456789abcdef0123456789abcdef\"",
 	"\"0123456789abcdef\\n0123456789abcde\\\"\"",
-	"\"01234567\xc3\xa9" "89abcdef\xf0\x9f\x98\x80xyz\\u0000\"",
+	"\"01234567\xc3\xa9"
+	"89abcdef\xf0\x9f\x98\x80xyz\\u0000\"",
 	"\"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\"",
-	"{}", "[]", "[[]]", "[{}]", "{\"a\":{}}", "{\"a\":[]}", "[[[[[]]]]]",
-	"{\"a\":1,\"b\":2}", "{\"b\":2,\"a\":1}", "[1,2,3]",
+	"{}",
+	"[]",
+	"[[]]",
+	"[{}]",
+	"{\"a\":{}}",
+	"{\"a\":[]}",
+	"[[[[[]]]]]",
+	"{\"a\":1,\"b\":2}",
+	"{\"b\":2,\"a\":1}",
+	"[1,2,3]",
 	"[null,true,false]",
-	"{\"\":\"\"}", "{\"k\\n\\u0001\\\"\\\\/\":[1,\"x\"]}",
+	"{\"\":\"\"}",
+	"{\"k\\n\\u0001\\\"\\\\/\":[1,\"x\"]}",
 	"{\"\xc3\xa9\":\"\xe2\x80\xa8\",\"\\u007f\":0}",
 	"{\"a\":{\"b\":{\"c\":{\"d\":[1,-2.5,\"e\",{\"f\":null}]}}}}",
 	"[1,[2,[3,[4,[5]]]],{\"x\":[{},{\"y\":[]}]}]",
-	"{\"pong\":true}", "{\"spun_ms\":0}",
+	"{\"pong\":true}",
+	"{\"spun_ms\":0}",
 	"{\"data_b64\":\"aGVsbG8gd29ybGQ=\",\"bytes\":11,\"size\":11,"
-	    "\"eof\":true}",
+	"\"eof\":true}",
 	"{\"a\":1,\"a\":2}",
 };
 
 START_TEST(test_dump_table)
 {
-	json_t	*v = load_any(dump_cases[_i]);
+	json_t *v = load_any(dump_cases[_i]);
 
 	check_dump(v, dump_cases[_i]);
 	json_decref(v);
@@ -513,8 +601,8 @@ END_TEST
 /* Every byte that may appear in a string, alone and at every offset. */
 START_TEST(test_dump_bytes)
 {
-	char	 s[40], what[64];
-	json_t	*v;
+	char s[40], what[64];
+	json_t *v;
 
 	for (int c = 0; c < 0x80; c++) {
 		for (size_t at = 0; at < 20; at++) {
@@ -522,23 +610,25 @@ START_TEST(test_dump_bytes)
 			s[at] = (char)c;
 			v = json_stringn(s, at == 0 ? 1 : at + 1 + at % 7);
 			ck_assert_ptr_nonnull(v);
-			snprintf(what, sizeof(what), "byte 0x%02x at %zu", c,
-			    at);
+			snprintf(
+			    what, sizeof(what), "byte 0x%02x at %zu", c, at);
 			check_dump(v, what);
 			json_decref(v);
 		}
 	}
 	/* All of them in one string, at shifting offsets, as a key too. */
 	for (int c = 0; c < 0x80; c += 13) {
-		char	 all[0x80];
+		char all[0x80];
 
 		for (int i = 0; i < 0x80; i++)
 			all[i] = (char)((i + c) % 0x80);
 		v = json_object();
-		ck_assert_int_eq(json_object_setn_new(v, all + 1, 0x7f,
-		    json_stringn(all, 0x80)), 0);
-		ck_assert_int_eq(json_object_setn_new(v, "a\0b", 3,
-		    json_stringn("\0", 1)), 0);
+		ck_assert_int_eq(json_object_setn_new(
+				     v, all + 1, 0x7f, json_stringn(all, 0x80)),
+		    0);
+		ck_assert_int_eq(
+		    json_object_setn_new(v, "a\0b", 3, json_stringn("\0", 1)),
+		    0);
 		check_dump(v, "all bytes");
 		json_decref(v);
 	}
@@ -547,19 +637,19 @@ END_TEST
 
 START_TEST(test_dump_numbers)
 {
-	static const double	 reals[] = { 0.0, -0.0, 1.0, -1.0, 0.5, 0.1,
-	    1.0 / 3, 2.0 / 3, 1e15, 1e16, 1e17, 1e-4, 1e-5, 5e-324, -5e-324,
-	    DBL_MIN, DBL_MAX, -DBL_MAX, DBL_EPSILON, 9007199254740992.0,
-	    123456789.125, 0.30000000000000004 };
-	static const long long	 ints[] = { 0, 1, -1, 9, 10, -10, 99, 100,
-	    101, 999, 1000, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN,
-	    INT64_MAX - 1, INT64_MIN + 1, 1000000000000000000ll,
-	    -999999999999999999ll };
-	uint64_t		 x = 0x9e3779b97f4a7c15ull;
-	json_t			*v;
-	char			 what[64];
-	double			 d;
-	long long		 n;
+	static const double reals[] = { 0.0, -0.0, 1.0, -1.0, 0.5, 0.1, 1.0 / 3,
+		2.0 / 3, 1e15, 1e16, 1e17, 1e-4, 1e-5, 5e-324, -5e-324, DBL_MIN,
+		DBL_MAX, -DBL_MAX, DBL_EPSILON, 9007199254740992.0,
+		123456789.125, 0.30000000000000004 };
+	static const long long ints[] = { 0, 1, -1, 9, 10, -10, 99, 100, 101,
+		999, 1000, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN,
+		INT64_MAX - 1, INT64_MIN + 1, 1000000000000000000ll,
+		-999999999999999999ll };
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	json_t *v;
+	char what[64];
+	double d;
+	long long n;
 
 	for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
 		v = json_real(reals[i]);
@@ -605,8 +695,8 @@ START_TEST(test_dump_numbers)
 			check_dump(v, what);
 			json_decref(v);
 		}
-		v = json_integer((json_int_t)(i % 2 ? 0 - (x >> i % 64) :
-		    x >> i % 64));
+		v = json_integer(
+		    (json_int_t)(i % 2 ? 0 - (x >> i % 64) : x >> i % 64));
 		check_dump(v, "random integer");
 		json_decref(v);
 	}
@@ -652,9 +742,9 @@ rnd(uint64_t *x)
 static json_t *
 rnd_string(uint64_t *x)
 {
-	char		 buf[200];
-	size_t		 n = 0, want = rnd(x) % 40;
-	uint32_t	 c;
+	char buf[200];
+	size_t n = 0, want = rnd(x) % 40;
+	uint32_t c;
 
 	while (want-- > 0) {
 		switch (rnd(x) % 8) {
@@ -687,9 +777,9 @@ rnd_string(uint64_t *x)
 static json_t *
 rnd_value(uint64_t *x, int depth)
 {
-	json_t	*v, *s;
-	double	 d;
-	int	 n;
+	json_t *v, *s;
+	double d;
+	int n;
 
 	switch (rnd(x) % (depth > 4 ? 6 : 8)) {
 	case 0:
@@ -697,8 +787,9 @@ rnd_value(uint64_t *x, int depth)
 	case 1:
 		return json_boolean(rnd(x) % 2);
 	case 2:
-		return json_integer((json_int_t)((uint64_t)rnd(x) << 32 |
-		    rnd(x)) >> rnd(x) % 64);
+		return json_integer(
+		    (json_int_t)((uint64_t)rnd(x) << 32 | rnd(x)) >>
+		    rnd(x) % 64);
 	case 3:
 		d = (double)(int32_t)rnd(x) / (1 + rnd(x) % 1000) *
 		    pow(10, (int)(rnd(x) % 40) - 20);
@@ -725,9 +816,9 @@ rnd_value(uint64_t *x, int depth)
 
 START_TEST(test_dump_generated)
 {
-	uint64_t	 x = 0x2545f4914f6cdd1dull;
-	json_t		*v, *big;
-	char		 what[32];
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	json_t *v, *big;
+	char what[32];
 
 	big = json_array();
 	for (int i = 0; i < 2000; i++) {
@@ -744,15 +835,16 @@ END_TEST
 /* Big, deep, shared, cyclic and invalid values. */
 START_TEST(test_dump_odd)
 {
-	json_t	*v, *a, *b, *o;
-	char	 key[16];
+	json_t *v, *a, *b, *o;
+	char key[16];
 
 	/* A wide object of nested members. */
 	o = json_object();
 	for (int i = 0; i < 500; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		json_object_set_new(o, key, json_pack("{s:i,s:[s,f,b,n],s:{}}",
-		    "i", i, "l", "v\n", i / 7.0, i % 2, "e"));
+		json_object_set_new(o, key,
+		    json_pack("{s:i,s:[s,f,b,n],s:{}}", "i", i, "l", "v\n",
+			i / 7.0, i % 2, "e"));
 	}
 	check_dump(o, "wide object");
 
@@ -804,7 +896,7 @@ START_TEST(test_dump_odd)
 }
 END_TEST
 
-static size_t	jansson_allocs;
+static size_t jansson_allocs;
 
 static void *
 count_malloc(size_t n)
@@ -819,10 +911,10 @@ count_malloc(size_t n)
  */
 START_TEST(test_dump_no_jansson)
 {
-	struct rpc_error	 err = { 0 };
-	json_t			*r, *id;
-	char			*line;
-	size_t			 len;
+	struct rpc_error err = { 0 };
+	json_t *r, *id;
+	char *line;
+	size_t len;
 
 	json_set_alloc_funcs(count_malloc, free);
 	r = load_any("{\"spun_ms\":0,\"a\":[1,-2,\"x\\n\",{\"b\":null}]}");
@@ -853,9 +945,9 @@ END_TEST
 START_TEST(test_code_messages)
 {
 	static const int codes[] = { RPC_PARSE_ERROR, RPC_INVALID_REQUEST,
-	    RPC_METHOD_NOT_FOUND, RPC_INVALID_PARAMS, RPC_INTERNAL_ERROR,
-	    RPC_OVERLOADED, RPC_DEADLINE, RPC_CANCELLED, RPC_PERMISSION,
-	    RPC_TOO_LARGE, RPC_IO_ERROR, RPC_SHUTTING_DOWN };
+		RPC_METHOD_NOT_FOUND, RPC_INVALID_PARAMS, RPC_INTERNAL_ERROR,
+		RPC_OVERLOADED, RPC_DEADLINE, RPC_CANCELLED, RPC_PERMISSION,
+		RPC_TOO_LARGE, RPC_IO_ERROR, RPC_SHUTTING_DOWN };
 
 	/* Each code has its own message. */
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
@@ -868,10 +960,10 @@ START_TEST(test_code_messages)
 			ck_assert_str_ne(m, rpc_code_message(codes[j]));
 	}
 	ck_assert_str_eq(rpc_code_message(RPC_PARSE_ERROR), "Parse error");
-	ck_assert_str_eq(rpc_code_message(RPC_INVALID_REQUEST),
-	    "Invalid request");
-	ck_assert_str_eq(rpc_code_message(RPC_METHOD_NOT_FOUND),
-	    "Method not found");
+	ck_assert_str_eq(
+	    rpc_code_message(RPC_INVALID_REQUEST), "Invalid request");
+	ck_assert_str_eq(
+	    rpc_code_message(RPC_METHOD_NOT_FOUND), "Method not found");
 	ck_assert_str_eq(rpc_code_message(-32050), "Server error");
 	ck_assert_str_eq(rpc_code_message(1), "Error");
 }
@@ -880,24 +972,46 @@ END_TEST
 START_TEST(test_errno_names)
 {
 	static const struct {
-		int		 e;
-		const char	*name;
+		int e;
+		const char *name;
 	} names[] = {
-		{ ENOENT, "ENOENT" }, { EACCES, "EACCES" }, { EPERM, "EPERM" },
-		{ EEXIST, "EEXIST" }, { EISDIR, "EISDIR" },
-		{ ENOTDIR, "ENOTDIR" }, { EINVAL, "EINVAL" },
-		{ ENOSPC, "ENOSPC" }, { EIO, "EIO" }, { ELOOP, "ELOOP" },
-		{ ENAMETOOLONG, "ENAMETOOLONG" }, { EMFILE, "EMFILE" },
-		{ ENFILE, "ENFILE" }, { ENOMEM, "ENOMEM" }, { EROFS, "EROFS" },
-		{ EXDEV, "EXDEV" }, { EBUSY, "EBUSY" }, { EFBIG, "EFBIG" },
-		{ EDQUOT, "EDQUOT" }, { ETXTBSY, "ETXTBSY" },
-		{ EAGAIN, "EAGAIN" }, { EWOULDBLOCK, "EAGAIN" },
-		{ EINTR, "EINTR" }, { EBADF, "EBADF" }, { EFAULT, "EFAULT" },
-		{ ESPIPE, "ESPIPE" }, { EPIPE, "EPIPE" }, { ENXIO, "ENXIO" },
-		{ ENODEV, "ENODEV" }, { EOVERFLOW, "EOVERFLOW" },
-		{ ENOTEMPTY, "ENOTEMPTY" }, { ECANCELED, "ECANCELED" },
-		{ ETIMEDOUT, "ETIMEDOUT" }, { ENOTSUP, "EOPNOTSUPP" },
-		{ 0, "EUNKNOWN" }, { -1, "EUNKNOWN" }, { 99999, "EUNKNOWN" },
+		{ ENOENT, "ENOENT" },
+		{ EACCES, "EACCES" },
+		{ EPERM, "EPERM" },
+		{ EEXIST, "EEXIST" },
+		{ EISDIR, "EISDIR" },
+		{ ENOTDIR, "ENOTDIR" },
+		{ EINVAL, "EINVAL" },
+		{ ENOSPC, "ENOSPC" },
+		{ EIO, "EIO" },
+		{ ELOOP, "ELOOP" },
+		{ ENAMETOOLONG, "ENAMETOOLONG" },
+		{ EMFILE, "EMFILE" },
+		{ ENFILE, "ENFILE" },
+		{ ENOMEM, "ENOMEM" },
+		{ EROFS, "EROFS" },
+		{ EXDEV, "EXDEV" },
+		{ EBUSY, "EBUSY" },
+		{ EFBIG, "EFBIG" },
+		{ EDQUOT, "EDQUOT" },
+		{ ETXTBSY, "ETXTBSY" },
+		{ EAGAIN, "EAGAIN" },
+		{ EWOULDBLOCK, "EAGAIN" },
+		{ EINTR, "EINTR" },
+		{ EBADF, "EBADF" },
+		{ EFAULT, "EFAULT" },
+		{ ESPIPE, "ESPIPE" },
+		{ EPIPE, "EPIPE" },
+		{ ENXIO, "ENXIO" },
+		{ ENODEV, "ENODEV" },
+		{ EOVERFLOW, "EOVERFLOW" },
+		{ ENOTEMPTY, "ENOTEMPTY" },
+		{ ECANCELED, "ECANCELED" },
+		{ ETIMEDOUT, "ETIMEDOUT" },
+		{ ENOTSUP, "EOPNOTSUPP" },
+		{ 0, "EUNKNOWN" },
+		{ -1, "EUNKNOWN" },
+		{ 99999, "EUNKNOWN" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -907,20 +1021,20 @@ END_TEST
 
 START_TEST(test_setters)
 {
-	struct rpc_error	 err = { 0 }, other = { 0 };
-	json_t			*d;
-	char			 big[600];
+	struct rpc_error err = { 0 }, other = { 0 };
+	json_t *d;
+	char big[600];
 
 	rpc_error_errno(&err, ENOENT, "open %s", "/x");
 	ck_assert_int_eq(err.code, RPC_IO_ERROR);
 	ck_assert_str_eq(err.message, "open /x");
-	ck_assert_str_eq(json_string_value(json_object_get(err.data, "errno")),
-	    "ENOENT");
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(err.data, "errno")), "ENOENT");
 
 	/* Replacing an error releases its data (ASan/valgrind see leaks). */
 	rpc_error_errno(&err, EACCES, NULL);
-	ck_assert_str_eq(json_string_value(json_object_get(err.data, "errno")),
-	    "EACCES");
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(err.data, "errno")), "EACCES");
 	ck_assert(strncmp(err.message, "I/O error: ", 11) == 0);
 
 	rpc_error_limit(&err, RPC_TOO_LARGE, 18446744073709551615ull, NULL);
@@ -931,8 +1045,8 @@ START_TEST(test_setters)
 
 	rpc_error_param(&err, "level", NULL);
 	ck_assert_str_eq(err.message, "Invalid params");
-	ck_assert_str_eq(json_string_value(json_object_get(err.data, "param")),
-	    "level");
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(err.data, "param")), "level");
 
 	/* The message may be formatted from itself. */
 	rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, "x: %s", err.message);
@@ -956,15 +1070,15 @@ START_TEST(test_setters)
 
 	/* Truncation keeps whole UTF-8 sequences. */
 	for (size_t i = 0; i + 3 < sizeof(big); i += 3)
-		memcpy(big + i, "\xe2\x82\xac", 3);	/* € */
+		memcpy(big + i, "\xe2\x82\xac", 3); /* € */
 	big[sizeof(big) - 1 - (sizeof(big) - 1) % 3] = '\0';
 	for (int pre = 0; pre < 3; pre++) {
-		rpc_error_set(&other, RPC_IO_ERROR, NULL, "%.*s%s", pre, "ab",
-		    big);
-		ck_assert_uint_le(strlen(other.message),
-		    sizeof(other.message) - 1);
-		ck_assert_uint_ge(strlen(other.message),
-		    sizeof(other.message) - 4);
+		rpc_error_set(
+		    &other, RPC_IO_ERROR, NULL, "%.*s%s", pre, "ab", big);
+		ck_assert_uint_le(
+		    strlen(other.message), sizeof(other.message) - 1);
+		ck_assert_uint_ge(
+		    strlen(other.message), sizeof(other.message) - 4);
 		ck_assert_uint_eq((strlen(other.message) - pre) % 3, 0);
 	}
 	rpc_error_clear(&other);
@@ -977,16 +1091,18 @@ END_TEST
 /* ------------------------------------------------------------------ */
 
 static const struct reply_case {
-	const char	*line;
-	bool		 ok;
-	bool		 is_error;
+	const char *line;
+	bool ok;
+	bool is_error;
 } reply_cases[] = {
 	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", true, false },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"result\":null}", true, false },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,"
-	    "\"message\":\"m\"}}", true, true },
+	  "\"message\":\"m\"}}",
+	    true, true },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32602,"
-	    "\"message\":\"m\",\"data\":{\"param\":\"p\"}}}", true, true },
+	  "\"message\":\"m\",\"data\":{\"param\":\"p\"}}}",
+	    true, true },
 	{ "[]", false, false },
 	{ "1", false, false },
 	{ "{\"id\":1,\"result\":{}}", false, false },
@@ -996,25 +1112,29 @@ static const struct reply_case {
 	{ "{\"jsonrpc\":\"2.0\",\"id\":true,\"result\":{}}", false, false },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":1}", false, false },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1,\"error\":{\"code\":1,"
-	    "\"message\":\"m\"}}", false, false },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":\"x\"}", false, false },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"message\":\"m\"}}",
+	  "\"message\":\"m\"}}",
 	    false, false },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":\"x\"}", false, false },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"message\":\"m\"}}", false,
+	    false },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1.0,"
-	    "\"message\":\"m\"}}", false, false },
-	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1}}", false, false },
+	  "\"message\":\"m\"}}",
+	    false, false },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1}}", false,
+	    false },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1,"
-	    "\"message\":null}}", false, false },
+	  "\"message\":null}}",
+	    false, false },
 };
 
 START_TEST(test_reply)
 {
-	const struct reply_case	*c = &reply_cases[_i];
-	const json_t		*id, *res, *e;
-	json_t			*msg = parse_ok(c->line);
+	const struct reply_case *c = &reply_cases[_i];
+	const json_t *id, *res, *e;
+	json_t *msg = parse_ok(c->line);
 
-	ck_assert_msg(rpc_reply_parse(msg, &id, &res, &e) == c->ok, "%s",
-	    c->line);
+	ck_assert_msg(
+	    rpc_reply_parse(msg, &id, &res, &e) == c->ok, "%s", c->line);
 	if (c->ok) {
 		ck_assert_ptr_nonnull(id);
 		ck_assert_ptr_eq(id, json_object_get(msg, "id"));
@@ -1028,19 +1148,19 @@ END_TEST
 static Suite *
 rpc_suite(void)
 {
-	Suite	*s = suite_create("rpc");
-	TCase	*tc;
+	Suite *s = suite_create("rpc");
+	TCase *tc;
 
 	tc = tcase_create("parse");
-	tcase_add_loop_test(tc, test_parse_bad, 0,
-	    sizeof(parse_bad) / sizeof(parse_bad[0]));
+	tcase_add_loop_test(
+	    tc, test_parse_bad, 0, sizeof(parse_bad) / sizeof(parse_bad[0]));
 	tcase_add_test(tc, test_parse_nul);
 	tcase_add_test(tc, test_parse_len);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("envelope");
-	tcase_add_loop_test(tc, test_request, 0,
-	    sizeof(req_cases) / sizeof(req_cases[0]));
+	tcase_add_loop_test(
+	    tc, test_request, 0, sizeof(req_cases) / sizeof(req_cases[0]));
 	tcase_add_test(tc, test_request_long_member);
 	tcase_add_test(tc, test_id_valid_dump);
 	suite_add_tcase(s, tc);
@@ -1053,8 +1173,8 @@ rpc_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dump");
-	tcase_add_loop_test(tc, test_dump_table, 0,
-	    sizeof(dump_cases) / sizeof(dump_cases[0]));
+	tcase_add_loop_test(
+	    tc, test_dump_table, 0, sizeof(dump_cases) / sizeof(dump_cases[0]));
 	tcase_add_test(tc, test_dump_bytes);
 	tcase_add_test(tc, test_dump_numbers);
 	tcase_add_test(tc, test_dump_generated);
@@ -1069,8 +1189,8 @@ rpc_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reply");
-	tcase_add_loop_test(tc, test_reply, 0,
-	    sizeof(reply_cases) / sizeof(reply_cases[0]));
+	tcase_add_loop_test(
+	    tc, test_reply, 0, sizeof(reply_cases) / sizeof(reply_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1078,8 +1198,8 @@ rpc_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(rpc_suite());
-	int	 failed;
+	SRunner *sr = srunner_create(rpc_suite());
+	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

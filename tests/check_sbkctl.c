@@ -24,27 +24,29 @@
 
 #include "harness.h"
 
-static struct hx_daemon	d;
+static struct hx_daemon d;
 
 /* One finished sbkctl run. */
 struct run {
-	int	 status;	/* exit code, or 128 + signal */
-	char	*out;
-	size_t	 outlen;
-	char	*err;
-	size_t	 errlen;
+	int status; /* exit code, or 128 + signal */
+	char *out;
+	size_t outlen;
+	char *err;
+	size_t errlen;
 };
 
 static void
 setup(void)
 {
-	char	 text[1024];
-	FILE	*f;
+	char text[1024];
+	FILE *f;
 
 	hx_daemon_init(&d, NULL);
-	snprintf(text, sizeof(text), "[daemon]\nenable_test_methods = true\n"
+	snprintf(text, sizeof(text),
+	    "[daemon]\nenable_test_methods = true\n"
 	    "[argon2]\nt_cost = 1\nm_cost_kib = 1024\n"
-	    "[files]\nread_roots = %s\nwrite_roots = %s\n", d.dir, d.dir);
+	    "[files]\nread_roots = %s\nwrite_roots = %s\n",
+	    d.dir, d.dir);
 	f = fopen(d.conf, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs(text, f);
@@ -74,18 +76,17 @@ append(char **buf, size_t *len, const char *data, size_t n)
  * sbkctl sees no terminal.
  */
 static void
-run_ctl(struct run *r, const char *input, size_t inlen,
-    const char *const *args)
+run_ctl(struct run *r, const char *input, size_t inlen, const char *const *args)
 {
-	const char	*exe;
-	const char	*argv[32];
-	struct pollfd	 pfd[3];
-	char		 buf[65536];
-	int		 in[2], out[2], err[2], i, wstatus;
-	size_t		 off = 0;
-	ssize_t		 n;
-	pid_t		 pid;
-	long long	 deadline;
+	const char *exe;
+	const char *argv[32];
+	struct pollfd pfd[3];
+	char buf[65536];
+	int in[2], out[2], err[2], i, wstatus;
+	size_t off = 0;
+	ssize_t n;
+	pid_t pid;
+	long long deadline;
 
 	exe = getenv("SBKCTL");
 	ck_assert_msg(exe != NULL, "SBKCTL is not set");
@@ -101,9 +102,12 @@ run_ctl(struct run *r, const char *input, size_t inlen,
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
-		close(in[0]); close(in[1]);
-		close(out[0]); close(out[1]);
-		close(err[0]); close(err[1]);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		close(err[0]);
+		close(err[1]);
 		setenv("SBK_SOCKET", d.sock, 1);
 		execv(exe, (char *const *)argv);
 		_exit(127);
@@ -120,8 +124,8 @@ run_ctl(struct run *r, const char *input, size_t inlen,
 	r->err = strdup("");
 	deadline = hx_now_ms() + 60000;
 	while (out[0] != -1 || err[0] != -1) {
-		ck_assert_msg(hx_now_ms() < deadline, "sbkctl %s hangs",
-		    args[0]);
+		ck_assert_msg(
+		    hx_now_ms() < deadline, "sbkctl %s hangs", args[0]);
 		pfd[0].fd = in[1];
 		pfd[0].events = POLLOUT;
 		pfd[1].fd = out[0];
@@ -161,8 +165,8 @@ run_ctl(struct run *r, const char *input, size_t inlen,
 	if (in[1] != -1)
 		close(in[1]);
 	ck_assert_int_eq(waitpid(pid, &wstatus, 0), pid);
-	r->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) :
-	    128 + WTERMSIG(wstatus);
+	r->status =
+	    WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
 }
 
 static void
@@ -172,19 +176,19 @@ run_free(struct run *r)
 	free(r->err);
 }
 
-#define CTL(r, ...)	run_ctl((r), NULL, 0, (const char *[]){ __VA_ARGS__, NULL })
+#define CTL(r, ...) run_ctl((r), NULL, 0, (const char *[]){ __VA_ARGS__, NULL })
 #define CTL_IN(r, in, ...) \
 	run_ctl((r), (in), strlen(in), (const char *[]){ __VA_ARGS__, NULL })
 
 /* Assert the exit code, showing the run's stderr when it differs. */
-#define EXPECT(r, code) \
+#define EXPECT(r, code)                                                      \
 	ck_assert_msg((r)->status == (code), "exit %d, want %d; stderr: %s", \
 	    (r)->status, (code), (r)->err)
 
 static char *
 path_in(const char *name)
 {
-	char	*p;
+	char *p;
 
 	ck_assert(asprintf(&p, "%s/%s", d.dir, name) > 0);
 	return (p);
@@ -193,7 +197,7 @@ path_in(const char *name)
 static void
 write_file(const char *path, const char *data, size_t len)
 {
-	FILE	*f;
+	FILE *f;
 
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
@@ -204,9 +208,9 @@ write_file(const char *path, const char *data, size_t len)
 static char *
 read_file(const char *path, size_t *lenp)
 {
-	FILE	*f;
-	char	*buf;
-	long	 n;
+	FILE *f;
+	char *buf;
+	long n;
 
 	f = fopen(path, "r");
 	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
@@ -225,20 +229,20 @@ read_file(const char *path, size_t *lenp)
 static char *
 sample(size_t n, size_t *lenp)
 {
-	char	*buf;
-	size_t	 len = 0;
+	char *buf;
+	size_t len = 0;
 
 	buf = malloc(n + 32);
 	while (len < n)
-		len += (size_t)sprintf(buf + len, "line %zu of the sample\n",
-		    len);
+		len +=
+		    (size_t)sprintf(buf + len, "line %zu of the sample\n", len);
 	*lenp = len;
 	return (buf);
 }
 
 START_TEST(test_ping_version_help)
 {
-	struct run	r;
+	struct run r;
 
 	CTL(&r, "ping");
 	EXPECT(&r, 0);
@@ -265,7 +269,7 @@ END_TEST
 
 START_TEST(test_usage_errors)
 {
-	struct run	r;
+	struct run r;
 
 	CTL(&r, "--bogus");
 	EXPECT(&r, 2);
@@ -296,8 +300,8 @@ END_TEST
 
 START_TEST(test_connect_and_timeout)
 {
-	struct run	 r;
-	char		*bad;
+	struct run r;
+	char *bad;
 
 	bad = path_in("nobody.sock");
 	CTL(&r, "-s", bad, "ping");
@@ -318,8 +322,8 @@ END_TEST
 
 START_TEST(test_stats)
 {
-	struct run	 r;
-	json_t		*j;
+	struct run r;
+	json_t *j;
 
 	CTL(&r, "stats");
 	EXPECT(&r, 0);
@@ -339,11 +343,11 @@ END_TEST
 
 START_TEST(test_hash_verify)
 {
-	struct run	 r;
-	char		*hash;
+	struct run r;
+	char *hash;
 
-	CTL_IN(&r, "correct horse\n", "hash", "--t-cost", "1", "--m-cost",
-	    "64", "--type", "argon2id");
+	CTL_IN(&r, "correct horse\n", "hash", "--t-cost", "1", "--m-cost", "64",
+	    "--type", "argon2id");
 	EXPECT(&r, 0);
 	ck_assert_msg(strncmp(r.out, "$argon2id$", 10) == 0, "%s", r.out);
 	hash = strndup(r.out, strcspn(r.out, "\n"));
@@ -375,9 +379,9 @@ END_TEST
 
 START_TEST(test_compress_inline)
 {
-	struct run	 r, back;
-	char		*data;
-	size_t		 len;
+	struct run r, back;
+	char *data;
+	size_t len;
 
 	data = sample(200000, &len);
 	data[len] = '\0';
@@ -385,8 +389,7 @@ START_TEST(test_compress_inline)
 	EXPECT(&r, 0);
 	ck_assert(r.outlen > 4 && r.outlen < len / 4);
 	ck_assert(memcmp(r.out, "\x28\xb5\x2f\xfd", 4) == 0);
-	run_ctl(&back, r.out, r.outlen, (const char *[]){ "decompress",
-	    NULL });
+	run_ctl(&back, r.out, r.outlen, (const char *[]){ "decompress", NULL });
 	EXPECT(&back, 0);
 	ck_assert_int_eq(back.outlen, len);
 	ck_assert(memcmp(back.out, data, len) == 0);
@@ -402,9 +405,9 @@ END_TEST
 
 START_TEST(test_compress_paths)
 {
-	struct run	 r;
-	char		*in, *zst, *out, *data, *back;
-	size_t		 len, blen;
+	struct run r;
+	char *in, *zst, *out, *data, *back;
+	size_t len, blen;
 
 	in = path_in("in.txt");
 	zst = path_in("in.txt.zst");
@@ -462,9 +465,9 @@ END_TEST
 
 START_TEST(test_read)
 {
-	struct run	 r;
-	char		*path;
-	json_t		*j;
+	struct run r;
+	char *path;
+	json_t *j;
 
 	path = path_in("r.bin");
 	write_file(path, "0123456789abcdef", 16);
@@ -501,10 +504,11 @@ END_TEST
 
 START_TEST(test_cancel_and_call)
 {
-	struct run	 r;
-	const char	*session =
-	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"sleep\",\"params\":{\"ms\":5000}}\n"
-	    "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"job.cancel\",\"params\":{\"id\":7}}\n";
+	struct run r;
+	const char *session = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":"
+			      "\"sleep\",\"params\":{\"ms\":5000}}\n"
+			      "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"job."
+			      "cancel\",\"params\":{\"id\":7}}\n";
 
 	CTL(&r, "cancel", "42");
 	EXPECT(&r, 1);
@@ -539,8 +543,8 @@ END_TEST
 
 START_TEST(test_bench)
 {
-	struct run	 r;
-	json_t		*j, *lat;
+	struct run r;
+	json_t *j, *lat;
 
 	CTL(&r, "bench", "-n", "500", "-c", "3", "-p", "4", "--json");
 	EXPECT(&r, 0);
@@ -575,8 +579,8 @@ END_TEST
 /* Kill the daemon under a running bench: exit 4 and a failure line. */
 START_TEST(test_bench_daemon_dies)
 {
-	struct run	r;
-	pid_t		pid;
+	struct run r;
+	pid_t pid;
 
 	pid = fork();
 	ck_assert_int_ne(pid, -1);
@@ -597,8 +601,8 @@ END_TEST
 static Suite *
 sbkctl_suite(void)
 {
-	Suite	*s;
-	TCase	*tc;
+	Suite *s;
+	TCase *tc;
 
 	s = suite_create("sbkctl");
 	tc = tcase_create("commands");

@@ -8,11 +8,11 @@
 
 #include "scheduler.h"
 
-#define LANE	1
+#define LANE 1
 
-static struct sched		 s;
-static struct sched_owner	 owners[4];
-static struct sched_item	 items[128];
+static struct sched s;
+static struct sched_owner owners[4];
+static struct sched_item items[128];
 
 static void
 setup(void)
@@ -69,7 +69,7 @@ END_TEST
 
 START_TEST(late_owner_waits_at_most_one_round)
 {
-	int	 pos = -1;
+	int pos = -1;
 
 	for (int i = 0; i < 20; i++)
 		push(i, 0);
@@ -105,7 +105,7 @@ START_TEST(remove_waiting_item)
 	ck_assert(sched_remove(&s, c));
 	ck_assert_uint_eq(sched_queued(&s, LANE), 1);
 	ck_assert_int_eq(pop_index(), 0);
-	ck_assert(!sched_remove(&s, a));	/* popped: no longer waiting */
+	ck_assert(!sched_remove(&s, a)); /* popped: no longer waiting */
 	ck_assert_int_eq(pop_index(), -1);
 }
 END_TEST
@@ -121,9 +121,9 @@ START_TEST(gate_skips_what_does_not_fit)
 	small = push(1, 1);
 	small->gate = 0;
 	small->cost = 30;
-	push(2, 1);		/* ungated, behind small */
+	push(2, 1); /* ungated, behind small */
 
-	ck_assert_int_eq(pop_index(), 0);	/* big: 80 of 100 used */
+	ck_assert_int_eq(pop_index(), 0); /* big: 80 of 100 used */
 	/* small does not fit; owner 1's ungated job must not wait for it. */
 	ck_assert_int_eq(pop_index(), 2);
 	ck_assert_int_eq(pop_index(), -1);
@@ -137,8 +137,8 @@ END_TEST
 
 START_TEST(gate_budget_never_exceeded)
 {
-	unsigned long	 used = 0;
-	int		 n;
+	unsigned long used = 0;
+	int n;
 
 	sched_set_budget(&s, 0, 100);
 	for (int i = 0; i < 30; i++) {
@@ -160,8 +160,8 @@ END_TEST
 static Suite *
 sched_suite(void)
 {
-	Suite	*su = suite_create("sched");
-	TCase	*tc = tcase_create("core");
+	Suite *su = suite_create("sched");
+	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, fifo_within_owner);
@@ -178,8 +178,8 @@ sched_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(sched_suite());
-	int	 failed;
+	SRunner *sr = srunner_create(sched_suite());
+	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -23,7 +23,7 @@
 
 #include "harness.h"
 
-static struct hx_daemon	 d, d2;
+static struct hx_daemon d, d2;
 
 static void
 teardown(void)
@@ -32,20 +32,22 @@ teardown(void)
 	hx_daemon_free(&d2);
 }
 
-#define CONF_DRAIN(io, inflight, timeout_s) \
-	"[daemon]\n" \
-	"enable_test_methods = true\n" \
+#define CONF_DRAIN(io, inflight, timeout_s)     \
+	"[daemon]\n"                            \
+	"enable_test_methods = true\n"          \
 	"shutdown_timeout_s = " #timeout_s "\n" \
-	"[pool]\n" \
-	"cpu_workers = 1\n" \
-	"io_workers = " #io "\n" \
+	"[pool]\n"                              \
+	"cpu_workers = 1\n"                     \
+	"io_workers = " #io "\n"                \
 	"max_inflight_per_conn = " #inflight "\n"
 
 static void
 send_sleep(struct hx_conn *c, const char *id, int ms)
 {
-	hx_sendf(c, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"sleep\","
-	    "\"params\":{\"ms\":%d}}", id, ms);
+	hx_sendf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"sleep\","
+	    "\"params\":{\"ms\":%d}}",
+	    id, ms);
 }
 
 static void
@@ -56,15 +58,15 @@ expect_exit(struct hx_daemon *dd, int status, int code)
 		if (WIFSIGNALED(status))
 			ck_abort_msg("sbkd died of signal %d, expected exit %d",
 			    WTERMSIG(status), code);
-		ck_abort_msg("sbkd exited %d, expected %d",
-		    WEXITSTATUS(status), code);
+		ck_abort_msg(
+		    "sbkd exited %d, expected %d", WEXITSTATUS(status), code);
 	}
 }
 
 static bool
 path_exists(const char *path)
 {
-	struct stat	 sb;
+	struct stat sb;
 
 	return (lstat(path, &sb) == 0);
 }
@@ -74,9 +76,9 @@ path_exists(const char *path)
 static void
 drain(int sig)
 {
-	struct hx_conn	*c, *idle, *sc;
-	json_t		*r[3];
-	size_t		 i;
+	struct hx_conn *c, *idle, *sc;
+	json_t *r[3];
+	size_t i;
 
 	hx_daemon_up(&d, CONF_DRAIN(2, 16, 30));
 	sc = hx_connect(&d);
@@ -95,11 +97,13 @@ drain(int sig)
 	for (i = 0; i < 3; i++)
 		r[i] = hx_read_json(c);
 	for (i = 0; i < 3; i++) {
-		char	 id[8];
+		char id[8];
 
 		snprintf(id, sizeof(id), "%zu", i + 1);
-		ck_assert_int_ge(hx_int_at(hx_expect_result(hx_by_id(r, 3, id),
-		    id), "slept_ms"), 300 * hx_slow());
+		ck_assert_int_ge(
+		    hx_int_at(
+			hx_expect_result(hx_by_id(r, 3, id), id), "slept_ms"),
+		    300 * hx_slow());
 	}
 	for (i = 0; i < 3; i++)
 		json_decref(r[i]);
@@ -126,8 +130,8 @@ END_TEST
 
 START_TEST(test_sigterm_idle)
 {
-	char	*log, *line, *save = NULL;
-	int	 st;
+	char *log, *line, *save = NULL;
+	int st;
 
 	hx_daemon_up(&d, NULL);
 	st = hx_daemon_stop(&d);
@@ -137,9 +141,9 @@ START_TEST(test_sigterm_idle)
 	log = hx_daemon_log(&d);
 	ck_assert_msg(*log != '\0', "sbkd logged nothing at all");
 	for (line = strtok_r(log, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
+	     line = strtok_r(NULL, "\n", &save))
 		ck_assert_msg(line[0] == '<' && line[1] >= '0' &&
-		    line[1] <= '7' && line[2] == '>',
+			line[1] <= '7' && line[2] == '>',
 		    "log line without a <N> prefix: %s", line);
 	free(log);
 }
@@ -147,8 +151,8 @@ END_TEST
 
 START_TEST(test_shutdown_timeout)
 {
-	struct hx_conn	*c, *sc;
-	json_t		*r[2], *st;
+	struct hx_conn *c, *sc;
+	json_t *r[2], *st;
 
 	hx_daemon_up(&d, CONF_DRAIN(1, 16, 1));
 	sc = hx_connect(&d);
@@ -176,9 +180,9 @@ END_TEST
 
 START_TEST(test_unadmitted_lines)
 {
-	struct hx_conn	*c, *sc;
-	json_t		*r[3];
-	size_t		 i;
+	struct hx_conn *c, *sc;
+	json_t *r[3];
+	size_t i;
 
 	/* max_inflight_per_conn = 1: lines 2 and 3 are read, not admitted. */
 	hx_daemon_up(&d, CONF_DRAIN(2, 1, 30));
@@ -211,8 +215,8 @@ END_TEST
 
 START_TEST(test_stale_socket_replaced)
 {
-	struct hx_conn	*c;
-	json_t		*r;
+	struct hx_conn *c;
+	json_t *r;
 
 	hx_daemon_up(&d, NULL);
 	/* A dead sbkd leaves its socket file. */
@@ -229,10 +233,10 @@ END_TEST
 
 START_TEST(test_stale_bound_socket_replaced)
 {
-	struct sockaddr_un	 sun;
-	struct hx_conn		*c;
-	json_t			*r;
-	int			 fd;
+	struct sockaddr_un sun;
+	struct hx_conn *c;
+	json_t *r;
+	int fd;
 
 	hx_daemon_init(&d, NULL);
 	/* Bound, never listened on, closed: nobody answers there. */
@@ -255,11 +259,11 @@ END_TEST
 
 START_TEST(test_live_socket_not_stolen)
 {
-	const char	*args[] = { "-c", NULL, "-s", NULL, NULL };
-	struct hx_conn	*c;
-	json_t		*r;
-	char		*log;
-	int		 st;
+	const char *args[] = { "-c", NULL, "-s", NULL, NULL };
+	struct hx_conn *c;
+	json_t *r;
+	char *log;
+	int st;
 
 	hx_daemon_up(&d, NULL);
 	hx_daemon_init(&d2, NULL);
@@ -290,13 +294,14 @@ END_TEST
 static void
 check_mode(const char *conf, mode_t want)
 {
-	struct stat	 sb;
+	struct stat sb;
 
 	hx_daemon_up(&d, conf);
 	ck_assert_int_eq(stat(d.sock, &sb), 0);
 	ck_assert_msg(S_ISSOCK(sb.st_mode), "not a socket");
-	ck_assert_msg((sb.st_mode & 07777) == want, "socket mode %04o, not %04o",
-	    (unsigned)(sb.st_mode & 07777), (unsigned)want);
+	ck_assert_msg((sb.st_mode & 07777) == want,
+	    "socket mode %04o, not %04o", (unsigned)(sb.st_mode & 07777),
+	    (unsigned)want);
 }
 
 START_TEST(test_socket_mode_default)
@@ -313,10 +318,10 @@ END_TEST
 
 START_TEST(test_no_config_file)
 {
-	const char	*args[] = { "-s", NULL, NULL };
-	struct hx_conn	*c = NULL;
-	json_t		*r;
-	long long	 end;
+	const char *args[] = { "-s", NULL, NULL };
+	struct hx_conn *c = NULL;
+	json_t *r;
+	long long end;
 
 	/* Built-in defaults: no -c at all. */
 	hx_daemon_init(&d, NULL);
@@ -339,16 +344,15 @@ END_TEST
 /* --- bad configurations --- */
 
 struct bad_conf {
-	const char	*text;
-	const char	*where;		/* "sbkd.conf:LINE", or NULL */
-	const char	*key;		/* must appear in the message */
+	const char *text;
+	const char *where; /* "sbkd.conf:LINE", or NULL */
+	const char *key;   /* must appear in the message */
 };
 
 static const struct bad_conf bad_confs[] = {
 	{ "[daemon]\nmax_connections = abc\n", "sbkd.conf:2",
 	    "max_connections" },
-	{ "; comment\n\n[pool]\nqueue_max = -1\n", "sbkd.conf:4",
-	    "queue_max" },
+	{ "; comment\n\n[pool]\nqueue_max = -1\n", "sbkd.conf:4", "queue_max" },
 	{ "[pool]\ncpu_workers = 1\nbogus_key = 3\n", "sbkd.conf:3",
 	    "bogus_key" },
 	{ "[nosuch]\nkey = 1\n", NULL, "nosuch" },
@@ -370,9 +374,9 @@ static const struct bad_conf bad_confs[] = {
 
 START_TEST(test_bad_config)
 {
-	const struct bad_conf	*bc = &bad_confs[_i];
-	const char		*args[] = { "-c", NULL, "-s", NULL, NULL };
-	char			*log;
+	const struct bad_conf *bc = &bad_confs[_i];
+	const char *args[] = { "-c", NULL, "-s", NULL, NULL };
+	char *log;
 
 	hx_daemon_init(&d, bc->text);
 	args[1] = d.conf;
@@ -391,16 +395,17 @@ START_TEST(test_bad_config)
 		    "config %zu: no \"%s\" in: %s", (size_t)_i, bc->key, log);
 	free(log);
 	/* It exits before listening. */
-	ck_assert_msg(!path_exists(d.sock), "socket created despite a bad "
+	ck_assert_msg(!path_exists(d.sock),
+	    "socket created despite a bad "
 	    "config");
 }
 END_TEST
 
 START_TEST(test_missing_config_file)
 {
-	const char	*args[] = { "-c", NULL, "-s", NULL, NULL };
-	char		 path[400];
-	char		*log;
+	const char *args[] = { "-c", NULL, "-s", NULL, NULL };
+	char path[400];
+	char *log;
 
 	hx_daemon_init(&d, NULL);
 	snprintf(path, sizeof(path), "%s/does-not-exist.conf", d.dir);
@@ -420,9 +425,9 @@ END_TEST
 
 START_TEST(test_help_version)
 {
-	const char	*help[] = { "--help", NULL };
-	const char	*version[] = { "--version", NULL };
-	char		*log;
+	const char *help[] = { "--help", NULL };
+	const char *version[] = { "--version", NULL };
+	char *log;
 
 	hx_daemon_init(&d, NULL);
 	hx_spawn(&d, help);
@@ -445,8 +450,8 @@ END_TEST
 
 START_TEST(test_bad_option)
 {
-	const char	*args[] = { "--no-such-option", NULL };
-	int		 st;
+	const char *args[] = { "--no-such-option", NULL };
+	int st;
 
 	hx_daemon_init(&d, NULL);
 	hx_spawn(&d, args);
@@ -460,18 +465,20 @@ END_TEST
 
 START_TEST(test_vanishing_clients)
 {
-	struct hx_conn	*c;
-	json_t		*r;
-	char		*buf;
-	size_t		 len = 0;
-	int		 i, k;
+	struct hx_conn *c;
+	json_t *r;
+	char *buf;
+	size_t len = 0;
+	int i, k;
 
 	hx_daemon_up(&d, "[daemon]\nenable_test_methods = true\n");
 	buf = malloc(2000 * 64);
 	ck_assert_ptr_nonnull(buf);
 	for (i = 0; i < 2000; i++)
-		len += (size_t)sprintf(buf + len, "{\"jsonrpc\":\"2.0\","
-		    "\"id\":%d,\"method\":\"ping\"}\n", i);
+		len += (size_t)sprintf(buf + len,
+		    "{\"jsonrpc\":\"2.0\","
+		    "\"id\":%d,\"method\":\"ping\"}\n",
+		    i);
 	/* Write lots, close without reading: replies hit a closed socket. */
 	for (k = 0; k < 20; k++) {
 		c = hx_connect(&d);
@@ -494,8 +501,8 @@ END_TEST
 static Suite *
 shutdown_suite(void)
 {
-	Suite	*s = suite_create("shutdown");
-	TCase	*tc;
+	Suite *s = suite_create("shutdown");
+	TCase *tc;
 
 	tc = tcase_create("drain");
 	tcase_add_checked_fixture(tc, NULL, teardown);

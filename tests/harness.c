@@ -33,15 +33,15 @@
 
 #include "harness.h"
 
-#define HX_PREFIX	"sbkd-test"
+#define HX_PREFIX "sbkd-test"
 
 /* The name of this run (the suite main's pid); inherited by its forks. */
-static pid_t	 hx_run_id;
+static pid_t hx_run_id;
 
 static const char *
 hx_tmpdir(void)
 {
-	const char	*t = getenv("TMPDIR");
+	const char *t = getenv("TMPDIR");
 
 	if (t == NULL || *t == '\0' || strlen(t) > 100)
 		t = "/tmp";
@@ -51,7 +51,7 @@ hx_tmpdir(void)
 long long
 hx_now_ms(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
@@ -60,7 +60,7 @@ hx_now_ms(void)
 void
 hx_msleep(int ms)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (long)(ms % 1000) * 1000000;
@@ -75,9 +75,9 @@ hx_msleep(int ms)
 static char *
 hx_read_file(const char *path)
 {
-	FILE	*f;
-	char	*buf;
-	size_t	 len = 0, cap = 4096, n;
+	FILE *f;
+	char *buf;
+	size_t len = 0, cap = 4096, n;
 
 	if ((buf = malloc(cap)) == NULL)
 		abort();
@@ -109,12 +109,13 @@ hx_daemon_log(struct hx_daemon *d)
 static void
 hx_print_log(const char *dir, const char *log)
 {
-	char	*text;
+	char *text;
 
 	text = hx_read_file(log);
-	fprintf(stderr, "---- sbkd log (%s) ----\n%s%s---- end of sbkd log ----\n",
-	    dir, text, (*text != '\0' && text[strlen(text) - 1] != '\n') ?
-	    "\n" : "");
+	fprintf(stderr,
+	    "---- sbkd log (%s) ----\n%s%s---- end of sbkd log ----\n", dir,
+	    text,
+	    (*text != '\0' && text[strlen(text) - 1] != '\n') ? "\n" : "");
 	free(text);
 }
 
@@ -128,9 +129,9 @@ hx_daemon_dump_log(struct hx_daemon *d)
 static void
 hx_rmdir(const char *dir)
 {
-	DIR		*dp;
-	struct dirent	*de;
-	char		 path[PATH_MAX];
+	DIR *dp;
+	struct dirent *de;
+	char path[PATH_MAX];
 
 	if ((dp = opendir(dir)) == NULL)
 		return;
@@ -155,10 +156,10 @@ hx_run_begin(void)
 void
 hx_run_end(void)
 {
-	DIR		*dp;
-	struct dirent	*de;
-	char		 prefix[64], dir[PATH_MAX], log[PATH_MAX + 16];
-	size_t		 plen;
+	DIR *dp;
+	struct dirent *de;
+	char prefix[64], dir[PATH_MAX], log[PATH_MAX + 16];
+	size_t plen;
 
 	if (hx_run_id == 0)
 		return;
@@ -181,15 +182,15 @@ hx_run_end(void)
 void
 hx_daemon_init(struct hx_daemon *d, const char *conf_text)
 {
-	FILE	*f;
+	FILE *f;
 
 	memset(d, 0, sizeof(*d));
 	if (hx_run_id == 0)
 		hx_run_id = getppid();
 	snprintf(d->dir, sizeof(d->dir), "%s/" HX_PREFIX ".%ld.XXXXXX",
 	    hx_tmpdir(), (long)hx_run_id);
-	ck_assert_msg(mkdtemp(d->dir) != NULL, "mkdtemp %s: %s", d->dir,
-	    strerror(errno));
+	ck_assert_msg(
+	    mkdtemp(d->dir) != NULL, "mkdtemp %s: %s", d->dir, strerror(errno));
 	snprintf(d->conf, sizeof(d->conf), "%s/sbkd.conf", d->dir);
 	snprintf(d->sock, sizeof(d->sock), "%s/sbkd.sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/sbkd.log", d->dir);
@@ -203,7 +204,7 @@ hx_daemon_init(struct hx_daemon *d, const char *conf_text)
 static const char *
 hx_sbkd_path(void)
 {
-	const char	*p = getenv("SBKD");
+	const char *p = getenv("SBKD");
 
 	ck_assert_msg(p != NULL && *p != '\0',
 	    "SBKD is not set (run the suites with meson test)");
@@ -213,11 +214,11 @@ hx_sbkd_path(void)
 pid_t
 hx_spawn(struct hx_daemon *d, const char *const *args)
 {
-	const char	*argv[32];
-	const char	*path = hx_sbkd_path();
-	size_t		 n = 0;
-	pid_t		 pid, parent = getpid();
-	int		 fd;
+	const char *argv[32];
+	const char *path = hx_sbkd_path();
+	size_t n = 0;
+	pid_t pid, parent = getpid();
+	int fd;
 
 	argv[n++] = path;
 	while (args != NULL && *args != NULL && n < 31)
@@ -231,8 +232,8 @@ hx_spawn(struct hx_daemon *d, const char *const *args)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
-		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0644);
+		fd = open(
+		    d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (fd == -1)
 			_exit(127);
 		dup2(fd, STDOUT_FILENO);
@@ -242,7 +243,7 @@ hx_spawn(struct hx_daemon *d, const char *const *args)
 			dup2(fd, STDIN_FILENO);
 		signal(SIGPIPE, SIG_DFL);
 		if (d->nofile > 0) {
-			struct rlimit	 rl;
+			struct rlimit rl;
 
 			rl.rlim_cur = rl.rlim_max = (rlim_t)d->nofile;
 			if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
@@ -260,8 +261,8 @@ hx_spawn(struct hx_daemon *d, const char *const *args)
 bool
 hx_daemon_alive(struct hx_daemon *d)
 {
-	pid_t	 r;
-	int	 st;
+	pid_t r;
+	int st;
 
 	if (d->pid <= 0 || d->reaped)
 		return (false);
@@ -277,8 +278,8 @@ hx_daemon_alive(struct hx_daemon *d)
 static int
 hx_try_connect(const char *path)
 {
-	struct sockaddr_un	 sun;
-	int			 fd;
+	struct sockaddr_un sun;
+	int fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -291,7 +292,7 @@ hx_try_connect(const char *path)
 	if (fd == -1)
 		return (-1);
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		int	 saved = errno;
+		int saved = errno;
 
 		close(fd);
 		errno = saved;
@@ -303,8 +304,8 @@ hx_try_connect(const char *path)
 int
 hx_slow(void)
 {
-	static int	 slow;
-	const char	*v;
+	static int slow;
+	const char *v;
 
 	if (slow == 0) {
 		v = getenv("SBK_TEST_SLOW");
@@ -320,9 +321,9 @@ hx_slow(void)
 void
 hx_daemon_start(struct hx_daemon *d)
 {
-	const char	*args[] = { "-c", d->conf, "-s", d->sock, NULL };
-	long long	 end;
-	int		 fd;
+	const char *args[] = { "-c", d->conf, "-s", d->sock, NULL };
+	long long end;
+	int fd;
 
 	hx_spawn(d, args);
 	end = hx_now_ms() + HX_TIMEOUT_MS;
@@ -334,7 +335,8 @@ hx_daemon_start(struct hx_daemon *d)
 		if (!hx_daemon_alive(d)) {
 			hx_daemon_dump_log(d);
 			ck_abort_msg("sbkd exited before listening (status "
-			    "0x%x)", d->status);
+				     "0x%x)",
+			    d->status);
 		}
 		if (hx_now_ms() > end) {
 			hx_daemon_dump_log(d);
@@ -355,7 +357,7 @@ hx_daemon_up(struct hx_daemon *d, const char *conf_text)
 int
 hx_wait_exit(struct hx_daemon *d, int timeout_ms)
 {
-	long long	 end = hx_now_ms() + timeout_ms;
+	long long end = hx_now_ms() + timeout_ms;
 
 	ck_assert_msg(d->pid > 0, "no daemon to wait for");
 	while (hx_daemon_alive(d)) {
@@ -364,8 +366,8 @@ hx_wait_exit(struct hx_daemon *d, int timeout_ms)
 			waitpid(d->pid, &d->status, 0);
 			d->reaped = true;
 			hx_daemon_dump_log(d);
-			ck_abort_msg("sbkd did not exit within %d ms",
-			    timeout_ms);
+			ck_abort_msg(
+			    "sbkd did not exit within %d ms", timeout_ms);
 		}
 		hx_msleep(5);
 	}
@@ -404,9 +406,9 @@ hx_daemon_free(struct hx_daemon *d)
 long
 hx_rss_kib(pid_t pid)
 {
-	char	 path[64], line[256];
-	FILE	*f;
-	long	 kib = -1;
+	char path[64], line[256];
+	FILE *f;
+	long kib = -1;
 
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
 	f = fopen(path, "r");
@@ -422,10 +424,10 @@ hx_rss_kib(pid_t pid)
 int
 hx_count_fds(pid_t pid)
 {
-	char		 path[64];
-	DIR		*dp;
-	struct dirent	*de;
-	int		 n = 0;
+	char path[64];
+	DIR *dp;
+	struct dirent *de;
+	int n = 0;
 
 	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
 	dp = opendir(path);
@@ -440,10 +442,10 @@ hx_count_fds(pid_t pid)
 long long
 hx_cpu_ms(pid_t pid)
 {
-	char			 path[64], buf[1024], *p;
-	unsigned long long	 ut = 0, st = 0;
-	FILE			*f;
-	size_t			 n;
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	f = fopen(path, "r");
@@ -454,8 +456,11 @@ hx_cpu_ms(pid_t pid)
 	/* Fields after the command name, which may hold spaces: state is 3. */
 	p = strrchr(buf, ')');
 	ck_assert_msg(p != NULL, "bad %s", path);
-	ck_assert_msg(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-	    "%*u %llu %llu", &ut, &st) == 2, "bad %s", path);
+	ck_assert_msg(sscanf(p + 2,
+			  "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			  "%*u %llu %llu",
+			  &ut, &st) == 2,
+	    "bad %s", path);
 	return ((long long)(ut + st) * 1000 / sysconf(_SC_CLK_TCK));
 }
 
@@ -464,8 +469,8 @@ hx_cpu_ms(pid_t pid)
 struct hx_conn *
 hx_connect_path(const char *path)
 {
-	struct hx_conn	*c;
-	int		 fd, fl;
+	struct hx_conn *c;
+	int fd, fl;
 
 	if ((fd = hx_try_connect(path)) == -1)
 		return (NULL);
@@ -480,7 +485,7 @@ hx_connect_path(const char *path)
 struct hx_conn *
 hx_connect(struct hx_daemon *d)
 {
-	struct hx_conn	*c;
+	struct hx_conn *c;
 
 	c = hx_connect_path(d->sock);
 	ck_assert_msg(c != NULL, "connect %s: %s", d->sock, strerror(errno));
@@ -501,17 +506,17 @@ hx_close(struct hx_conn *c)
 void
 hx_shutdown_wr(struct hx_conn *c)
 {
-	ck_assert_msg(shutdown(c->fd, SHUT_WR) == 0, "shutdown: %s",
-	    strerror(errno));
+	ck_assert_msg(
+	    shutdown(c->fd, SHUT_WR) == 0, "shutdown: %s", strerror(errno));
 }
 
 size_t
 hx_send_some(struct hx_conn *c, const void *buf, size_t len, int stall_ms)
 {
-	const char	*p = buf;
-	size_t		 off = 0;
-	struct pollfd	 pfd;
-	ssize_t		 n;
+	const char *p = buf;
+	size_t off = 0;
+	struct pollfd pfd;
+	ssize_t n;
 
 	while (off < len) {
 		n = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
@@ -535,7 +540,7 @@ hx_send_some(struct hx_conn *c, const void *buf, size_t len, int stall_ms)
 void
 hx_send(struct hx_conn *c, const void *buf, size_t len)
 {
-	size_t	 n;
+	size_t n;
 
 	n = hx_send_some(c, buf, len, HX_TIMEOUT_MS);
 	ck_assert_msg(n == len, "send: wrote %zu of %zu bytes (%s)", n, len,
@@ -551,8 +556,8 @@ hx_send_str(struct hx_conn *c, const char *s)
 void
 hx_send_line(struct hx_conn *c, const char *s)
 {
-	size_t	 len = strlen(s);
-	char	*buf;
+	size_t len = strlen(s);
+	char *buf;
 
 	buf = malloc(len + 1);
 	ck_assert_ptr_nonnull(buf);
@@ -562,10 +567,10 @@ hx_send_line(struct hx_conn *c, const char *s)
 	free(buf);
 }
 
-static char * __attribute__((format(printf, 1, 0)))
+static char *__attribute__((format(printf, 1, 0)))
 hx_vasprintf(const char *fmt, va_list ap)
 {
-	char	*s;
+	char *s;
 
 	ck_assert_msg(vasprintf(&s, fmt, ap) != -1, "vasprintf");
 	return (s);
@@ -574,8 +579,8 @@ hx_vasprintf(const char *fmt, va_list ap)
 void
 hx_sendf(struct hx_conn *c, const char *fmt, ...)
 {
-	va_list	 ap;
-	char	*s;
+	va_list ap;
+	char *s;
 
 	va_start(ap, fmt);
 	s = hx_vasprintf(fmt, ap);
@@ -588,8 +593,8 @@ hx_sendf(struct hx_conn *c, const char *fmt, ...)
 static char *
 hx_take_line(struct hx_conn *c)
 {
-	char	*nl, *line;
-	size_t	 n;
+	char *nl, *line;
+	size_t n;
 
 	if (c->len == 0)
 		return (NULL);
@@ -609,9 +614,9 @@ hx_take_line(struct hx_conn *c)
 static bool
 hx_fill(struct hx_conn *c, int ms)
 {
-	struct pollfd	 pfd;
-	ssize_t		 n;
-	int		 r;
+	struct pollfd pfd;
+	ssize_t n;
+	int r;
 
 	if (c->eof)
 		return (false);
@@ -641,8 +646,8 @@ hx_fill(struct hx_conn *c, int ms)
 char *
 hx_read_line_timeout(struct hx_conn *c, int timeout_ms)
 {
-	long long	 end = hx_now_ms() + timeout_ms;
-	char		*line;
+	long long end = hx_now_ms() + timeout_ms;
+	char *line;
 
 	for (;;) {
 		if ((line = hx_take_line(c)) != NULL)
@@ -658,26 +663,25 @@ hx_read_line_timeout(struct hx_conn *c, int timeout_ms)
 char *
 hx_read_line(struct hx_conn *c)
 {
-	char	*line;
+	char *line;
 
 	line = hx_read_line_timeout(c, HX_TIMEOUT_MS);
 	ck_assert_msg(line != NULL, "no reply line: %s",
 	    c->eof ? "the daemon closed the connection" :
-	    "timed out after 10 s");
+		     "timed out after 10 s");
 	return (line);
 }
 
 json_t *
 hx_read_json(struct hx_conn *c)
 {
-	json_error_t	 jerr;
-	json_t		*v;
-	char		*line;
+	json_error_t jerr;
+	json_t *v;
+	char *line;
 
 	line = hx_read_line(c);
 	v = json_loads(line, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-	ck_assert_msg(v != NULL, "reply is not JSON (%s): %s", jerr.text,
-	    line);
+	ck_assert_msg(v != NULL, "reply is not JSON (%s): %s", jerr.text, line);
 	free(line);
 	return (v);
 }
@@ -685,7 +689,7 @@ hx_read_json(struct hx_conn *c)
 bool
 hx_quiet_for(struct hx_conn *c, int ms)
 {
-	long long	 end = hx_now_ms() + ms;
+	long long end = hx_now_ms() + ms;
 
 	if (c->len > 0)
 		return (false);
@@ -701,7 +705,7 @@ hx_quiet_for(struct hx_conn *c, int ms)
 bool
 hx_wait_eof(struct hx_conn *c)
 {
-	long long	 end = hx_now_ms() + HX_TIMEOUT_MS;
+	long long end = hx_now_ms() + HX_TIMEOUT_MS;
 
 	while (!c->eof && hx_now_ms() < end) {
 		hx_fill(c, (int)(end - hx_now_ms()));
@@ -721,9 +725,9 @@ hx_call(struct hx_conn *c, const char *line)
 json_t *
 hx_callf(struct hx_conn *c, const char *fmt, ...)
 {
-	va_list	 ap;
-	char	*s;
-	json_t	*r;
+	va_list ap;
+	char *s;
+	json_t *r;
 
 	va_start(ap, fmt);
 	s = hx_vasprintf(fmt, ap);
@@ -738,7 +742,7 @@ hx_callf(struct hx_conn *c, const char *fmt, ...)
 char *
 hx_dump(const json_t *v)
 {
-	char	*s;
+	char *s;
 
 	if (v == NULL)
 		return (strdup("(absent)"));
@@ -750,7 +754,7 @@ hx_dump(const json_t *v)
 char *
 hx_reply_id(const json_t *reply)
 {
-	const json_t	*id = json_object_get(reply, "id");
+	const json_t *id = json_object_get(reply, "id");
 
 	if (id == NULL)
 		return (strdup("null"));
@@ -760,17 +764,17 @@ hx_reply_id(const json_t *reply)
 static void
 hx_check_id(json_t *reply, const char *id_json)
 {
-	json_error_t	 jerr;
-	json_t		*want, *got;
-	char		*text;
+	json_error_t jerr;
+	json_t *want, *got;
+	char *text;
 
 	want = json_loads(id_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	ck_assert_msg(want != NULL, "bad id in the test: %s", id_json);
 	got = json_object_get(reply, "id");
 	text = hx_dump(reply);
 	ck_assert_msg(got != NULL, "reply without \"id\": %s", text);
-	ck_assert_msg(json_equal(want, got) ||
-	    (json_is_null(want) && json_is_null(got)),
+	ck_assert_msg(
+	    json_equal(want, got) || (json_is_null(want) && json_is_null(got)),
 	    "reply id is not %s: %s", id_json, text);
 	/* Integers must stay integers (1 is not 1.0). */
 	ck_assert_msg(json_typeof(want) == json_typeof(got),
@@ -782,21 +786,22 @@ hx_check_id(json_t *reply, const char *id_json)
 static void
 hx_check_envelope(json_t *reply)
 {
-	char	*text = hx_dump(reply);
+	char *text = hx_dump(reply);
 
-	ck_assert_msg(json_is_object(reply), "reply is not an object: %s",
-	    text);
+	ck_assert_msg(
+	    json_is_object(reply), "reply is not an object: %s", text);
 	ck_assert_msg(json_is_string(json_object_get(reply, "jsonrpc")) &&
-	    strcmp(json_string_value(json_object_get(reply, "jsonrpc")),
-	    "2.0") == 0, "reply without \"jsonrpc\":\"2.0\": %s", text);
+		strcmp(json_string_value(json_object_get(reply, "jsonrpc")),
+		    "2.0") == 0,
+	    "reply without \"jsonrpc\":\"2.0\": %s", text);
 	free(text);
 }
 
 json_t *
 hx_expect_result(json_t *reply, const char *id_json)
 {
-	json_t	*result;
-	char	*text;
+	json_t *result;
+	char *text;
 
 	hx_check_envelope(reply);
 	text = hx_dump(reply);
@@ -813,8 +818,8 @@ hx_expect_result(json_t *reply, const char *id_json)
 json_t *
 hx_expect_error(json_t *reply, const char *id_json, int code)
 {
-	json_t	*error, *jc;
-	char	*text;
+	json_t *error, *jc;
+	char *text;
 
 	hx_check_envelope(reply);
 	text = hx_dump(reply);
@@ -836,13 +841,13 @@ hx_expect_error(json_t *reply, const char *id_json, int code)
 json_t *
 hx_expect_param_error(json_t *reply, const char *id_json, const char *param)
 {
-	json_t		*error;
-	const char	*got;
-	char		*text;
+	json_t *error;
+	const char *got;
+	char *text;
 
 	error = hx_expect_error(reply, id_json, -32602);
-	got = json_string_value(json_object_get(json_object_get(error,
-	    "data"), "param"));
+	got = json_string_value(
+	    json_object_get(json_object_get(error, "data"), "param"));
 	text = hx_dump(reply);
 	ck_assert_msg(got != NULL && strcmp(got, param) == 0,
 	    "expected data.param \"%s\": %s", param, text);
@@ -853,10 +858,10 @@ hx_expect_param_error(json_t *reply, const char *id_json, const char *param)
 json_t *
 hx_get_path(const json_t *obj, const char *path)
 {
-	char		 key[128];
-	const char	*p = path, *dot;
-	size_t		 n;
-	json_t		*v = (json_t *)obj;
+	char key[128];
+	const char *p = path, *dot;
+	size_t n;
+	json_t *v = (json_t *)obj;
 
 	while (v != NULL && *p != '\0') {
 		dot = strchr(p, '.');
@@ -876,8 +881,8 @@ hx_get_path(const json_t *obj, const char *path)
 long long
 hx_int_at(const json_t *obj, const char *path)
 {
-	json_t	*v = hx_get_path(obj, path);
-	char	*text;
+	json_t *v = hx_get_path(obj, path);
+	char *text;
 
 	if (!json_is_integer(v)) {
 		text = hx_dump(obj);
@@ -889,9 +894,10 @@ hx_int_at(const json_t *obj, const char *path)
 json_t *
 hx_stats_on(struct hx_conn *c)
 {
-	json_t	*reply, *result;
+	json_t *reply, *result;
 
-	reply = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":\"stats\","
+	reply = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"stats\","
 	    "\"method\":\"stats\"}");
 	result = hx_expect_result(reply, "\"stats\"");
 	json_incref(result);
@@ -902,8 +908,8 @@ hx_stats_on(struct hx_conn *c)
 json_t *
 hx_stats(struct hx_daemon *d)
 {
-	struct hx_conn	*c;
-	json_t		*result;
+	struct hx_conn *c;
+	json_t *result;
 
 	c = hx_connect(d);
 	result = hx_stats_on(c);
@@ -912,12 +918,11 @@ hx_stats(struct hx_daemon *d)
 }
 
 static json_t *
-hx_wait_stat_cmp(struct hx_conn *c, const char *path, long long want,
-    bool ge)
+hx_wait_stat_cmp(struct hx_conn *c, const char *path, long long want, bool ge)
 {
-	long long	 end = hx_now_ms() + HX_TIMEOUT_MS, v;
-	json_t		*st;
-	char		*text;
+	long long end = hx_now_ms() + HX_TIMEOUT_MS, v;
+	json_t *st;
+	char *text;
 
 	for (;;) {
 		st = hx_stats_on(c);
@@ -949,8 +954,8 @@ hx_wait_stat_ge(struct hx_conn *c, const char *path, long long want)
 json_t *
 hx_by_id(json_t **r, size_t n, const char *id_json)
 {
-	size_t	 i;
-	char	*id;
+	size_t i;
+	char *id;
 
 	for (i = 0; i < n; i++) {
 		id = hx_reply_id(r[i]);
@@ -967,8 +972,8 @@ hx_by_id(json_t **r, size_t n, const char *id_json)
 int
 hx_run_suite(Suite *suite)
 {
-	SRunner	*sr;
-	int	 failed;
+	SRunner *sr;
+	int failed;
 
 	hx_run_begin();
 	sr = srunner_create(suite);

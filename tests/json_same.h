@@ -16,9 +16,9 @@
 static inline bool
 json_same(const json_t *a, const json_t *b)
 {
-	void	*ia, *ib;
-	size_t	 i;
-	double	 da, db;
+	void *ia, *ib;
+	size_t i;
+	double da, db;
 	uint64_t ba, bb;
 
 	if (json_typeof(a) != json_typeof(b))
@@ -31,12 +31,12 @@ json_same(const json_t *a, const json_t *b)
 		ib = json_object_iter((json_t *)b);
 		while (ia != NULL && ib != NULL) {
 			if (json_object_iter_key_len(ia) !=
-			    json_object_iter_key_len(ib) ||
+				json_object_iter_key_len(ib) ||
 			    memcmp(json_object_iter_key(ia),
-			    json_object_iter_key(ib),
-			    json_object_iter_key_len(ia)) != 0 ||
+				json_object_iter_key(ib),
+				json_object_iter_key_len(ia)) != 0 ||
 			    !json_same(json_object_iter_value(ia),
-			    json_object_iter_value(ib)))
+				json_object_iter_value(ib)))
 				return false;
 			ia = json_object_iter_next((json_t *)a, ia);
 			ib = json_object_iter_next((json_t *)b, ib);
@@ -46,13 +46,14 @@ json_same(const json_t *a, const json_t *b)
 		if (json_array_size(a) != json_array_size(b))
 			return false;
 		for (i = 0; i < json_array_size(a); i++)
-			if (!json_same(json_array_get(a, i), json_array_get(b, i)))
+			if (!json_same(
+				json_array_get(a, i), json_array_get(b, i)))
 				return false;
 		return true;
 	case JSON_STRING:
 		return json_string_length(a) == json_string_length(b) &&
 		    memcmp(json_string_value(a), json_string_value(b),
-		    json_string_length(a)) == 0;
+			json_string_length(a)) == 0;
 	case JSON_INTEGER:
 		return json_integer_value(a) == json_integer_value(b);
 	case JSON_REAL:

@@ -25,13 +25,13 @@
 static inline const char *
 scan_differ(const char *buf, size_t len, bool *fast)
 {
-	struct rpc_scan		 rq;
-	struct rpc_request	 req;
-	struct rpc_error	 err = { 0 };
-	const json_t		*err_id;
-	json_t			*root;
-	char			*id = NULL;
-	const char		*why = NULL;
+	struct rpc_scan rq;
+	struct rpc_request req;
+	struct rpc_error err = { 0 };
+	const json_t *err_id;
+	json_t *root;
+	char *id = NULL;
+	const char *why = NULL;
 
 	memset(&rq, 0xa5, sizeof(rq));
 	*fast = rpc_request_scan(buf, len, &rq);
@@ -45,8 +45,9 @@ scan_differ(const char *buf, size_t len, bool *fast)
 		why = "scanned, but the general path refuses it";
 	else if ((req.id == NULL) != (rq.id_len == 0))
 		why = "id present on one side only";
-	else if (req.id != NULL && ((id = rpc_id_dump(req.id)) == NULL ||
-	    strlen(id) != rq.id_len || strcmp(id, rq.id) != 0))
+	else if (req.id != NULL &&
+	    ((id = rpc_id_dump(req.id)) == NULL || strlen(id) != rq.id_len ||
+		strcmp(id, rq.id) != 0))
 		why = "different id text";
 	else if (strcmp(req.method, rq.method) != 0 ||
 	    strlen(rq.method) != rq.method_len)

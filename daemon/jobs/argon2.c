@@ -30,34 +30,32 @@
 #include "config.h"
 #include "job.h"
 
-#define A2_HASH_LEN_MIN		4
-#define A2_HASH_LEN_MAX		1024
-#define A2_HASH_LEN_DEF		32
-#define A2_SALT_LEN_MIN		8
-#define A2_SALT_LEN_MAX		64
-#define A2_SALT_LEN_DEF		16
+#define A2_HASH_LEN_MIN 4
+#define A2_HASH_LEN_MAX 1024
+#define A2_HASH_LEN_DEF 32
+#define A2_SALT_LEN_MIN 8
+#define A2_SALT_LEN_MAX 64
+#define A2_SALT_LEN_DEF 16
 /* Salts from other tools may be longer than the ones we make. */
-#define A2_VERIFY_SALT_MAX	1024
+#define A2_VERIFY_SALT_MAX 1024
 
 /* The kind's state in job->arg; every byte of it is wiped in free. */
 struct a2_arg {
-	char		*password;
-	size_t		 pwlen;
-	argon2_type	 type;
-	uint32_t	 version;
-	uint32_t	 t_cost;
-	uint32_t	 m_cost;
-	uint32_t	 lanes;
-	uint32_t	 hash_len;
-	uint32_t	 salt_len;
-	uint8_t		*salt;		/* verify: from the PHC string */
-	uint8_t		*hash;		/* verify: the expected hash */
+	char *password;
+	size_t pwlen;
+	argon2_type type;
+	uint32_t version;
+	uint32_t t_cost;
+	uint32_t m_cost;
+	uint32_t lanes;
+	uint32_t hash_len;
+	uint32_t salt_len;
+	uint8_t *salt; /* verify: from the PHC string */
+	uint8_t *hash; /* verify: the expected hash */
 };
 
-static const char *const a2_hash_params[] = {
-	"password", "type", "t_cost", "m_cost_kib", "parallelism",
-	"hash_len", "salt_len", NULL
-};
+static const char *const a2_hash_params[] = { "password", "type", "t_cost",
+	"m_cost_kib", "parallelism", "hash_len", "salt_len", NULL };
 static const char *const a2_verify_params[] = { "password", "hash", NULL };
 
 static const char a2_b64[] =
@@ -67,9 +65,9 @@ static const char a2_b64[] =
 static size_t
 a2_b64_encode(const uint8_t *in, size_t len, char *out)
 {
-	uint32_t	 acc = 0;
-	size_t		 i, n = 0;
-	int		 bits = 0;
+	uint32_t acc = 0;
+	size_t i, n = 0;
+	int bits = 0;
 
 	for (i = 0; i < len; i++) {
 		acc = acc << 8 | in[i];
@@ -92,11 +90,11 @@ a2_b64_encode(const uint8_t *in, size_t len, char *out)
 static uint8_t *
 a2_b64_decode(const char *in, size_t len, size_t *outlen)
 {
-	uint8_t		*out;
-	uint32_t	 acc = 0;
-	size_t		 i, n = 0;
-	int		 bits = 0;
-	const char	*p;
+	uint8_t *out;
+	uint32_t acc = 0;
+	size_t i, n = 0;
+	int bits = 0;
+	const char *p;
 
 	if (len % 4 == 1 || (out = malloc(len * 3 / 4 + 1)) == NULL)
 		return (NULL);
@@ -123,9 +121,9 @@ bad:
 static bool
 a2_number(const char **sp, const char *prefix, uint32_t *out)
 {
-	const char		*s = *sp;
-	unsigned long long	 v = 0;
-	size_t			 digits = 0;
+	const char *s = *sp;
+	unsigned long long v = 0;
+	size_t digits = 0;
 
 	if (strncmp(s, prefix, strlen(prefix)) != 0)
 		return (false);
@@ -147,8 +145,8 @@ a2_number(const char **sp, const char *prefix, uint32_t *out)
 static bool
 a2_decode(const char *s, size_t len, struct a2_arg *a)
 {
-	const char	*end, *dollar;
-	size_t		 n;
+	const char *end, *dollar;
+	size_t n;
 
 	if (strlen(s) != len)
 		return (false);
@@ -221,7 +219,7 @@ a2_arg_free(struct a2_arg *a)
 static void
 a2_wipe_param(const json_t *params, const char *name)
 {
-	json_t	*v;
+	json_t *v;
 
 	if (params == NULL || (v = json_object_get(params, name)) == NULL ||
 	    !json_is_string(v))
@@ -230,11 +228,10 @@ a2_wipe_param(const json_t *params, const char *name)
 }
 
 static int
-a2_take_password(const json_t *params, struct a2_arg *a,
-    struct rpc_error *err)
+a2_take_password(const json_t *params, struct a2_arg *a, struct rpc_error *err)
 {
-	const char	*pw;
-	size_t		 len;
+	const char *pw;
+	size_t len;
 
 	if (job_param_string(params, "password", true, &pw, &len, err) == -1)
 		return (-1);
@@ -256,10 +253,10 @@ static int
 a2_hash_parse(struct job *job, const json_t *params,
     const struct sbk_config *cfg, struct rpc_error *err)
 {
-	struct a2_arg	*a;
-	const char	*type = "argon2id";
-	size_t		 tlen = 0;
-	long long	 t, m, p, hl, sl;
+	struct a2_arg *a;
+	const char *type = "argon2id";
+	size_t tlen = 0;
+	long long t, m, p, hl, sl;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		a2_wipe_param(params, "password");
@@ -281,20 +278,20 @@ a2_hash_parse(struct job *job, const json_t *params,
 	else if (strcmp(type, "argon2d") == 0)
 		a->type = Argon2_d;
 	else {
-		rpc_error_param(err, "type",
-		    "type must be argon2id, argon2i or argon2d");
+		rpc_error_param(
+		    err, "type", "type must be argon2id, argon2i or argon2d");
 		goto fail;
 	}
 	if (job_param_int(params, "parallelism", cfg->argon2_parallelism, 1,
-	    cfg->argon2_max_parallelism, &p, err) == -1 ||
+		cfg->argon2_max_parallelism, &p, err) == -1 ||
 	    job_param_int(params, "t_cost", cfg->argon2_t_cost, 1,
-	    cfg->argon2_max_t_cost, &t, err) == -1 ||
+		cfg->argon2_max_t_cost, &t, err) == -1 ||
 	    job_param_int(params, "m_cost_kib", cfg->argon2_m_cost_kib, 8 * p,
-	    cfg->argon2_max_m_cost_kib, &m, err) == -1 ||
+		cfg->argon2_max_m_cost_kib, &m, err) == -1 ||
 	    job_param_int(params, "hash_len", A2_HASH_LEN_DEF, A2_HASH_LEN_MIN,
-	    A2_HASH_LEN_MAX, &hl, err) == -1 ||
+		A2_HASH_LEN_MAX, &hl, err) == -1 ||
 	    job_param_int(params, "salt_len", A2_SALT_LEN_DEF, A2_SALT_LEN_MIN,
-	    A2_SALT_LEN_MAX, &sl, err) == -1)
+		A2_SALT_LEN_MAX, &sl, err) == -1)
 		goto fail;
 	/* It would wait for the memory gate for ever. */
 	if ((unsigned long long)m > cfg->argon2_memory_budget_kib) {
@@ -324,9 +321,9 @@ static int
 a2_verify_parse(struct job *job, const json_t *params,
     const struct sbk_config *cfg, struct rpc_error *err)
 {
-	struct a2_arg	*a;
-	const char	*hash;
-	size_t		 len;
+	struct a2_arg *a;
+	const char *hash;
+	size_t len;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		a2_wipe_param(params, "password");
@@ -344,7 +341,8 @@ a2_verify_parse(struct job *job, const json_t *params,
 	/* Never run a cost the caps would refuse for argon2.hash. */
 	if (a->t_cost < 1 || a->t_cost > cfg->argon2_max_t_cost ||
 	    a->lanes < 1 || a->lanes > cfg->argon2_max_parallelism ||
-	    a->m_cost < 8 * a->lanes || a->m_cost > cfg->argon2_max_m_cost_kib ||
+	    a->m_cost < 8 * a->lanes ||
+	    a->m_cost > cfg->argon2_max_m_cost_kib ||
 	    a->m_cost > cfg->argon2_memory_budget_kib) {
 		rpc_error_param(err, "hash",
 		    "hash parameters exceed the configured limits");
@@ -369,7 +367,7 @@ fail:
 static int
 a2_alloc_cb(uint8_t **memory, size_t bytes)
 {
-	void	*p;
+	void *p;
 
 	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -387,8 +385,8 @@ a2_free_cb(uint8_t *memory, size_t bytes)
 static int
 a2_compute(struct a2_arg *a, uint8_t *out, struct rpc_error *err)
 {
-	argon2_context	 ctx;
-	int		 rc;
+	argon2_context ctx;
+	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.out = out;
@@ -422,12 +420,12 @@ a2_compute(struct a2_arg *a, uint8_t *out, struct rpc_error *err)
 static json_t *
 a2_hash_run(struct job *job, struct rpc_error *err)
 {
-	struct a2_arg	*a = job->arg;
-	uint8_t		*out = NULL;
-	char		*enc = NULL, *p;
-	size_t		 enclen = 0, got;
-	ssize_t		 n;
-	json_t		*res = NULL;
+	struct a2_arg *a = job->arg;
+	uint8_t *out = NULL;
+	char *enc = NULL, *p;
+	size_t enclen = 0, got;
+	ssize_t n;
+	json_t *res = NULL;
 
 	if ((a->salt = malloc(a->salt_len)) == NULL ||
 	    (out = malloc(a->hash_len)) == NULL)
@@ -443,13 +441,15 @@ a2_hash_run(struct job *job, struct rpc_error *err)
 	}
 	if (a2_compute(a, out, err) == -1)
 		goto out;
-	enclen = argon2_encodedlen(a->t_cost, a->m_cost, a->lanes,
-	    a->salt_len, a->hash_len, a->type) + 16;
+	enclen = argon2_encodedlen(a->t_cost, a->m_cost, a->lanes, a->salt_len,
+		     a->hash_len, a->type) +
+	    16;
 	if ((enc = malloc(enclen)) == NULL)
 		goto oom;
-	p = enc + snprintf(enc, enclen, "$%s$v=%u$m=%u,t=%u,p=%u$",
-	    argon2_type2string(a->type, 0), (unsigned)a->version,
-	    (unsigned)a->m_cost, (unsigned)a->t_cost, (unsigned)a->lanes);
+	p = enc +
+	    snprintf(enc, enclen, "$%s$v=%u$m=%u,t=%u,p=%u$",
+		argon2_type2string(a->type, 0), (unsigned)a->version,
+		(unsigned)a->m_cost, (unsigned)a->t_cost, (unsigned)a->lanes);
 	p += a2_b64_encode(a->salt, a->salt_len, p);
 	*p++ = '$';
 	p += a2_b64_encode(out, a->hash_len, p);
@@ -474,11 +474,11 @@ out:
 static json_t *
 a2_verify_run(struct job *job, struct rpc_error *err)
 {
-	struct a2_arg	*a = job->arg;
-	uint8_t		*out;
-	uint8_t		 diff = 0;
-	uint32_t	 i;
-	json_t		*res;
+	struct a2_arg *a = job->arg;
+	uint8_t *out;
+	uint8_t diff = 0;
+	uint32_t i;
+	json_t *res;
 
 	if ((out = malloc(a->hash_len)) == NULL) {
 		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");

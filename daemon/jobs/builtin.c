@@ -10,8 +10,8 @@
 #include "server.h"
 
 static int
-no_params(struct job *job, const json_t *params,
-    const struct sbk_config *cfg, struct rpc_error *err)
+no_params(struct job *job, const json_t *params, const struct sbk_config *cfg,
+    struct rpc_error *err)
 {
 	return job_params_check(params, NULL, err);
 }
@@ -25,8 +25,8 @@ ping_run(struct job *job, struct rpc_error *err)
 static json_t *
 stats_run(struct job *job, struct rpc_error *err)
 {
-	struct server		*s = job->server;
-	struct pool_stats	 ps;
+	struct server *s = job->server;
+	struct pool_stats ps;
 
 	pool_get_stats(s->pool, &ps);
 	return stats_json(&s->stats, &ps, s->nconns);
@@ -38,13 +38,14 @@ static int
 cancel_parse(struct job *job, const json_t *params,
     const struct sbk_config *cfg, struct rpc_error *err)
 {
-	const json_t	*id;
+	const json_t *id;
 
 	if (job_params_check(params, cancel_params, err) < 0)
 		return -1;
 	id = params != NULL ? json_object_get(params, "id") : NULL;
 	if (id == NULL || !rpc_id_valid(id)) {
-		rpc_error_param(err, "id", "'id' must be the string or "
+		rpc_error_param(err, "id",
+		    "'id' must be the string or "
 		    "integer id of a request in flight on this connection");
 		return -1;
 	}
@@ -54,10 +55,10 @@ cancel_parse(struct job *job, const json_t *params,
 static json_t *
 cancel_run(struct job *job, struct rpc_error *err)
 {
-	bool	 cancelled;
+	bool cancelled;
 
-	cancelled = dispatch_cancel(job->conn,
-	    json_object_get(job->params, "id"));
+	cancelled =
+	    dispatch_cancel(job->conn, json_object_get(job->params, "id"));
 	return json_pack("{s:b}", "cancelled", cancelled);
 }
 

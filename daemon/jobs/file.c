@@ -25,33 +25,32 @@
 #include "job.h"
 #include "paths.h"
 
-#define FILE_CHUNK	(1024 * 1024)
+#define FILE_CHUNK (1024 * 1024)
 
 struct file_arg {
-	const char	*path;		/* borrowed from job->params */
-	uint64_t	 offset;
-	size_t		 length;
+	const char *path; /* borrowed from job->params */
+	uint64_t offset;
+	size_t length;
 };
 
-static const char *const file_read_params[] = {
-	"path", "offset", "length", NULL
-};
+static const char *const file_read_params[] = { "path", "offset", "length",
+	NULL };
 
 static int
 file_read_parse(struct job *job, const json_t *params,
     const struct sbk_config *cfg, struct rpc_error *err)
 {
-	struct file_arg	*a;
-	const char	*path;
-	size_t		 len;
-	long long	 offset, length;
+	struct file_arg *a;
+	const char *path;
+	size_t len;
+	long long offset, length;
 
 	if (job_params_check(params, file_read_params, err) == -1 ||
 	    job_param_string(params, "path", true, &path, &len, err) == -1 ||
-	    job_param_int(params, "offset", 0, 0, INT64_MAX, &offset,
-	    err) == -1 ||
+	    job_param_int(params, "offset", 0, 0, INT64_MAX, &offset, err) ==
+		-1 ||
 	    job_param_int(params, "length", (long long)cfg->max_read_bytes, 0,
-	    (long long)cfg->max_read_bytes, &length, err) == -1 ||
+		(long long)cfg->max_read_bytes, &length, err) == -1 ||
 	    paths_check(cfg->read_roots, "path", path, len, err) == -1)
 		return (-1);
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
@@ -68,14 +67,14 @@ file_read_parse(struct job *job, const json_t *params,
 static json_t *
 file_read_run(struct job *job, struct rpc_error *err)
 {
-	struct file_arg	*a = job->arg;
-	struct stat	 st;
-	uint8_t		*buf = NULL;
-	char		*text = NULL;
-	size_t		 got = 0, want;
-	ssize_t		 n;
-	json_t		*res = NULL, *s;
-	int		 fd;
+	struct file_arg *a = job->arg;
+	struct stat st;
+	uint8_t *buf = NULL;
+	char *text = NULL;
+	size_t got = 0, want;
+	ssize_t n;
+	json_t *res = NULL, *s;
+	int fd;
 
 	if ((fd = paths_open_read(job->config->read_roots, a->path, err)) == -1)
 		return (NULL);
@@ -92,15 +91,16 @@ file_read_run(struct job *job, struct rpc_error *err)
 	if ((buf = malloc(want + 1)) == NULL)
 		goto oom;
 	while (got < want) {
-		n = pread(fd, buf + got, want - got > FILE_CHUNK ? FILE_CHUNK :
-		    want - got, (off_t)(a->offset + got));
+		n = pread(fd, buf + got,
+		    want - got > FILE_CHUNK ? FILE_CHUNK : want - got,
+		    (off_t)(a->offset + got));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
 			rpc_error_errno(err, errno, "path: read failed");
 			goto out;
 		}
-		if (n == 0)		/* the file shrank meanwhile */
+		if (n == 0) /* the file shrank meanwhile */
 			break;
 		got += (size_t)n;
 		if (job_should_stop(job)) {
@@ -113,9 +113,9 @@ file_read_run(struct job *job, struct rpc_error *err)
 	n = (ssize_t)base64_encode(buf, got, text);
 	if ((s = json_stringn_nocheck(text, (size_t)n)) == NULL)
 		goto oom;
-	res = json_pack("{s:o,s:I,s:I,s:b}", "data_b64", s,
-	    "bytes", (json_int_t)got, "size", (json_int_t)st.st_size,
-	    "eof", a->offset + got >= (uint64_t)st.st_size);
+	res = json_pack("{s:o,s:I,s:I,s:b}", "data_b64", s, "bytes",
+	    (json_int_t)got, "size", (json_int_t)st.st_size, "eof",
+	    a->offset + got >= (uint64_t)st.st_size);
 	if (res == NULL)
 		goto oom;
 	goto out;

@@ -11,8 +11,8 @@
 #include "clock.h"
 #include "job.h"
 
-#define TEST_MS_MAX	600000	/* contract: ms 0..600000 */
-#define CHECK_NS	1000000	/* stop checks every 1 ms */
+#define TEST_MS_MAX 600000  /* contract: ms 0..600000 */
+#define CHECK_NS    1000000 /* stop checks every 1 ms */
 
 static const char *const ms_params[] = { "ms", NULL };
 
@@ -20,8 +20,8 @@ static int
 ms_parse(struct job *job, const json_t *params, const struct sbk_config *cfg,
     struct rpc_error *err)
 {
-	const json_t	*v[1];
-	long long	 ms;
+	const json_t *v[1];
+	long long ms;
 
 	/* A type or range error comes before "required". */
 	if (job_params_get(params, ms_params, v, err) < 0 ||
@@ -42,10 +42,11 @@ ms_parse(struct job *job, const json_t *params, const struct sbk_config *cfg,
 static json_t *
 ms_result(const char *name, uint64_t ms)
 {
-	json_t	*o = json_object();
+	json_t *o = json_object();
 
-	if (o != NULL && json_object_set_new_nocheck(o, name,
-	    json_integer((json_int_t)ms)) != 0) {
+	if (o != NULL &&
+	    json_object_set_new_nocheck(
+		o, name, json_integer((json_int_t)ms)) != 0) {
 		json_decref(o);
 		o = NULL;
 	}
@@ -55,13 +56,13 @@ ms_result(const char *name, uint64_t ms)
 static json_t *
 sleep_run(struct job *job, struct rpc_error *err)
 {
-	uint64_t	 start = clock_now_ns();
-	uint64_t	 end = start + (uint64_t)(intptr_t)job->arg * 1000000;
-	uint64_t	 now;
+	uint64_t start = clock_now_ns();
+	uint64_t end = start + (uint64_t)(intptr_t)job->arg * 1000000;
+	uint64_t now;
 
 	while ((now = clock_now_ns()) < end) {
-		uint64_t	 step = end - now < CHECK_NS ? end - now : CHECK_NS;
-		struct timespec	 ts = { 0, (long)step };
+		uint64_t step = end - now < CHECK_NS ? end - now : CHECK_NS;
+		struct timespec ts = { 0, (long)step };
 
 		if (job_should_stop(job))
 			return NULL;
@@ -73,10 +74,10 @@ sleep_run(struct job *job, struct rpc_error *err)
 static json_t *
 spin_run(struct job *job, struct rpc_error *err)
 {
-	uint64_t	 start = clock_now_ns();
-	uint64_t	 end = start + (uint64_t)(intptr_t)job->arg * 1000000;
-	uint64_t	 next_check = start + CHECK_NS;
-	uint64_t	 now;
+	uint64_t start = clock_now_ns();
+	uint64_t end = start + (uint64_t)(intptr_t)job->arg * 1000000;
+	uint64_t next_check = start + CHECK_NS;
+	uint64_t now;
 
 	while ((now = clock_now_ns()) < end) {
 		if (now >= next_check) {

@@ -30,25 +30,23 @@
 #include "job.h"
 #include "paths.h"
 
-#define ZS_CHUNK		(128 * 1024)
+#define ZS_CHUNK (128 * 1024)
 
 struct zs_arg {
-	bool		 compress;
-	int		 level;
-	bool		 overwrite;
+	bool compress;
+	int level;
+	bool overwrite;
 	/* Borrowed from job->params, which lives as long as the job. */
-	const char	*b64;		/* inline mode */
-	size_t		 b64len;
-	const char	*path;		/* path mode */
-	const char	*out_path;
+	const char *b64; /* inline mode */
+	size_t b64len;
+	const char *path; /* path mode */
+	const char *out_path;
 };
 
-static const char *const zs_compress_params[] = {
-	"data_b64", "path", "out_path", "level", "overwrite", NULL
-};
-static const char *const zs_decompress_params[] = {
-	"data_b64", "path", "out_path", "overwrite", NULL
-};
+static const char *const zs_compress_params[] = { "data_b64", "path",
+	"out_path", "level", "overwrite", NULL };
+static const char *const zs_decompress_params[] = { "data_b64", "path",
+	"out_path", "overwrite", NULL };
 
 static void
 zs_oom(struct rpc_error *err)
@@ -64,12 +62,11 @@ zs_stopped(struct rpc_error *err)
 }
 
 static bool
-zs_absolute(const char *param, const char *s, size_t len,
-    struct rpc_error *err)
+zs_absolute(const char *param, const char *s, size_t len, struct rpc_error *err)
 {
 	if (strlen(s) != len || s[0] != '/') {
-		rpc_error_param(err, param, "%s must be an absolute path",
-		    param);
+		rpc_error_param(
+		    err, param, "%s must be an absolute path", param);
 		return (false);
 	}
 	return (true);
@@ -79,12 +76,13 @@ static int
 zs_parse(struct job *job, const json_t *params, const struct sbk_config *cfg,
     struct rpc_error *err, bool compress)
 {
-	struct zs_arg	*a;
-	long long	 level = 0;
-	size_t		 plen, olen;
+	struct zs_arg *a;
+	long long level = 0;
+	size_t plen, olen;
 
-	if (job_params_check(params, compress ? zs_compress_params :
-	    zs_decompress_params, err) == -1)
+	if (job_params_check(params,
+		compress ? zs_compress_params : zs_decompress_params,
+		err) == -1)
 		return (-1);
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		zs_oom(err);
@@ -103,33 +101,35 @@ zs_parse(struct job *job, const json_t *params, const struct sbk_config *cfg,
 			goto fail;
 		}
 		if (job_param_string(params, "data_b64", true, &a->b64,
-		    &a->b64len, err) == -1)
+			&a->b64len, err) == -1)
 			goto fail;
 	} else if (json_object_get(params, "path") != NULL ||
 	    json_object_get(params, "out_path") != NULL) {
-		if (job_param_string(params, "path", true, &a->path, &plen,
-		    err) == -1 ||
+		if (job_param_string(
+			params, "path", true, &a->path, &plen, err) == -1 ||
 		    job_param_string(params, "out_path", true, &a->out_path,
-		    &olen, err) == -1)
+			&olen, err) == -1)
 			goto fail;
 		/* Every -32602 ranks before the roots' -32003. */
 		if (!zs_absolute("path", a->path, plen, err) ||
 		    !zs_absolute("out_path", a->out_path, olen, err))
 			goto fail;
 	} else {
-		rpc_error_param(err, "data_b64", "data_b64 or path is required");
+		rpc_error_param(
+		    err, "data_b64", "data_b64 or path is required");
 		goto fail;
 	}
-	if (compress && job_param_int(params, "level", cfg->zstd_level, -7,
-	    cfg->zstd_max_level, &level, err) == -1)
+	if (compress &&
+	    job_param_int(params, "level", cfg->zstd_level, -7,
+		cfg->zstd_max_level, &level, err) == -1)
 		goto fail;
-	if (job_param_bool(params, "overwrite", false, &a->overwrite,
-	    err) == -1)
+	if (job_param_bool(params, "overwrite", false, &a->overwrite, err) ==
+	    -1)
 		goto fail;
 	if (a->path != NULL &&
 	    (paths_check(cfg->read_roots, "path", a->path, plen, err) == -1 ||
-	    paths_check(cfg->write_roots, "out_path", a->out_path, olen,
-	    err) == -1))
+		paths_check(cfg->write_roots, "out_path", a->out_path, olen,
+		    err) == -1))
 		goto fail;
 	/* zstd itself reads level 0 as its default, 3. */
 	a->level = (int)level;
@@ -164,7 +164,7 @@ zs_decompress_parse(struct job *job, const json_t *params,
 static int
 zs_window_log(size_t max_out)
 {
-	int	 wl = 23;
+	int wl = 23;
 
 	while (wl < 27 && ((size_t)1 << wl) < max_out)
 		wl++;
@@ -174,16 +174,17 @@ zs_window_log(size_t max_out)
 static ZSTD_CCtx *
 zs_cctx(const struct zs_arg *a, struct rpc_error *err)
 {
-	ZSTD_CCtx	*cctx;
+	ZSTD_CCtx *cctx;
 
 	if ((cctx = ZSTD_createCCtx()) == NULL) {
 		zs_oom(err);
 		return (NULL);
 	}
 	/* As the zstd command line does, so its -t can check our output. */
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(cctx,
-	    ZSTD_c_compressionLevel, a->level)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1))) {
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(
+		cctx, ZSTD_c_compressionLevel, a->level)) ||
+	    ZSTD_isError(
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1))) {
 		ZSTD_freeCCtx(cctx);
 		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
 		    "zstd: cannot set level %d", a->level);
@@ -195,7 +196,7 @@ zs_cctx(const struct zs_arg *a, struct rpc_error *err)
 static ZSTD_DCtx *
 zs_dctx(const struct job *job, struct rpc_error *err)
 {
-	ZSTD_DCtx	*dctx;
+	ZSTD_DCtx *dctx;
 
 	if ((dctx = ZSTD_createDCtx()) == NULL) {
 		zs_oom(err);
@@ -208,8 +209,8 @@ zs_dctx(const struct job *job, struct rpc_error *err)
 
 /* A decoder error: the input's fault unless memory ran out. */
 static void
-zs_decode_error(struct rpc_error *err, size_t ret, const char *param,
-    size_t limit)
+zs_decode_error(
+    struct rpc_error *err, size_t ret, const char *param, size_t limit)
 {
 	switch (ZSTD_getErrorCode(ret)) {
 	case ZSTD_error_memory_allocation:
@@ -237,7 +238,7 @@ zs_over_limit(struct rpc_error *err, size_t limit)
 static uint8_t *
 zs_decode_b64(const struct zs_arg *a, size_t *lenp, struct rpc_error *err)
 {
-	uint8_t	*buf;
+	uint8_t *buf;
 
 	if ((buf = malloc(base64_decoded_max(a->b64len) + 1)) == NULL) {
 		zs_oom(err);
@@ -245,19 +246,20 @@ zs_decode_b64(const struct zs_arg *a, size_t *lenp, struct rpc_error *err)
 	}
 	if (!base64_decode(a->b64, a->b64len, buf, lenp)) {
 		free(buf);
-		rpc_error_param(err, "data_b64", "data_b64 is not valid base64");
+		rpc_error_param(
+		    err, "data_b64", "data_b64 is not valid base64");
 		return (NULL);
 	}
 	return (buf);
 }
 
 static json_t *
-zs_inline_result(const uint8_t *data, size_t len, size_t bytes_in,
-    struct rpc_error *err)
+zs_inline_result(
+    const uint8_t *data, size_t len, size_t bytes_in, struct rpc_error *err)
 {
-	char	*text;
-	size_t	 n;
-	json_t	*res = NULL, *s;
+	char *text;
+	size_t n;
+	json_t *res = NULL, *s;
 
 	if ((text = malloc(base64_encoded_len(len) + 1)) == NULL) {
 		zs_oom(err);
@@ -266,9 +268,8 @@ zs_inline_result(const uint8_t *data, size_t len, size_t bytes_in,
 	n = base64_encode(data, len, text);
 	/* Base64 is ASCII: skip jansson's UTF-8 scan of a big string. */
 	if ((s = json_stringn_nocheck(text, n)) != NULL)
-		res = json_pack("{s:o,s:I,s:I}", "data_b64", s,
-		    "bytes_in", (json_int_t)bytes_in,
-		    "bytes_out", (json_int_t)len);
+		res = json_pack("{s:o,s:I,s:I}", "data_b64", s, "bytes_in",
+		    (json_int_t)bytes_in, "bytes_out", (json_int_t)len);
 	free(text);
 	if (res == NULL)
 		zs_oom(err);
@@ -278,12 +279,12 @@ zs_inline_result(const uint8_t *data, size_t len, size_t bytes_in,
 static json_t *
 zs_compress_inline(struct job *job, struct zs_arg *a, struct rpc_error *err)
 {
-	ZSTD_CCtx	*cctx = NULL;
-	ZSTD_inBuffer	 in;
-	ZSTD_outBuffer	 out;
-	uint8_t		*src, *dst = NULL;
-	size_t		 len, ret, cap;
-	json_t		*res = NULL;
+	ZSTD_CCtx *cctx = NULL;
+	ZSTD_inBuffer in;
+	ZSTD_outBuffer out;
+	uint8_t *src, *dst = NULL;
+	size_t len, ret, cap;
+	json_t *res = NULL;
 
 	if ((src = zs_decode_b64(a, &len, err)) == NULL)
 		return (NULL);
@@ -326,18 +327,19 @@ out:
 static json_t *
 zs_decompress_inline(struct job *job, struct zs_arg *a, struct rpc_error *err)
 {
-	ZSTD_DCtx	*dctx = NULL;
-	ZSTD_inBuffer	 in;
-	ZSTD_outBuffer	 out;
-	uint8_t		*src, *dst = NULL, *p;
-	size_t		 len, ret = 1, r, before, cap = 0, used = 0, want;
-	size_t		 limit = job->config->zstd_max_output_bytes;
-	json_t		*res = NULL;
+	ZSTD_DCtx *dctx = NULL;
+	ZSTD_inBuffer in;
+	ZSTD_outBuffer out;
+	uint8_t *src, *dst = NULL, *p;
+	size_t len, ret = 1, r, before, cap = 0, used = 0, want;
+	size_t limit = job->config->zstd_max_output_bytes;
+	json_t *res = NULL;
 
 	if ((src = zs_decode_b64(a, &len, err)) == NULL)
 		return (NULL);
 	if (len == 0) {
-		rpc_error_param(err, "data_b64", "empty input is not zstd data");
+		rpc_error_param(
+		    err, "data_b64", "empty input is not zstd data");
 		goto out;
 	}
 	if ((dctx = zs_dctx(job, err)) == NULL)
@@ -350,8 +352,9 @@ zs_decompress_inline(struct job *job, struct zs_arg *a, struct rpc_error *err)
 		 * that byte is how we learn the output is too large.
 		 */
 		if (cap - used < ZS_CHUNK && cap < limit + 1) {
-			want = cap == 0 ? (len * 4 > ZS_CHUNK ? len * 4 :
-			    ZS_CHUNK) : cap * 2;
+			want = cap == 0 ?
+			    (len * 4 > ZS_CHUNK ? len * 4 : ZS_CHUNK) :
+			    cap * 2;
 			if (want > limit + 1)
 				want = limit + 1;
 			if ((p = realloc(dst, want)) == NULL) {
@@ -406,7 +409,7 @@ out:
 static ssize_t
 zs_read(int fd, void *buf, size_t len)
 {
-	ssize_t	 n;
+	ssize_t n;
 
 	do
 		n = read(fd, buf, len);
@@ -417,7 +420,7 @@ zs_read(int fd, void *buf, size_t len)
 static int
 zs_write(int fd, const uint8_t *buf, size_t len)
 {
-	ssize_t	 n;
+	ssize_t n;
 
 	while (len > 0) {
 		if ((n = write(fd, buf, len)) == -1) {
@@ -438,21 +441,21 @@ zs_write(int fd, const uint8_t *buf, size_t len)
 static json_t *
 zs_run_paths(struct job *job, struct zs_arg *a, struct rpc_error *err)
 {
-	const struct sbk_config	*cfg = job->config;
-	struct paths_out	 po;
-	ZSTD_CCtx		*cctx = NULL;
-	ZSTD_DCtx		*dctx = NULL;
-	ZSTD_inBuffer		 in;
-	ZSTD_outBuffer		 out;
-	struct stat		 st;
-	uint8_t			*ibuf = NULL, *obuf = NULL;
-	uint64_t		 done = 0, total, written = 0;
-	size_t			 limit = cfg->zstd_max_output_bytes, ret = 1;
-	size_t			 osize, r, before;
-	ssize_t			 n;
-	bool			 eof = false, produced_all;
-	int			 fd;
-	json_t			*res = NULL;
+	const struct sbk_config *cfg = job->config;
+	struct paths_out po;
+	ZSTD_CCtx *cctx = NULL;
+	ZSTD_DCtx *dctx = NULL;
+	ZSTD_inBuffer in;
+	ZSTD_outBuffer out;
+	struct stat st;
+	uint8_t *ibuf = NULL, *obuf = NULL;
+	uint64_t done = 0, total, written = 0;
+	size_t limit = cfg->zstd_max_output_bytes, ret = 1;
+	size_t osize, r, before;
+	ssize_t n;
+	bool eof = false, produced_all;
+	int fd;
+	json_t *res = NULL;
 
 	memset(&po, 0, sizeof(po));
 	if ((fd = paths_open_read(cfg->read_roots, a->path, err)) == -1)
@@ -470,10 +473,10 @@ zs_run_paths(struct job *job, struct zs_arg *a, struct rpc_error *err)
 		goto out;
 	}
 	if (a->compress ? (cctx = zs_cctx(a, err)) == NULL :
-	    (dctx = zs_dctx(job, err)) == NULL)
+			  (dctx = zs_dctx(job, err)) == NULL)
 		goto out;
-	if (paths_out_open(&po, cfg->write_roots, a->out_path, a->overwrite,
-	    err) == -1)
+	if (paths_out_open(
+		&po, cfg->write_roots, a->out_path, a->overwrite, err) == -1)
 		goto out;
 
 	in.src = ibuf;
@@ -481,7 +484,8 @@ zs_run_paths(struct job *job, struct zs_arg *a, struct rpc_error *err)
 	for (;;) {
 		if (in.pos == in.size && !eof) {
 			if ((n = zs_read(fd, ibuf, ZS_CHUNK)) == -1) {
-				rpc_error_errno(err, errno, "path: read failed");
+				rpc_error_errno(
+				    err, errno, "path: read failed");
 				goto out;
 			}
 			eof = n == 0;
@@ -540,8 +544,8 @@ zs_run_paths(struct job *job, struct zs_arg *a, struct rpc_error *err)
 	}
 	if (paths_out_commit(&po, err) == -1)
 		goto out;
-	res = json_pack("{s:I,s:I}", "bytes_in", (json_int_t)done,
-	    "bytes_out", (json_int_t)written);
+	res = json_pack("{s:I,s:I}", "bytes_in", (json_int_t)done, "bytes_out",
+	    (json_int_t)written);
 	if (res == NULL)
 		zs_oom(err);
 out:
@@ -557,7 +561,7 @@ out:
 static json_t *
 zs_run(struct job *job, struct rpc_error *err)
 {
-	struct zs_arg	*a = job->arg;
+	struct zs_arg *a = job->arg;
 
 	if (a->path != NULL)
 		return (zs_run_paths(job, a, err));

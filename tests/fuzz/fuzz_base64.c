@@ -10,14 +10,14 @@
 
 #include "base64.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char	*text;
-	uint8_t	*bin;
-	size_t	 n, m;
+	char *text;
+	uint8_t *bin;
+	size_t n, m;
 
 	/* Decode the input as text. */
 	if ((bin = malloc(base64_decoded_max(size) + 1)) == NULL)

@@ -9,16 +9,16 @@
 #include "config.h"
 #include "fuzz_common.h"
 
-#define FZ_TIMEOUT_MS_MAX	(24LL * 3600 * 1000)
+#define FZ_TIMEOUT_MS_MAX (24LL * 3600 * 1000)
 
-static struct sbk_config	 fz_cfg;
-static int			 fz_ready;
+static struct sbk_config fz_cfg;
+static int fz_ready;
 
 /* Replace a root list (freeing the default one) by {root, NULL}. */
 static void
 fz_roots(char ***list, const char *root)
 {
-	char	**v;
+	char **v;
 
 	for (v = *list; v != NULL && *v != NULL; v++)
 		free(*v);
@@ -48,8 +48,8 @@ fz_config(void)
 static void
 fz_check_error(const struct rpc_error *err)
 {
-	char	*line;
-	size_t	 len;
+	char *line;
+	size_t len;
 
 	switch (err->code) {
 	case RPC_INVALID_PARAMS:
@@ -73,15 +73,15 @@ fz_check_error(const struct rpc_error *err)
 int
 fz_parse(const struct job_kind *kind, const json_t *params)
 {
-	const struct sbk_config	*cfg = fz_config();
-	struct rpc_error	 err = { 0 };
-	struct job		*job;
-	long long		 timeout_ms;
-	bool			 progress;
-	int			 rc;
+	const struct sbk_config *cfg = fz_config();
+	struct rpc_error err = { 0 };
+	struct job *job;
+	long long timeout_ms;
+	bool progress;
+	int rc;
 
 	if (job_param_int(params, "timeout_ms", 0, 1, FZ_TIMEOUT_MS_MAX,
-	    &timeout_ms, &err) < 0 ||
+		&timeout_ms, &err) < 0 ||
 	    job_param_bool(params, "progress", false, &progress, &err) < 0) {
 		fz_check_error(&err);
 		rpc_error_clear(&err);

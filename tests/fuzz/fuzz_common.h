@@ -13,13 +13,13 @@
 #include "job.h"
 
 /* The configuration, made on first use and kept for the process. */
-const struct sbk_config	*fz_config(void);
+const struct sbk_config *fz_config(void);
 
 /*
  * Run kind's parse on params (an object, or NULL) after the common
  * member checks.  Returns parse's result, or -1 when the common members
  * were refused; aborts when an error is not a well-formed reply error.
  */
-int	fz_parse(const struct job_kind *, const json_t *params);
+int fz_parse(const struct job_kind *, const json_t *params);
 
 #endif /* SBK_FUZZ_COMMON_H */

@@ -13,9 +13,9 @@
 
 #include "config.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static char	 fz_path[4096];
+static char fz_path[4096];
 
 static void
 fz_cleanup(void)
@@ -27,8 +27,8 @@ fz_cleanup(void)
 static const char *
 fz_scratch(void)
 {
-	const char	*tmp;
-	int		 fd;
+	const char *tmp;
+	int fd;
 
 	if (fz_path[0] != '\0')
 		return fz_path;
@@ -45,10 +45,10 @@ fz_scratch(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sbk_config	 cfg;
-	const char		*path = fz_scratch();
-	char			 errbuf[512];
-	FILE			*f;
+	struct sbk_config cfg;
+	const char *path = fz_scratch();
+	char errbuf[512];
+	FILE *f;
 
 	if ((f = fopen(path, "w")) == NULL)
 		abort();
@@ -60,8 +60,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (config_load(&cfg, path, errbuf, sizeof(errbuf)) == 0)
 		config_finish(&cfg);
-	else if (errbuf[0] == '\0' || memchr(errbuf, '\0',
-	    sizeof(errbuf)) == NULL)
+	else if (errbuf[0] == '\0' ||
+	    memchr(errbuf, '\0', sizeof(errbuf)) == NULL)
 		abort();
 	config_free(&cfg);
 	return 0;

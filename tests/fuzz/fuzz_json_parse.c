@@ -22,18 +22,18 @@
 #include "json_parse.h"
 #include "../json_same.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char	*buf = (const char *)data;
-	json_error_t	 jerr;
-	json_t		*ref, *got, *got2;
-	char		 msg[128], *stripped;
-	size_t		 i, n;
-	bool		 nul = memchr(data, '\0', size) != NULL;
+	const char *buf = (const char *)data;
+	json_error_t jerr;
+	json_t *ref, *got, *got2;
+	char msg[128], *stripped;
+	size_t i, n;
+	bool nul = memchr(data, '\0', size) != NULL;
 
 	ref = json_loadb(buf, size, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
 	msg[0] = 'x';

@@ -14,15 +14,15 @@
 #include "fuzz_common.h"
 #include "job.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct job_kind	*kind;
-	json_t			*params;
-	json_error_t		 jerr;
-	size_t			 nkinds = 0;
+	const struct job_kind *kind;
+	json_t *params;
+	json_error_t jerr;
+	size_t nkinds = 0;
 
 	if (size < 1)
 		return 0;

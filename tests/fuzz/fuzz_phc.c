@@ -13,20 +13,20 @@
 #include "fuzz_common.h"
 #include "job.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct job_kind	*verify;
-	json_t				*params;
+	static const struct job_kind *verify;
+	json_t *params;
 
 	if (verify == NULL && (verify = job_kind_find("argon2.verify")) == NULL)
 		abort();
 	params = json_pack("{s:s,s:s#}", "password", "pw", "hash",
 	    (const char *)data, (int)size);
 	if (params == NULL)
-		return 0;	/* not UTF-8: jansson refuses it, as the wire does */
+		return 0; /* not UTF-8: jansson refuses it, as the wire does */
 	(void)fz_parse(verify, params);
 	json_decref(params);
 	return 0;

@@ -19,15 +19,15 @@
 #include "rpc.h"
 #include "../scan_differ.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* A reply line we made must parse back as a JSON-RPC response. */
 static void
 fz_check_reply(char *line, size_t len)
 {
-	struct rpc_error	 err = { 0 };
-	const json_t		*id, *result, *error;
-	json_t			*msg;
+	struct rpc_error err = { 0 };
+	const json_t *id, *result, *error;
+	json_t *msg;
 
 	if (line == NULL)
 		return;
@@ -45,11 +45,11 @@ fz_check_reply(char *line, size_t len)
 static void
 fz_check_dump(const char *text, size_t len, const json_t *v)
 {
-	char	*want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
 	/* Parsed values are valid: only out of memory makes it NULL. */
-	if (want != NULL && (len != strlen(want) ||
-	    memcmp(text, want, len) != 0))
+	if (want != NULL &&
+	    (len != strlen(want) || memcmp(text, want, len) != 0))
 		abort();
 	free(want);
 }
@@ -57,19 +57,20 @@ fz_check_dump(const char *text, size_t len, const json_t *v)
 static void
 fz_request(const json_t *msg)
 {
-	struct rpc_request	 req;
-	struct rpc_error	 err = { 0 };
-	const json_t		*err_id = NULL;
-	json_t			*result;
-	char			*id_json, *line;
-	size_t			 len, pre;
+	struct rpc_request req;
+	struct rpc_error err = { 0 };
+	const json_t *err_id = NULL;
+	json_t *result;
+	char *id_json, *line;
+	size_t len, pre;
 
 	if (!rpc_request_parse(msg, &req, &err_id, &err)) {
 		if (err.code != RPC_INVALID_REQUEST)
 			abort();
 		id_json = rpc_id_dump(err_id);
-		fz_check_reply(rpc_format_error(id_json ? id_json : "null",
-		    &err, &len), len);
+		fz_check_reply(
+		    rpc_format_error(id_json ? id_json : "null", &err, &len),
+		    len);
 		free(id_json);
 		rpc_error_clear(&err);
 		return;
@@ -84,8 +85,8 @@ fz_request(const json_t *msg)
 	if (req.id != NULL)
 		fz_check_dump(id_json, strlen(id_json), req.id);
 	/* Echo the params back as a result, and as an error's data. */
-	result = json_pack("{s:s,s:O?}", "method", req.method, "params",
-	    (json_t *)req.params);
+	result = json_pack(
+	    "{s:s,s:O?}", "method", req.method, "params", (json_t *)req.params);
 	if (result != NULL) {
 		line = rpc_format_result(id_json, result, &len);
 		pre = strlen("{\"jsonrpc\":\"2.0\",\"id\":,\"result\":") +
@@ -108,11 +109,11 @@ fz_request(const json_t *msg)
 static void
 fz_line(const char *line, size_t len)
 {
-	struct rpc_error	 err = { 0 };
-	json_t			*msg, *member;
-	char			*reply;
-	size_t			 i, rlen;
-	bool			 fast;
+	struct rpc_error err = { 0 };
+	json_t *msg, *member;
+	char *reply;
+	size_t i, rlen;
+	bool fast;
 
 	if (scan_differ(line, len, &fast) != NULL)
 		abort();
@@ -146,12 +147,12 @@ fz_line(const char *line, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct frame	 f;
-	char		*buf;
-	size_t		 have = 0, off = 0, consumed, line_len, chunk;
-	size_t		 max_line;
+	struct frame f;
+	char *buf;
+	size_t have = 0, off = 0, consumed, line_len, chunk;
+	size_t max_line;
 	enum frame_status st;
-	bool		 eof;
+	bool eof;
 
 	if (size < 2)
 		return 0;
@@ -174,8 +175,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		eof = off == size;
 		for (;;) {
-			st = frame_next(&f, buf, have, eof, &consumed,
-			    &line_len);
+			st = frame_next(
+			    &f, buf, have, eof, &consumed, &line_len);
 			if (consumed > have)
 				abort();
 			if (st == FRAME_LINE) {

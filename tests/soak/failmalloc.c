@@ -34,38 +34,39 @@
 #include <time.h>
 #include <unistd.h>
 
-void	*__libc_malloc(size_t);
-void	*__libc_calloc(size_t, size_t);
-void	*__libc_realloc(void *, size_t);
-void	*__libc_memalign(size_t, size_t);
+void *__libc_malloc(size_t);
+void *__libc_calloc(size_t, size_t);
+void *__libc_realloc(void *, size_t);
+void *__libc_memalign(size_t, size_t);
 
-static atomic_ulong	 fm_calls, fm_failed;
-static atomic_ulong	 fm_seed = 88172645463325252UL;
-static unsigned long	 fm_after, fm_permil = 10, fm_max = ~0UL;
-static unsigned long	 fm_seconds = ~0UL;
-static atomic_long	 fm_start_s = -1;
-#define FM_RANGES	16
-static int		 fm_filter;
+static atomic_ulong fm_calls, fm_failed;
+static atomic_ulong fm_seed = 88172645463325252UL;
+static unsigned long fm_after, fm_permil = 10, fm_max = ~0UL;
+static unsigned long fm_seconds = ~0UL;
+static atomic_long fm_start_s = -1;
+#define FM_RANGES 16
+static int fm_filter;
 static struct {
-	uintptr_t	 lo, hi;
+	uintptr_t lo, hi;
 } fm_range[FM_RANGES];
-static int		 fm_nranges;
-static int		 fm_ready;
+static int fm_nranges;
+static int fm_ready;
 
 /* Is this object (the first one is the main program) in the list? */
 static int
 fm_wanted(const char *list, const char *name, int first)
 {
-	char	 word[64];
-	size_t	 n;
+	char word[64];
+	size_t n;
 
 	while (*list != '\0') {
 		n = strcspn(list, ",");
 		if (n > 0 && n < sizeof(word)) {
 			memcpy(word, list, n);
 			word[n] = '\0';
-			if (strcmp(word, "exe") == 0 ? first :
-			    strstr(name, word) != NULL)
+			if (strcmp(word, "exe") == 0 ?
+				first :
+				strstr(name, word) != NULL)
 				return (1);
 		}
 		list += n;
@@ -78,8 +79,8 @@ fm_wanted(const char *list, const char *name, int first)
 static int
 fm_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	static int	 seen;
-	int		 i, first = seen++ == 0;
+	static int seen;
+	int i, first = seen++ == 0;
 
 	(void)size;
 	if (!fm_wanted(arg, info->dlpi_name, first))
@@ -90,8 +91,7 @@ fm_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
 		fm_range[fm_nranges].lo = info->dlpi_addr + ph->p_vaddr;
-		fm_range[fm_nranges].hi = fm_range[fm_nranges].lo +
-		    ph->p_memsz;
+		fm_range[fm_nranges].hi = fm_range[fm_nranges].lo + ph->p_memsz;
 		fm_nranges++;
 	}
 	return (0);
@@ -100,7 +100,7 @@ fm_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 static int
 fm_caller_ok(uintptr_t ret)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < fm_nranges; i++)
 		if (ret >= fm_range[i].lo && ret < fm_range[i].hi)
@@ -111,7 +111,7 @@ fm_caller_ok(uintptr_t ret)
 static unsigned long
 fm_env(const char *name, unsigned long def)
 {
-	const char	*v = getenv(name);
+	const char *v = getenv(name);
 
 	return (v != NULL && *v != '\0' ? strtoul(v, NULL, 10) : def);
 }
@@ -119,7 +119,7 @@ fm_env(const char *name, unsigned long def)
 __attribute__((constructor)) static void
 fm_init(void)
 {
-	const char	*caller = getenv("FAILMALLOC_CALLER");
+	const char *caller = getenv("FAILMALLOC_CALLER");
 
 	fm_after = fm_env("FAILMALLOC_AFTER", 0);
 	fm_permil = fm_env("FAILMALLOC_PERMIL", 10);
@@ -136,8 +136,8 @@ fm_init(void)
 __attribute__((destructor)) static void
 fm_fini(void)
 {
-	char	 buf[128];
-	int	 n;
+	char buf[128];
+	int n;
 
 	n = snprintf(buf, sizeof(buf), "failmalloc: %lu of %lu calls failed\n",
 	    atomic_load(&fm_failed), atomic_load(&fm_calls));
@@ -148,16 +148,16 @@ fm_fini(void)
 static int
 fm_fail(void *ret)
 {
-	unsigned long	 x, old;
-	struct timespec	 ts;
-	long		 start = -1;
+	unsigned long x, old;
+	struct timespec ts;
+	long start = -1;
 
 	if (!fm_ready || atomic_fetch_add(&fm_calls, 1) < fm_after)
 		return (0);
 	if (fm_seconds != ~0UL) {
 		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-		if (!atomic_compare_exchange_strong(&fm_start_s, &start,
-		    (long)ts.tv_sec))
+		if (!atomic_compare_exchange_strong(
+			&fm_start_s, &start, (long)ts.tv_sec))
 			if ((unsigned long)(ts.tv_sec - start) >= fm_seconds)
 				return (0);
 	}
@@ -180,7 +180,7 @@ fm_fail(void *ret)
 	return (1);
 }
 
-#define FM_CALLER	__builtin_extract_return_addr(__builtin_return_address(0))
+#define FM_CALLER __builtin_extract_return_addr(__builtin_return_address(0))
 
 void *
 malloc(size_t n)
@@ -209,7 +209,7 @@ realloc(void *p, size_t n)
 int
 posix_memalign(void **out, size_t align, size_t n)
 {
-	void	*p;
+	void *p;
 
 	if (fm_fail(FM_CALLER))
 		return (ENOMEM);
