@@ -106,6 +106,20 @@ install_tree()
 	grep -q '^ListenStream=/run/sbkd/sbkd.sock$' "$dest$unitdir/sbkd.socket" ||
 	    fail "sbkd.socket does not listen on /run/sbkd/sbkd.sock"
 
+	# The allocator setting the unit ships (RSS stays flat over long
+	# runs) is one glibc takes: a misspelt tunable is silently ignored.
+	tun=$(sed -n 's/^Environment=GLIBC_TUNABLES=//p' \
+	    "$dest$unitdir/sbkd.service")
+	[ "$tun" = glibc.malloc.tcache_count=1 ] ||
+	    fail "sbkd.service sets GLIBC_TUNABLES='$tun'"
+	ldso=$(find /lib64 /lib/x86_64-linux-gnu /lib -maxdepth 1 \
+	    -name 'ld-linux*.so.*' 2>/dev/null | head -n 1)
+	if [ -n "$ldso" ] && "$ldso" --list-tunables >/dev/null 2>&1; then
+		GLIBC_TUNABLES=$tun "$ldso" --list-tunables |
+		    grep -q '^glibc.malloc.tcache_count: 0x1 ' ||
+		    fail "glibc does not take GLIBC_TUNABLES=$tun"
+	fi
+
 	# The installed daemon reads the installed example config.
 	"$dest$sbindir/sbkd" -t -c "$dest$sysconfdir/sbk/sbkd.conf" ||
 	    fail "installed sbkd refuses the installed sbkd.conf"

@@ -20,6 +20,10 @@ Checks, each printed and all required for exit status 0:
 Usage: soak.py [--sbkd PATH] [--requests N] [--conns N] [--window N]
                [--disconnect P] [--warmup N] [--seed N] [--json FILE]
                [--wrapper 'valgrind --leak-check=full ...'] [--chunks N]
+               [--malloc unit|glibc]
+
+sbkd runs with the Environment= of systemd/sbkd.service.in (the allocator
+tuning the service ships) unless --malloc glibc.
 """
 
 import argparse
@@ -261,6 +265,10 @@ def main():
     ap.add_argument("--chunks", type=int, default=5,
                     help="sample RSS (idle) after each of N parts")
     ap.add_argument("--json")
+    ap.add_argument("--malloc", choices=("unit", "glibc"), default="unit",
+                    help="unit: sbkd gets the Environment= of "
+                    "systemd/sbkd.service.in (its allocator tuning); glibc: "
+                    "the environment as it is")
     ap.add_argument("--wrapper", help="command prefix for sbkd, e.g. "
                     "'valgrind --leak-check=full' (split on spaces)")
     args = ap.parse_args()
@@ -270,7 +278,12 @@ def main():
         with open(os.path.join(dirname, "in", "data"), "wb") as f:
             f.write(os.urandom(FILE_SIZE))
 
+    env = soaklib.unit_environment() if args.malloc == "unit" else {}
+    print("soak: sbkd environment: %s" %
+          (" ".join("%s=%s" % kv for kv in sorted(env.items())) or
+           "as inherited"), flush=True)
     d = soaklib.Daemon(soaklib.find_sbkd(args.sbkd), CONF, prepare=prepare,
+                       env=env,
                        wrapper=args.wrapper.split() if args.wrapper else None)
     fpath = os.path.join(d.dir, "in", "data")
     mix = Mix(random.Random(args.seed), fpath)

@@ -26,6 +26,20 @@ def find_sbkd(arg=None):
     raise SystemExit("no sbkd: pass --sbkd PATH or set SBKD")
 
 
+def unit_environment():
+    """The Environment= settings systemd/sbkd.service.in gives sbkd, so a
+    soak measures the service as shipped (its allocator tuning)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    env = {}
+    with open(os.path.join(root, "systemd", "sbkd.service.in")) as f:
+        for line in f:
+            if line.startswith("Environment="):
+                k, _, v = line[len("Environment="):].strip().partition("=")
+                env[k] = v
+    return env
+
+
 class Daemon:
     """One sbkd on a scratch directory (removed by stop())."""
 
