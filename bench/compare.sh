@@ -16,14 +16,7 @@ secs=${2:-5}
 reps=${3:-3}
 sbkctl=$build/client/sbkctl
 idle=$build/bench/idle_conns
-work=$(mktemp -d /tmp/sbk-compare.XXXXXX)
-pid=
-# servers that die by SIGTERM make wait return 143: not an error under set -e
-stop() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && { wait "$pid" 2>/dev/null || :; }; pid=; }
-trap 'stop; rm -rf "$work"' EXIT INT TERM
-
-printf '[daemon]\nenable_test_methods = true\n[pool]\ncpu_workers = 2\nqueue_max = 62\n' \
-    > "$work/sbkd.conf"
+. "$src/bench/lib.sh"
 
 start() {
 	rm -f "$work/sock"
@@ -34,9 +27,7 @@ start() {
 	tokio)	"$tokio" "$work/sock" 2 & ;;
 	esac
 	pid=$!
-	for _ in $(seq 100); do [ -S "$work/sock" ] && return; sleep 0.1; done
-	echo "$1 did not start" >&2
-	exit 1
+	wait_socket "$1"
 }
 
 servers="sbkd python"
