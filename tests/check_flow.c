@@ -168,7 +168,7 @@ START_TEST(test_queue_max_zero)
 	sc = hx_connect(&d);
 	c = hx_connect(&d);
 	/* queue_max = 0: a job runs only if a worker is idle. */
-	send_job(c, "spin", "1", 300, 0);
+	send_job(c, "spin", "1", 300 * hx_slow(), 0);
 	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
 	send_job(c, "spin", "2", 0, 0);
 	r = hx_read_json(c);
@@ -364,11 +364,11 @@ START_TEST(test_fairness)
 	sc = hx_connect(&d);
 	a = hx_connect(&d);
 	b = hx_connect(&d);
-	send_job(a, "spin", "\"a0\"", 200, 0);
+	send_job(a, "spin", "\"a0\"", 200 * hx_slow(), 0);
 	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
 	for (i = 1; i <= 20; i++) {
 		snprintf(id, sizeof(id), "\"a%d\"", i);
-		send_job(a, "spin", id, 50, 0);
+		send_job(a, "spin", id, 50 * hx_slow(), 0);
 	}
 	json_decref(hx_wait_stat(sc, "queue.depth", 20));
 	/* b's one job arrives after a's twenty. */
@@ -414,7 +414,7 @@ START_TEST(test_cancel_queued)
 	hx_daemon_up(&d, CONF_ONE(8, 16));
 	sc = hx_connect(&d);
 	c = hx_connect(&d);
-	send_job(c, "spin", "\"r\"", 400, 0);
+	send_job(c, "spin", "\"r\"", 400 * hx_slow(), 0);
 	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
 	send_job(c, "spin", "\"q\"", 10, 0);
 	json_decref(hx_wait_stat(sc, "queue.depth", 1));
@@ -467,7 +467,7 @@ START_TEST(test_cancel_other_connection)
 	sc = hx_connect(&d);
 	a = hx_connect(&d);
 	b = hx_connect(&d);
-	send_job(a, "sleep", "1", 300, 0);
+	send_job(a, "sleep", "1", 300 * hx_slow(), 0);
 	json_decref(hx_wait_stat(sc, "workers.io.busy", 1));
 	r = hx_call(b,
 	    "{\"jsonrpc\":\"2.0\",\"id\":\"c\","
@@ -532,7 +532,7 @@ START_TEST(test_timeout_queued)
 	hx_daemon_up(&d, CONF_ONE(8, 16));
 	sc = hx_connect(&d);
 	c = hx_connect(&d);
-	send_job(c, "spin", "\"r\"", 1000, 0);
+	send_job(c, "spin", "\"r\"", 1000 * hx_slow(), 0);
 	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
 	send_job(c, "spin", "\"q\"", 10, 100);
 	/* q's deadline passes while r runs: -32001 before r's result. */
@@ -607,7 +607,7 @@ START_TEST(test_disconnect_drops_queued)
 	 * written) the queued ones must be dropped, or the worker stays
 	 * busy far past the hang guard.
 	 */
-	send_job(a, "spin", "0", 300, 0);
+	send_job(a, "spin", "0", 300 * hx_slow(), 0);
 	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
 	for (i = 1; i <= 10; i++) {
 		snprintf(id, sizeof(id), "%d", i);

@@ -318,6 +318,12 @@ hx_slow(void)
 	return slow;
 }
 
+bool
+hx_under_valgrind(void)
+{
+	return getenv("SBK_UNDER_VALGRIND") != NULL;
+}
+
 void
 hx_daemon_start(struct hx_daemon *d)
 {

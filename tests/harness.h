@@ -34,6 +34,8 @@
  */
 #define HX_TIMEOUT_MS (10000 * hx_slow())
 int hx_slow(void);
+/* True under `meson test --setup valgrind` (SBK_UNDER_VALGRIND set). */
+bool hx_under_valgrind(void);
 
 struct hx_daemon {
 	char dir[256];	/* the temporary directory */
