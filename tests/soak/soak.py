@@ -257,7 +257,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sbkd")
     ap.add_argument("--requests", type=int, default=1000000)
-    ap.add_argument("--warmup", type=int, default=100000)
+    ap.add_argument("--warmup", type=int, default=300000)
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--window", type=int, default=16)
     ap.add_argument("--disconnect", type=float, default=0.0005)
