@@ -112,12 +112,8 @@ exists(const char *path)
 }
 
 /*
- * A hundred argon2 jobs at the maximum cost, with room for two at a time:
- * the daemon's RSS never passes the budget plus a small constant.
- */
-/*
- * Under ThreadSanitizer every page sbkd touches comes with some four pages
- * of shadow memory in its RSS.
+ * KiB of RSS per KiB sbkd touches: under ThreadSanitizer every page comes
+ * with some four pages of shadow memory.
  */
 #if defined(__SANITIZE_THREAD__)
 #define RSS_PER_KIB 5
@@ -125,6 +121,10 @@ exists(const char *path)
 #define RSS_PER_KIB 1
 #endif
 
+/*
+ * A hundred argon2 jobs at the maximum cost, with room for two at a time:
+ * the daemon's RSS never passes the budget plus a small constant.
+ */
 START_TEST(argon2_memory_budget)
 {
 	/*

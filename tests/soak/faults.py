@@ -19,6 +19,9 @@ figures and PASS or FAIL, and the exit status is non-zero when any failed.
             anywhere: error replies or closed connections, never a crash;
             service recovers once failures stop
 
+Every sbkd runs with the Environment= of systemd/sbkd.service.in (its
+allocator setting), as the service does.
+
 Usage: faults.py [--sbkd PATH] [TEST...]   (default: all)
 """
 

@@ -278,12 +278,13 @@ def main():
         with open(os.path.join(dirname, "in", "data"), "wb") as f:
             f.write(os.urandom(FILE_SIZE))
 
-    env = soaklib.unit_environment() if args.malloc == "unit" else {}
+    unit = args.malloc == "unit"
+    env = soaklib.unit_environment() if unit else {}
     print("soak: sbkd environment: %s" %
           (" ".join("%s=%s" % kv for kv in sorted(env.items())) or
            "as inherited"), flush=True)
     d = soaklib.Daemon(soaklib.find_sbkd(args.sbkd), CONF, prepare=prepare,
-                       env=env,
+                       unit_env=unit,
                        wrapper=args.wrapper.split() if args.wrapper else None)
     fpath = os.path.join(d.dir, "in", "data")
     mix = Mix(random.Random(args.seed), fpath)

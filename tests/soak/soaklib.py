@@ -41,10 +41,11 @@ def unit_environment():
 
 
 class Daemon:
-    """One sbkd on a scratch directory (removed by stop())."""
+    """One sbkd on a scratch directory (removed by stop()), with the
+    Environment= of systemd/sbkd.service.in unless unit_env=False."""
 
     def __init__(self, sbkd, conf, wrapper=None, nofile=None, env=None,
-                 dirname=None, prepare=None):
+                 dirname=None, prepare=None, unit_env=True):
         self.dir = dirname or tempfile.mkdtemp(prefix="sbk-soak.")
         if prepare is not None:
             prepare(self.dir)   # files the configuration refers to
@@ -62,7 +63,11 @@ class Daemon:
                 import resource
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
+        # The service as shipped: sbkd.service's Environment= first, then
+        # what the caller adds.
         e = dict(os.environ)
+        if unit_env:
+            e.update(unit_environment())
         e.update(env or {})
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
