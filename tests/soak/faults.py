@@ -7,13 +7,14 @@ figures and PASS or FAIL, and the exit status is non-zero when any failed.
             and must serve again once the clients leave
   enospc    zstd.compress to an out_path on a full filesystem (a 1 MiB
             tmpfs; as root): -32005 ENOSPC, and nothing left behind
-  sigkill   1000 clients SIGKILLed with jobs in flight: no fd leak, RSS
-            within 5% of its value after the first 100
+  sigkill   1000 clients SIGKILLed with jobs in flight: no fd leak,
+            sbkd still answers ping, then exits 0
   sigterm   SIGTERM while 16 connections hold ~1000 requests: every
             request read by sbkd gets exactly one reply, then exit 0
   sigterm-timeout  the same with shutdown_timeout_s = 1, so that jobs
             still queued or running then are answered -32006
-  sigkill-rss  RSS and fds after 100 and after 1000 SIGKILLed clients
+  sigkill-rss  RSS and fds after 100 and after 1000 SIGKILLed clients,
+            each read idle after a heap trim: at most 5% growth
   allocfail malloc failure injection (tests/soak/failmalloc.c as
             LD_PRELOAD) in sbkd's own code and jansson (the codec), then
             anywhere: error replies or closed connections, never a crash;
@@ -256,14 +257,29 @@ def t_sigkill(sbkd, n=int(os.environ.get("SBK_SIGKILL_N", "1000")), par=16):
 
 
 def t_sigkill_rss(sbkd):
-    """RSS after 100 kills vs after 1000: leaks would grow it."""
+    """RSS after 100 kills vs after 1000, each read once sbkd is idle and
+    has trimmed its heap: a leak would grow it.
+
+    glibc's sliding mmap threshold puts the 1 MiB file.read buffers in the
+    worker arenas after the first few are freed, and the idle trim does
+    not give all of that back: with glibc's defaults idle RSS lands
+    anywhere between 12 and 19 MiB from run to run.  A fixed threshold
+    (mmap_threshold=131072) keeps every such buffer in a mapping of its
+    own, unmapped when freed, so what stays is what sbkd holds (4.1-4.3
+    MiB).  It is not the service's setting: it halves the throughput of
+    1 MiB reads."""
     global SIGKILL_FILE
-    d = soaklib.Daemon(sbkd, conf(), prepare=prepare)
+    tun = soaklib.unit_environment().get("GLIBC_TUNABLES")
+    fixed = "glibc.malloc.mmap_threshold=131072"
+    d = soaklib.Daemon(sbkd, conf(), prepare=prepare, env={
+        "GLIBC_TUNABLES": tun + ":" + fixed if tun else fixed})
     SIGKILL_FILE = os.path.join(d.dir, "in", "data")
+    idle = d.fds()
     rng = random.Random(11)
     figures = {}
     killed = 0
     for target in (100, 1000):
+        trims = soaklib.heap_trims(d)
         live = []
         while killed < target:
             while len(live) < 16 and killed + len(live) < target:
@@ -282,17 +298,13 @@ def t_sigkill_rss(sbkd):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             killed += 1
-        soaklib.wait_until(lambda: soaklib.stats(d)["connections"] <= 1 and
-                           soaklib.stats(d)["workers"]["cpu"]["busy"] == 0 and
-                           soaklib.stats(d)["workers"]["io"]["busy"] == 0,
-                           60, 0.2)
-        time.sleep(1)
+        soaklib.settle(d, idle, trims, timeout=60)
         figures["rss_after_%d_kib" % target] = d.rss_kib()
         figures["fds_after_%d" % target] = d.fds()
     rc = d.stop()
     a, b = figures["rss_after_100_kib"], figures["rss_after_1000_kib"]
     figures["rss_delta_pct"] = round((b - a) * 100.0 / a, 2)
-    return report("sigkill-rss", abs(b - a) * 100.0 / a <= 5 and
+    return report("sigkill-rss", (b - a) * 100.0 / a <= 5 and
                   figures["fds_after_100"] == figures["fds_after_1000"] and
                   rc == 0, exit=rc, **figures)
 

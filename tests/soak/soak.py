@@ -234,25 +234,6 @@ async def phase(sock, n, args, mix, seed):
     return total
 
 
-def heap_trims(d):
-    return soaklib.stats(d)["memory"]["heap_trims"]
-
-
-def settle(d, idle_fds, trims_before, timeout=30):
-    """Wait for sbkd to go idle: no connection, fds back, queue empty,
-    and the heap trimmed once after the phase (sbkd trims when a tick
-    goes by without job activity; see daemon/heap.c), so every RSS
-    sample is taken in the same state."""
-    def quiet():
-        st = soaklib.stats(d)
-        return (st["connections"] <= 1 and st["queue"]["depth"] == 0 and
-                st["workers"]["cpu"]["busy"] == 0 and
-                st["workers"]["io"]["busy"] == 0 and d.fds() <= idle_fds and
-                st["memory"]["heap_trims"] > trims_before)
-    soaklib.wait_until(quiet, timeout, 0.2)
-    time.sleep(0.2)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sbkd")
@@ -300,9 +281,9 @@ def main():
           (d.pid, idle_fds, rss_start), flush=True)
 
     t0 = time.monotonic()
-    trims = heap_trims(d)
+    trims = soaklib.heap_trims(d)
     warm = asyncio.run(phase(d.sock, args.warmup, args, mix, args.seed))
-    settle(d, idle_fds, trims)
+    soaklib.settle(d, idle_fds, trims)
     rss_warm = d.rss_kib()
     t1 = time.monotonic()
     print("soak: warm-up %d requests in %.1f s, RSS %d KiB, fds %d" %
@@ -316,19 +297,19 @@ def main():
     for k in range(args.chunks):
         n = args.requests // args.chunks + \
             (1 if k < args.requests % args.chunks else 0)
-        trims = heap_trims(d)
+        trims = soaklib.heap_trims(d)
         main_t.merge(asyncio.run(phase(d.sock, n, args, mix,
                                        args.seed + 1 + k)))
         if k + 1 < args.chunks:
             p0 = time.monotonic()
-            settle(d, idle_fds, trims)
+            soaklib.settle(d, idle_fds, trims)
             rss_trend.append(d.rss_kib())
             print("soak: after %d requests RSS %d KiB" %
                   (main_t.sent, rss_trend[-1]), flush=True)
             pause_s += time.monotonic() - p0
     t2 = time.monotonic() - pause_s
     cpu1 = d.cpu_s()
-    settle(d, idle_fds, trims)
+    soaklib.settle(d, idle_fds, trims)
     rss_end = d.rss_kib()
     rss_trend.append(rss_end)
     fds_end = d.fds()

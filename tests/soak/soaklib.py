@@ -190,3 +190,22 @@ def wait_until(pred, timeout, step=0.05):
             return True
         time.sleep(step)
     return pred()
+
+
+def heap_trims(d):
+    return stats(d)["memory"]["heap_trims"]
+
+
+def settle(d, idle_fds, trims_before, timeout=30):
+    """Wait for sbkd to go idle: no connection, fds back, queue empty,
+    and the heap trimmed once after the phase (sbkd trims when a tick
+    goes by without job activity; see daemon/heap.c), so every RSS
+    sample is taken in the same state."""
+    def quiet():
+        st = stats(d)
+        return (st["connections"] <= 1 and st["queue"]["depth"] == 0 and
+                st["workers"]["cpu"]["busy"] == 0 and
+                st["workers"]["io"]["busy"] == 0 and d.fds() <= idle_fds and
+                st["memory"]["heap_trims"] > trims_before)
+    wait_until(quiet, timeout, 0.2)
+    time.sleep(0.2)
