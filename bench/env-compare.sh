@@ -6,11 +6,11 @@
 #   ping p99 under a saturating spin-20 ms load (probe every 2 ms),
 #   argon2.hash throughput at t_cost 1, 64 KiB (4 x 16 in flight).
 # usage: bench/env-compare.sh [BUILD_DIR] [VAR=VALUE] [SECONDS] [REPS]
-# default: build, GLIBC_TUNABLES=glibc.malloc.tcache_count=1, 5, 5
+# default (or empty): build, sbkd.service's Environment= setting, 5, 5
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
-setting=${2:-GLIBC_TUNABLES=glibc.malloc.tcache_count=1}
+setting=${2:-$(sed -n 's/^Environment=//p' "$src/systemd/sbkd.service.in")}
 secs=${3:-5}
 reps=${4:-5}
 sbkctl=$build/client/sbkctl

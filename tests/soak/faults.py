@@ -202,17 +202,12 @@ def sigkill_client(sock, rng):
 SIGKILL_FILE = ""
 
 
-def t_sigkill(sbkd, n=int(os.environ.get("SBK_SIGKILL_N", "1000")), par=16):
-    global SIGKILL_FILE
-    d = soaklib.Daemon(sbkd, conf(), prepare=prepare)
-    SIGKILL_FILE = os.path.join(d.dir, "in", "data")
-    idle = d.fds()
-    rng = random.Random(7)
-    rss_100 = None
-    killed = 0
+def kill_clients(d, rng, killed, upto, par=16):
+    """Fork sigkill_client()s, par at a time, and SIGKILL each 10-80 ms
+    after its start, until upto have been killed in all; returns upto."""
     live = []
-    while killed < n:
-        while len(live) < par and killed + len(live) < n:
+    while killed < upto:
+        while len(live) < par and killed + len(live) < upto:
             seed = rng.randrange(1 << 30)
             pid = os.fork()
             if pid == 0:
@@ -229,26 +224,23 @@ def t_sigkill(sbkd, n=int(os.environ.get("SBK_SIGKILL_N", "1000")), par=16):
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         killed += 1
-        if killed == 100:
-            soaklib.wait_until(lambda: soaklib.stats(d)["connections"] <= 1 +
-                               len(live), 10)
-    for pid, _ in live:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+    return killed
 
-    def quiet():
-        st = soaklib.stats(d)
-        return (st["connections"] <= 1 and st["queue"]["depth"] == 0 and
-                st["workers"]["cpu"]["busy"] == 0 and
-                st["workers"]["io"]["busy"] == 0)
-    soaklib.wait_until(quiet, 60, 0.2)
-    time.sleep(1)
+
+def t_sigkill(sbkd, n=int(os.environ.get("SBK_SIGKILL_N", "1000")), par=16):
+    global SIGKILL_FILE
+    d = soaklib.Daemon(sbkd, conf(), prepare=prepare)
+    SIGKILL_FILE = os.path.join(d.dir, "in", "data")
+    idle = d.fds()
+    trims = soaklib.heap_trims(d)
+    killed = kill_clients(d, random.Random(7), 0, n, par)
+    # Idle again: no connection, queue empty, fds back, heap trimmed.
+    soaklib.settle(d, idle, trims, timeout=60)
     st = soaklib.stats(d)
     # The stats connection itself may not be closed on sbkd's side yet.
     soaklib.wait_until(lambda: d.fds() <= idle, 10)
     fds_after = d.fds()
     rss_after = d.rss_kib()
-    # The RSS reference: a second round of 100 after warming up.
     rc_alive = ping_ok(d)
     rc = d.stop()
     return report("sigkill", fds_after == idle and rc_alive and rc == 0,
@@ -280,24 +272,7 @@ def t_sigkill_rss(sbkd):
     killed = 0
     for target in (100, 1000):
         trims = soaklib.heap_trims(d)
-        live = []
-        while killed < target:
-            while len(live) < 16 and killed + len(live) < target:
-                seed = rng.randrange(1 << 30)
-                pid = os.fork()
-                if pid == 0:
-                    try:
-                        sigkill_client(d.sock, random.Random(seed))
-                    finally:
-                        os._exit(1)
-                live.append((pid, time.monotonic() + rng.uniform(0.01, 0.08)))
-            live.sort(key=lambda x: x[1])
-            pid, when = live.pop(0)
-            if when > time.monotonic():
-                time.sleep(when - time.monotonic())
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            killed += 1
+        killed = kill_clients(d, rng, killed, target)
         soaklib.settle(d, idle, trims, timeout=60)
         figures["rss_after_%d_kib" % target] = d.rss_kib()
         figures["fds_after_%d" % target] = d.fds()
