@@ -502,6 +502,43 @@ START_TEST(test_read)
 }
 END_TEST
 
+/*
+ * Issue 11 defect 1: a 40 MiB file at the defaults takes three file.reads
+ * whose replies each pass max_output_bytes_per_conn; every one must come,
+ * and the bytes must be the file's (compared with cmp(1)).
+ */
+START_TEST(test_read_big)
+{
+	const size_t len = 40u << 20;
+	struct run r;
+	char *path, *copy, *cmd;
+	unsigned long long x = 0x9e3779b97f4a7c15ULL;
+	char *data;
+
+	data = malloc(len);
+	ck_assert_ptr_nonnull(data);
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		data[i] = (char)x;
+	}
+	path = path_in("big.bin");
+	copy = path_in("big.copy");
+	write_file(path, data, len);
+	free(data);
+	CTL(&r, "read", path);
+	EXPECT(&r, 0);
+	write_file(copy, r.out, r.outlen);
+	run_free(&r);
+	ck_assert(asprintf(&cmd, "cmp '%s' '%s'", path, copy) > 0);
+	ck_assert_msg(system(cmd) == 0, "sbkctl read: the bytes differ");
+	free(cmd);
+	free(path);
+	free(copy);
+}
+END_TEST
+
 START_TEST(test_cancel_and_call)
 {
 	struct run r;
@@ -616,6 +653,7 @@ sbkctl_suite(void)
 	tcase_add_test(tc, test_compress_inline);
 	tcase_add_test(tc, test_compress_paths);
 	tcase_add_test(tc, test_read);
+	tcase_add_test(tc, test_read_big);
 	tcase_add_test(tc, test_cancel_and_call);
 	tcase_add_test(tc, test_bench);
 	tcase_add_test(tc, test_bench_daemon_dies);
