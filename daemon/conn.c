@@ -30,6 +30,8 @@
 
 /* Bytes asked of one read(2); a pipelining client fills them quickly. */
 #define CONN_READ_SIZE (256 * 1024)
+/* Bytes one write callback may send to one connection. */
+#define CONN_WRITE_QUANTUM (256 * 1024)
 
 static uint64_t conn_serial;
 
@@ -159,32 +161,68 @@ conn_send_buffer(struct conn *c, struct evbuffer *buf)
 	mark_dirty(c);
 }
 
+/*
+ * One pass over the connections marked dirty by this callback: each gets
+ * one bounded flush.  A connection marked again meanwhile (its flush let
+ * it read more requests) waits for the next pass, which its armed write
+ * event brings: one callback never serves one client without bound.
+ */
 void
 conn_flush_dirty(struct server *s)
 {
 	struct conn *c;
+	size_t n = 0;
 
-	while ((c = TAILQ_FIRST(&s->dirty)) != NULL) {
-		TAILQ_REMOVE(&s->dirty, c, dirty_link);
-		c->dirty = false;
+	TAILQ_FOREACH(c, &s->dirty, dirty_link)
+	n++;
+	while (n-- > 0 && (c = TAILQ_FIRST(&s->dirty)) != NULL) {
 		conn_ref(c);
-		conn_flush(c);
+		conn_flush(c); /* takes c off the list */
 		conn_unref(c);
+	}
+	/* Marked again: the write event (writable at once) takes them. */
+	TAILQ_FOREACH(c, &s->dirty, dirty_link)
+	{
+		if (!c->write_on && event_add(c->wev, NULL) == 0)
+			c->write_on = true;
 	}
 }
 
+/*
+ * Is the unsent output holding the connection?  It starts holding when
+ * it passes max_output_bytes_per_conn and stops once it has drained to
+ * half of that (the low-water mark), so a client that reads slowly is
+ * resumed in large steps rather than once per reply.
+ */
 static bool
-output_full(const struct conn *c)
+output_held(struct conn *c)
 {
-	return evbuffer_get_length(c->out) >
-	    c->server->cfg->max_output_bytes_per_conn;
+	size_t unsent = evbuffer_get_length(c->out);
+	size_t cap = c->server->cfg->max_output_bytes_per_conn;
+
+	if (unsent > cap)
+		c->out_held = true;
+	else if (unsent <= cap / 2)
+		c->out_held = false;
+	return c->out_held;
 }
 
-/* May this connection hand more requests to dispatch? */
+/*
+ * THE decision: may this connection take more requests now?  Everything
+ * it reads is here: the server's state, end of input, a big line on a
+ * worker, the in-flight count and the unsent output.  conn_resume()
+ * re-evaluates it, and is called after every event that changes one of
+ * these: a read, a write callback (output drained), a job answered or
+ * freed, a big line parsed, a reload of the limits.
+ */
 static bool
-can_take_more(const struct conn *c)
+conn_should_read(struct conn *c, bool draining)
 {
-	return !c->closed && !c->parsing && !output_full(c) &&
+	if (c->closed || c->parsing)
+		return false;
+	if (draining) /* each line is answered -32006 at once */
+		return true;
+	return c->server->state == SERVER_RUNNING && !output_held(c) &&
 	    c->inflight < c->server->cfg->max_inflight_per_conn;
 }
 
@@ -197,6 +235,7 @@ finished(const struct conn *c)
 	    evbuffer_get_length(c->in) == 0;
 }
 
+/* Arm the read event as conn_should_read() says. */
 static void
 set_reading(struct conn *c)
 {
@@ -206,7 +245,7 @@ set_reading(struct conn *c)
 
 	if (c->closed)
 		return;
-	want = !c->eof && s->state == SERVER_RUNNING && can_take_more(c);
+	want = !c->eof && conn_should_read(c, false);
 	if (want == c->read_on)
 		return;
 	event_del(c->rev);
@@ -262,7 +301,7 @@ conn_process(struct conn *c, bool draining)
 {
 	size_t max = c->server->cfg->max_request_bytes;
 
-	while (!c->closed && (draining || can_take_more(c))) {
+	while (conn_should_read(c, draining)) {
 		struct evbuffer_ptr start, eol;
 		size_t len = evbuffer_get_length(c->in);
 		size_t total, line_len;
@@ -386,16 +425,25 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	conn_unref(c);
 }
 
+/*
+ * Write at most CONN_WRITE_QUANTUM bytes, then let the loop serve the
+ * other connections: a persistent EV_WRITE brings us back while output
+ * remains, so writable connections take turns (round-robin) and none
+ * holds the event thread for a 16 MiB reply.
+ */
 static void
 conn_flush(struct conn *c)
 {
-	bool was_full;
+	size_t left = CONN_WRITE_QUANTUM;
 
 	if (c->closed)
 		return;
-	was_full = output_full(c);
-	while (evbuffer_get_length(c->out) > 0) {
-		int n = evbuffer_write(c->out, c->fd);
+	if (c->dirty) {
+		TAILQ_REMOVE(&c->server->dirty, c, dirty_link);
+		c->dirty = false;
+	}
+	while (left > 0 && evbuffer_get_length(c->out) > 0) {
+		int n = evbuffer_write_atmost(c->out, c->fd, (ssize_t)left);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -404,19 +452,28 @@ conn_flush(struct conn *c)
 			conn_close(c, strerror(errno));
 			return;
 		}
+		if (n == 0)
+			break;
+		left -= (size_t)n < left ? (size_t)n : left;
 	}
 	if (evbuffer_get_length(c->out) > 0) {
-		if (event_add(c->wev, NULL) < 0)
+		if (!c->write_on && event_add(c->wev, NULL) < 0) {
 			conn_close(
 			    c, "cannot watch the socket (out of memory)");
-		return;
+			return;
+		}
+		c->write_on = true;
+	} else if (c->write_on) {
+		event_del(c->wev);
+		c->write_on = false;
 	}
-	event_del(c->wev);
-	if (was_full)
-		conn_resume(c);
+	/* Output drained (even partly): may it read again? */
+	conn_resume(c);
 	/* Both callers hold a reference, so c outlives a close above. */
 	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
-	if (finished(c))
+	if (c->closed)
+		return;
+	if (finished(c) && evbuffer_get_length(c->out) == 0)
 		conn_close(c, NULL);
 	else if (c->server->state != SERVER_RUNNING)
 		server_check_drained(c->server);

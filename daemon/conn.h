@@ -46,11 +46,13 @@ struct conn {
 
 	struct sched_owner owner; /* this client's waiting jobs */
 
-	bool eof;     /* the peer shut down its side */
-	bool closed;  /* socket gone */
-	bool parsing; /* a big line is on a worker */
-	bool read_on; /* rev is EV_READ (else EV_CLOSED) */
-	bool dirty;   /* on server->dirty */
+	bool eof;      /* the peer shut down its side */
+	bool closed;   /* socket gone */
+	bool parsing;  /* a big line is on a worker */
+	bool read_on;  /* rev is EV_READ (else EV_CLOSED) */
+	bool write_on; /* wev is added */
+	bool out_held; /* unsent output passed the cap, not yet at half */
+	bool dirty;    /* on server->dirty */
 	TAILQ_ENTRY(conn) link;
 	TAILQ_ENTRY(conn) dirty_link;
 };
@@ -72,7 +74,12 @@ void conn_send_buffer(struct conn *, struct evbuffer *);
 /* Write what the dirty connections hold (end of a callback batch). */
 void conn_flush_dirty(struct server *);
 
-/* Re-evaluate reading after a job ended or output drained. */
+/*
+ * Re-evaluate reading: hand buffered complete lines to dispatch and arm
+ * or pause the read event, as the connection's one read decision says.
+ * Call after every event that can change it: a job answered or freed,
+ * output drained, a big line parsed, a reload of the limits.
+ */
 void conn_resume(struct conn *);
 
 /* A job now points at this connection / stopped pointing at it. */
