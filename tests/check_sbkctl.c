@@ -60,10 +60,23 @@ teardown(void)
 	hx_daemon_free(&d);
 }
 
+/* The capacity append() gives a buffer of len bytes: a power of two, so
+ * a 40 MiB output costs a few reallocations, not one per read. */
+static size_t
+append_cap(size_t len)
+{
+	size_t cap = 64;
+
+	while (cap < len + 1)
+		cap *= 2;
+	return cap;
+}
+
 static void
 append(char **buf, size_t *len, const char *data, size_t n)
 {
-	*buf = realloc(*buf, *len + n + 1);
+	if (append_cap(*len) < *len + n + 1)
+		*buf = realloc(*buf, append_cap(*len + n));
 	ck_assert_ptr_nonnull(*buf);
 	memcpy(*buf + *len, data, n);
 	*len += n;
@@ -120,8 +133,9 @@ run_ctl(struct run *r, const char *input, size_t inlen, const char *const *args)
 		in[1] = -1;
 	}
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	r->out = strdup("");
-	r->err = strdup("");
+	r->out = calloc(1, append_cap(0));
+	r->err = calloc(1, append_cap(0));
+	ck_assert(r->out != NULL && r->err != NULL);
 	deadline = hx_now_ms() + 60000;
 	while (out[0] != -1 || err[0] != -1) {
 		ck_assert_msg(
