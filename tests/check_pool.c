@@ -6,10 +6,12 @@
  * held on semaphores so every state is reached deterministically.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -321,6 +323,90 @@ START_TEST(stop_admission_and_free_with_queued_work)
 }
 END_TEST
 
+static int
+count_tasks(void)
+{
+	DIR *dp = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(dp);
+	while ((de = readdir(dp)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dp);
+	return n;
+}
+
+static int
+count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int ch, n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Collect (joining leavers) until the threads are back to base. */
+static void
+reap_to(struct pool *p, int base)
+{
+	struct pollfd pfd = { .fd = pool_event_fd(p), .events = POLLIN };
+	int none = 0;
+
+	while (count_tasks() > base) {
+		ck_assert_int_ge(poll(&pfd, 1, 5000), 1);
+		pool_collect(p, collect_cb, &none);
+	}
+	/* The last gone messages may still wait: take them too. */
+	if (poll(&pfd, 1, 100) > 0)
+		pool_collect(p, collect_cb, &none);
+	ck_assert_int_eq(none, 0);
+}
+
+/*
+ * Issue 11 defect 7: workers that leave on a shrink are joined by
+ * pool_collect (their thread and stack are gone), and a grow returns
+ * without waiting for the new workers, even with work queued.
+ */
+START_TEST(resize_joins_leaving_workers)
+{
+	struct pool *p = make_pool(1, 8);
+	struct sched_owner o = { 0 };
+	struct test_work t[3];
+	int base = count_tasks(), maps;
+
+	/* One held job runs, two wait: growing must not wait for them. */
+	for (int i = 0; i < 3; i++) {
+		init_work(&t[i], i, &o, true);
+		ck_assert_int_eq(submit(p, &t[i]), 0);
+	}
+	sem_wait(&started);
+	ck_assert_int_eq(pool_resize(p, CPU, 8), 0);
+	for (int i = 0; i < 2; i++)
+		sem_wait(&started); /* new workers took the queued jobs */
+	for (int i = 0; i < 3; i++)
+		sem_post(&release);
+	collect(p, 3);
+	ck_assert_int_eq(pool_resize(p, CPU, 1), 0);
+	reap_to(p, base);
+	maps = count_maps();
+	for (int cycle = 0; cycle < 50; cycle++) {
+		ck_assert_int_eq(pool_resize(p, CPU, 8), 0);
+		ck_assert_int_eq(pool_resize(p, CPU, 1), 0);
+	}
+	/* Unjoined, each leaver would keep its stack: 2 mappings. */
+	reap_to(p, base);
+	ck_assert_int_eq(count_tasks(), base);
+	ck_assert_int_le(count_maps(), maps + 16);
+	pool_free(p);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -335,6 +421,7 @@ pool_suite(void)
 	tcase_add_test(tc, progress_before_completion);
 	tcase_add_test(tc, gate_holds_work_without_a_worker);
 	tcase_add_test(tc, resize_grows_and_shrinks);
+	tcase_add_test(tc, resize_joins_leaving_workers);
 	tcase_add_test(tc, stop_admission_and_free_with_queued_work);
 	suite_add_tcase(s, tc);
 	return s;
