@@ -13,7 +13,14 @@
  * idle, woken, or between two jobs).  A job that a free worker will take
  * at once therefore never counts (contract: "a job an idle worker takes
  * at once never counts"), even while that worker is still on its way
- * back to the idle list.
+ * back to the idle list, or still starting.
+ *
+ * Resizing never waits for a worker: new threads are started and counted
+ * at once (a starting worker pops before it first sleeps), and a leaving
+ * worker finishes its job, then posts its `gone` message as the last
+ * thing it does; pool_collect, on the event thread, joins it then.  So a
+ * thread is only ever joined once it is known to be leaving its
+ * function, and no grow/shrink cycle leaves a stack behind.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,8 +43,9 @@ struct worker {
 	bool signaled; /* woken on purpose */
 	bool exit;     /* leave after the current job */
 	bool idle;     /* on the lane's idle list */
-	bool ready;    /* has been idle once */
+	bool kick;     /* on to_kick (idle_link), not yet signalled */
 	TAILQ_ENTRY(worker) idle_link;
+	struct pool_msg gone; /* posted when leaving: join me */
 };
 
 TAILQ_HEAD(worker_list, worker);
@@ -59,12 +67,10 @@ struct pool {
 	int batch_nice; /* ... at this nice value */
 	bool closed;	/* no more admission */
 
-	pthread_cond_t ready;	    /* a new worker went idle */
-	unsigned starting;	    /* spawned, not yet idle once */
 	struct worker_list to_kick; /* claimed by submits, not signalled */
 	bool kick_pending;	    /* event thread only */
 
-	struct worker **workers; /* every thread ever started */
+	struct worker **workers; /* every thread not yet joined */
 	size_t nworkers;
 
 	pthread_mutex_t cmu;
@@ -121,6 +127,7 @@ wake_one(struct pool *p, int lane, bool deferred)
 	w->signaled = true;
 	if (deferred) {
 		TAILQ_INSERT_TAIL(&p->to_kick, w, idle_link);
+		w->kick = true;
 		p->kick_pending = true;
 	} else {
 		pthread_cond_signal(&w->cond);
@@ -209,12 +216,9 @@ worker_main(void *arg)
 			TAILQ_INSERT_HEAD(&ln->idle, w, idle_link);
 			w->idle = true;
 			ln->nidle++;
-			if (!w->ready) {
-				w->ready = true;
-				if (--p->starting == 0)
-					pthread_cond_broadcast(&p->ready);
-			}
-			while (!w->signaled)
+			/* Not before pool_kick unlinked it, even if woken
+			 * spuriously: idle_link is still in use till then. */
+			while (!w->signaled || w->kick)
 				pthread_cond_wait(&w->cond, &p->mu);
 			w->signaled = false;
 			continue;
@@ -242,16 +246,63 @@ worker_main(void *arg)
 		}
 		done = work; /* posted after the next pop */
 	}
+	/* Queued work this worker was woken for goes to another one. */
+	wake_for_queue(p, w->lane);
 	pthread_mutex_unlock(&p->mu);
+	/* The last touch of the pool: after this, joining is immediate. */
+	w->gone.work = NULL;
+	w->gone.bytes = NULL;
+	post(p, &w->gone);
 	return NULL;
 }
 
-/* Start n more workers on a lane.  mu held.  0 or -errno. */
+/*
+ * Tell a worker to leave after its current job (at once when idle).
+ * mu held.
+ */
+static void
+retire(struct pool *p, struct worker *w)
+{
+	struct lane *ln = &p->lanes[w->lane];
+
+	if (w->idle) {
+		TAILQ_REMOVE(&ln->idle, w, idle_link);
+		w->idle = false;
+		ln->nidle--;
+		w->signaled = true;
+		pthread_cond_signal(&w->cond);
+	}
+	w->exit = true;
+	ln->live--;
+}
+
+/* Event thread: join a worker that posted its gone message. */
+static void
+reap(struct pool *p, struct worker *w)
+{
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->nworkers; i++)
+		if (p->workers[i] == w) {
+			p->workers[i] = p->workers[--p->nworkers];
+			break;
+		}
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(w->tid, NULL);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}
+
+/*
+ * Start n more workers on a lane, without waiting for them.  mu held.
+ * 0, or -errno after telling the workers this call started to leave
+ * again: all or nothing.
+ */
 static int
 spawn(struct pool *p, int lane, unsigned n)
 {
 	struct worker **grown;
 	sigset_t all, old;
+	size_t first = p->nworkers;
 	int rc = 0;
 
 	grown = realloc(p->workers, (p->nworkers + n) * sizeof(*grown));
@@ -280,16 +331,11 @@ spawn(struct pool *p, int lane, unsigned n)
 		}
 		p->workers[p->nworkers++] = w;
 		p->lanes[lane].live++;
-		p->starting++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	/*
-	 * Wait until the new workers are idle: admission counts idle
-	 * workers, and with queue_max = 0 a job submitted before they are
-	 * would be refused.
-	 */
-	while (p->starting > 0)
-		pthread_cond_wait(&p->ready, &p->mu);
+	if (rc < 0)
+		for (size_t i = first; i < p->nworkers; i++)
+			retire(p, p->workers[i]);
 	return rc;
 }
 
@@ -303,7 +349,6 @@ pool_new(const struct pool_params *pp)
 		return NULL;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_mutex_init(&p->cmu, NULL);
-	pthread_cond_init(&p->ready, NULL);
 	sched_init(&p->sched);
 	for (int g = 0; g < SCHED_GATES; g++)
 		sched_set_budget(&p->sched, g, pp->gate_budget[g]);
@@ -358,19 +403,22 @@ pool_free(struct pool *p)
 			w->idle = false;
 			p->lanes[w->lane].nidle--;
 		}
+		if (w->kick) {
+			TAILQ_REMOVE(&p->to_kick, w, idle_link);
+			w->kick = false;
+		}
 		w->signaled = true;
 		pthread_cond_signal(&w->cond);
 	}
 	pthread_mutex_unlock(&p->mu);
 
-	for (size_t i = 0; i < p->nworkers; i++) {
+	for (size_t i = 0; i < p->nworkers; i++)
 		pthread_join(p->workers[i]->tid, NULL);
-		pthread_cond_destroy(&p->workers[i]->cond);
-		free(p->workers[i]);
-	}
-	free(p->workers);
 
-	/* Progress messages nobody collected; completions belong to their work. */
+	/*
+	 * Progress messages nobody collected; completions belong to their
+	 * work, gone messages to the workers freed below.
+	 */
 	for (m = p->head; m != NULL; m = next) {
 		next = m->next;
 		if (m->bytes != NULL) {
@@ -378,10 +426,14 @@ pool_free(struct pool *p)
 			free(m);
 		}
 	}
+	for (size_t i = 0; i < p->nworkers; i++) {
+		pthread_cond_destroy(&p->workers[i]->cond);
+		free(p->workers[i]);
+	}
+	free(p->workers);
 	close(p->efd);
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->cmu);
-	pthread_cond_destroy(&p->ready);
 	free(p);
 }
 
@@ -460,6 +512,12 @@ pool_collect(struct pool *p, void (*cb)(struct pool_msg *, void *), void *arg)
 		bool progress = m->bytes != NULL;
 
 		next = m->next;
+		if (m->work == NULL) {
+			reap(p,
+			    (struct worker *)((char *)m -
+				offsetof(struct worker, gone)));
+			continue;
+		}
 		cb(m, arg);
 		if (progress)
 			free(m);
@@ -494,6 +552,7 @@ pool_kick(struct pool *p)
 	pthread_mutex_lock(&p->mu);
 	while ((w = TAILQ_FIRST(&p->to_kick)) != NULL) {
 		TAILQ_REMOVE(&p->to_kick, w, idle_link);
+		w->kick = false;
 		pthread_cond_signal(&w->cond);
 	}
 	p->kick_pending = false;
@@ -515,7 +574,6 @@ pool_resize(struct pool *p, int lane, unsigned workers)
 	int rc = 0;
 
 	pthread_mutex_lock(&p->mu);
-	ln->size = workers;
 	if (ln->live < workers) {
 		rc = spawn(p, lane, workers - ln->live);
 	} else {
@@ -523,25 +581,18 @@ pool_resize(struct pool *p, int lane, unsigned workers)
 		for (size_t i = 0; i < p->nworkers && ln->live > workers; i++) {
 			struct worker *w = p->workers[i];
 
-			if (w->lane != lane || w->exit || !w->idle)
-				continue;
-			TAILQ_REMOVE(&ln->idle, w, idle_link);
-			w->idle = false;
-			ln->nidle--;
-			w->exit = true;
-			w->signaled = true;
-			pthread_cond_signal(&w->cond);
-			ln->live--;
+			if (w->lane == lane && !w->exit && w->idle)
+				retire(p, w);
 		}
 		for (size_t i = 0; i < p->nworkers && ln->live > workers; i++) {
 			struct worker *w = p->workers[i];
 
-			if (w->lane != lane || w->exit)
-				continue;
-			w->exit = true;
-			ln->live--;
+			if (w->lane == lane && !w->exit)
+				retire(p, w);
 		}
 	}
+	if (rc == 0)
+		ln->size = workers;
 	pthread_mutex_unlock(&p->mu);
 	return rc;
 }

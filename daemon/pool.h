@@ -91,7 +91,8 @@ bool pool_cancel(struct pool *, struct pool_work *);
  * Event thread: read the eventfd and call cb for every message in the
  * order posted; a work's progress messages always come before its
  * completion (msg->bytes == NULL).  cb owns msg->bytes of a progress
- * message; the pool frees the message struct itself.
+ * message; the pool frees the message struct itself.  Workers that left
+ * (pool_resize) are joined here, without calling cb.
  */
 void pool_collect(
     struct pool *, void (*cb)(struct pool_msg *, void *), void *arg);
@@ -118,7 +119,13 @@ void pool_kick(struct pool *);
 /* Refuse every submit from now on (shutdown). */
 void pool_stop_admission(struct pool *);
 
-/* Resize a lane (reload).  Surplus workers exit after their current job. */
+/*
+ * Resize a lane (reload).  Never waits: new threads are started and
+ * counted at once; surplus workers leave after their current job and are
+ * joined by pool_collect once they have left.  0, or -errno when a thread
+ * cannot start, and then nothing changed (the threads this call started
+ * are told to leave again).  A shrink cannot fail.
+ */
 int pool_resize(struct pool *, int lane, unsigned workers);
 void pool_set_queue_max(struct pool *, unsigned queue_max);
 void pool_set_gate_budget(struct pool *, int gate, unsigned long budget);

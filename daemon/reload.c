@@ -10,6 +10,7 @@
  * and otherwise ignored.  Jobs admitted before the reload finish under
  * the configuration they were admitted with.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,59 @@ str_differs(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
+/*
+ * The reload did not happen: say why and what stays in force, to the log
+ * and to systemd (STATUS=, then READY=1 ends the RELOADING=1 state).
+ */
+static void
+reload_failed(struct server *s, const char *why)
+{
+	log_err("reload failed, configuration generation %llu stays in "
+		"force: %s",
+	    (unsigned long long)s->stats.config_generation, why);
+	sd_notifyf(0,
+	    "STATUS=reload failed, configuration generation %llu stays in "
+	    "force: %s\nREADY=1",
+	    (unsigned long long)s->stats.config_generation, why);
+}
+
+/*
+ * Pool sizes, all or nothing.  Growing is the only step that can fail
+ * (a thread that cannot start), and a grow is undone by a shrink, which
+ * cannot fail: so the lanes grow first, are shrunk back if one grow
+ * fails, and shrink only once every grow succeeded.  0, or -1 with why
+ * filled in and the pools as they were.
+ */
+static int
+apply_pool_sizes(struct server *s, const struct sbk_config *old,
+    const struct sbk_config *cfg, char *why, size_t whylen)
+{
+	static const int lanes[] = { LANE_CPU, LANE_IO };
+	static const char *const names[] = { "cpu", "io" };
+	unsigned had[2] = { old->cpu_workers, old->io_workers };
+	unsigned want[2] = { cfg->cpu_workers, cfg->io_workers };
+	int rc;
+
+	for (int i = 0; i < 2; i++) {
+		if (want[i] <= had[i])
+			continue;
+		rc = pool_resize(s->pool, lanes[i], want[i]);
+		if (rc == 0)
+			continue;
+		snprintf(why, whylen,
+		    "cannot start %u more %s workers: %s (%u stay)",
+		    want[i] - had[i], names[i], strerror(-rc), had[i]);
+		for (int j = 0; j < i; j++)
+			if (want[j] > had[j])
+				pool_resize(s->pool, lanes[j], had[j]);
+		return -1;
+	}
+	for (int i = 0; i < 2; i++)
+		if (want[i] < had[i])
+			pool_resize(s->pool, lanes[i], want[i]);
+	return 0;
+}
+
 void
 server_reload(struct server *s)
 {
@@ -43,22 +97,25 @@ server_reload(struct server *s)
 	cfg =
 	    config_read(s->opts.config_path, s->opts.socket, err, sizeof(err));
 	if (cfg == NULL) {
-		log_err("reload refused, the running configuration stays in "
-			"force: %s",
-		    err);
-		sd_notify(0, "READY=1");
+		reload_failed(s, err);
 		return;
 	}
 	grown = realloc(s->retired, (s->nretired + 1) * sizeof(*grown));
 	if (grown == NULL) {
-		log_err("reload refused: out of memory");
 		config_free(cfg);
 		free(cfg);
-		sd_notify(0, "READY=1");
+		reload_failed(s, "out of memory");
 		return;
 	}
 	s->retired = grown;
+	if (apply_pool_sizes(s, old, cfg, err, sizeof(err)) < 0) {
+		config_free(cfg);
+		free(cfg);
+		reload_failed(s, err);
+		return;
+	}
 
+	/* From here on nothing can fail. */
 	if (str_differs(cfg->socket, old->socket) ||
 	    cfg->socket_mode != old->socket_mode)
 		log_warn("reload: socket and socket_mode take effect at the "
@@ -66,10 +123,6 @@ server_reload(struct server *s)
 	if (str_differs(cfg->metrics_listen, old->metrics_listen))
 		log_warn("reload: metrics_listen takes effect at the next "
 			 "restart");
-
-	if (pool_resize(s->pool, LANE_CPU, cfg->cpu_workers) < 0 ||
-	    pool_resize(s->pool, LANE_IO, cfg->io_workers) < 0)
-		log_warn("reload: could not start every new worker");
 	pool_set_queue_max(s->pool, cfg->queue_max);
 	pool_set_gate_budget(
 	    s->pool, POOL_GATE_ARGON2_MEM, cfg->argon2_memory_budget_kib);
@@ -89,5 +142,6 @@ server_reload(struct server *s)
 		 "%u io workers, queue_max %u",
 	    (unsigned long long)s->stats.config_generation, cfg->cpu_workers,
 	    cfg->io_workers, cfg->queue_max);
-	sd_notify(0, "READY=1");
+	sd_notifyf(0, "STATUS=configuration generation %llu in force\nREADY=1",
+	    (unsigned long long)s->stats.config_generation);
 }

@@ -92,7 +92,7 @@ START_TEST(test_reload_bad_file_keeps_old_config)
 	/* The refusal is logged; then the old config is still in force. */
 	for (int i = 0; i < 100; i++) {
 		log = hx_daemon_log(&d);
-		if (strstr(log, "reload refused") != NULL)
+		if (strstr(log, "reload failed") != NULL)
 			break;
 		free(log);
 		log = NULL;
