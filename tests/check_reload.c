@@ -173,6 +173,28 @@ count_maps(pid_t pid)
 	return n;
 }
 
+/*
+ * Is pid running under a sanitizer runtime or valgrind?  They map
+ * bookkeeping of their own per thread started, so a bound on mappings
+ * holds only for a plain build.
+ */
+static bool
+instrumented(pid_t pid)
+{
+	char path[64], line[512];
+	FILE *f;
+	bool found = hx_under_valgrind();
+
+	snprintf(path, sizeof(path), "/proc/%ld/maps", (long)pid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, "/libasan") != NULL ||
+		    strstr(line, "/libtsan") != NULL;
+	fclose(f);
+	return found;
+}
+
 /* A number from /proc/PID/status ("VmSize"), in KiB. */
 static long
 status_kib(pid_t pid, const char *field)
@@ -293,7 +315,7 @@ START_TEST(test_reload_cycles_join_workers)
 {
 	struct hx_conn *sc;
 	long long gen = 1;
-	int tasks0, maps0, tasks, maps;
+	int tasks0, maps0, tasks, maps, slack = 16;
 	const int cycles = 200;
 
 	hx_daemon_up(&d, "[pool]\ncpu_workers = 1\nio_workers = 1\n");
@@ -305,6 +327,8 @@ START_TEST(test_reload_cycles_join_workers)
 	reload(sc, ++gen);
 	json_decref(hx_wait_stat(sc, "workers.cpu.size", 1));
 	hx_msleep(200);
+	if (instrumented(d.pid))
+		slack += cycles; /* still far below 12 per cycle leaked */
 	tasks0 = count_tasks(d.pid);
 	maps0 = count_maps(d.pid);
 
@@ -318,13 +342,13 @@ START_TEST(test_reload_cycles_join_workers)
 	for (int i = 0; i < HX_TIMEOUT_MS / 50; i++) {
 		tasks = count_tasks(d.pid);
 		maps = count_maps(d.pid);
-		if (tasks <= tasks0 && maps <= maps0 + 16)
+		if (tasks <= tasks0 && maps <= maps0 + slack)
 			break;
 		hx_msleep(50);
 	}
 	ck_assert_msg(
 	    tasks <= tasks0, "threads: %d before, %d after", tasks0, tasks);
-	ck_assert_msg(maps <= maps0 + 16,
+	ck_assert_msg(maps <= maps0 + slack,
 	    "mappings: %d before, %d after %d cycles", maps0, maps, cycles);
 	hx_close(sc);
 }
