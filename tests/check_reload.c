@@ -415,6 +415,67 @@ START_TEST(test_reload_failed_spawn_changes_nothing)
 }
 END_TEST
 
+/*
+ * Issue 11 defect 6: budget 128 MiB -> 64 MiB with two m_cost_kib =
+ * 131072 argon2 jobs waiting.  Before: neither was ever answered (they
+ * no longer fit any budget).  Admitted jobs finish under the
+ * configuration they were admitted with: each runs alone.
+ */
+START_TEST(test_reload_lowered_budget_answers_admitted_argon2)
+{
+	struct hx_conn *sc, *c;
+	json_t *r, *st;
+	char *id;
+	bool seen[3] = { false };
+
+	hx_daemon_up(&d,
+	    "[daemon]\nenable_test_methods = true\n"
+	    "[pool]\ncpu_workers = 1\n"
+	    "[argon2]\nmemory_budget_kib = 131072\n");
+	sc = hx_connect(&d);
+	c = hx_connect(&d);
+	/* The only CPU worker spins, so both hashes wait for it. */
+	hx_sendf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"spin\","
+	    "\"params\":{\"ms\":%d}}",
+	    800 * hx_slow());
+	json_decref(hx_wait_stat(sc, "workers.cpu.busy", 1));
+	for (int i = 1; i <= 2; i++)
+		hx_sendf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"argon2.hash\","
+		    "\"params\":{\"password\":\"pw\",\"m_cost_kib\":131072,"
+		    "\"t_cost\":1}}",
+		    i);
+	json_decref(hx_wait_stat(sc, "workers.cpu.queued", 2));
+
+	rewrite_conf("[daemon]\nenable_test_methods = true\n"
+		     "[pool]\ncpu_workers = 1\n"
+		     "[argon2]\nmemory_budget_kib = 65536\n");
+	reload(sc, 2);
+	for (int i = 0; i < 3; i++) {
+		r = hx_read_json(c);
+		id = hx_reply_id(r);
+		ck_assert_ptr_nonnull(json_object_get(r, "result"));
+		seen[atoi(id)] = true;
+		free(id);
+		json_decref(r);
+	}
+	ck_assert(seen[0] && seen[1] && seen[2]);
+	st = hx_stats_on(sc);
+	ck_assert_int_eq(hx_int_at(st, "workers.cpu.queued"), 0);
+	json_decref(st);
+	/* New requests are held to the new budget. */
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"argon2.hash\","
+	    "\"params\":{\"password\":\"pw\",\"m_cost_kib\":131072,"
+	    "\"t_cost\":1}}");
+	hx_expect_param_error(r, "9", "m_cost_kib");
+	json_decref(r);
+	hx_close(c);
+	hx_close(sc);
+}
+END_TEST
+
 START_TEST(test_access_refuses_other_uid)
 {
 	struct hx_conn *c;
@@ -514,6 +575,7 @@ reload_suite(void)
 	tcase_add_test(tc, test_reload_grow_with_queued_jobs_keeps_loop_free);
 	tcase_add_test(tc, test_reload_cycles_join_workers);
 	tcase_add_test(tc, test_reload_failed_spawn_changes_nothing);
+	tcase_add_test(tc, test_reload_lowered_budget_answers_admitted_argon2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("access");

@@ -157,6 +157,35 @@ START_TEST(gate_budget_never_exceeded)
 }
 END_TEST
 
+/*
+ * Issue 11 defect 6: a budget lowered (reload) below the cost of jobs
+ * already admitted must not strand them: such a job runs when its gate
+ * is otherwise empty, and alone.
+ */
+START_TEST(gate_lowered_below_admitted_cost)
+{
+	struct sched_item *a, *b, *small;
+
+	sched_set_budget(&s, 0, 128);
+	a = push(0, 0);
+	b = push(1, 1);
+	a->gate = b->gate = 0;
+	a->cost = b->cost = 128;
+	ck_assert_int_eq(pop_index(), 0);
+	sched_set_budget(&s, 0, 64);
+	ck_assert_int_eq(pop_index(), -1); /* a still runs */
+	sched_release(&s, 0, 128);
+	ck_assert_int_eq(pop_index(), 1); /* b, alone */
+	small = push(2, 2);
+	small->gate = 0;
+	small->cost = 8;
+	ck_assert_int_eq(pop_index(), -1); /* nothing joins b */
+	sched_release(&s, 0, 128);
+	ck_assert_uint_eq(s.gate_used[0], 0);
+	ck_assert_int_eq(pop_index(), 2);
+}
+END_TEST
+
 static Suite *
 sched_suite(void)
 {
@@ -171,6 +200,7 @@ sched_suite(void)
 	tcase_add_test(tc, remove_waiting_item);
 	tcase_add_test(tc, gate_skips_what_does_not_fit);
 	tcase_add_test(tc, gate_budget_never_exceeded);
+	tcase_add_test(tc, gate_lowered_below_admitted_cost);
 	suite_add_tcase(su, tc);
 	return su;
 }
