@@ -30,6 +30,13 @@ sched_gate_fits(const struct sched *s, int gate, unsigned long cost)
 {
 	if (gate == SCHED_GATE_NONE)
 		return true;
+	/*
+	 * A job dearer than the whole budget was admitted under a larger
+	 * one (a reload lowered it): it runs when the gate is empty, alone,
+	 * rather than never.
+	 */
+	if (cost > s->gate_budget[gate])
+		return s->gate_used[gate] == 0;
 	/* Written so that it cannot overflow. */
 	return s->gate_used[gate] <= s->gate_budget[gate] &&
 	    cost <= s->gate_budget[gate] - s->gate_used[gate];

@@ -11,6 +11,8 @@
  * Resource gates (argon2's memory budget) are checked at pop time: a job
  * whose cost does not fit in what is left of its gate's budget is skipped,
  * so it waits without holding a worker, and the next owner is served.
+ * A job whose cost exceeds the whole budget (admitted before a reload
+ * lowered it) runs when its gate is empty, and alone.
  */
 #ifndef SBK_SCHED_H
 #define SBK_SCHED_H
