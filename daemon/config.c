@@ -93,6 +93,12 @@ static const struct config_key config_keys[] = {
 	    "log one line per job" },
 	{ "daemon", "metrics_listen", CFG_LISTEN, OFF(metrics_listen), 0, 0, 0,
 	    "", "ADDR:PORT for metrics; empty = off" },
+	{ "daemon", "metrics_max_connections", CFG_UINT,
+	    OFF(metrics_max_connections), 0, 1, 4096, "16",
+	    "HTTP connections open at once; more get 503" },
+	{ "daemon", "metrics_request_timeout_s", CFG_UINT,
+	    OFF(metrics_request_timeout_s), 0, 1, 3600, "10",
+	    "seconds for a whole request head, and for a response" },
 
 	{ "pool", "cpu_workers", CFG_UINT, OFF(cpu_workers), 0, 0, 1024, "0",
 	    "CPU pool threads; 0 = online CPUs" },

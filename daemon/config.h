@@ -25,6 +25,8 @@ struct sbk_config {
 	int log_level;	      /* syslog priority: LOG_ERR..LOG_DEBUG */
 	bool log_jobs;	      /* one access-log line per job */
 	char *metrics_listen; /* "ADDR:PORT" or NULL (off) */
+	unsigned metrics_max_connections;
+	unsigned metrics_request_timeout_s;
 
 	/* [pool] */
 	unsigned cpu_workers; /* 0 in the file = online CPUs */

@@ -7,16 +7,11 @@
  * work is a few microseconds of JSON on the event thread, like a `stats`
  * request.
  *
- * The listening socket is made here rather than by evhttp_bind_socket so
- * that a failure can be reported with its errno: a metrics_listen that
- * cannot be bound stops the daemon from starting, since a silently
- * missing endpoint is worse.
- *
- * Limits: request headers are capped, a body is refused, and a connection
- * idle for METRICS_TIMEOUT_S is closed.  libevent 2.1 has no cap on the
- * number of HTTP connections; the endpoint is meant for a loopback
- * address.  Running out of descriptors pauses accepting for a second
- * instead of letting a level-triggered listener spin.
+ * The listening socket is made here so that a failure can be reported
+ * with its errno: a metrics_listen that cannot be bound stops the daemon
+ * from starting, since a silently missing endpoint is worse.  HTTP itself
+ * is daemon/http.c, whose limits (connections, deadline) are read from
+ * the configuration in force at each use.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -25,13 +20,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/listener.h>
 
 #include "config.h"
-#include "hist.h"
+#include "http.h"
 #include "job.h"
 #include "log.h"
 #include "metrics.h"
@@ -40,83 +32,55 @@
 #include "server.h"
 #include "stats.h"
 
-#define METRICS_MAX_HEADERS 8192 /* bytes of request line + headers */
-#define METRICS_MAX_BODY    0	 /* a GET has none */
-#define METRICS_TIMEOUT_S   10
-#define METRICS_BACKLOG	    16
-#define METRICS_RETRY_S	    1 /* accept pause after EMFILE */
+/* Enough that sequential scrapes never wait on a full accept queue. */
+#define METRICS_BACKLOG SOMAXCONN
 
 struct metrics {
 	struct server *server;
-	struct evhttp *http;
-	struct evhttp_bound_socket *bound;
+	struct http_server *http;
 };
 
 static void
-metrics_cb(struct evhttp_request *req, void *arg)
-{
-	struct metrics *m = arg;
-	struct server *s = m->server;
-	struct pool_stats ps;
-	struct evbuffer *body;
-	json_t *st;
-	char *text = NULL;
-	size_t len = 0;
-
-	server_mark_busy(s);
-	pool_get_stats(s->pool, &ps);
-	st = stats_json(&s->stats, &ps, s->nconns);
-	if (st != NULL) {
-		text = prom_format_stats(st, &len);
-		json_decref(st);
-	}
-	body = evbuffer_new();
-	if (text == NULL || body == NULL || evbuffer_add(body, text, len) < 0) {
-		log_warn("metrics: cannot build the reply: out of memory");
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-	} else {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Content-Type", PROM_CONTENT_TYPE);
-		evhttp_send_reply(req, HTTP_OK, "OK", body);
-	}
-	if (body != NULL)
-		evbuffer_free(body);
-	free(text);
-}
-
-static void
-metrics_notfound_cb(struct evhttp_request *req, void *arg)
+metrics_busy(void *arg)
 {
 	struct metrics *m = arg;
 
 	server_mark_busy(m->server);
-	evhttp_send_error(req, HTTP_NOTFOUND, NULL);
 }
 
 static void
-metrics_retry_cb(evutil_socket_t fd, short what, void *arg)
+metrics_limits(void *arg, struct http_limits *lim)
 {
-	evconnlistener_enable(arg);
+	const struct sbk_config *cfg = ((struct metrics *)arg)->server->cfg;
+
+	lim->max_conns = cfg->metrics_max_connections;
+	lim->timeout_s = cfg->metrics_request_timeout_s;
 }
 
-/*
- * accept() failed in a way libevent does not retry by itself (EMFILE,
- * ENFILE, ENOBUFS).  arg is evhttp's, not ours, so the pause is a
- * one-shot event on the listener itself; the loop never runs again after
- * metrics_stop() frees the listener, so it cannot fire on a freed one.
- */
-static void
-metrics_accept_error_cb(struct evconnlistener *lev, void *arg)
+static char *
+metrics_body(void *arg, size_t *lenp)
 {
-	struct timeval tv = { .tv_sec = METRICS_RETRY_S };
-	int err = EVUTIL_SOCKET_ERROR();
+	struct server *s = ((struct metrics *)arg)->server;
+	struct pool_stats ps;
+	char *text = NULL;
+	json_t *st;
 
-	log_warn("metrics: accept: %s; pausing for %ds", strerror(err),
-	    METRICS_RETRY_S);
-	if (event_base_once(evconnlistener_get_base(lev), -1, EV_TIMEOUT,
-		metrics_retry_cb, lev, &tv) == 0)
-		evconnlistener_disable(lev);
+	pool_get_stats(s->pool, &ps);
+	st = stats_json(&s->stats, &ps, s->nconns);
+	if (st != NULL) {
+		text = prom_format_stats(st, lenp);
+		json_decref(st);
+	}
+	return text;
 }
+
+static const struct http_ops metrics_ops = {
+	.path = "/metrics",
+	.content_type = PROM_CONTENT_TYPE,
+	.busy = metrics_busy,
+	.limits = metrics_limits,
+	.body = metrics_body,
+};
 
 /*
  * A listening socket for "ADDR:PORT" ("[V6ADDR]:PORT" too).  The fd, or
@@ -183,8 +147,7 @@ metrics_free(struct metrics *m)
 	if (m == NULL)
 		return;
 	/* Closes the listening socket and every HTTP connection. */
-	if (m->http != NULL)
-		evhttp_free(m->http);
+	http_server_free(m->http);
 	free(m);
 }
 
@@ -208,23 +171,11 @@ metrics_start(struct server *s)
 	if (m == NULL)
 		goto fail;
 	m->server = s;
-	m->http = evhttp_new(s->base);
+	/* From here the HTTP server owns fd, also when it fails. */
+	m->http = http_server_new(s->base, fd, &metrics_ops, m);
+	fd = -1;
 	if (m->http == NULL)
 		goto fail;
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_max_headers_size(m->http, METRICS_MAX_HEADERS);
-	evhttp_set_max_body_size(m->http, METRICS_MAX_BODY);
-	evhttp_set_timeout(m->http, METRICS_TIMEOUT_S);
-	if (evhttp_set_cb(m->http, "/metrics", metrics_cb, m) != 0)
-		goto fail;
-	evhttp_set_gencb(m->http, metrics_notfound_cb, m);
-	/* From here evhttp owns fd. */
-	m->bound = evhttp_accept_socket_with_handle(m->http, fd);
-	if (m->bound == NULL)
-		goto fail;
-	fd = -1;
-	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(m->bound),
-	    metrics_accept_error_cb);
 	s->metrics = m;
 	log_info("metrics: serving http://%s/metrics", spec);
 	return 0;

@@ -1,11 +1,12 @@
 /*
  * metrics.h - the optional Prometheus endpoint: when metrics_listen is
- * set, an HTTP listener (libevent's evhttp, on the server's own event
- * base) answers GET /metrics with the `stats` figures in the Prometheus
- * text format, and 404 for any other path.
+ * set, an HTTP listener (daemon/http.c, on the server's own event base)
+ * answers GET /metrics with the `stats` figures in the Prometheus text
+ * format, and 404 for any other path.
  *
- * Threads: event thread only.  evhttp is asynchronous: a slow or silent
- * HTTP client costs a descriptor until its timeout, never a blocked loop.
+ * Threads: event thread only.  A slow or silent HTTP client costs one of
+ * metrics_max_connections descriptors until metrics_request_timeout_s,
+ * never a blocked loop.
  */
 #ifndef SBK_METRICS_H
 #define SBK_METRICS_H

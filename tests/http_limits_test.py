@@ -221,6 +221,7 @@ def closed_or_503(s, wait):
 def cap(tmp):
     d = Sbkd(tmp, "cap", "metrics_max_connections = 4\n")
     try:
+        time.sleep(0.3)  # the start-up scrape's connection is closed
         conns = [d.connect() for _ in range(12)]
         time.sleep(0.3)
         refused = [s for s in conns if closed_or_503(s, 0.5)]

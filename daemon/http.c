@@ -1,0 +1,556 @@
+/*
+ * http.c - see http.h.
+ *
+ * A connection is in one of three states:
+ *   READ    reading a request head (at most HTTP_MAX_HEAD bytes are
+ *           buffered: the bufferevent's read high watermark), with a
+ *           deadline for the whole head;
+ *   WRITE   one response queued, reading off, with a deadline for
+ *           writing it out; then back to READ (bytes a client pipelined
+ *           wait in the kernel's socket buffer, not in ours) or, after
+ *           an error or "Connection: close", to
+ *   LINGER  our side shut down, the client's leftovers read and dropped
+ *           (at most HTTP_LINGER_BYTES, for at most HTTP_LINGER_S) so
+ *           that closing does not reset the connection before the
+ *           client has read the error response.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "http.h"
+#include "log.h"
+
+#define HTTP_ACCEPT_BURST  64 /* connections taken per wakeup */
+#define HTTP_RETRY_S	   1  /* accept pause after EMFILE */
+#define HTTP_LINGER_S	   2
+#define HTTP_LINGER_BYTES  (64 * 1024)
+#define HTTP_FD_RESERVE(n) ((n) / 4) /* of RLIMIT_NOFILE, for the rest */
+
+enum http_state { HTTP_READ, HTTP_WRITE, HTTP_LINGER };
+
+struct http_conn {
+	TAILQ_ENTRY(http_conn) link;
+	struct http_server *hs;
+	struct bufferevent *bev;
+	struct event *deadline;
+	enum http_state state;
+	bool close_after; /* after the response in progress */
+	size_t lingered;  /* bytes dropped in LINGER */
+};
+
+struct http_server {
+	struct event_base *base;
+	const struct http_ops *ops;
+	void *arg;
+	int fd;
+	struct event *accept_ev;
+	struct event *pause_ev;
+	TAILQ_HEAD(, http_conn) conns;
+	unsigned nconns;
+};
+
+/* What a request head asks for. */
+struct http_request {
+	bool head_only;	 /* HEAD */
+	bool keep_alive; /* HTTP/1.1 without "Connection: close" */
+	bool has_body;
+	const char *target;
+	size_t target_len;
+};
+
+static void http_process(struct http_conn *);
+
+static void
+http_limits(struct http_server *hs, struct http_limits *lim)
+{
+	hs->ops->limits(hs->arg, lim);
+	if (lim->timeout_s == 0)
+		lim->timeout_s = 1;
+}
+
+static void
+http_conn_free(struct http_conn *hc)
+{
+	struct http_server *hs = hc->hs;
+
+	TAILQ_REMOVE(&hs->conns, hc, link);
+	hs->nconns--;
+	if (hc->deadline != NULL)
+		event_free(hc->deadline);
+	/* Safe inside the bufferevent's own callbacks. */
+	bufferevent_free(hc->bev);
+	free(hc);
+}
+
+static void
+http_arm(struct http_conn *hc, unsigned seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	evtimer_add(hc->deadline, &tv);
+}
+
+static void
+http_linger(struct http_conn *hc)
+{
+	struct http_limits lim;
+
+	http_limits(hc->hs, &lim);
+	hc->state = HTTP_LINGER;
+	shutdown(bufferevent_getfd(hc->bev), SHUT_WR);
+	evbuffer_drain(bufferevent_get_input(hc->bev),
+	    evbuffer_get_length(bufferevent_get_input(hc->bev)));
+	http_arm(
+	    hc, lim.timeout_s < HTTP_LINGER_S ? lim.timeout_s : HTTP_LINGER_S);
+	bufferevent_enable(hc->bev, EV_READ);
+}
+
+/*
+ * Queue one response and stop reading until it is written.  extra: more
+ * header lines, each ending in CRLF, or "".
+ */
+static void
+http_respond(struct http_conn *hc, int status, const char *reason,
+    const char *extra, const char *ctype, const char *body, size_t len,
+    bool head_only, bool keep_alive)
+{
+	struct http_limits lim;
+	char head[512];
+	int n;
+
+	http_limits(hc->hs, &lim);
+	n = snprintf(head, sizeof(head),
+	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "%s%s\r\n",
+	    status, reason, ctype, len, extra,
+	    keep_alive ? "" : "Connection: close\r\n");
+	bufferevent_disable(hc->bev, EV_READ);
+	if (n < 0 || (size_t)n >= sizeof(head) ||
+	    bufferevent_write(hc->bev, head, (size_t)n) < 0 ||
+	    (!head_only && len > 0 &&
+		bufferevent_write(hc->bev, body, len) < 0)) {
+		http_conn_free(hc);
+		return;
+	}
+	hc->state = HTTP_WRITE;
+	hc->close_after = !keep_alive;
+	http_arm(hc, lim.timeout_s);
+}
+
+static void
+http_error(struct http_conn *hc, int status, const char *reason,
+    const char *extra, bool head_only)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), "%d %s\n", status, reason);
+
+	http_respond(hc, status, reason, extra, "text/plain; charset=utf-8",
+	    body, n > 0 ? (size_t)n : 0, head_only, false);
+}
+
+/* Offset just past the empty line ending a head in p[0..n), or 0. */
+static size_t
+http_head_end(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (i + 1 < n && p[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+static char *
+http_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/*
+ * Parse a NUL-terminated head into rq (target points into head).  0, or
+ * the status to answer: 400 (malformed), 405 (method), 505 (version).
+ */
+static int
+http_parse(char *head, struct http_request *rq)
+{
+	char *line = head, *next, *sp1, *sp2, *version;
+	bool v10;
+
+	next = strchr(line, '\n');
+	*next++ = '\0';
+	http_trim(line);
+	sp1 = strchr(line, ' ');
+	sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
+	if (sp1 == NULL || sp2 == NULL || sp2 == sp1 + 1)
+		return 400;
+	*sp1 = *sp2 = '\0';
+	version = sp2 + 1;
+	if (strncmp(version, "HTTP/", 5) != 0)
+		return 400;
+	if (strcmp(version, "HTTP/1.1") != 0 &&
+	    strcmp(version, "HTTP/1.0") != 0)
+		return 505;
+	v10 = strcmp(version, "HTTP/1.0") == 0;
+	rq->keep_alive = !v10;
+	rq->target = sp1 + 1;
+	rq->target_len = (size_t)(sp2 - (sp1 + 1));
+	rq->has_body = false;
+	if (strcmp(line, "HEAD") == 0)
+		rq->head_only = true;
+	else if (strcmp(line, "GET") == 0)
+		rq->head_only = false;
+	else
+		return 405;
+
+	for (line = next; *line != '\0' && *line != '\r' && *line != '\n';
+	     line = next) {
+		char *colon, *value;
+
+		next = strchr(line, '\n');
+		*next++ = '\0';
+		colon = strchr(line, ':');
+		if (colon == NULL || colon == line)
+			return 400;
+		*colon = '\0';
+		value = http_trim(colon + 1);
+		if (strcasecmp(line, "content-length") == 0) {
+			if (value[strspn(value, "0123456789")] != '\0' ||
+			    *value == '\0')
+				return 400;
+			if (strspn(value, "0") != strlen(value))
+				rq->has_body = true;
+		} else if (strcasecmp(line, "transfer-encoding") == 0) {
+			rq->has_body = true;
+		} else if (strcasecmp(line, "connection") == 0) {
+			if (strcasestr(value, "close") != NULL)
+				rq->keep_alive = false;
+			else if (v10 && strcasestr(value, "keep-alive") != NULL)
+				rq->keep_alive = true;
+		}
+	}
+	return 0;
+}
+
+/* Answer one complete head of len bytes (head is NUL-terminated). */
+static void
+http_answer(struct http_conn *hc, char *head)
+{
+	const struct http_ops *ops = hc->hs->ops;
+	struct http_request rq = { 0 };
+	size_t plen = strlen(ops->path), len = 0;
+	char *body;
+	int st;
+
+	st = http_parse(head, &rq);
+	if (st == 400) {
+		http_error(hc, 400, "Bad Request", "", false);
+		return;
+	} else if (st == 505) {
+		http_error(hc, 505, "HTTP Version Not Supported", "", false);
+		return;
+	} else if (st == 405) {
+		http_error(hc, 405, "Method Not Allowed",
+		    "Allow: GET, HEAD\r\n", false);
+		return;
+	}
+	if (rq.has_body) {
+		/* Its bytes would be taken for the next request. */
+		http_error(hc, 413, "Content Too Large", "", rq.head_only);
+		return;
+	}
+	if (rq.target_len < plen || memcmp(rq.target, ops->path, plen) != 0 ||
+	    (rq.target_len > plen && rq.target[plen] != '?')) {
+		char msg[] = "404 Not Found\n";
+
+		http_respond(hc, 404, "Not Found", "",
+		    "text/plain; charset=utf-8", msg, sizeof(msg) - 1,
+		    rq.head_only, rq.keep_alive);
+		return;
+	}
+	body = ops->body(hc->hs->arg, &len);
+	if (body == NULL) {
+		log_warn("http: cannot build the reply: out of memory");
+		http_error(hc, 500, "Internal Server Error", "", rq.head_only);
+		return;
+	}
+	http_respond(hc, 200, "OK", "", ops->content_type, body, len,
+	    rq.head_only, rq.keep_alive);
+	free(body);
+}
+
+/* READ: answer the next request if its head is all here. */
+static void
+http_process(struct http_conn *hc)
+{
+	struct evbuffer *in = bufferevent_get_input(hc->bev);
+	char head[HTTP_MAX_HEAD + 1];
+	size_t len, n, end;
+	unsigned char *p;
+
+	/* Empty lines before a request line are allowed (RFC 9112 2.2). */
+	while (
+	    (p = evbuffer_pullup(in, 1)) != NULL && (*p == '\r' || *p == '\n'))
+		evbuffer_drain(in, 1);
+	len = evbuffer_get_length(in);
+	n = len < HTTP_MAX_HEAD + 1 ? len : HTTP_MAX_HEAD + 1;
+	if (n == 0)
+		return;
+	p = evbuffer_pullup(in, (ev_ssize_t)n);
+	if (p == NULL) {
+		http_conn_free(hc);
+		return;
+	}
+	end = http_head_end((const char *)p, n);
+	if (end == 0 || end > HTTP_MAX_HEAD) {
+		if (n > HTTP_MAX_HEAD)
+			http_error(hc, 431, "Request Header Fields Too Large",
+			    "", false);
+		return; /* else wait for the rest */
+	}
+	memcpy(head, p, end);
+	head[end] = '\0';
+	evbuffer_drain(in, end);
+	/* A NUL would cut the head short and misframe the next request. */
+	if (memchr(head, '\0', end) != NULL) {
+		http_error(hc, 400, "Bad Request", "", false);
+		return;
+	}
+	http_answer(hc, head);
+}
+
+static void
+http_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *hc = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	hc->hs->ops->busy(hc->hs->arg);
+	if (hc->state == HTTP_LINGER) {
+		hc->lingered += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (hc->lingered > HTTP_LINGER_BYTES)
+			http_conn_free(hc);
+		return;
+	}
+	if (hc->state == HTTP_READ)
+		http_process(hc);
+}
+
+/* The output buffer is empty: the response in progress is out. */
+static void
+http_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *hc = arg;
+	struct http_limits lim;
+
+	hc->hs->ops->busy(hc->hs->arg);
+	if (hc->state != HTTP_WRITE)
+		return;
+	if (hc->close_after) {
+		http_linger(hc);
+		return;
+	}
+	http_limits(hc->hs, &lim);
+	hc->state = HTTP_READ;
+	http_arm(hc, lim.timeout_s);
+	bufferevent_enable(bev, EV_READ);
+	/* A pipelined request may be buffered already: no new read event
+	 * would announce it. */
+	http_process(hc);
+}
+
+static void
+http_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn *hc = arg;
+
+	hc->hs->ops->busy(hc->hs->arg);
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		http_conn_free(hc);
+}
+
+/* The head was not complete, or the response not written, in time. */
+static void
+http_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *hc = arg;
+
+	hc->hs->ops->busy(hc->hs->arg);
+	http_conn_free(hc);
+}
+
+/* Over the cap or into the descriptor reserve: one 503, then close. */
+static void
+http_refuse(int fd)
+{
+	static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				  "Content-Type: text/plain; charset=utf-8\r\n"
+				  "Content-Length: 24\r\n"
+				  "Retry-After: 1\r\n"
+				  "Connection: close\r\n\r\n"
+				  "503 too many connections\n";
+
+	/* A new socket's buffer is empty: this fits, or the peer is gone. */
+	if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("http: refused client: %s", strerror(errno));
+	close(fd);
+}
+
+/*
+ * Descriptors are handed out lowest first, so fd >= N means N are in use:
+ * refuse HTTP connections that would leave fewer than a quarter of the
+ * limit for the UNIX socket, its clients' jobs and the pool.
+ */
+static bool
+http_fd_reserved(int fd)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return false;
+	return (rlim_t)fd >= rl.rlim_cur - HTTP_FD_RESERVE(rl.rlim_cur);
+}
+
+static int
+http_conn_new(struct http_server *hs, int fd, const struct http_limits *lim)
+{
+	struct http_conn *hc = calloc(1, sizeof(*hc));
+
+	if (hc == NULL)
+		return -1;
+	hc->hs = hs;
+	hc->bev = bufferevent_socket_new(hs->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	hc->deadline = evtimer_new(hs->base, http_deadline_cb, hc);
+	if (hc->bev == NULL || hc->deadline == NULL) {
+		if (hc->bev != NULL) {
+			/* Our caller closes fd. */
+			bufferevent_setfd(hc->bev, -1);
+			bufferevent_free(hc->bev);
+		}
+		if (hc->deadline != NULL)
+			event_free(hc->deadline);
+		free(hc);
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&hs->conns, hc, link);
+	hs->nconns++;
+	hc->state = HTTP_READ;
+	bufferevent_setcb(
+	    hc->bev, http_read_cb, http_write_cb, http_event_cb, hc);
+	bufferevent_setwatermark(hc->bev, EV_READ, 0, HTTP_MAX_HEAD + 1);
+	http_arm(hc, lim->timeout_s);
+	bufferevent_enable(hc->bev, EV_READ);
+	return 0;
+}
+
+static void
+http_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *hs = arg;
+
+	hs->ops->busy(hs->arg);
+	event_add(hs->accept_ev, NULL);
+}
+
+static void
+http_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct http_server *hs = arg;
+	struct http_limits lim;
+
+	hs->ops->busy(hs->arg);
+	for (int i = 0; i < HTTP_ACCEPT_BURST; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				struct timeval tv = { .tv_sec = HTTP_RETRY_S };
+
+				/* Level-triggered: pause rather than spin. */
+				log_warn("http: accept: %s; pausing for %ds",
+				    strerror(errno), HTTP_RETRY_S);
+				event_del(hs->accept_ev);
+				event_add(hs->pause_ev, &tv);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED) {
+				log_warn("http: accept: %s", strerror(errno));
+			}
+			return;
+		}
+		http_limits(hs, &lim);
+		if (hs->nconns >= lim.max_conns || http_fd_reserved(fd) ||
+		    http_conn_new(hs, fd, &lim) < 0)
+			http_refuse(fd);
+	}
+}
+
+struct http_server *
+http_server_new(struct event_base *base, int listen_fd,
+    const struct http_ops *ops, void *arg)
+{
+	struct http_server *hs = calloc(1, sizeof(*hs));
+
+	if (hs == NULL) {
+		close(listen_fd);
+		return NULL;
+	}
+	hs->base = base;
+	hs->ops = ops;
+	hs->arg = arg;
+	hs->fd = listen_fd;
+	TAILQ_INIT(&hs->conns);
+	hs->accept_ev = event_new(
+	    base, listen_fd, EV_READ | EV_PERSIST, http_accept_cb, hs);
+	hs->pause_ev = evtimer_new(base, http_resume_cb, hs);
+	if (hs->accept_ev == NULL || hs->pause_ev == NULL ||
+	    event_add(hs->accept_ev, NULL) < 0) {
+		http_server_free(hs);
+		return NULL;
+	}
+	return hs;
+}
+
+void
+http_server_free(struct http_server *hs)
+{
+	if (hs == NULL)
+		return;
+	while (!TAILQ_EMPTY(&hs->conns))
+		http_conn_free(TAILQ_FIRST(&hs->conns));
+	if (hs->accept_ev != NULL)
+		event_free(hs->accept_ev);
+	if (hs->pause_ev != NULL)
+		event_free(hs->pause_ev);
+	if (hs->fd >= 0)
+		close(hs->fd);
+	free(hs);
+}
+
+unsigned
+http_server_nconns(const struct http_server *hs)
+{
+	return hs != NULL ? hs->nconns : 0;
+}
