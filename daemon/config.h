@@ -22,8 +22,10 @@ struct sbk_config {
 	size_t max_output_bytes_per_conn;
 	unsigned shutdown_timeout_s;
 	bool enable_test_methods;
-	int log_level;	      /* syslog priority: LOG_ERR..LOG_DEBUG */
-	bool log_jobs;	      /* one access-log line per job */
+	int log_level;		      /* syslog priority: LOG_ERR..LOG_DEBUG */
+	bool log_jobs;		      /* one access-log line per job */
+	unsigned log_rate_interval_s; /* 0: no rate limit */
+	unsigned log_rate_burst;
 	char *metrics_listen; /* "ADDR:PORT" or NULL (off) */
 	unsigned metrics_max_connections;
 	unsigned metrics_request_timeout_s;

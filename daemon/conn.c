@@ -66,7 +66,8 @@ conn_new(struct server *s, int fd, pid_t pid, uid_t uid, gid_t gid)
 	c->read_on = true;
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
-	log_debug("conn %llu: pid %ld uid %ld gid %ld connected",
+	log_peer(LOG_KIND_CONN, (long)uid, LOG_DEBUG,
+	    "conn %llu: pid %ld uid %ld gid %ld connected",
 	    (unsigned long long)c->serial, (long)pid, (long)uid, (long)gid);
 	return c;
 
@@ -514,8 +515,9 @@ conn_close(struct conn *c, const char *why)
 		return;
 	c->closed = true;
 	if (why != NULL)
-		log_debug("conn %llu: closed: %s",
-		    (unsigned long long)c->serial, why);
+		log_peer(LOG_KIND_CONN, (long)c->uid, LOG_DEBUG,
+		    "conn %llu: closed: %s", (unsigned long long)c->serial,
+		    why);
 	event_free(c->rev);
 	event_free(c->wev);
 	c->rev = c->wev = NULL;

@@ -130,8 +130,9 @@ log_job(const struct job *job, const struct conn *c, enum stats_outcome outcome)
 	} else {
 		wait = now - job->received_ns;
 	}
-	log_info("job method=%s uid=%ld pid=%ld wait_us=%llu run_us=%llu "
-		 "outcome=%s",
+	log_peer(LOG_KIND_JOB, (long)c->uid, LOG_INFO,
+	    "job method=%s uid=%ld pid=%ld wait_us=%llu run_us=%llu "
+	    "outcome=%s",
 	    job->kind->method, (long)c->uid, (long)c->pid,
 	    (unsigned long long)(wait / 1000), (unsigned long long)(run / 1000),
 	    outcome_names[outcome]);
@@ -770,10 +771,13 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 	}
 	root = rpc_parse_line(line, len, &err);
 	if (root == NULL) {
-		char esc[512];
-		log_debug("conn %llu: unparsable line of %zu bytes: %s",
-		    (unsigned long long)c->serial, len,
-		    log_escape(esc, sizeof(esc), line, len < 100 ? len : 100));
+		/*
+		 * Never the line's bytes: they may hold a password.  The
+		 * parser's message holds only what and where (a byte offset).
+		 */
+		log_peer(LOG_KIND_GARBAGE, (long)c->uid, LOG_DEBUG,
+		    "conn %llu: unparsable line of %zu bytes: %s",
+		    (unsigned long long)c->serial, len, err.message);
 		send_error(c, NULL, "null", &err);
 		return;
 	}

@@ -145,7 +145,7 @@ create_socket(const char *path, mode_t mode)
 /* One -32000/-32003 line to a refused client, then close.  The socket is
  * new and its buffer empty, so a non-blocking write takes the whole line. */
 static void
-refuse(int fd, int code, json_t *data, const char *msg)
+refuse(int fd, uid_t uid, int code, json_t *data, const char *msg)
 {
 	struct rpc_error err = { 0 };
 	size_t len;
@@ -155,7 +155,8 @@ refuse(int fd, int code, json_t *data, const char *msg)
 	line = rpc_format_error("null", &err, &len);
 	rpc_error_clear(&err);
 	if (line != NULL && send(fd, line, len, MSG_NOSIGNAL) < 0)
-		log_debug("refused client: %s", strerror(errno));
+		log_peer(LOG_KIND_REFUSED, (long)uid, LOG_DEBUG,
+		    "refused client: %s", strerror(errno));
 	free(line);
 	close(fd);
 }
@@ -241,17 +242,17 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 			log_warn("SO_PEERCRED: %s", strerror(errno));
 		if (!peer_allowed(s->cfg, cred.uid, cred.gid)) {
-			log_info("refused pid %ld uid %ld gid %ld: not in "
-				 "[access]",
+			log_peer(LOG_KIND_REFUSED, (long)cred.uid, LOG_INFO,
+			    "refused pid %ld uid %ld gid %ld: not in [access]",
 			    (long)cred.pid, (long)cred.uid, (long)cred.gid);
 			s->stats.connections_refused++;
-			refuse(fd, RPC_PERMISSION, NULL,
+			refuse(fd, cred.uid, RPC_PERMISSION, NULL,
 			    "permission denied: peer not allowed");
 			continue;
 		}
 		if (s->nconns >= s->cfg->max_connections) {
 			s->stats.connections_refused++;
-			refuse(fd, RPC_OVERLOADED,
+			refuse(fd, cred.uid, RPC_OVERLOADED,
 			    json_pack("{s:i}", "retry_after_ms", 100),
 			    "overloaded: max_connections reached");
 			continue;

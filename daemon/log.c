@@ -1,13 +1,22 @@
 /*
  * log.c - see log.h.  The level is an atomic so a reload can change it
  * while workers log.
+ *
+ * The rate limiter keeps a fixed table of (kind, uid) windows: a pair
+ * hashes to a run of LOG_RL_PROBE slots and takes the stalest of them
+ * when it has none, so a client with many uids can only push other pairs
+ * out early (their pending count is reported then), never grow the table.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -48,27 +57,157 @@ log_level_parse(const char *name)
 	return -1;
 }
 
+#define LOG_RL_SLOTS 256
+#define LOG_RL_PROBE 8
+
+struct log_rl_slot {
+	bool used;
+	enum log_kind kind;
+	long uid;
+	uint64_t start_ns; /* of the current window */
+	unsigned count;	   /* lines logged in it */
+	unsigned long suppressed;
+};
+
+static const char *const log_kind_names[LOG_KIND_COUNT] = {
+	[LOG_KIND_CONN] = "connection",
+	[LOG_KIND_REFUSED] = "refused-peer",
+	[LOG_KIND_GARBAGE] = "unparsable-line",
+	[LOG_KIND_JOB] = "job",
+};
+
+static pthread_mutex_t log_rl_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct log_rl_slot log_rl[LOG_RL_SLOTS];
+static unsigned log_rl_interval_s = 5, log_rl_burst = 20;
+
+/* Format "<prio>" + fmt into line (at most size - 1 bytes, newline
+ * included) and write it with one write(2): lines stay whole between
+ * threads. */
+static void
+log_vwrite(char *line, size_t size, int prio, const char *fmt, va_list ap)
+{
+	int n, saved = errno;
+
+	n = snprintf(line, size, "<%d>", prio);
+	n += vsnprintf(line + n, size - n - 1, fmt, ap);
+	if (n > (int)size - 2)
+		n = (int)size - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* Nothing sensible to do when stderr is gone. */
+	}
+	errno = saved;
+}
+
 void
 log_msg(int prio, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
-	int n, saved = errno;
 
 	if (prio > log_get_level())
 		return;
-	n = snprintf(line, sizeof(line), "<%d>", prio);
 	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	log_vwrite(line, sizeof(line), prio, fmt, ap);
 	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	/* One write per line keeps lines whole between threads. */
-	if (write(STDERR_FILENO, line, n) < 0) {
-		/* Nothing sensible to do when stderr is gone. */
+}
+
+void
+log_set_ratelimit(unsigned interval_s, unsigned burst)
+{
+	pthread_mutex_lock(&log_rl_lock);
+	log_rl_interval_s = interval_s;
+	log_rl_burst = burst;
+	pthread_mutex_unlock(&log_rl_lock);
+}
+
+static uint64_t
+log_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+log_suppressed(int prio, enum log_kind kind, long uid, unsigned long n)
+{
+	if (n > 0)
+		log_msg(prio, "%lu %s messages from uid %ld suppressed", n,
+		    log_kind_names[kind], uid);
+}
+
+/*
+ * May a (kind, uid) line be written now?  Reports, outside the lock, the
+ * count suppressed in the window that just ended (or in a slot taken
+ * over).
+ */
+static bool
+log_rl_admit(enum log_kind kind, long uid, int prio)
+{
+	size_t h =
+	    ((size_t)uid * 2654435761u + (size_t)kind * 40503u) % LOG_RL_SLOTS;
+	struct log_rl_slot *slot = NULL, *stalest = NULL;
+	uint64_t now = log_now_ns();
+	unsigned long done = 0, evicted = 0;
+	enum log_kind ekind = kind;
+	long euid = uid;
+	bool ok;
+
+	pthread_mutex_lock(&log_rl_lock);
+	if (log_rl_interval_s == 0) {
+		pthread_mutex_unlock(&log_rl_lock);
+		return true;
 	}
-	errno = saved;
+	for (size_t i = 0; i < LOG_RL_PROBE && slot == NULL; i++) {
+		struct log_rl_slot *s = &log_rl[(h + i) % LOG_RL_SLOTS];
+
+		if (s->used && s->kind == kind && s->uid == uid)
+			slot = s;
+		else if (stalest == NULL || !s->used ||
+		    (stalest->used && s->start_ns < stalest->start_ns))
+			stalest = s;
+	}
+	if (slot == NULL) {
+		slot = stalest;
+		if (slot->used) {
+			evicted = slot->suppressed;
+			ekind = slot->kind;
+			euid = slot->uid;
+		}
+		*slot = (struct log_rl_slot){
+			.used = true, .kind = kind, .uid = uid, .start_ns = now
+		};
+	}
+	if (now - slot->start_ns >= (uint64_t)log_rl_interval_s * 1000000000u) {
+		done = slot->suppressed;
+		slot->start_ns = now;
+		slot->count = 0;
+		slot->suppressed = 0;
+	}
+	ok = slot->count < log_rl_burst;
+	if (ok)
+		slot->count++;
+	else
+		slot->suppressed++;
+	pthread_mutex_unlock(&log_rl_lock);
+	log_suppressed(prio, ekind, euid, evicted);
+	log_suppressed(prio, kind, uid, done);
+	return ok;
+}
+
+void
+log_peer(enum log_kind kind, long uid, int prio, const char *fmt, ...)
+{
+	char line[LOG_PEER_LINE_MAX];
+	va_list ap;
+
+	if (prio > log_get_level() || !log_rl_admit(kind, uid, prio))
+		return;
+	va_start(ap, fmt);
+	log_vwrite(line, sizeof(line), prio, fmt, ap);
+	va_end(ap);
 }
 
 const char *

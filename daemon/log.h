@@ -25,6 +25,31 @@ void log_msg(int prio, const char *fmt, ...)
 			log_msg(LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 
+/*
+ * Lines a client can cause, rate-limited per kind and per peer uid
+ * (journald style): at most `burst` lines of one (kind, uid) per
+ * `interval_s`; the rest are counted and reported as one "N ... messages
+ * from uid U suppressed" line with the next line of that pair (or when
+ * its slot is reused).  Each such line is cut at LOG_PEER_LINE_MAX bytes,
+ * so one uid grows the log by at most
+ *   LOG_KIND_COUNT x (burst + 1) x LOG_PEER_LINE_MAX bytes per interval.
+ */
+enum log_kind {
+	LOG_KIND_CONN,	  /* connected / closed (debug) */
+	LOG_KIND_REFUSED, /* refused by [access] */
+	LOG_KIND_GARBAGE, /* unparsable request lines (debug) */
+	LOG_KIND_JOB,	  /* log_jobs access lines */
+	LOG_KIND_COUNT,
+};
+
+#define LOG_PEER_LINE_MAX 256
+
+/* interval_s 0: no limit. */
+void log_set_ratelimit(unsigned interval_s, unsigned burst);
+
+void log_peer(enum log_kind, long uid, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Copy at most len bytes of untrusted text into buf, escaping control
  * characters and non-ASCII bytes as \xNN; always NUL-terminates. */
 const char *log_escape(char *buf, size_t bufsz, const char *text, size_t len);

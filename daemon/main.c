@@ -113,6 +113,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(cfg->log_level);
+	log_set_ratelimit(cfg->log_rate_interval_s, cfg->log_rate_burst);
 
 	/* A client that vanishes must cost a failed write, not the daemon. */
 	signal(SIGPIPE, SIG_IGN);

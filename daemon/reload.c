@@ -127,6 +127,7 @@ server_reload(struct server *s)
 	pool_set_gate_budget(
 	    s->pool, POOL_GATE_ARGON2_MEM, cfg->argon2_memory_budget_kib);
 	log_set_level(cfg->log_level);
+	log_set_ratelimit(cfg->log_rate_interval_s, cfg->log_rate_burst);
 
 	s->retired[s->nretired++] = (struct sbk_config *)old;
 	s->cfg = cfg;
