@@ -1,0 +1,763 @@
+/*
+ * config.c - sbk-gearman's configuration: one table row per key, the
+ * defaults parsed from that table, and the INI file read through inih
+ * with every value checked and every error reported as "FILE:LINE:
+ * [section] key: what is wrong" (the same rules as sbkd.conf: unknown
+ * sections and keys, duplicates and out-of-range values are errors).
+ *
+ * As in daemon/config.c, inih is driven through ini_parse_stream with our
+ * own line reader, which counts lines (Debian's inih has no line numbers
+ * in the handler), strips leading blanks (no multi-line continuations)
+ * and hands values longer than inih's line buffer to the handler aside.
+ *
+ * Thread safety: main thread only.
+ */
+#include "sbk-config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "log.h"
+
+/*
+ * The sbkd methods a bridge may serve.  stats, job.cancel and admin.* are
+ * left out on purpose: they describe or steer one sbkd and its own
+ * connections, which means nothing to a Gearman client on another host.
+ */
+const struct bridge_method bridge_methods[] = {
+	{ .name = "ping" },
+	{ .name = "argon2.hash" },
+	{ .name = "argon2.verify" },
+	{ .name = "zstd.compress", .paths = true, .wants_progress = true },
+	{ .name = "zstd.decompress", .paths = true, .wants_progress = true },
+	{ .name = "file.read", .paths = true, .needs_paths = true },
+	{ .name = "sleep" },
+	{ .name = "spin" },
+	{ .name = NULL },
+};
+
+const struct bridge_method *
+bridge_method_find(const char *name)
+{
+	for (const struct bridge_method *m = bridge_methods; m->name; m++)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
+enum cfg_type {
+	CFG_UINT,
+	CFG_SIZE, /* K, M, G suffixes */
+	CFG_BOOL,
+	CFG_STRING, /* NULL when empty */
+	CFG_SOCKET,
+	CFG_SERVERS,
+	CFG_FUNCTIONS,
+	CFG_PREFIX,
+	CFG_LOGLEVEL,
+};
+
+struct cfg_key {
+	const char *section;
+	const char *name;
+	enum cfg_type type;
+	size_t off;
+	long long min;
+	long long max;
+	const char *def;
+};
+
+#define OFF(f) offsetof(struct bridge_config, f)
+#define GIB    (1024LL * 1024 * 1024)
+
+/* conf/sbk-gearman.conf documents these rows one for one. */
+static const struct cfg_key cfg_keys[] = {
+	{ "gearman", "servers", CFG_SERVERS, OFF(servers), 0, 0,
+	    "127.0.0.1:4730" },
+	{ "gearman", "function_prefix", CFG_PREFIX, OFF(function_prefix), 0, 0,
+	    "sbk." },
+	{ "gearman", "functions", CFG_FUNCTIONS, OFF(functions), 0, 0,
+	    "argon2.hash, argon2.verify, zstd.compress, zstd.decompress" },
+	{ "gearman", "allow_paths", CFG_BOOL, OFF(allow_paths), 0, 1, "false" },
+	{ "gearman", "max_workload_bytes", CFG_SIZE, OFF(max_workload_bytes), 2,
+	    GIB, "4194304" },
+	{ "gearman", "identifier", CFG_STRING, OFF(identifier), 0, 0, "" },
+
+	{ "sbkd", "socket", CFG_SOCKET, OFF(socket), 0, 0, SBK_DEFAULT_SOCKET },
+	{ "sbkd", "slots", CFG_UINT, OFF(slots), 0, 4096, "0" },
+	{ "sbkd", "retry_max_ms", CFG_UINT, OFF(retry_max_ms), 1, 600000,
+	    "5000" },
+
+	{ "bridge", "reconnect_min_ms", CFG_UINT, OFF(reconnect_min_ms), 1,
+	    600000, "100" },
+	{ "bridge", "reconnect_max_ms", CFG_UINT, OFF(reconnect_max_ms), 1,
+	    3600000, "5000" },
+	{ "bridge", "idle_check_ms", CFG_UINT, OFF(idle_check_ms), 10, 600000,
+	    "1000" },
+	{ "bridge", "log_level", CFG_LOGLEVEL, OFF(log_level), 0, 0, "info" },
+	{ "bridge", "log_jobs", CFG_BOOL, OFF(log_jobs), 0, 1, "false" },
+	{ "bridge", "stats_file", CFG_STRING, OFF(stats_file), 0, 0, "" },
+	{ "bridge", "stats_interval_s", CFG_UINT, OFF(stats_interval_s), 0,
+	    86400, "0" },
+};
+
+#define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+static const char *const cfg_sections[] = { "gearman", "sbkd", "bridge" };
+
+/* A value inih's line buffer cannot hold: passed to the handler aside. */
+#define CFG_LONG_VALUE "\x01"
+
+struct cfg_ctx {
+	struct bridge_config *cfg;
+	const char *path;
+	FILE *fp;
+	char *line;
+	size_t cap;
+	int lineno;
+	int seen[NKEYS];
+	char *long_value;
+	int long_lineno;
+	bool failed;
+	char *err;
+	size_t errlen;
+};
+
+static void cfg_error(struct cfg_ctx *ctx, int lineno, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The first error only: it is the one to fix first. */
+static void
+cfg_error(struct cfg_ctx *ctx, int lineno, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (ctx->failed)
+		return;
+	ctx->failed = true;
+	if (ctx->errlen == 0)
+		return;
+	if (lineno > 0)
+		n = snprintf(
+		    ctx->err, ctx->errlen, "%s:%d: ", ctx->path, lineno);
+	else
+		n = snprintf(ctx->err, ctx->errlen, "%s: ", ctx->path);
+	if (n < 0 || (size_t)n >= ctx->errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(ctx->err + n, ctx->errlen - n, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Values */
+
+static bool
+cfg_parse_ll(
+    const char *v, bool suffixes, long long *out, char *why, size_t whylen)
+{
+	char *end;
+	long long n, mult = 1;
+
+	if (*v < '0' || *v > '9') {
+		snprintf(why, whylen, "\"%s\" is not a number", v);
+		return false;
+	}
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno == ERANGE) {
+		snprintf(why, whylen, "%s is out of range", v);
+		return false;
+	}
+	if (suffixes && *end != '\0' && end[1] == '\0') {
+		switch (*end) {
+		case 'k':
+		case 'K':
+			mult = 1024;
+			end++;
+			break;
+		case 'm':
+		case 'M':
+			mult = 1024 * 1024;
+			end++;
+			break;
+		case 'g':
+		case 'G':
+			mult = GIB;
+			end++;
+			break;
+		}
+	}
+	if (*end != '\0') {
+		snprintf(why, whylen,
+		    "trailing garbage \"%s\" after the number", end);
+		return false;
+	}
+	if (n > LLONG_MAX / mult) {
+		snprintf(why, whylen, "%s is out of range", v);
+		return false;
+	}
+	*out = n * mult;
+	return true;
+}
+
+static bool
+cfg_parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Next comma-separated item of *p, blanks trimmed; NULL at the end. */
+static char *
+cfg_next_item(char **p)
+{
+	char *s = *p, *e;
+
+	if (s == NULL)
+		return NULL;
+	e = strchr(s, ',');
+	*p = e ? e + 1 : NULL;
+	if (e)
+		*e = '\0';
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+	return s;
+}
+
+static void
+cfg_free_servers(struct bridge_config *c)
+{
+	for (size_t i = 0; i < c->n_servers; i++)
+		free(c->servers[i].host);
+	free(c->servers);
+	c->servers = NULL;
+	c->n_servers = 0;
+}
+
+/* "HOST[:PORT]" or "[V6ADDR][:PORT]"; the port defaults to 4730. */
+static bool
+cfg_parse_server(
+    const char *item, struct bridge_server *s, char *why, size_t whylen)
+{
+	const char *host = item, *colon, *hend;
+	long long port = 4730;
+
+	if (*item == '[') {
+		host = item + 1;
+		hend = strchr(host, ']');
+		if (hend == NULL) {
+			snprintf(why, whylen, "\"%s\": missing ']'", item);
+			return false;
+		}
+		colon = hend[1] == ':' ? hend + 1 : NULL;
+		if (hend[1] != '\0' && colon == NULL) {
+			snprintf(why, whylen, "\"%s\": text after ']'", item);
+			return false;
+		}
+	} else {
+		colon = strrchr(item, ':');
+		hend = colon ? colon : item + strlen(item);
+		if (colon && strchr(item, ':') != colon) {
+			snprintf(why, whylen,
+			    "\"%s\": write an IPv6 address as [ADDR]:PORT",
+			    item);
+			return false;
+		}
+	}
+	if (hend == host) {
+		snprintf(why, whylen, "\"%s\": empty host", item);
+		return false;
+	}
+	for (const char *p = host; p < hend; p++)
+		if ((unsigned char)*p <= ' ' || *p == ',') {
+			snprintf(why, whylen,
+			    "\"%s\": bad character in the host", item);
+			return false;
+		}
+	if (colon) {
+		if (!cfg_parse_ll(colon + 1, false, &port, why, whylen))
+			return false;
+		if (port < 1 || port > 65535) {
+			snprintf(why, whylen,
+			    "\"%s\": port out of range 1..65535", item);
+			return false;
+		}
+	}
+	s->host = strndup(host, (size_t)(hend - host));
+	s->port = (unsigned)port;
+	if (s->host == NULL) {
+		snprintf(why, whylen, "%s", strerror(ENOMEM));
+		return false;
+	}
+	return true;
+}
+
+static bool
+cfg_parse_servers(
+    struct bridge_config *c, const char *v, char *why, size_t whylen)
+{
+	char *copy = strdup(v), *p = copy, *item;
+	size_t n = 1;
+
+	cfg_free_servers(c);
+	if (copy == NULL)
+		goto nomem;
+	for (const char *q = v; *q; q++)
+		n += *q == ',';
+	if ((c->servers = calloc(n, sizeof(*c->servers))) == NULL)
+		goto nomem;
+	while ((item = cfg_next_item(&p)) != NULL) {
+		if (*item == '\0') {
+			snprintf(why, whylen, "empty server in the list");
+			goto fail;
+		}
+		if (!cfg_parse_server(
+			item, &c->servers[c->n_servers], why, whylen))
+			goto fail;
+		c->n_servers++;
+	}
+	free(copy);
+	return true;
+nomem:
+	snprintf(why, whylen, "%s", strerror(ENOMEM));
+fail:
+	free(copy);
+	cfg_free_servers(c);
+	return false;
+}
+
+static bool
+cfg_parse_functions(
+    struct bridge_config *c, const char *v, char *why, size_t whylen)
+{
+	char *copy = strdup(v), *p = copy, *item;
+	const struct bridge_method *m;
+	size_t n = 1;
+
+	free(c->functions);
+	c->functions = NULL;
+	c->n_functions = 0;
+	if (copy == NULL)
+		goto nomem;
+	for (const char *q = v; *q; q++)
+		n += *q == ',';
+	if ((c->functions = calloc(n, sizeof(*c->functions))) == NULL)
+		goto nomem;
+	while ((item = cfg_next_item(&p)) != NULL) {
+		if (*item == '\0') {
+			snprintf(why, whylen, "empty method in the list");
+			goto fail;
+		}
+		if ((m = bridge_method_find(item)) == NULL) {
+			snprintf(why, whylen,
+			    "\"%s\" is not a method a bridge serves (ping, "
+			    "argon2.hash, argon2.verify, zstd.compress, "
+			    "zstd.decompress, file.read, sleep, spin)",
+			    item);
+			goto fail;
+		}
+		for (size_t i = 0; i < c->n_functions; i++)
+			if (c->functions[i] == m) {
+				snprintf(
+				    why, whylen, "\"%s\" listed twice", item);
+				goto fail;
+			}
+		c->functions[c->n_functions++] = m;
+	}
+	free(copy);
+	return true;
+nomem:
+	snprintf(why, whylen, "%s", strerror(ENOMEM));
+fail:
+	free(copy);
+	free(c->functions);
+	c->functions = NULL;
+	c->n_functions = 0;
+	return false;
+}
+
+static bool
+cfg_set(struct bridge_config *c, const struct cfg_key *k, const char *v,
+    char *why, size_t whylen)
+{
+	void *field = (char *)c + k->off;
+	long long n;
+	bool b;
+	int level;
+
+	switch (k->type) {
+	case CFG_UINT:
+	case CFG_SIZE:
+		if (!cfg_parse_ll(v, k->type == CFG_SIZE, &n, why, whylen))
+			return false;
+		if (n < k->min || n > k->max) {
+			snprintf(why, whylen, "%s is out of range %lld..%lld",
+			    v, k->min, k->max);
+			return false;
+		}
+		if (k->type == CFG_UINT)
+			*(unsigned *)field = (unsigned)n;
+		else
+			*(size_t *)field = (size_t)n;
+		return true;
+	case CFG_BOOL:
+		if (!cfg_parse_bool(v, &b)) {
+			snprintf(why, whylen, "\"%s\" is not true or false", v);
+			return false;
+		}
+		*(bool *)field = b;
+		return true;
+	case CFG_SOCKET:
+		if (*v != '/') {
+			snprintf(
+			    why, whylen, "\"%s\" is not an absolute path", v);
+			return false;
+		}
+		if (strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			snprintf(why, whylen, "path longer than %zu bytes",
+			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			return false;
+		}
+		/* fall through */
+	case CFG_STRING:
+	case CFG_PREFIX:
+		if (k->type == CFG_PREFIX) {
+			/* Gearman function names are one protocol field:
+			 * no NUL (ruled out), blanks or control bytes. */
+			for (const char *p = v; *p; p++)
+				if ((unsigned char)*p <= ' ') {
+					snprintf(why, whylen,
+					    "blank or control character in "
+					    "the prefix");
+					return false;
+				}
+			if (strlen(v) > 64) {
+				snprintf(why, whylen, "longer than 64 bytes");
+				return false;
+			}
+		}
+		free(*(char **)field);
+		*(char **)field = NULL;
+		if (*v == '\0' && k->type != CFG_PREFIX)
+			return true;
+		if ((*(char **)field = strdup(v)) == NULL) {
+			snprintf(why, whylen, "%s", strerror(ENOMEM));
+			return false;
+		}
+		return true;
+	case CFG_SERVERS:
+		if (*v == '\0') {
+			snprintf(why, whylen, "at least one server is needed");
+			return false;
+		}
+		return cfg_parse_servers(c, v, why, whylen);
+	case CFG_FUNCTIONS:
+		if (*v == '\0') {
+			snprintf(why, whylen, "at least one method is needed");
+			return false;
+		}
+		return cfg_parse_functions(c, v, why, whylen);
+	case CFG_LOGLEVEL:
+		if ((level = log_level_parse(v)) < 0) {
+			snprintf(why, whylen,
+			    "\"%s\" is not a log level (err, warning, notice, "
+			    "info, debug)",
+			    v);
+			return false;
+		}
+		*(int *)field = level;
+		return true;
+	}
+	snprintf(why, whylen, "internal error: bad key type");
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading the file */
+
+static int
+cfg_key_index(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(cfg_keys[i].section, section) == 0 &&
+		    strcmp(cfg_keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static bool
+cfg_check_section(struct cfg_ctx *ctx, const char *p)
+{
+	const char *end = strchr(p, ']'), *q;
+	bool known = false;
+
+	if (end == NULL) {
+		cfg_error(ctx, ctx->lineno, "%s: missing ']'", p);
+		return false;
+	}
+	for (size_t i = 0; i < sizeof(cfg_sections) / sizeof(cfg_sections[0]);
+	     i++)
+		if (strlen(cfg_sections[i]) == (size_t)(end - p - 1) &&
+		    memcmp(cfg_sections[i], p + 1, (size_t)(end - p - 1)) == 0)
+			known = true;
+	if (!known) {
+		cfg_error(ctx, ctx->lineno, "[%.*s]: unknown section",
+		    (int)(end - p - 1), p + 1);
+		return false;
+	}
+	for (q = end + 1; *q == ' ' || *q == '\t'; q++)
+		;
+	if (*q != '\0' && *q != ';' && *q != '#') {
+		cfg_error(ctx, ctx->lineno,
+		    "%.*s: text after the section header", (int)(end - p + 1),
+		    p);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Set aside the value of a line too long for inih's buffer and give inih
+ * "name=" plus a marker instead, stripping the comment and blanks as
+ * inih would.  False when even the name does not fit.
+ */
+static bool
+cfg_stash_long(struct cfg_ctx *ctx, char *p, char *str, int num)
+{
+	char *sep = p + strcspn(p, "=:"), *v, *e;
+	size_t nlen;
+
+	if (*sep == '\0')
+		return false;
+	nlen = (size_t)(sep - p);
+	if (nlen + sizeof(CFG_LONG_VALUE) + 1 > (size_t)num)
+		return false;
+	for (v = sep + 1, e = v; *e != '\0'; e++)
+		if (*e == ';' && e > v && (e[-1] == ' ' || e[-1] == '\t'))
+			break;
+	*e = '\0';
+	while (*v == ' ' || *v == '\t')
+		v++;
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+	free(ctx->long_value);
+	if ((ctx->long_value = strdup(v)) == NULL)
+		return false;
+	ctx->long_lineno = ctx->lineno;
+	memcpy(str, p, nlen + 1);
+	memcpy(str + nlen + 1, CFG_LONG_VALUE, sizeof(CFG_LONG_VALUE));
+	return true;
+}
+
+static char *
+cfg_reader(char *str, int num, void *arg)
+{
+	struct cfg_ctx *ctx = arg;
+	ssize_t n;
+	size_t len;
+	char *p;
+
+	if (ctx->failed)
+		return NULL;
+	n = getline(&ctx->line, &ctx->cap, ctx->fp);
+	if (n < 0) {
+		if (ferror(ctx->fp))
+			cfg_error(ctx, ctx->lineno + 1, "%s", strerror(errno));
+		return NULL;
+	}
+	ctx->lineno++;
+	len = (size_t)n;
+	if (len > 0 && ctx->line[len - 1] == '\n')
+		ctx->line[--len] = '\0';
+	if (len > 0 && ctx->line[len - 1] == '\r')
+		ctx->line[--len] = '\0';
+	if (strlen(ctx->line) != len) {
+		cfg_error(ctx, ctx->lineno, "NUL byte in the line");
+		return NULL;
+	}
+	for (p = ctx->line; *p == ' ' || *p == '\t'; p++)
+		len--;
+	if (*p == '[' && !cfg_check_section(ctx, p))
+		return NULL;
+	if (len + 2 > (size_t)num) {
+		if (*p == ';' || *p == '#')
+			p = "";
+		else if (!cfg_stash_long(ctx, p, str, num)) {
+			cfg_error(ctx, ctx->lineno, "line too long");
+			return NULL;
+		} else
+			return str;
+	}
+	memcpy(str, p, strlen(p) + 1);
+	return str;
+}
+
+static int
+cfg_handler(void *arg, const char *section, const char *name, const char *value)
+{
+	struct cfg_ctx *ctx = arg;
+	char why[512];
+	int i;
+
+	if (name == NULL || value == NULL)
+		return 1;
+	if (*section == '\0') {
+		cfg_error(
+		    ctx, ctx->lineno, "%s: key outside any [section]", name);
+		return 0;
+	}
+	if ((i = cfg_key_index(section, name)) < 0) {
+		cfg_error(
+		    ctx, ctx->lineno, "[%s] %s: unknown key", section, name);
+		return 0;
+	}
+	if (ctx->seen[i] != 0) {
+		cfg_error(ctx, ctx->lineno,
+		    "[%s] %s: duplicate key (first set on line %d)", section,
+		    name, ctx->seen[i]);
+		return 0;
+	}
+	ctx->seen[i] = ctx->lineno;
+	if (strcmp(value, CFG_LONG_VALUE) == 0 &&
+	    ctx->long_lineno == ctx->lineno)
+		value = ctx->long_value;
+	if (!cfg_set(ctx->cfg, &cfg_keys[i], value, why, sizeof(why))) {
+		cfg_error(ctx, ctx->lineno, "[%s] %s: %s", section, name, why);
+		return 0;
+	}
+	return 1;
+}
+
+/* The line a key was set on, or 0 when it kept its default. */
+static int
+cfg_line(struct cfg_ctx *ctx, const char *section, const char *key)
+{
+	return ctx->seen[cfg_key_index(section, key)];
+}
+
+/* Checks between keys, once the whole file is read. */
+static void
+cfg_check(struct cfg_ctx *ctx)
+{
+	const struct bridge_config *c = ctx->cfg;
+	int a, b;
+
+	if (c->reconnect_min_ms > c->reconnect_max_ms) {
+		a = cfg_line(ctx, "bridge", "reconnect_min_ms");
+		b = cfg_line(ctx, "bridge", "reconnect_max_ms");
+		cfg_error(ctx, a > b ? a : b,
+		    "[bridge] reconnect_min_ms: %u is above reconnect_max_ms "
+		    "(%u)",
+		    c->reconnect_min_ms, c->reconnect_max_ms);
+		return;
+	}
+	for (size_t i = 0; i < c->n_functions; i++)
+		if (c->functions[i]->needs_paths && !c->allow_paths) {
+			a = cfg_line(ctx, "gearman", "functions");
+			b = cfg_line(ctx, "gearman", "allow_paths");
+			cfg_error(ctx, a > b ? a : b,
+			    "[gearman] functions: %s reads paths, which "
+			    "needs allow_paths = true",
+			    c->functions[i]->name);
+			return;
+		}
+}
+
+void
+bridge_config_free(struct bridge_config *c)
+{
+	if (c == NULL)
+		return;
+	cfg_free_servers(c);
+	free(c->function_prefix);
+	free(c->functions);
+	free(c->identifier);
+	free(c->socket);
+	free(c->stats_file);
+	free(c);
+}
+
+struct bridge_config *
+bridge_config_read(
+    const char *path, const char *socket, char *errbuf, size_t errlen)
+{
+	struct bridge_config *c = calloc(1, sizeof(*c));
+	struct cfg_ctx ctx;
+	char why[512];
+	int r;
+
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	if (c == NULL)
+		goto nomem;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!cfg_set(
+			c, &cfg_keys[i], cfg_keys[i].def, why, sizeof(why)))
+			goto nomem; /* only memory fails: the table is tested */
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = c;
+	ctx.path = path;
+	ctx.err = errbuf;
+	ctx.errlen = errlen;
+	if (path != NULL) {
+		if ((ctx.fp = fopen(path, "re")) == NULL) {
+			cfg_error(&ctx, 0, "%s", strerror(errno));
+			goto fail;
+		}
+		r = ini_parse_stream(cfg_reader, &ctx, cfg_handler, &ctx);
+		if (!ctx.failed && r > 0)
+			cfg_error(&ctx, r,
+			    "not a \"[section]\" or \"key = value\" line");
+		else if (!ctx.failed && r < 0)
+			cfg_error(&ctx, 0, "%s", strerror(ENOMEM));
+		free(ctx.line);
+		free(ctx.long_value);
+		fclose(ctx.fp);
+	}
+	if (!ctx.failed) {
+		ctx.path = path ? path : "built-in defaults";
+		cfg_check(&ctx);
+	}
+	if (ctx.failed)
+		goto fail;
+	if (socket != NULL) {
+		free(c->socket);
+		if ((c->socket = strdup(socket)) == NULL)
+			goto nomem;
+	}
+	return c;
+nomem:
+	snprintf(errbuf, errlen, "out of memory");
+fail:
+	bridge_config_free(c);
+	return NULL;
+}
