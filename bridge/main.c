@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "config.h"
 #include "log.h"
 #include "sbk-client.h"
@@ -203,6 +205,8 @@ main(int argc, char **argv)
 	    SBK_VERSION, bridge.stats.slots, cfg->n_functions, cfg->n_servers,
 	    cfg->socket);
 	write_stats(&bridge);
+	/* Under systemd (Type=notify); a no-op elsewhere. */
+	sd_notifyf(0, "READY=1\nSTATUS=%u slots", bridge.stats.slots);
 
 	while (stops == 0) {
 		if (cfg->stats_interval_s > 0) {
@@ -236,6 +240,7 @@ main(int argc, char **argv)
 	}
 	log_info("stopping: no new jobs; %u running jobs finish first",
 	    atomic_load(&bridge.stats.busy));
+	sd_notify(0, "STOPPING=1\nSTATUS=finishing the running jobs");
 	bridge_stop(&bridge);
 
 	/* A second SIGTERM/SIGINT does not wait for the running jobs:

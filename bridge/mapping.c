@@ -52,7 +52,8 @@ map_workload(const struct bridge_config *cfg, const struct bridge_method *m,
 	}
 	/* The workload is the whole params object, nothing before or after;
 	 * an empty workload is not "no params": clients send {}. */
-	params = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	params = json_loadb(
+	    data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (params == NULL) {
 		*error = map_refuse(-32700, "workload is not JSON",
 		    json_pack("{s:s}", "error", jerr.text));
