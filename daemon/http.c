@@ -47,6 +47,7 @@ struct http_conn {
 	struct event *deadline;
 	enum http_state state;
 	bool close_after; /* after the response in progress */
+	bool http10;	  /* the request in progress is HTTP/1.0 */
 	size_t lingered;  /* bytes dropped in LINGER */
 };
 
@@ -65,6 +66,7 @@ struct http_server {
 struct http_request {
 	bool head_only;	 /* HEAD */
 	bool keep_alive; /* HTTP/1.1 without "Connection: close" */
+	bool http10;
 	bool has_body;
 	const char *target;
 	size_t target_len;
@@ -135,7 +137,9 @@ http_respond(struct http_conn *hc, int status, const char *reason,
 	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	    "%s%s\r\n",
 	    status, reason, ctype, len, extra,
-	    keep_alive ? "" : "Connection: close\r\n");
+	    !keep_alive	   ? "Connection: close\r\n" :
+		hc->http10 ? "Connection: keep-alive\r\n" :
+			     "");
 	bufferevent_disable(hc->bev, EV_READ);
 	if (n < 0 || (size_t)n >= sizeof(head) ||
 	    bufferevent_write(hc->bev, head, (size_t)n) < 0 ||
@@ -213,6 +217,7 @@ http_parse(char *head, struct http_request *rq)
 	    strcmp(version, "HTTP/1.0") != 0)
 		return 505;
 	v10 = strcmp(version, "HTTP/1.0") == 0;
+	rq->http10 = v10;
 	rq->keep_alive = !v10;
 	rq->target = sp1 + 1;
 	rq->target_len = (size_t)(sp2 - (sp1 + 1));
@@ -264,6 +269,7 @@ http_answer(struct http_conn *hc, char *head)
 	int st;
 
 	st = http_parse(head, &rq);
+	hc->http10 = rq.http10;
 	if (st == 400) {
 		http_error(hc, 400, "Bad Request", "", false);
 		return;

@@ -2,6 +2,9 @@
 """The /metrics endpoint against hostile HTTP clients (issue 19 items 1
 and 2), with a real $SBKD on a loopback port:
 
+  protocol   bad versions, request lines, headers, bodies, methods and
+             oversized heads get 505/400/413/405/431 and are closed;
+             HTTP/1.0, LF-only heads, query strings and 404s work.
   pipeline   GET /metrics pipelined over one HTTP/1.1 connection for
              2 s, every response read; then the same never read.  sbkd's
              RSS must not grow by more than 64 MiB (it grew by GiBs when
@@ -318,7 +321,62 @@ def backlog(tmp):
         d.stop()
 
 
-PARTS = {"pipeline": pipeline, "cap": cap, "slowloris": slowloris,
+def raw(d, data):
+    """Send data, read until sbkd closes (or 0.5 s of quiet): (status line,
+    whether sbkd closed)."""
+    s = d.connect()
+    s.sendall(data)
+    s.settimeout(0.5)
+    out, closed = b"", False
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+    s.close()
+    return out.split(b"\r\n")[0].decode(), closed
+
+
+def protocol(tmp):
+    d = Sbkd(tmp, "proto")
+    try:
+        for data, status, closed in (
+                (b"GET /metrics HTTP/2.0\r\n\r\n", "505", True),
+                (b"garbage\r\n\r\n", "400", True),
+                (b"GET /metrics HTTP/1.1\r\nbad header\r\n\r\n", "400",
+                 True),
+                (b"GET /met\0rics HTTP/1.1\r\n\r\n", "400", True),
+                (b"POST /metrics HTTP/1.1\r\n\r\n", "405", True),
+                (b"GET /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\n"
+                 b"hello", "413", True),
+                (b"GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked"
+                 b"\r\n\r\n0\r\n\r\n", "413", True),
+                (b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 9000 +
+                 b"\r\n\r\n", "431", True),
+                (b"GET /metrics HTTP/1.1\nConnection: close\n\n", "200",
+                 True),
+                (b"\r\nGET /metrics?x HTTP/1.0\r\n\r\n", "200", True),
+                (b"GET /metrics HTTP/1.0\r\nConnection: keep-alive\r\n"
+                 b"\r\n", "200", False),
+                (b"GET /metrics HTTP/1.1\r\n\r\n", "200", False),
+                (b"GET /x HTTP/1.1\r\n\r\n", "404", False)):
+            line, was_closed = raw(d, data)
+            check(line.split(" ")[1:2] == [status] and was_closed == closed,
+                  "%r: %r, closed %r (want %s, closed %r)"
+                  % (data[:60], line, was_closed, status, closed))
+        print("protocol: 13 requests answered as they should")
+    finally:
+        log = d.stop()
+    check(d.proc.returncode == 0, "exit %r: %s" % (d.proc.returncode, log))
+
+
+PARTS = {"protocol": protocol, "pipeline": pipeline, "cap": cap, "slowloris": slowloris,
          "reserve": reserve, "backlog": backlog}
 
 
