@@ -63,6 +63,13 @@ struct sbk_config {
 	size_t n_allow_gids;
 };
 
+/*
+ * The largest configuration file read.  A config file must also be a
+ * regular file (a symlink to one is fine): a FIFO or a device is refused
+ * without reading it.
+ */
+#define CONFIG_MAX_BYTES (1024L * 1024)
+
 /* Fill in the built-in defaults (the contract's).  0, or -errno. */
 int config_init(struct sbk_config *);
 

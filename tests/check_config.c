@@ -495,6 +495,21 @@ static const struct bad_case {
 	{ "[daemon]\nmetrics_listen = h:0\n", 2,
 	    "[daemon] metrics_listen: "
 	    "\"h:0\" has no valid port" },
+	/* Issue 19 item 7: these passed -t and then failed at start. */
+	{ "[daemon]\nmetrics_listen = [::1:9464\n", 2,
+	    "[daemon] metrics_listen: \"[::1:9464\": no ']' before the "
+	    "port" },
+	{ "[daemon]\nmetrics_listen = 999.1.1.1:9464\n", 2,
+	    "[daemon] metrics_listen: \"999.1.1.1\" is not an IPv4 "
+	    "address" },
+	{ "[daemon]\nmetrics_listen = [::g]:9464\n", 2,
+	    "[daemon] metrics_listen: \"::g\" is not an IPv6 address" },
+	{ "[daemon]\nmetrics_listen = ::1:9464\n", 2,
+	    "[daemon] metrics_listen: write an IPv6 address in brackets" },
+	{ "[daemon]\nmetrics_listen = host_name:9464\n", 2,
+	    "[daemon] metrics_listen: \"host_name\" is not a host name" },
+	{ "[daemon]\nmetrics_listen = []:9464\n", 2,
+	    "[daemon] metrics_listen: \"\" is not an IPv6 address" },
 	{ "[files]\nread_roots = relative/dir\n", 2,
 	    "[files] read_roots: "
 	    "\"relative/dir\" is not an absolute path" },
@@ -641,6 +656,108 @@ START_TEST(test_unreadable)
 }
 END_TEST
 
+/* Issue 19 item 7: what metrics.c can bind passes. */
+START_TEST(test_listen_good)
+{
+	static const char *const good[] = {
+		"127.0.0.1:9464",
+		"0.0.0.0:1",
+		"[::1]:9464",
+		"[::]:65535",
+		"localhost:9464",
+		"metrics.example-host.net:80",
+	};
+	struct sbk_config cfg;
+	char err[512], *text;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_int_ge(
+		    asprintf(&text, "[daemon]\nmetrics_listen = %s\n", good[i]),
+		    0);
+		ck_assert_msg(
+		    load_text(&cfg, text, err, sizeof(err), NULL) == 0,
+		    "%s: %s", good[i], err);
+		ck_assert_str_eq(cfg.metrics_listen, good[i]);
+		config_free(&cfg);
+		free(text);
+	}
+}
+END_TEST
+
+/*
+ * Issue 19 items 3 and 4: a config file is a regular file of at most
+ * CONFIG_MAX_BYTES.  A FIFO is refused at once (it blocked until a
+ * writer came), a device too (/dev/zero read for ever), and so is a file
+ * over the limit; a symlink to a regular file is fine.
+ */
+START_TEST(test_not_regular_or_too_big)
+{
+	struct sbk_config cfg;
+	char err[512], *fifo, *big, *link, *path;
+	FILE *f;
+
+	alarm(3); /* a FIFO or /dev/zero must not hang the test */
+	ck_assert_int_eq(config_init(&cfg), 0);
+	ck_assert_int_ge(asprintf(&fifo, "%s/fifo.conf", tmpbase), 0);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_lt(config_load(&cfg, fifo, err, sizeof(err)), 0);
+	ck_assert_msg(
+	    strstr(err, "not a regular file (a FIFO)") != NULL, "%s", err);
+	ck_assert(strncmp(err, fifo, strlen(fifo)) == 0);
+	unlink(fifo);
+
+	ck_assert_int_lt(config_load(&cfg, "/dev/zero", err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err,
+			  "/dev/zero: not a regular file (a "
+			  "character device)") != NULL,
+	    "%s", err);
+
+	/* Exactly the limit is fine, one byte more is not. */
+	ck_assert_int_ge(asprintf(&big, "%s/big.conf", tmpbase), 0);
+	f = fopen(big, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("[pool]\nio_workers = 5\n", f);
+	/* Comment lines of 64 bytes, the last one cut to fit. */
+	for (long n = 22, k; n < CONFIG_MAX_BYTES; n += k + 2) {
+		k = CONFIG_MAX_BYTES - n < 64 ? CONFIG_MAX_BYTES - n - 2 : 62;
+		fprintf(f, "#%0*d\n", (int)k, 0);
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	{
+		struct stat st;
+
+		ck_assert_int_eq(stat(big, &st), 0);
+		ck_assert_int_eq(st.st_size, CONFIG_MAX_BYTES);
+	}
+	ck_assert_msg(config_load(&cfg, big, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.io_workers, 5);
+	config_free(&cfg);
+	ck_assert_int_eq(config_init(&cfg), 0);
+	f = fopen(big, "a");
+	fputc('\n', f);
+	fclose(f);
+	ck_assert_int_lt(config_load(&cfg, big, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "larger than") != NULL, "%s", err);
+
+	/* A symlink to a regular file is what operators do. */
+	path = write_conf("[pool]\nio_workers = 6\n", 22);
+	ck_assert_int_ge(asprintf(&link, "%s/link.conf", tmpbase), 0);
+	ck_assert_int_eq(symlink(path, link), 0);
+	ck_assert_msg(
+	    config_load(&cfg, link, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.io_workers, 6);
+	config_free(&cfg);
+	unlink(link);
+	unlink(path);
+	unlink(big);
+	free(link);
+	free(path);
+	free(big);
+	free(fifo);
+	alarm(0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 static char *
@@ -761,6 +878,8 @@ config_suite(void)
 	    tc, test_bad, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_bad_bytes);
 	tcase_add_test(tc, test_unreadable);
+	tcase_add_test(tc, test_listen_good);
+	tcase_add_test(tc, test_not_regular_or_too_big);
 	tcase_add_test(tc, test_shipped_conf);
 	tcase_add_test(tc, test_shipped_conf_uncommented);
 	suite_add_tcase(s, tc);

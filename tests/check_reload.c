@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -476,6 +478,92 @@ START_TEST(test_reload_lowered_budget_answers_admitted_argon2)
 }
 END_TEST
 
+/* Run sbkd with args, expect exit 2 within a few seconds and why in the log. */
+static void
+expect_refused(const char *const *args, const char *why)
+{
+	int status;
+	char *log;
+
+	hx_spawn(&d, args);
+	status = hx_wait_exit(&d, 5000 * hx_slow());
+	ck_assert_msg(
+	    WIFEXITED(status) && WEXITSTATUS(status) == 2, "status %d", status);
+	log = hx_daemon_log(&d);
+	ck_assert_msg(strstr(log, why) != NULL, "no \"%s\" in: %s", why, log);
+	free(log);
+	ck_assert_int_eq(truncate(d.log, 0), 0);
+}
+
+/*
+ * Issue 19 items 3 and 4: a config file must be a regular file.  `sbkd
+ * -t` hung on a FIFO and read /dev/zero until it had a gigabyte; a pipe
+ * (`-c <(...)`) was read at start and then read as empty at a reload.
+ */
+START_TEST(test_config_not_regular_refused_at_once)
+{
+	char fifo[320], fdpath[64];
+	int pfd[2];
+
+	hx_daemon_init(&d, NULL);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.conf", d.dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	expect_refused((const char *const[]){ "-t", "-c", fifo, NULL },
+	    "not a regular file (a FIFO)");
+	expect_refused((const char *const[]){ "-t", "-c", "/dev/zero", NULL },
+	    "/dev/zero: not a regular file");
+
+	/* A pipe the daemon inherits, as `sbkd -c <(...)` makes. */
+	ck_assert_int_eq(pipe(pfd), 0);
+	ck_assert_int_eq(write(pfd[1], "[pool]\nio_workers = 2\n", 22), 22);
+	close(pfd[1]);
+	snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", pfd[0]);
+	expect_refused(
+	    (const char *const[]){ "-c", fdpath, "-s", d.sock, NULL },
+	    "not a regular file (a FIFO)");
+	close(pfd[0]);
+}
+END_TEST
+
+/*
+ * A reload whose file became a FIFO fails at once and changes nothing
+ * (before: the event thread blocked in fopen until a writer came).
+ */
+START_TEST(test_reload_unreadable_file_changes_nothing)
+{
+	struct hx_conn *sc, *c;
+	json_t *r, *st;
+	char *log;
+
+	hx_daemon_up(&d, "[pool]\nio_workers = 3\n");
+	sc = hx_connect(&d);
+	c = hx_connect(&d);
+	ck_assert_int_eq(unlink(d.conf), 0);
+	ck_assert_int_eq(mkfifo(d.conf, 0600), 0);
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	log = wait_log("reload failed");
+	ck_assert_ptr_nonnull(strstr(log, "not a regular file (a FIFO)"));
+	free(log);
+	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	hx_expect_result(r, "1");
+	json_decref(r);
+	st = hx_stats_on(sc);
+	ck_assert_int_eq(hx_int_at(st, "config_generation"), 1);
+	ck_assert_int_eq(hx_int_at(st, "workers.io.size"), 3);
+	json_decref(st);
+
+	/* Made a regular file again, the next reload applies. */
+	ck_assert_int_eq(unlink(d.conf), 0);
+	rewrite_conf("[pool]\nio_workers = 4\n");
+	reload(sc, 2);
+	st = hx_stats_on(sc);
+	ck_assert_int_eq(hx_int_at(st, "workers.io.size"), 4);
+	json_decref(st);
+	hx_close(c);
+	hx_close(sc);
+}
+END_TEST
+
 START_TEST(test_access_refuses_other_uid)
 {
 	struct hx_conn *c;
@@ -576,6 +664,8 @@ reload_suite(void)
 	tcase_add_test(tc, test_reload_cycles_join_workers);
 	tcase_add_test(tc, test_reload_failed_spawn_changes_nothing);
 	tcase_add_test(tc, test_reload_lowered_budget_answers_admitted_argon2);
+	tcase_add_test(tc, test_config_not_regular_refused_at_once);
+	tcase_add_test(tc, test_reload_unreadable_file_changes_nothing);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("access");
