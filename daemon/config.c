@@ -4,6 +4,13 @@
  * that table, and the INI file read through inih with every value checked
  * and every error reported as "FILE:LINE: [section] key: what is wrong".
  *
+ * The file is read whole first, bounded: it must be a regular file (a
+ * symlink to one is fine) of at most CONFIG_MAX_BYTES, opened with
+ * O_NONBLOCK and checked with fstat before a byte is read, so a FIFO or a
+ * device is refused at once and never blocks (sbkd reads its file on the
+ * event thread at SIGHUP); any read error is an error, never an end of
+ * file.
+ *
  * inih is driven through ini_parse_stream with our own line reader, which
  * counts lines (the packaged library is built without line numbers in the
  * handler), strips leading blanks (so inih never sees a multi-line
@@ -15,7 +22,9 @@
  */
 #include "sbk-config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -171,8 +180,10 @@ static const char *const config_sections[] = {
 struct config_ctx {
 	struct sbk_config *cfg;
 	const char *path;
-	FILE *fp;
-	char *line; /* getline buffer */
+	const char *text; /* the whole file */
+	size_t len;
+	size_t pos;
+	char *line; /* the current line, NUL-terminated */
 	size_t cap;
 	int lineno;
 	int seen[NKEYS];  /* line a key was set on */
@@ -417,12 +428,44 @@ fail:
 	return false;
 }
 
+/* A DNS name: labels of letters, digits and '-', 1-63 bytes each. */
+static bool
+config_host_name_ok(const char *h, size_t len)
+{
+	size_t label = 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = h[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			(ch >= '0' && ch <= '9') || ch == '-') ||
+		    ++label > 63)
+			return false;
+	}
+	return label > 0;
+}
+
+/*
+ * "ADDR:PORT" as metrics.c binds it: ADDR is an IPv4 address, a host
+ * name, or an IPv6 address in brackets.  Checked here so that `sbkd -t`
+ * refuses what would fail at start; a name is not resolved.
+ */
 static bool
 config_check_listen(const char *v, char *why, size_t whylen)
 {
 	const char *colon = strrchr(v, ':');
-	char *end;
+	char *end, host[256];
 	unsigned long port;
+	size_t hlen;
+	unsigned char addr[16];
 
 	if (colon == NULL || colon == v) {
 		snprintf(why, whylen, "\"%s\" is not ADDR:PORT", v);
@@ -433,6 +476,50 @@ config_check_listen(const char *v, char *why, size_t whylen)
 	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 ||
 	    port == 0 || port > 65535) {
 		snprintf(why, whylen, "\"%s\" has no valid port", v);
+		return false;
+	}
+	hlen = (size_t)(colon - v);
+	if (v[0] == '[') {
+		if (colon[-1] != ']') {
+			snprintf(
+			    why, whylen, "\"%s\": no ']' before the port", v);
+			return false;
+		}
+		hlen -= 2;
+		if (hlen >= sizeof(host)) {
+			snprintf(why, whylen, "the address is too long");
+			return false;
+		}
+		memcpy(host, v + 1, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET6, host, addr) != 1) {
+			snprintf(
+			    why, whylen, "\"%s\" is not an IPv6 address", host);
+			return false;
+		}
+		return true;
+	}
+	if (memchr(v, ':', hlen) != NULL) {
+		snprintf(why, whylen,
+		    "write an IPv6 address in brackets: [ADDR]:PORT");
+		return false;
+	}
+	if (hlen >= sizeof(host)) {
+		snprintf(why, whylen, "the host name is too long");
+		return false;
+	}
+	memcpy(host, v, hlen);
+	host[hlen] = '\0';
+	if (strspn(host, "0123456789.") == hlen) {
+		if (inet_pton(AF_INET, host, addr) != 1) {
+			snprintf(
+			    why, whylen, "\"%s\" is not an IPv4 address", host);
+			return false;
+		}
+		return true;
+	}
+	if (!config_host_name_ok(host, hlen)) {
+		snprintf(why, whylen, "\"%s\" is not a host name", host);
 		return false;
 	}
 	return true;
@@ -656,21 +743,31 @@ static char *
 config_reader(char *str, int num, void *arg)
 {
 	struct config_ctx *ctx = arg;
-	ssize_t n;
+	const char *nl;
+	size_t n, len;
 	char *p;
-	size_t len;
 
 	if (ctx->failed)
 		return NULL; /* stop inih at the first error */
-	n = getline(&ctx->line, &ctx->cap, ctx->fp);
-	if (n < 0) {
-		if (ferror(ctx->fp))
-			config_error(
-			    ctx, ctx->lineno + 1, "%s", strerror(errno));
+	if (ctx->pos >= ctx->len)
 		return NULL;
+	nl = memchr(ctx->text + ctx->pos, '\n', ctx->len - ctx->pos);
+	n = (nl != NULL ? (size_t)(nl - ctx->text) + 1 : ctx->len) - ctx->pos;
+	if (n + 1 > ctx->cap) {
+		free(ctx->line);
+		ctx->cap = n + 1;
+		if ((ctx->line = malloc(ctx->cap)) == NULL) {
+			ctx->cap = 0;
+			config_error(
+			    ctx, ctx->lineno + 1, "%s", strerror(ENOMEM));
+			return NULL;
+		}
 	}
+	memcpy(ctx->line, ctx->text + ctx->pos, n);
+	ctx->line[n] = '\0';
+	ctx->pos += n;
 	ctx->lineno++;
-	len = (size_t)n;
+	len = n;
 	if (len > 0 && ctx->line[len - 1] == '\n')
 		ctx->line[--len] = '\0';
 	if (len > 0 && ctx->line[len - 1] == '\r')
@@ -811,12 +908,103 @@ config_init(struct sbk_config *cfg)
 	return 0;
 }
 
+static const char *
+config_file_type(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
+	default:
+		return "not a file";
+	}
+}
+
+/*
+ * The whole file into a new buffer (*textp, *lenp), or -1 after
+ * config_error.  Never blocks on a FIFO or a device: they are refused
+ * after fstat, before any read.
+ */
+static int
+config_slurp(struct config_ctx *ctx, char **textp, size_t *lenp)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd, e;
+
+	fd = open(ctx->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		config_error(ctx, 0, "%s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		goto fail;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		e = EISDIR;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		config_error(ctx, 0, "not a regular file (%s)",
+		    config_file_type(st.st_mode));
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > CONFIG_MAX_BYTES)
+		goto too_big;
+	/* One byte more than the limit: a file growing meanwhile shows. */
+	if ((text = malloc(CONFIG_MAX_BYTES + 1)) == NULL) {
+		e = ENOMEM;
+		goto fail;
+	}
+	for (;;) {
+		n = read(fd, text + len, CONFIG_MAX_BYTES + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_MAX_BYTES)
+			goto too_big;
+	}
+	close(fd);
+	*textp = text;
+	*lenp = len;
+	return 0;
+too_big:
+	config_error(ctx, 0,
+	    "larger than %ld bytes (the limit of a "
+	    "configuration file)",
+	    CONFIG_MAX_BYTES);
+	free(text);
+	close(fd);
+	return -1;
+fail:
+	config_error(ctx, 0, "%s", strerror(e));
+	free(text);
+	close(fd);
+	return -1;
+}
+
 int
 config_load(
     struct sbk_config *cfg, const char *path, char *errbuf, size_t errlen)
 {
 	struct config_ctx ctx;
-	int r, saved;
+	char *text;
+	int r;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = cfg;
@@ -825,11 +1013,9 @@ config_load(
 	ctx.errlen = errlen;
 	if (errlen > 0)
 		errbuf[0] = '\0';
-	if ((ctx.fp = fopen(path, "re")) == NULL) {
-		saved = errno;
-		config_error(&ctx, 0, "%s", strerror(saved));
+	if (config_slurp(&ctx, &text, &ctx.len) < 0)
 		return -1;
-	}
+	ctx.text = text;
 
 	/*
 	 * inih as packaged: inline comments are a ';' after whitespace (the
@@ -849,7 +1035,7 @@ config_load(
 
 	free(ctx.line);
 	free(ctx.long_value);
-	fclose(ctx.fp);
+	free(text);
 	return ctx.failed ? -1 : 0;
 }
 
