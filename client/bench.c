@@ -132,9 +132,13 @@ count_code(struct tally *t, int code)
 static void
 fail(struct tally *t, const char *what, const struct sbk_error *err)
 {
-	if (t->failure[0] == '\0')
-		snprintf(t->failure, sizeof(t->failure), "%s: %s", what,
-		    err->message);
+	char msg[256];
+
+	if (t->failure[0] == '\0') {
+		/* The message may come from the daemon: escaped. */
+		ctl_escape(msg, sizeof(msg), err->message);
+		snprintf(t->failure, sizeof(t->failure), "%s: %s", what, msg);
+	}
 }
 
 /* May one more request be sent?  Takes it from the budget if so. */
@@ -223,6 +227,7 @@ handle_reply(
 	if (slot >= (uint32_t)th->b->pipeline || bc->gen[slot] != gen)
 		return;
 	hist_add(th->t.hist, now - bc->sent_ns[slot]);
+	bc->last_reply_ns = now; /* only a reply shows progress */
 	bc->gen[slot] = (bc->gen[slot] + 1) & 0x7fffffff; /* answered */
 	bc->free_slots[bc->nfree++] = (uint16_t)slot;
 	bc->inflight--;
@@ -232,20 +237,24 @@ handle_reply(
 		th->t.ok++;
 }
 
+/*
+ * Handle what the connection has, at most a round's worth: a daemon
+ * that floods notifications must not keep the thread here (the stall
+ * timer runs only between rounds).
+ */
 static void
 drain(struct bthread *th, struct bconn *bc)
 {
 	struct sbk_error err = { 0 };
 	struct sbk_reply r;
-	uint64_t now;
-	int rc;
+	int rc, budget = 2 * th->b->pipeline + 64;
 
-	while ((rc = sbk_recv(bc->c, &r, 0, &err)) == 1) {
-		now = now_ns();
-		bc->last_reply_ns = now;
-		handle_reply(th, bc, &r, now);
+	while (budget-- > 0 && (rc = sbk_recv(bc->c, &r, 0, &err)) == 1) {
+		handle_reply(th, bc, &r, now_ns());
 		sbk_reply_clear(&r);
 	}
+	if (budget < 0)
+		return;
 	if (rc == -1) {
 		lose(th, bc, "recv", &err);
 		sbk_error_clear(&err);
@@ -303,7 +312,10 @@ load_thread(void *arg)
 			if (pfd[i].revents != 0 || sbk_pending(bc->c)) {
 				drain(th, bc);
 				refill(th, bc);
-			} else if (now - bc->last_reply_ns > stall_ns) {
+			}
+			now = now_ns(); /* after the replies just handled */
+			if (!bc->dead && bc->inflight > 0 &&
+			    now - bc->last_reply_ns > stall_ns) {
 				err.kind = SBK_ERR_TIMEOUT;
 				snprintf(err.message, sizeof(err.message),
 				    "no reply for %d ms",
@@ -328,7 +340,8 @@ probe_thread(void *arg)
 	uint64_t t0, next, interval;
 
 	interval = (uint64_t)b->probe_ms * 1000000u;
-	if ((c = sbk_connect(b->ctl->socket, &err)) == NULL) {
+	if ((c = sbk_connect_timeout(
+		 b->ctl->socket, b->ctl->timeout_ms, &err)) == NULL) {
 		fail(&b->probe, "probe connect", &err);
 		sbk_error_clear(&err);
 		return (NULL);
@@ -535,10 +548,12 @@ setup_conn(struct bench *b, struct bconn *bc)
 	struct sbk_error err = { 0 };
 	int i;
 
-	bc->c = sbk_connect(b->ctl->socket, &err);
+	bc->c = sbk_connect_timeout(b->ctl->socket, b->ctl->timeout_ms, &err);
 	if (bc->c == NULL) {
-		fprintf(stderr, "%s: bench: cannot connect to sbkd: %s\n",
-		    b->ctl->prog, err.message);
+		fprintf(stderr,
+		    "%s: bench: cannot connect to sbkd: ", b->ctl->prog);
+		ctl_fputs_esc(err.message, stderr);
+		fputc('\n', stderr);
 		sbk_error_clear(&err);
 		return (-1);
 	}

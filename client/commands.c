@@ -1,10 +1,10 @@
 /*
  * commands.c - sbkctl's verb table: for each verb its method, synopsis,
  * options, and the functions that build its params and print its result
- * (or, for verbs that are more than one call, run the whole exchange:
- * compress/decompress with a progress bar, read in chunks, call and its
- * raw session mode, bench in bench.c).  Passwords come from standard
- * input or a no-echo prompt, never from argv, and are wiped after use.
+ * (verbs that are more than one call run the whole exchange: files.c
+ * for compress, decompress and read, call.c, bench.c).  Passwords
+ * (password.c) come from standard input or a no-echo prompt, never from
+ * argv, and are wiped after use.
  *
  * Thread safety: single-threaded.
  */
@@ -46,52 +46,6 @@ enum {
 	OPT_PROMETHEUS,
 };
 
-/* Largest standard input or password read into memory for inline mode. */
-#define INLINE_INPUT_MAX ((size_t)256 * 1024 * 1024)
-#define PASSWORD_MAX	 ((size_t)64 * 1024)
-
-static bool
-parse_ll(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return (false);
-	*out = v;
-	return (true);
-}
-
-/* "10", "2.5s", "500ms" -> seconds. */
-static bool
-parse_duration(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || v <= 0)
-		return (false);
-	if (strcmp(end, "ms") == 0)
-		v /= 1000.0;
-	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-		v *= 60.0;
-	else if (*end != '\0' && strcmp(end, "s") != 0)
-		return (false);
-	*out = v;
-	return (true);
-}
-
-static int
-bad_value(const struct ctl *ctl, const char *opt, const char *arg)
-{
-	fprintf(stderr, "%s: %s: bad value '%s' for %s\n", ctl->prog,
-	    ctl->verb->name, arg, opt);
-	return (CTL_USAGE);
-}
 
 /*
  * stats --prometheus.  sbkctl runs one verb per process, so this flag
@@ -109,8 +63,8 @@ ctl_option(struct ctl *ctl, int ch, const char *arg)
 		ctl->out = arg;
 		break;
 	case 'l':
-		if (!parse_ll(arg, -1000, 1000, &v))
-			return (bad_value(ctl, "--level", arg));
+		if (!ctl_parse_ll(arg, -1000, 1000, &v))
+			return (ctl_bad_value(ctl, "--level", arg));
 		ctl->level = (int)v;
 		ctl->level_set = true;
 		break;
@@ -118,53 +72,53 @@ ctl_option(struct ctl *ctl, int ch, const char *arg)
 		ctl->overwrite = true;
 		break;
 	case OPT_OFFSET:
-		if (!parse_ll(arg, 0, LLONG_MAX, &ctl->offset))
-			return (bad_value(ctl, "--offset", arg));
+		if (!ctl_parse_ll(arg, 0, LLONG_MAX, &ctl->offset))
+			return (ctl_bad_value(ctl, "--offset", arg));
 		break;
 	case OPT_LENGTH:
-		if (!parse_ll(arg, 0, LLONG_MAX, &ctl->length))
-			return (bad_value(ctl, "--length", arg));
+		if (!ctl_parse_ll(arg, 0, LLONG_MAX, &ctl->length))
+			return (ctl_bad_value(ctl, "--length", arg));
 		break;
 	case OPT_TYPE:
 		ctl->type = arg;
 		break;
 	case OPT_T_COST:
-		if (!parse_ll(arg, 0, INT32_MAX, &ctl->t_cost))
-			return (bad_value(ctl, "--t-cost", arg));
+		if (!ctl_parse_ll(arg, 0, INT32_MAX, &ctl->t_cost))
+			return (ctl_bad_value(ctl, "--t-cost", arg));
 		break;
 	case OPT_M_COST:
-		if (!parse_ll(arg, 0, INT32_MAX, &ctl->m_cost))
-			return (bad_value(ctl, "--m-cost", arg));
+		if (!ctl_parse_ll(arg, 0, INT32_MAX, &ctl->m_cost))
+			return (ctl_bad_value(ctl, "--m-cost", arg));
 		break;
 	case OPT_PARALLELISM:
-		if (!parse_ll(arg, 0, INT32_MAX, &ctl->parallelism))
-			return (bad_value(ctl, "--parallelism", arg));
+		if (!ctl_parse_ll(arg, 0, INT32_MAX, &ctl->parallelism))
+			return (ctl_bad_value(ctl, "--parallelism", arg));
 		break;
 	case OPT_HASH_LEN:
-		if (!parse_ll(arg, 0, INT32_MAX, &ctl->hash_len))
-			return (bad_value(ctl, "--hash-len", arg));
+		if (!ctl_parse_ll(arg, 0, INT32_MAX, &ctl->hash_len))
+			return (ctl_bad_value(ctl, "--hash-len", arg));
 		break;
 	case OPT_SALT_LEN:
-		if (!parse_ll(arg, 0, INT32_MAX, &ctl->salt_len))
-			return (bad_value(ctl, "--salt-len", arg));
+		if (!ctl_parse_ll(arg, 0, INT32_MAX, &ctl->salt_len))
+			return (ctl_bad_value(ctl, "--salt-len", arg));
 		break;
 	case 'c':
-		if (!parse_ll(arg, 1, 100000, &v))
-			return (bad_value(ctl, "--connections", arg));
+		if (!ctl_parse_ll(arg, 1, 100000, &v))
+			return (ctl_bad_value(ctl, "--connections", arg));
 		ctl->conns = (int)v;
 		break;
 	case 'p':
-		if (!parse_ll(arg, 1, 65535, &v))
-			return (bad_value(ctl, "--pipeline", arg));
+		if (!ctl_parse_ll(arg, 1, 65535, &v))
+			return (ctl_bad_value(ctl, "--pipeline", arg));
 		ctl->pipeline = (int)v;
 		break;
 	case 'n':
-		if (!parse_ll(arg, 1, LLONG_MAX, &ctl->requests))
-			return (bad_value(ctl, "--requests", arg));
+		if (!ctl_parse_ll(arg, 1, LLONG_MAX, &ctl->requests))
+			return (ctl_bad_value(ctl, "--requests", arg));
 		break;
 	case 'd':
-		if (!parse_duration(arg, &ctl->duration_s))
-			return (bad_value(ctl, "--duration", arg));
+		if (!ctl_parse_duration(arg, &ctl->duration_s))
+			return (ctl_bad_value(ctl, "--duration", arg));
 		break;
 	case 'm':
 		ctl->method = arg;
@@ -173,13 +127,13 @@ ctl_option(struct ctl *ctl, int ch, const char *arg)
 		ctl->params = arg;
 		break;
 	case OPT_PROBE_MS:
-		if (!parse_ll(arg, 0, 60000, &v))
-			return (bad_value(ctl, "--probe-ms", arg));
+		if (!ctl_parse_ll(arg, 0, 60000, &v))
+			return (ctl_bad_value(ctl, "--probe-ms", arg));
 		ctl->probe_ms = (int)v;
 		break;
 	case OPT_THREADS:
-		if (!parse_ll(arg, 1, 1024, &v))
-			return (bad_value(ctl, "--threads", arg));
+		if (!ctl_parse_ll(arg, 1, 1024, &v))
+			return (ctl_bad_value(ctl, "--threads", arg));
 		ctl->threads = (int)v;
 		break;
 	case OPT_PROMETHEUS:
@@ -190,177 +144,6 @@ ctl_option(struct ctl *ctl, int ch, const char *arg)
 	}
 	return (CTL_OK);
 }
-
-/*
- * Read a whole stream into memory, up to max bytes.  NULL on a read
- * error or when the input is larger (errno EFBIG).
- */
-static char *
-read_all(int fd, size_t max, size_t *lenp)
-{
-	char *buf, *nbuf;
-	size_t len, cap;
-	ssize_t n;
-
-	cap = 64 * 1024;
-	len = 0;
-	if ((buf = malloc(cap + 1)) == NULL)
-		return (NULL);
-	for (;;) {
-		if (len == cap) {
-			if (cap >= max) {
-				free(buf);
-				errno = EFBIG;
-				return (NULL);
-			}
-			cap *= 2;
-			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
-				free(buf);
-				return (NULL);
-			}
-			buf = nbuf;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n == 0)
-			break;
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			return (NULL);
-		}
-		len += (size_t)n;
-	}
-	if (len > max) {
-		free(buf);
-		errno = EFBIG;
-		return (NULL);
-	}
-	buf[len] = '\0';
-	*lenp = len;
-	return (buf);
-}
-
-static bool
-write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return (false);
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return (true);
-}
-
-/* The terminal's settings while echo is off, for the signal handler. */
-static struct termios saved_tty;
-static volatile sig_atomic_t tty_saved;
-
-/* Interrupted at the prompt: give the terminal its echo back first. */
-static void
-restore_tty_cb(int sig)
-{
-	if (tty_saved)
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-/*
- * One line from the terminal, read a byte at a time with read(2) so no
- * copy of the password stays behind in a stdio buffer.  NULL at end of
- * input before any newline, or when longer than PASSWORD_MAX.
- */
-static char *
-read_tty_line(size_t *lenp)
-{
-	char *buf, ch;
-	size_t len = 0;
-	ssize_t n;
-
-	if ((buf = malloc(PASSWORD_MAX + 1)) == NULL)
-		return (NULL);
-	for (;;) {
-		n = read(STDIN_FILENO, &ch, 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0 || len == PASSWORD_MAX) {
-			explicit_bzero(buf, len);
-			free(buf);
-			return (NULL);
-		}
-		if (ch == '\n')
-			break;
-		buf[len++] = ch;
-	}
-	buf[len] = '\0';
-	*lenp = len;
-	return (buf);
-}
-
-/*
- * The password: prompted without echo when standard input is a
- * terminal, else all of standard input minus one trailing newline.
- * Returned as a JSON string (NULL on failure, reported).
- */
-static json_t *
-read_password(struct ctl *ctl)
-{
-	struct termios old, noecho;
-	json_t *pw;
-	char *buf = NULL;
-	size_t len = 0, total;
-	bool tty;
-
-	tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-	if (tty) {
-		fprintf(stderr, "Password: ");
-		fflush(stderr);
-		saved_tty = old;
-		tty_saved = 1;
-		signal(SIGINT, restore_tty_cb);
-		signal(SIGTERM, restore_tty_cb);
-		signal(SIGHUP, restore_tty_cb);
-		noecho = old;
-		noecho.c_lflag &= ~(tcflag_t)ECHO;
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
-		buf = read_tty_line(&len);
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-		tty_saved = 0;
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		fputc('\n', stderr);
-	} else
-		buf = read_all(STDIN_FILENO, PASSWORD_MAX, &len);
-	if (buf == NULL) {
-		fprintf(stderr, "%s: %s: cannot read the password: %s\n",
-		    ctl->prog, ctl->verb->name,
-		    tty ? "end of input" : strerror(errno));
-		return (NULL);
-	}
-	total = len;
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	pw = json_stringn(buf, len);
-	explicit_bzero(buf, total);
-	free(buf);
-	if (pw == NULL)
-		fprintf(stderr, "%s: %s: the password is not valid UTF-8\n",
-		    ctl->prog, ctl->verb->name);
-	return (pw);
-}
-
 /* Set an integer member when the option was given (>= 0). */
 static void
 set_opt_int(json_t *params, const char *key, long long v)
@@ -374,6 +157,8 @@ set_opt_int(json_t *params, const char *key, long long v)
 static int
 print_ping(struct ctl *ctl, json_t *result)
 {
+	if (!json_is_true(json_object_get(result, "pong")))
+		return (ctl_bad_reply(ctl, "ping", "no \"pong\": true"));
 	if (ctl->json)
 		ctl_print_json(ctl, result);
 	else
@@ -381,13 +166,17 @@ print_ping(struct ctl *ctl, json_t *result)
 	return (CTL_OK);
 }
 
-/* One row per scalar, nested objects flattened to dotted names. */
+/*
+ * One row per scalar, nested objects flattened to dotted names; names
+ * and strings come from the daemon, so they are escaped.
+ */
 static void
 print_flat(const char *prefix, json_t *v)
 {
 	const char *key;
 	json_t *member;
-	char name[256], *text;
+	char name[256], shown[512], *text;
+	int width;
 
 	if (json_is_object(v)) {
 		json_object_foreach(v, key, member)
@@ -401,12 +190,17 @@ print_flat(const char *prefix, json_t *v)
 		}
 		return;
 	}
-	text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	ctl_escape(shown, sizeof(shown), prefix);
+	width = printf("%s", shown);
+	printf("%*s ", width < 24 ? 24 - width : 0, "");
 	if (json_is_string(v))
-		printf("%-24s %s\n", prefix, json_string_value(v));
-	else
-		printf("%-24s %s\n", prefix, text != NULL ? text : "?");
-	free(text);
+		ctl_fputs_esc(json_string_value(v), stdout);
+	else {
+		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		ctl_fputs_esc(text != NULL ? text : "?", stdout);
+		free(text);
+	}
+	putchar('\n');
 }
 
 /*
@@ -419,6 +213,8 @@ print_stats(struct ctl *ctl, json_t *result)
 	char *text;
 	size_t len;
 
+	if (!json_is_object(result))
+		return (ctl_bad_reply(ctl, "stats", "not an object"));
 	if (stats_prometheus) {
 		if ((text = prom_format_stats(result, &len)) == NULL) {
 			fprintf(stderr, "%s: stats: %s\n", ctl->prog,
@@ -441,7 +237,7 @@ build_hash(struct ctl *ctl, json_t **params)
 {
 	json_t *pw;
 
-	if ((pw = read_password(ctl)) == NULL)
+	if ((pw = ctl_read_password(ctl)) == NULL)
 		return (CTL_NEGATIVE);
 	*params = json_object();
 	json_object_set_new(*params, "password", pw);
@@ -461,10 +257,15 @@ print_hash(struct ctl *ctl, json_t *result)
 	const char *hash;
 
 	hash = json_string_value(json_object_get(result, "hash"));
-	if (ctl->json || hash == NULL)
+	if (hash == NULL)
+		return (
+		    ctl_bad_reply(ctl, "argon2.hash", "no \"hash\" string"));
+	if (ctl->json)
 		ctl_print_json(ctl, result);
-	else
-		printf("%s\n", hash);
+	else {
+		ctl_fputs_esc(hash, stdout);
+		putchar('\n');
+	}
 	return (CTL_OK);
 }
 
@@ -473,7 +274,7 @@ build_verify(struct ctl *ctl, json_t **params)
 {
 	json_t *pw;
 
-	if ((pw = read_password(ctl)) == NULL)
+	if ((pw = ctl_read_password(ctl)) == NULL)
 		return (CTL_NEGATIVE);
 	*params = json_object();
 	json_object_set_new(*params, "password", pw);
@@ -486,6 +287,9 @@ print_verify(struct ctl *ctl, json_t *result)
 {
 	bool valid;
 
+	if (!json_is_boolean(json_object_get(result, "valid")))
+		return (ctl_bad_reply(
+		    ctl, "argon2.verify", "no \"valid\" boolean"));
 	valid = json_is_true(json_object_get(result, "valid"));
 	if (ctl->json)
 		ctl_print_json(ctl, result);
@@ -502,7 +306,7 @@ build_cancel(struct ctl *ctl, json_t **params)
 	long long id;
 
 	*params = json_object();
-	if (parse_ll(ctl->argv[0], LLONG_MIN, LLONG_MAX, &id))
+	if (ctl_parse_ll(ctl->argv[0], LLONG_MIN, LLONG_MAX, &id))
 		json_object_set_new(*params, "id", json_integer(id));
 	else
 		json_object_set_new(*params, "id", json_string(ctl->argv[0]));
@@ -514,6 +318,9 @@ print_cancel(struct ctl *ctl, json_t *result)
 {
 	bool cancelled;
 
+	if (!json_is_boolean(json_object_get(result, "cancelled")))
+		return (ctl_bad_reply(
+		    ctl, "job.cancel", "no \"cancelled\" boolean"));
 	cancelled = json_is_true(json_object_get(result, "cancelled"));
 	if (ctl->json)
 		ctl_print_json(ctl, result);
@@ -524,471 +331,6 @@ print_cancel(struct ctl *ctl, json_t *result)
 			"not cancelled "
 			"(no such request in flight on this connection)");
 	return (cancelled ? CTL_OK : CTL_NEGATIVE);
-}
-
-/* --- compress, decompress --- */
-
-/* Progress bar state: drawn on stderr only when it is a terminal. */
-struct progress {
-	const char *label;
-	bool drawn;
-};
-
-static void
-progress_cb(const char *method, const json_t *params, void *arg)
-{
-	struct progress *p = arg;
-	double done, total, frac;
-	int i, fill;
-	char bar[31];
-
-	if (strcmp(method, "progress") != 0)
-		return;
-	done = (double)json_integer_value(json_object_get(params, "done"));
-	total = (double)json_integer_value(json_object_get(params, "total"));
-	frac = total > 0 ? done / total : 0;
-	if (frac > 1)
-		frac = 1;
-	fill = (int)(frac * 30);
-	for (i = 0; i < 30; i++)
-		bar[i] = i < fill ? '#' : ' ';
-	bar[30] = '\0';
-	fprintf(stderr, "\r%s [%s] %3d%% %.1f/%.1f MiB", p->label, bar,
-	    (int)(frac * 100), done / 1048576.0, total / 1048576.0);
-	fflush(stderr);
-	p->drawn = true;
-}
-
-/*
- * out made absolute against the working directory; the daemon resolves
- * symlinks itself and refuses an out_path that is one, so the last
- * component is kept as given.
- */
-static char *
-absolute_path(const char *path)
-{
-	char cwd[PATH_MAX], *abs;
-
-	if (path[0] == '/')
-		return (strdup(path));
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		return (NULL);
-	if (asprintf(&abs, "%s/%s", cwd, path) == -1)
-		return (NULL);
-	return (abs);
-}
-
-static int
-zstd_paths(struct ctl *ctl, const char *method, const char *in)
-{
-	struct sbk_error err = { 0 };
-	struct sbk_client *c;
-	struct progress prog = { .label = ctl->verb->name };
-	json_t *params, *result;
-	char *path, *out;
-	int rc;
-
-	if ((path = realpath(in, NULL)) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", ctl->prog, in, strerror(errno));
-		return (CTL_NEGATIVE);
-	}
-	if ((out = absolute_path(ctl->out)) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", ctl->prog, ctl->out,
-		    strerror(errno));
-		free(path);
-		return (CTL_NEGATIVE);
-	}
-	params = json_pack("{s:s, s:s}", "path", path, "out_path", out);
-	free(path);
-	free(out);
-	if (ctl->level_set)
-		json_object_set_new(params, "level", json_integer(ctl->level));
-	if (ctl->overwrite)
-		json_object_set_new(params, "overwrite", json_true());
-	if ((c = ctl_connect(ctl)) == NULL) {
-		json_decref(params);
-		return (CTL_CONNECT);
-	}
-	if (isatty(STDERR_FILENO) && !ctl->json) {
-		json_object_set_new(params, "progress", json_true());
-		sbk_set_notify_cb(c, progress_cb, &prog);
-	}
-	result = sbk_call(c, method, params, ctl->timeout_ms, &err);
-	json_decref(params);
-	sbk_close(c);
-	if (prog.drawn)
-		fprintf(stderr, "\r\033[K");
-	if (result == NULL) {
-		rc = ctl_report(ctl, method, &err);
-		sbk_error_clear(&err);
-		return (rc);
-	}
-	if (ctl->json)
-		ctl_print_json(ctl, result);
-	else
-		printf("%s: %" JSON_INTEGER_FORMAT " -> %" JSON_INTEGER_FORMAT
-		       " bytes\n",
-		    ctl->out,
-		    json_integer_value(json_object_get(result, "bytes_in")),
-		    json_integer_value(json_object_get(result, "bytes_out")));
-	json_decref(result);
-	return (CTL_OK);
-}
-
-static int
-zstd_inline(struct ctl *ctl, const char *method, const char *in)
-{
-	struct sbk_error err = { 0 };
-	struct sbk_client *c;
-	json_t *params, *result;
-	const char *b64;
-	char *data, *enc, *dec;
-	size_t len, declen;
-	int fd, rc;
-
-	if (strcmp(method, "zstd.compress") == 0 && isatty(STDOUT_FILENO) &&
-	    !ctl->json) {
-		fprintf(stderr,
-		    "%s: compress: refusing to write compressed "
-		    "data to a terminal\n",
-		    ctl->prog);
-		return (CTL_USAGE);
-	}
-	fd = STDIN_FILENO;
-	if (in != NULL && strcmp(in, "-") != 0 &&
-	    (fd = open(in, O_RDONLY | O_CLOEXEC)) == -1) {
-		fprintf(stderr, "%s: %s: %s\n", ctl->prog, in, strerror(errno));
-		return (CTL_NEGATIVE);
-	}
-	data = read_all(fd, INLINE_INPUT_MAX, &len);
-	if (fd != STDIN_FILENO)
-		close(fd);
-	if (data == NULL) {
-		fprintf(stderr, "%s: %s: cannot read input: %s\n", ctl->prog,
-		    ctl->verb->name, strerror(errno));
-		return (CTL_NEGATIVE);
-	}
-	enc = malloc(base64_encoded_len(len) + 1);
-	if (enc == NULL) {
-		free(data);
-		fprintf(stderr, "%s: out of memory\n", ctl->prog);
-		return (CTL_NEGATIVE);
-	}
-	base64_encode(data, len, enc);
-	free(data);
-	params = json_object();
-	json_object_set_new(params, "data_b64", json_string(enc));
-	free(enc);
-	if (ctl->level_set)
-		json_object_set_new(params, "level", json_integer(ctl->level));
-	if ((c = ctl_connect(ctl)) == NULL) {
-		json_decref(params);
-		return (CTL_CONNECT);
-	}
-	result = sbk_call(c, method, params, ctl->timeout_ms, &err);
-	json_decref(params);
-	sbk_close(c);
-	if (result == NULL) {
-		rc = ctl_report(ctl, method, &err);
-		if (err.kind == SBK_ERR_RPC && err.code == -32600)
-			fprintf(stderr,
-			    "%s: hint: inline data is limited by "
-			    "the daemon's max_request_bytes; use FILE -o OUT "
-			    "for big files\n",
-			    ctl->prog);
-		sbk_error_clear(&err);
-		return (rc);
-	}
-	if (ctl->json) {
-		ctl_print_json(ctl, result);
-		json_decref(result);
-		return (CTL_OK);
-	}
-	b64 = json_string_value(json_object_get(result, "data_b64"));
-	rc = CTL_OK;
-	if (b64 == NULL) {
-		fprintf(stderr, "%s: %s: reply without data_b64\n", ctl->prog,
-		    method);
-		rc = CTL_RPC;
-	} else if ((dec = malloc(base64_decoded_max(strlen(b64)) + 1)) ==
-	    NULL) {
-		fprintf(stderr, "%s: out of memory\n", ctl->prog);
-		rc = CTL_NEGATIVE;
-	} else {
-		if (!base64_decode(b64, strlen(b64), dec, &declen)) {
-			fprintf(stderr, "%s: %s: reply holds invalid base64\n",
-			    ctl->prog, method);
-			rc = CTL_RPC;
-		} else if (!write_all(STDOUT_FILENO, dec, declen)) {
-			fprintf(stderr, "%s: write: %s\n", ctl->prog,
-			    strerror(errno));
-			rc = CTL_NEGATIVE;
-		}
-		free(dec);
-	}
-	json_decref(result);
-	return (rc);
-}
-
-static int
-run_zstd(struct ctl *ctl)
-{
-	const char *in;
-
-	in = ctl->argc > 0 ? ctl->argv[0] : NULL;
-	if (ctl->out != NULL) {
-		if (in == NULL || strcmp(in, "-") == 0) {
-			fprintf(stderr,
-			    "%s: %s: -o needs an input FILE (path "
-			    "mode); use standard output without -o\n",
-			    ctl->prog, ctl->verb->name);
-			return (CTL_USAGE);
-		}
-		return (zstd_paths(ctl, ctl->verb->method, in));
-	}
-	if (ctl->overwrite) {
-		fprintf(stderr, "%s: %s: --overwrite needs -o OUT\n", ctl->prog,
-		    ctl->verb->name);
-		return (CTL_USAGE);
-	}
-	return (zstd_inline(ctl, ctl->verb->method, in));
-}
-
-/* --- read --- */
-
-static int
-run_read(struct ctl *ctl)
-{
-	struct sbk_error err = { 0 };
-	struct sbk_client *c;
-	json_t *params, *result;
-	const char *b64;
-	char *path, *dec;
-	long long offset, left, got;
-	size_t declen;
-	bool eof;
-	int rc;
-
-	if ((path = realpath(ctl->argv[0], NULL)) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", ctl->prog, ctl->argv[0],
-		    strerror(errno));
-		return (CTL_NEGATIVE);
-	}
-	if ((c = ctl_connect(ctl)) == NULL) {
-		free(path);
-		return (CTL_CONNECT);
-	}
-	offset = ctl->offset >= 0 ? ctl->offset : 0;
-	left = ctl->length; /* -1: to the end */
-	rc = CTL_OK;
-	/*
-	 * One file.read returns at most the daemon's max_read_bytes; ask
-	 * again from where it stopped until end of file or --length.
-	 */
-	do {
-		dec = NULL;
-		params = json_pack(
-		    "{s:s, s:I}", "path", path, "offset", (json_int_t)offset);
-		if (left >= 0)
-			json_object_set_new(
-			    params, "length", json_integer(left));
-		result =
-		    sbk_call(c, "file.read", params, ctl->timeout_ms, &err);
-		json_decref(params);
-		if (result == NULL) {
-			rc = ctl_report(ctl, "file.read", &err);
-			sbk_error_clear(&err);
-			break;
-		}
-		if (ctl->json) {
-			ctl_print_json(ctl, result);
-			json_decref(result);
-			break;
-		}
-		b64 = json_string_value(json_object_get(result, "data_b64"));
-		got = json_integer_value(json_object_get(result, "bytes"));
-		eof = json_is_true(json_object_get(result, "eof"));
-		if (b64 == NULL ||
-		    (dec = malloc(base64_decoded_max(strlen(b64)) + 1)) ==
-			NULL ||
-		    !base64_decode(b64, strlen(b64), dec, &declen)) {
-			free(dec);
-			fprintf(stderr, "%s: file.read: bad data in reply\n",
-			    ctl->prog);
-			json_decref(result);
-			rc = CTL_RPC;
-			break;
-		}
-		json_decref(result);
-		if (!write_all(STDOUT_FILENO, dec, declen)) {
-			fprintf(stderr, "%s: write: %s\n", ctl->prog,
-			    strerror(errno));
-			free(dec);
-			rc = CTL_NEGATIVE;
-			break;
-		}
-		free(dec);
-		offset += got;
-		if (left >= 0)
-			left -= got;
-	} while (!eof && got > 0 && left != 0);
-	sbk_close(c);
-	free(path);
-	return (rc);
-}
-
-/* --- call --- */
-
-/*
- * `call -`: a raw session.  Lines from standard input go to the daemon
- * unchanged; every message from the daemon is printed as one compact
- * JSON line.  At the end of input the write side is shut down and the
- * daemon, which answers every accepted job first, closes.
- */
-static int
-call_session(struct ctl *ctl)
-{
-	struct sbk_error err = { 0 };
-	struct sbk_client *c;
-	struct sbk_reply r;
-	struct pollfd pfd[2];
-	char buf[65536], *line = NULL, *nl, *grown;
-	size_t linelen = 0, linecap = 0, n, take;
-	ssize_t got;
-	bool in_eof = false;
-	int rc = CTL_OK, prc;
-
-	if ((c = ctl_connect(ctl)) == NULL)
-		return (CTL_CONNECT);
-	for (;;) {
-		while ((prc = sbk_recv(c, &r, 0, &err)) == 1) {
-			json_dumpf(r.msg, stdout, JSON_COMPACT);
-			putchar('\n');
-			sbk_reply_clear(&r);
-		}
-		fflush(stdout);
-		if (prc == -1) {
-			if (err.kind != SBK_ERR_CLOSED || !in_eof)
-				rc = ctl_report(ctl, "call", &err);
-			break;
-		}
-		pfd[0].fd = sbk_fd(c);
-		pfd[0].events = POLLIN;
-		pfd[1].fd = in_eof ? -1 : STDIN_FILENO;
-		pfd[1].events = POLLIN;
-		prc = poll(pfd, 2, in_eof ? ctl->timeout_ms : -1);
-		if (prc == 0) {
-			fprintf(stderr,
-			    "%s: call: timed out waiting for "
-			    "replies\n",
-			    ctl->prog);
-			rc = CTL_CONNECT;
-			break;
-		}
-		if (prc == -1 || !(pfd[1].revents & (POLLIN | POLLHUP)))
-			continue;
-		got = read(STDIN_FILENO, buf, sizeof(buf));
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got <= 0) {
-			if (linelen > 0 &&
-			    sbk_send_raw(c, line, linelen, &err) == -1)
-				goto fail;
-			in_eof = true;
-			if (sbk_shutdown_write(c, &err) == -1)
-				goto fail;
-			continue;
-		}
-		/* Cut complete lines out; keep the tail for the next read. */
-		for (n = 0; n < (size_t)got;) {
-			nl = memchr(buf + n, '\n', (size_t)got - n);
-			take = nl != NULL ? (size_t)(nl - (buf + n)) + 1 :
-					    (size_t)got - n;
-			if (linelen + take > linecap) {
-				linecap = (linelen + take) * 2;
-				if ((grown = realloc(line, linecap)) == NULL) {
-					fprintf(stderr, "%s: out of memory\n",
-					    ctl->prog);
-					rc = CTL_NEGATIVE;
-					goto out;
-				}
-				line = grown;
-			}
-			/* take >= 1, so line is allocated here. */
-			/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
-			memcpy(line + linelen, buf + n, take);
-			linelen += take;
-			n += take;
-			if (nl != NULL) {
-				if (sbk_send_raw(c, line, linelen, &err) == -1)
-					goto fail;
-				linelen = 0;
-			}
-		}
-	}
-	goto out;
-fail:
-	rc = ctl_report(ctl, "call", &err);
-out:
-	sbk_error_clear(&err);
-	free(line);
-	sbk_close(c);
-	return (rc);
-}
-
-static int
-run_call(struct ctl *ctl)
-{
-	struct sbk_error err = { 0 };
-	struct sbk_client *c;
-	json_error_t jerr;
-	json_t *params = NULL, *result, *eobj;
-	int rc;
-
-	if (strcmp(ctl->argv[0], "-") == 0) {
-		if (ctl->argc > 1) {
-			fprintf(stderr, "%s: call -: takes no JSON argument\n",
-			    ctl->prog);
-			return (CTL_USAGE);
-		}
-		return (call_session(ctl));
-	}
-	if (ctl->argc > 1) {
-		params = json_loads(ctl->argv[1], JSON_DECODE_ANY, &jerr);
-		if (params == NULL || !json_is_object(params)) {
-			fprintf(stderr,
-			    "%s: call: params must be a JSON "
-			    "object%s%s (send anything else with `call -`)\n",
-			    ctl->prog, params == NULL ? ": " : "",
-			    params == NULL ? jerr.text : "");
-			json_decref(params);
-			return (CTL_USAGE);
-		}
-	}
-	if ((c = ctl_connect(ctl)) == NULL) {
-		json_decref(params);
-		return (CTL_CONNECT);
-	}
-	result = sbk_call(c, ctl->argv[0], params, ctl->timeout_ms, &err);
-	json_decref(params);
-	sbk_close(c);
-	if (result == NULL) {
-		if (ctl->json && err.kind == SBK_ERR_RPC) {
-			eobj = json_pack("{s:{s:i, s:s}}", "error", "code",
-			    err.code, "message", err.message);
-			if (err.data != NULL)
-				json_object_set(json_object_get(eobj, "error"),
-				    "data", err.data);
-			ctl_print_json(ctl, eobj);
-			json_decref(eobj);
-		}
-		rc = ctl_report(ctl, ctl->argv[0], &err);
-		sbk_error_clear(&err);
-		return (rc);
-	}
-	ctl_print_json(ctl, result);
-	json_decref(result);
-	return (CTL_OK);
 }
 
 /* --- the table --- */
@@ -1101,7 +443,7 @@ const struct ctl_verb ctl_verbs[] = {
 	    .longopts = zstd_opts,
 	    .shortopts = "o:l:",
 	    .max_args = 1,
-	    .run = run_zstd,
+	    .run = ctl_run_zstd,
 	},
 	{
 	    .name = "decompress",
@@ -1112,7 +454,7 @@ const struct ctl_verb ctl_verbs[] = {
 	    .longopts = zstd_opts,
 	    .shortopts = "o:l:",
 	    .max_args = 1,
-	    .run = run_zstd,
+	    .run = ctl_run_zstd,
 	},
 	{
 	    .name = "read",
@@ -1125,7 +467,7 @@ const struct ctl_verb ctl_verbs[] = {
 	    .longopts = read_opts,
 	    .min_args = 1,
 	    .max_args = 1,
-	    .run = run_read,
+	    .run = ctl_run_read,
 	},
 	{
 	    .name = "cancel",
@@ -1157,7 +499,7 @@ const struct ctl_verb ctl_verbs[] = {
 		"one JSON line, until the input ends and all replies came.\n",
 	    .min_args = 1,
 	    .max_args = 2,
-	    .run = run_call,
+	    .run = ctl_run_call,
 	},
 	{
 	    .name = "bench",

@@ -10,6 +10,7 @@
 #define SBK_CTL_H
 
 #include <getopt.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -96,7 +97,38 @@ struct sbk_client *ctl_connect(struct ctl *);
 int ctl_report(struct ctl *, const char *what, const struct sbk_error *);
 /* Print a JSON value on stdout (indented, or compact under --json). */
 void ctl_print_json(struct ctl *, const json_t *);
+/* The same, always compact (one line per value). */
+void ctl_print_json_line(const json_t *);
+/*
+ * A reply of the wrong shape: "sbkctl: WHAT: unexpected reply from the
+ * daemon: WHY" on stderr; returns CTL_RPC.
+ */
+int ctl_bad_reply(struct ctl *, const char *what, const char *why);
+
+/*
+ * escape.c: text from the wire made safe for a terminal (control
+ * characters, C1, bidi overrides and invalid UTF-8 shown as escapes).
+ */
+void ctl_fputs_esc(const char *s, FILE *f);
+/* Into dst (cap bytes, NUL-terminated, truncated when longer). */
+void ctl_escape(char *dst, size_t cap, const char *s);
 
 int ctl_bench(struct ctl *);
+int ctl_run_zstd(struct ctl *);
+int ctl_run_read(struct ctl *);
+int ctl_run_call(struct ctl *);
+
+/* util.c */
+bool ctl_parse_ll(const char *s, long long min, long long max, long long *out);
+/* "10", "2.5s", "500ms", "2m" -> seconds (> 0). */
+bool ctl_parse_duration(const char *s, double *out);
+/* "sbkctl: VERB: bad value 'ARG' for OPT"; returns CTL_USAGE. */
+int ctl_bad_value(const struct ctl *, const char *opt, const char *arg);
+/* A whole stream, up to max bytes (NULL, errno EFBIG, when larger). */
+char *ctl_read_all(int fd, size_t max, size_t *lenp);
+bool ctl_write_all(int fd, const void *buf, size_t len);
+
+/* password.c: the password as a JSON string, NULL when reported. */
+json_t *ctl_read_password(struct ctl *);
 
 #endif /* SBK_CTL_H */

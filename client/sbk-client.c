@@ -31,11 +31,11 @@
 #include <jansson.h>
 
 #include "frame.h"
+#include "reqtab.h"
 #include "rpc.h"
 #include "sbk-client.h"
 
-#define SBK_READ_CHUNK	      (64 * 1024)
-#define SBK_CONNECT_TIMEOUT_S 10
+#define SBK_READ_CHUNK (64 * 1024)
 
 /* A message read by sbk_call that belongs to an earlier sbk_send. */
 struct sbk_held {
@@ -67,17 +67,13 @@ struct sbk_client {
 	sbk_notify_cb *notify_cb;
 	void *notify_arg;
 
+	/* Replies sbk_call read for earlier sends: one per id at most. */
 	struct sbk_held *held_head;
 	struct sbk_held **held_tail;
 
-	/*
-	 * Ids whose sbk_call timed out: their late replies are dropped.
-	 * Small and short-lived (an entry goes when its reply comes), so a
-	 * linear array is enough.
-	 */
-	int64_t *abandoned;
-	size_t nabandoned;
-	size_t abandoned_cap;
+	/* Ids sent and not answered; replies to others are strays. */
+	struct reqtab reqs;
+	uint64_t strays;
 };
 
 static void seterr(struct sbk_error *err, enum sbk_error_kind kind,
@@ -197,6 +193,12 @@ remaining(int64_t deadline)
 struct sbk_client *
 sbk_connect(const char *path, struct sbk_error *err)
 {
+	return (sbk_connect_timeout(path, SBK_DEFAULT_CONNECT_TIMEOUT_MS, err));
+}
+
+struct sbk_client *
+sbk_connect_timeout(const char *path, int timeout_ms, struct sbk_error *err)
+{
 	struct sbk_client *c;
 	struct sockaddr_un sun;
 	struct timeval tv;
@@ -222,11 +224,16 @@ sbk_connect(const char *path, struct sbk_error *err)
 	/*
 	 * A blocking connect to a UNIX socket waits while the listener's
 	 * backlog is full; SO_SNDTIMEO bounds that wait (a stuck daemon
-	 * then reads as "cannot connect", not as a hang).
+	 * then reads as "cannot connect", not as a hang).  A zero timeval
+	 * would mean "for ever", so -1 maps to that and 0 to 1 ms.
 	 */
-	tv.tv_sec = SBK_CONNECT_TIMEOUT_S;
-	tv.tv_usec = 0;
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (timeout_ms >= 0) {
+		if (timeout_ms == 0)
+			timeout_ms = 1;
+		tv.tv_sec = timeout_ms / 1000;
+		tv.tv_usec = (timeout_ms % 1000) * 1000;
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		saved = errno;
 		close(fd);
@@ -258,6 +265,7 @@ sbk_connect(const char *path, struct sbk_error *err)
 	c->send_timeout = -1;
 	c->next_id = 1;
 	c->held_tail = &c->held_head;
+	reqtab_init(&c->reqs);
 	return (c);
 }
 
@@ -279,7 +287,7 @@ sbk_close(struct sbk_client *c)
 	if (c->wbuf != NULL)
 		explicit_bzero(c->wbuf, c->wcap);
 	free(c->wbuf);
-	free(c->abandoned);
+	reqtab_free(&c->reqs);
 	free(c);
 }
 
@@ -294,6 +302,18 @@ sbk_set_max_reply(struct sbk_client *c, size_t bytes)
 {
 	c->max_reply = bytes;
 	c->frame.max_line = bytes;
+}
+
+uint64_t
+sbk_stray_replies(const struct sbk_client *c)
+{
+	return (c->strays);
+}
+
+size_t
+sbk_in_flight(const struct sbk_client *c)
+{
+	return (c->reqs.count);
 }
 
 void
@@ -475,6 +495,72 @@ maybe_flush(struct sbk_client *c, struct sbk_error *err)
 	return (sbk_flush(c, err));
 }
 
+/* Count one more request with this id (JSON text) in flight. */
+static int
+track(struct sbk_client *c, const char *key, size_t len, struct sbk_error *err)
+{
+	struct sbk_req *r;
+
+	if ((r = reqtab_get(&c->reqs, key, len)) == NULL) {
+		seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
+		return (-1);
+	}
+	r->sends++;
+	return (0);
+}
+
+/* Undo track() for a request that could not be buffered. */
+static void
+untrack(struct sbk_client *c, const char *key, size_t len)
+{
+	struct sbk_req *r;
+
+	if ((r = reqtab_find(&c->reqs, key, len)) != NULL && --r->sends == 0)
+		reqtab_remove(&c->reqs, r);
+}
+
+/* The reqtab key of an id: its compact JSON text (malloc'd), or NULL. */
+static char *
+id_key(const json_t *id)
+{
+	if (!json_is_integer(id) && !json_is_string(id))
+		return (NULL);
+	return (json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY));
+}
+
+/* Track the id of one request object of a raw line, if it has one. */
+static void
+track_raw_member(struct sbk_client *c, const json_t *req)
+{
+	char *key;
+
+	if (!json_is_object(req) ||
+	    (key = id_key(json_object_get(req, "id"))) == NULL)
+		return;
+	(void)track(c, key, strlen(key), NULL);
+	free(key);
+}
+
+/*
+ * A raw line's ids, so that their replies are not taken for strays:
+ * the line parsed as a request or a batch; garbage tracks nothing (the
+ * daemon answers it with id null, which is always delivered).
+ */
+static void
+track_raw(struct sbk_client *c, const char *line, size_t len)
+{
+	json_t *v, *member;
+	size_t i;
+
+	if ((v = json_loadb(line, len, JSON_DECODE_ANY, NULL)) == NULL)
+		return;
+	if (json_is_array(v))
+		json_array_foreach(v, i, member) track_raw_member(c, member);
+	else
+		track_raw_member(c, v);
+	json_decref(v);
+}
+
 int
 sbk_send_raw(
     struct sbk_client *c, const char *line, size_t len, struct sbk_error *err)
@@ -484,6 +570,7 @@ sbk_send_raw(
 	nl = len == 0 || line[len - 1] != '\n';
 	if (wreserve(c, len + 1, err) == -1)
 		return (-1);
+	track_raw(c, line, len);
 	memcpy(c->wbuf + c->wlen, line, len);
 	c->wlen += len;
 	if (nl)
@@ -605,8 +692,12 @@ sbk_send(struct sbk_client *c, const char *method, const json_t *params,
 
 	id = c->next_id;
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
-	if (append_request(c, idbuf, method, params, err) == -1)
+	if (track(c, idbuf, strlen(idbuf), err) == -1)
 		return (-1);
+	if (append_request(c, idbuf, method, params, err) == -1) {
+		untrack(c, idbuf, strlen(idbuf));
+		return (-1);
+	}
 	c->next_id++;
 	if (maybe_flush(c, err) == -1)
 		return (-1);
@@ -630,7 +721,13 @@ sbk_send_id(struct sbk_client *c, const json_t *id, const char *method,
 		seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
 		return (-1);
 	}
+	if (track(c, idtext, strlen(idtext), err) == -1) {
+		free(idtext);
+		return (-1);
+	}
 	rc = append_request(c, idtext, method, params, err);
+	if (rc == -1)
+		untrack(c, idtext, strlen(idtext));
 	free(idtext);
 	if (rc == -1)
 		return (-1);
@@ -743,21 +840,73 @@ next_msg(struct sbk_client *c, json_t **msg, struct sbk_error *err)
 	}
 }
 
-/* Was id abandoned by a timed-out sbk_call?  If so forget it. */
-static bool
-take_abandoned(struct sbk_client *c, const struct sbk_reply *r)
+/*
+ * Take one reply's id off the table.  1: deliver it, 0: drop it quietly
+ * (the reply of a timed-out sbk_call), -1: a stray (an id never sent,
+ * or already answered).  Id null is always delivered: the daemon
+ * answers with it what it could not read.
+ */
+static int
+take_id(struct sbk_client *c, const json_t *id)
 {
-	size_t i;
+	struct sbk_req *r;
+	char *key;
+	bool abandoned;
 
-	if (!r->int_id)
-		return (false);
-	for (i = 0; i < c->nabandoned; i++) {
-		if (c->abandoned[i] == r->id_num) {
-			c->abandoned[i] = c->abandoned[--c->nabandoned];
-			return (true);
+	if (json_is_null(id))
+		return (1);
+	if ((key = id_key(id)) == NULL)
+		return (-1);
+	r = reqtab_find(&c->reqs, key, strlen(key));
+	free(key);
+	if (r == NULL)
+		return (-1);
+	abandoned = r->abandoned;
+	if (--r->sends == 0)
+		reqtab_remove(&c->reqs, r);
+	return (abandoned ? 0 : 1);
+}
+
+/*
+ * Should the message in r reach the caller?  Notifications do; replies
+ * and batch replies only when they answer something in flight.  A
+ * stray is counted.
+ */
+static bool
+accept_msg(struct sbk_client *c, const struct sbk_reply *r)
+{
+	const json_t *member;
+	size_t i;
+	int rc;
+	bool any = false;
+
+	switch (r->kind) {
+	case SBK_MSG_NOTIFICATION:
+		return (true);
+	case SBK_MSG_RESULT:
+	case SBK_MSG_ERROR:
+		rc = take_id(c, r->id);
+		if (rc == -1)
+			c->strays++;
+		return (rc == 1);
+	case SBK_MSG_BATCH:
+		json_array_foreach(r->msg, i, member)
+		{
+			if (json_is_object(member) &&
+			    take_id(c, json_object_get(member, "id")) == 1)
+				any = true;
 		}
+		if (!any)
+			c->strays++;
+		return (any);
 	}
 	return (false);
+}
+
+static bool
+passed(int64_t deadline)
+{
+	return (deadline >= 0 && now_ms() >= deadline);
 }
 
 /*
@@ -790,13 +939,18 @@ wire_recv(struct sbk_client *c, struct sbk_reply *r, int64_t deadline,
 				c->notify_cb(
 				    r->method, r->params, c->notify_arg);
 				sbk_reply_clear(r);
-				continue;
-			}
-			if (take_abandoned(c, r)) {
+			} else if (!accept_msg(c, r))
 				sbk_reply_clear(r);
-				continue;
-			}
-			return (1);
+			else
+				return (1);
+			/*
+			 * A daemon may send without end: the deadline is
+			 * checked after every message, not only when the
+			 * socket is momentarily empty.
+			 */
+			if (passed(deadline))
+				return (0);
+			continue;
 		}
 		if (c->eof) {
 			seterr(err, SBK_ERR_CLOSED, ECONNRESET,
@@ -806,8 +960,11 @@ wire_recv(struct sbk_client *c, struct sbk_reply *r, int64_t deadline,
 		rc = read_some(c, err);
 		if (rc == -1)
 			return (-1);
-		if (rc == 1)
+		if (rc == 1) {
+			if (passed(deadline))
+				return (0);
 			continue;
+		}
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -880,32 +1037,38 @@ hold(struct sbk_client *c, struct sbk_reply *r, struct sbk_error *err)
 }
 
 /*
- * A call gave up on id: remember to drop its reply, and ask the daemon
- * to stop the job.  job.cancel goes as a notification (never answered),
- * best effort: if the daemon is not reading, it waits in the buffer.
+ * A call gave up on id: its late reply is to be dropped, and the daemon
+ * asked to stop the job.  job.cancel goes as a notification (never
+ * answered), best effort: if the daemon is not reading, it waits in the
+ * buffer.
  */
 static void
 abandon(struct sbk_client *c, int64_t id)
 {
-	int64_t *na;
-	size_t ncap;
+	struct sbk_req *r;
+	char key[24];
 	json_t *params;
 
-	if (c->nabandoned == c->abandoned_cap) {
-		ncap = c->abandoned_cap == 0 ? 8 : 2 * c->abandoned_cap;
-		na = realloc(c->abandoned, ncap * sizeof(*na));
-		if (na == NULL)
-			return;
-		c->abandoned = na;
-		c->abandoned_cap = ncap;
-	}
-	c->abandoned[c->nabandoned++] = id;
+	snprintf(key, sizeof(key), "%" PRId64, id);
+	if ((r = reqtab_find(&c->reqs, key, strlen(key))) != NULL)
+		r->abandoned = true;
 	params = json_pack("{sI}", "id", (json_int_t)id);
 	if (params != NULL &&
 	    append_request(c, NULL, "job.cancel", params, NULL) == 0 &&
 	    !c->corked)
 		(void)flush_until(c, now_ms(), NULL);
 	json_decref(params);
+}
+
+/* A timed-out call: drop its late reply, and say so. */
+static json_t *
+call_timed_out(struct sbk_client *c, int64_t id, const char *method,
+    int timeout_ms, struct sbk_error *err)
+{
+	abandon(c, id);
+	seterr(err, SBK_ERR_TIMEOUT, ETIMEDOUT, "no reply to %s within %d ms",
+	    method, timeout_ms);
+	return (NULL);
 }
 
 json_t *
@@ -915,6 +1078,7 @@ sbk_call(struct sbk_client *c, const char *method, const json_t *params,
 	struct sbk_reply r;
 	json_t *result;
 	int64_t id, deadline;
+	char key[24];
 	bool corked;
 	int rc;
 
@@ -929,12 +1093,8 @@ sbk_call(struct sbk_client *c, const char *method, const json_t *params,
 		rc = wire_recv(c, &r, deadline, err);
 		if (rc == -1)
 			return (NULL);
-		if (rc == 0) {
-			abandon(c, id);
-			seterr(err, SBK_ERR_TIMEOUT, ETIMEDOUT,
-			    "no reply to %s within %d ms", method, timeout_ms);
-			return (NULL);
-		}
+		if (rc == 0)
+			return (call_timed_out(c, id, method, timeout_ms, err));
 		if ((r.kind == SBK_MSG_RESULT || r.kind == SBK_MSG_ERROR) &&
 		    r.int_id && r.id_num == id)
 			break;
@@ -943,13 +1103,19 @@ sbk_call(struct sbk_client *c, const char *method, const json_t *params,
 		 * not read or admit (a refused connection, a line over the
 		 * limit): with nothing else to pin it on, it is ours.
 		 */
-		if (r.kind == SBK_MSG_ERROR && json_is_null(r.id))
+		if (r.kind == SBK_MSG_ERROR && json_is_null(r.id)) {
+			snprintf(key, sizeof(key), "%" PRId64, id);
+			untrack(c, key, strlen(key));
 			break;
+		}
+		/* A reply to an earlier sbk_send: one per id, so bounded. */
 		if (r.kind != SBK_MSG_NOTIFICATION && hold(c, &r, err) == -1) {
 			sbk_reply_clear(&r);
 			return (NULL);
 		}
 		sbk_reply_clear(&r);
+		if (passed(deadline))
+			return (call_timed_out(c, id, method, timeout_ms, err));
 	}
 	if (r.kind == SBK_MSG_ERROR) {
 		if (err != NULL) {

@@ -66,8 +66,14 @@ const char *sbk_default_socket(void);
 /*
  * Connect to path (NULL: sbk_default_socket()).  NULL on failure, with
  * err->kind SBK_ERR_CONNECT (or SBK_ERR_SYSTEM when out of memory).
+ * sbk_connect waits up to SBK_DEFAULT_CONNECT_TIMEOUT_MS while the
+ * daemon's listen backlog is full; sbk_connect_timeout up to timeout_ms
+ * (-1: for ever).
  */
+#define SBK_DEFAULT_CONNECT_TIMEOUT_MS 10000
 struct sbk_client *sbk_connect(const char *path, struct sbk_error *err);
+struct sbk_client *sbk_connect_timeout(
+    const char *path, int timeout_ms, struct sbk_error *err);
 /* Close the connection: the daemon drops this connection's waiting jobs
  * and stops its running cooperative ones.  NULL is allowed. */
 void sbk_close(struct sbk_client *);
@@ -87,6 +93,18 @@ bool sbk_pending(struct sbk_client *);
  */
 #define SBK_DEFAULT_MAX_REPLY (96u * 1024 * 1024)
 void sbk_set_max_reply(struct sbk_client *, size_t bytes);
+
+/*
+ * What a daemon can make a client hold is bounded: the read buffer by
+ * the longest reply (above) plus 128 KiB; replies are kept only for ids
+ * in flight (sent and not yet answered), one each.  A reply to any other
+ * id (never sent, already answered) is a stray: dropped, and counted
+ * here.  Notifications are never kept: they go to the callback, or out
+ * of sbk_recv one at a time.  sbk_in_flight is the number of distinct
+ * ids sent and not yet answered.
+ */
+uint64_t sbk_stray_replies(const struct sbk_client *);
+size_t sbk_in_flight(const struct sbk_client *);
 
 /*
  * Timeout in ms for writing a request when the daemon does not read
@@ -171,7 +189,9 @@ struct sbk_reply {
 
 /*
  * Receive the next message: wait up to timeout_ms (0: only what is
- * already readable; -1: forever).  Returns 1 with *reply filled (release
+ * already readable; -1: forever).  The deadline is checked after every
+ * message handled inside (a notification given to the callback, a stray
+ * dropped), so a daemon that never stops sending cannot hold the call.  Returns 1 with *reply filled (release
  * it with sbk_reply_clear), 0 when nothing came in time, -1 with err
  * filled (SBK_ERR_CLOSED, SBK_ERR_PROTOCOL, SBK_ERR_SYSTEM).  Any
  * buffered request is flushed first.

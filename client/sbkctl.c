@@ -119,10 +119,12 @@ ctl_connect(struct ctl *ctl)
 	struct sbk_error err = { 0 };
 	struct sbk_client *c;
 
-	c = sbk_connect(ctl->socket, &err);
+	/* A full listen backlog waits no longer than -t. */
+	c = sbk_connect_timeout(ctl->socket, ctl->timeout_ms, &err);
 	if (c == NULL) {
-		fprintf(stderr, "%s: cannot connect to sbkd: %s\n", ctl->prog,
-		    err.message);
+		fprintf(stderr, "%s: cannot connect to sbkd: ", ctl->prog);
+		ctl_fputs_esc(err.message, stderr);
+		fputc('\n', stderr);
 		sbk_error_clear(&err);
 	}
 	return (c);
@@ -133,28 +135,91 @@ ctl_report(struct ctl *ctl, const char *what, const struct sbk_error *err)
 {
 	char *data;
 
+	fprintf(stderr, "%s: ", ctl->prog);
+	ctl_fputs_esc(what, stderr);
+	fputs(": ", stderr);
+	ctl_fputs_esc(err->message, stderr);
 	if (err->kind != SBK_ERR_RPC) {
-		fprintf(stderr, "%s: %s: %s\n", ctl->prog, what, err->message);
+		fputc('\n', stderr);
 		return (err->kind == SBK_ERR_USAGE ? CTL_USAGE : CTL_CONNECT);
 	}
 	data = err->data != NULL ?
 	    json_dumps(err->data, JSON_COMPACT | JSON_ENCODE_ANY) :
 	    NULL;
-	fprintf(stderr, "%s: %s: %s (error %d%s%s)\n", ctl->prog, what,
-	    err->message, err->code, data != NULL ? " " : "",
-	    data != NULL ? data : "");
+	fprintf(stderr, " (error %d%s", err->code, data != NULL ? " " : "");
+	if (data != NULL)
+		ctl_fputs_esc(data, stderr);
+	fputs(")\n", stderr);
 	free(data);
 	return (CTL_RPC);
+}
+
+int
+ctl_bad_reply(struct ctl *ctl, const char *what, const char *why)
+{
+	fprintf(stderr, "%s: %s: unexpected reply from the daemon: %s\n",
+	    ctl->prog, what, why);
+	return (CTL_RPC);
+}
+
+/* C1 controls and bidi overrides in UTF-8 text. */
+static bool
+has_c1_or_bidi(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	for (; *p != '\0'; p++) {
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return (true);
+		if (p[0] == 0xe2 &&
+		    ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+			(p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+			return (true);
+	}
+	return (false);
+}
+
+/*
+ * jansson escapes only what is below U+0020.  When the text holds C1
+ * controls or bidi overrides it is dumped again with JSON_ENSURE_ASCII
+ * (every non-ASCII character as \uXXXX); DEL, the one ASCII control
+ * left, is escaped here.  The JSON means the same either way.
+ */
+static void
+print_json_flags(const json_t *v, size_t flags)
+{
+	char *text, *p;
+
+	text = json_dumps(v, flags | JSON_ENCODE_ANY);
+	if (text != NULL && has_c1_or_bidi(text)) {
+		free(text);
+		text =
+		    json_dumps(v, flags | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+	}
+	if (text == NULL) {
+		fputs("null\n", stdout);
+		return;
+	}
+	for (p = text; *p != '\0'; p++) {
+		if (*p == 0x7f)
+			fputs("\\u007f", stdout);
+		else
+			putchar(*p);
+	}
+	putchar('\n');
+	free(text);
 }
 
 void
 ctl_print_json(struct ctl *ctl, const json_t *v)
 {
-	size_t flags;
+	print_json_flags(v, ctl->json ? JSON_COMPACT : JSON_INDENT(2));
+}
 
-	flags = JSON_ENCODE_ANY | (ctl->json ? JSON_COMPACT : JSON_INDENT(2));
-	json_dumpf(v, stdout, flags);
-	putchar('\n');
+void
+ctl_print_json_line(const json_t *v)
+{
+	print_json_flags(v, JSON_COMPACT);
 }
 
 /* A password must not linger in freed memory. */

@@ -136,6 +136,7 @@ START_TEST(test_stray_flood)
 	c = call_must_end("stray-flood", 1000, &err);
 	ck_assert_msg(err.kind == SBK_ERR_TIMEOUT, "%s: %s",
 	    sbk_error_kind_name(err.kind), err.message);
+	ck_assert_msg(sbk_stray_replies(c) > 0, "no stray counted");
 	sbk_error_clear(&err);
 	sbk_close(c);
 }
@@ -149,6 +150,7 @@ START_TEST(test_batch_flood)
 	c = call_must_end("batch-flood", 1000, &err);
 	ck_assert_msg(err.kind == SBK_ERR_TIMEOUT, "%s: %s",
 	    sbk_error_kind_name(err.kind), err.message);
+	ck_assert_msg(sbk_stray_replies(c) > 0, "no stray counted");
 	sbk_error_clear(&err);
 	sbk_close(c);
 }
@@ -193,8 +195,8 @@ START_TEST(test_progress_flood_recv)
 	rc = sbk_recv(c, &r, 500, &err);
 	took = hx_now_ms() - t0;
 	ck_assert_msg(rc == 0, "sbk_recv: %d (%s)", rc, err.message);
-	ck_assert_msg(took <= 500 + SLACK_MS, "a 500 ms sbk_recv took %lld ms",
-	    took);
+	ck_assert_msg(
+	    took <= 500 + SLACK_MS, "a 500 ms sbk_recv took %lld ms", took);
 	ck_assert(notes > 0);
 	/* Timeout 0 means "only what is there": it must return too. */
 	t0 = hx_now_ms();
@@ -230,7 +232,45 @@ START_TEST(test_stray_recv)
 			sbk_reply_clear(&r);
 		}
 	}
+	ck_assert(sbk_stray_replies(c) > 0);
+	ck_assert_uint_eq(sbk_in_flight(c), 1);
 	sbk_close(c);
+}
+END_TEST
+
+/* A listen backlog that stays full: the connect timeout is the caller's. */
+START_TEST(test_connect_timeout)
+{
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	struct sockaddr_un sun;
+	long long t0, took;
+	int fds[64], n = 0, fd;
+
+	hostile_up("no-accept");
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	ck_assert(strlen(sock) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, sock, strlen(sock) + 1);
+	while (n < 64) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		ck_assert_int_ne(fd, -1);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+			close(fd);
+			break;
+		}
+		fds[n++] = fd;
+	}
+	ck_assert_msg(n < 64, "the backlog never filled");
+	t0 = hx_now_ms();
+	c = sbk_connect_timeout(sock, 300, &err);
+	took = hx_now_ms() - t0;
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(err.kind, SBK_ERR_CONNECT);
+	ck_assert_msg(
+	    took <= 300 + SLACK_MS, "a 300 ms connect took %lld ms", took);
+	while (n > 0)
+		close(fds[--n]);
 }
 END_TEST
 
@@ -251,8 +291,9 @@ START_TEST(test_huge_line)
 	res = sbk_call(c, "ping", NULL, 1000, &err);
 	took = hx_now_ms() - t0;
 	ck_assert_ptr_null(res);
-	ck_assert_msg(err.kind == SBK_ERR_PROTOCOL || err.kind == SBK_ERR_TIMEOUT,
-	    "%s", err.message);
+	ck_assert_msg(
+	    err.kind == SBK_ERR_PROTOCOL || err.kind == SBK_ERR_TIMEOUT, "%s",
+	    err.message);
 	ck_assert_msg(took <= 1000 + SLACK_MS, "took %lld ms", took);
 	ck_assert(hx_rss_kib(getpid()) - rss0 <= RSS_GROWTH_MAX_KIB);
 	sbk_error_clear(&err);
@@ -285,6 +326,7 @@ hostile_suite(void)
 	tcase_add_test(tc, test_progress_flood);
 	tcase_add_test(tc, test_progress_flood_recv);
 	tcase_add_test(tc, test_stray_recv);
+	tcase_add_test(tc, test_connect_timeout);
 	tcase_add_test(tc, test_huge_line);
 	tcase_add_test(tc, test_silent);
 	suite_add_tcase(s, tc);
