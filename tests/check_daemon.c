@@ -760,6 +760,50 @@ START_TEST(test_unknown_method)
 }
 END_TEST
 
+/*
+ * A method name is the whole string: a NUL inside it does not end it
+ * (issue 12, item 5).
+ */
+START_TEST(test_nul_in_names)
+{
+	struct hx_conn *c;
+	json_t *r, *res;
+
+	hx_daemon_up(&d, CONF_TEST);
+	c = hx_connect(&d);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,"
+	    "\"method\":\"ping\\u0000evil\"}",
+	    "1", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,"
+	    "\"method\":\"job.cancel\\u0000x\",\"params\":{\"id\":7}}",
+	    "2", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,"
+	    "\"method\":\"ping\\u0000\"}",
+	    "3", -32601);
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,"
+	    "\"method\":\"\\u0000\"}",
+	    "4", -32601);
+	/* The same methods without the NUL still work. */
+	expect_pong(c, "5");
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":6,"
+	    "\"method\":\"job.cancel\",\"params\":{\"id\":7}}");
+	res = hx_expect_result(r, "6");
+	ck_assert(json_is_false(json_object_get(res, "cancelled")));
+	json_decref(r);
+	/* A member name with a NUL is not JSON we accept (jansson's rule). */
+	expect_error_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\","
+	    "\"params\":{\"timeout_ms\\u0000x\":5}}",
+	    "null", -32700);
+	hx_close(c);
+}
+END_TEST
+
 START_TEST(test_params_not_object)
 {
 	static const char *const params[] = {
@@ -1424,6 +1468,7 @@ daemon_suite(void)
 	tc = tcase_create("methods");
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, test_unknown_method);
+	tcase_add_test(tc, test_nul_in_names);
 	tcase_add_test(tc, test_params_not_object);
 	tcase_add_test(tc, test_unknown_param_member);
 	tcase_add_test(tc, test_common_params);

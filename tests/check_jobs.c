@@ -503,6 +503,80 @@ START_TEST(argon2_verifies_cli)
 }
 END_TEST
 
+/*
+ * A password is the bytes it is, NUL included (issue 12, item 5).  The
+ * oracle is the argon2 tool, which reads the password from stdin with
+ * fread, so NUL bytes and all reach libargon2 unchanged; "a" alone and
+ * "a\0b" with the NUL dropped must not match.
+ */
+START_TEST(argon2_nul_password_cli)
+{
+	static const char *const args[] = { "-id", "-t", "1", "-k", "64", "-p",
+		"1", NULL };
+	static const char pw[] = "a\0b\0";
+	char *cli, *h;
+	void *salt;
+	size_t saltlen;
+	int tries;
+
+	cli = argon2_cli("somesalt", 8, pw, 4, args);
+	ck_assert_msg(sbk_verify(pw, 4, cli), "%s", cli);
+	ck_assert(!sbk_verify(pw, 3, cli));
+	ck_assert(!sbk_verify("a", 1, cli));
+	ck_assert(!sbk_verify("ab", 2, cli));
+	free(cli);
+	/* And the other way: our hash of it is the tool's. */
+	for (tries = 0; tries < 20; tries++) {
+		h = sbk_hash(P("{\"password\":\"a\\u0000b\\u0000\","
+			       "\"t_cost\":1,\"m_cost_kib\":64}"));
+		salt = phc_salt(h, &saltlen);
+		if (memchr(salt, '\0', saltlen) == NULL)
+			break;
+		free(h);
+		free(salt);
+	}
+	ck_assert_int_lt(tries, 20);
+	cli = argon2_cli(salt, saltlen, pw, 4, args);
+	ck_assert_str_eq(h, cli);
+	free(cli);
+	free(h);
+	free(salt);
+}
+END_TEST
+
+/*
+ * A NUL inside any string parameter is -32602 naming it, never the
+ * shorter string before it (issue 12, item 5).  The password is the one
+ * string where NUL is data (argon2_nul_password_cli).
+ */
+START_TEST(nul_in_string_params)
+{
+	char text[PATH_MAX * 2 + 128];
+
+	snprintf(text, sizeof(text), "{\"path\":\"%s\\u0000x\"}", tpath("a"));
+	expect_param(&job_file_read, P(text), "path");
+	snprintf(text, sizeof(text),
+	    "{\"path\":\"%s\\u0000\",\"out_path\":\"%s\"}", tpath("a"),
+	    tpath("b"));
+	expect_param(&job_zstd_compress, P(text), "path");
+	snprintf(text, sizeof(text),
+	    "{\"path\":\"%s\",\"out_path\":\"%s\\u0000.zst\"}", tpath("a"),
+	    tpath("b"));
+	expect_param(&job_zstd_compress, P(text), "out_path");
+	snprintf(text, sizeof(text),
+	    "{\"data_b64\":\"\",\"out_path\":\"%s\\u0000\"}", tpath("b"));
+	expect_param(&job_zstd_decompress, P(text), "out_path");
+	expect_param(&job_zstd_compress, P("{\"data_b64\":\"AAAA\\u0000\"}"),
+	    "data_b64");
+	expect_param(
+	    &job_zstd_decompress, P("{\"data_b64\":\"\\u0000\"}"), "data_b64");
+	expect_param(&job_argon2_hash,
+	    P("{\"password\":\"x\",\"type\":\"argon2i\\u0000d\"}"), "type");
+	expect_param(&job_argon2_hash,
+	    P("{\"password\":\"x\",\"type\":\"\\u0000\"}"), "type");
+}
+END_TEST
+
 START_TEST(argon2_param_errors)
 {
 	const struct job_kind *h = &job_argon2_hash;
@@ -1441,6 +1515,8 @@ jobs_suite(void)
 	tcase_add_test(a, argon2_defaults_and_roundtrip);
 	tcase_add_test(a, argon2_matches_cli);
 	tcase_add_test(a, argon2_verifies_cli);
+	tcase_add_test(a, argon2_nul_password_cli);
+	tcase_add_test(a, nul_in_string_params);
 	tcase_add_test(a, argon2_param_errors);
 	tcase_add_test(a, argon2_verify_errors);
 	tcase_add_test(a, argon2_wipes_params);
