@@ -449,8 +449,8 @@ batch_seen(char **seen, size_t n, const char *id_json)
  */
 static void
 dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
-    const char *id_json, size_t id_len, const char *method, json_t *params,
-    bool shared)
+    const char *id_json, size_t id_len, const char *method, size_t method_len,
+    json_t *params, bool shared)
 {
 	struct server *s = c->server;
 	const struct sbk_config *cfg = s->cfg;
@@ -478,7 +478,7 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 			(*nseen)++;
 	}
 
-	kind = job_kind_find(method);
+	kind = job_kind_find(method, method_len);
 	if (kind == NULL ||
 	    ((kind->flags & JOB_KIND_TEST) && !cfg->enable_test_methods)) {
 		rpc_error_set(&err, RPC_METHOD_NOT_FOUND, NULL,
@@ -640,7 +640,7 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b, char **seen,
 		return;
 	}
 	dispatch_request(c, b, seen, nseen, id_json,
-	    id_json != NULL ? strlen(id_json) : 0, req.method,
+	    id_json != NULL ? strlen(id_json) : 0, req.method, req.method_len,
 	    json_incref((json_t *)req.params), true);
 	free(id_json);
 }
@@ -766,7 +766,7 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 	if (rpc_request_scan(line, len, &rq)) {
 		dispatch_request(c, NULL, NULL, NULL,
 		    rq.id_len > 0 ? rq.id : NULL, rq.id_len, rq.method,
-		    rq.params, false);
+		    rq.method_len, rq.params, false);
 		return;
 	}
 	root = rpc_parse_line(line, len, &err);

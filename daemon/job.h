@@ -195,7 +195,7 @@ int job_param_string(const json_t *params, const char *name, bool required,
     const char **out, size_t *lenp, struct rpc_error *);
 
 /* Look a method up in the job table; NULL when unknown. */
-const struct job_kind *job_kind_find(const char *method);
+const struct job_kind *job_kind_find(const char *method, size_t len);
 
 /* The whole table, NULL-terminated (for tests and stats). */
 extern const struct job_kind *const job_table[];

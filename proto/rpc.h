@@ -75,6 +75,7 @@ json_t *rpc_parse_line(const char *line, size_t len, struct rpc_error *err);
 struct rpc_request {
 	const json_t *id; /* NULL for a notification */
 	const char *method;
+	size_t method_len;    /* the whole name: it may hold NUL bytes */
 	const json_t *params; /* NULL when absent; else any type */
 };
 

@@ -91,6 +91,7 @@ rpc_request_parse(const json_t *msg, struct rpc_request *req,
 	*err_id = NULL;
 	req->id = NULL;
 	req->method = NULL;
+	req->method_len = 0;
 	req->params = NULL;
 
 	if (!json_is_object(msg)) {
@@ -122,6 +123,7 @@ rpc_request_parse(const json_t *msg, struct rpc_request *req,
 		return false;
 	}
 	req->method = json_string_value(v);
+	req->method_len = json_string_length(v);
 
 	/*
 	 * Unknown members are refused to catch typos such as "parms".  The

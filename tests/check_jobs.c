@@ -1299,7 +1299,7 @@ START_TEST(kinds_shape)
 		ck_assert_ptr_nonnull(kinds[i]->run);
 		ck_assert_ptr_nonnull(kinds[i]->free);
 		ck_assert_int_eq(kinds[i]->flags, 0);
-		ck_assert_ptr_eq(job_kind_find(kinds[i]->method), kinds[i]);
+		ck_assert_ptr_eq(job_kind_find(kinds[i]->method, strlen(kinds[i]->method)), kinds[i]);
 	}
 	ck_assert_int_eq(job_argon2_hash.lane, LANE_CPU);
 	ck_assert_int_eq(job_argon2_hash.gate, POOL_GATE_ARGON2_MEM);
