@@ -73,6 +73,17 @@ fz_check_error(const struct rpc_error *err)
 int
 fz_parse(const struct job_kind *kind, const json_t *params)
 {
+	struct rpc_error err = { 0 };
+	int rc = fz_parse_err(kind, params, &err);
+
+	rpc_error_clear(&err);
+	return rc;
+}
+
+int
+fz_parse_err(
+    const struct job_kind *kind, const json_t *params, struct rpc_error *errp)
+{
 	const struct sbk_config *cfg = fz_config();
 	struct rpc_error err = { 0 };
 	struct job *job;
@@ -84,7 +95,7 @@ fz_parse(const struct job_kind *kind, const json_t *params)
 		&timeout_ms, &err) < 0 ||
 	    job_param_bool(params, "progress", false, &progress, &err) < 0) {
 		fz_check_error(&err);
-		rpc_error_clear(&err);
+		rpc_error_move(errp, &err);
 		return -1;
 	}
 	if ((job = calloc(1, sizeof(*job))) == NULL)
@@ -98,7 +109,7 @@ fz_parse(const struct job_kind *kind, const json_t *params)
 		fz_check_error(&err);
 	else if (err.code != 0)
 		abort();
-	rpc_error_clear(&err);
+	rpc_error_move(errp, &err);
 	if (kind->free != NULL)
 		kind->free(job);
 	json_decref(job->params);

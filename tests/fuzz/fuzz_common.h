@@ -22,4 +22,11 @@ const struct sbk_config *fz_config(void);
  */
 int fz_parse(const struct job_kind *, const json_t *params);
 
+/*
+ * The same, leaving the error in *err (cleared by the caller) rather
+ * than dropping it.
+ */
+int fz_parse_err(
+    const struct job_kind *, const json_t *params, struct rpc_error *err);
+
 #endif /* SBK_FUZZ_COMMON_H */
