@@ -64,7 +64,7 @@ struct config_key {
 	const char *name;
 	enum config_type type;
 	size_t off;
-	size_t count_off; /* CFG_UIDS, CFG_GIDS */
+	size_t count_off; /* CFG_UIDS, CFG_GIDS: count; CFG_PATHS: fds */
 	long long min;
 	long long max;
 	const char *def; /* parsed like a file value */
@@ -150,9 +150,10 @@ static const struct config_key config_keys[] = {
 	{ "zstd", "max_output_bytes", CFG_SIZE, OFF(zstd_max_output_bytes), 0,
 	    1, 1LL << 40, "67108864", "largest decompressed output" },
 
-	{ "files", "read_roots", CFG_PATHS, OFF(read_roots), 0, 0, 0, "",
-	    "directories file methods may read; empty = none" },
-	{ "files", "write_roots", CFG_PATHS, OFF(write_roots), 0, 0, 0, "",
+	{ "files", "read_roots", CFG_PATHS, OFF(read_roots), OFF(read_root_fds),
+	    0, 0, "", "directories file methods may read; empty = none" },
+	{ "files", "write_roots", CFG_PATHS, OFF(write_roots),
+	    OFF(write_root_fds), 0, 0, "",
 	    "directories out_path may be in; empty = none" },
 	{ "files", "max_read_bytes", CFG_SIZE, OFF(max_read_bytes), 0, 1, GIB,
 	    "16777216", "default and cap of file.read length" },
@@ -313,23 +314,50 @@ config_free_strv(char **v)
 	free(v);
 }
 
-/* Colon-separated absolute directories, each made canonical. */
+/* Close and free a root fd list (parallel to names). */
+static void
+config_close_fds(char **names, int *fds)
+{
+	if (fds == NULL)
+		return;
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+}
+
+/*
+ * Colon-separated absolute directories, each made canonical and opened
+ * as an O_PATH directory fd.  Symlinks in a root's own path are resolved
+ * here, once, at load (realpath); the open then refuses a symlink put in
+ * the last component meanwhile.  From then on the fd is the root: a root
+ * renamed or replaced while sbkd runs is still served from the directory
+ * opened here, until a reload opens the roots again.
+ */
 static bool
-config_parse_paths(const char *v, char ***out, char *why, size_t whylen)
+config_parse_paths(
+    const char *v, char ***out, int **fdsp, char *why, size_t whylen)
 {
 	char **list;
+	int *fds;
 	const char *p, *colon;
 	size_t n = 1, i = 0, len;
 	char path[PATH_MAX], *real;
-	struct stat st;
 
 	for (p = v; *p != '\0'; p++)
 		if (*p == ':')
 			n++;
-	if ((list = calloc(n + 1, sizeof(*list))) == NULL) {
+	list = calloc(n + 1, sizeof(*list));
+	fds = malloc((n + 1) * sizeof(*fds));
+	if (list == NULL || fds == NULL) {
+		free(list);
+		free(fds);
 		snprintf(why, whylen, "%s", strerror(ENOMEM));
 		return false;
 	}
+	for (i = 0; i <= n; i++)
+		fds[i] = -1;
+	i = 0;
 	for (p = v; *v != '\0'; p = colon + 1) {
 		colon = strchr(p, ':');
 		if (colon == NULL)
@@ -354,17 +382,27 @@ config_parse_paths(const char *v, char ***out, char *why, size_t whylen)
 			snprintf(why, whylen, "%s: %s", path, strerror(errno));
 			goto fail;
 		}
-		list[i++] = real;
-		if (stat(real, &st) == -1 || !S_ISDIR(st.st_mode)) {
-			snprintf(why, whylen, "%s: not a directory", path);
+		list[i] = real;
+		fds[i] =
+		    open(real, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		i++;
+		if (fds[i - 1] == -1) {
+			if (errno == ENOTDIR || errno == ELOOP)
+				snprintf(
+				    why, whylen, "%s: not a directory", path);
+			else
+				snprintf(why, whylen, "%s: %s", path,
+				    strerror(errno));
 			goto fail;
 		}
 		if (*colon == '\0')
 			break;
 	}
 	*out = list;
+	*fdsp = fds;
 	return true;
 fail:
+	config_close_fds(list, fds);
 	config_free_strv(list);
 	return false;
 }
@@ -536,7 +574,7 @@ config_set(struct sbk_config *cfg, const struct config_key *k, const char *v,
 	char *s, **list;
 	unsigned *ids;
 	size_t count;
-	int level;
+	int level, *fds;
 
 	switch (k->type) {
 	case CFG_UINT:
@@ -613,10 +651,13 @@ config_set(struct sbk_config *cfg, const struct config_key *k, const char *v,
 		*(char **)field = s;
 		return true;
 	case CFG_PATHS:
-		if (!config_parse_paths(v, &list, why, whylen))
+		if (!config_parse_paths(v, &list, &fds, why, whylen))
 			return false;
+		config_close_fds(
+		    *(char ***)field, *(int **)((char *)cfg + k->count_off));
 		config_free_strv(*(char ***)field);
 		*(char ***)field = list;
+		*(int **)((char *)cfg + k->count_off) = fds;
 		return true;
 	case CFG_UIDS:
 	case CFG_GIDS:
@@ -1055,6 +1096,8 @@ config_free(struct sbk_config *cfg)
 {
 	free(cfg->socket);
 	free(cfg->metrics_listen);
+	config_close_fds(cfg->read_roots, cfg->read_root_fds);
+	config_close_fds(cfg->write_roots, cfg->write_root_fds);
 	config_free_strv(cfg->read_roots);
 	config_free_strv(cfg->write_roots);
 	free(cfg->allow_uids);

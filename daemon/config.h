@@ -54,6 +54,13 @@ struct sbk_config {
 	/* [files] */
 	char **read_roots; /* NULL-terminated, canonical, absolute */
 	char **write_roots;
+	/*
+	 * O_PATH directory fds of the roots above, opened once at load
+	 * (read_root_fds[i] is read_roots[i]); every path is resolved
+	 * beneath them, never through the names.  Closed by config_free.
+	 */
+	int *read_root_fds;
+	int *write_root_fds;
 	size_t max_read_bytes;
 
 	/* [access] */

@@ -18,6 +18,7 @@
  */
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
 
@@ -34,8 +35,9 @@
 #include "paths.h"
 
 #define PATHS_MAX_LINKS	   40 /* as the kernel's MAXSYMLINKS */
-#define PATHS_MAX_DEPTH	   256
 #define PATHS_EAGAIN_TRIES 16
+#define PATHS_PROC_MAGIC   0x9fa0 /* PROC_SUPER_MAGIC */
+#define PATHS_PROC_ROOT	   1	  /* inode of procfs' root directory */
 
 /* Set once openat2 says ENOSYS: every later call goes to the walk. */
 static atomic_bool paths_no_openat2;
@@ -44,6 +46,8 @@ static atomic_uint paths_tmp_seq;
 
 /* An escape: the caller answers -32003.  Not a real errno of ours. */
 #define PATHS_ESCAPE (-EXDEV)
+/* A symlink was met: resolve the logical path it gave, from the top. */
+#define PATHS_RESTART (-EINPROGRESS)
 
 void
 paths_force_walk(bool on)
@@ -52,7 +56,48 @@ paths_force_walk(bool on)
 }
 
 /*
- * The part of path below root, or NULL when path is not lexically under
+ * path made lexically normal: one "/" between components, no "." and
+ * each ".." taking the component before it away ("/.." is "/").  path
+ * must be absolute.  Malloc'd, or NULL (ENOMEM).
+ */
+static char *
+paths_normalize(const char *path, size_t len)
+{
+	char *out = malloc(len + 2);
+	size_t o = 0, n;
+	const char *p = path, *end = path + len;
+
+	if (out == NULL)
+		return (NULL);
+	while (p < end) {
+		while (p < end && *p == '/')
+			p++;
+		for (n = 0; p + n < end && p[n] != '/'; n++)
+			;
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			p += n;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--; /* the '/' before it */
+		} else {
+			out[o++] = '/';
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		p += n;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = '\0';
+	return (out);
+}
+
+/*
+ * The part of a normal path below root, or NULL when path is not under
  * it.  Roots are canonical: absolute, no trailing slash except "/".
  */
 static const char *
@@ -71,25 +116,28 @@ paths_below(const char *root, const char *path)
 	return (*path == '\0' ? "." : path);
 }
 
-/* Does a relative path climb above its start with ".."? */
-static bool
-paths_climbs(const char *rel)
+/*
+ * The root a normal path lies under: the longest one, so that a nested
+ * root is always entered through its own fd, never by its name inside
+ * the outer one.  Its index (rel set), or -1.
+ */
+static int
+paths_pick(char *const *roots, const char *path, const char **rel)
 {
-	long depth = 0;
-	size_t n;
+	size_t i, best_len = 0;
+	int best = -1;
+	const char *r;
 
-	while (*rel != '\0') {
-		while (*rel == '/')
-			rel++;
-		n = strcspn(rel, "/");
-		if (n == 2 && rel[0] == '.' && rel[1] == '.') {
-			if (--depth < 0)
-				return (true);
-		} else if (n > 0 && !(n == 1 && rel[0] == '.'))
-			depth++;
-		rel += n;
+	for (i = 0; roots != NULL && roots[i] != NULL; i++) {
+		if ((r = paths_below(roots[i], path)) == NULL)
+			continue;
+		if (best == -1 || strlen(roots[i]) > best_len) {
+			best = (int)i;
+			best_len = strlen(roots[i]);
+			*rel = r;
+		}
 	}
-	return (false);
+	return (best);
 }
 
 static bool
@@ -103,7 +151,8 @@ paths_check(char *const *roots, const char *param, const char *path, size_t len,
     struct rpc_error *err)
 {
 	const char *rel;
-	size_t i;
+	char *norm;
+	int i;
 
 	if (strlen(path) != len || path[0] != '/') {
 		rpc_error_param(
@@ -115,76 +164,73 @@ paths_check(char *const *roots, const char *param, const char *path, size_t len,
 		    "no roots are configured for %s", param);
 		return (-1);
 	}
-	for (i = 0; roots[i] != NULL; i++) {
-		rel = paths_below(roots[i], path);
-		if (rel != NULL && !paths_climbs(rel))
-			return (0);
+	if ((norm = paths_normalize(path, len)) == NULL) {
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		return (-1);
 	}
+	i = paths_pick(roots, norm, &rel);
+	free(norm);
+	if (i >= 0)
+		return (0);
 	rpc_error_set(err, RPC_PERMISSION, NULL,
 	    "%s is outside the allowed roots", param);
 	return (-1);
 }
 
-/* Does fd's current path (as /proc sees it) lie under root? */
+/*
+ * A procfs symlink other than those in /proc itself ("self",
+ * "thread-self", "mounts", ...) is a magic link (/proc/PID/fd/N, root,
+ * cwd, exe, ...): its text is not where it leads, so it is never read as
+ * a path.  linkfd: O_PATH fd of the link; dirfd: its directory.
+ */
 static bool
-paths_fd_under(int fd, const char *root)
+paths_magic(int dirfd, int linkfd)
 {
-	char proc[64], *real;
-	bool ok;
+	struct statfs sf;
+	struct stat st;
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if ((real = realpath(proc, NULL)) == NULL)
+	if (fstatfs(linkfd, &sf) == -1)
+		return (true);
+	if (sf.f_type != PATHS_PROC_MAGIC)
 		return (false);
-	ok = paths_below(root, real) != NULL;
-	free(real);
-	return (ok);
+	return (fstat(dirfd, &st) == -1 || st.st_ino != PATHS_PROC_ROOT);
 }
 
 /*
- * The fallback resolver: rel beneath rootfd, one component at a time.
- * Returns an O_PATH fd, PATHS_ESCAPE, or -errno.
+ * The component walk: rel (normal, no "..") beneath rootfd one
+ * component at a time with O_NOFOLLOW, up to the first symlink.  There it
+ * stops and gives the logical path the link names (*next, malloc'd,
+ * normal; relative targets are taken from the link's directory under
+ * root's name) for the caller to resolve from the top, under whichever
+ * root holds it.  Returns an O_PATH fd, PATHS_RESTART, PATHS_ESCAPE or
+ * -errno.
  */
 static int
-paths_walk(int rootfd, const char *root, const char *rel, bool want_dir)
+paths_walk(
+    int rootfd, const char *root, const char *rel, bool want_dir, char **next)
 {
-	int stack[PATHS_MAX_DEPTH];
-	int depth = 0, links = 0, fd, rc;
-	char *todo, *p, *comp, *next, target[PATH_MAX];
+	char target[PATH_MAX], *joined;
+	const char *p = rel, *comp;
+	int dirfd = rootfd, fd, rc, len;
 	struct stat st;
 	ssize_t n;
 	size_t cl;
 
-	if ((todo = strdup(rel)) == NULL)
-		return (-ENOMEM);
-	if ((stack[0] = fcntl(rootfd, F_DUPFD_CLOEXEC, 0)) == -1) {
-		rc = -errno;
-		free(todo);
-		return (rc);
+	if (strcmp(rel, ".") == 0) {
+		fd = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		return (fd == -1 ? -errno : fd);
 	}
-	p = todo;
 	for (;;) {
-		while (*p == '/')
-			p++;
-		if (*p == '\0')
-			break;
 		comp = p;
 		cl = strcspn(p, "/");
-		next = p + cl;
-		if (*next != '\0')
-			*next++ = '\0';
-		p = next;
-		if (strcmp(comp, ".") == 0)
-			continue;
-		if (strcmp(comp, "..") == 0) {
-			if (depth == 0) {
-				rc = PATHS_ESCAPE;
-				goto fail;
-			}
-			close(stack[depth--]);
-			continue;
+		p += cl;
+		if (cl >= sizeof(target)) {
+			rc = -ENAMETOOLONG;
+			goto fail;
 		}
-		fd =
-		    openat(stack[depth], comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		memcpy(target, comp, cl);
+		target[cl] = '\0';
+		fd = openat(dirfd, target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd == -1 || fstat(fd, &st) == -1) {
 			rc = -errno;
 			if (fd != -1)
@@ -192,6 +238,11 @@ paths_walk(int rootfd, const char *root, const char *rel, bool want_dir)
 			goto fail;
 		}
 		if (S_ISLNK(st.st_mode)) {
+			if (paths_magic(dirfd, fd)) {
+				close(fd);
+				rc = PATHS_ESCAPE;
+				goto fail;
+			}
 			n = readlinkat(fd, "", target, sizeof(target) - 1);
 			close(fd);
 			if (n == -1) {
@@ -199,73 +250,61 @@ paths_walk(int rootfd, const char *root, const char *rel, bool want_dir)
 				goto fail;
 			}
 			target[n] = '\0';
-			/* As openat2's ELOOP: treated as an escape. */
-			if (++links > PATHS_MAX_LINKS) {
-				rc = PATHS_ESCAPE;
-				goto fail;
-			}
-			/* Absolute links are refused, as RESOLVE_BENEATH does. */
-			if (target[0] == '/') {
-				rc = PATHS_ESCAPE;
-				goto fail;
-			}
-			/* Splice the target in front of what is left. */
-			if (asprintf(&comp, "%s/%s", target, p) == -1) {
+			/* The link's directory, then its text, then the rest. */
+			if (target[0] == '/')
+				len = asprintf(&joined, "%s%s", target, p);
+			else
+				len = asprintf(&joined, "%s/%.*s/%s%s", root,
+				    (int)(comp - rel), rel, target, p);
+			if (len == -1) {
 				rc = -ENOMEM;
 				goto fail;
 			}
-			free(todo);
-			todo = p = comp;
-			continue;
+			*next = paths_normalize(joined, (size_t)len);
+			free(joined);
+			rc = *next == NULL ? -ENOMEM : PATHS_RESTART;
+			goto fail;
 		}
-		if (!S_ISDIR(st.st_mode) && *p != '\0') {
-			close(fd);
+		if (dirfd != rootfd)
+			close(dirfd);
+		dirfd = fd;
+		if (*p == '\0')
+			break;
+		p++; /* the '/' */
+		if (!S_ISDIR(st.st_mode)) {
 			rc = -ENOTDIR;
 			goto fail;
 		}
-		if (depth + 1 >= PATHS_MAX_DEPTH) {
-			close(fd);
-			rc = -ENAMETOOLONG;
-			goto fail;
-		}
-		stack[++depth] = fd;
-	}
-	fd = stack[depth];
-	while (depth > 0)
-		close(stack[--depth]);
-	free(todo);
-	if (fstat(fd, &st) == -1) {
-		rc = -errno;
-		close(fd);
-		return (rc);
 	}
 	if (want_dir && !S_ISDIR(st.st_mode)) {
-		close(fd);
+		close(dirfd);
 		return (-ENOTDIR);
 	}
-	/* A directory moved out of the root while we walked it. */
-	if (!paths_fd_under(fd, root)) {
-		close(fd);
-		return (PATHS_ESCAPE);
-	}
-	return (fd);
+	return (dirfd);
 
 fail:
-	while (depth >= 0)
-		close(stack[depth--]);
-	free(todo);
+	if (dirfd != rootfd)
+		close(dirfd);
 	return (rc);
 }
 
-/* rel beneath rootfd with openat2; ENOSYS switches to the walk for good. */
+/*
+ * rel beneath rootfd: openat2 with RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS does it in one call.  EXDEV (a symlink that
+ * leaves the root: absolute, or climbing with "..") goes to the walk,
+ * which stops at the first symlink -- one the kernel just followed
+ * without ELOOP, so not a magic link.  ENOSYS switches to the walk for
+ * good.
+ */
 static int
-paths_beneath(int rootfd, const char *root, const char *rel, bool want_dir)
+paths_step(
+    int rootfd, const char *root, const char *rel, bool want_dir, char **next)
 {
 	struct open_how how;
 	int fd, tries;
 
 	if (atomic_load(&paths_no_openat2) || atomic_load(&paths_walk_forced))
-		return (paths_walk(rootfd, root, rel, want_dir));
+		return (paths_walk(rootfd, root, rel, want_dir, next));
 	memset(&how, 0, sizeof(how));
 	how.flags = O_PATH | O_CLOEXEC | (want_dir ? O_DIRECTORY : 0);
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
@@ -280,10 +319,11 @@ paths_beneath(int rootfd, const char *root, const char *rel, bool want_dir)
 	switch (errno) {
 	case ENOSYS:
 		atomic_store(&paths_no_openat2, true);
-		return (paths_walk(rootfd, root, rel, want_dir));
+		/* FALLTHROUGH */
 	case EXDEV:
+		return (paths_walk(rootfd, root, rel, want_dir, next));
 	case ELOOP:
-		/* Leaving the root, or a magic link: both are escapes. */
+		/* A magic link, or too many links: both refused. */
 		return (PATHS_ESCAPE);
 	default:
 		return (-errno);
@@ -291,32 +331,61 @@ paths_beneath(int rootfd, const char *root, const char *rel, bool want_dir)
 }
 
 /*
- * Resolve path beneath the first root that holds it.  Nested roots are
- * tried in turn: a symlink that leaves an inner root may still stay in an
- * outer one.  Returns an O_PATH fd, PATHS_ESCAPE, or -errno.
+ * Resolve a normal path: beneath the fd of the longest root holding it;
+ * each symlink that leaves that root starts over with the path it names,
+ * under whichever root holds that (at most PATHS_MAX_LINKS times).  A
+ * path outside every root is never opened.  fds[i] is the O_PATH fd of
+ * roots[i].  Returns an O_PATH fd, PATHS_ESCAPE, or -errno.
  */
 static int
-paths_resolve(char *const *roots, const char *path, bool want_dir)
+paths_resolve(
+    char *const *roots, const int *fds, const char *norm, bool want_dir)
 {
-	const char *rel;
-	int rootfd, fd;
-	size_t i;
+	char *cur = NULL, *next = NULL;
+	const char *path = norm, *rel = NULL;
+	int i, rc, links = 0;
+
+	if (fds == NULL)
+		return (-EBADF);
+	for (;;) {
+		if ((i = paths_pick(roots, path, &rel)) < 0) {
+			rc = PATHS_ESCAPE;
+			break;
+		}
+		rc = paths_step(fds[i], roots[i], rel, want_dir, &next);
+		if (rc != PATHS_RESTART)
+			break;
+		free(cur);
+		path = cur = next;
+		next = NULL;
+		if (++links > PATHS_MAX_LINKS) {
+			rc = PATHS_ESCAPE; /* as the kernel's ELOOP */
+			break;
+		}
+		if (strlen(cur) >= PATH_MAX) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+	}
+	free(cur);
+	return (rc);
+}
+
+/* Normalize, then resolve; rc as paths_resolve (-ENOMEM included). */
+static int
+paths_resolve_str(
+    char *const *roots, const int *fds, const char *path, bool want_dir)
+{
+	char *norm;
+	int rc;
 
 	if (!paths_has_root(roots) || path[0] != '/')
 		return (PATHS_ESCAPE);
-	for (i = 0; roots[i] != NULL; i++) {
-		rel = paths_below(roots[i], path);
-		if (rel == NULL || paths_climbs(rel))
-			continue;
-		rootfd = open(roots[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (rootfd == -1)
-			continue;
-		fd = paths_beneath(rootfd, roots[i], rel, want_dir);
-		close(rootfd);
-		if (fd != PATHS_ESCAPE)
-			return (fd);
-	}
-	return (PATHS_ESCAPE);
+	if ((norm = paths_normalize(path, strlen(path))) == NULL)
+		return (-ENOMEM);
+	rc = paths_resolve(roots, fds, norm, want_dir);
+	free(norm);
+	return (rc);
 }
 
 static void
@@ -330,13 +399,14 @@ paths_fail(struct rpc_error *err, int rc, const char *what)
 }
 
 int
-paths_open_read(char *const *roots, const char *path, struct rpc_error *err)
+paths_open_read(
+    char *const *roots, const int *fds, const char *path, struct rpc_error *err)
 {
 	struct stat st;
 	char proc[64];
 	int pfd, fd;
 
-	if ((pfd = paths_resolve(roots, path, false)) < 0) {
+	if ((pfd = paths_resolve_str(roots, fds, path, false)) < 0) {
 		paths_fail(err, pfd, "path");
 		return (-1);
 	}
@@ -394,12 +464,12 @@ paths_link_tmpfile(int fd, int dirfd, const char *name)
 }
 
 int
-paths_out_open(struct paths_out *out, char *const *roots, const char *out_path,
-    bool overwrite, struct rpc_error *err)
+paths_out_open(struct paths_out *out, char *const *roots, const int *fds,
+    const char *out_path, bool overwrite, struct rpc_error *err)
 {
 	const char *slash = strrchr(out_path, '/');
 	const char *name;
-	char *parent = NULL;
+	char *norm = NULL;
 	struct stat st;
 	int rc, tries;
 
@@ -420,15 +490,21 @@ paths_out_open(struct paths_out *out, char *const *roots, const char *out_path,
 		rpc_error_errno(err, EISDIR, "out_path is a directory");
 		return (-1);
 	}
-	if ((parent = strndup(out_path,
-		 slash == out_path ? 1 : (size_t)(slash - out_path))) == NULL ||
-	    (out->name = strdup(name)) == NULL) {
-		free(parent);
+	/* Lexically normal from here: "a/../b" is "b". */
+	if ((norm = paths_normalize(out_path, strlen(out_path))) == NULL ||
+	    (slash = strrchr(norm, '/')) == NULL ||
+	    (out->name = strdup(slash + 1)) == NULL) {
+		free(norm);
 		rpc_error_errno(err, ENOMEM, NULL);
 		return (-1);
 	}
-	rc = paths_resolve(roots, parent, true);
-	free(parent);
+	name = out->name;
+	/* The parent directory, "/" when out_path is in it. */
+	if (slash == norm)
+		slash++;
+	norm[slash - norm] = '\0';
+	rc = paths_resolve_str(roots, fds, norm, true);
+	free(norm);
 	if (rc < 0) {
 		paths_fail(err, rc, "out_path");
 		goto fail;

@@ -37,8 +37,8 @@ int paths_check(char *const *roots, const char *param, const char *path,
  * directory; -32005 with the errno otherwise ("EINVAL" for anything that
  * is not a regular file).
  */
-int paths_open_read(
-    char *const *roots, const char *path, struct rpc_error *err);
+int paths_open_read(char *const *roots, const int *fds, const char *path,
+    struct rpc_error *err);
 
 /* An output file in the making.  Zero it before paths_out_open. */
 struct paths_out {
@@ -57,7 +57,7 @@ struct paths_out {
  * come.  On success write to out->fd, then paths_out_commit or
  * paths_out_abort.
  */
-int paths_out_open(struct paths_out *out, char *const *roots,
+int paths_out_open(struct paths_out *out, char *const *roots, const int *fds,
     const char *out_path, bool overwrite, struct rpc_error *err);
 
 /*

@@ -40,6 +40,7 @@ static struct sbk_config cfg;
 static char tdir[PATH_MAX];
 static char *roots[2];
 static char *no_roots[1];
+static int root_fds[1];
 
 static void
 setup(void)
@@ -64,6 +65,10 @@ setup(void)
 	cfg.zstd_max_output_bytes = 64 << 20;
 	cfg.read_roots = roots;
 	cfg.write_roots = roots;
+	root_fds[0] = open(tdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(root_fds[0], 0);
+	cfg.read_root_fds = root_fds;
+	cfg.write_root_fds = root_fds;
 	cfg.max_read_bytes = 4 << 20;
 }
 
@@ -1299,7 +1304,9 @@ START_TEST(kinds_shape)
 		ck_assert_ptr_nonnull(kinds[i]->run);
 		ck_assert_ptr_nonnull(kinds[i]->free);
 		ck_assert_int_eq(kinds[i]->flags, 0);
-		ck_assert_ptr_eq(job_kind_find(kinds[i]->method, strlen(kinds[i]->method)), kinds[i]);
+		ck_assert_ptr_eq(
+		    job_kind_find(kinds[i]->method, strlen(kinds[i]->method)),
+		    kinds[i]);
 	}
 	ck_assert_int_eq(job_argon2_hash.lane, LANE_CPU);
 	ck_assert_int_eq(job_argon2_hash.gate, POOL_GATE_ARGON2_MEM);

@@ -29,6 +29,18 @@ static char tdir[PATH_MAX];	/* canonical scratch directory */
 static char root[PATH_MAX + 8]; /* tdir/root: the read and write root */
 static char *roots[2];
 static char *no_roots[1];
+static int root_fds[2]; /* the roots' O_PATH fds, as config.c opens them */
+
+/* Open each root of a NULL-terminated list into fds (as config.c does). */
+static void
+open_roots(char *const *list, int *fds)
+{
+	for (size_t i = 0; list[i] != NULL; i++) {
+		fds[i] = open(
+		    list[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		ck_assert_int_ge(fds[i], 0);
+	}
+}
 
 static void
 put_file(const char *rel, const char *text)
@@ -95,8 +107,13 @@ setup(void)
 	put_link("loop1", "root/loop2");
 	put_link("sub/../../outside/secret", "root/sub_climb");
 	put_link("nothere", "root/dangling");
+	snprintf(buf, sizeof(buf), "%s/rootx/file", tdir);
+	put_link(buf, "root/abs_rootx");
+	snprintf(buf, sizeof(buf), "%s/sub", root);
+	put_link(buf, "root/abs_dir");
 	snprintf(buf, sizeof(buf), "%s/root/fifo", tdir);
 	ck_assert_int_eq(mkfifo(buf, 0644), 0);
+	open_roots(roots, root_fds);
 }
 
 static void
@@ -175,11 +192,14 @@ static const struct read_case read_cases[] = {
 	{ "root/missing/../../outside/secret", RPC_PERMISSION, NULL, NULL },
 	{ "root/missing/../../../etc/passwd", RPC_PERMISSION, NULL, NULL },
 	{ "root/abs_link", RPC_PERMISSION, NULL, NULL },
-	{ "root/abs_in", RPC_PERMISSION, NULL, NULL },
+	{ "root/abs_in", 0, NULL, "inside\n" },
 	{ "root/rel_out", RPC_PERMISSION, NULL, NULL },
 	{ "root/dir_out/secret", RPC_PERMISSION, NULL, NULL },
 	{ "root/dotdot/outside/secret", RPC_PERMISSION, NULL, NULL },
-	{ "root/dotdot/root/file", RPC_PERMISSION, NULL, NULL },
+	{ "root/dotdot/root/file", 0, NULL, "inside\n" },
+	{ "root/dotdot/rootx/file", RPC_PERMISSION, NULL, NULL },
+	{ "root/abs_rootx", RPC_PERMISSION, NULL, NULL },
+	{ "root/../rootx/file", RPC_PERMISSION, NULL, NULL },
 	{ "root/proc_link", RPC_PERMISSION, NULL, NULL },
 	{ "root/rel_proc", RPC_PERMISSION, NULL, NULL },
 	{ "root/sub_climb", RPC_PERMISSION, NULL, NULL },
@@ -196,6 +216,11 @@ static const struct read_case read_cases[] = {
 	{ "root/file", 0, NULL, "inside\n" },
 	{ "root//file", 0, NULL, "inside\n" },
 	{ "root/./sub/../file", 0, NULL, "inside\n" },
+	/* Lexically normal first: these are root/file too. */
+	{ "root/../root/file", 0, NULL, "inside\n" },
+	{ "root/sub/../../root//./file", 0, NULL, "inside\n" },
+	{ "root/missing/../file", 0, NULL, "inside\n" },
+	{ "root/abs_dir/file2", 0, NULL, "inside too\n" },
 	{ "root/sub/file2", 0, NULL, "inside too\n" },
 	{ "root/rel_in", 0, NULL, "inside too\n" },
 	{ "root/rel_dir/file2", 0, NULL, "inside too\n" },
@@ -229,7 +254,7 @@ run_read_cases(void)
 		/* What a kind does: the cheap check in parse, then run. */
 		if (paths_check(roots, "path", p, strlen(p), &err) == -1)
 			code = err.code;
-		else if ((fd = paths_open_read(roots, p, &err)) == -1)
+		else if ((fd = paths_open_read(roots, root_fds, p, &err)) == -1)
 			code = err.code;
 		else {
 			n = read(fd, buf, sizeof(buf) - 1);
@@ -271,22 +296,24 @@ START_TEST(read_magic_links)
 	char *slash[] = { "/", NULL };
 	char p[64];
 	struct rpc_error err;
-	int fd;
+	int fd, sfd[1];
 
 	memset(&err, 0, sizeof(err));
+	open_roots(slash, sfd);
 	fd = open("/etc/passwd", O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	ck_assert_int_eq(paths_open_read(slash, p, &err), -1);
+	ck_assert_int_eq(paths_open_read(slash, sfd, p, &err), -1);
 	ck_assert_int_eq(err.code, RPC_PERMISSION);
 	rpc_error_clear(&err);
 	ck_assert_int_eq(
-	    paths_open_read(slash, "/proc/self/root/etc/passwd", &err), -1);
+	    paths_open_read(slash, sfd, "/proc/self/root/etc/passwd", &err),
+	    -1);
 	ck_assert_int_eq(err.code, RPC_PERMISSION);
 	rpc_error_clear(&err);
 	close(fd);
 	/* And a plain path under "/" is fine. */
-	fd = paths_open_read(slash, "/etc/passwd", &err);
+	fd = paths_open_read(slash, sfd, "/etc/passwd", &err);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 }
@@ -306,11 +333,12 @@ START_TEST(empty_roots)
 	ck_assert_int_eq(paths_check(NULL, "path", p, strlen(p), &err), -1);
 	ck_assert_int_eq(err.code, RPC_PERMISSION);
 	rpc_error_clear(&err);
-	ck_assert_int_eq(paths_open_read(no_roots, p, &err), -1);
+	ck_assert_int_eq(paths_open_read(no_roots, root_fds, p, &err), -1);
 	ck_assert_int_eq(err.code, RPC_PERMISSION);
 	rpc_error_clear(&err);
 	snprintf(p, sizeof(p), "%s/new", root);
-	ck_assert_int_eq(paths_out_open(&po, no_roots, p, false, &err), -1);
+	ck_assert_int_eq(
+	    paths_out_open(&po, no_roots, root_fds, p, false, &err), -1);
 	ck_assert_int_eq(err.code, RPC_PERMISSION);
 	rpc_error_clear(&err);
 	ck_assert_int_eq(access(p, F_OK), -1);
@@ -344,6 +372,9 @@ static const struct out_case out_cases[] = {
 	{ "root/new", false, 0, NULL },
 	{ "root/sub/new", false, 0, NULL },
 	{ "root/rel_dir/new2", false, 0, NULL },
+	{ "root/../root/new3", false, 0, NULL },
+	{ "root/abs_dir/new4", false, 0, NULL },
+	{ "root/sub/../new5", false, 0, NULL },
 	{ "root/file", false, RPC_IO_ERROR, "EEXIST" },
 	{ "root/file", true, 0, NULL },
 	{ "root/fifo", false, RPC_IO_ERROR, "EEXIST" },
@@ -385,8 +416,8 @@ run_out_cases(void)
 		code = 0;
 		if (paths_check(roots, "out_path", p, strlen(p), &err) == -1)
 			code = err.code;
-		else if (paths_out_open(&po, roots, p, c->overwrite, &err) ==
-		    -1)
+		else if (paths_out_open(
+			     &po, roots, root_fds, p, c->overwrite, &err) == -1)
 			code = err.code;
 		else {
 			ck_assert_int_eq(write(po.fd, "new data\n", 9), 9);
@@ -443,14 +474,16 @@ START_TEST(out_abort_and_race)
 
 	memset(&err, 0, sizeof(err));
 	snprintf(p, sizeof(p), "%s/late", root);
-	ck_assert_int_eq(paths_out_open(&po, roots, p, false, &err), 0);
+	ck_assert_int_eq(
+	    paths_out_open(&po, roots, root_fds, p, false, &err), 0);
 	ck_assert_int_eq(write(po.fd, "partial", 7), 7);
 	paths_out_abort(&po);
 	paths_out_abort(&po);
 	ck_assert_int_eq(access(p, F_OK), -1);
 	ck_assert_int_eq(count_entries(root), entries);
 
-	ck_assert_int_eq(paths_out_open(&po, roots, p, false, &err), 0);
+	ck_assert_int_eq(
+	    paths_out_open(&po, roots, root_fds, p, false, &err), 0);
 	ck_assert_int_eq(write(po.fd, "ours", 4), 4);
 	put_file("root/late", "theirs");
 	ck_assert_int_eq(paths_out_commit(&po, &err), -1);
@@ -465,7 +498,8 @@ START_TEST(out_abort_and_race)
 	ck_assert_int_eq(count_entries(root), entries + 1);
 
 	/* With overwrite the late file is replaced in one rename. */
-	ck_assert_int_eq(paths_out_open(&po, roots, p, true, &err), 0);
+	ck_assert_int_eq(
+	    paths_out_open(&po, roots, root_fds, p, true, &err), 0);
 	ck_assert_int_eq(write(po.fd, "ours", 4), 4);
 	ck_assert_int_eq(paths_out_commit(&po, &err), 0);
 	fd = open(p, O_RDONLY);
@@ -483,20 +517,21 @@ START_TEST(nested_roots)
 	struct rpc_error err;
 	char inner[PATH_MAX * 2], p[PATH_MAX * 2];
 	char *two[3];
-	int fd;
+	int fd, tfd[2];
 
 	memset(&err, 0, sizeof(err));
 	snprintf(inner, sizeof(inner), "%s/sub", root);
 	two[0] = inner;
 	two[1] = root;
 	two[2] = NULL;
+	open_roots(two, tfd);
 	put_link("../file", "root/sub/up");
 	snprintf(p, sizeof(p), "%s/sub/up", root);
-	fd = paths_open_read(two, p, &err);
+	fd = paths_open_read(two, tfd, p, &err);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	two[1] = NULL;
-	ck_assert_int_eq(paths_open_read(two, p, &err), -1);
+	ck_assert_int_eq(paths_open_read(two, tfd, p, &err), -1);
 	ck_assert_int_eq(err.code, RPC_PERMISSION);
 	rpc_error_clear(&err);
 }

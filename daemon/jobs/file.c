@@ -76,7 +76,8 @@ file_read_run(struct job *job, struct rpc_error *err)
 	json_t *res = NULL, *s;
 	int fd;
 
-	if ((fd = paths_open_read(job->config->read_roots, a->path, err)) == -1)
+	if ((fd = paths_open_read(job->config->read_roots,
+		 job->config->read_root_fds, a->path, err)) == -1)
 		return (NULL);
 	if (fstat(fd, &st) == -1) {
 		rpc_error_errno(err, errno, "path: fstat failed");

@@ -458,7 +458,8 @@ zs_run_paths(struct job *job, struct zs_arg *a, struct rpc_error *err)
 	json_t *res = NULL;
 
 	memset(&po, 0, sizeof(po));
-	if ((fd = paths_open_read(cfg->read_roots, a->path, err)) == -1)
+	if ((fd = paths_open_read(
+		 cfg->read_roots, cfg->read_root_fds, a->path, err)) == -1)
 		return (NULL);
 	if (fstat(fd, &st) == -1) {
 		rpc_error_errno(err, errno, "path: fstat failed");
@@ -475,8 +476,8 @@ zs_run_paths(struct job *job, struct zs_arg *a, struct rpc_error *err)
 	if (a->compress ? (cctx = zs_cctx(a, err)) == NULL :
 			  (dctx = zs_dctx(job, err)) == NULL)
 		goto out;
-	if (paths_out_open(
-		&po, cfg->write_roots, a->out_path, a->overwrite, err) == -1)
+	if (paths_out_open(&po, cfg->write_roots, cfg->write_root_fds,
+		a->out_path, a->overwrite, err) == -1)
 		goto out;
 
 	in.src = ibuf;
