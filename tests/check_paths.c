@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -537,6 +538,143 @@ START_TEST(nested_roots)
 }
 END_TEST
 
+/*
+ * A thread swaps a root (and a directory inside it) for a symlink to
+ * "outside" and back while the reader resolves paths through it: no read
+ * ever returns what lies outside, and every answer is the inside file,
+ * -32003 or ENOENT (a moment with nothing at the name).
+ */
+struct swapper {
+	char path[PATH_MAX * 2]; /* what is swapped */
+	char aside[PATH_MAX * 2];
+	char target[PATH_MAX * 2];
+	volatile bool stop;
+};
+
+static void *
+swap_loop(void *arg)
+{
+	struct swapper *w = arg;
+
+	while (!w->stop) {
+		if (rename(w->path, w->aside) == 0) {
+			(void)symlink(w->target, w->path);
+			(void)unlink(w->path);
+			(void)rename(w->aside, w->path);
+		}
+	}
+	return (NULL);
+}
+
+static void
+race_reads(const char *swapped, const char *target)
+{
+	struct swapper w;
+	struct rpc_error err;
+	pthread_t th;
+	char p[PATH_MAX * 2], p2[PATH_MAX * 2], buf[64];
+	int i, fd, ok = 0;
+	ssize_t n;
+
+	memset(&w, 0, sizeof(w));
+	snprintf(w.path, sizeof(w.path), "%s/%s", tdir, swapped);
+	snprintf(w.aside, sizeof(w.aside), "%s/%s.aside", tdir, swapped);
+	snprintf(w.target, sizeof(w.target), "%s", target);
+	snprintf(p, sizeof(p), "%s/sub/file2", root);
+	snprintf(p2, sizeof(p2), "%s/rel_dir/../sub/file2", root);
+	put_file("outside/file2", "secret\n");
+	ck_assert_int_eq(pthread_create(&th, NULL, swap_loop, &w), 0);
+	for (i = 0; i < 4000; i++) {
+		memset(&err, 0, sizeof(err));
+		fd = paths_open_read(roots, root_fds, i % 2 ? p : p2, &err);
+		if (fd == -1) {
+			ck_assert_msg(err.code == RPC_PERMISSION ||
+				strcmp(errno_of(&err), "ENOENT") == 0,
+			    "code %d %s", err.code, err.message);
+			rpc_error_clear(&err);
+			continue;
+		}
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n < 0 ? 0 : n] = '\0';
+		ck_assert_str_eq(buf, "inside too\n");
+		ok++;
+	}
+	w.stop = true;
+	pthread_join(th, NULL);
+	/* The swapper did not starve every read. */
+	ck_assert_int_gt(ok, 0);
+}
+
+START_TEST(race_swap_root)
+{
+	char out[PATH_MAX * 2];
+
+	snprintf(out, sizeof(out), "%s/outside", tdir);
+	race_reads("root", out);
+}
+END_TEST
+
+START_TEST(race_swap_root_walk)
+{
+	char out[PATH_MAX * 2];
+
+	paths_force_walk(true);
+	snprintf(out, sizeof(out), "%s/outside", tdir);
+	race_reads("root", out);
+}
+END_TEST
+
+START_TEST(race_swap_subdir)
+{
+	race_reads("root/sub", "../outside");
+}
+END_TEST
+
+START_TEST(race_swap_subdir_walk)
+{
+	paths_force_walk(true);
+	race_reads("root/sub", "../outside");
+}
+END_TEST
+
+/*
+ * Nested roots with the inner one replaced by a symlink out: the inner
+ * fd still serves its directory (moved aside), never "outside".
+ */
+START_TEST(nested_inner_swapped)
+{
+	struct rpc_error err;
+	char inner[PATH_MAX * 2], p[PATH_MAX * 3], aside[PATH_MAX * 3];
+	char out[PATH_MAX * 2], buf[64];
+	char *two[3];
+	int fd, tfd[2], pass;
+	ssize_t n;
+
+	memset(&err, 0, sizeof(err));
+	snprintf(inner, sizeof(inner), "%s/sub", root);
+	two[0] = root; /* the outer one first: the longest must still win */
+	two[1] = inner;
+	two[2] = NULL;
+	open_roots(two, tfd);
+	put_file("outside/file2", "secret\n");
+	snprintf(aside, sizeof(aside), "%s/sub.aside", root);
+	snprintf(out, sizeof(out), "%s/outside", tdir);
+	ck_assert_int_eq(rename(inner, aside), 0);
+	ck_assert_int_eq(symlink(out, inner), 0);
+	snprintf(p, sizeof(p), "%s/file2", inner);
+	for (pass = 0; pass < 2; pass++) {
+		paths_force_walk(pass == 1);
+		fd = paths_open_read(two, tfd, p, &err);
+		ck_assert_msg(fd >= 0, "%s", err.message);
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n < 0 ? 0 : n] = '\0';
+		ck_assert_str_eq(buf, "inside too\n");
+	}
+}
+END_TEST
+
 static Suite *
 paths_suite(void)
 {
@@ -553,6 +691,11 @@ paths_suite(void)
 	tcase_add_test(tc, out_table_walk);
 	tcase_add_test(tc, out_abort_and_race);
 	tcase_add_test(tc, nested_roots);
+	tcase_add_test(tc, nested_inner_swapped);
+	tcase_add_test(tc, race_swap_root);
+	tcase_add_test(tc, race_swap_root_walk);
+	tcase_add_test(tc, race_swap_subdir);
+	tcase_add_test(tc, race_swap_subdir_walk);
 	suite_add_tcase(s, tc);
 	return (s);
 }
