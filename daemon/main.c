@@ -34,6 +34,42 @@ raise_fd_limit(void)
 	}
 }
 
+/* Fixed descriptors: stdio, listener and its spare, event loop, wakeups. */
+#define FD_FIXED 16
+
+static size_t
+count_roots(char *const *roots)
+{
+	size_t n = 0;
+
+	while (roots != NULL && roots[n] != NULL)
+		n++;
+	return n;
+}
+
+/*
+ * The descriptors sbkd holds for as long as it runs come out of the same
+ * limit as connections: the fixed ones and one per read and write root
+ * (config.c opens them at load).  Say so when max_connections cannot be
+ * reached; connections past the limit are shed at accept (listener.c).
+ */
+static void
+check_fd_budget(const struct sbk_config *cfg)
+{
+	size_t roots =
+	    count_roots(cfg->read_roots) + count_roots(cfg->write_roots);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	if (rl.rlim_cur < (rlim_t)cfg->max_connections + FD_FIXED + roots)
+		log_warn("RLIMIT_NOFILE %llu is below max_connections %u plus "
+			 "%zu lasting descriptors (%zu for roots): clients "
+			 "past the limit will be refused",
+		    (unsigned long long)rl.rlim_cur, cfg->max_connections,
+		    FD_FIXED + roots, roots);
+}
+
 static void
 usage(FILE *f)
 {
@@ -118,6 +154,7 @@ main(int argc, char **argv)
 	/* A client that vanishes must cost a failed write, not the daemon. */
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
+	check_fd_budget(cfg);
 
 	sopts.config_path = config_path;
 	sopts.socket = socket_path;

@@ -44,10 +44,13 @@ static atomic_bool paths_no_openat2;
 static atomic_bool paths_walk_forced;
 static atomic_uint paths_tmp_seq;
 
-/* An escape: the caller answers -32003.  Not a real errno of ours. */
-#define PATHS_ESCAPE (-EXDEV)
+/*
+ * An escape: the caller answers -32003.  Below every -errno, so that no
+ * errno a system call gives can ever be taken for a refusal.
+ */
+#define PATHS_ESCAPE (-100000)
 /* A symlink was met: resolve the logical path it gave, from the top. */
-#define PATHS_RESTART (-EINPROGRESS)
+#define PATHS_RESTART (-100001)
 
 void
 paths_force_walk(bool on)
@@ -182,18 +185,21 @@ paths_check(char *const *roots, const char *param, const char *path, size_t len,
  * "thread-self", "mounts", ...) is a magic link (/proc/PID/fd/N, root,
  * cwd, exe, ...): its text is not where it leads, so it is never read as
  * a path.  linkfd: O_PATH fd of the link; dirfd: its directory.
+ * 1 magic, 0 not, -errno when it cannot be told.
  */
-static bool
+static int
 paths_magic(int dirfd, int linkfd)
 {
 	struct statfs sf;
 	struct stat st;
 
 	if (fstatfs(linkfd, &sf) == -1)
-		return (true);
+		return (-errno);
 	if (sf.f_type != PATHS_PROC_MAGIC)
-		return (false);
-	return (fstat(dirfd, &st) == -1 || st.st_ino != PATHS_PROC_ROOT);
+		return (0);
+	if (fstat(dirfd, &st) == -1)
+		return (-errno);
+	return (st.st_ino != PATHS_PROC_ROOT);
 }
 
 /*
@@ -238,9 +244,10 @@ paths_walk(
 			goto fail;
 		}
 		if (S_ISLNK(st.st_mode)) {
-			if (paths_magic(dirfd, fd)) {
+			if ((rc = paths_magic(dirfd, fd)) != 0) {
 				close(fd);
-				rc = PATHS_ESCAPE;
+				if (rc > 0)
+					rc = PATHS_ESCAPE;
 				goto fail;
 			}
 			n = readlinkat(fd, "", target, sizeof(target) - 1);
