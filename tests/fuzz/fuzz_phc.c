@@ -21,7 +21,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const struct job_kind *verify;
 	json_t *params;
 
-	if (verify == NULL && (verify = job_kind_find("argon2.verify")) == NULL)
+	if (verify == NULL &&
+	    (verify = job_kind_find("argon2.verify", 13)) == NULL)
 		abort();
 	params = json_pack("{s:s,s:s#}", "password", "pw", "hash",
 	    (const char *)data, (int)size);
