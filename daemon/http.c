@@ -89,6 +89,7 @@ http_conn_free(struct http_conn *hc)
 
 	TAILQ_REMOVE(&hs->conns, hc, link);
 	hs->nconns--;
+	hs->ops->count(hs->arg, HTTP_CLOSED);
 	if (hc->deadline != NULL)
 		event_free(hc->deadline);
 	/* Safe inside the bufferevent's own callbacks. */
@@ -404,6 +405,8 @@ http_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct http_conn *hc = arg;
 
 	hc->hs->ops->busy(hc->hs->arg);
+	if (hc->state != HTTP_LINGER)
+		hc->hs->ops->count(hc->hs->arg, HTTP_TIMED_OUT);
 	http_conn_free(hc);
 }
 
@@ -462,6 +465,7 @@ http_conn_new(struct http_server *hs, int fd, const struct http_limits *lim)
 	}
 	TAILQ_INSERT_TAIL(&hs->conns, hc, link);
 	hs->nconns++;
+	hs->ops->count(hs->arg, HTTP_OPENED);
 	hc->state = HTTP_READ;
 	bufferevent_setcb(
 	    hc->bev, http_read_cb, http_write_cb, http_event_cb, hc);
@@ -508,8 +512,10 @@ http_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		http_limits(hs, &lim);
 		if (hs->nconns >= lim.max_conns || http_fd_reserved(fd) ||
-		    http_conn_new(hs, fd, &lim) < 0)
+		    http_conn_new(hs, fd, &lim) < 0) {
+			hs->ops->count(hs->arg, HTTP_REFUSED);
 			http_refuse(fd);
+		}
 	}
 }
 

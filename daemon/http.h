@@ -36,6 +36,13 @@ struct http_limits {
 	unsigned timeout_s; /* per request head, per response */
 };
 
+enum http_count {
+	HTTP_OPENED,
+	HTTP_CLOSED,
+	HTTP_REFUSED,	/* 503: over the cap or into the fd reserve */
+	HTTP_TIMED_OUT, /* closed at the deadline */
+};
+
 struct http_ops {
 	const char *path;	  /* the one resource, e.g. "/metrics" */
 	const char *content_type; /* of its body */
@@ -43,6 +50,8 @@ struct http_ops {
 	void (*busy)(void *arg);
 	/* The limits in force, read at each use (a reload may change them). */
 	void (*limits)(void *arg, struct http_limits *);
+	/* Something to count for the stats. */
+	void (*count)(void *arg, enum http_count);
 	/* The body of a 200 (malloc'd, *lenp bytes); NULL answers 500. */
 	char *(*body)(void *arg, size_t *lenp);
 };

@@ -79,6 +79,7 @@ static const char *const log_kind_names[LOG_KIND_COUNT] = {
 static pthread_mutex_t log_rl_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct log_rl_slot log_rl[LOG_RL_SLOTS];
 static unsigned log_rl_interval_s = 5, log_rl_burst = 20;
+static unsigned long long log_rl_suppressed_total;
 
 /* Format "<prio>" + fmt into line (at most size - 1 bytes, newline
  * included) and write it with one write(2): lines stay whole between
@@ -119,6 +120,17 @@ log_set_ratelimit(unsigned interval_s, unsigned burst)
 	log_rl_interval_s = interval_s;
 	log_rl_burst = burst;
 	pthread_mutex_unlock(&log_rl_lock);
+}
+
+unsigned long long
+log_suppressed_total(void)
+{
+	unsigned long long n;
+
+	pthread_mutex_lock(&log_rl_lock);
+	n = log_rl_suppressed_total;
+	pthread_mutex_unlock(&log_rl_lock);
+	return n;
 }
 
 static uint64_t
@@ -189,8 +201,10 @@ log_rl_admit(enum log_kind kind, long uid, int prio)
 	ok = slot->count < log_rl_burst;
 	if (ok)
 		slot->count++;
-	else
+	else {
 		slot->suppressed++;
+		log_rl_suppressed_total++;
+	}
 	pthread_mutex_unlock(&log_rl_lock);
 	log_suppressed(prio, ekind, euid, evicted);
 	log_suppressed(prio, kind, uid, done);

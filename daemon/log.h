@@ -46,6 +46,8 @@ enum log_kind {
 
 /* interval_s 0: no limit. */
 void log_set_ratelimit(unsigned interval_s, unsigned burst);
+/* Lines suppressed by the rate limit since start. */
+unsigned long long log_suppressed_total(void);
 
 void log_peer(enum log_kind, long uid, int prio, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

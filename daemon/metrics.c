@@ -57,6 +57,27 @@ metrics_limits(void *arg, struct http_limits *lim)
 	lim->timeout_s = cfg->metrics_request_timeout_s;
 }
 
+static void
+metrics_count(void *arg, enum http_count what)
+{
+	struct stats *st = &((struct metrics *)arg)->server->stats;
+
+	switch (what) {
+	case HTTP_OPENED:
+		st->http_connections++;
+		break;
+	case HTTP_CLOSED:
+		st->http_connections--;
+		break;
+	case HTTP_REFUSED:
+		st->http_refused++;
+		break;
+	case HTTP_TIMED_OUT:
+		st->http_timed_out++;
+		break;
+	}
+}
+
 static char *
 metrics_body(void *arg, size_t *lenp)
 {
@@ -79,6 +100,7 @@ static const struct http_ops metrics_ops = {
 	.content_type = PROM_CONTENT_TYPE,
 	.busy = metrics_busy,
 	.limits = metrics_limits,
+	.count = metrics_count,
 	.body = metrics_body,
 };
 

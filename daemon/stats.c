@@ -6,6 +6,7 @@
 
 #include "job.h"
 #include "heap.h"
+#include "log.h"
 #include "stats.h"
 
 int
@@ -98,7 +99,8 @@ stats_json(
 	return json_pack("{s:I,s:{s:I,s:I,s:I,s:I},"
 			 "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
 			 "s:{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}},"
-			 "s:{s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:o}",
+			 "s:{s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:o,"
+			 "s:{s:I,s:I,s:I},s:{s:I}}",
 	    "connections", (json_int_t)connections, "queue", "depth",
 	    (json_int_t)ps->depth, "max", (json_int_t)ps->queue_max, "cpu",
 	    (json_int_t)ps->queued[LANE_CPU], "io",
@@ -126,5 +128,9 @@ stats_json(
 	    "rss_kib", (json_int_t)heap_rss_kib(), "heap_trims",
 	    (json_int_t)st->heap_trims, "connections_total",
 	    (json_int_t)st->connections_total, "config_generation",
-	    (json_int_t)st->config_generation, "methods", methods_json(st));
+	    (json_int_t)st->config_generation, "methods", methods_json(st),
+	    "http", "connections", (json_int_t)st->http_connections, "refused",
+	    (json_int_t)st->http_refused, "timed_out",
+	    (json_int_t)st->http_timed_out, "log", "suppressed",
+	    (json_int_t)log_suppressed_total());
 }

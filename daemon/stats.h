@@ -38,6 +38,9 @@ struct stats {
 	uint64_t connections_refused;
 	uint64_t config_generation;
 	uint64_t heap_trims;	      /* heap.c's idle trims */
+	uint64_t http_connections;    /* open on metrics_listen */
+	uint64_t http_refused;	      /* 503: cap or descriptor reserve */
+	uint64_t http_timed_out;      /* closed at the request deadline */
 	struct hist loop_lag_us;      /* callbacks' time per iteration */
 	struct method_stats *methods; /* indexed like job_table */
 	size_t nmethods;

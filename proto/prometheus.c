@@ -76,6 +76,15 @@ static const struct prom_scalar prom_scalars[] = {
 	{ "sbk_heap_trims_total", "counter", "memory.heap_trims", PROM_ONE,
 	    "Times sbkd gave freed heap memory back to the kernel after "
 	    "a burst of jobs." },
+	{ "sbk_http_connections", "gauge", "http.connections", PROM_ONE,
+	    "Open connections to the metrics endpoint." },
+	{ "sbk_http_refused_total", "counter", "http.refused", PROM_ONE,
+	    "Metrics connections answered 503: over metrics_max_connections "
+	    "or into the descriptor reserve." },
+	{ "sbk_http_timed_out_total", "counter", "http.timed_out", PROM_ONE,
+	    "Metrics connections closed at metrics_request_timeout_s." },
+	{ "sbk_log_suppressed_total", "counter", "log.suppressed", PROM_ONE,
+	    "Log lines dropped by the per-uid rate limit." },
 };
 
 /* Per-pool gauges: workers.POOL.MEMBER. */

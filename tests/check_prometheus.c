@@ -67,7 +67,9 @@ START_TEST(scalars_and_units)
 	    "\"loop\":{\"lag_max_us\":1234567,\"lag_p99_us\":7,"
 	    "\"iterations\":99},\"config_generation\":2,"
 	    "\"argon2\":{\"memory_used_kib\":2,\"memory_budget_kib\":1024},"
-	    "\"memory\":{\"rss_kib\":3000,\"heap_trims\":5}}");
+	    "\"memory\":{\"rss_kib\":3000,\"heap_trims\":5},"
+	    "\"http\":{\"connections\":2,\"refused\":8,\"timed_out\":1},"
+	    "\"log\":{\"suppressed\":77}}");
 
 	has(t, "# TYPE sbk_connections gauge\nsbk_connections 3\n");
 	has(t,
@@ -94,6 +96,12 @@ START_TEST(scalars_and_units)
 	    "sbk_workers{pool=\"io\"} 16\n");
 	has(t, "sbk_workers_busy{pool=\"cpu\"} 1\n");
 	has(t, "sbk_queue_waiting{pool=\"io\"} 1\n");
+	has(t, "# TYPE sbk_http_connections gauge\nsbk_http_connections 2\n");
+	has(t, "\nsbk_http_refused_total 8\n");
+	has(t, "\nsbk_http_timed_out_total 1\n");
+	has(t,
+	    "# TYPE sbk_log_suppressed_total counter\n"
+	    "sbk_log_suppressed_total 77\n");
 	ck_assert_int_eq(t[strlen(t) - 1], '\n');
 	free(t);
 }

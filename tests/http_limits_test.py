@@ -137,6 +137,13 @@ class Sbkd:
         return text
 
 
+def metric(text, name):
+    for line in text.decode().split("\n"):
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
 def read_response(s, buf):
     """One whole response from s (buf: bytes already read); (status line,
     rest of buf)."""
@@ -239,7 +246,14 @@ def cap(tmp):
         for s in conns:
             s.close()
         time.sleep(0.2)
-        check(d.scrape().startswith(b"HTTP/1.1 200"), "scrape after")
+        text = d.scrape()
+        check(text.startswith(b"HTTP/1.1 200"), "scrape after")
+        check(metric(text, "sbk_http_refused_total") == 8,
+              "sbk_http_refused_total %r" % metric(text,
+                                                   "sbk_http_refused_total"))
+        check(metric(text, "sbk_http_connections") == 1,
+              "sbk_http_connections %r" % metric(text,
+                                                 "sbk_http_connections"))
     finally:
         log = d.stop()
     check(d.proc.returncode == 0, "exit %r: %s" % (d.proc.returncode, log))
@@ -272,7 +286,11 @@ def slowloris(tmp):
             "%.1f" % closed_after if closed_after else "never"))
         check(closed_after is not None, "a slowloris client kept its "
               "connection for 6 s with a 2 s deadline")
-        check(d.scrape().startswith(b"HTTP/1.1 200"), "scrape after")
+        text = d.scrape()
+        check(text.startswith(b"HTTP/1.1 200"), "scrape after")
+        check(metric(text, "sbk_http_timed_out_total") == 1,
+              "sbk_http_timed_out_total %r"
+              % metric(text, "sbk_http_timed_out_total"))
     finally:
         log = d.stop()
     check(d.proc.returncode == 0, "exit %r: %s" % (d.proc.returncode, log))
