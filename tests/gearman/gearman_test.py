@@ -539,7 +539,7 @@ def test_failover(c):
     recs = join(t, box)
     for tag, rec in recs.items():
         check(rec["status"] == "complete" and
-              json.loads(rec["result"]) == {"slept_ms": 700},
+              json.loads(rec["result"])["slept_ms"] >= 700,
               "%s after sbkd kill: %r" % (tag, rec))
     after = c.stats(0)
     check(after["jobs_handed_back_total"] -
