@@ -34,6 +34,9 @@ reqtab_init(struct reqtab *t)
 static void
 free_entry(struct sbk_req *r)
 {
+	if (r->line != NULL)
+		explicit_bzero(r->line, r->linelen);
+	free(r->line);
 	free(r->key);
 	free(r);
 }
@@ -110,6 +113,8 @@ reqtab_get(struct reqtab *t, const char *key, size_t len)
 	memcpy(r->key, key, len);
 	r->key[len] = '\0';
 	r->keylen = len;
+	r->deadline_ms = -1;
+	r->retry_at_ms = -1;
 	b = hash(key, len) & (t->nbuckets - 1);
 	r->next = t->buckets[b];
 	t->buckets[b] = r;

@@ -21,6 +21,17 @@ struct sbk_req {
 	struct sbk_req *next; /* bucket chain */
 	unsigned sends;	      /* requests with this id in flight */
 	bool abandoned;	      /* a timed-out sbk_call: drop the reply */
+
+	/* sbk_call_async only (sbk-async.c). */
+	bool is_async;
+	sbk_reply_cb *cb;
+	void *user_data;
+	int64_t deadline_ms; /* -1: none */
+	int64_t retry_at_ms; /* -1: not waiting to be sent again */
+	int retries_left;
+	char *line; /* the request line, kept for a retry; wiped */
+	size_t linelen;
+	struct sbk_req *tnext; /* the client's list of async requests */
 };
 
 struct reqtab {
@@ -30,7 +41,7 @@ struct reqtab {
 };
 
 void reqtab_init(struct reqtab *);
-/* Free every entry. */
+/* Free every entry (request lines wiped: they may hold passwords). */
 void reqtab_free(struct reqtab *);
 struct sbk_req *reqtab_find(struct reqtab *, const char *key, size_t len);
 /*

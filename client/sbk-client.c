@@ -34,53 +34,12 @@
 #include "reqtab.h"
 #include "rpc.h"
 #include "sbk-client.h"
+#include "sbk-internal.h"
 
 #define SBK_READ_CHUNK (64 * 1024)
 
-/* A message read by sbk_call that belongs to an earlier sbk_send. */
-struct sbk_held {
-	json_t *msg;
-	struct sbk_held *next;
-};
-
-struct sbk_client {
-	int fd;
-	bool eof; /* the daemon closed its side */
-
-	/* Read buffer: bytes rbuf[rstart .. rlen) not yet framed. */
-	char *rbuf;
-	size_t rstart;
-	size_t rlen;
-	size_t rcap;
-	size_t max_reply;
-	struct frame frame;
-
-	/* Write buffer: wbuf[woff .. wlen) not yet written. */
-	char *wbuf;
-	size_t woff;
-	size_t wlen;
-	size_t wcap;
-	bool corked;
-	int send_timeout;
-
-	int64_t next_id;
-	sbk_notify_cb *notify_cb;
-	void *notify_arg;
-
-	/* Replies sbk_call read for earlier sends: one per id at most. */
-	struct sbk_held *held_head;
-	struct sbk_held **held_tail;
-
-	/* Ids sent and not answered; replies to others are strays. */
-	struct reqtab reqs;
-	uint64_t strays;
-};
-
-static void seterr(struct sbk_error *err, enum sbk_error_kind kind,
-    int sys_errno, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void
-seterr(struct sbk_error *err, enum sbk_error_kind kind, int sys_errno,
+void
+sbki_seterr(struct sbk_error *err, enum sbk_error_kind kind, int sys_errno,
     const char *fmt, ...)
 {
 	va_list ap;
@@ -129,8 +88,8 @@ sbk_error_kind_name(enum sbk_error_kind kind)
 }
 
 /* Fill err from a reply's error object (kind RPC). */
-static void
-set_rpc_error(struct sbk_error *err, const json_t *eobj)
+void
+sbki_set_rpc_error(struct sbk_error *err, const json_t *eobj)
 {
 	const json_t *code, *message, *data;
 
@@ -160,8 +119,8 @@ sbk_default_socket(void)
 	return (SBK_DEFAULT_SOCKET);
 }
 
-static int64_t
-now_ms(void)
+int64_t
+sbki_now_ms(void)
 {
 	struct timespec ts;
 
@@ -173,7 +132,7 @@ now_ms(void)
 static int64_t
 deadline_of(int timeout_ms)
 {
-	return (timeout_ms < 0 ? -1 : now_ms() + timeout_ms);
+	return (timeout_ms < 0 ? -1 : sbki_now_ms() + timeout_ms);
 }
 
 /* poll(2) timeout left before a deadline. */
@@ -184,10 +143,16 @@ remaining(int64_t deadline)
 
 	if (deadline < 0)
 		return (-1);
-	left = deadline - now_ms();
+	left = deadline - sbki_now_ms();
 	if (left <= 0)
 		return (0);
 	return (left > INT_MAX ? INT_MAX : (int)left);
+}
+
+static bool
+passed(int64_t deadline)
+{
+	return (deadline >= 0 && sbki_now_ms() >= deadline);
 }
 
 struct sbk_client *
@@ -199,7 +164,6 @@ sbk_connect(const char *path, struct sbk_error *err)
 struct sbk_client *
 sbk_connect_timeout(const char *path, int timeout_ms, struct sbk_error *err)
 {
-	struct sbk_client *c;
 	struct sockaddr_un sun;
 	struct timeval tv;
 	int fd, saved;
@@ -209,7 +173,7 @@ sbk_connect_timeout(const char *path, int timeout_ms, struct sbk_error *err)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		seterr(err, SBK_ERR_CONNECT, ENAMETOOLONG,
+		sbki_seterr(err, SBK_ERR_CONNECT, ENAMETOOLONG,
 		    "%s: socket path too long", path);
 		return (NULL);
 	}
@@ -217,7 +181,7 @@ sbk_connect_timeout(const char *path, int timeout_ms, struct sbk_error *err)
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
-		seterr(
+		sbki_seterr(
 		    err, SBK_ERR_SYSTEM, errno, "socket: %s", strerror(errno));
 		return (NULL);
 	}
@@ -238,25 +202,32 @@ sbk_connect_timeout(const char *path, int timeout_ms, struct sbk_error *err)
 		saved = errno;
 		close(fd);
 		if (saved == EAGAIN || saved == EINPROGRESS)
-			seterr(err, SBK_ERR_CONNECT, saved,
+			sbki_seterr(err, SBK_ERR_CONNECT, saved,
 			    "%s: connect timed out", path);
 		else
-			seterr(err, SBK_ERR_CONNECT, saved, "%s: %s", path,
+			sbki_seterr(err, SBK_ERR_CONNECT, saved, "%s: %s", path,
 			    strerror(saved));
 		return (NULL);
 	}
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
 		saved = errno;
 		close(fd);
-		seterr(
+		sbki_seterr(
 		    err, SBK_ERR_SYSTEM, saved, "fcntl: %s", strerror(saved));
 		return (NULL);
 	}
+	return (sbki_client_new(fd, err));
+}
+
+struct sbk_client *
+sbki_client_new(int fd, struct sbk_error *err)
+{
+	struct sbk_client *c;
 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		close(fd);
-		seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
+		sbki_seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
 		return (NULL);
 	}
 	c->fd = fd;
@@ -265,6 +236,7 @@ sbk_connect_timeout(const char *path, int timeout_ms, struct sbk_error *err)
 	c->send_timeout = -1;
 	c->next_id = 1;
 	c->held_tail = &c->held_head;
+	c->connect_deadline = -1;
 	reqtab_init(&c->reqs);
 	return (c);
 }
@@ -273,9 +245,14 @@ void
 sbk_close(struct sbk_client *c)
 {
 	struct sbk_held *h, *next;
+	struct sbk_error e = { 0 };
 
 	if (c == NULL)
 		return;
+	/* Every async request hears of it once (to free its user data). */
+	sbki_seterr(&e, SBK_ERR_CLOSED, 0, "the client was closed");
+	c->failed = true;
+	sbki_async_fail(c, &e);
 	for (h = c->held_head; h != NULL; h = next) {
 		next = h->next;
 		json_decref(h->msg);
@@ -287,6 +264,7 @@ sbk_close(struct sbk_client *c)
 	if (c->wbuf != NULL)
 		explicit_bzero(c->wbuf, c->wcap);
 	free(c->wbuf);
+	free(c->path);
 	reqtab_free(&c->reqs);
 	free(c);
 }
@@ -335,8 +313,8 @@ sbk_set_notify_cb(struct sbk_client *c, sbk_notify_cb *cb, void *arg)
  * End of file sets c->eof and returns 1 so the caller frames the last
  * line.
  */
-static int
-read_some(struct sbk_client *c, struct sbk_error *err)
+int
+sbki_read_some(struct sbk_client *c, struct sbk_error *err)
 {
 	size_t want, ncap;
 	ssize_t n;
@@ -365,7 +343,8 @@ read_some(struct sbk_client *c, struct sbk_error *err)
 			ncap *= 2;
 		nbuf = realloc(c->rbuf, ncap);
 		if (nbuf == NULL) {
-			seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
+			sbki_seterr(
+			    err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
 			return (-1);
 		}
 		c->rbuf = nbuf;
@@ -389,7 +368,8 @@ read_some(struct sbk_client *c, struct sbk_error *err)
 			c->eof = true;
 			return (1);
 		}
-		seterr(err, SBK_ERR_SYSTEM, errno, "recv: %s", strerror(errno));
+		sbki_seterr(
+		    err, SBK_ERR_SYSTEM, errno, "recv: %s", strerror(errno));
 		return (-1);
 	}
 }
@@ -417,7 +397,7 @@ wreserve(struct sbk_client *c, size_t n, struct sbk_error *err)
 		ncap *= 2;
 	nbuf = realloc(c->wbuf, ncap);
 	if (nbuf == NULL) {
-		seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
+		sbki_seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
 		return (-1);
 	}
 	c->wbuf = nbuf;
@@ -425,13 +405,14 @@ wreserve(struct sbk_client *c, size_t n, struct sbk_error *err)
 	return (0);
 }
 
-/* Write the buffer out before deadline, reading replies meanwhile. */
-static int
-flush_until(struct sbk_client *c, int64_t deadline, struct sbk_error *err)
+/*
+ * Write what the socket takes now.  0 (all written, or EAGAIN), -1 on
+ * a broken connection.
+ */
+int
+sbki_write_some(struct sbk_client *c, struct sbk_error *err)
 {
-	struct pollfd pfd;
 	ssize_t n;
-	int rc;
 
 	while (c->woff < c->wlen) {
 		n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff,
@@ -442,36 +423,70 @@ flush_until(struct sbk_client *c, int64_t deadline, struct sbk_error *err)
 		}
 		if (errno == EINTR)
 			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return (0);
 		if (errno == EPIPE || errno == ECONNRESET) {
-			seterr(err, SBK_ERR_CLOSED, errno,
+			sbki_seterr(err, SBK_ERR_CLOSED, errno,
 			    "connection closed by the daemon");
 			return (-1);
 		}
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			seterr(err, SBK_ERR_SYSTEM, errno, "send: %s",
-			    strerror(errno));
+		sbki_seterr(
+		    err, SBK_ERR_SYSTEM, errno, "send: %s", strerror(errno));
+		return (-1);
+	}
+	c->woff = c->wlen = 0;
+	return (0);
+}
+
+/* A client from sbk_connect_async used by a blocking call: connect. */
+static int
+connect_wait(struct sbk_client *c, int64_t deadline, struct sbk_error *err)
+{
+	int rc;
+
+	while ((rc = sbki_connect_step(c, err)) == 0) {
+		if (passed(deadline)) {
+			sbki_seterr(err, SBK_ERR_TIMEOUT, ETIMEDOUT,
+			    "timed out connecting");
 			return (-1);
 		}
+		(void)poll(NULL, 0, 5);
+	}
+	return (rc == 1 ? 0 : -1);
+}
+
+/* Write the buffer out before deadline, reading replies meanwhile. */
+static int
+flush_until(struct sbk_client *c, int64_t deadline, struct sbk_error *err)
+{
+	struct pollfd pfd;
+	int rc;
+
+	if (c->connecting && connect_wait(c, deadline, err) == -1)
+		return (-1);
+	for (;;) {
+		if (sbki_write_some(c, err) == -1)
+			return (-1);
+		if (c->woff == c->wlen)
+			return (0);
 		pfd.fd = c->fd;
 		pfd.events = POLLOUT | (c->eof ? 0 : POLLIN);
 		pfd.revents = 0;
 		rc = poll(&pfd, 1, remaining(deadline));
 		if (rc == -1 && errno != EINTR) {
-			seterr(err, SBK_ERR_SYSTEM, errno, "poll: %s",
+			sbki_seterr(err, SBK_ERR_SYSTEM, errno, "poll: %s",
 			    strerror(errno));
 			return (-1);
 		}
 		if (rc == 0) {
-			seterr(err, SBK_ERR_TIMEOUT, ETIMEDOUT,
+			sbki_seterr(err, SBK_ERR_TIMEOUT, ETIMEDOUT,
 			    "timed out writing a request");
 			return (-1);
 		}
 		if (rc > 0 && (pfd.revents & (POLLIN | POLLHUP)) &&
-		    read_some(c, err) == -1)
+		    sbki_read_some(c, err) == -1)
 			return (-1);
 	}
-	c->woff = c->wlen = 0;
-	return (0);
 }
 
 int
@@ -484,15 +499,31 @@ void
 sbk_cork(struct sbk_client *c, bool corked)
 {
 	c->corked = corked;
+	if (!corked && c->woff < c->wlen)
+		sbki_wake(c);
 }
 
-/* After appending a request: write it now unless corked. */
+/*
+ * After appending a request: write it now unless corked.  A send
+ * timeout is not a failure of the request: it stays buffered, whole,
+ * and goes out with the next flush, so the caller keeps its id.
+ */
 static int
 maybe_flush(struct sbk_client *c, struct sbk_error *err)
 {
+	struct sbk_error e = { 0 };
+
 	if (c->corked)
 		return (0);
-	return (sbk_flush(c, err));
+	if (sbk_flush(c, &e) == -1 && e.kind != SBK_ERR_TIMEOUT) {
+		if (err != NULL) {
+			sbk_error_clear(err);
+			*err = e;
+		}
+		return (-1);
+	}
+	sbk_error_clear(&e);
+	return (0);
 }
 
 /* Count one more request with this id (JSON text) in flight. */
@@ -502,7 +533,7 @@ track(struct sbk_client *c, const char *key, size_t len, struct sbk_error *err)
 	struct sbk_req *r;
 
 	if ((r = reqtab_get(&c->reqs, key, len)) == NULL) {
-		seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
+		sbki_seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
 		return (-1);
 	}
 	r->sends++;
@@ -588,7 +619,7 @@ append_json(struct sbk_client *c, const json_t *v, struct sbk_error *err)
 	need = json_dumpb(
 	    v, c->wbuf + c->wlen, room, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (need == 0) {
-		seterr(err, SBK_ERR_USAGE, EINVAL, "cannot encode JSON");
+		sbki_seterr(err, SBK_ERR_USAGE, EINVAL, "cannot encode JSON");
 		return (-1);
 	}
 	if (need > room) {
@@ -598,6 +629,16 @@ append_json(struct sbk_client *c, const json_t *v, struct sbk_error *err)
 		    v, c->wbuf + c->wlen, need, JSON_COMPACT | JSON_ENCODE_ANY);
 	}
 	c->wlen += need;
+	return (0);
+}
+
+int
+sbki_wappend(struct sbk_client *c, const char *data, size_t len)
+{
+	if (wreserve(c, len, NULL) == -1)
+		return (-1);
+	memcpy(c->wbuf + c->wlen, data, len);
+	c->wlen += len;
 	return (0);
 }
 
@@ -629,16 +670,16 @@ plain_ascii(const char *s)
  * benchmark's hot path; method and params still go through jansson
  * when they need escaping.
  */
-static int
-append_request(struct sbk_client *c, const char *id_text, const char *method,
-    const json_t *params, struct sbk_error *err)
+int
+sbki_append_request(struct sbk_client *c, const char *id_text,
+    const char *method, const json_t *params, struct sbk_error *err)
 {
 	size_t mark;
 	json_t *m;
 	int rc;
 
 	if (method == NULL || (params != NULL && !json_is_object(params))) {
-		seterr(err, SBK_ERR_USAGE, EINVAL,
+		sbki_seterr(err, SBK_ERR_USAGE, EINVAL,
 		    "a method name and object params are required");
 		return (-1);
 	}
@@ -661,7 +702,7 @@ append_request(struct sbk_client *c, const char *id_text, const char *method,
 	} else {
 		m = json_string(method);
 		if (m == NULL) {
-			seterr(err, SBK_ERR_USAGE, EINVAL,
+			sbki_seterr(err, SBK_ERR_USAGE, EINVAL,
 			    "method is not valid UTF-8");
 			goto fail;
 		}
@@ -694,7 +735,7 @@ sbk_send(struct sbk_client *c, const char *method, const json_t *params,
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
 	if (track(c, idbuf, strlen(idbuf), err) == -1)
 		return (-1);
-	if (append_request(c, idbuf, method, params, err) == -1) {
+	if (sbki_append_request(c, idbuf, method, params, err) == -1) {
 		untrack(c, idbuf, strlen(idbuf));
 		return (-1);
 	}
@@ -712,20 +753,20 @@ sbk_send_id(struct sbk_client *c, const json_t *id, const char *method,
 	int rc;
 
 	if (!json_is_integer(id) && !json_is_string(id)) {
-		seterr(err, SBK_ERR_USAGE, EINVAL,
+		sbki_seterr(err, SBK_ERR_USAGE, EINVAL,
 		    "an id is an integer or a string");
 		return (-1);
 	}
 	idtext = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (idtext == NULL) {
-		seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
+		sbki_seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
 		return (-1);
 	}
 	if (track(c, idtext, strlen(idtext), err) == -1) {
 		free(idtext);
 		return (-1);
 	}
-	rc = append_request(c, idtext, method, params, err);
+	rc = sbki_append_request(c, idtext, method, params, err);
 	if (rc == -1)
 		untrack(c, idtext, strlen(idtext));
 	free(idtext);
@@ -740,7 +781,7 @@ sbk_shutdown_write(struct sbk_client *c, struct sbk_error *err)
 	if (sbk_flush(c, err) == -1)
 		return (-1);
 	if (shutdown(c->fd, SHUT_WR) == -1) {
-		seterr(err, SBK_ERR_SYSTEM, errno, "shutdown: %s",
+		sbki_seterr(err, SBK_ERR_SYSTEM, errno, "shutdown: %s",
 		    strerror(errno));
 		return (-1);
 	}
@@ -761,8 +802,8 @@ sbk_reply_clear(struct sbk_reply *r)
  * Take a parsed message apart into r (which takes the reference).
  * false when it is neither a reply, a batch reply nor a notification.
  */
-static bool
-classify(json_t *msg, struct sbk_reply *r)
+bool
+sbki_classify(json_t *msg, struct sbk_reply *r)
 {
 	const json_t *id, *result, *error, *method;
 
@@ -788,7 +829,7 @@ classify(json_t *msg, struct sbk_reply *r)
 	}
 	if (error != NULL) {
 		r->kind = SBK_MSG_ERROR;
-		set_rpc_error(&r->error, error);
+		sbki_set_rpc_error(&r->error, error);
 	} else {
 		r->kind = SBK_MSG_RESULT;
 		r->result = result;
@@ -801,8 +842,8 @@ classify(json_t *msg, struct sbk_reply *r)
  * 0: no complete line, -1: a line that is not usable (err set; the line
  * is consumed, so the connection stays usable).
  */
-static int
-next_msg(struct sbk_client *c, json_t **msg, struct sbk_error *err)
+int
+sbki_next_msg(struct sbk_client *c, json_t **msg, struct sbk_error *err)
 {
 	struct rpc_error perr;
 	enum frame_status st;
@@ -822,7 +863,7 @@ next_msg(struct sbk_client *c, json_t **msg, struct sbk_error *err)
 				continue;
 			return (0);
 		case FRAME_TOO_LONG:
-			seterr(err, SBK_ERR_PROTOCOL, EMSGSIZE,
+			sbki_seterr(err, SBK_ERR_PROTOCOL, EMSGSIZE,
 			    "a reply is longer than %zu bytes", c->max_reply);
 			return (-1);
 		case FRAME_LINE:
@@ -831,7 +872,7 @@ next_msg(struct sbk_client *c, json_t **msg, struct sbk_error *err)
 		memset(&perr, 0, sizeof(perr));
 		*msg = rpc_parse_line(line, linelen, &perr);
 		if (*msg == NULL) {
-			seterr(err, SBK_ERR_PROTOCOL, EBADMSG,
+			sbki_seterr(err, SBK_ERR_PROTOCOL, EBADMSG,
 			    "the daemon sent invalid JSON: %s", perr.message);
 			rpc_error_clear(&perr);
 			return (-1);
@@ -903,11 +944,6 @@ accept_msg(struct sbk_client *c, const struct sbk_reply *r)
 	return (false);
 }
 
-static bool
-passed(int64_t deadline)
-{
-	return (deadline >= 0 && now_ms() >= deadline);
-}
 
 /*
  * Read the next message from the wire (held messages excluded), handing
@@ -923,18 +959,20 @@ wire_recv(struct sbk_client *c, struct sbk_reply *r, int64_t deadline,
 	int rc;
 
 	for (;;) {
-		rc = next_msg(c, &msg, err);
+		rc = sbki_next_msg(c, &msg, err);
 		if (rc == -1)
 			return (-1);
 		if (rc == 1) {
-			if (!classify(msg, r)) {
+			if (!sbki_classify(msg, r)) {
 				sbk_reply_clear(r);
-				seterr(err, SBK_ERR_PROTOCOL, EBADMSG,
+				sbki_seterr(err, SBK_ERR_PROTOCOL, EBADMSG,
 				    "the daemon sent a message that is not "
 				    "JSON-RPC 2.0");
 				return (-1);
 			}
-			if (r->kind == SBK_MSG_NOTIFICATION &&
+			if (sbki_async_take(c, r))
+				; /* an async request's: delivered */
+			else if (r->kind == SBK_MSG_NOTIFICATION &&
 			    c->notify_cb != NULL) {
 				c->notify_cb(
 				    r->method, r->params, c->notify_arg);
@@ -953,11 +991,11 @@ wire_recv(struct sbk_client *c, struct sbk_reply *r, int64_t deadline,
 			continue;
 		}
 		if (c->eof) {
-			seterr(err, SBK_ERR_CLOSED, ECONNRESET,
+			sbki_seterr(err, SBK_ERR_CLOSED, ECONNRESET,
 			    "connection closed by the daemon");
 			return (-1);
 		}
-		rc = read_some(c, err);
+		rc = sbki_read_some(c, err);
 		if (rc == -1)
 			return (-1);
 		if (rc == 1) {
@@ -972,7 +1010,7 @@ wire_recv(struct sbk_client *c, struct sbk_reply *r, int64_t deadline,
 		if (rc == -1) {
 			if (errno == EINTR)
 				continue;
-			seterr(err, SBK_ERR_SYSTEM, errno, "poll: %s",
+			sbki_seterr(err, SBK_ERR_SYSTEM, errno, "poll: %s",
 			    strerror(errno));
 			return (-1);
 		}
@@ -1007,11 +1045,13 @@ sbk_recv(struct sbk_client *c, struct sbk_reply *r, int timeout_ms,
 		c->held_head = h->next;
 		if (c->held_head == NULL)
 			c->held_tail = &c->held_head;
-		(void)classify(h->msg, r);
+		(void)sbki_classify(h->msg, r);
 		free(h);
 		return (1);
 	}
 	deadline = deadline_of(timeout_ms);
+	if (c->connecting && connect_wait(c, deadline, err) == -1)
+		return (-1);
 	if (c->woff < c->wlen &&
 	    flush_until(c, deadline_of(c->send_timeout), err) == -1)
 		return (-1);
@@ -1026,7 +1066,7 @@ hold(struct sbk_client *c, struct sbk_reply *r, struct sbk_error *err)
 
 	h = malloc(sizeof(*h));
 	if (h == NULL) {
-		seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
+		sbki_seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
 		return (-1);
 	}
 	h->msg = json_incref(r->msg);
@@ -1034,6 +1074,21 @@ hold(struct sbk_client *c, struct sbk_reply *r, struct sbk_error *err)
 	*c->held_tail = h;
 	c->held_tail = &h->next;
 	return (0);
+}
+
+void
+sbki_send_cancel(struct sbk_client *c, const char *id_text)
+{
+	json_t *params, *id;
+
+	id = json_loads(id_text, JSON_DECODE_ANY, NULL);
+	params = json_pack("{sO}", "id", id);
+	if (params != NULL &&
+	    sbki_append_request(c, NULL, "job.cancel", params, NULL) == 0 &&
+	    !c->corked && !c->connecting)
+		(void)sbki_write_some(c, NULL);
+	json_decref(params);
+	json_decref(id);
 }
 
 /*
@@ -1047,17 +1102,29 @@ abandon(struct sbk_client *c, int64_t id)
 {
 	struct sbk_req *r;
 	char key[24];
-	json_t *params;
 
 	snprintf(key, sizeof(key), "%" PRId64, id);
 	if ((r = reqtab_find(&c->reqs, key, strlen(key))) != NULL)
 		r->abandoned = true;
-	params = json_pack("{sI}", "id", (json_int_t)id);
-	if (params != NULL &&
-	    append_request(c, NULL, "job.cancel", params, NULL) == 0 &&
-	    !c->corked)
-		(void)flush_until(c, now_ms(), NULL);
-	json_decref(params);
+	sbki_send_cancel(c, key);
+}
+
+void
+sbki_route(struct sbk_client *c, struct sbk_reply *r)
+{
+	if (sbki_async_take(c, r))
+		return;
+	if (r->kind == SBK_MSG_NOTIFICATION) {
+		/* Without a callback a loop has no one to give it to. */
+		if (c->notify_cb != NULL)
+			c->notify_cb(r->method, r->params, c->notify_arg);
+		sbk_reply_clear(r);
+		return;
+	}
+	/* A reply to a blocking send, kept for sbk_recv (one per id). */
+	if (accept_msg(c, r))
+		(void)hold(c, r, NULL);
+	sbk_reply_clear(r);
 }
 
 /* A timed-out call: drop its late reply, and say so. */
@@ -1066,8 +1133,8 @@ call_timed_out(struct sbk_client *c, int64_t id, const char *method,
     int timeout_ms, struct sbk_error *err)
 {
 	abandon(c, id);
-	seterr(err, SBK_ERR_TIMEOUT, ETIMEDOUT, "no reply to %s within %d ms",
-	    method, timeout_ms);
+	sbki_seterr(err, SBK_ERR_TIMEOUT, ETIMEDOUT,
+	    "no reply to %s within %d ms", method, timeout_ms);
 	return (NULL);
 }
 

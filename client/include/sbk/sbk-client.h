@@ -108,7 +108,9 @@ size_t sbk_in_flight(const struct sbk_client *);
 
 /*
  * Timeout in ms for writing a request when the daemon does not read
- * (-1, the default: wait as long as needed).  While a write waits, the
+ * (-1, the default: wait as long as needed).  When it passes, sbk_send
+ * still returns the id: the request stays buffered, whole, and is
+ * written by the next flush (sbk_flush reports the timeout).  While a write waits, the
  * replies that arrive are buffered, so a pipelining client cannot
  * deadlock against the daemon's own flow control.
  */
@@ -152,8 +154,9 @@ int sbk_send_raw(
     struct sbk_client *, const char *line, size_t len, struct sbk_error *err);
 
 /*
- * Corking: while corked, sends are only buffered; sbk_flush (or
- * uncorking) writes them with as few system calls as possible.  Useful
+ * Corking: while corked, sends are only buffered (sbk_call_async's
+ * too); sbk_flush, sbk_process or the next blocking call writes them
+ * with as few system calls as possible.  Useful
  * to refill a pipeline after draining several replies.
  */
 void sbk_cork(struct sbk_client *, bool corked);
@@ -199,6 +202,102 @@ struct sbk_reply {
 int sbk_recv(struct sbk_client *, struct sbk_reply *reply, int timeout_ms,
     struct sbk_error *err);
 void sbk_reply_clear(struct sbk_reply *);
+
+/*
+ * --- The asynchronous interface (sbk-async.c) ---
+ *
+ * For programs built around an event loop: nothing below blocks.  A
+ * request is buffered and written when the socket is writable (never
+ * lost or half-sent because the socket was full); its reply, its
+ * "progress" notifications, its timeout or the loss of the connection
+ * reach its own callback.  The loop asks sbk_events() and
+ * sbk_next_timeout(), polls sbk_fd(), and calls sbk_process() when the
+ * fd is ready or the timeout passed.  sbk-libevent.h does this for
+ * libevent.  Blocking calls (sbk_call, sbk_recv) may be mixed in: a
+ * reply for an async request that they read goes to its callback.
+ */
+
+/*
+ * One message for an asynchronous request, on the loop's thread, from
+ * inside sbk_process (or a blocking call, or sbk_close).  reply and all
+ * it points to are borrowed for the duration of the call.
+ *   SBK_MSG_RESULT        the reply: reply->result
+ *   SBK_MSG_ERROR         the end: an error reply (reply->error.kind
+ *                         SBK_ERR_RPC), or SBK_ERR_TIMEOUT (the request's
+ *                         timeout passed; job.cancel was sent),
+ *                         SBK_ERR_CLOSED or SBK_ERR_CONNECT (the
+ *                         connection failed or the client was closed)
+ *   SBK_MSG_NOTIFICATION  a "progress" notification for this request;
+ *                         more messages follow
+ * Exactly one RESULT or ERROR ends every request whose sbk_call_async
+ * returned an id.  The callback may call sbk_call_async; it must not
+ * call sbk_close, sbk_call or sbk_recv.
+ */
+typedef void sbk_reply_cb(
+    struct sbk_client *, const struct sbk_reply *reply, void *user_data);
+
+/*
+ * Connect without blocking: the socket is non-blocking from the start;
+ * while the daemon's listen backlog is full the connect is tried again
+ * (every 10 ms, driven by sbk_next_timeout/sbk_process) until
+ * timeout_ms (-1: for ever) passes, and then every request fails with
+ * SBK_ERR_CONNECT.  Requests may be queued meanwhile.  NULL only for an
+ * immediate failure (no such socket, refused), with err filled.
+ */
+struct sbk_client *sbk_connect_async(
+    const char *path, int timeout_ms, struct sbk_error *err);
+/* False while a connect from sbk_connect_async is still waiting. */
+bool sbk_connected(const struct sbk_client *);
+
+/*
+ * Queue method with params (NULL or an object; borrowed) and return its
+ * id (this client's next integer id), or -1 with err filled
+ * (SBK_ERR_USAGE, SBK_ERR_CLOSED once the connection failed, or out of
+ * memory).  timeout_ms: the request's own deadline (-1: none).
+ * user_data is passed to cb as is; the library never touches it.
+ */
+int64_t sbk_call_async(struct sbk_client *, const char *method,
+    const json_t *params, int timeout_ms, sbk_reply_cb *cb, void *user_data,
+    struct sbk_error *err);
+
+/*
+ * Retry a request answered with -32000 (overloaded) up to max_retries
+ * times (default 0), each after the reply's data.retry_after_ms (100 ms
+ * when absent).  Applies to async requests queued afterwards.  The
+ * request line is kept in memory until the request ends, then wiped.
+ */
+void sbk_set_retries(struct sbk_client *, int max_retries);
+
+/* What the client waits for (sbk_events): */
+#define SBK_EV_READ  1 /* the fd readable */
+#define SBK_EV_WRITE 2 /* the fd writable: output is pending */
+int sbk_events(const struct sbk_client *);
+/*
+ * Milliseconds until sbk_process has timers to run (a request's
+ * deadline, a retry, a connect attempt): 0 now, -1 none.
+ */
+int sbk_next_timeout(const struct sbk_client *);
+/*
+ * Do what can be done now: finish the connect, write pending output,
+ * read and dispatch what arrived (at most 1,024 messages, so one busy
+ * connection cannot starve the loop), run due timers.  revents is
+ * informational (SBK_EV_* seen by the loop).  0, or -1 with err filled
+ * when the connection failed (every async request has then had its
+ * callback with SBK_ERR_CLOSED or SBK_ERR_CONNECT).  After it returns,
+ * ask sbk_events and sbk_next_timeout again.
+ */
+int sbk_process(struct sbk_client *, int revents, struct sbk_error *err);
+/* Async requests not yet ended. */
+size_t sbk_async_pending(const struct sbk_client *);
+
+/*
+ * Called (on the caller's thread, outside any callback) when
+ * sbk_call_async queued output from outside sbk_process, so that an
+ * adapter can watch for writability again.  Adapters set it; one per
+ * client.
+ */
+typedef void sbk_wakeup_cb(struct sbk_client *, void *arg);
+void sbk_set_wakeup_cb(struct sbk_client *, sbk_wakeup_cb *, void *arg);
 
 #ifdef __cplusplus
 }
