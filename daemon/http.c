@@ -539,7 +539,13 @@ http_server_new(struct event_base *base, int listen_fd,
 	hs->pause_ev = evtimer_new(base, http_resume_cb, hs);
 	if (hs->accept_ev == NULL || hs->pause_ev == NULL ||
 	    event_add(hs->accept_ev, NULL) < 0) {
-		http_server_free(hs);
+		/* No connection yet: only these to undo. */
+		if (hs->accept_ev != NULL)
+			event_free(hs->accept_ev);
+		if (hs->pause_ev != NULL)
+			event_free(hs->pause_ev);
+		close(listen_fd);
+		free(hs);
 		return NULL;
 	}
 	return hs;
@@ -548,10 +554,15 @@ http_server_new(struct event_base *base, int listen_fd,
 void
 http_server_free(struct http_server *hs)
 {
+	struct http_conn *hc;
+
 	if (hs == NULL)
 		return;
-	while (!TAILQ_EMPTY(&hs->conns))
-		http_conn_free(TAILQ_FIRST(&hs->conns));
+	/* The analyzer loses TAILQ_REMOVE's write through tqe_prev to the
+	 * head, so it sees the freed first element again. */
+	while ((hc = TAILQ_FIRST(&hs->conns)) != NULL)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
+		http_conn_free(hc);
 	if (hs->accept_ev != NULL)
 		event_free(hs->accept_ev);
 	if (hs->pause_ev != NULL)
