@@ -1105,6 +1105,24 @@ config_free(struct sbk_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+const struct sbk_config *
+config_hold(const struct sbk_config *cfg)
+{
+	((struct sbk_config *)cfg)->refs++;
+	return cfg;
+}
+
+void
+config_release(const struct sbk_config *cfg)
+{
+	struct sbk_config *c = (struct sbk_config *)cfg;
+
+	if (c == NULL || --c->refs > 0)
+		return;
+	config_free(c);
+	free(c);
+}
+
 struct sbk_config *
 config_read(const char *path, const char *socket, char *errbuf, size_t errlen)
 {
@@ -1126,6 +1144,7 @@ config_read(const char *path, const char *socket, char *errbuf, size_t errlen)
 		}
 	}
 	config_finish(cfg);
+	cfg->refs = 1;
 	return cfg;
 fail:
 	config_free(cfg);

@@ -14,6 +14,13 @@
 #include <sys/types.h>
 
 struct sbk_config {
+	/*
+	 * Holders of a config from config_read: the server while it is in
+	 * force, and each job admitted under it (config_hold/release).
+	 * Event thread only.
+	 */
+	unsigned long refs;
+
 	/* [daemon] */
 	char *socket; /* path of the listening socket */
 	mode_t socket_mode;
@@ -93,6 +100,11 @@ int config_load(
 void config_finish(struct sbk_config *);
 
 void config_free(struct sbk_config *);
+
+/* One more holder of a config from config_read; returns it. */
+const struct sbk_config *config_hold(const struct sbk_config *);
+/* Drop a hold; the last one frees the config (NULL is ignored). */
+void config_release(const struct sbk_config *);
 
 /*
  * All of the above in one: defaults, then the file (when path is not

@@ -84,6 +84,8 @@ dispatch_job_free(struct job *job)
 	if (job->conn != NULL)
 		conn_job_detach(job->conn, job);
 	json_decref(job->params);
+	/* A retired config lives while a job admitted under it does. */
+	config_release(job->config);
 	if (job->id_json != job->id_buf)
 		free(job->id_json);
 	free(job->reply);
@@ -512,7 +514,7 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 		goto fail;
 	}
 	job->kind = kind;
-	job->config = cfg;
+	job->config = config_hold(cfg);
 	job->server = s;
 	job->params = params;
 	job->params_shared = shared;

@@ -89,7 +89,7 @@ void
 server_reload(struct server *s)
 {
 	const struct sbk_config *old = s->cfg;
-	struct sbk_config *cfg, **grown;
+	struct sbk_config *cfg;
 	struct conn *c, *next;
 	char err[1024];
 
@@ -100,17 +100,8 @@ server_reload(struct server *s)
 		reload_failed(s, err);
 		return;
 	}
-	grown = realloc(s->retired, (s->nretired + 1) * sizeof(*grown));
-	if (grown == NULL) {
-		config_free(cfg);
-		free(cfg);
-		reload_failed(s, "out of memory");
-		return;
-	}
-	s->retired = grown;
 	if (apply_pool_sizes(s, old, cfg, err, sizeof(err)) < 0) {
-		config_free(cfg);
-		free(cfg);
+		config_release(cfg);
 		reload_failed(s, err);
 		return;
 	}
@@ -129,8 +120,8 @@ server_reload(struct server *s)
 	log_set_level(cfg->log_level);
 	log_set_ratelimit(cfg->log_rate_interval_s, cfg->log_rate_burst);
 
-	s->retired[s->nretired++] = (struct sbk_config *)old;
 	s->cfg = cfg;
+	config_release(old); /* freed now unless a job still holds it */
 	s->stats.config_generation++;
 
 	/* New limits may let paused connections go on. */

@@ -293,13 +293,5 @@ server_fini(struct server *s)
 	if (s->base != NULL)
 		event_base_free(s->base);
 	stats_free(&s->stats);
-	for (size_t i = 0; i < s->nretired; i++) {
-		config_free(s->retired[i]);
-		free(s->retired[i]);
-	}
-	free(s->retired);
-	if (s->cfg != NULL) {
-		config_free((struct sbk_config *)s->cfg);
-		free((void *)s->cfg);
-	}
+	config_release(s->cfg);
 }

@@ -37,15 +37,13 @@ struct server_opts {
 };
 
 struct server {
-	const struct sbk_config *cfg; /* in force; read it afresh */
-	struct server_opts opts;
 	/*
-	 * Configurations replaced by a reload.  Jobs admitted before it
-	 * still point at theirs, so they live until exit (reloads are rare
-	 * and a config is small).
+	 * In force; read it afresh.  The server holds one reference (see
+	 * config_hold); a config replaced by a reload lives on while a job
+	 * admitted under it does.
 	 */
-	struct sbk_config **retired;
-	size_t nretired;
+	const struct sbk_config *cfg;
+	struct server_opts opts;
 	struct event_base *base;
 	struct pool *pool;
 	struct listener *listener;
