@@ -11,7 +11,8 @@ and 2), with a real $SBKD on a loopback port:
              evhttp queued every request).  Three requests sent in one
              packet get three whole responses, in order.
   cap        metrics_max_connections = 4: of 12 idle connections, the 8
-             over the cap are answered 503 or closed at once.
+             over the cap are answered 503 or closed at once; after a
+             reload to 2, 3 of 5.
   slowloris  metrics_request_timeout_s = 2: one header byte every 0.3 s
              is closed by the deadline (within 6 s), not kept for ever.
   reserve    RLIMIT_NOFILE 64 and a cap of 500: 120 HTTP connections
@@ -25,6 +26,7 @@ import json
 import os
 import resource
 import select
+import signal
 import shutil
 import socket
 import subprocess
@@ -61,7 +63,7 @@ class Sbkd:
     def __init__(self, tmp, name, extra="", nofile=None):
         self.port = free_port()
         self.path = os.path.join(tmp, name + ".sock")
-        conf = os.path.join(tmp, name + ".conf")
+        conf = self.conf = os.path.join(tmp, name + ".conf")
         with open(conf, "w") as f:
             f.write("[daemon]\nsocket = %s\nmetrics_listen = 127.0.0.1:%d\n"
                     "%s[pool]\ncpu_workers = 1\nio_workers = 1\n"
@@ -254,6 +256,27 @@ def cap(tmp):
         check(metric(text, "sbk_http_connections") == 1,
               "sbk_http_connections %r" % metric(text,
                                                  "sbk_http_connections"))
+
+        # A reload puts a new cap in force at once.
+        with open(d.conf) as f:
+            conf = f.read()
+        with open(d.conf, "w") as f:
+            f.write(conf.replace("metrics_max_connections = 4",
+                                 "metrics_max_connections = 2"))
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while metric(d.scrape(), "sbk_config_generation") != 2:
+            check(time.monotonic() < deadline, "the reload did not happen")
+            time.sleep(0.05)
+        time.sleep(0.2)
+        conns = [d.connect() for _ in range(5)]
+        time.sleep(0.3)
+        refused = [s for s in conns if closed_or_503(s, 0.5)]
+        for s in conns:
+            s.close()
+        print("cap after a reload to 2: %d of 5 refused" % len(refused))
+        check(len(refused) == 3, "%d of 5 refused with a cap of 2"
+              % len(refused))
     finally:
         log = d.stop()
     check(d.proc.returncode == 0, "exit %r: %s" % (d.proc.returncode, log))
