@@ -223,21 +223,3 @@ log_peer(enum log_kind kind, long uid, int prio, const char *fmt, ...)
 	log_vwrite(line, sizeof(line), prio, fmt, ap);
 	va_end(ap);
 }
-
-const char *
-log_escape(char *buf, size_t bufsz, const char *text, size_t len)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len && o + 5 < bufsz; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			buf[o++] = c;
-		else
-			o += snprintf(buf + o, bufsz - o, "\\x%02x", c);
-	}
-	if (bufsz > 0)
-		buf[o < bufsz ? o : bufsz - 1] = '\0';
-	return buf;
-}

@@ -1,6 +1,7 @@
 /*
  * log.h - logging to stderr with syslog priority prefixes ("<3>", "<6>")
- * so that journald keeps the levels.  Untrusted text is escaped.
+ * so that journald keeps the levels.  Request bytes are never logged
+ * (they may hold passwords): callers log sizes, positions and errors.
  *
  * Thread safety: any thread; each line is written with one write(2).
  */
@@ -51,9 +52,5 @@ unsigned long long log_suppressed_total(void);
 
 void log_peer(enum log_kind, long uid, int prio, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* Copy at most len bytes of untrusted text into buf, escaping control
- * characters and non-ASCII bytes as \xNN; always NUL-terminates. */
-const char *log_escape(char *buf, size_t bufsz, const char *text, size_t len);
 
 #endif /* SBK_LOG_H */
