@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -76,6 +77,34 @@ void sbki_seterr(struct sbk_error *, enum sbk_error_kind, int sys_errno,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void sbki_set_rpc_error(struct sbk_error *, const json_t *eobj);
 int64_t sbki_now_ms(void);
+
+/* Deadline for a timeout in ms; -1 stays "never". */
+static inline int64_t
+sbki_deadline_of(int timeout_ms)
+{
+	return (timeout_ms < 0 ? -1 : sbki_now_ms() + timeout_ms);
+}
+
+/* poll(2) timeout left before a deadline. */
+static inline int
+sbki_remaining(int64_t deadline)
+{
+	int64_t left;
+
+	if (deadline < 0)
+		return (-1);
+	left = deadline - sbki_now_ms();
+	if (left <= 0)
+		return (0);
+	return (left > INT_MAX ? INT_MAX : (int)left);
+}
+
+static inline bool
+sbki_passed(int64_t deadline)
+{
+	return (deadline >= 0 && sbki_now_ms() >= deadline);
+}
+
 /* 1: bytes read (or eof), 0: nothing now, -1: error. */
 int sbki_read_some(struct sbk_client *, struct sbk_error *);
 /* Write what the socket takes now: 0, or -1 (err set). */
@@ -102,6 +131,13 @@ int sbki_connect_step(struct sbk_client *, struct sbk_error *);
  * consumed; r is then cleared.
  */
 bool sbki_async_take(struct sbk_client *, struct sbk_reply *r);
+/* sbk-send.c, for sbk-recv.c. */
+int sbki_flush_until(struct sbk_client *, int64_t deadline, struct sbk_error *);
+int sbki_connect_wait(
+    struct sbk_client *, int64_t deadline, struct sbk_error *);
+void sbki_untrack(struct sbk_client *, const char *key, size_t len);
+/* The reqtab key of an id: its compact JSON text (malloc'd), or NULL. */
+char *sbki_id_key(const json_t *id);
 /* Tell the adapter (sbk_set_wakeup_cb) that output may be pending. */
 void sbki_wake(struct sbk_client *);
 /* Tell every asynchronous request that the connection failed. */

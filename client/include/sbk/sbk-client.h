@@ -3,14 +3,28 @@
  * the daemon's UNIX socket and speaks JSON-RPC 2.0 over NDJSON: a
  * blocking call with a timeout (sbk_call), and a pipelined interface
  * (sbk_send many requests, sbk_recv the replies in the order the daemon
- * finishes them) for programs that keep several jobs in flight.
+ * finishes them) for programs that keep several jobs in flight, and an
+ * asynchronous interface for event loops (sbk_call_async, below).
  *
- * Thread safety: a struct sbk_client belongs to one thread at a time;
- * distinct clients may be used from distinct threads concurrently.  The
- * library keeps no global state and never raises SIGPIPE.
+ * Thread safety, per function: sbk_error_clear, sbk_error_kind_name
+ * and sbk_default_socket are reentrant and may be called from any
+ * thread; sbk_connect* return a client that belongs to the calling
+ * thread, and every other function taking a struct sbk_client must be
+ * called by the one thread using that client at the time (no internal
+ * locking; hand a client to another thread only with your own
+ * synchronisation).  Callbacks (sbk_notify_cb, sbk_reply_cb,
+ * sbk_wakeup_cb) run on that thread, from inside the library call that
+ * read the message.  Distinct clients are independent.  The library
+ * keeps no global state and never raises SIGPIPE.
  *
- * JSON values are jansson's json_t.  Functions taking a json_t borrow it
- * unless the name says otherwise; returned json_t are new references.
+ * Ownership: JSON values are jansson's json_t.  Functions taking a
+ * json_t borrow it for the duration of the call; returned json_t are
+ * new references the caller releases (json_decref); a struct sbk_reply
+ * owns its msg until sbk_reply_clear; a struct sbk_error owns its data
+ * until sbk_error_clear.  user_data and callback arguments are the
+ * caller's: libsbk never frees or reads them.  Request lines kept in
+ * memory (buffers, retries) are wiped before they are freed, as they
+ * may hold passwords.
  */
 #ifndef SBK_CLIENT_H
 #define SBK_CLIENT_H
