@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -192,6 +193,28 @@ START_TEST(read_root_replaced)
 	ck_assert_int_eq(unlink(tp("in")), 0);
 	ck_assert_int_eq(symlink("outside", tp("in")), 0);
 	expect_read(c, tp("in/a.txt"), B64_INSIDE);
+	hx_close(c);
+}
+END_TEST
+
+/*
+ * A reload opens the roots again by name: a root replaced while sbkd
+ * runs is served from the old directory until SIGHUP, then from the new
+ * one.  The old configuration's root fds go with it once no job uses it.
+ */
+START_TEST(reload_reopens_roots)
+{
+	struct hx_conn *c;
+
+	up("in", "out");
+	c = hx_connect(&d);
+	ck_assert_int_eq(rename(tp("in"), tp("in.old")), 0);
+	ck_assert_int_eq(mkdir(tp("in"), 0755), 0);
+	put_file("in/a.txt", "below\n");
+	expect_read(c, tp("in/a.txt"), B64_INSIDE);
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	json_decref(hx_wait_stat(c, "config_generation", 2));
+	expect_read(c, tp("in/a.txt"), B64_BELOW);
 	hx_close(c);
 }
 END_TEST
@@ -417,6 +440,7 @@ confine_suite(void)
 	tcase_add_checked_fixture(tc, NULL, down);
 	tcase_add_test(tc, read_root_replaced);
 	tcase_add_test(tc, nested_inner_replaced);
+	tcase_add_test(tc, reload_reopens_roots);
 	tcase_add_test(tc, write_root_replaced);
 	tcase_add_test(tc, resolve_then_check);
 	tcase_add_test(tc, sbkctl_relative_paths);
