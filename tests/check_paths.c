@@ -292,10 +292,11 @@ START_TEST(read_table_walk)
 END_TEST
 
 /* A magic link is refused even when the root is "/". */
-START_TEST(read_magic_links)
+static void
+run_magic_links(void)
 {
 	char *slash[] = { "/", NULL };
-	char p[64];
+	char p[64], link[PATH_MAX * 2];
 	struct rpc_error err;
 	int fd, sfd[1];
 
@@ -312,11 +313,34 @@ START_TEST(read_magic_links)
 	    -1);
 	ck_assert_int_eq(err.code, RPC_PERMISSION);
 	rpc_error_clear(&err);
+	/* Reached through an absolute symlink (the hand-followed kind). */
+	snprintf(link, sizeof(link), "%s/root/magic", tdir);
+	(void)unlink(link);
+	ck_assert_int_eq(symlink(p, link), 0);
+	ck_assert_int_eq(paths_open_read(slash, sfd, link, &err), -1);
+	ck_assert_int_eq(err.code, RPC_PERMISSION);
+	rpc_error_clear(&err);
 	close(fd);
-	/* And a plain path under "/" is fine. */
+	/* A plain path under "/" is fine, also through /proc/self. */
 	fd = paths_open_read(slash, sfd, "/etc/passwd", &err);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
+	fd = paths_open_read(slash, sfd, "/proc/self/status", &err);
+	ck_assert_msg(fd >= 0, "%s", err.message);
+	close(fd);
+	close(sfd[0]);
+}
+
+START_TEST(read_magic_links)
+{
+	run_magic_links();
+}
+END_TEST
+
+START_TEST(read_magic_links_walk)
+{
+	paths_force_walk(true);
+	run_magic_links();
 }
 END_TEST
 
@@ -695,6 +719,7 @@ paths_suite(void)
 	tcase_add_test(tc, read_table_openat2);
 	tcase_add_test(tc, read_table_walk);
 	tcase_add_test(tc, read_magic_links);
+	tcase_add_test(tc, read_magic_links_walk);
 	tcase_add_test(tc, empty_roots);
 	tcase_add_test(tc, embedded_nul);
 	tcase_add_test(tc, out_table_openat2);
