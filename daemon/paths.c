@@ -66,32 +66,34 @@ paths_force_walk(bool on)
 static char *
 paths_normalize(const char *path, size_t len)
 {
-	char *out = malloc(len + 2);
-	size_t o = 0, n;
-	const char *p = path, *end = path + len;
+	char *out = malloc(len + 2), *slash;
+	size_t o = 0, i = 0, start, n;
 
 	if (out == NULL)
 		return (NULL);
-	while (p < end) {
-		while (p < end && *p == '/')
-			p++;
-		for (n = 0; p + n < end && p[n] != '/'; n++)
-			;
-		if (n == 0 || (n == 1 && p[0] == '.')) {
-			p += n;
+	while (i < len) {
+		while (i < len && path[i] == '/')
+			i++;
+		start = i;
+		/*
+		 * clang-analyzer takes path[i] below len for garbage when the
+		 * caller measured path with strlen; it is not.
+		 */
+		/* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult) */
+		while (i < len && path[i] != '/')
+			i++;
+		n = i - start;
+		if (n == 0 || (n == 1 && path[start] == '.'))
 			continue;
-		}
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--; /* the '/' before it */
+		if (n == 2 && path[start] == '.' && path[start + 1] == '.') {
+			/* Back to the '/' that began the last component. */
+			slash = o > 0 ? memrchr(out, '/', o) : NULL;
+			o = slash != NULL ? (size_t)(slash - out) : 0;
 		} else {
 			out[o++] = '/';
-			memcpy(out + o, p, n);
+			memcpy(out + o, path + start, n);
 			o += n;
 		}
-		p += n;
 	}
 	if (o == 0)
 		out[o++] = '/';
@@ -360,6 +362,8 @@ paths_resolve(
 			break;
 		}
 		rc = paths_step(fds[i], roots[i], rel, want_dir, &next);
+		if (rc == PATHS_RESTART && next == NULL)
+			rc = -ENOMEM;
 		if (rc != PATHS_RESTART)
 			break;
 		free(cur);
@@ -477,6 +481,7 @@ paths_out_open(struct paths_out *out, char *const *roots, const int *fds,
 	const char *slash = strrchr(out_path, '/');
 	const char *name;
 	char *norm = NULL;
+	size_t olen = strlen(out_path);
 	struct stat st;
 	int rc, tries;
 
@@ -491,14 +496,13 @@ paths_out_open(struct paths_out *out, char *const *roots, const int *fds,
 	if (*name == '\0' || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0) {
 		/* "dir/", "dir/." and "dir/.." all name directories. */
-		if (paths_check(roots, "out_path", out_path, strlen(out_path),
-			err) == -1)
+		if (paths_check(roots, "out_path", out_path, olen, err) == -1)
 			return (-1);
 		rpc_error_errno(err, EISDIR, "out_path is a directory");
 		return (-1);
 	}
 	/* Lexically normal from here: "a/../b" is "b". */
-	if ((norm = paths_normalize(out_path, strlen(out_path))) == NULL ||
+	if ((norm = paths_normalize(out_path, olen)) == NULL ||
 	    (slash = strrchr(norm, '/')) == NULL ||
 	    (out->name = strdup(slash + 1)) == NULL) {
 		free(norm);
