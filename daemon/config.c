@@ -113,6 +113,9 @@ static const struct config_key config_keys[] = {
 	{ "daemon", "metrics_request_timeout_s", CFG_UINT,
 	    OFF(metrics_request_timeout_s), 0, 1, 3600, "10",
 	    "seconds for a whole request head, and for a response" },
+	{ "daemon", "metrics_max_requests_per_s", CFG_UINT,
+	    OFF(metrics_max_requests_per_s), 0, 1, 100000, "50",
+	    "HTTP requests answered per second, all connections" },
 
 	{ "pool", "cpu_workers", CFG_UINT, OFF(cpu_workers), 0, 0, 1024, "0",
 	    "CPU pool threads; 0 = online CPUs" },

@@ -36,6 +36,7 @@ struct sbk_config {
 	char *metrics_listen; /* "ADDR:PORT" or NULL (off) */
 	unsigned metrics_max_connections;
 	unsigned metrics_request_timeout_s;
+	unsigned metrics_max_requests_per_s;
 
 	/* [pool] */
 	unsigned cpu_workers; /* 0 in the file = online CPUs */

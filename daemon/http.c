@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -38,16 +40,23 @@
 #define HTTP_LINGER_BYTES  (64 * 1024)
 #define HTTP_FD_RESERVE(n) ((n) / 4) /* of RLIMIT_NOFILE, for the rest */
 
-enum http_state { HTTP_READ, HTTP_WRITE, HTTP_LINGER };
+enum http_state {
+	HTTP_READ,
+	HTTP_WAIT, /* a whole head, waiting for the request rate */
+	HTTP_WRITE,
+	HTTP_LINGER,
+};
 
 struct http_conn {
 	TAILQ_ENTRY(http_conn) link;
+	TAILQ_ENTRY(http_conn) wait_link; /* in WAIT */
 	struct http_server *hs;
 	struct bufferevent *bev;
 	struct event *deadline;
 	enum http_state state;
 	bool close_after; /* after the response in progress */
 	bool http10;	  /* the request in progress is HTTP/1.0 */
+	bool admitted;	  /* its token taken by http_rate_cb */
 	size_t lingered;  /* bytes dropped in LINGER */
 };
 
@@ -60,6 +69,12 @@ struct http_server {
 	struct event *pause_ev;
 	TAILQ_HEAD(, http_conn) conns;
 	unsigned nconns;
+	/* The request rate: a token bucket of max_rate tokens refilled at
+	 * max_rate per second; heads that find it empty wait in order. */
+	TAILQ_HEAD(, http_conn) waiting;
+	struct event *rate_ev;
+	double tokens;
+	uint64_t refilled_ns;
 };
 
 /* What a request head asks for. */
@@ -73,6 +88,7 @@ struct http_request {
 };
 
 static void http_process(struct http_conn *);
+static void http_rate_cb(evutil_socket_t, short, void *);
 
 static void
 http_limits(struct http_server *hs, struct http_limits *lim)
@@ -80,6 +96,8 @@ http_limits(struct http_server *hs, struct http_limits *lim)
 	hs->ops->limits(hs->arg, lim);
 	if (lim->timeout_s == 0)
 		lim->timeout_s = 1;
+	if (lim->max_rate == 0)
+		lim->max_rate = 1;
 }
 
 static void
@@ -88,6 +106,8 @@ http_conn_free(struct http_conn *hc)
 	struct http_server *hs = hc->hs;
 
 	TAILQ_REMOVE(&hs->conns, hc, link);
+	if (hc->state == HTTP_WAIT)
+		TAILQ_REMOVE(&hs->waiting, hc, wait_link);
 	hs->nconns--;
 	hs->ops->count(hs->arg, HTTP_CLOSED);
 	if (hc->deadline != NULL)
@@ -307,6 +327,66 @@ http_answer(struct http_conn *hc, char *head)
 	free(body);
 }
 
+static uint64_t
+http_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Take a token for one request; false when the bucket is empty. */
+static bool
+http_take_token(struct http_server *hs)
+{
+	struct http_limits lim;
+	uint64_t now = http_now_ns();
+
+	http_limits(hs, &lim);
+	hs->tokens += (double)(now - hs->refilled_ns) * lim.max_rate / 1e9;
+	hs->refilled_ns = now;
+	if (hs->tokens > lim.max_rate)
+		hs->tokens = lim.max_rate;
+	if (hs->tokens < 1)
+		return false;
+	hs->tokens -= 1;
+	return true;
+}
+
+static void
+http_rate_arm(struct http_server *hs)
+{
+	struct http_limits lim;
+	struct timeval tv = { 0 };
+	uint64_t us;
+
+	http_limits(hs, &lim);
+	us = (uint64_t)((1 - hs->tokens) * 1e6 / lim.max_rate) + 1;
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	evtimer_add(hs->rate_ev, &tv);
+}
+
+/* Tokens again: answer the waiting heads in the order they came. */
+static void
+http_rate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *hs = arg;
+	struct http_conn *hc;
+
+	hs->ops->busy(hs->arg);
+	while (
+	    (hc = TAILQ_FIRST(&hs->waiting)) != NULL && http_take_token(hs)) {
+		TAILQ_REMOVE(&hs->waiting, hc, wait_link);
+		hc->state = HTTP_READ;
+		hc->admitted = true;
+		http_process(hc);
+	}
+	if (!TAILQ_EMPTY(&hs->waiting))
+		http_rate_arm(hs);
+}
+
 /* READ: answer the next request if its head is all here. */
 static void
 http_process(struct http_conn *hc)
@@ -336,6 +416,17 @@ http_process(struct http_conn *hc)
 			    "", false);
 		return; /* else wait for the rest */
 	}
+	if (!hc->admitted &&
+	    (!TAILQ_EMPTY(&hc->hs->waiting) || !http_take_token(hc->hs))) {
+		/* Over the request rate: the head waits where it is. */
+		bufferevent_disable(hc->bev, EV_READ);
+		hc->state = HTTP_WAIT;
+		TAILQ_INSERT_TAIL(&hc->hs->waiting, hc, wait_link);
+		if (!evtimer_pending(hc->hs->rate_ev, NULL))
+			http_rate_arm(hc->hs);
+		return;
+	}
+	hc->admitted = false;
 	memcpy(head, p, end);
 	head[end] = '\0';
 	evbuffer_drain(in, end);
@@ -534,16 +625,22 @@ http_server_new(struct event_base *base, int listen_fd,
 	hs->arg = arg;
 	hs->fd = listen_fd;
 	TAILQ_INIT(&hs->conns);
+	TAILQ_INIT(&hs->waiting);
+	hs->refilled_ns = http_now_ns();
+	hs->tokens = 1e9; /* clamped to max_rate at the first request */
 	hs->accept_ev = event_new(
 	    base, listen_fd, EV_READ | EV_PERSIST, http_accept_cb, hs);
 	hs->pause_ev = evtimer_new(base, http_resume_cb, hs);
+	hs->rate_ev = evtimer_new(base, http_rate_cb, hs);
 	if (hs->accept_ev == NULL || hs->pause_ev == NULL ||
-	    event_add(hs->accept_ev, NULL) < 0) {
+	    hs->rate_ev == NULL || event_add(hs->accept_ev, NULL) < 0) {
 		/* No connection yet: only these to undo. */
 		if (hs->accept_ev != NULL)
 			event_free(hs->accept_ev);
 		if (hs->pause_ev != NULL)
 			event_free(hs->pause_ev);
+		if (hs->rate_ev != NULL)
+			event_free(hs->rate_ev);
 		close(listen_fd);
 		free(hs);
 		return NULL;
@@ -567,6 +664,8 @@ http_server_free(struct http_server *hs)
 		event_free(hs->accept_ev);
 	if (hs->pause_ev != NULL)
 		event_free(hs->pause_ev);
+	if (hs->rate_ev != NULL)
+		event_free(hs->rate_ev);
 	if (hs->fd >= 0)
 		close(hs->fd);
 	free(hs);

@@ -15,7 +15,11 @@
  *     writing each response: a slowloris client is closed at it;
  *   - at most limits.max_conns connections; the excess get a 503 and are
  *     closed, as is any connection whose descriptor would eat into the
- *     quarter of RLIMIT_NOFILE kept for the UNIX socket and its jobs.
+ *     quarter of RLIMIT_NOFILE kept for the UNIX socket and its jobs;
+ *   - at most limits.max_rate requests answered per second, all
+ *     connections together (a burst of as many): a head over the rate
+ *     waits, in arrival order, so scrapes cannot take the event thread
+ *     from the JSON-RPC clients.
  * Requests with a body, other methods than GET and HEAD, bad request
  * lines: 400/405 and close.  Other paths: 404, the connection kept.
  *
@@ -34,6 +38,7 @@ struct http_server;
 struct http_limits {
 	unsigned max_conns; /* open HTTP connections */
 	unsigned timeout_s; /* per request head, per response */
+	unsigned max_rate;  /* requests answered per second, all together */
 };
 
 enum http_count {

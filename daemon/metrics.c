@@ -55,6 +55,7 @@ metrics_limits(void *arg, struct http_limits *lim)
 
 	lim->max_conns = cfg->metrics_max_connections;
 	lim->timeout_s = cfg->metrics_request_timeout_s;
+	lim->max_rate = cfg->metrics_max_requests_per_s;
 }
 
 static void

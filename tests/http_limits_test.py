@@ -5,6 +5,8 @@ and 2), with a real $SBKD on a loopback port:
   protocol   bad versions, request lines, headers, bodies, methods and
              oversized heads get 505/400/413/405/431 and are closed;
              HTTP/1.0, LF-only heads, query strings and 404s work.
+  rate       metrics_max_requests_per_s = 20: 50 pipelined requests
+             are all answered, and take at least 1.5 s.
   pipeline   GET /metrics pipelined over one HTTP/1.1 connection for
              2 s, every response read; then the same never read.  sbkd's
              RSS must not grow by more than 64 MiB (it grew by GiBs when
@@ -362,6 +364,28 @@ def backlog(tmp):
         d.stop()
 
 
+def rate(tmp):
+    d = Sbkd(tmp, "rate", "metrics_max_requests_per_s = 20\n")
+    try:
+        time.sleep(1.1)  # a full bucket: 20 tokens
+        s = d.connect()
+        start = time.monotonic()
+        s.sendall(REQ * 50)
+        buf = b""
+        for i in range(50):
+            status, buf = read_response(s, buf)
+            check(status.startswith(b"HTTP/1.1 200"), "%d: %r" % (i, status))
+        took = time.monotonic() - start
+        s.close()
+        print("rate: 50 pipelined requests at 20/s answered in %.1f s"
+              % took)
+        # 20 from the bucket, 30 more at 20/s: 1.5 s at the least.
+        check(took >= 1.4, "50 requests in %.2f s at 20/s" % took)
+    finally:
+        log = d.stop()
+    check(d.proc.returncode == 0, "exit %r: %s" % (d.proc.returncode, log))
+
+
 def raw(d, data):
     """Send data, read until sbkd closes (or 0.5 s of quiet): (status line,
     whether sbkd closed)."""
@@ -417,7 +441,7 @@ def protocol(tmp):
     check(d.proc.returncode == 0, "exit %r: %s" % (d.proc.returncode, log))
 
 
-PARTS = {"protocol": protocol, "pipeline": pipeline, "cap": cap, "slowloris": slowloris,
+PARTS = {"protocol": protocol, "rate": rate, "pipeline": pipeline, "cap": cap, "slowloris": slowloris,
          "reserve": reserve, "backlog": backlog}
 
 
