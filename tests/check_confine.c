@@ -219,6 +219,31 @@ START_TEST(reload_reopens_roots)
 }
 END_TEST
 
+/*
+ * Root fds are lasting descriptors of a configuration: a retired one
+ * closes them once no job admitted under it is alive, so reloads do not
+ * pile them up.
+ */
+START_TEST(reload_closes_old_roots)
+{
+	struct hx_conn *c;
+	int base, i;
+
+	up("in:a:a/inner", "out");
+	c = hx_connect(&d);
+	expect_read(c, tp("in/a.txt"), B64_INSIDE);
+	base = hx_count_fds(d.pid);
+	for (i = 2; i <= 41; i++) {
+		ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+		json_decref(hx_wait_stat(c, "config_generation", i));
+		expect_read(c, tp("a/inner/secret"), B64_INNER);
+	}
+	/* 40 reloads of 4 roots would hold 160 more. */
+	ck_assert_int_le(hx_count_fds(d.pid), base + 2);
+	hx_close(c);
+}
+END_TEST
+
 /* Nested roots: the inner root is never looked up by name in the outer. */
 START_TEST(nested_inner_replaced)
 {
@@ -441,6 +466,7 @@ confine_suite(void)
 	tcase_add_test(tc, read_root_replaced);
 	tcase_add_test(tc, nested_inner_replaced);
 	tcase_add_test(tc, reload_reopens_roots);
+	tcase_add_test(tc, reload_closes_old_roots);
 	tcase_add_test(tc, write_root_replaced);
 	tcase_add_test(tc, resolve_then_check);
 	tcase_add_test(tc, sbkctl_relative_paths);
