@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -572,7 +573,7 @@ struct swapper {
 	char path[PATH_MAX * 2]; /* what is swapped */
 	char aside[PATH_MAX * 2];
 	char target[PATH_MAX * 2];
-	volatile bool stop;
+	atomic_bool stop;
 };
 
 static void *
@@ -580,7 +581,7 @@ swap_loop(void *arg)
 {
 	struct swapper *w = arg;
 
-	while (!w->stop) {
+	while (!atomic_load(&w->stop)) {
 		if (rename(w->path, w->aside) == 0) {
 			(void)symlink(w->target, w->path);
 			(void)unlink(w->path);
@@ -624,7 +625,7 @@ race_reads(const char *swapped, const char *target)
 		ck_assert_str_eq(buf, "inside too\n");
 		ok++;
 	}
-	w.stop = true;
+	atomic_store(&w.stop, true);
 	pthread_join(th, NULL);
 	/*
 	 * How many reads landed between swaps depends on scheduling (none
