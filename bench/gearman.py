@@ -55,7 +55,8 @@ class Bench:
         self.build, self.tmp, self.procs = build, tmp, []
         self.port = free_port()
         self.server = "127.0.0.1:%d" % self.port
-        self.spawn(["gearmand", "-L", "127.0.0.1", "-p", str(self.port),
+        self.gearmand = self.spawn(["gearmand", "-L", "127.0.0.1", "-p",
+                                    str(self.port),
                     "-t", "2", "-l", "stderr", "-P",
                     os.path.join(tmp, "gearmand.pid")], "gearmand")
         wait_for(self.gearmand_up, "gearmand")
@@ -85,7 +86,8 @@ class Bench:
             # measure the other tenants more than sbk.
             f.write("[daemon]\nsocket = %s\n[pool]\ncpu_workers = 2\n"
                     "cpu_worker_nice = 0\n" % sock)
-        self.spawn([self.exe("daemon/sbkd"), "-c", conf], name + "-sbkd")
+        self.sbkd = self.spawn([self.exe("daemon/sbkd"), "-c", conf],
+                               name + "-sbkd")
         wait_for(lambda: os.path.exists(sock), name + " sbkd")
         bconf = os.path.join(self.tmp, name + "-bridge.conf")
         stats = os.path.join(self.tmp, name + ".prom")
@@ -108,6 +110,16 @@ class Bench:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(proc):
+    """CPU seconds (user + system) a process has used so far."""
+    with open("/proc/%d/stat" % proc.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def direct(b, sock, method, params, n, conns):
@@ -163,27 +175,42 @@ def main():
             ("ping, one at a time", "ping", None, 1000, 1, "lat"),
             ("ping, 4 in flight", "ping", None, 2000, 4, "rate"),
             ("argon2.hash 4 MiB t=1, 4 in flight", "argon2.hash", small,
-             200, 4, "rate"),
+             100, 4, "rate"),
             ("argon2.hash 64 MiB t=3, 4 in flight", "argon2.hash", big,
-             16, 4, "rate"),
+             8, 4, "rate"),
         ]
         print("| job | direct to sbkd | through gearmand + bridge | "
-              "overhead |")
-        print("|---|---|---|---|")
+              "overhead | CPU ms per job: sbkd direct / sbkd, bridge, "
+              "gearmand via Gearman |")
+        print("|---|---|---|---|---|")
+        sbkd_a = b.sbkd
         for name, method, params, n, conc, kind in cases:
             d, g = [], []
+            cpu = {"sd": 0.0, "sg": 0.0, "br": 0.0, "gm": 0.0}
             for _ in range(rounds):
+                c0 = cpu_s(sbkd_a)
                 d.append(direct(b, sock, method, params, n, conc))
+                c1 = cpu_s(sbkd_a)
+                cpu["sd"] += c1 - c0
+                b0, g0 = cpu_s(bridge_a), cpu_s(b.gearmand)
                 g.append(via_gearman(b, method, params, n,
                                      window=1 if conc == 1 else 0))
+                cpu["sg"] += cpu_s(sbkd_a) - c1
+                cpu["br"] += cpu_s(bridge_a) - b0
+                cpu["gm"] += cpu_s(b.gearmand) - g0
+            per = {k: v / (rounds * n) * 1e3 for k, v in cpu.items()}
             dm, gm = statistics.median(d), statistics.median(g)
+            cpus = "%.3f / %.3f, %.3f, %.3f" % (per["sd"], per["sg"],
+                                               per["br"], per["gm"])
             if kind == "lat":
                 print("| %s | %.3f ms per job | %.3f ms per job | "
-                      "+%.3f ms |" % (name, dm / n * 1e3, gm / n * 1e3,
-                                      (gm - dm) / n * 1e3))
+                      "+%.3f ms | %s |" % (name, dm / n * 1e3,
+                                           gm / n * 1e3,
+                                           (gm - dm) / n * 1e3, cpus))
             else:
-                print("| %s | %.1f jobs/s | %.1f jobs/s | %+.0f%% time |"
-                      % (name, n / dm, n / gm, (gm / dm - 1) * 100))
+                print("| %s | %.1f jobs/s | %.1f jobs/s | %+.0f%% time | "
+                      "%s |" % (name, n / dm, n / gm,
+                                (gm / dm - 1) * 100, cpus))
             sys.stdout.flush()
 
         # The split over two bridges.
@@ -191,11 +218,13 @@ def main():
         print()
         print("| jobs through gearmand | host a | host b | seconds |")
         print("|---|---|---|---|")
-        for label, params, n in (("400 argon2.hash 4 MiB t=1", small, 400),
-                                 ("32 argon2.hash 64 MiB t=3", big, 32)):
+        for label, params, n in (("400 ping", None, 400),
+                                 ("200 argon2.hash 4 MiB t=1", small, 200),
+                                 ("16 argon2.hash 64 MiB t=3", big, 16)):
             sa0 = read_stats(stats_a, bridge_a)
             sb0 = read_stats(stats_b, bridge_b)
-            secs = via_gearman(b, "argon2.hash", params, n)
+            secs = via_gearman(b, "ping" if params is None else
+                               "argon2.hash", params, n)
             sa = read_stats(stats_a, bridge_a)
             sb = read_stats(stats_b, bridge_b)
             ta = sa["sbk_gearman_jobs_taken_total"] - \

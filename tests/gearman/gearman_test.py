@@ -405,12 +405,13 @@ def test_bad_workloads(c):
     # sbkd without test methods, which answers -32601.
     conf = os.path.join(c.tmp, "plain.conf")
     with open(conf, "w") as f:
-        f.write("[daemon]\nsocket = %s\n" %
+        f.write("[daemon]\nsocket = %s\n[pool]\ncpu_workers = 3\n" %
                 os.path.join(c.tmp, "plain.sock"))
     plain = c.spawn([SBKD, "-c", conf], "plain-sbkd")
     wait_for(lambda: c.connectable(os.path.join(c.tmp, "plain.sock")),
              "plain sbkd")
-    bconf = c.bridge_conf(0, prefix="bad.", slots=1, functions="spin",
+    # slots = 0: sbkd's 3 CPU workers + 2.
+    bconf = c.bridge_conf(0, prefix="bad.", slots=0, functions="spin",
                           name="bad")
     with open(bconf) as f:
         text = f.read().replace(c.sock(0), os.path.join(c.tmp,
@@ -437,6 +438,7 @@ def test_bad_workloads(c):
           c.stats(2)["jobs_refused_total"] >= 4, "refusals not counted")
     bad.terminate()
     check(bad.wait(10) == 0, "bad bridge exit status")
+    check(c.stats(0, "bad")["slots"] == 5, "slots = 0 did not give 3 + 2")
     plain.terminate()
     plain.wait(10)
     log("bad workloads: %d failed cleanly, bridges alive" %
