@@ -116,10 +116,13 @@ on_data(gearman_task_st *task)
 {
 	struct task_rec *r = gearman_task_context(task);
 	size_t n = gearman_task_data_size(task);
+	char *more;
 
 	if (r == NULL || n == 0)
 		return GEARMAN_SUCCESS;
-	r->data = realloc(r->data, r->data_len + n + 1);
+	if ((more = realloc(r->data, r->data_len + n + 1)) == NULL)
+		return GEARMAN_MEMORY_ALLOCATION_FAILURE;
+	r->data = more;
 	memcpy(r->data + r->data_len, gearman_task_data(task), n);
 	r->data_len += n;
 	r->data[r->data_len] = '\0';
@@ -190,7 +193,7 @@ cmd_run(const char *server, int argc, char **argv)
 	while ((opt = getopt(argc, argv, "t:w:q")) != -1) {
 		switch (opt) {
 		case 't':
-			timeout_ms = atoi(optarg);
+			timeout_ms = (int)strtol(optarg, NULL, 10);
 			break;
 		case 'w':
 			window = (size_t)strtoul(optarg, NULL, 10);
@@ -222,12 +225,19 @@ cmd_run(const char *server, int argc, char **argv)
 		    (prio = strchr(fn + 1, '\t')) == NULL ||
 		    (work = strchr(prio + 1, '\t')) == NULL) {
 			fprintf(stderr, "gm_submit: bad line %zu\n", n + 1);
-			return 2;
+			exit(2);
 		}
 		*fn++ = *prio++ = *work++ = '\0';
 		if (n == cap) {
+			struct task_rec *more;
+
 			cap = cap ? cap * 2 : 64;
-			recs = realloc(recs, cap * sizeof(*recs));
+			if ((more = realloc(recs, cap * sizeof(*recs))) ==
+			    NULL) {
+				fprintf(stderr, "gm_submit: out of memory\n");
+				exit(2);
+			}
+			recs = more;
 		}
 		memset(&recs[n], 0, sizeof(recs[n]));
 		/* tag, fn, prio, work are kept in one block. */
