@@ -427,9 +427,16 @@ test_reload()
 	in_ct systemctl reload sbkd.service
 	echo "  systemctl reload with a broken file: exit $?"
 	sleep 2
-	# admin.reload says so synchronously (root is an admin peer).
+	# admin.reload (contract 1.3) says so synchronously, root being an
+	# admin peer: -32603.  A daemon without it (-32601) is judged by the
+	# generation alone.
 	out=$(in_ct sbkctl call admin.reload 2>&1)
 	echo "  admin.reload with the broken file: $out" | head -n 3
+	case $out in
+	*-32601*) ;;
+	*-32603*) ;;
+	*) echo "  FAIL: admin.reload took the broken file"; rc=1 ;;
+	esac
 	g=$(generation)
 	echo "  generation $gen -> $g, PID $pid -> $(main_pid)"
 	[ "$g" = "$gen" ] || { echo "  FAIL: the broken file was taken"; rc=1; }
