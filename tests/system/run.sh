@@ -383,7 +383,11 @@ test_watchdog()
 		rc=1
 		echo "  FAIL: NRestarts did not grow"
 	fi
-	in_ct journalctl -q -u sbkd.service --no-pager | grep -i watchdog | tail -n 2 | sed 's/^/  /'
+	in_ct journalctl -q -u sbkd.service --no-pager | grep -i watchdog |
+	    tail -n 2 | sed 's/^/  /'
+	in_ct journalctl -q -u sbkd.service --no-pager |
+	    grep -q 'Watchdog timeout' ||
+	    { echo "  FAIL: no watchdog timeout in the journal"; rc=1; }
 	in_sh 'rm -f /etc/systemd/system/sbkd.service.d/zz-watchdog.conf &&
 	    systemctl daemon-reload && systemctl restart sbkd.service'
 	in_ct sbkctl ping >/dev/null || { echo "  FAIL: no ping after"; rc=1; }
@@ -473,6 +477,9 @@ test_stop_drains()
 	done
 	st=$(in_ct sbkctl --json stats)
 	echo "  before the stop: jobs accepted $(stat_field accepted "$st") (was $acc0), completed $(stat_field completed "$st")"
+	# Otherwise the stop would drain nothing and prove nothing.
+	[ "$(stat_field completed "$st")" -lt "$(stat_field accepted "$st")" ] ||
+	    fail "every job was done before the stop" || return
 	limit=$(prop sbkd.service TimeoutStopUSec)
 	t0=$(date +%s.%N)
 	in_ct systemctl stop sbkd.service 2>&1 | grep -v -e '^Warning: Stopping' \
@@ -548,7 +555,8 @@ test_package_lifecycle()
 	in_ct test -f /etc/sbk/sbkd.conf || fail "remove deleted the config" || return
 	in_ct apt-get purge -y sbkd >>"$scratch/apt.log" 2>&1 || fail "purge failed" || return
 	in_ct test -e /etc/sbk/sbkd.conf && { fail "purge left /etc/sbk/sbkd.conf"; return; }
-	echo "  purge: /etc/sbk/sbkd.conf gone"
+	in_ct test -e /etc/sbk && { fail "purge left /etc/sbk"; return; }
+	echo "  purge: /etc/sbk/sbkd.conf and /etc/sbk gone"
 }
 
 # --- main ------------------------------------------------------------------
