@@ -8,7 +8,11 @@
  * access lists, test methods and the log level.  What needs a restart:
  * the socket path and mode, and metrics_listen; a change there is logged
  * and otherwise ignored.  Jobs admitted before the reload finish under
- * the configuration they were admitted with.
+ * the configuration they were admitted with, which lives until the last
+ * of them ends (config_hold).
+ *
+ * A reload is applied whole or not at all, and never waits for a worker
+ * or a job: see proto/PROTOCOL.md, "Reload".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "job.h"
@@ -93,7 +98,9 @@ server_reload(struct server *s)
 	struct conn *c, *next;
 	char err[1024];
 
-	sd_notify(0, "RELOADING=1");
+	/* systemd (sd_notify(3)) wants the time a reload starts with it. */
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)(clock_now_ns() / 1000));
 	cfg =
 	    config_read(s->opts.config_path, s->opts.socket, err, sizeof(err));
 	if (cfg == NULL) {

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -655,6 +657,84 @@ START_TEST(test_reload_many_times_rss_flat)
 }
 END_TEST
 
+/* A datagram socket standing in for systemd's NOTIFY_SOCKET. */
+static int
+notify_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(setenv("NOTIFY_SOCKET", path, 1), 0);
+	return fd;
+}
+
+/* The next notification holding needle (others, like WATCHDOG=1, are
+ * skipped), or fail after the hang guard. */
+static void
+expect_notify(int fd, const char *needle, char *out, size_t outlen)
+{
+	long long end = hx_now_ms() + HX_TIMEOUT_MS;
+	struct timeval tv = { .tv_sec = 1 };
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (hx_now_ms() < end) {
+		n = recv(fd, out, outlen - 1, 0);
+		if (n < 0)
+			continue;
+		out[n] = '\0';
+		if (strstr(out, needle) != NULL)
+			return;
+	}
+	ck_abort_msg("no notification with \"%s\"", needle);
+}
+
+/*
+ * A failed reload is reported to systemd as such: RELOADING=1, then
+ * READY=1 with a STATUS= that says it failed; a good one says which
+ * generation is in force.
+ */
+START_TEST(test_reload_notifications)
+{
+	struct hx_conn *sc;
+	char path[320], msg[1024];
+	int fd;
+
+	hx_daemon_init(&d, "[pool]\nio_workers = 2\n");
+	snprintf(path, sizeof(path), "%s/notify", d.dir);
+	fd = notify_socket(path);
+	hx_daemon_start(&d);
+	expect_notify(fd, "READY=1", msg, sizeof(msg));
+	sc = hx_connect(&d);
+
+	rewrite_conf("[pool]\nio_workers = many\n");
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	expect_notify(fd, "RELOADING=1", msg, sizeof(msg));
+	ck_assert_ptr_nonnull(strstr(msg, "MONOTONIC_USEC="));
+	expect_notify(fd, "READY=1", msg, sizeof(msg));
+	ck_assert_msg(strstr(msg,
+			  "STATUS=reload failed, configuration "
+			  "generation 1 stays in force") != NULL,
+	    "%s", msg);
+	ck_assert_ptr_nonnull(strstr(msg, "io_workers"));
+
+	rewrite_conf("[pool]\nio_workers = 3\n");
+	reload(sc, 2);
+	expect_notify(fd, "READY=1", msg, sizeof(msg));
+	ck_assert_msg(strstr(msg,
+			  "STATUS=configuration generation 2 in "
+			  "force") != NULL,
+	    "%s", msg);
+	hx_close(sc);
+	close(fd);
+	unsetenv("NOTIFY_SOCKET");
+}
+END_TEST
+
 START_TEST(test_access_refuses_other_uid)
 {
 	struct hx_conn *c;
@@ -758,6 +838,7 @@ reload_suite(void)
 	tcase_add_test(tc, test_config_not_regular_refused_at_once);
 	tcase_add_test(tc, test_reload_unreadable_file_changes_nothing);
 	tcase_add_test(tc, test_reload_many_times_rss_flat);
+	tcase_add_test(tc, test_reload_notifications);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("access");
