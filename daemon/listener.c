@@ -219,7 +219,10 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
-				log_warn("accept: %s: refusing a client",
+				/* Once per client refused: limited. */
+				log_peer(LOG_KIND_ACCEPT, LOG_PEER_ANY,
+				    LOG_WARNING,
+				    "accept: %s: refusing a client",
 				    strerror(errno));
 				if (l->spare_fd < 0) {
 					pause_accepting(l);

@@ -74,6 +74,7 @@ static const char *const log_kind_names[LOG_KIND_COUNT] = {
 	[LOG_KIND_REFUSED] = "refused-peer",
 	[LOG_KIND_GARBAGE] = "unparsable-line",
 	[LOG_KIND_JOB] = "job",
+	[LOG_KIND_ACCEPT] = "accept-refusal",
 };
 
 static pthread_mutex_t log_rl_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -145,7 +146,10 @@ log_now_ns(void)
 static void
 log_suppressed(int prio, enum log_kind kind, long uid, unsigned long n)
 {
-	if (n > 0)
+	if (n > 0 && uid == LOG_PEER_ANY)
+		log_msg(prio, "%lu %s messages suppressed", n,
+		    log_kind_names[kind]);
+	else if (n > 0)
 		log_msg(prio, "%lu %s messages from uid %ld suppressed", n,
 		    log_kind_names[kind], uid);
 }

@@ -33,15 +33,21 @@ void log_msg(int prio, const char *fmt, ...)
  * from uid U suppressed" line with the next line of that pair (or when
  * its slot is reused).  Each such line is cut at LOG_PEER_LINE_MAX bytes,
  * so one uid grows the log by at most
- *   LOG_KIND_COUNT x (burst + 1) x LOG_PEER_LINE_MAX bytes per interval.
+ *   (LOG_KIND_COUNT - 1) x (burst + 1) x LOG_PEER_LINE_MAX bytes
+ * per interval, plus (burst + 1) x LOG_PEER_LINE_MAX shared by everyone
+ * for LOG_KIND_ACCEPT.
  */
 enum log_kind {
 	LOG_KIND_CONN,	  /* connected / closed (debug) */
 	LOG_KIND_REFUSED, /* refused by [access] */
 	LOG_KIND_GARBAGE, /* unparsable request lines (debug) */
 	LOG_KIND_JOB,	  /* log_jobs access lines */
+	LOG_KIND_ACCEPT,  /* clients refused for want of descriptors */
 	LOG_KIND_COUNT,
 };
+
+/* The uid of lines with no peer yet (LOG_KIND_ACCEPT): one budget. */
+#define LOG_PEER_ANY (-1L)
 
 #define LOG_PEER_LINE_MAX 256
 

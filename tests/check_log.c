@@ -105,6 +105,24 @@ START_TEST(summary_when_the_window_ends)
 }
 END_TEST
 
+START_TEST(one_budget_without_a_peer)
+{
+	char *out;
+
+	capture();
+	log_set_ratelimit(1, 1);
+	for (int i = 0; i < 4; i++)
+		log_peer(LOG_KIND_ACCEPT, LOG_PEER_ANY, LOG_WARNING, "emfile");
+	usleep(1100 * 1000);
+	log_peer(LOG_KIND_ACCEPT, LOG_PEER_ANY, LOG_WARNING, "emfile");
+	out = output();
+	ck_assert_int_eq(count(out, "emfile"), 2);
+	ck_assert_ptr_nonnull(
+	    strstr(out, "<4>3 accept-refusal messages suppressed\n"));
+	free(out);
+}
+END_TEST
+
 START_TEST(interval_zero_is_no_limit)
 {
 	char *out;
@@ -164,6 +182,7 @@ log_suite(void)
 	tcase_add_test(tc, burst_then_silence);
 	tcase_add_test(tc, budgets_per_uid_and_kind);
 	tcase_add_test(tc, summary_when_the_window_ends);
+	tcase_add_test(tc, one_budget_without_a_peer);
 	tcase_add_test(tc, interval_zero_is_no_limit);
 	tcase_add_test(tc, lines_below_the_level_do_not_count);
 	tcase_add_test(tc, lines_are_cut);
