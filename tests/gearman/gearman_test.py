@@ -17,13 +17,15 @@ Checks, in order:
                the error object) and every bridge lives
   backpressure 100 queued jobs, slots = 2: gearadmin --status shows the
                queue on the server, never more than 6 running, and no bridge
-               ever held more than 2 (busy_max)
+               ever held more than 2 (busy_max); sbkd's -32000 is retried
+               (3 slots on 1 worker, no queue): every job completes
   background   a background job is known and running, then gone; a
                path-mode zstd job reports WORK_STATUS
   priorities   a high job submitted behind 50 normal ones runs first
   failover     SIGKILL an sbkd, then separately a bridge, while each holds
                2 jobs: every job completes exactly once for the client; the
-               bridge reconnects to the restarted sbkd; SIGTERM lets a
+               bridge leaves gearmand while its sbkd is down and
+               reconnects to the restarted sbkd; SIGTERM lets a
                bridge finish its running jobs first
 Exit 0 on success, 77 when the Gearman programs are missing."""
 
@@ -524,6 +526,40 @@ def test_priorities(c):
     log("priorities: the high job behind 50 normal ones ran first")
 
 
+def test_overload_retry(c):
+    """sbkd's -32000 is retried, not failed: 3 slots in front of an sbkd
+    with one CPU worker and no queue."""
+    sock = os.path.join(c.tmp, "tight.sock")
+    conf = os.path.join(c.tmp, "tight.conf")
+    with open(conf, "w") as f:
+        f.write("[daemon]\nsocket = %s\nenable_test_methods = true\n"
+                "[pool]\ncpu_workers = 1\nqueue_max = 0\n" % sock)
+    tight = c.spawn([SBKD, "-c", conf], "tight-sbkd")
+    wait_for(lambda: c.connectable(sock), "tight sbkd")
+    bconf = c.bridge_conf(0, prefix="tight.", slots=3, functions="spin",
+                          name="tight")
+    with open(bconf) as f:
+        text = f.read().replace(c.sock(0), sock)
+    with open(bconf, "w") as f:
+        f.write(text)
+    bridge = c.spawn([BRIDGE, "-c", bconf], "tight-bridge")
+    wait_for(lambda: c.workers_for("tight/") >= 3, "tight bridge")
+    recs = gm_run(c, [("r%d" % i, "tight.spin", "normal", '{"ms":50}')
+                      for i in range(9)])
+    for tag, rec in recs.items():
+        check(rec["status"] == "complete", "%s under -32000: %r" %
+              (tag, rec))
+    bridge.terminate()
+    check(bridge.wait(10) == 0, "tight bridge exit status")
+    st = c.stats(0, "tight")
+    check(st["jobs_retried_total"] > 0, "no -32000 retried: %r" % st)
+    check(st["jobs_failed_total"] == 0, "a job failed: %r" % st)
+    tight.terminate()
+    tight.wait(10)
+    log("overload: 9/9 completed on 1 worker behind 3 slots, %d retries "
+        "after -32000" % st["jobs_retried_total"])
+
+
 def wait_busy(c, i, n):
     wait_for(lambda: c.stats(i)["slots_busy"] >= n,
              "bridge %d holding %d jobs" % (i, n), 20, 0.05)
@@ -549,6 +585,9 @@ def test_failover(c):
           "bridge 0 handed back %d" % (after["jobs_handed_back_total"] -
                                       before["jobs_handed_back_total"]))
     check(c.bridge[0].poll() is None, "bridge 0 died with its sbkd")
+    # sbkd down: bridge 0 takes no jobs, its functions are unregistered.
+    wait_for(lambda: c.workers_for("bridge0/") == 0,
+             "bridge 0 leaving gearmand while its sbkd is down")
     # sbkd back: the bridge reconnects and serves again.
     c.start_sbkd(0)
     wait_for(lambda: c.stats(0)["sbkd_connects_total"] >=
@@ -612,7 +651,7 @@ def main():
         for test in (test_correctness_and_spread, test_zstd,
                      test_bad_workloads, test_backpressure,
                      test_background_and_status, test_priorities,
-                     test_failover):
+                     test_overload_retry, test_failover):
             t = time.monotonic()
             test(c)
             log("%s: ok (%.1f s)" % (test.__name__, time.monotonic() - t))
