@@ -96,6 +96,8 @@ static const struct cfg_key cfg_keys[] = {
 
 	{ "sbkd", "socket", CFG_SOCKET, OFF(socket), 0, 0, SBK_DEFAULT_SOCKET },
 	{ "sbkd", "slots", CFG_UINT, OFF(slots), 0, 4096, "0" },
+	{ "sbkd", "retry_min_ms", CFG_UINT, OFF(retry_min_ms), 1, 600000,
+	    "10" },
 	{ "sbkd", "retry_max_ms", CFG_UINT, OFF(retry_max_ms), 1, 600000,
 	    "5000" },
 
@@ -670,6 +672,14 @@ cfg_check(struct cfg_ctx *ctx)
 	const struct bridge_config *c = ctx->cfg;
 	int a, b;
 
+	if (c->retry_min_ms > c->retry_max_ms) {
+		a = cfg_line(ctx, "sbkd", "retry_min_ms");
+		b = cfg_line(ctx, "sbkd", "retry_max_ms");
+		cfg_error(ctx, a > b ? a : b,
+		    "[sbkd] retry_min_ms: %u is above retry_max_ms (%u)",
+		    c->retry_min_ms, c->retry_max_ms);
+		return;
+	}
 	if (c->reconnect_min_ms > c->reconnect_max_ms) {
 		a = cfg_line(ctx, "bridge", "reconnect_min_ms");
 		b = cfg_line(ctx, "bridge", "reconnect_max_ms");

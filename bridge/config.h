@@ -43,7 +43,8 @@ struct bridge_config {
 
 	/* [sbkd] */
 	char *socket;
-	unsigned slots; /* 0 = sbkd's CPU workers + 2, found at start */
+	unsigned slots;	       /* 0 = sbkd's CPU workers + 2, found at start */
+	unsigned retry_min_ms; /* floor and cap of the wait after -32000 */
 	unsigned retry_max_ms;
 
 	/* [bridge] */

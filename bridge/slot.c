@@ -291,8 +291,11 @@ slot_retry_ms(const struct bridge_config *cfg, const struct sbk_error *err)
 	    err->data ? json_object_get(err->data, "retry_after_ms") : NULL;
 	json_int_t ms = json_is_integer(v) ? json_integer_value(v) : 100;
 
-	if (ms < 1)
-		ms = 1;
+	/* sbkd's hint may be a millisecond or two when its I/O workers
+	 * count in the estimate; the floor keeps a full sbkd from being
+	 * asked hundreds of times a second per slot. */
+	if (ms < (json_int_t)cfg->retry_min_ms)
+		ms = cfg->retry_min_ms;
 	if (ms > (json_int_t)cfg->retry_max_ms)
 		ms = cfg->retry_max_ms;
 	return (unsigned)ms;

@@ -71,6 +71,7 @@ assert_defaults(const struct bridge_config *c)
 	ck_assert_ptr_null(c->identifier);
 	ck_assert_str_eq(c->socket, SBK_DEFAULT_SOCKET);
 	ck_assert_uint_eq(c->slots, 0);
+	ck_assert_uint_eq(c->retry_min_ms, 10);
 	ck_assert_uint_eq(c->retry_max_ms, 5000);
 	ck_assert_uint_eq(c->reconnect_min_ms, 100);
 	ck_assert_uint_eq(c->reconnect_max_ms, 5000);
@@ -142,6 +143,7 @@ START_TEST(test_full_file)
 		 "[sbkd]\n"
 		 "socket = /run/x.sock\n"
 		 "slots = 7\n"
+		 "retry_min_ms = 2\n"
 		 "retry_max_ms = 20\n"
 		 "[bridge]\n"
 		 "reconnect_min_ms = 5\n"
@@ -170,6 +172,7 @@ START_TEST(test_full_file)
 	ck_assert_str_eq(c->identifier, "host-a");
 	ck_assert_str_eq(c->socket, "/run/x.sock");
 	ck_assert_uint_eq(c->slots, 7);
+	ck_assert_uint_eq(c->retry_min_ms, 2);
 	ck_assert_uint_eq(c->retry_max_ms, 20);
 	ck_assert_uint_eq(c->reconnect_min_ms, 5);
 	ck_assert_uint_eq(c->idle_check_ms, 10);
@@ -212,6 +215,8 @@ static const struct {
 	{ "[bridge]\nreconnect_min_ms = 10\nreconnect_max_ms = 5\n",
 	    ":3: [bridge] reconnect_min_ms: 10 is above" },
 	{ "[bridge]\nidle_check_ms = 1\n", "out of range" },
+	{ "[sbkd]\nretry_max_ms = 50\nretry_min_ms = 60\n",
+	    ":3: [sbkd] retry_min_ms: 60 is above retry_max_ms (50)" },
 	{ "[bridge]\nlog_level = loud\n", "not a log level" },
 	{ "[bridge]\nnope = 1\n", ":2: [bridge] nope: unknown key" },
 	{ "[nope]\n", ":1: [nope]: unknown section" },
@@ -338,7 +343,8 @@ static const struct {
 	{ true, "zstd.compress", "{\"path\":\"/a\",\"out_path\":\"/b\"}",
 	    "{\"out_path\":\"/b\",\"path\":\"/a\",\"progress\":true}" },
 	{ false, "argon2.hash",
-	    "{\"password\":\"01234567890123456789012345678901234567890123456789\"}",
+	    "{\"password\":"
+	    "\"01234567890123456789012345678901234567890123456789\"}",
 	    "ERR {\"code\":-32600,\"data\":{\"limit\":64," },
 };
 
