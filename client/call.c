@@ -127,7 +127,7 @@ ctl_run_call(struct ctl *ctl)
 	struct sbk_error err = { 0 };
 	struct sbk_client *c;
 	json_error_t jerr;
-	json_t *params = NULL, *result, *eobj;
+	json_t *params = NULL, *result;
 	int rc;
 
 	if (strcmp(ctl->argv[0], "-") == 0) {
@@ -158,15 +158,6 @@ ctl_run_call(struct ctl *ctl)
 	json_decref(params);
 	sbk_close(c);
 	if (result == NULL) {
-		if (ctl->json && err.kind == SBK_ERR_RPC) {
-			eobj = json_pack("{s:{s:i, s:s}}", "error", "code",
-			    err.code, "message", err.message);
-			if (err.data != NULL)
-				json_object_set(json_object_get(eobj, "error"),
-				    "data", err.data);
-			ctl_print_json(ctl, eobj);
-			json_decref(eobj);
-		}
 		rc = ctl_report(ctl, ctl->argv[0], &err);
 		sbk_error_clear(&err);
 		return (rc);

@@ -27,7 +27,6 @@
 
 #include "base64.h"
 #include "ctl.h"
-#include "prometheus.h"
 #include "sbk-client.h"
 
 /* Verb option codes: letters for the short ones, 256 up for long-only. */
@@ -44,20 +43,25 @@ enum {
 	OPT_PROBE_MS,
 	OPT_THREADS,
 	OPT_PROMETHEUS,
+	OPT_WATCH,
+	OPT_PASSWORD_FD,
+	OPT_PASSWORD_FILE,
+	OPT_ALLOW_EMPTY,
 };
 
-
-/*
- * stats --prometheus.  sbkctl runs one verb per process, so this flag
- * lives here rather than in struct ctl, which belongs to every verb.
- */
-static bool stats_prometheus;
 
 int
 ctl_option(struct ctl *ctl, int ch, const char *arg)
 {
 	long long v;
 
+	/* compress/decompress: -c and -d are zstd's, not bench's. */
+	if (ctl->verb->run == ctl_run_zstd) {
+		if (ch == 'c')
+			ch = 'C';
+		else if (ch == 'd')
+			ch = 'D';
+	}
 	switch (ch) {
 	case 'o':
 		ctl->out = arg;
@@ -69,7 +73,32 @@ ctl_option(struct ctl *ctl, int ch, const char *arg)
 		ctl->level_set = true;
 		break;
 	case OPT_OVERWRITE:
+	case 'f':
 		ctl->overwrite = true;
+		break;
+	case 'D':
+		ctl->decompress = true;
+		break;
+	case 'k':
+		ctl->keep = true;
+		break;
+	case 'C':
+		ctl->to_stdout = true;
+		break;
+	case OPT_PASSWORD_FD:
+		if (!ctl_parse_ll(arg, 0, INT_MAX, &v))
+			return (ctl_bad_value(ctl, "--password-fd", arg));
+		ctl->password_fd = (int)v;
+		break;
+	case OPT_PASSWORD_FILE:
+		ctl->password_file = arg;
+		break;
+	case OPT_ALLOW_EMPTY:
+		ctl->allow_empty = true;
+		break;
+	case OPT_WATCH:
+		if (!ctl_parse_duration(arg, &ctl->watch_s))
+			return (ctl_bad_value(ctl, "--watch", arg));
 		break;
 	case OPT_OFFSET:
 		if (!ctl_parse_ll(arg, 0, LLONG_MAX, &ctl->offset))
@@ -137,7 +166,7 @@ ctl_option(struct ctl *ctl, int ch, const char *arg)
 		ctl->threads = (int)v;
 		break;
 	case OPT_PROMETHEUS:
-		stats_prometheus = true;
+		ctl->prometheus = true;
 		break;
 	default:
 		return (CTL_USAGE);
@@ -161,72 +190,8 @@ print_ping(struct ctl *ctl, json_t *result)
 		return (ctl_bad_reply(ctl, "ping", "no \"pong\": true"));
 	if (ctl->json)
 		ctl_print_json(ctl, result);
-	else
+	else if (!ctl->quiet)
 		printf("pong\n");
-	return (CTL_OK);
-}
-
-/*
- * One row per scalar, nested objects flattened to dotted names; names
- * and strings come from the daemon, so they are escaped.
- */
-static void
-print_flat(const char *prefix, json_t *v)
-{
-	const char *key;
-	json_t *member;
-	char name[256], shown[512], *text;
-	int width;
-
-	if (json_is_object(v)) {
-		json_object_foreach(v, key, member)
-		{
-			if (prefix[0] != '\0')
-				snprintf(
-				    name, sizeof(name), "%s.%s", prefix, key);
-			else
-				snprintf(name, sizeof(name), "%s", key);
-			print_flat(name, member);
-		}
-		return;
-	}
-	ctl_escape(shown, sizeof(shown), prefix);
-	width = printf("%s", shown);
-	printf("%*s ", width < 24 ? 24 - width : 0, "");
-	if (json_is_string(v))
-		ctl_fputs_esc(json_string_value(v), stdout);
-	else {
-		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		ctl_fputs_esc(text != NULL ? text : "?", stdout);
-		free(text);
-	}
-	putchar('\n');
-}
-
-/*
- * --prometheus: the text sbkd serves at /metrics (the same formatter,
- * proto/prometheus.c), for node_exporter's textfile collector.
- */
-static int
-print_stats(struct ctl *ctl, json_t *result)
-{
-	char *text;
-	size_t len;
-
-	if (!json_is_object(result))
-		return (ctl_bad_reply(ctl, "stats", "not an object"));
-	if (stats_prometheus) {
-		if ((text = prom_format_stats(result, &len)) == NULL) {
-			fprintf(stderr, "%s: stats: %s\n", ctl->prog,
-			    strerror(errno));
-			return (CTL_NEGATIVE);
-		}
-		fwrite(text, 1, len, stdout);
-		free(text);
-	} else if (ctl->json)
-		ctl_print_json(ctl, result);
-	else
-		print_flat("", result);
 	return (CTL_OK);
 }
 
@@ -236,9 +201,10 @@ static int
 build_hash(struct ctl *ctl, json_t **params)
 {
 	json_t *pw;
+	int rc;
 
-	if ((pw = ctl_read_password(ctl)) == NULL)
-		return (CTL_NEGATIVE);
+	if ((rc = ctl_read_password(ctl, &pw)) != CTL_OK)
+		return (rc);
 	*params = json_object();
 	json_object_set_new(*params, "password", pw);
 	if (ctl->type != NULL)
@@ -273,9 +239,10 @@ static int
 build_verify(struct ctl *ctl, json_t **params)
 {
 	json_t *pw;
+	int rc;
 
-	if ((pw = ctl_read_password(ctl)) == NULL)
-		return (CTL_NEGATIVE);
+	if ((rc = ctl_read_password(ctl, &pw)) != CTL_OK)
+		return (rc);
 	*params = json_object();
 	json_object_set_new(*params, "password", pw);
 	json_object_set_new(*params, "hash", json_string(ctl->argv[0]));
@@ -293,7 +260,7 @@ print_verify(struct ctl *ctl, json_t *result)
 	valid = json_is_true(json_object_get(result, "valid"));
 	if (ctl->json)
 		ctl_print_json(ctl, result);
-	else
+	else if (!ctl->quiet)
 		printf("%s\n", valid ? "valid" : "invalid");
 	return (valid ? CTL_OK : CTL_NEGATIVE);
 }
@@ -324,7 +291,7 @@ print_cancel(struct ctl *ctl, json_t *result)
 	cancelled = json_is_true(json_object_get(result, "cancelled"));
 	if (ctl->json)
 		ctl_print_json(ctl, result);
-	else
+	else if (!ctl->quiet)
 		printf("%s\n",
 		    cancelled ?
 			"cancelled" :
@@ -335,7 +302,20 @@ print_cancel(struct ctl *ctl, json_t *result)
 
 /* --- the table --- */
 
+#define PASSWORD_OPTS                                                        \
+	{ "password-fd", required_argument, NULL, OPT_PASSWORD_FD },         \
+	    { "password-file", required_argument, NULL, OPT_PASSWORD_FILE }, \
+	{                                                                    \
+		"allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY            \
+	}
+
+static const struct option verify_opts[] = {
+	PASSWORD_OPTS,
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option hash_opts[] = {
+	PASSWORD_OPTS,
 	{ "type", required_argument, NULL, OPT_TYPE },
 	{ "t-cost", required_argument, NULL, OPT_T_COST },
 	{ "m-cost", required_argument, NULL, OPT_M_COST },
@@ -348,12 +328,17 @@ static const struct option hash_opts[] = {
 static const struct option zstd_opts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "level", required_argument, NULL, 'l' },
+	{ "force", no_argument, NULL, 'f' },
 	{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
+	{ "decompress", no_argument, NULL, 'D' },
+	{ "keep", no_argument, NULL, 'k' },
+	{ "stdout", no_argument, NULL, 'C' },
 	{ NULL, 0, NULL, 0 },
 };
 
 static const struct option stats_opts[] = {
 	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+	{ "watch", required_argument, NULL, OPT_WATCH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -376,14 +361,32 @@ static const struct option bench_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-#define ZSTD_OPTIONS                                                         \
-	"  -o, --output OUT   path mode: the daemon reads FILE and writes "  \
-	"OUT\n"                                                              \
-	"                     (both made absolute; must lie in its roots)\n" \
-	"  -l, --level N      zstd level (default: the daemon's)\n"          \
-	"      --overwrite    replace an existing OUT\n"                     \
-	"Without -o, FILE (or standard input) goes inline to standard "      \
-	"output.\n"
+#define ZSTD_OPTIONS                                                          \
+	"  -o, --output OUT   write OUT (default: FILE.zst, or FILE without " \
+	".zst;\n"                                                             \
+	"                     -o - is standard output)\n"                     \
+	"  -c, --stdout       write to standard output\n"                     \
+	"  -d, --decompress   decompress (compress -d is decompress)\n"       \
+	"  -f, --force        replace an existing OUT (alias --overwrite)\n"  \
+	"  -k, --keep         keep FILE: always so, sbkd never removes it\n"  \
+	"  -l, --level N      zstd level (default: the daemon's)\n"           \
+	"Files are read and written by the daemon (path mode: absolute, "     \
+	"in its\n"                                                            \
+	"roots, a progress bar on a terminal, no client timeout unless -t); " \
+	"with\n"                                                              \
+	"no FILE, -c or -o -, the data goes inline from standard input or "   \
+	"FILE\n"                                                              \
+	"to standard output (never to a terminal when compressing).\n"
+
+#define PASSWORD_HELP                                                        \
+	"      --password-fd N    read the password from descriptor N\n"     \
+	"      --password-file F  read the password from file F\n"           \
+	"      --allow-empty      accept an empty password from a pipe or "  \
+	"file\n"                                                             \
+	"Else the password comes from a no-echo prompt on /dev/tty when "    \
+	"standard\n"                                                         \
+	"input is a terminal, or from standard input (one trailing newline " \
+	"cut).\n"
 
 const struct ctl_verb ctl_verbs[] = {
 	{
@@ -397,14 +400,16 @@ const struct ctl_verb ctl_verbs[] = {
 	{
 	    .name = "stats",
 	    .method = "stats",
-	    .synopsis = "[--json | --prometheus]",
+	    .synopsis = "[--json | --prometheus | --watch DURATION]",
 	    .summary = "show the daemon's counters",
 	    .options =
 		"      --prometheus     Prometheus text format (as sbkd's "
-		"/metrics)\n",
+		"/metrics)\n"
+		"      --watch D        redraw the table every D (2, 2s, "
+		"500ms) until ^C\n",
 	    .longopts = stats_opts,
 	    .max_args = 0,
-	    .print = print_stats,
+	    .run = ctl_run_stats,
 	},
 	{
 	    .name = "hash",
@@ -418,7 +423,8 @@ const struct ctl_verb ctl_verbs[] = {
 		       "      --m-cost KIB     memory in KiB\n"
 		       "      --parallelism N  lanes\n"
 		       "      --hash-len N     hash bytes (default 32)\n"
-		       "      --salt-len N     salt bytes (default 16)\n",
+		       "      --salt-len N     salt bytes (default "
+		       "16)\n" PASSWORD_HELP,
 	    .longopts = hash_opts,
 	    .max_args = 0,
 	    .build = build_hash,
@@ -427,8 +433,10 @@ const struct ctl_verb ctl_verbs[] = {
 	{
 	    .name = "verify",
 	    .method = "argon2.verify",
-	    .synopsis = "HASH < PASSWORD",
+	    .synopsis = "HASH [--password-fd N | --password-file F] < PASSWORD",
 	    .summary = "check a password from standard input against a hash",
+	    .options = PASSWORD_HELP,
+	    .longopts = verify_opts,
 	    .min_args = 1,
 	    .max_args = 1,
 	    .build = build_verify,
@@ -437,23 +445,24 @@ const struct ctl_verb ctl_verbs[] = {
 	{
 	    .name = "compress",
 	    .method = "zstd.compress",
-	    .synopsis = "[FILE -o OUT [--overwrite]] [--level N]",
-	    .summary = "zstd-compress FILE to OUT, or stdin to stdout",
+	    .synopsis = "[-d] [-c | -o OUT] [-f] [-k] [-l N] [FILE...]",
+	    .summary = "zstd-compress FILEs (to FILE.zst), or stdin to stdout",
 	    .options = ZSTD_OPTIONS,
 	    .longopts = zstd_opts,
-	    .shortopts = "o:l:",
-	    .max_args = 1,
+	    .shortopts = "o:l:dfkc",
+	    .max_args = -1,
 	    .run = ctl_run_zstd,
 	},
 	{
 	    .name = "decompress",
 	    .method = "zstd.decompress",
-	    .synopsis = "[FILE -o OUT [--overwrite]]",
-	    .summary = "zstd-decompress FILE to OUT, or stdin to stdout",
+	    .synopsis = "[-c | -o OUT] [-f] [-k] [FILE...]",
+	    .summary = "zstd-decompress FILEs (FILE.zst to FILE), or stdin "
+		       "to stdout",
 	    .options = ZSTD_OPTIONS,
 	    .longopts = zstd_opts,
-	    .shortopts = "o:l:",
-	    .max_args = 1,
+	    .shortopts = "o:l:dfkc",
+	    .max_args = -1,
 	    .run = ctl_run_zstd,
 	},
 	{

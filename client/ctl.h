@@ -35,7 +35,10 @@ struct ctl {
 	const char *prog;
 	const char *socket; /* NULL: sbk_default_socket() */
 	int timeout_ms;	    /* -1: wait forever */
+	bool timeout_set;   /* -t given (path-mode jobs default to none) */
 	bool json;
+	bool quiet;   /* -q: only results and errors */
+	bool verbose; /* -v: what sbkctl does, on stderr */
 	const struct ctl_verb *verb;
 	int argc; /* positional arguments */
 	char **argv;
@@ -45,6 +48,18 @@ struct ctl {
 	int level;
 	bool level_set;
 	bool overwrite;
+	bool to_stdout;	 /* compress -c */
+	bool decompress; /* compress -d */
+	bool keep;	 /* compress -k: the input is always kept */
+
+	/* hash, verify */
+	int password_fd; /* -1: none */
+	const char *password_file;
+	bool allow_empty;
+
+	/* stats */
+	bool prometheus;
+	double watch_s; /* 0: once */
 	long long offset;
 	long long length;
 	const char *type;
@@ -93,8 +108,21 @@ int ctl_option(struct ctl *, int ch, const char *arg);
 
 /* Connect, printing the failure; NULL when it failed. */
 struct sbk_client *ctl_connect(struct ctl *);
-/* Report err as one line on stderr; returns the exit code it maps to. */
+/*
+ * Report err as one line on stderr ("sbkctl: COMMAND: message"), and
+ * under --json also as {"error":{...}} on stdout; returns the exit code
+ * it maps to.  what names the method for `call`.
+ */
 int ctl_report(struct ctl *, const char *what, const struct sbk_error *);
+/*
+ * A local error: "sbkctl: COMMAND: " fmt on stderr (an {"error":...}
+ * object on stdout under --json); returns code.
+ */
+int ctl_fail(struct ctl *, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* -v: a line on stderr about what sbkctl does. */
+void ctl_verbose(struct ctl *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Print a JSON value on stdout (indented, or compact under --json). */
 void ctl_print_json(struct ctl *, const json_t *);
 /* The same, always compact (one line per value). */
@@ -117,18 +145,35 @@ int ctl_bench(struct ctl *);
 int ctl_run_zstd(struct ctl *);
 int ctl_run_read(struct ctl *);
 int ctl_run_call(struct ctl *);
+int ctl_run_stats(struct ctl *);
 
 /* util.c */
 bool ctl_parse_ll(const char *s, long long min, long long max, long long *out);
 /* "10", "2.5s", "500ms", "2m" -> seconds (> 0). */
 bool ctl_parse_duration(const char *s, double *out);
+/* -t: a duration ("1.5s", "500ms", "2m"; a bare number is ms), 0: none. */
+bool ctl_parse_timeout(const char *s, int *ms);
 /* "sbkctl: VERB: bad value 'ARG' for OPT"; returns CTL_USAGE. */
 int ctl_bad_value(const struct ctl *, const char *opt, const char *arg);
 /* A whole stream, up to max bytes (NULL, errno EFBIG, when larger). */
 char *ctl_read_all(int fd, size_t max, size_t *lenp);
 bool ctl_write_all(int fd, const void *buf, size_t len);
 
-/* password.c: the password as a JSON string, NULL when reported. */
-json_t *ctl_read_password(struct ctl *);
+/* progress.c: the progress bar of path-mode jobs, on a terminal only. */
+struct ctl_progress {
+	const char *label;
+	double start;
+	bool drawn;
+};
+/* True when a bar will be drawn (ask the daemon for progress then). */
+bool ctl_progress_start(struct ctl_progress *, struct ctl *, const char *label);
+void ctl_progress_draw(struct ctl_progress *, double done, double total);
+/* An sbk_notify_cb; arg is the struct ctl_progress. */
+void ctl_progress_cb(const char *method, const json_t *params, void *arg);
+/* Clear the bar's line. */
+void ctl_progress_end(struct ctl_progress *);
+
+/* password.c: the password as a JSON string; CTL_OK or the exit code. */
+int ctl_read_password(struct ctl *, json_t **pw);
 
 #endif /* SBK_CTL_H */

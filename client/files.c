@@ -32,37 +32,6 @@
 
 /* --- compress, decompress --- */
 
-/* Progress bar state: drawn on stderr only when it is a terminal. */
-struct progress {
-	const char *label;
-	bool drawn;
-};
-
-static void
-progress_cb(const char *method, const json_t *params, void *arg)
-{
-	struct progress *p = arg;
-	double done, total, frac;
-	int i, fill;
-	char bar[31];
-
-	if (strcmp(method, "progress") != 0)
-		return;
-	done = (double)json_integer_value(json_object_get(params, "done"));
-	total = (double)json_integer_value(json_object_get(params, "total"));
-	frac = total > 0 ? done / total : 0;
-	if (frac > 1)
-		frac = 1;
-	fill = (int)(frac * 30);
-	for (i = 0; i < 30; i++)
-		bar[i] = i < fill ? '#' : ' ';
-	bar[30] = '\0';
-	fprintf(stderr, "\r%s [%s] %3d%% %.1f/%.1f MiB", p->label, bar,
-	    (int)(frac * 100), done / 1048576.0, total / 1048576.0);
-	fflush(stderr);
-	p->drawn = true;
-}
-
 /*
  * out made absolute against the working directory; the daemon resolves
  * symlinks itself and refuses an out_path that is one, so the last
@@ -82,26 +51,27 @@ absolute_path(const char *path)
 	return (abs);
 }
 
+/* One FILE -> OUT job, done by the daemon (path mode). */
 static int
-zstd_paths(struct ctl *ctl, const char *method, const char *in)
+zstd_paths(
+    struct ctl *ctl, const char *method, const char *in, const char *outname)
 {
 	struct sbk_error err = { 0 };
 	struct sbk_client *c;
-	struct progress prog = { .label = ctl->verb->name };
+	struct ctl_progress prog;
 	json_t *params, *result, *bytes_in, *bytes_out;
 	char *path, *out;
 	int rc;
 
-	if ((path = realpath(in, NULL)) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", ctl->prog, in, strerror(errno));
-		return (CTL_NEGATIVE);
-	}
-	if ((out = absolute_path(ctl->out)) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", ctl->prog, ctl->out,
-		    strerror(errno));
+	if ((path = realpath(in, NULL)) == NULL)
+		return (
+		    ctl_fail(ctl, CTL_NEGATIVE, "%s: %s", in, strerror(errno)));
+	if ((out = absolute_path(outname)) == NULL) {
 		free(path);
-		return (CTL_NEGATIVE);
+		return (ctl_fail(
+		    ctl, CTL_NEGATIVE, "%s: %s", outname, strerror(errno)));
 	}
+	ctl_verbose(ctl, "%s: %s -> %s", method, path, out);
 	params = json_pack("{s:s, s:s}", "path", path, "out_path", out);
 	free(path);
 	free(out);
@@ -113,15 +83,17 @@ zstd_paths(struct ctl *ctl, const char *method, const char *in)
 		json_decref(params);
 		return (CTL_CONNECT);
 	}
-	if (isatty(STDERR_FILENO) && !ctl->json) {
+	if (ctl_progress_start(&prog, ctl, in)) {
 		json_object_set_new(params, "progress", json_true());
-		sbk_set_notify_cb(c, progress_cb, &prog);
+		sbk_set_notify_cb(c, ctl_progress_cb, &prog);
 	}
-	result = sbk_call(c, method, params, ctl->timeout_ms, &err);
+	/* The job's progress shows it is alive: no client timeout unless
+	 * -t was given. */
+	result = sbk_call(
+	    c, method, params, ctl->timeout_set ? ctl->timeout_ms : -1, &err);
 	json_decref(params);
 	sbk_close(c);
-	if (prog.drawn)
-		fprintf(stderr, "\r\033[K");
+	ctl_progress_end(&prog);
 	if (result == NULL) {
 		rc = ctl_report(ctl, method, &err);
 		sbk_error_clear(&err);
@@ -138,10 +110,10 @@ zstd_paths(struct ctl *ctl, const char *method, const char *in)
 	}
 	if (ctl->json)
 		ctl_print_json(ctl, result);
-	else
+	else if (!ctl->quiet)
 		printf("%s: %" JSON_INTEGER_FORMAT " -> %" JSON_INTEGER_FORMAT
 		       " bytes\n",
-		    ctl->out, json_integer_value(bytes_in),
+		    outname, json_integer_value(bytes_in),
 		    json_integer_value(bytes_out));
 	json_decref(result);
 	return (CTL_OK);
@@ -239,28 +211,81 @@ zstd_inline(struct ctl *ctl, const char *method, const char *in)
 	return (rc);
 }
 
+/* zstd's default output name: FILE.zst, or FILE without ".zst". */
+static char *
+default_out(struct ctl *ctl, const char *in, bool compress)
+{
+	size_t len = strlen(in);
+	char *out;
+
+	if (compress) {
+		if (asprintf(&out, "%s.zst", in) == -1)
+			return (NULL);
+		return (out);
+	}
+	if (len <= 4 || strcmp(in + len - 4, ".zst") != 0) {
+		ctl_fail(ctl, CTL_NEGATIVE,
+		    "%s: unknown suffix (not .zst): give -o OUT or -c", in);
+		return (NULL);
+	}
+	return (strndup(in, len - 4));
+}
+
+/*
+ * zstd's habits: FILE... to FILE.zst (or back), each by the daemon;
+ * -c, -o - or no FILE: inline, to standard output.
+ */
 int
 ctl_run_zstd(struct ctl *ctl)
 {
-	const char *in;
+	const char *method, *in;
+	bool compress, inline_mode;
+	char *out;
+	int i, rc, worst = CTL_OK;
 
-	in = ctl->argc > 0 ? ctl->argv[0] : NULL;
-	if (ctl->out != NULL) {
-		if (in == NULL || strcmp(in, "-") == 0) {
-			fprintf(stderr,
-			    "%s: %s: -o needs an input FILE (path "
-			    "mode); use standard output without -o\n",
-			    ctl->prog, ctl->verb->name);
-			return (CTL_USAGE);
+	compress =
+	    !ctl->decompress && strcmp(ctl->verb->method, "zstd.compress") == 0;
+	method = compress ? "zstd.compress" : "zstd.decompress";
+	if (ctl->out != NULL && strcmp(ctl->out, "-") != 0 &&
+	    (ctl->argc == 0 || strcmp(ctl->argv[0], "-") == 0))
+		return (ctl_fail(ctl, CTL_USAGE,
+		    "-o OUT needs a FILE: the daemon reads FILE and writes "
+		    "OUT (use standard output for standard input)"));
+	inline_mode = ctl->to_stdout ||
+	    (ctl->out != NULL && strcmp(ctl->out, "-") == 0) ||
+	    ctl->argc == 0 ||
+	    (ctl->argc == 1 && strcmp(ctl->argv[0], "-") == 0);
+	if (inline_mode) {
+		if (ctl->argc > 1)
+			return (ctl_fail(
+			    ctl, CTL_USAGE, "standard output takes one input"));
+		if (ctl->overwrite)
+			return (ctl_fail(ctl, CTL_USAGE,
+			    "--force replaces a file output: not with "
+			    "standard output"));
+		in = ctl->argc > 0 ? ctl->argv[0] : NULL;
+		return (zstd_inline(ctl, method, in));
+	}
+	if (ctl->out != NULL && ctl->argc > 1)
+		return (ctl_fail(
+		    ctl, CTL_USAGE, "-o names one output: give one FILE"));
+	for (i = 0; i < ctl->argc; i++) {
+		if (strcmp(ctl->argv[i], "-") == 0) {
+			rc = ctl_fail(ctl, CTL_USAGE,
+			    "- (standard input) needs -c with several files");
+		} else if (ctl->out != NULL)
+			rc = zstd_paths(ctl, method, ctl->argv[i], ctl->out);
+		else if ((out = default_out(ctl, ctl->argv[i], compress)) ==
+		    NULL)
+			rc = CTL_NEGATIVE;
+		else {
+			rc = zstd_paths(ctl, method, ctl->argv[i], out);
+			free(out);
 		}
-		return (zstd_paths(ctl, ctl->verb->method, in));
+		if (worst == CTL_OK)
+			worst = rc;
 	}
-	if (ctl->overwrite) {
-		fprintf(stderr, "%s: %s: --overwrite needs -o OUT\n", ctl->prog,
-		    ctl->verb->name);
-		return (CTL_USAGE);
-	}
-	return (zstd_inline(ctl, ctl->verb->method, in));
+	return (worst);
 }
 
 /* --- read --- */

@@ -27,25 +27,25 @@
 
 /* The terminal's settings while echo is off, for the signal handler. */
 static struct termios saved_tty;
-static volatile sig_atomic_t tty_saved;
+static volatile sig_atomic_t tty_fd = -1;
 
 /* Interrupted at the prompt: give the terminal its echo back first. */
 static void
 restore_tty_cb(int sig)
 {
-	if (tty_saved)
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+	if (tty_fd >= 0)
+		(void)tcsetattr(tty_fd, TCSAFLUSH, &saved_tty);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
 /*
- * One line from the terminal, read a byte at a time with read(2) so no
- * copy of the password stays behind in a stdio buffer.  NULL at end of
- * input before any newline, or when longer than PASSWORD_MAX.
+ * One line from fd, read a byte at a time with read(2) so no copy of
+ * the password stays behind in a stdio buffer.  NULL at end of input
+ * before any newline, or when longer than PASSWORD_MAX.
  */
 static char *
-read_tty_line(size_t *lenp)
+read_tty_line(int fd, size_t *lenp)
 {
 	char *buf, ch;
 	size_t len = 0;
@@ -54,7 +54,7 @@ read_tty_line(size_t *lenp)
 	if ((buf = malloc(PASSWORD_MAX + 1)) == NULL)
 		return (NULL);
 	for (;;) {
-		n = read(STDIN_FILENO, &ch, 1);
+		n = read(fd, &ch, 1);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0 || len == PASSWORD_MAX) {
@@ -72,56 +72,100 @@ read_tty_line(size_t *lenp)
 }
 
 /*
- * The password: prompted without echo when standard input is a
- * terminal, else all of standard input minus one trailing newline.
- * Returned as a JSON string (NULL on failure, reported).
+ * The prompt: written to and read from /dev/tty (so `2>/dev/null` still
+ * shows it), with echo off.  NULL on end of input.
  */
-json_t *
-ctl_read_password(struct ctl *ctl)
+static char *
+prompt(int fd, size_t *lenp)
 {
-	struct termios old, noecho;
-	json_t *pw;
-	char *buf = NULL;
-	size_t len = 0, total;
-	bool tty;
+	struct termios noecho;
+	char *buf;
 
-	tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-	if (tty) {
-		fprintf(stderr, "Password: ");
-		fflush(stderr);
-		saved_tty = old;
-		tty_saved = 1;
+	/* Echo off before the prompt shows, so nothing typed after it is
+	 * echoed or flushed. */
+	if (tcgetattr(fd, &saved_tty) == 0) {
+		tty_fd = fd;
 		signal(SIGINT, restore_tty_cb);
 		signal(SIGTERM, restore_tty_cb);
 		signal(SIGHUP, restore_tty_cb);
-		noecho = old;
+		noecho = saved_tty;
 		noecho.c_lflag &= ~(tcflag_t)ECHO;
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
-		buf = read_tty_line(&len);
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-		tty_saved = 0;
+		(void)tcsetattr(fd, TCSAFLUSH, &noecho);
+	}
+	(void)!write(fd, "Password: ", 10);
+	buf = read_tty_line(fd, lenp);
+	if (tty_fd >= 0) {
+		(void)tcsetattr(fd, TCSANOW, &saved_tty);
+		tty_fd = -1;
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
-		fputc('\n', stderr);
-	} else
+	}
+	(void)!write(fd, "\n", 1);
+	return (buf);
+}
+
+/*
+ * The password, from the first that applies: --password-fd,
+ * --password-file, a prompt on /dev/tty when standard input is a
+ * terminal, else standard input.  From a descriptor, file or pipe, all
+ * of it minus one trailing newline; empty is refused without
+ * --allow-empty.  *pw: a JSON string; returns CTL_OK or the exit code
+ * of the failure, reported.
+ */
+int
+ctl_read_password(struct ctl *ctl, json_t **pwp)
+{
+	json_t *pw;
+	char *buf = NULL;
+	const char *from;
+	size_t len = 0, total;
+	int fd = -1, saved;
+	bool tty = false;
+
+	if (ctl->password_fd >= 0) {
+		from = "--password-fd";
+		buf = ctl_read_all(ctl->password_fd, PASSWORD_MAX, &len);
+	} else if (ctl->password_file != NULL) {
+		from = ctl->password_file;
+		if ((fd = open(ctl->password_file, O_RDONLY | O_CLOEXEC)) !=
+		    -1) {
+			buf = ctl_read_all(fd, PASSWORD_MAX, &len);
+			saved = errno;
+			close(fd);
+			errno = saved;
+		}
+	} else if (isatty(STDIN_FILENO) &&
+	    (fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)) != -1) {
+		from = "/dev/tty";
+		tty = true;
+		buf = prompt(fd, &len);
+		close(fd);
+	} else {
+		from = "standard input";
 		buf = ctl_read_all(STDIN_FILENO, PASSWORD_MAX, &len);
+	}
 	if (buf == NULL) {
-		fprintf(stderr, "%s: %s: cannot read the password: %s\n",
-		    ctl->prog, ctl->verb->name,
-		    tty ? "end of input" : strerror(errno));
-		return (NULL);
+		return (ctl_fail(ctl, CTL_NEGATIVE,
+		    "cannot read the password from %s: %s", from,
+		    tty ? "end of input" : strerror(errno)));
 	}
 	total = len;
-	if (len > 0 && buf[len - 1] == '\n')
+	if (!tty && len > 0 && buf[len - 1] == '\n')
 		len--;
-	if (len > 0 && buf[len - 1] == '\r')
+	if (!tty && len > 0 && buf[len - 1] == '\r')
 		len--;
+	if (len == 0 && !tty && !ctl->allow_empty) {
+		free(buf);
+		return (ctl_fail(ctl, CTL_USAGE,
+		    "empty password from %s (--allow-empty to use it)", from));
+	}
 	pw = json_stringn(buf, len);
 	explicit_bzero(buf, total);
 	free(buf);
 	if (pw == NULL)
-		fprintf(stderr, "%s: %s: the password is not valid UTF-8\n",
-		    ctl->prog, ctl->verb->name);
-	return (pw);
+		return (ctl_fail(
+		    ctl, CTL_NEGATIVE, "the password is not valid UTF-8"));
+	*pwp = pw;
+	return (CTL_OK);
 }

@@ -5,7 +5,7 @@ _sbkctl()
 	_init_completion || return
 
 	local verbs="ping stats hash verify compress decompress read cancel call bench"
-	local global="-s --socket -t --timeout --json -h --help -V --version"
+	local global="-s --socket -t --timeout -q --quiet -v --verbose --json -h --help -V --version"
 	local verb="" i
 	for ((i = 1; i < cword; i++)); do
 		case "${words[i]}" in
@@ -16,7 +16,7 @@ _sbkctl()
 	done
 
 	case "$prev" in
-	-s|--socket)
+	-s|--socket|--password-file)
 		_filedir
 		return ;;
 	-o|--output)
@@ -28,7 +28,7 @@ _sbkctl()
 	-m|--method)
 		COMPREPLY=($(compgen -W "ping stats job.cancel argon2.hash argon2.verify zstd.compress zstd.decompress file.read sleep spin" -- "$cur"))
 		return ;;
-	-t|--timeout|-l|--level|--offset|--length|--t-cost|--m-cost|--parallelism|--hash-len|--salt-len|-c|--connections|-p|--pipeline|--inflight|-n|--requests|-d|--duration|-P|--params|--probe-ms|--threads)
+	-t|--timeout|-l|--level|--password-fd|--watch|--offset|--length|--t-cost|--m-cost|--parallelism|--hash-len|--salt-len|-c|--connections|-p|--pipeline|--inflight|-n|--requests|-d|--duration|-P|--params|--probe-ms|--threads)
 		return ;;
 	esac
 
@@ -43,8 +43,10 @@ _sbkctl()
 
 	local opts=""
 	case "$verb" in
-	hash) opts="--type --t-cost --m-cost --parallelism --hash-len --salt-len" ;;
-	compress|decompress) opts="-o --output -l --level --overwrite" ;;
+	hash) opts="--type --t-cost --m-cost --parallelism --hash-len --salt-len --password-fd --password-file --allow-empty" ;;
+	verify) opts="--password-fd --password-file --allow-empty" ;;
+	stats) opts="--prometheus --watch" ;;
+	compress|decompress) opts="-o --output -c --stdout -d --decompress -f --force -k --keep -l --level --overwrite" ;;
 	read) opts="--offset --length" ;;
 	bench) opts="-c --connections -p --pipeline --inflight -n --requests -d --duration -m --method -P --params --probe-ms --threads" ;;
 	call)

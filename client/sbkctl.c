@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,13 @@ static const struct option global_longopts[] = {
 	{ "socket", required_argument, NULL, 's' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
-#define GLOBAL_SHORTOPTS "s:t:hV"
+#define GLOBAL_SHORTOPTS ":s:t:qvhV"
 
 static void
 usage(FILE *f, const char *prog)
@@ -44,7 +47,8 @@ usage(FILE *f, const char *prog)
 	const struct ctl_verb *v;
 
 	fprintf(f,
-	    "usage: %s [-s SOCKET] [-t MS] [--json] COMMAND [ARGS]\n"
+	    "usage: %s [-s SOCKET] [-t DURATION] [-q|-v] [--json] COMMAND "
+	    "[ARGS]\n"
 	    "\n"
 	    "Commands:\n",
 	    prog);
@@ -55,9 +59,13 @@ usage(FILE *f, const char *prog)
 	    "Global options (before or after the command):\n"
 	    "  -s, --socket PATH  daemon socket (default: $SBK_SOCKET, else "
 	    "%s)\n"
-	    "  -t, --timeout MS   give up after MS milliseconds (default %d; "
-	    "0: never)\n"
-	    "      --json         machine-readable output\n"
+	    "  -t, --timeout T    give up after T: 1500 or 1500ms, 1.5s, 2m "
+	    "(default %d ms;\n"
+	    "                     0: never; path-mode compress/decompress: "
+	    "never)\n"
+	    "  -q, --quiet        only results and errors\n"
+	    "  -v, --verbose      say what sbkctl does, on stderr\n"
+	    "      --json         machine-readable output, errors too\n"
 	    "  -h, --help         help (of a command, after its name)\n"
 	    "  -V, --version      print the version\n"
 	    "\n"
@@ -78,33 +86,31 @@ verb_usage(FILE *f, const struct ctl *ctl)
 	if (v->options != NULL && v->options[0] != '\0')
 		fprintf(f, "\nOptions:\n%s", v->options);
 	fprintf(f,
-	    "\nGlobal options: -s/--socket PATH, -t/--timeout MS, "
-	    "--json, -h/--help.\n");
+	    "\nGlobal options: -s/--socket PATH, -t/--timeout DURATION, "
+	    "-q/--quiet, -v/--verbose, --json, -h/--help.\n");
 }
 
 /* Parse a global option; -1 when ch is not one. */
 static int
 global_option(struct ctl *ctl, int ch, const char *arg)
 {
-	char *end;
-	long v;
-
 	switch (ch) {
 	case 's':
 		ctl->socket = arg;
 		return (CTL_OK);
 	case 't':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno != 0 || *end != '\0' || end == arg || v < 0 ||
-		    v > INT_MAX) {
-			fprintf(stderr,
-			    "%s: bad timeout '%s' (milliseconds, "
-			    "0 for none)\n",
-			    ctl->prog, arg);
-			return (CTL_USAGE);
-		}
-		ctl->timeout_ms = v == 0 ? -1 : (int)v;
+		if (!ctl_parse_timeout(arg, &ctl->timeout_ms))
+			return (ctl_fail(ctl, CTL_USAGE,
+			    "bad timeout '%s' (1500, 1500ms, 1.5s, 2m; "
+			    "0 for none)",
+			    arg));
+		ctl->timeout_set = true;
+		return (CTL_OK);
+	case 'q':
+		ctl->quiet = true;
+		return (CTL_OK);
+	case 'v':
+		ctl->verbose = true;
 		return (CTL_OK);
 	case OPT_JSON:
 		ctl->json = true;
@@ -113,53 +119,188 @@ global_option(struct ctl *ctl, int ch, const char *arg)
 	return (-1);
 }
 
+/* "sbkctl: COMMAND: " (or "sbkctl: " before the command is known). */
+static void
+prefix(struct ctl *ctl)
+{
+	if (ctl->verb != NULL)
+		fprintf(stderr, "%s: %s: ", ctl->prog, ctl->verb->name);
+	else
+		fprintf(stderr, "%s: ", ctl->prog);
+}
+
+/* --json: the error as an object on stdout, besides the stderr line. */
+static void
+json_error(struct ctl *ctl, int code, const char *kind, int rpc_code,
+    const char *message, const json_t *data)
+{
+	json_t *o, *e;
+
+	if (!ctl->json)
+		return;
+	e = json_pack(
+	    "{s:s, s:s, s:i}", "kind", kind, "message", message, "exit", code);
+	if (e == NULL)
+		return;
+	if (rpc_code != 0)
+		json_object_set_new(e, "code", json_integer(rpc_code));
+	if (data != NULL)
+		json_object_set(e, "data", (json_t *)data);
+	o = json_pack("{s:o}", "error", e);
+	if (o != NULL)
+		ctl_print_json(ctl, o);
+	json_decref(o);
+	fflush(stdout);
+}
+
+int
+ctl_fail(struct ctl *ctl, int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	prefix(ctl);
+	fprintf(stderr, "%s\n", msg);
+	json_error(ctl, code,
+	    code == CTL_USAGE	    ? "usage" :
+		code == CTL_RPC	    ? "reply" :
+		code == CTL_CONNECT ? "connection" :
+				      "local",
+	    0, msg, NULL);
+	return (code);
+}
+
+void
+ctl_verbose(struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ctl->verbose)
+		return;
+	prefix(ctl);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 struct sbk_client *
 ctl_connect(struct ctl *ctl)
 {
 	struct sbk_error err = { 0 };
 	struct sbk_client *c;
 
+	ctl_verbose(ctl, "connecting to %s",
+	    ctl->socket != NULL ? ctl->socket : sbk_default_socket());
 	/* A full listen backlog waits no longer than -t. */
 	c = sbk_connect_timeout(ctl->socket, ctl->timeout_ms, &err);
 	if (c == NULL) {
-		fprintf(stderr, "%s: cannot connect to sbkd: ", ctl->prog);
+		prefix(ctl);
+		fputs("cannot connect to sbkd: ", stderr);
 		ctl_fputs_esc(err.message, stderr);
 		fputc('\n', stderr);
+		json_error(ctl, CTL_CONNECT, sbk_error_kind_name(err.kind), 0,
+		    err.message, NULL);
 		sbk_error_clear(&err);
 	}
 	return (c);
 }
 
+/* Daemon parameter names and the options sbkctl has for them. */
+static const struct {
+	const char *param;
+	const char *option;
+} param_options[] = {
+	{ "t_cost", "--t-cost" },
+	{ "m_cost_kib", "--m-cost" },
+	{ "parallelism", "--parallelism" },
+	{ "hash_len", "--hash-len" },
+	{ "salt_len", "--salt-len" },
+	{ "type", "--type" },
+	{ "level", "--level" },
+	{ "offset", "--offset" },
+	{ "length", "--length" },
+	{ "out_path", "OUT" },
+	{ "path", "FILE" },
+	{ "overwrite", "--force" },
+	{ "hash", "HASH" },
+	{ NULL, NULL },
+};
+
+/*
+ * The message with the daemon's name of a parameter ('t_cost') replaced
+ * by the option the user typed (--t-cost), for the verbs that build
+ * their own params (not `call`, where the names are the user's).
+ */
+static void
+user_names(struct ctl *ctl, const struct sbk_error *err, char *out, size_t cap)
+{
+	const char *param, *hit;
+	char quoted[64];
+	int i;
+
+	snprintf(out, cap, "%s", err->message);
+	param = json_string_value(json_object_get(err->data, "param"));
+	if (param == NULL || ctl->verb == NULL || ctl->verb->method == NULL)
+		return;
+	for (i = 0; param_options[i].param != NULL; i++)
+		if (strcmp(param_options[i].param, param) == 0)
+			break;
+	if (param_options[i].param == NULL)
+		return;
+	snprintf(quoted, sizeof(quoted), "'%s'", param);
+	if ((hit = strstr(err->message, quoted)) != NULL)
+		snprintf(out, cap, "%.*s%s%s", (int)(hit - err->message),
+		    err->message, param_options[i].option,
+		    hit + strlen(quoted));
+	else
+		snprintf(
+		    out, cap, "%s (%s)", err->message, param_options[i].option);
+}
+
 int
 ctl_report(struct ctl *ctl, const char *what, const struct sbk_error *err)
 {
+	char msg[sizeof(err->message) + 64];
 	char *data;
+	int code;
 
-	fprintf(stderr, "%s: ", ctl->prog);
-	ctl_fputs_esc(what, stderr);
-	fputs(": ", stderr);
-	ctl_fputs_esc(err->message, stderr);
-	if (err->kind != SBK_ERR_RPC) {
-		fputc('\n', stderr);
-		return (err->kind == SBK_ERR_USAGE ? CTL_USAGE : CTL_CONNECT);
+	code = err->kind == SBK_ERR_RPC ? CTL_RPC :
+	    err->kind == SBK_ERR_USAGE	? CTL_USAGE :
+					  CTL_CONNECT;
+	user_names(ctl, err, msg, sizeof(msg));
+	prefix(ctl);
+	/* `call` names no method in its prefix: say which. */
+	if (ctl->verb == NULL || ctl->verb->method == NULL) {
+		ctl_fputs_esc(what, stderr);
+		fputs(": ", stderr);
 	}
-	data = err->data != NULL ?
-	    json_dumps(err->data, JSON_COMPACT | JSON_ENCODE_ANY) :
-	    NULL;
-	fprintf(stderr, " (error %d%s", err->code, data != NULL ? " " : "");
-	if (data != NULL)
-		ctl_fputs_esc(data, stderr);
-	fputs(")\n", stderr);
-	free(data);
-	return (CTL_RPC);
+	ctl_fputs_esc(msg, stderr);
+	if (err->kind == SBK_ERR_RPC) {
+		data = err->data != NULL ?
+		    json_dumps(err->data, JSON_COMPACT | JSON_ENCODE_ANY) :
+		    NULL;
+		fprintf(
+		    stderr, " (error %d%s", err->code, data != NULL ? " " : "");
+		if (data != NULL)
+			ctl_fputs_esc(data, stderr);
+		fputc(')', stderr);
+		free(data);
+	}
+	fputc('\n', stderr);
+	json_error(ctl, code, sbk_error_kind_name(err->kind), err->code, msg,
+	    err->data);
+	return (code);
 }
 
 int
 ctl_bad_reply(struct ctl *ctl, const char *what, const char *why)
 {
-	fprintf(stderr, "%s: %s: unexpected reply from the daemon: %s\n",
-	    ctl->prog, what, why);
-	return (CTL_RPC);
+	return (ctl_fail(ctl, CTL_RPC,
+	    "%s: unexpected reply from the daemon: %s", what, why));
 }
 
 /* C1 controls and bidi overrides in UTF-8 text. */
@@ -270,6 +411,42 @@ exchange(struct ctl *ctl)
 	return (rc);
 }
 
+/* An unknown option or a missing value: one line, not the usage. */
+static int
+bad_option(struct ctl *ctl, int ch, const char *word)
+{
+	if (ch == ':')
+		return (ctl_fail(ctl, CTL_USAGE,
+		    "option '%s' needs a value (try --help)", word));
+	if (optopt != 0 && word[0] == '-' && word[1] != '-')
+		return (ctl_fail(ctl, CTL_USAGE,
+		    "unknown option '-%c' (try --help)", optopt));
+	return (
+	    ctl_fail(ctl, CTL_USAGE, "unknown option '%s' (try --help)", word));
+}
+
+/* Options that cannot go together: refused, exit 2. */
+static int
+conflicts(struct ctl *ctl)
+{
+	if (ctl->quiet && ctl->verbose)
+		return (ctl_fail(ctl, CTL_USAGE,
+		    "--quiet and --verbose cannot go together"));
+	if (ctl->json && ctl->prometheus)
+		return (ctl_fail(ctl, CTL_USAGE,
+		    "--json and --prometheus cannot go together"));
+	if (ctl->to_stdout && ctl->out != NULL)
+		return (ctl_fail(ctl, CTL_USAGE,
+		    "-c (standard output) and -o cannot go together"));
+	if (ctl->password_fd >= 0 && ctl->password_file != NULL)
+		return (ctl_fail(ctl, CTL_USAGE,
+		    "--password-fd and --password-file cannot go together"));
+	if (ctl->watch_s > 0 && (ctl->json || ctl->prometheus))
+		return (ctl_fail(ctl, CTL_USAGE,
+		    "--watch draws a table: not with --json or --prometheus"));
+	return (CTL_OK);
+}
+
 /* Merge the global long options with the verb's into one array. */
 static struct option *
 merge_longopts(const struct ctl_verb *v)
@@ -308,9 +485,13 @@ main(int argc, char **argv)
 	ctl.t_cost = ctl.m_cost = ctl.parallelism = -1;
 	ctl.hash_len = ctl.salt_len = -1;
 	ctl.probe_ms = -1;
+	ctl.password_fd = -1;
 
-	/* Global options up to the verb ('+': stop at the first operand). */
-	opterr = 1;
+	/*
+	 * Global options up to the verb ('+': stop at the first operand).
+	 * getopt stays quiet (':' first, opterr 0): sbkctl says one line.
+	 */
+	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+" GLOBAL_SHORTOPTS,
 		    global_longopts, NULL)) != -1) {
 		switch (ch) {
@@ -321,25 +502,21 @@ main(int argc, char **argv)
 			printf("sbkctl %s\n", SBK_VERSION);
 			return (CTL_OK);
 		case '?':
-			usage(stderr, ctl.prog);
-			return (CTL_USAGE);
+		case ':':
+			return (bad_option(&ctl, ch, argv[optind - 1]));
 		default:
 			if (global_option(&ctl, ch, optarg) != CTL_OK)
 				return (CTL_USAGE);
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr, ctl.prog);
-		return (CTL_USAGE);
-	}
+	if (optind >= argc)
+		return (ctl_fail(&ctl, CTL_USAGE, "no command (try --help)"));
 	for (v = ctl_verbs; v->name != NULL; v++)
 		if (strcmp(v->name, argv[optind]) == 0)
 			break;
-	if (v->name == NULL) {
-		fprintf(stderr, "%s: unknown command '%s' (try --help)\n",
-		    ctl.prog, argv[optind]);
-		return (CTL_USAGE);
-	}
+	if (v->name == NULL)
+		return (ctl_fail(&ctl, CTL_USAGE,
+		    "unknown command '%s' (try --help)", argv[optind]));
 	ctl.verb = v;
 
 	/* The verb's options and the global ones, anywhere after it. */
@@ -365,7 +542,8 @@ main(int argc, char **argv)
 			free(longopts);
 			return (CTL_OK);
 		case '?':
-			rc = CTL_USAGE;
+		case ':':
+			rc = bad_option(&ctl, ch, argv[optind - 1]);
 			break;
 		default:
 			rc = global_option(&ctl, ch, optarg);
@@ -374,19 +552,17 @@ main(int argc, char **argv)
 		}
 	}
 	free(longopts);
-	if (rc != CTL_OK) {
-		verb_usage(stderr, &ctl);
+	if (rc != CTL_OK)
 		return (CTL_USAGE);
-	}
 	ctl.argc = argc - optind;
 	ctl.argv = argv + optind;
 	if (ctl.argc < v->min_args ||
-	    (v->max_args >= 0 && ctl.argc > v->max_args)) {
-		fprintf(stderr, "%s: %s: wrong number of arguments\n", ctl.prog,
-		    v->name);
-		verb_usage(stderr, &ctl);
-		return (CTL_USAGE);
-	}
+	    (v->max_args >= 0 && ctl.argc > v->max_args))
+		return (ctl_fail(&ctl, CTL_USAGE,
+		    "wrong number of arguments (try %s %s --help)", ctl.prog,
+		    v->name));
+	if ((rc = conflicts(&ctl)) != CTL_OK)
+		return (rc);
 	if (v->run != NULL)
 		return (v->run(&ctl));
 	return (exchange(&ctl));

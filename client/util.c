@@ -45,9 +45,11 @@ ctl_parse_duration(const char *s, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno != 0 || end == s || v <= 0)
+	if (errno != 0 || end == s || !(v > 0) || v > 1e9)
 		return (false);
-	if (strcmp(end, "ms") == 0)
+	if (strcmp(end, "h") == 0)
+		v *= 3600.0;
+	else if (strcmp(end, "ms") == 0)
 		v /= 1000.0;
 	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
 		v *= 60.0;
@@ -132,5 +134,31 @@ ctl_write_all(int fd, const void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+	return (true);
+}
+
+bool
+ctl_parse_timeout(const char *s, int *ms)
+{
+	char *end;
+	double v, unit = 1.0;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || !(v >= 0))
+		return (false);
+	if (strcmp(end, "s") == 0)
+		unit = 1000.0;
+	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+		unit = 60000.0;
+	else if (strcmp(end, "h") == 0)
+		unit = 3600000.0;
+	else if (*end != '\0' && strcmp(end, "ms") != 0)
+		return (false);
+	v *= unit;
+	if (v > INT_MAX)
+		return (false);
+	/* 0 waits for ever; anything above it is at least 1 ms. */
+	*ms = v == 0 ? -1 : (v < 1 ? 1 : (int)v);
 	return (true);
 }

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
@@ -22,6 +24,8 @@
 #include "log.h"
 
 static _Atomic int log_level = LOG_INFO;
+/* 0: "<N>" prefixes for journald; 1: "sbkd: LEVEL: " for people. */
+static _Atomic int log_plain;
 
 static const struct {
 	const char *name;
@@ -82,6 +86,44 @@ static struct log_rl_slot log_rl[LOG_RL_SLOTS];
 static unsigned log_rl_interval_s = 5, log_rl_burst = 20;
 static unsigned long long log_rl_suppressed_total;
 
+void
+log_detect_stream(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	/*
+	 * systemd sets JOURNAL_STREAM=DEV:INODE when stderr is the journal;
+	 * a child that inherits the variable but not the stream (a pipe, a
+	 * terminal) must not match, hence the fstat.
+	 */
+	atomic_store(&log_plain,
+	    !(js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+		fstat(STDERR_FILENO, &st) == 0 &&
+		(unsigned long long)st.st_dev == dev &&
+		(unsigned long long)st.st_ino == ino));
+}
+
+static const char *
+log_prio_name(int prio)
+{
+	switch (prio) {
+	case LOG_EMERG:
+	case LOG_ALERT:
+	case LOG_CRIT:
+	case LOG_ERR:
+		return "error";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_NOTICE:
+		return "notice";
+	case LOG_INFO:
+		return "info";
+	}
+	return "debug";
+}
+
 /* Format "<prio>" + fmt into line (at most size - 1 bytes, newline
  * included) and write it with one write(2): lines stay whole between
  * threads. */
@@ -90,7 +132,10 @@ log_vwrite(char *line, size_t size, int prio, const char *fmt, va_list ap)
 {
 	int n, saved = errno;
 
-	n = snprintf(line, size, "<%d>", prio);
+	if (atomic_load(&log_plain))
+		n = snprintf(line, size, "sbkd: %s: ", log_prio_name(prio));
+	else
+		n = snprintf(line, size, "<%d>", prio);
 	n += vsnprintf(line + n, size - n - 1, fmt, ap);
 	if (n > (int)size - 2)
 		n = (int)size - 2;

@@ -1,6 +1,7 @@
 /*
- * log.h - logging to stderr with syslog priority prefixes ("<3>", "<6>")
- * so that journald keeps the levels.  Request bytes are never logged
+ * log.h - logging to stderr: with syslog priority prefixes ("<3>",
+ * "<6>") when stderr is the journal (JOURNAL_STREAM names it), so that
+ * journald keeps the levels, else as "sbkd: error: ..." for people.  Request bytes are never logged
  * (they may hold passwords): callers log sizes, positions and errors.
  *
  * Thread safety: any thread; each line is written with one write(2).
@@ -11,6 +12,9 @@
 #include <syslog.h>
 
 void log_set_level(int level); /* LOG_ERR .. LOG_DEBUG */
+/* Choose the prefixes from JOURNAL_STREAM and stderr (main, at start);
+ * before it, "<N>" prefixes. */
+void log_detect_stream(void);
 int log_get_level(void);
 int log_level_parse(const char *name); /* "info" -> LOG_INFO; -1 if bad */
 

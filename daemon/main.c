@@ -107,6 +107,7 @@ main(int argc, char **argv)
 	bool check_only = false;
 	int ch, rc;
 
+	log_detect_stream();
 	while ((ch = getopt_long(argc, argv, "c:s:thV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -250,6 +250,66 @@ START_TEST(test_retry_overloaded)
 }
 END_TEST
 
+/* Progress notifications reach the request's own callback. */
+START_TEST(test_progress_to_callback)
+{
+	struct sbk_error err = { 0 };
+	struct event_base *base;
+	struct sbk_client *c;
+	struct sbk_libevent *a;
+	struct seen s = { 0 };
+	char in[400], out[400];
+	json_t *p;
+	FILE *f;
+	unsigned x = 7;
+	int i, left = 1;
+
+	snprintf(in, sizeof(in), "%s/big.txt", d.dir);
+	snprintf(out, sizeof(out), "%s/big.txt.zst", d.dir);
+	f = fopen(in, "w");
+	ck_assert_ptr_nonnull(f);
+	/* Words from a small random alphabet: about a second for zstd at level 9. */
+	for (i = 0; i < 3000000; i++) {
+		x = x * 1103515245u + 12345u;
+		fputc(
+		    (x >> 16) % 7 == 0 ? ' ' : 'a' + (int)((x >> 20) % 26), f);
+	}
+	fclose(f);
+	base = event_base_new();
+	c = sbk_connect_async(d.sock, HX_TIMEOUT_MS, &err);
+	ck_assert_ptr_nonnull(c);
+	a = sbk_libevent_attach(c, base);
+	s.left = &left;
+	s.base = base;
+	p = json_pack("{s:s, s:s, s:i, s:b}", "path", in, "out_path", out,
+	    "level", 9, "progress", 1);
+	ck_assert(
+	    sbk_call_async(c, "zstd.compress", p, -1, on_reply, &s, &err) > 0);
+	json_decref(p);
+	run_until_done(base, &left);
+	ck_assert_msg(s.results == 1, "error %d", s.code);
+	ck_assert_msg(s.notes >= 1, "no progress notification");
+	sbk_libevent_detach(a);
+	sbk_close(c);
+	event_base_free(base);
+}
+END_TEST
+
+/* A daemon whose roots are its temporary directory. */
+static void
+setup_roots(void)
+{
+	FILE *f;
+
+	hx_daemon_init(&d, NULL);
+	f = fopen(d.conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%s[files]\nread_roots = %s\nwrite_roots = %s\n", TEST_CONF,
+	    d.dir, d.dir);
+	fclose(f);
+	hx_daemon_start(&d);
+}
+
 static Suite *
 async_suite(void)
 {
@@ -261,6 +321,11 @@ async_suite(void)
 	tcase_add_test(tc, test_request_timeout);
 	tcase_add_test(tc, test_close_tells_pending);
 	tcase_add_test(tc, test_mixed_blocking_and_async);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("progress");
+	tcase_add_checked_fixture(tc, setup_roots, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_progress_to_callback);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("overload");
 	tcase_add_checked_fixture(tc, NULL, teardown);

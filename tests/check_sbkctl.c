@@ -649,6 +649,215 @@ START_TEST(test_bench_daemon_dies)
 }
 END_TEST
 
+/* Issue 16 part 2: durations, -q/-v, --json errors, conflicts, usage. */
+START_TEST(test_global_habits)
+{
+	struct run r;
+	json_t *j;
+
+	CTL(&r, "-t", "1.5s", "ping");
+	EXPECT(&r, 0);
+	run_free(&r);
+	CTL(&r, "-t", "200ms", "call", "sleep", "{\"ms\":3000}");
+	EXPECT(&r, 4);
+	run_free(&r);
+	CTL(&r, "-t", "2x", "ping");
+	EXPECT(&r, 2);
+	run_free(&r);
+	CTL(&r, "-q", "ping");
+	EXPECT(&r, 0);
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+	CTL(&r, "-v", "ping");
+	EXPECT(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "sbkctl: ping: connecting to"));
+	run_free(&r);
+	/* Conflicting flags: exit 2, one line. */
+	CTL(&r, "-q", "-v", "ping");
+	EXPECT(&r, 2);
+	run_free(&r);
+	CTL(&r, "stats", "--json", "--prometheus");
+	EXPECT(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "cannot go together"));
+	run_free(&r);
+	CTL(&r, "stats", "--json", "--watch", "1");
+	EXPECT(&r, 2);
+	run_free(&r);
+	/* Unknown options: one line and "try --help", no usage dump. */
+	CTL(&r, "ping", "--bogus");
+	EXPECT(&r, 2);
+	ck_assert_str_eq(
+	    r.err, "sbkctl: ping: unknown option '--bogus' (try --help)\n");
+	run_free(&r);
+	CTL(&r, "--bogus");
+	EXPECT(&r, 2);
+	ck_assert_ptr_null(strstr(r.err, "usage:"));
+	run_free(&r);
+	CTL(&r, "ping", "extra");
+	EXPECT(&r, 2);
+	ck_assert_ptr_null(strstr(r.err, "usage:"));
+	run_free(&r);
+	/* --json: errors as an object on stdout too, same exit code. */
+	CTL(&r, "--json", "-s", "/nonexistent/sbkd.sock", "ping");
+	EXPECT(&r, 4);
+	j = json_loads(r.out, 0, NULL);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+			     json_object_get(j, "error"), "exit")),
+	    4);
+	json_decref(j);
+	run_free(&r);
+	CTL_IN(&r, "pw", "--json", "hash", "--t-cost", "99");
+	EXPECT(&r, 3);
+	j = json_loads(r.out, 0, NULL);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+			     json_object_get(j, "error"), "code")),
+	    -32602);
+	json_decref(j);
+	/* One error format, with the user's option names. */
+	ck_assert_msg(
+	    strncmp(r.err, "sbkctl: hash: --t-cost", 22) == 0, "%s", r.err);
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(test_password_sources)
+{
+	struct run r;
+	char *pwfile, *empty;
+
+	pwfile = path_in("pw.txt");
+	write_file(pwfile, "from a file\n", 12);
+	empty = path_in("empty.txt");
+	write_file(empty, "", 0);
+	CTL(&r, "hash", "--password-file", pwfile);
+	EXPECT(&r, 0);
+	ck_assert(strncmp(r.out, "$argon2id$", 10) == 0);
+	run_free(&r);
+	CTL_IN(&r, "from fd 0\n", "hash", "--password-fd", "0");
+	EXPECT(&r, 0);
+	run_free(&r);
+	CTL(&r, "hash", "--password-file", pwfile, "--password-fd", "0");
+	EXPECT(&r, 2);
+	run_free(&r);
+	/* An empty password from a pipe or file: refused unless asked. */
+	CTL_IN(&r, "", "hash");
+	EXPECT(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--allow-empty"));
+	run_free(&r);
+	CTL_IN(&r, "\n", "hash");
+	EXPECT(&r, 2);
+	run_free(&r);
+	CTL(&r, "hash", "--password-file", empty);
+	EXPECT(&r, 2);
+	run_free(&r);
+	CTL_IN(&r, "", "hash", "--allow-empty");
+	EXPECT(&r, 0);
+	run_free(&r);
+	CTL(&r, "hash", "--password-file", "/nonexistent/pw");
+	EXPECT(&r, 1);
+	run_free(&r);
+	free(pwfile);
+	free(empty);
+}
+END_TEST
+
+/* compress/decompress as zstd: FILE.zst, -d, -c, -f, -k, several files. */
+START_TEST(test_zstd_habits)
+{
+	struct run r;
+	char *a, *b, *az, *bz, *data, *back, *noext;
+	size_t len, blen;
+
+	a = path_in("a.txt");
+	b = path_in("b.txt");
+	az = path_in("a.txt.zst");
+	bz = path_in("b.txt.zst");
+	noext = path_in("plain");
+	data = sample(100000, &len);
+	write_file(a, data, len);
+	write_file(b, data, len / 2);
+	write_file(noext, "x", 1);
+
+	CTL(&r, "compress", a, b);
+	EXPECT(&r, 0);
+	run_free(&r);
+	ck_assert_msg(
+	    access(az, F_OK) == 0 && access(bz, F_OK) == 0, "FILE.zst missing");
+	ck_assert_int_eq(access(a, F_OK), 0); /* -k: always kept */
+	/* Decompressing back onto a.txt needs -f. */
+	CTL(&r, "decompress", az);
+	EXPECT(&r, 3);
+	run_free(&r);
+	CTL(&r, "compress", "-d", "-f", "-k", az);
+	EXPECT(&r, 0);
+	run_free(&r);
+	back = read_file(a, &blen);
+	ck_assert_int_eq(blen, len);
+	ck_assert(memcmp(back, data, len) == 0);
+	free(back);
+	/* -c: to standard output. */
+	CTL(&r, "decompress", "-c", bz);
+	EXPECT(&r, 0);
+	ck_assert_int_eq(r.outlen, len / 2);
+	run_free(&r);
+	CTL(&r, "compress", "-o", "-", a);
+	EXPECT(&r, 0);
+	ck_assert(memcmp(r.out, "\x28\xb5\x2f\xfd", 4) == 0);
+	run_free(&r);
+	/* zstd's refusals. */
+	CTL(&r, "decompress", noext);
+	EXPECT(&r, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "unknown suffix"));
+	run_free(&r);
+	CTL(&r, "compress", "-c", "-o", az, a);
+	EXPECT(&r, 2);
+	run_free(&r);
+	CTL(&r, "compress", "-o", az, a, b);
+	EXPECT(&r, 2);
+	run_free(&r);
+	/* -q: no summary line. */
+	CTL(&r, "-q", "compress", "-f", a);
+	EXPECT(&r, 0);
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+	free(data);
+	free(a);
+	free(b);
+	free(az);
+	free(bz);
+	free(noext);
+}
+END_TEST
+
+/* The table: values aligned for any name length, histograms summed up. */
+START_TEST(test_stats_table)
+{
+	struct run r;
+	char *line, *save, *col;
+	int want = -1, at;
+
+	CTL(&r, "ping");
+	run_free(&r);
+	CTL(&r, "stats");
+	EXPECT(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "p50 <="));
+	for (line = strtok_r(r.out, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		col = strstr(line, "  ");
+		ck_assert_msg(col != NULL, "no column: %s", line);
+		while (*col == ' ')
+			col++;
+		at = (int)(col - line);
+		if (want == -1)
+			want = at;
+		ck_assert_msg(at == want, "misaligned: '%s'", line);
+	}
+	run_free(&r);
+}
+END_TEST
+
 static Suite *
 sbkctl_suite(void)
 {
@@ -671,6 +880,10 @@ sbkctl_suite(void)
 	tcase_add_test(tc, test_cancel_and_call);
 	tcase_add_test(tc, test_bench);
 	tcase_add_test(tc, test_bench_daemon_dies);
+	tcase_add_test(tc, test_global_habits);
+	tcase_add_test(tc, test_password_sources);
+	tcase_add_test(tc, test_zstd_habits);
+	tcase_add_test(tc, test_stats_table);
 	suite_add_tcase(s, tc);
 	return (s);
 }
