@@ -1,10 +1,12 @@
 /*
  * http.c - see http.h.
  *
- * A connection is in one of three states:
+ * A connection is in one of four states:
  *   READ    reading a request head (at most HTTP_MAX_HEAD bytes are
  *           buffered: the bufferevent's read high watermark), with a
  *           deadline for the whole head;
+ *   WAIT    a whole head read, reading off, waiting in line for the
+ *           request rate (the head's deadline still runs);
  *   WRITE   one response queued, reading off, with a deadline for
  *           writing it out; then back to READ (bytes a client pipelined
  *           wait in the kernel's socket buffer, not in ours) or, after
@@ -181,8 +183,12 @@ http_error(struct http_conn *hc, int status, const char *reason,
 	char body[64];
 	int n = snprintf(body, sizeof(body), "%d %s\n", status, reason);
 
+	if (n < 0)
+		n = 0;
+	else if ((size_t)n >= sizeof(body))
+		n = sizeof(body) - 1;
 	http_respond(hc, status, reason, extra, "text/plain; charset=utf-8",
-	    body, n > 0 ? (size_t)n : 0, head_only, false);
+	    body, (size_t)n, head_only, false);
 }
 
 /* Offset just past the empty line ending a head in p[0..n), or 0. */
