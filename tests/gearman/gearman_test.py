@@ -6,6 +6,7 @@ clients: the `gearman` command-line tool and gm_submit (libgearman from
 C).  Every process is started and torn down here.
 
 Checks, in order:
+  config       a bad file is FILE:LINE and exit 2; -t says OK on a good one
   correctness  200 argon2 hashes through Gearman verify with the argon2
                CLI (every hash whose salt has no NUL byte: the CLI takes
                the salt as an argument) and all 200 with libargon2's
@@ -285,6 +286,29 @@ def argon2_cli(password, salt, p):
 
 
 # ---------------------------------------------------------------------
+def test_config_exit(c):
+    """A bad configuration: a clear FILE:LINE error and exit 2; -t on a
+    good one prints "configuration OK"."""
+    bad = os.path.join(c.tmp, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[gearman]\nservers = 127.0.0.1:4730\n"
+                "[sbkd]\nslots = many\n")
+    for argv in ([BRIDGE, "-c", bad], [BRIDGE, "-t", "-c", bad]):
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        check(r.returncode == 2, "%r exited %d" % (argv, r.returncode))
+        check(bad + ':4: [sbkd] slots: "many" is not a number' in
+              r.stderr, "error text: %r" % r.stderr)
+    r = subprocess.run([BRIDGE, "-c", os.path.join(c.tmp, "nope.conf")],
+                       capture_output=True, text=True, timeout=10)
+    check(r.returncode == 2 and "No such file" in r.stderr, r.stderr)
+    r = subprocess.run([BRIDGE, "--bogus"], capture_output=True, text=True,
+                       timeout=10)
+    check(r.returncode == 2, "bad option exited %d" % r.returncode)
+    r = subprocess.run([BRIDGE, "-t", "-c", c.bridge_conf(0)],
+                       capture_output=True, text=True, timeout=10)
+    check(r.returncode == 0 and "configuration OK" in r.stdout, r.stdout)
+
+
 def test_correctness_and_spread(c):
     libargon2 = ctypes.CDLL("libargon2.so.1")
     libargon2.argon2_verify.argtypes = [ctypes.c_char_p, ctypes.c_void_p,
@@ -648,7 +672,8 @@ def main():
     try:
         c = Cluster(tmp)
         t0 = time.monotonic()
-        for test in (test_correctness_and_spread, test_zstd,
+        for test in (test_config_exit, test_correctness_and_spread,
+                     test_zstd,
                      test_bad_workloads, test_backpressure,
                      test_background_and_status, test_priorities,
                      test_overload_retry, test_failover):
