@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""probe.py SOCKET PID INTERVAL_MS - the fuzzer's prober, a process of its
+own so that the driver's work (parsing megabytes of replies) never delays
+it: every INTERVAL_MS it opens a fresh connection, sends `ping`, times the
+reply, and samples sbkd's VmRSS and thread count from /proc.  One JSON line
+per sample on stdout: {"t": s, "ms": ping ms or null, "rss": KiB,
+"thr": N, "err": text or absent}.  It stops when its stdin closes.
+"""
+
+import json
+import os
+import select
+import socket
+import sys
+import time
+
+# A ping that takes longer than this is reported as this (and fails any
+# sane limit); the prober must not hang with the event thread.
+PING_TIMEOUT_S = 10
+
+
+def ping(path):
+    t0 = time.monotonic()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(PING_TIMEOUT_S)
+    try:
+        s.connect(path)
+        s.sendall(b'{"jsonrpc":"2.0","id":0,"method":"ping"}\n')
+        buf = b""
+        while b"\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise OSError("closed without a reply")
+            buf += chunk
+        reply = json.loads(buf.split(b"\n", 1)[0])
+        if reply.get("result") != {"pong": True}:
+            raise OSError("ping answered %s" % buf[:200])
+        return (time.monotonic() - t0) * 1000, None
+    except (OSError, ValueError) as e:
+        return (time.monotonic() - t0) * 1000, str(e)
+    finally:
+        s.close()
+
+
+def sample(pid):
+    rss = -1
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+        thr = len(os.listdir("/proc/%d/task" % pid))
+    except OSError:
+        thr = -1
+    return rss, thr
+
+
+def main():
+    path, pid, interval = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    start = time.monotonic()
+    out = sys.stdout
+    while True:
+        t = time.monotonic()
+        ms, err = ping(path)
+        rss, thr = sample(pid)
+        rec = {"t": round(t - start, 3), "ms": round(ms, 2), "rss": rss,
+               "thr": thr}
+        if err:
+            rec["err"] = err
+        out.write(json.dumps(rec) + "\n")
+        out.flush()
+        left = interval / 1000 - (time.monotonic() - t)
+        r, _, _ = select.select([sys.stdin], [], [], max(left, 0))
+        if r and not sys.stdin.buffer.read1(4096):
+            return
+
+
+if __name__ == "__main__":
+    main()
