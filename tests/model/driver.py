@@ -57,11 +57,6 @@ def rss_bound_kib(plan, idle_kib):
             plan.max_conns * per_conn + workers * largest + 16 * 1024)
 
 
-def maps_count(pid):
-    with open("/proc/%d/maps" % pid) as f:
-        return sum(1 for _ in f)
-
-
 class Client:
     """One connection of the plan and what it saw."""
 
@@ -207,7 +202,7 @@ class Run:
         fds = d.fds()
         soaklib.wait_until(lambda: d.fds() < fds, 0.5)
         return {"fds": d.fds(), "threads": d.threads(),
-                "maps": maps_count(d.pid), "rss_kib": d.rss_kib(),
+                "maps": d.maps(), "rss_kib": d.rss_kib(),
                 "stats": st}
 
     # --- the prober ---

@@ -120,6 +120,11 @@ class Daemon:
     def threads(self):
         return len(os.listdir("/proc/%d/task" % self.pid))
 
+    def maps(self):
+        """Memory mappings: a thread never joined keeps its stack's."""
+        with open("/proc/%d/maps" % self.pid) as f:
+            return sum(1 for _ in f)
+
     def alive(self):
         return self.proc.poll() is None
 
