@@ -37,7 +37,9 @@ import schedule  # noqa: E402
 
 # The seeds of the default run (meson test 'model_fuzz'): each takes about
 # 10 s (start, warm-up, idle baseline, a 4 s plan, drain, idle again).
-DEFAULT_SEEDS = (1, 2, 3, 4, 5, 6)
+# On the code before the issue 11 fixes these found defects 1, 2 and 7
+# (docs/HARDENING.md section 8).
+DEFAULT_SEEDS = (2, 3, 5, 6, 7, 8)
 
 KINDS = (("unanswered", "no reply for|unanswered|id-null"),
          ("ping", "probe at"),
