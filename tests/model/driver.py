@@ -582,8 +582,10 @@ class Run:
                 break
             self.perform(s)
         self.service(time.monotonic() + 0.05)
+        t1 = time.monotonic()
         if d.alive():
             self.drain()
+        self.figures["drain_s"] = round(time.monotonic() - t1, 1)
         self.final_checks()
         self.close_all()
         if d.alive():
@@ -610,8 +612,13 @@ class Run:
             self.fail("RSS reached %d KiB, over the bound %d KiB" % (
                 max(rss), bound))
 
+        t2 = time.monotonic()
         end = self.idle_figures()
+        self.figures["settle_s"] = round(time.monotonic() - t2, 1)
         self.figures["end"] = {k: v for k, v in end.items() if k != "stats"}
+        # sbkd's own account of its longest loop iteration (since start).
+        self.figures["lag_max_ms"] = round(
+            end["stats"]["loop"]["lag_max_us"] / 1000, 1)
         for p in check.stats_idle(end["stats"]):
             self.fail("after the run: " + p)
         for p in check.stats_history(idle["stats"], end["stats"], self.seen,

@@ -146,7 +146,19 @@ max_read_bytes = %d
                 (6, 2, 3, 2, 4, 5, 2, 8, 8, 5, 1))[0]
         params, check, expect, also = {}, {}, "result", set()
         pool = True
-        if method == "ping" or method == "stats":
+        if method == "bigreply":
+            if r.random() < 0.5:
+                method = "file.read"
+                i = r.choice((4, 5))
+                params = {"path": "@DIR@/r/f%d" % i}
+                check["file"] = i
+            else:
+                method = "zstd.decompress"
+                params = {"data_b64": {"$frame": "zeros1m"}}
+                check["frame"] = "zeros1m"
+        if params:
+            pass  # a big reply, chosen above
+        elif method == "ping" or method == "stats":
             pool = False
         elif method == "argon2.hash":
             params = {"password": "pw%d" % r.randint(0, 99),
@@ -258,11 +270,11 @@ max_read_bytes = %d
                  1 if live else 0, 1))[0]
             if op == "open":
                 c = {"c": self.nconn, "next": 0, "closed": False,
-                     "shut": False, "ids": []}
+                     "shut": False, "ids": [],
+                     "reader": r.choices(READERS, (5, 2, 3, 2))[0]}
                 self.nconn += 1
                 conns.append(c)
-                self.step(t, "open", c=c["c"],
-                          reader=r.choices(READERS, (5, 2, 3, 2))[0])
+                self.step(t, "open", c=c["c"], reader=c["reader"])
             elif op == "burst":
                 c = r.choice(writable)
                 n = r.choice((1, 2, 4, 8, 16, 32))
@@ -271,6 +283,10 @@ max_read_bytes = %d
                 same = (r.choice(("file.read", "sleep", "spin",
                                   "zstd.decompress", "argon2.hash"))
                         if r.random() < 0.4 else None)
+                # A client that does not read asks for the biggest
+                # replies: what it pins is what the memory bound is for.
+                if c["reader"] in ("paused", "never") and r.random() < 0.5:
+                    same = "bigreply"
                 reqs = [self.request(c, same,
                                      notify=r.random() < 0.03)
                         for _ in range(n)]
@@ -308,9 +324,8 @@ max_read_bytes = %d
                 self.step(t, "send", c=c["c"], reqs=[q], batch=False)
             elif op == "reader":
                 c = r.choice(live)
-                self.step(t, "reader", c=c["c"],
-                          reader=r.choice(("eager", "eager", "tiny",
-                                           "paused")))
+                c["reader"] = r.choice(("eager", "eager", "tiny", "paused"))
+                self.step(t, "reader", c=c["c"], reader=c["reader"])
             elif op == "cancel":
                 c = r.choice(writable)
                 pool = [q for q in c["ids"][-12:] if q["pool"]]
@@ -338,7 +353,6 @@ max_read_bytes = %d
                     # Saturate first (libuv's threadpool-cancel test):
                     # shrink a pool to one worker, queue long jobs on it,
                     # then grow it while they wait.
-                    c = r.choice(writable)
                     lane = r.choice(("sleep", "spin"))
                     key = "io_workers" if lane == "sleep" else "cpu_workers"
                     small = dict(self.configs[-1])
@@ -346,12 +360,16 @@ max_read_bytes = %d
                     self.configs.append(small)
                     self.step(t, "reload", cfg=small)
                     t += 10
-                    reqs = [self.request(c, lane) for _ in
-                            range(r.randint(4, 16))]
-                    for q in reqs:
-                        q["params"]["ms"] = r.choice((100, 150, 200))
-                    c["ids"] += reqs
-                    self.step(t, "send", c=c["c"], reqs=reqs, batch=False)
+                    # Over up to three connections: one holds at most
+                    # max_inflight_per_conn jobs.
+                    for c in r.sample(writable, min(3, len(writable))):
+                        reqs = [self.request(c, lane) for _ in
+                                range(r.randint(4, 8))]
+                        for q in reqs:
+                            q["params"]["ms"] = r.choice((100, 150, 200))
+                        c["ids"] += reqs
+                        self.step(t, "send", c=c["c"], reqs=reqs,
+                                  batch=False)
                     t += r.choice((10, 30, 60))
                     cfg[key] = 2
                 self.configs.append(cfg)
