@@ -129,11 +129,20 @@ def main():
     ap.add_argument("--shrink", action="store_true")
     ap.add_argument("--shrink-runs", type=int, default=40)
     ap.add_argument("--plan", action="store_true")
+    ap.add_argument("--steps", help="only these steps of the plan "
+                    "(comma-separated numbers, as --shrink prints them)")
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args()
 
+    def make_plan(seed):
+        plan = schedule.Plan(seed, args.run_ms)
+        if args.steps is not None:
+            keep = {int(i) for i in args.steps.split(",") if i}
+            plan.steps = [st for st in plan.steps if st["n"] in keep]
+        return plan
+
     if args.plan:
-        print(schedule.Plan(args.seed or 1, args.run_ms).describe())
+        print(make_plan(args.seed or 1).describe())
         return 0
     sbkd = find_sbkd(args)
     opts = driver.Options()
@@ -157,7 +166,7 @@ def main():
         sbkd, opts.ping_limit_ms, args.run_ms), flush=True)
     failed = []
     for seed in seeds:
-        plan = schedule.Plan(seed, args.run_ms)
+        plan = make_plan(seed)
         t0 = time.monotonic()
         problems, fig = run_plan(plan, sbkd, opts)
         print("seed %d: %s in %.1f s (drain %s s, settle %s s); ping max %s "
@@ -182,9 +191,13 @@ def main():
         if args.shrink:
             kinds = {kind_of(p) for p in problems}
             plan = shrink(plan, sbkd, opts, kinds, args.shrink_runs)
+            kept = [st["n"] for st in plan.steps]
             print("shrunk plan of seed %d (%s):" % (seed, ", ".join(
                 sorted(kinds))))
             print(plan.describe())
+            print("replay the shrunk plan: %s --seed %d --steps '%s'" % (
+                os.path.relpath(__file__), seed,
+                ",".join(map(str, kept))))
         print("replay: %s --seed %d%s (same plan; the kernel's timing "
               "differs)" % (os.path.relpath(__file__), seed,
                             "" if args.run_ms == 4000 else

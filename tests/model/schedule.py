@@ -246,7 +246,7 @@ max_read_bytes = %d
 
     # --- steps ---
     def step(self, t, op, **kw):
-        s = {"t": t, "op": op}
+        s = {"t": t, "op": op, "n": len(self.steps)}  # n: its number
         s.update(kw)
         self.steps.append(s)
         return s
@@ -381,8 +381,8 @@ max_read_bytes = %d
                (self.seed, len(self.steps), self.run_ms, self.nconn),
                "initial config: %s" % json.dumps(self.configs[0],
                                                  sort_keys=True)]
-        for i, s in enumerate(self.steps):
-            out.append("%4d %s" % (i, step_text(s)))
+        for s in self.steps:
+            out.append("%4d %s" % (s["n"], step_text(s)))
         return "\n".join(out)
 
 
