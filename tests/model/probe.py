@@ -3,8 +3,14 @@
 own so that the driver's work (parsing megabytes of replies) never delays
 it: every INTERVAL_MS it opens a fresh connection, sends `ping`, times the
 reply, and samples sbkd's VmRSS and thread count from /proc.  One JSON line
-per sample on stdout: {"t": s, "ms": ping ms or null, "rss": KiB,
+per sample on stdout: {"t": s, "ms": ping ms, "net": ms, "rss": KiB,
 "thr": N, "err": text or absent}.  It stops when its stdin closes.
+
+"net" is the ping's time less the time sbkd's event thread and this prober
+spent runnable but waiting for a CPU during it (the second field of
+/proc/TID/schedstat): what the machine's other load cost, not sbkd.  An
+event thread that is blocked (waiting on a lock, a join) or busy in a
+callback is not waiting for a CPU, so that time stays in "net".
 """
 
 import json
@@ -17,6 +23,15 @@ import time
 # A ping that takes longer than this is reported as this (and fails any
 # sane limit); the prober must not hang with the event thread.
 PING_TIMEOUT_S = 10
+
+
+def run_delay_ns(path):
+    """Time spent runnable, waiting for a CPU (schedstat's 2nd field)."""
+    try:
+        with open(path) as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def ping(path):
@@ -59,12 +74,16 @@ def main():
     path, pid, interval = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     start = time.monotonic()
     out = sys.stdout
+    event = "/proc/%d/task/%d/schedstat" % (pid, pid)  # the event thread
     while True:
         t = time.monotonic()
+        w0 = run_delay_ns(event) + run_delay_ns("/proc/self/schedstat")
         ms, err = ping(path)
+        w1 = run_delay_ns(event) + run_delay_ns("/proc/self/schedstat")
         rss, thr = sample(pid)
-        rec = {"t": round(t - start, 3), "ms": round(ms, 2), "rss": rss,
-               "thr": thr}
+        net = max(ms - (w1 - w0) / 1e6, 0)
+        rec = {"t": round(t - start, 3), "ms": round(ms, 2),
+               "net": round(net, 2), "rss": rss, "thr": thr}
         if err:
             rec["err"] = err
         out.write(json.dumps(rec) + "\n")

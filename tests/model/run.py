@@ -170,11 +170,12 @@ def main():
         t0 = time.monotonic()
         problems, fig = run_plan(plan, sbkd, opts)
         print("seed %d: %s in %.1f s (drain %s s, settle %s s); ping max %s "
-              "ms, loop lag max %s ms, RSS max %s KiB (bound %s), idle %s -> "
-              "%s" % (
+              "ms (%s ms not waiting for a CPU), loop lag max %s ms, RSS max "
+              "%s KiB (bound %s), idle %s -> %s" % (
                   seed, "FAIL" if problems else "ok", time.monotonic() - t0,
                   fig.get("drain_s"), fig.get("settle_s"),
-                  fig.get("ping_max_ms"), fig.get("lag_max_ms"),
+                  fig.get("ping_max_ms"), fig.get("ping_net_max_ms"),
+                  fig.get("lag_max_ms"),
                   fig.get("rss_max_kib"),
                   fig.get("rss_bound_kib"),
                   json.dumps(fig.get("idle")), json.dumps(fig.get("end"))),
