@@ -249,9 +249,11 @@ class Run:
             elif rec["net"] > self.opts.ping_limit_ms:
                 self.fail("probe at %.1f s: ping on a fresh connection "
                           "took %.0f ms, %.0f ms of it not waiting for a "
-                          "CPU (limit %d ms)" % (
+                          "CPU (limit %d ms); the event thread meanwhile, "
+                          "every 20 ms: %s" % (
                               rec["t"], rec["ms"], rec["net"],
-                              self.opts.ping_limit_ms))
+                              self.opts.ping_limit_ms,
+                              json.dumps(rec.get("event_thread"))))
 
     def stop_probe(self):
         self.probe.stdin.close()

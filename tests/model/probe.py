@@ -4,7 +4,8 @@ own so that the driver's work (parsing megabytes of replies) never delays
 it: every INTERVAL_MS it opens a fresh connection, sends `ping`, times the
 reply, and samples sbkd's VmRSS and thread count from /proc.  One JSON line
 per sample on stdout: {"t": s, "ms": ping ms, "net": ms, "rss": KiB,
-"thr": N, "err": text or absent}.  It stops when its stdin closes.
+"thr": N, "err": text or absent, "event_thread": {"STATE WCHAN": samples}
+when the ping took over 20 ms}.  It stops when its stdin closes.
 
 "net" is the ping's time less the time sbkd's event thread and this prober
 spent runnable but waiting for a CPU during it (the second field of
@@ -34,7 +35,22 @@ def run_delay_ns(path):
         return 0
 
 
-def ping(path):
+def thread_state(task):
+    """'state wchan' of a thread, e.g. 'S futex_wait_queue' or 'R 0'."""
+    try:
+        with open(task + "/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(task + "/wchan") as f:
+            return "%s %s" % (state, f.read().strip() or "0")
+    except OSError:
+        return "?"
+
+
+def ping(path, task, seen):
+    """Ping on a fresh connection: (ms, error).  While it waits, the event
+    thread's state is sampled every 20 ms into seen (a dict of counts), so
+    a slow ping says where the event thread was: running (R), blocked in
+    the kernel on I/O (D) or sleeping on a lock or a join (S futex...)."""
     t0 = time.monotonic()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(PING_TIMEOUT_S)
@@ -42,8 +58,16 @@ def ping(path):
         s.connect(path)
         s.sendall(b'{"jsonrpc":"2.0","id":0,"method":"ping"}\n')
         buf = b""
+        s.settimeout(0.02)
         while b"\n" not in buf:
-            chunk = s.recv(4096)
+            try:
+                chunk = s.recv(4096)
+            except socket.timeout:
+                st = thread_state(task)
+                seen[st] = seen.get(st, 0) + 1
+                if time.monotonic() - t0 > PING_TIMEOUT_S:
+                    raise OSError("no reply in %d s" % PING_TIMEOUT_S)
+                continue
             if not chunk:
                 raise OSError("closed without a reply")
             buf += chunk
@@ -74,11 +98,13 @@ def main():
     path, pid, interval = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     start = time.monotonic()
     out = sys.stdout
-    event = "/proc/%d/task/%d/schedstat" % (pid, pid)  # the event thread
+    task = "/proc/%d/task/%d" % (pid, pid)  # the event thread
+    event = task + "/schedstat"
     while True:
         t = time.monotonic()
         w0 = run_delay_ns(event) + run_delay_ns("/proc/self/schedstat")
-        ms, err = ping(path)
+        seen = {}
+        ms, err = ping(path, task, seen)
         w1 = run_delay_ns(event) + run_delay_ns("/proc/self/schedstat")
         rss, thr = sample(pid)
         net = max(ms - (w1 - w0) / 1e6, 0)
@@ -86,6 +112,8 @@ def main():
                "net": round(net, 2), "rss": rss, "thr": thr}
         if err:
             rec["err"] = err
+        if seen:
+            rec["event_thread"] = seen
         out.write(json.dumps(rec) + "\n")
         out.flush()
         left = interval / 1000 - (time.monotonic() - t)
