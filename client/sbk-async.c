@@ -239,12 +239,63 @@ sbk_call_async(struct sbk_client *c, const char *method, const json_t *params,
 	c->async_head = r;
 	c->nasync++;
 	c->next_id++;
+	if (c->in_batch) {
+		c->batch_n++;
+		return (id); /* written by sbk_batch_end */
+	}
 	/* Write what the socket takes now; the rest waits for writability. */
 	if (!c->connecting && !c->corked && sbki_write_some(c, NULL) == -1) {
 		/* Reported to the callbacks by the next sbk_process. */
 	}
 	sbki_wake(c);
 	return (id);
+}
+
+void
+sbk_batch_begin(struct sbk_client *c)
+{
+	if (c->in_batch)
+		return;
+	c->in_batch = true;
+	c->batch_mark = c->wlen;
+	c->batch_n = 0;
+}
+
+/*
+ * The batch's lines "{...}\n{...}\n" become "[{...},{...}]\n".  A
+ * compact JSON line holds no raw newline, so each one ends a request.
+ */
+int
+sbk_batch_end(struct sbk_client *c, struct sbk_error *err)
+{
+	size_t i;
+
+	if (!c->in_batch)
+		return (0);
+	c->in_batch = false;
+	if (c->batch_n == 0)
+		return (0);
+	if (c->batch_n > 1) {
+		if (sbki_wappend(c, "  ", 2) == -1) {
+			sbki_seterr(
+			    err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
+			return (-1);
+		}
+		c->wlen -= 2;
+		memmove(c->wbuf + c->batch_mark + 1, c->wbuf + c->batch_mark,
+		    c->wlen - c->batch_mark);
+		c->wbuf[c->batch_mark] = '[';
+		c->wlen++;
+		for (i = c->batch_mark + 1; i < c->wlen - 1; i++)
+			if (c->wbuf[i] == '\n')
+				c->wbuf[i] = ',';
+		c->wbuf[c->wlen - 1] = ']';
+		c->wbuf[c->wlen++] = '\n';
+	}
+	if (!c->connecting && !c->corked)
+		(void)sbki_write_some(c, NULL);
+	sbki_wake(c);
+	return (0);
 }
 
 /* The retry_after_ms of a -32000 error, or the default. */
@@ -367,7 +418,7 @@ sbk_events(const struct sbk_client *c)
 		return (0); /* a full backlog is polled by the timer */
 	if (!c->eof)
 		ev |= SBK_EV_READ;
-	if (c->woff < c->wlen && !c->corked)
+	if (c->woff < c->wlen && !c->corked && !c->in_batch)
 		ev |= SBK_EV_WRITE;
 	return (ev);
 }
@@ -414,6 +465,8 @@ run_timers(struct sbk_client *c)
 	int64_t now = sbki_now_ms();
 	size_t mark;
 
+	if (c->in_batch)
+		return; /* nothing may land inside the batch being built */
 	for (r = c->async_head; r != NULL; r = next) {
 		next = r->tnext;
 		if (r->deadline_ms >= 0 && now >= r->deadline_ms) {
@@ -476,7 +529,8 @@ sbk_process(struct sbk_client *c, int revents, struct sbk_error *err)
 			return (0);
 		}
 	}
-	if (c->woff < c->wlen && !c->corked && sbki_write_some(c, &e) == -1)
+	if (c->woff < c->wlen && !c->corked && !c->in_batch &&
+	    sbki_write_some(c, &e) == -1)
 		return (fail(c, err, &e));
 	while (budget-- > 0) {
 		rc = sbki_next_msg(c, &msg, &e);
@@ -505,7 +559,8 @@ sbk_process(struct sbk_client *c, int revents, struct sbk_error *err)
 			break;
 	}
 	run_timers(c);
-	if (c->woff < c->wlen && !c->corked && sbki_write_some(c, &e) == -1)
+	if (c->woff < c->wlen && !c->corked && !c->in_batch &&
+	    sbki_write_some(c, &e) == -1)
 		return (fail(c, err, &e));
 	return (0);
 }

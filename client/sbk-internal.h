@@ -71,6 +71,11 @@ struct sbk_client {
 	sbk_wakeup_cb *wakeup;
 	void *wakeup_arg;
 	int dispatching; /* > 0 while inside a callback */
+
+	/* sbk_batch_begin: requests gathered into one array line. */
+	bool in_batch;
+	size_t batch_mark; /* where the batch starts in wbuf */
+	size_t batch_n;
 };
 
 void sbki_seterr(struct sbk_error *, enum sbk_error_kind, int sys_errno,

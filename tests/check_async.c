@@ -250,6 +250,52 @@ START_TEST(test_retry_overloaded)
 }
 END_TEST
 
+/* A batch goes out as one array; its reply is split to each callback. */
+START_TEST(test_batch_split)
+{
+	struct sbk_error err = { 0 };
+	struct event_base *base;
+	struct sbk_client *c;
+	struct sbk_libevent *a;
+	struct seen s[4];
+	json_t *p, *bad;
+	int i, left = 4;
+
+	memset(s, 0, sizeof(s));
+	base = event_base_new();
+	c = sbk_connect_async(d.sock, HX_TIMEOUT_MS, &err);
+	ck_assert_ptr_nonnull(c);
+	a = sbk_libevent_attach(c, base);
+	p = json_pack("{s:i}", "ms", 20);
+	bad = json_pack("{s:s}", "ms", "soon");
+	for (i = 0; i < 4; i++)
+		s[i].left = &left, s[i].base = base;
+	sbk_batch_begin(c);
+	ck_assert(sbk_call_async(c, "ping", NULL, HX_TIMEOUT_MS, on_reply,
+		      &s[0], &err) > 0);
+	ck_assert(sbk_call_async(
+		      c, "sleep", p, HX_TIMEOUT_MS, on_reply, &s[1], &err) > 0);
+	ck_assert(sbk_call_async(c, "sleep", bad, HX_TIMEOUT_MS, on_reply,
+		      &s[2], &err) > 0);
+	ck_assert(sbk_call_async(c, "stats", NULL, HX_TIMEOUT_MS, on_reply,
+		      &s[3], &err) > 0);
+	ck_assert_int_eq(sbk_events(c) & SBK_EV_WRITE, 0); /* held */
+	ck_assert_int_eq(sbk_batch_end(c, &err), 0);
+	json_decref(p);
+	json_decref(bad);
+	run_until_done(base, &left);
+	ck_assert_int_eq(s[0].results, 1);
+	ck_assert_int_eq(s[1].results, 1);
+	ck_assert_int_eq(s[2].errors, 1);
+	ck_assert_int_eq(s[2].code, -32602);
+	ck_assert_int_eq(s[3].results, 1);
+	ck_assert_uint_eq(sbk_stray_replies(c), 0);
+	sbk_libevent_detach(a);
+	sbk_close(c);
+	event_base_free(base);
+}
+END_TEST
+
 /* Progress notifications reach the request's own callback. */
 START_TEST(test_progress_to_callback)
 {
@@ -321,6 +367,7 @@ async_suite(void)
 	tcase_add_test(tc, test_request_timeout);
 	tcase_add_test(tc, test_close_tells_pending);
 	tcase_add_test(tc, test_mixed_blocking_and_async);
+	tcase_add_test(tc, test_batch_split);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("progress");
 	tcase_add_checked_fixture(tc, setup_roots, teardown);

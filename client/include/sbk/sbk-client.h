@@ -275,6 +275,19 @@ int64_t sbk_call_async(struct sbk_client *, const char *method,
     struct sbk_error *err);
 
 /*
+ * Batches: the sbk_call_async calls between sbk_batch_begin and
+ * sbk_batch_end go out as one JSON-RPC batch (an array line; a single
+ * request stays a plain line).  Each keeps its own callback: the
+ * daemon's array reply is split into its members.  Call nothing but
+ * sbk_call_async in between; the daemon refuses a batch larger than its
+ * max_inflight_per_conn (one -32600 reply with id null, and then each
+ * member's timeout or the close ends it).  sbk_batch_end returns 0, or
+ * -1 when out of memory (the requests are then sent one per line).
+ */
+void sbk_batch_begin(struct sbk_client *);
+int sbk_batch_end(struct sbk_client *, struct sbk_error *err);
+
+/*
  * Retry a request answered with -32000 (overloaded) up to max_retries
  * times (default 0), each after the reply's data.retry_after_ms (100 ms
  * when absent).  Applies to async requests queued afterwards.  The
