@@ -313,8 +313,14 @@ wire_recv(struct sbk_client *c, struct sbk_reply *r, int64_t deadline,
 				return (0);
 			continue;
 		}
+		/*
+		 * Requests still buffered (a send timeout passed) go out
+		 * while waiting: their replies may be what is awaited.
+		 */
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
+		if (c->woff < c->wlen && !c->corked)
+			pfd.events |= POLLOUT;
 		pfd.revents = 0;
 		rc = poll(&pfd, 1, sbki_remaining(deadline));
 		if (rc == -1) {
@@ -326,6 +332,8 @@ wire_recv(struct sbk_client *c, struct sbk_reply *r, int64_t deadline,
 		}
 		if (rc == 0)
 			return (0);
+		if ((pfd.revents & POLLOUT) && sbki_write_some(c, err) == -1)
+			return (-1);
 	}
 }
 
@@ -346,6 +354,7 @@ int
 sbk_recv(struct sbk_client *c, struct sbk_reply *r, int timeout_ms,
     struct sbk_error *err)
 {
+	struct sbk_error e = { 0 };
 	struct sbk_held *h;
 	int64_t deadline;
 
@@ -362,9 +371,18 @@ sbk_recv(struct sbk_client *c, struct sbk_reply *r, int timeout_ms,
 	deadline = sbki_deadline_of(timeout_ms);
 	if (c->connecting && sbki_connect_wait(c, deadline, err) == -1)
 		return (-1);
+	/* A send timeout here is no failure: the rest is written while
+	 * waiting for the reply. */
 	if (c->woff < c->wlen &&
-	    sbki_flush_until(c, sbki_deadline_of(c->send_timeout), err) == -1)
+	    sbki_flush_until(c, sbki_deadline_of(c->send_timeout), &e) == -1 &&
+	    e.kind != SBK_ERR_TIMEOUT) {
+		if (err != NULL) {
+			sbk_error_clear(err);
+			*err = e;
+		}
 		return (-1);
+	}
+	sbk_error_clear(&e);
 	return (wire_recv(c, r, deadline, err));
 }
 

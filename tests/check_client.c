@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -198,6 +199,41 @@ START_TEST(test_pipeline)
 	ck_assert_msg(out_of_order, "replies came strictly in order");
 	/* Nothing more. */
 	ck_assert_int_eq(sbk_recv(c, &r, 100, &err), 0);
+	sbk_close(c);
+}
+END_TEST
+
+/*
+ * A send timeout of 0 with a socket that fills: every sbk_send keeps
+ * its id (the request waits in libsbk's buffer, whole) and every
+ * request is answered.  Before, most of 400 such sends failed while
+ * still being sent, and their callers never learnt the ids.
+ */
+START_TEST(test_send_timeout_zero_keeps_ids)
+{
+	enum { N = 400 };
+	struct sbk_error err = { 0 };
+	struct sbk_client *c;
+	struct sbk_reply r;
+	int64_t id;
+	int i, got, sndbuf = 4096;
+
+	c = connect_ok();
+	ck_assert_int_eq(setsockopt(sbk_fd(c), SOL_SOCKET, SO_SNDBUF, &sndbuf,
+			     sizeof(sndbuf)),
+	    0);
+	sbk_set_send_timeout(c, 0);
+	for (i = 0; i < N; i++) {
+		id = sbk_send(c, "ping", NULL, &err);
+		ck_assert_msg(id == i + 1, "send %d: %lld (%s)", i,
+		    (long long)id, err.message);
+	}
+	for (got = 0; got < N; got++) {
+		ck_assert_int_eq(sbk_recv(c, &r, HX_TIMEOUT_MS, &err), 1);
+		ck_assert_int_eq(r.kind, SBK_MSG_RESULT);
+		sbk_reply_clear(&r);
+	}
+	ck_assert_uint_eq(sbk_in_flight(c), 0);
 	sbk_close(c);
 }
 END_TEST
@@ -542,6 +578,7 @@ client_suite(void)
 	tcase_add_test(tc, test_error_replies);
 	tcase_add_test(tc, test_pipeline);
 	tcase_add_test(tc, test_caller_ids);
+	tcase_add_test(tc, test_send_timeout_zero_keeps_ids);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_recv_timeout);
 	tcase_add_test(tc, test_call_keeps_pipelined);
