@@ -21,9 +21,10 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "sanitizer.h"
 
 /* Sanitizer builds use several times the memory: loosen those bounds. */
-#ifdef __SANITIZE_ADDRESS__
+#if SBK_TEST_ASAN
 #define MEM_SLACK 4
 #else
 #define MEM_SLACK 1

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "sanitizer.h"
 
 static struct hx_daemon d;
 static char files[PATH_MAX];
@@ -115,7 +116,7 @@ exists(const char *path)
  * KiB of RSS per KiB sbkd touches: under ThreadSanitizer every page comes
  * with some four pages of shadow memory.
  */
-#if defined(__SANITIZE_THREAD__)
+#if SBK_TEST_TSAN
 #define RSS_PER_KIB 5
 #else
 #define RSS_PER_KIB 1

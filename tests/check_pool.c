@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "pool.h"
+#include "sanitizer.h"
 
 #define CPU 1
 
@@ -402,7 +403,7 @@ START_TEST(resize_joins_leaving_workers)
 	/* Unjoined, each leaver would keep its stack: 2 mappings. */
 	reap_to(p, base);
 	ck_assert_int_eq(count_tasks(), base);
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if !SBK_TEST_ASAN && !SBK_TEST_TSAN
 	/* (A sanitizer runtime maps bookkeeping per thread of its own.) */
 	ck_assert_int_le(count_maps(), maps + 16);
 #else
