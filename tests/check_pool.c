@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "pool.h"
 #include "sanitizer.h"
@@ -413,6 +414,64 @@ START_TEST(resize_joins_leaving_workers)
 }
 END_TEST
 
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+/* VmSize of this process in KiB. */
+static long
+vm_size_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmSize:", 7) == 0)
+			kib = strtol(line + 7, NULL, 10);
+	fclose(f);
+	ck_assert_int_gt(kib, 0);
+	return kib;
+}
+
+/*
+ * Issue 19 item 6: a grow whose threads cannot all start changes
+ * nothing: the lane keeps its size and the threads that did start leave
+ * again.  A real limit: the address space is capped just above what the
+ * process maps, so no new thread stack fits.  (Not under a sanitizer,
+ * whose runtime needs address space of its own.)
+ */
+START_TEST(resize_failure_changes_nothing)
+{
+	struct pool *p = make_pool(1, 8);
+	struct sched_owner o = { 0 };
+	struct test_work t;
+	struct pool_stats st;
+	struct rlimit old, rl;
+	int base = count_tasks(), rc;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_AS, &old), 0);
+	rl = old;
+	rl.rlim_cur = (rlim_t)(vm_size_kib() + 4096) * 1024;
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
+	rc = pool_resize(p, CPU, 8);
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &old), 0);
+	ck_assert_int_lt(rc, 0);
+	pool_get_stats(p, &st);
+	ck_assert_uint_eq(st.size[CPU], 1);
+	reap_to(p, base);
+	ck_assert_int_eq(count_tasks(), base);
+
+	/* The pool still works, and grows once it can. */
+	init_work(&t, 0, &o, false);
+	ck_assert_int_eq(submit(p, &t), 0);
+	collect(p, 1);
+	ck_assert_int_eq(pool_resize(p, CPU, 3), 0);
+	pool_get_stats(p, &st);
+	ck_assert_uint_eq(st.size[CPU], 3);
+	pool_free(p);
+}
+END_TEST
+#endif
+
 static Suite *
 pool_suite(void)
 {
@@ -428,6 +487,9 @@ pool_suite(void)
 	tcase_add_test(tc, gate_holds_work_without_a_worker);
 	tcase_add_test(tc, resize_grows_and_shrinks);
 	tcase_add_test(tc, resize_joins_leaving_workers);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	tcase_add_test(tc, resize_failure_changes_nothing);
+#endif
 	tcase_add_test(tc, stop_admission_and_free_with_queued_work);
 	suite_add_tcase(s, tc);
 	return s;
