@@ -597,7 +597,7 @@ START_TEST(test_reload_many_times_rss_flat)
 	char conf[8192], roots[6144] = "";
 	long rss0, rss;
 	long long gen = 1;
-	int n = 2000, status;
+	int n = 2000, status, fds0;
 	bool bound = true;
 
 	/* A config of some size: every root is kept canonical in it. */
@@ -629,6 +629,7 @@ START_TEST(test_reload_many_times_rss_flat)
 	for (int i = 0; i < 50; i++)
 		reload(sc, ++gen);
 	rss0 = hx_rss_kib(d.pid);
+	fds0 = hx_count_fds(d.pid);
 	for (int i = 0; i < n; i++) {
 		/* A job admitted under each generation keeps it alive. */
 		if (i % 100 == 0)
@@ -648,6 +649,8 @@ START_TEST(test_reload_many_times_rss_flat)
 	    rss0, rss, n);
 	ck_assert_msg(!bound || rss < rss0 + 2048,
 	    "RSS %ld KiB before %d reloads, %ld KiB after", rss0, n, rss);
+	/* Each config holds its roots open (O_PATH): released with it. */
+	ck_assert_int_eq(hx_count_fds(d.pid), fds0);
 	hx_close(c);
 	hx_close(sc);
 	/* A clean exit: under ASan, LeakSanitizer found nothing. */
