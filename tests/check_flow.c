@@ -1121,6 +1121,257 @@ START_TEST(test_pipelined_pings_late_reader)
 }
 END_TEST
 
+/*
+ * The highest VmRSS of the daemon seen over ms milliseconds (sampled),
+ * in KiB.
+ */
+static long
+rss_peak(int ms)
+{
+	long long end = hx_now_ms() + ms;
+	long peak = 0, r;
+
+	while (hx_now_ms() < end) {
+		r = hx_rss_kib(d.pid);
+		if (r > peak)
+			peak = r;
+		hx_msleep(20);
+	}
+	return peak;
+}
+
+/* Read n reply lines on c; each must be a result. */
+static void
+expect_results(struct hx_conn *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *line = hx_read_line(c);
+
+		ck_assert_msg(strstr(line, "\"result\"") != NULL,
+		    "reply %zu is not a result: %.200s", i, line);
+		free(line);
+	}
+}
+
+/*
+ * Defect 3: a client pipelines 200 large file.reads and never reads.
+ * Before the fix every admitted job ran and its reply piled up (200
+ * 16 MiB reads: 3.1 GiB).  Now a job of a connection over its cap waits,
+ * so sbkd holds about max_output_bytes_per_conn plus one job's output.
+ * Scaled to 1 MiB reads and a 1 MiB cap (before the fix: ~180 MiB).
+ */
+START_TEST(test_never_reader_file_reads)
+{
+	const size_t n = 200;
+	char path[512], *buf, *p;
+	struct hx_conn *c, *sc;
+	long rss0, peak;
+	size_t len, sent;
+	json_t *r;
+
+	up_with_root("[daemon]\nmax_output_bytes_per_conn = 1048576\n"
+		     "[pool]\nio_workers = 2\n"
+		     "[files]\nmax_read_bytes = 1048576\n");
+	snprintf(path, sizeof(path), "%s/m.bin", d.dir);
+	make_file(path, 1u << 20);
+	hx_daemon_start(&d);
+	sc = hx_connect(&d);
+	json_decref(hx_stats_on(sc));
+	rss0 = hx_rss_kib(d.pid);
+
+	c = hx_connect(&d);
+	buf = malloc(n * 700);
+	ck_assert_ptr_nonnull(buf);
+	p = buf;
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%zu,\"method\":\"file.read\","
+		    "\"params\":{\"path\":\"%s\"}}\n",
+		    i, path);
+	len = (size_t)(p - buf);
+	sent = hx_send_some(c, buf, len, 1000);
+	peak = rss_peak(2000);
+	ck_assert_msg(peak - rss0 < MEM_SLACK * 32 * 1024,
+	    "RSS grew from %ld to %ld KiB with a client that never reads", rss0,
+	    peak);
+	/* Others are served meanwhile. */
+	r = hx_call(
+	    sc, "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":\"ping\"}");
+	hx_expect_result(r, "\"p\"");
+	json_decref(r);
+
+	/* Nothing lost: reading now, every request is answered. */
+	hx_send(c, buf + sent, len - sent);
+	expect_results(c, n);
+	free(buf);
+	hx_close(c);
+	hx_close(sc);
+}
+END_TEST
+
+/* base64 of n zero bytes (n % 3 == 2). */
+static char *
+zeros_b64(size_t n)
+{
+	size_t groups = n / 3, len = groups * 4 + 4;
+	char *s = malloc(len + 1);
+
+	ck_assert_uint_eq(n % 3, 2);
+	ck_assert_ptr_nonnull(s);
+	memset(s, 'A', len);
+	s[len - 1] = '=';
+	s[len] = '\0';
+	return s;
+}
+
+/*
+ * Defect 3, zstd bombs: a few KB of requests, each decompressing to
+ * zstd.max_output_bytes (2 MiB here, 64 MiB at the defaults), from
+ * clients that never read.  One connection holds at most its cap plus
+ * one job's output, and the daemon-wide output_budget_bytes bounds
+ * them all (four connections here).
+ */
+START_TEST(test_zstd_bombs)
+{
+	const size_t out = 2 * 1024 * 1024; /* % 3 == 2 */
+	struct hx_conn *c[4], *sc;
+	char *zeros, *bomb, *req;
+	long rss0, peak;
+	json_t *r;
+
+	hx_daemon_up(&d,
+	    "[daemon]\nmax_output_bytes_per_conn = 1048576\n"
+	    "output_budget_bytes = 8388608\n"
+	    "[zstd]\nmax_output_bytes = 2097152\n");
+	sc = hx_connect(&d);
+	zeros = zeros_b64(out);
+	r = hx_callf(sc,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"zstd.compress\","
+	    "\"params\":{\"data_b64\":\"%s\"}}",
+	    zeros);
+	free(zeros);
+	bomb = strdup(json_string_value(
+	    hx_get_path(hx_expect_result(r, "1"), "data_b64")));
+	json_decref(r);
+	ck_assert(asprintf(&req,
+		      ",\"method\":\"zstd.decompress\",\"params\":"
+		      "{\"data_b64\":\"%s\"}}",
+		      bomb) > 0);
+	free(bomb);
+	rss0 = hx_rss_kib(d.pid);
+
+	for (int k = 0; k < 4; k++) {
+		c[k] = hx_connect(&d);
+		for (int i = 0; i < 40; i++)
+			hx_sendf(
+			    c[k], "{\"jsonrpc\":\"2.0\",\"id\":%d%s", i, req);
+	}
+	peak = rss_peak(2000);
+	ck_assert_msg(peak - rss0 < MEM_SLACK * 48 * 1024,
+	    "RSS grew from %ld to %ld KiB with zstd bombs never read", rss0,
+	    peak);
+	for (int k = 0; k < 4; k++) {
+		expect_results(c[k], 40);
+		hx_close(c[k]);
+	}
+	free(req);
+	hx_close(sc);
+}
+END_TEST
+
+/*
+ * Issue 12 item 3: a job waiting for the argon2 memory budget is a
+ * waiting job.  Four CPU workers, queue_max 1, a budget for one job: of
+ * five jobs one runs, one waits (queue.depth 1) and three are refused.
+ */
+START_TEST(test_budget_wait_counts)
+{
+	struct hx_conn *c, *sc;
+	json_t *r[5], *st;
+	int ok = 0, refused = 0;
+
+	hx_daemon_up(&d,
+	    "[pool]\ncpu_workers = 4\nqueue_max = 1\n"
+	    "[argon2]\nmemory_budget_kib = 65536\n"
+	    "max_t_cost = 64\n");
+	c = hx_connect(&d);
+	sc = hx_connect(&d);
+	for (int i = 0; i < 5; i++)
+		hx_sendf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"argon2.hash\","
+		    "\"params\":{\"password\":\"pw\",\"m_cost_kib\":65536,"
+		    "\"t_cost\":%d}}",
+		    i, 6 * hx_slow());
+	/* The three refusals come at once. */
+	for (int i = 0; i < 3; i++) {
+		r[i] = hx_read_json(c);
+		hx_expect_error(r[i], hx_reply_id(r[i]), -32000);
+		refused++;
+	}
+	st = hx_stats_on(sc);
+	ck_assert_int_eq(hx_int_at(st, "queue.depth"), 1);
+	ck_assert_int_eq(hx_int_at(st, "jobs.accepted"), 2);
+	ck_assert_int_eq(
+	    hx_int_at(st, "queue.depth"), hx_int_at(st, "workers.cpu.queued"));
+	json_decref(st);
+	for (int i = 3; i < 5; i++) {
+		r[i] = hx_read_json(c);
+		hx_expect_result(r[i], hx_reply_id(r[i]));
+		ok++;
+	}
+	ck_assert_int_eq(ok, 2);
+	ck_assert_int_eq(refused, 3);
+	free_n(r, 5);
+	hx_close(c);
+	hx_close(sc);
+}
+END_TEST
+
+/* The budget-waiting job is still reached by its deadline and a cancel. */
+START_TEST(test_budget_wait_deadline_cancel)
+{
+	struct hx_conn *c;
+	json_t *r[3];
+
+	hx_daemon_up(&d,
+	    "[pool]\ncpu_workers = 4\n"
+	    "[argon2]\nmemory_budget_kib = 65536\n"
+	    "max_t_cost = 64\n");
+	c = hx_connect(&d);
+	hx_sendf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"argon2.hash\","
+	    "\"params\":{\"password\":\"pw\",\"m_cost_kib\":65536,"
+	    "\"t_cost\":%d}}",
+	    8 * hx_slow());
+	hx_send_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"argon2.hash\","
+	    "\"params\":{\"password\":\"pw\",\"m_cost_kib\":65536,"
+	    "\"timeout_ms\":200}}");
+	hx_send_line(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"argon2.hash\","
+	    "\"params\":{\"password\":\"pw\",\"m_cost_kib\":65536}}");
+	r[0] = hx_read_json(c);
+	hx_expect_error(r[0], "2", -32001);
+	r[1] = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":"
+	    "\"job.cancel\",\"params\":{\"id\":3}}");
+	/* The cancel's own reply and job 3's -32002, in either order. */
+	r[2] = hx_read_json(c);
+	{
+		json_t *rr[2] = { r[1], r[2] };
+
+		hx_expect_error(hx_by_id(rr, 2, "3"), "3", -32002);
+		ck_assert(json_is_true(hx_get_path(
+		    hx_expect_result(hx_by_id(rr, 2, "4"), "4"), "cancelled")));
+	}
+	free_n(r, 3);
+	r[0] = hx_read_json(c);
+	hx_expect_result(r[0], "1");
+	json_decref(r[0]);
+	hx_close(c);
+}
+END_TEST
+
 static Suite *
 flow_suite(void)
 {
@@ -1165,6 +1416,10 @@ flow_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, test_big_reply_then_ping);
 	tcase_add_loop_test(tc, test_pipelined_pings_late_reader, 0, 2);
+	tcase_add_test(tc, test_never_reader_file_reads);
+	tcase_add_test(tc, test_zstd_bombs);
+	tcase_add_test(tc, test_budget_wait_counts);
+	tcase_add_test(tc, test_budget_wait_deadline_cancel);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("access");
