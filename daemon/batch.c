@@ -10,6 +10,8 @@
 
 #include "batch.h"
 #include "conn.h"
+#include "pool.h"
+#include "server.h"
 
 struct batch {
 	struct conn *conn; /* counted reference */
@@ -44,24 +46,28 @@ batch_hold(struct batch *b)
 	b->pending++;
 }
 
-static void
-free_line(const void *data, size_t len, void *arg)
-{
-	free((void *)data);
-}
-
 void
 batch_add(struct batch *b, char *line, size_t len)
 {
+	batch_add_charged(b, line, len, 0);
+}
+
+void
+batch_add_charged(struct batch *b, char *line, size_t len, unsigned long charge)
+{
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
-	/* By reference: a member's reply may be megabytes of base64. */
+	/*
+	 * By reference: a member's reply may be megabytes of base64.  Its
+	 * output-budget charge goes with it into the connection's buffer.
+	 */
 	if (evbuffer_add(b->buf, b->replies == 0 ? "[" : ",", 1) < 0 ||
-	    evbuffer_add_reference(b->buf, line, len, free_line, NULL) < 0)
+	    conn_buffer_add_charged(
+		b->conn->server, b->buf, line, len, charge) < 0) {
 		b->lost = true;
-	else
-		line = NULL;
-	free(line);
+		free(line);
+		pool_release_output(b->conn->server->pool, NULL, 0, charge);
+	}
 	b->replies++;
 }
 

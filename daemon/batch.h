@@ -19,6 +19,9 @@ struct batch *batch_new(struct conn *);
 void batch_hold(struct batch *);
 /* A member's reply line (malloc'd, with its '\n'); takes ownership. */
 void batch_add(struct batch *, char *line, size_t len);
+/* The same, holding charge bytes of the output budget until written. */
+void batch_add_charged(
+    struct batch *, char *line, size_t len, unsigned long charge);
 /* A member is done (with or without a reply); the last one sends. */
 void batch_release(struct batch *);
 

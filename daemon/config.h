@@ -27,6 +27,7 @@ struct sbk_config {
 	unsigned max_connections;
 	size_t max_request_bytes;
 	size_t max_output_bytes_per_conn;
+	size_t output_budget_bytes; /* daemon-wide, see scheduler.h */
 	unsigned shutdown_timeout_s;
 	bool enable_test_methods;
 	int log_level;		      /* syslog priority: LOG_ERR..LOG_DEBUG */

@@ -26,6 +26,7 @@
 #include "frame.h"
 #include "job.h"
 #include "log.h"
+#include "pool.h"
 #include "server.h"
 
 /* Bytes asked of one read(2); a pipelining client fills them quickly. */
@@ -55,6 +56,8 @@ conn_new(struct server *s, int fd, pid_t pid, uid_t uid, gid_t gid)
 	c->uid = uid;
 	c->gid = gid;
 	c->serial = ++conn_serial;
+	/* Not shared with the workers yet: no lock needed. */
+	c->owner.out_cap = s->cfg->max_output_bytes_per_conn;
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
@@ -148,6 +151,78 @@ conn_send_owned(struct conn *c, char *bytes, size_t len)
 		return;
 	}
 	mark_dirty(c);
+}
+
+/* A reply line holding bytes of the daemon-wide output budget. */
+struct charge {
+	struct pool *pool;
+	unsigned long bytes;
+};
+
+/* The line left the daemon (written, or dropped with its buffer). */
+static void
+free_charged(const void *data, size_t len, void *arg)
+{
+	struct charge *ch = arg;
+
+	free((void *)data);
+	pool_release_output(ch->pool, NULL, 0, ch->bytes);
+	free(ch);
+}
+
+int
+conn_buffer_add_charged(struct server *s, struct evbuffer *buf, char *line,
+    size_t len, unsigned long charge)
+{
+	struct charge *ch;
+
+	if (charge == 0)
+		return evbuffer_add_reference(buf, line, len, free_owned, NULL);
+	if ((ch = malloc(sizeof(*ch))) == NULL)
+		return -1;
+	ch->pool = s->pool;
+	ch->bytes = charge;
+	if (evbuffer_add_reference(buf, line, len, free_charged, ch) < 0) {
+		free(ch);
+		return -1;
+	}
+	return 0;
+}
+
+void
+conn_send_charged(struct conn *c, char *bytes, size_t len, unsigned long charge)
+{
+	if (!c->closed &&
+	    conn_buffer_add_charged(c->server, c->out, bytes, len, charge) ==
+		0) {
+		mark_dirty(c);
+		return;
+	}
+	free(bytes);
+	pool_release_output(c->server->pool, NULL, 0, charge);
+	if (!c->closed)
+		conn_close(c, "out of memory");
+}
+
+void
+conn_report_output(struct conn *c)
+{
+	unsigned long cap = c->server->cfg->max_output_bytes_per_conn;
+	unsigned long unsent = c->out != NULL ? evbuffer_get_length(c->out) : 0;
+	bool over = unsent > cap;
+	bool was_over = c->owner.out_unsent > c->owner.out_cap;
+
+	if (c->closed ||
+	    (cap == c->owner.out_cap && unsent == c->owner.out_unsent))
+		return;
+	/*
+	 * The scheduler needs the exact figure only while this client has
+	 * jobs (one may wait on it); otherwise only crossing the cap.  So a
+	 * ping-only client never takes the pool's lock here.
+	 */
+	if (cap == c->owner.out_cap && over == was_over && c->inflight == 0)
+		return;
+	pool_owner_output(c->server->pool, &c->owner, cap, unsent);
 }
 
 void
@@ -268,6 +343,7 @@ conn_resume(struct conn *c)
 	if (c->closed)
 		return;
 	conn_ref(c); /* processing or set_reading may close c */
+	conn_report_output(c);
 	if (c->server->state == SERVER_RUNNING)
 		conn_process(c, false);
 	set_reading(c);
@@ -468,7 +544,8 @@ conn_flush(struct conn *c)
 		event_del(c->wev);
 		c->write_on = false;
 	}
-	/* Output drained (even partly): may it read again? */
+	/* Output drained (even partly): may its jobs start, may it read? */
+	conn_report_output(c);
 	conn_resume(c);
 	/* Both callers hold a reference, so c outlives a close above. */
 	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */

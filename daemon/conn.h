@@ -45,6 +45,8 @@ struct conn {
 	unsigned inflight; /* admitted, not yet answered */
 
 	struct sched_owner owner; /* this client's waiting jobs */
+	/* Its big request lines being parsed: never held by its output. */
+	struct sched_owner parse_owner;
 
 	bool eof;      /* the peer shut down its side */
 	bool closed;   /* socket gone */
@@ -67,6 +69,21 @@ void conn_unref(struct conn *);
 void conn_send(struct conn *, const char *bytes, size_t len);
 /* Queue a malloc'd reply without copying; takes ownership. */
 void conn_send_owned(struct conn *, char *bytes, size_t len);
+
+/*
+ * Queue a malloc'd reply (taken over) that holds charge bytes of the
+ * daemon-wide output budget: they are given back when the bytes have
+ * been written to the socket, or dropped with the connection.
+ */
+void conn_send_charged(
+    struct conn *, char *bytes, size_t len, unsigned long charge);
+/* The same into any buffer (a batch's); 0, or -1 (nothing taken over). */
+int conn_buffer_add_charged(struct server *, struct evbuffer *, char *line,
+    size_t len, unsigned long charge);
+
+/* Tell the scheduler this connection's unsent output and cap (they
+ * decide whether its jobs may start). */
+void conn_report_output(struct conn *);
 
 /* Move a whole buffer's bytes to the output (batch replies). */
 void conn_send_buffer(struct conn *, struct evbuffer *);

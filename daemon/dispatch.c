@@ -74,9 +74,28 @@ send_error(
 	rpc_error_clear(err);
 }
 
+/*
+ * Give back the output a job reserved: its owner's part now (the job is
+ * over), and the daemon-wide part except the bytes its reply still holds
+ * in a buffer (out_kept, given back when written).
+ */
+static void
+release_output(struct job *job)
+{
+	struct sched_item *it = &job->work.item;
+
+	if (!it->charged || it->out_cost == 0 || job->conn == NULL)
+		return;
+	it->charged = false;
+	conn_report_output(job->conn); /* the reply is unsent output now */
+	pool_release_output(job->conn->server->pool, it->owner, it->out_cost,
+	    it->out_cost - job->out_kept);
+}
+
 void
 dispatch_job_free(struct job *job)
 {
+	release_output(job);
 	if (job->timer != NULL)
 		event_free(job->timer);
 	if (job->kind != NULL && job->kind->free != NULL)
@@ -169,11 +188,15 @@ answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
 		/* Out of memory formatting it: as in send_line. */
 		conn_close(c, "out of memory: a reply was lost");
 	}
+	if (line == NULL)
+		job->out_kept = 0;
 	if (job->batch != NULL) {
 		if (line != NULL)
-			batch_add(job->batch, line, len);
+			batch_add_charged(job->batch, line, len, job->out_kept);
 		batch_release(job->batch);
 		job->batch = NULL;
+	} else if (line != NULL && job->out_kept > 0) {
+		conn_send_charged(c, line, len, job->out_kept);
 	} else if (line != NULL) {
 		conn_send_owned(c, line, len);
 	}
@@ -291,6 +314,15 @@ job_work_complete(struct pool_work *work)
 		} else if (job->reply == NULL && job->id_json != NULL) {
 			answer_error(job, RPC_INTERNAL_ERROR);
 		} else {
+			/*
+			 * The reply holds up to the output it reserved until
+			 * it is written; the rest goes back at once.
+			 */
+			if (job->work.item.charged)
+				job->out_kept =
+				    job->reply_len < job->work.item.out_cost ?
+				    job->reply_len :
+				    job->work.item.out_cost;
 			answer(job, job->reply, job->reply_len,
 			    outcome_of(job->error_code));
 			job->reply = NULL;
@@ -563,6 +595,9 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	job->work.item.owner = &c->owner;
 	job->work.item.lane = kind->lane;
 	job->work.item.gate = kind->gate;
+	/* A reply bigger than the whole budget runs alone. */
+	if (job->work.item.out_cost > cfg->output_budget_bytes)
+		job->work.item.out_cost = cfg->output_budget_bytes;
 	job->work.run = job_work_run;
 	job->work.complete = job_work_complete;
 	rc = pool_submit(s->pool, &job->work);
@@ -746,7 +781,7 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 			memcpy(pw->line, line, len);
 			pw->len = len;
 			pw->conn = c;
-			pw->work.item.owner = &c->owner;
+			pw->work.item.owner = &c->parse_owner;
 			pw->work.item.lane = LANE_CPU;
 			pw->work.item.gate = POOL_GATE_NONE;
 			pw->work.run = parse_run;

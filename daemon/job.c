@@ -236,3 +236,10 @@ job_kind_find(const char *method, size_t len)
 			return *k;
 	return NULL;
 }
+
+unsigned long
+job_reply_cost(size_t raw_bytes)
+{
+	/* base64: 4 bytes per 3; the envelope, id and numbers fit in 1 KiB. */
+	return (unsigned long)((raw_bytes + 2) / 3 * 4) + 1024;
+}

@@ -62,7 +62,9 @@ struct job_kind {
 	 * Event thread.  Validate params (an object, or NULL when absent;
 	 * the common members timeout_ms and progress are already checked
 	 * and must be skipped, see job_params_check) and store what run
-	 * needs in job->arg, and for gated kinds job->work.item.cost.  Cheap
+	 * needs in job->arg, for gated kinds job->work.item.cost, and for
+	 * kinds whose reply may be large job->work.item.out_cost (the most
+	 * bytes the reply can have; job_reply_cost helps).  Cheap
 	 * checks only: anything proportional to a payload (base64 decode,
 	 * hashing) belongs in run.  0, or -1 with err set.
 	 */
@@ -126,6 +128,8 @@ struct job {
 	char *reply;
 	size_t reply_len;
 	int error_code; /* 0 on success */
+	/* Bytes of the output budget its queued reply holds until written. */
+	unsigned long out_kept;
 
 	/* Event-thread bookkeeping (conn.c, dispatch.c). */
 	bool answered;	     /* reply sent or dropped */
@@ -193,6 +197,12 @@ void job_params_common(
  * *lenp is the length). */
 int job_param_string(const json_t *params, const char *name, bool required,
     const char **out, size_t *lenp, struct rpc_error *);
+
+/*
+ * The most bytes of a reply line carrying raw bytes of data as base64,
+ * with room for the envelope: a kind's out_cost.
+ */
+unsigned long job_reply_cost(size_t raw_bytes);
 
 /* Look a method up in the job table; NULL when unknown. */
 const struct job_kind *job_kind_find(const char *method, size_t len);

@@ -88,13 +88,18 @@ lane_free(const struct lane *ln)
 	return ln->live > ln->busy ? ln->live - ln->busy : 0;
 }
 
+/*
+ * Waiting jobs of a lane: the blocked ones (a gate or their owner's
+ * output holds them), and the runnable ones beyond the free workers.
+ */
 static size_t
 lane_waiting(const struct pool *p, int l)
 {
-	size_t q = sched_queued(&p->sched, l);
+	size_t r = sched_runnable(&p->sched, l);
 	unsigned free_workers = lane_free(&p->lanes[l]);
 
-	return q > free_workers ? q - free_workers : 0;
+	return sched_blocked(&p->sched, l) +
+	    (r > free_workers ? r - free_workers : 0);
 }
 
 static size_t
@@ -135,14 +140,22 @@ wake_one(struct pool *p, int lane, bool deferred)
 	return true;
 }
 
-/* Wake as many idle workers as there are queued jobs for them.  mu held. */
+/* Wake as many idle workers as there are runnable jobs for them.  mu held. */
 static void
 wake_for_queue(struct pool *p, int lane)
 {
-	size_t q = sched_queued(&p->sched, lane);
+	size_t q = sched_runnable(&p->sched, lane);
 
 	for (size_t i = 0; i < q && wake_one(p, lane, false); i++)
 		;
+}
+
+/* Budget came back: jobs of any lane may have become runnable. */
+static void
+wake_all_lanes(struct pool *p)
+{
+	for (int l = 1; l < SCHED_LANES; l++)
+		wake_for_queue(p, l);
 }
 
 static void
@@ -239,10 +252,10 @@ worker_main(void *arg)
 
 		pthread_mutex_lock(&p->mu);
 		ln->busy--;
-		if (it->gate != SCHED_GATE_NONE) {
+		if (it->gate != SCHED_GATE_NONE && it->cost > 0) {
 			sched_release(&p->sched, it->gate, it->cost);
 			/* Freed budget may let more than one gated job go. */
-			wake_for_queue(p, w->lane);
+			wake_all_lanes(p);
 		}
 		done = work; /* posted after the next pop */
 	}
@@ -351,7 +364,9 @@ pool_new(const struct pool_params *pp)
 	pthread_mutex_init(&p->cmu, NULL);
 	sched_init(&p->sched);
 	for (int g = 0; g < SCHED_GATES; g++)
-		sched_set_budget(&p->sched, g, pp->gate_budget[g]);
+		sched_set_budget(&p->sched, g,
+		    pp->gate_budget[g] ? pp->gate_budget[g] :
+					 (unsigned long)-1);
 	p->queue_max = pp->queue_max;
 	p->batch_lane = pp->batch_lane;
 	p->batch_nice = pp->batch_nice;
@@ -453,13 +468,18 @@ submit(struct pool *p, struct pool_work *work, bool internal)
 	pthread_mutex_lock(&p->mu);
 	if (p->closed && !internal) {
 		rc = -ESHUTDOWN;
-	} else if ((sched_queued(&p->sched, it->lane) < lane_free(ln) &&
-		       sched_gate_fits(&p->sched, it->gate, it->cost)) ||
+	} else if ((sched_runnable(&p->sched, it->lane) < lane_free(ln) &&
+		       sched_fits(&p->sched, it)) ||
 	    internal || pool_depth_locked(p) < p->queue_max) {
-		/* A free worker takes it at once, or it may wait. */
+		/*
+		 * A free worker takes it at once, or it may wait: runnable
+		 * behind others, or blocked by a gate or its owner's output
+		 * (counted as waiting either way).
+		 */
 		atomic_store(&work->state, POOL_WORK_QUEUED);
 		sched_push(&p->sched, it);
-		wake_one(p, it->lane, true);
+		if (it->charged)
+			wake_one(p, it->lane, true);
 	} else {
 		rc = -EAGAIN;
 	}
@@ -486,8 +506,10 @@ pool_cancel(struct pool *p, struct pool_work *work)
 
 	pthread_mutex_lock(&p->mu);
 	removed = sched_remove(&p->sched, &work->item);
-	if (removed)
+	if (removed) {
 		atomic_store(&work->state, POOL_WORK_NEW);
+		wake_all_lanes(p); /* its budget may let others go */
+	}
 	pthread_mutex_unlock(&p->mu);
 	return removed;
 }
@@ -610,8 +632,29 @@ pool_set_gate_budget(struct pool *p, int gate, unsigned long budget)
 {
 	pthread_mutex_lock(&p->mu);
 	sched_set_budget(&p->sched, gate, budget);
-	for (int l = 1; l < SCHED_LANES; l++)
-		wake_for_queue(p, l);
+	wake_all_lanes(p);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+pool_release_output(struct pool *p, struct sched_owner *o,
+    unsigned long owner_bytes, unsigned long gate_bytes)
+{
+	if (owner_bytes == 0 && gate_bytes == 0)
+		return;
+	pthread_mutex_lock(&p->mu);
+	sched_release_output(&p->sched, o, owner_bytes, gate_bytes);
+	wake_all_lanes(p);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+pool_owner_output(struct pool *p, struct sched_owner *o, unsigned long cap,
+    unsigned long unsent)
+{
+	pthread_mutex_lock(&p->mu);
+	sched_owner_output(&p->sched, o, cap, unsent);
+	wake_all_lanes(p);
 	pthread_mutex_unlock(&p->mu);
 }
 

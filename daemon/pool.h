@@ -24,6 +24,7 @@
 
 #define POOL_GATE_NONE	     SCHED_GATE_NONE
 #define POOL_GATE_ARGON2_MEM 0
+#define POOL_GATE_OUTPUT     SCHED_GATE_OUTPUT
 
 enum pool_state {
 	POOL_WORK_NEW = 0,
@@ -41,7 +42,7 @@ struct pool_msg {
 };
 
 struct pool_work {
-	struct sched_item item;		 /* owner, lane, gate, cost */
+	struct sched_item item;		 /* owner, lane, gate, cost, out_cost */
 	void (*run)(struct pool_work *); /* worker */
 	/* Event thread, called by the pool's user when it collects the
 	 * completion; the pool itself never calls it. */
@@ -53,7 +54,7 @@ struct pool_work {
 struct pool_params {
 	unsigned workers[SCHED_LANES]; /* per lane; lane 0 unused */
 	unsigned queue_max;	       /* waiting jobs over all lanes */
-	unsigned long gate_budget[SCHED_GATES];
+	unsigned long gate_budget[SCHED_GATES]; /* 0: unlimited */
 	int batch_lane; /* lane whose workers run SCHED_BATCH */
 	int batch_nice; /* and their nice value */
 };
@@ -129,6 +130,18 @@ void pool_stop_admission(struct pool *);
 int pool_resize(struct pool *, int lane, unsigned workers);
 void pool_set_queue_max(struct pool *, unsigned queue_max);
 void pool_set_gate_budget(struct pool *, int gate, unsigned long budget);
+
+/*
+ * Event thread: give output back (see sched_release_output): owner_bytes
+ * of the owner's reservation when its job ended, gate_bytes of the
+ * daemon-wide output budget when the reply was written or dropped.
+ */
+void pool_release_output(struct pool *, struct sched_owner *,
+    unsigned long owner_bytes, unsigned long gate_bytes);
+
+/* Event thread: an owner's output cap and unsent bytes (a connection's). */
+void pool_owner_output(struct pool *, struct sched_owner *, unsigned long cap,
+    unsigned long unsent);
 
 struct pool_stats {
 	size_t depth; /* waiting jobs, all lanes */

@@ -124,6 +124,8 @@ server_reload(struct server *s)
 	pool_set_queue_max(s->pool, cfg->queue_max);
 	pool_set_gate_budget(
 	    s->pool, POOL_GATE_ARGON2_MEM, cfg->argon2_memory_budget_kib);
+	pool_set_gate_budget(
+	    s->pool, POOL_GATE_OUTPUT, cfg->output_budget_bytes);
 	log_set_level(cfg->log_level);
 	log_set_ratelimit(cfg->log_rate_interval_s, cfg->log_rate_burst);
 

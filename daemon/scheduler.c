@@ -1,6 +1,7 @@
 /*
- * scheduler.c - round-robin over owners, FIFO inside an owner, with resource
- * gates.  See scheduler.h.  Called with the pool mutex held; never allocates.
+ * scheduler.c - round-robin over owners, FIFO inside an owner, with
+ * resource gates charged when a job becomes runnable.  See scheduler.h.
+ * Called with the pool mutex held; never allocates.
  */
 #include <stddef.h>
 
@@ -11,24 +12,21 @@ sched_init(struct sched *s)
 {
 	for (int l = 0; l < SCHED_LANES; l++) {
 		TAILQ_INIT(&s->ring[l]);
-		s->queued[l] = 0;
+		s->runnable[l] = 0;
+		s->blocked[l] = 0;
 	}
+	TAILQ_INIT(&s->blocked_owners);
+	s->serial = 0;
 	for (int g = 0; g < SCHED_GATES; g++) {
 		s->gate_budget[g] = (unsigned long)-1;
 		s->gate_used[g] = 0;
 	}
 }
 
-void
-sched_set_budget(struct sched *s, int gate, unsigned long budget)
-{
-	s->gate_budget[gate] = budget;
-}
-
 bool
 sched_gate_fits(const struct sched *s, int gate, unsigned long cost)
 {
-	if (gate == SCHED_GATE_NONE)
+	if (gate == SCHED_GATE_NONE || cost == 0)
 		return true;
 	/*
 	 * A job dearer than the whole budget was admitted under a larger
@@ -42,27 +40,111 @@ sched_gate_fits(const struct sched *s, int gate, unsigned long cost)
 	    cost <= s->gate_budget[gate] - s->gate_used[gate];
 }
 
+/* May the owner start one more job of this output cost? */
+static bool
+owner_fits(const struct sched_owner *o, unsigned long out_cost)
+{
+	if (o->out_cap == 0)
+		return true;
+	if (o->out_unsent > o->out_cap)
+		return false;
+	return out_cost == 0 || o->out_reserved == 0 ||
+	    (o->out_reserved <= o->out_cap - o->out_unsent &&
+		out_cost <= o->out_cap - o->out_unsent - o->out_reserved);
+}
+
+bool
+sched_fits(const struct sched *s, const struct sched_item *it)
+{
+	return sched_gate_fits(s, it->gate, it->cost) &&
+	    sched_gate_fits(s, SCHED_GATE_OUTPUT, it->out_cost) &&
+	    owner_fits(it->owner, it->out_cost);
+}
+
+static void
+charge(struct sched *s, struct sched_item *it)
+{
+	if (it->gate != SCHED_GATE_NONE)
+		s->gate_used[it->gate] += it->cost;
+	s->gate_used[SCHED_GATE_OUTPUT] += it->out_cost;
+	it->owner->out_reserved += it->out_cost;
+	it->charged = true;
+}
+
+static void
+uncharge(struct sched *s, struct sched_item *it)
+{
+	if (it->gate != SCHED_GATE_NONE)
+		s->gate_used[it->gate] -= it->cost;
+	s->gate_used[SCHED_GATE_OUTPUT] -= it->out_cost;
+	it->owner->out_reserved -= it->out_cost;
+	it->charged = false;
+}
+
 static void
 owner_init_lane(struct sched_owner *o, int lane)
 {
-	/* A zeroed owner has an invalid TAILQ head: set it up on first use. */
-	if (o->fifo[lane].tqh_last == NULL)
+	/* A zeroed owner has invalid TAILQ heads: set them up on first use. */
+	if (o->fifo[lane].tqh_last == NULL) {
 		TAILQ_INIT(&o->fifo[lane]);
+		TAILQ_INIT(&o->blocked[lane]);
+	}
 }
 
-void
-sched_push(struct sched *s, struct sched_item *it)
+static void
+make_runnable(struct sched *s, struct sched_item *it)
 {
 	struct sched_owner *o = it->owner;
 	int lane = it->lane;
 
-	owner_init_lane(o, lane);
+	charge(s, it);
+	/* Served: behind every blocked owner served longer ago. */
+	o->served = ++s->serial;
+	if (o->in_blocked) {
+		TAILQ_REMOVE(&s->blocked_owners, o, blink);
+		TAILQ_INSERT_TAIL(&s->blocked_owners, o, blink);
+	}
 	TAILQ_INSERT_TAIL(&o->fifo[lane], it, link);
-	it->queued = true;
-	s->queued[lane]++;
+	s->runnable[lane]++;
 	if (!o->in_ring[lane]) {
 		TAILQ_INSERT_TAIL(&s->ring[lane], o, ring[lane]);
 		o->in_ring[lane] = true;
+	}
+}
+
+static void
+make_blocked(struct sched *s, struct sched_item *it)
+{
+	struct sched_owner *o = it->owner;
+
+	TAILQ_INSERT_TAIL(&o->blocked[it->lane], it, link);
+	s->blocked[it->lane]++;
+	o->nblocked++;
+	if (!o->in_blocked) {
+		struct sched_owner *at;
+
+		/* Kept in order of last service: the longest unserved first. */
+		TAILQ_FOREACH(at, &s->blocked_owners, blink)
+		if (at->served > o->served)
+			break;
+		if (at != NULL)
+			TAILQ_INSERT_BEFORE(at, o, blink);
+		else
+			TAILQ_INSERT_TAIL(&s->blocked_owners, o, blink);
+		o->in_blocked = true;
+	}
+}
+
+static void
+unlink_blocked(struct sched *s, struct sched_item *it)
+{
+	struct sched_owner *o = it->owner;
+
+	TAILQ_REMOVE(&o->blocked[it->lane], it, link);
+	s->blocked[it->lane]--;
+	if (--o->nblocked == 0 && o->in_blocked) {
+		TAILQ_REMOVE(&s->blocked_owners, o, blink);
+		o->in_blocked = false;
 	}
 }
 
@@ -75,41 +157,84 @@ owner_unlink_if_empty(struct sched *s, struct sched_owner *o, int lane)
 	}
 }
 
+/* The blocked jobs of one owner that fit now become runnable, in order. */
+static void
+promote_owner(struct sched *s, struct sched_owner *o)
+{
+	if (o->out_cap != 0 && o->out_unsent > o->out_cap)
+		return; /* nothing of it may start */
+	for (int l = 1; l < SCHED_LANES && o->nblocked > 0; l++) {
+		struct sched_item *it, *next;
+
+		if (o->blocked[l].tqh_last == NULL)
+			continue;
+		for (it = TAILQ_FIRST(&o->blocked[l]); it != NULL; it = next) {
+			next = TAILQ_NEXT(it, link);
+			if (!sched_fits(s, it))
+				continue;
+			unlink_blocked(s, it);
+			make_runnable(s, it);
+		}
+	}
+}
+
+/*
+ * Budget came back: promote what fits, owner by owner, the owner served
+ * longest ago first (make_runnable moves a served owner to the back), so
+ * a client that drains quickly cannot take the budget from one that has
+ * been waiting for it.
+ */
+static void
+promote_all(struct sched *s)
+{
+	struct sched_owner *o, *next,
+	    *last = TAILQ_LAST(&s->blocked_owners, sched_owners);
+
+	for (o = TAILQ_FIRST(&s->blocked_owners); o != NULL; o = next) {
+		next = o == last ? NULL : TAILQ_NEXT(o, blink);
+		promote_owner(s, o);
+	}
+}
+
+void
+sched_set_budget(struct sched *s, int gate, unsigned long budget)
+{
+	s->gate_budget[gate] = budget;
+	promote_all(s);
+}
+
+void
+sched_push(struct sched *s, struct sched_item *it)
+{
+	owner_init_lane(it->owner, it->lane);
+	it->queued = true;
+	if (sched_fits(s, it))
+		make_runnable(s, it);
+	else
+		make_blocked(s, it);
+}
+
 struct sched_item *
 sched_pop(struct sched *s, int lane)
 {
-	struct sched_owner *o;
+	struct sched_owner *o = TAILQ_FIRST(&s->ring[lane]);
 	struct sched_item *it;
 
-	TAILQ_FOREACH(o, &s->ring[lane], ring[lane])
-	{
-		/*
-		 * The first item of this owner that fits its gate: gated
-		 * work waiting for budget must not hold back the owner's
-		 * ungated work behind it.
-		 */
-		TAILQ_FOREACH(it, &o->fifo[lane], link)
-		if (sched_gate_fits(s, it->gate, it->cost))
-			break;
-		if (it == NULL)
-			continue;
+	if (o == NULL)
+		return NULL;
+	it = TAILQ_FIRST(&o->fifo[lane]);
+	TAILQ_REMOVE(&o->fifo[lane], it, link);
+	it->queued = false;
+	s->runnable[lane]--;
 
-		TAILQ_REMOVE(&o->fifo[lane], it, link);
-		it->queued = false;
-		s->queued[lane]--;
-		if (it->gate != SCHED_GATE_NONE)
-			s->gate_used[it->gate] += it->cost;
-
-		/* Served: this owner goes to the back of the ring. */
-		TAILQ_REMOVE(&s->ring[lane], o, ring[lane]);
-		o->in_ring[lane] = false;
-		if (!TAILQ_EMPTY(&o->fifo[lane])) {
-			TAILQ_INSERT_TAIL(&s->ring[lane], o, ring[lane]);
-			o->in_ring[lane] = true;
-		}
-		return it;
+	/* Served: this owner goes to the back of the ring. */
+	TAILQ_REMOVE(&s->ring[lane], o, ring[lane]);
+	o->in_ring[lane] = false;
+	if (!TAILQ_EMPTY(&o->fifo[lane])) {
+		TAILQ_INSERT_TAIL(&s->ring[lane], o, ring[lane]);
+		o->in_ring[lane] = true;
 	}
-	return NULL;
+	return it;
 }
 
 bool
@@ -117,22 +242,82 @@ sched_remove(struct sched *s, struct sched_item *it)
 {
 	if (!it->queued)
 		return false;
-	TAILQ_REMOVE(&it->owner->fifo[it->lane], it, link);
 	it->queued = false;
-	s->queued[it->lane]--;
+	if (!it->charged) {
+		unlink_blocked(s, it);
+		return true;
+	}
+	TAILQ_REMOVE(&it->owner->fifo[it->lane], it, link);
+	s->runnable[it->lane]--;
 	owner_unlink_if_empty(s, it->owner, it->lane);
+	uncharge(s, it);
+	promote_all(s);
 	return true;
 }
 
 void
 sched_release(struct sched *s, int gate, unsigned long cost)
 {
-	if (gate != SCHED_GATE_NONE)
-		s->gate_used[gate] -= cost;
+	if (gate == SCHED_GATE_NONE || cost == 0)
+		return;
+	s->gate_used[gate] -= cost;
+	promote_all(s);
+}
+
+void
+sched_release_output(struct sched *s, struct sched_owner *o,
+    unsigned long owner_bytes, unsigned long gate_bytes)
+{
+	if (o != NULL)
+		o->out_reserved -= owner_bytes;
+	s->gate_used[SCHED_GATE_OUTPUT] -= gate_bytes;
+	promote_all(s);
+}
+
+void
+sched_owner_output(struct sched *s, struct sched_owner *o, unsigned long cap,
+    unsigned long unsent)
+{
+	bool was_over = o->out_cap != 0 && o->out_unsent > o->out_cap;
+
+	o->out_cap = cap;
+	o->out_unsent = unsent;
+	if (cap != 0 && unsent > cap && !was_over) {
+		/* Over its cap: its runnable jobs wait again, uncharged. */
+		for (int l = 1; l < SCHED_LANES; l++) {
+			struct sched_item *it;
+
+			if (o->fifo[l].tqh_last == NULL)
+				continue;
+			while ((it = TAILQ_FIRST(&o->fifo[l])) != NULL) {
+				TAILQ_REMOVE(&o->fifo[l], it, link);
+				s->runnable[l]--;
+				uncharge(s, it);
+				make_blocked(s, it);
+			}
+			owner_unlink_if_empty(s, o, l);
+		}
+		promote_all(s); /* their budget may serve others */
+	} else if (o->nblocked > 0) {
+		/* In turn: others may wait for the same budget. */
+		promote_all(s);
+	}
 }
 
 size_t
 sched_queued(const struct sched *s, int lane)
 {
-	return s->queued[lane];
+	return s->runnable[lane] + s->blocked[lane];
+}
+
+size_t
+sched_runnable(const struct sched *s, int lane)
+{
+	return s->runnable[lane];
+}
+
+size_t
+sched_blocked(const struct sched *s, int lane)
+{
+	return s->blocked[lane];
 }

@@ -4,15 +4,29 @@
  * its mutex around every call.
  *
  * Waiting jobs are kept per owner (one owner per client connection) in
- * FIFO order, and the owners with waiting jobs of a lane sit in a ring
+ * FIFO order, and the owners with runnable jobs of a lane sit in a ring
  * that is served round-robin, so one client with thousands of queued jobs
  * delays another client's job by at most about one job per worker.
  *
- * Resource gates (argon2's memory budget) are checked at pop time: a job
- * whose cost does not fit in what is left of its gate's budget is skipped,
- * so it waits without holding a worker, and the next owner is served.
- * A job whose cost exceeds the whole budget (admitted before a reload
- * lowered it) runs when its gate is empty, and alone.
+ * Resource gates: a job may cost units of several daemon-wide budgets
+ * (argon2's memory, the output budget), and its owner may limit the
+ * output it holds (the connection's unsent bytes plus the output its
+ * admitted jobs may still produce).  A queued job is either
+ *  - runnable: its costs are charged to the gates now, and the next free
+ *    worker takes it; or
+ *  - blocked: it does not fit (a gate is full, or its owner's output is
+ *    over the owner's cap); it waits without holding a worker or any
+ *    budget, and becomes runnable (charged) as soon as it fits again.
+ * Charging at the moment a job becomes runnable (not when a worker pops
+ * it) lets admission know at once whether a job will run or wait, so a
+ * blocked job always counts as waiting (queue.depth, queue_max).
+ *
+ * The run gate (item->gate, argon2 memory) is given back when the run
+ * ends; the output gate (SCHED_GATE_OUTPUT) when the reply has left the
+ * daemon, by sched_release_output().
+ *
+ * A job whose cost exceeds the whole budget of a gate (admitted before a
+ * reload lowered it) runs when that gate is empty, and alone.
  */
 #ifndef SBK_SCHED_H
 #define SBK_SCHED_H
@@ -21,18 +35,34 @@
 #include <stddef.h>
 #include <sys/queue.h>
 
-#define SCHED_LANES	3 /* indexed by enum job_lane; 0 is unused */
-#define SCHED_GATES	1
-#define SCHED_GATE_NONE (-1)
+#define SCHED_LANES	  3 /* indexed by enum job_lane; 0 is unused */
+#define SCHED_GATES	  2
+#define SCHED_GATE_NONE	  (-1)
+#define SCHED_GATE_OUTPUT 1 /* the daemon-wide output budget, in bytes */
 
 struct sched_item;
 TAILQ_HEAD(sched_fifo, sched_item);
 
 /* One client's waiting jobs.  Embedded in the connection; zero it first. */
 struct sched_owner {
-	struct sched_fifo fifo[SCHED_LANES];
+	struct sched_fifo fifo[SCHED_LANES];	/* runnable, charged */
+	struct sched_fifo blocked[SCHED_LANES]; /* waiting to fit */
 	TAILQ_ENTRY(sched_owner) ring[SCHED_LANES];
 	bool in_ring[SCHED_LANES];
+	TAILQ_ENTRY(sched_owner) blink; /* on sched.blocked_owners */
+	bool in_blocked;
+	size_t nblocked;
+	unsigned long long served; /* when a job of it last became runnable */
+	/*
+	 * The owner's output: out_cap 0 means no limit of its own.  A job
+	 * of an owner whose unsent output is over out_cap does not start;
+	 * otherwise a job with an output cost starts while unsent plus the
+	 * output reserved by its running jobs stays within out_cap, and one
+	 * such job always may (so a reply bigger than the cap still runs).
+	 */
+	unsigned long out_cap;
+	unsigned long out_unsent;
+	unsigned long out_reserved;
 };
 
 /* One waiting job.  Embedded in struct pool_work. */
@@ -40,43 +70,76 @@ struct sched_item {
 	TAILQ_ENTRY(sched_item) link;
 	struct sched_owner *owner;
 	int lane;
-	int gate;	    /* SCHED_GATE_NONE or 0.. */
-	unsigned long cost; /* units of the gate's budget */
-	bool queued;
+	int gate;		/* run gate: SCHED_GATE_NONE or 0.. */
+	unsigned long cost;	/* units of the run gate's budget */
+	unsigned long out_cost; /* bytes of SCHED_GATE_OUTPUT */
+	bool queued;		/* in a fifo or blocked list */
+	bool charged;		/* costs charged (runnable, popped) */
 };
 
 TAILQ_HEAD(sched_ring, sched_owner);
+TAILQ_HEAD(sched_owners, sched_owner);
 
 struct sched {
 	struct sched_ring ring[SCHED_LANES];
-	size_t queued[SCHED_LANES];
+	struct sched_owners blocked_owners;
+	size_t runnable[SCHED_LANES];
+	size_t blocked[SCHED_LANES];
 	unsigned long gate_budget[SCHED_GATES];
 	unsigned long gate_used[SCHED_GATES];
+	unsigned long long serial; /* of the last owner served */
 };
 
 void sched_init(struct sched *);
+/* Set a budget; blocked jobs that now fit become runnable. */
 void sched_set_budget(struct sched *, int gate, unsigned long budget);
 
 /* Can a job of this gate and cost run now, as far as the gate goes? */
 bool sched_gate_fits(const struct sched *, int gate, unsigned long cost);
 
-/* Append an item to its owner's FIFO (item->owner, lane, gate, cost set). */
+/* Would this item be runnable if pushed now (gates and owner)? */
+bool sched_fits(const struct sched *, const struct sched_item *);
+
+/*
+ * Append an item to its owner's FIFO (item->owner, lane, gate, cost,
+ * out_cost set): runnable and charged if it fits, else blocked.
+ */
 void sched_push(struct sched *, struct sched_item *);
 
 /*
- * Take the next item of a lane: round-robin over owners, FIFO inside an
- * owner, skipping owners whose head does not fit its gate.  The item's
- * cost is charged to its gate.  NULL when nothing can run.
+ * Take the next runnable item of a lane: round-robin over owners, FIFO
+ * inside an owner.  Its costs stay charged.  NULL when nothing can run.
  */
 struct sched_item *sched_pop(struct sched *, int lane);
 
-/* Remove a waiting item (cancel, deadline, disconnect).  False if it was
- * not waiting. */
+/*
+ * Remove a waiting item (cancel, deadline, disconnect), uncharging it if
+ * it was runnable.  False if it was not waiting.
+ */
 bool sched_remove(struct sched *, struct sched_item *);
 
-/* A popped item finished: give its cost back to its gate. */
+/* A popped item's run ended: give its run-gate cost back. */
 void sched_release(struct sched *, int gate, unsigned long cost);
 
+/*
+ * Output given back: owner_bytes of owner's reservation (the job ended:
+ * its reply now counts as unsent), gate_bytes of the output gate (the
+ * bytes left the daemon, or will never be produced).  owner may be NULL.
+ */
+void sched_release_output(struct sched *, struct sched_owner *,
+    unsigned long owner_bytes, unsigned long gate_bytes);
+
+/*
+ * The owner's cap and unsent output changed: runnable jobs of an owner
+ * now over its cap go back to blocked (uncharged); blocked ones that now
+ * fit become runnable.
+ */
+void sched_owner_output(struct sched *, struct sched_owner *, unsigned long cap,
+    unsigned long unsent);
+
+/* Queued items of a lane: all, runnable, blocked. */
 size_t sched_queued(const struct sched *, int lane);
+size_t sched_runnable(const struct sched *, int lane);
+size_t sched_blocked(const struct sched *, int lane);
 
 #endif /* SBK_SCHED_H */

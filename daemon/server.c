@@ -204,6 +204,7 @@ server_init(
 	pp.batch_lane = LANE_CPU;
 	pp.batch_nice = (int)cfg->cpu_worker_nice;
 	pp.gate_budget[POOL_GATE_ARGON2_MEM] = cfg->argon2_memory_budget_kib;
+	pp.gate_budget[POOL_GATE_OUTPUT] = cfg->output_budget_bytes;
 	s->pool = pool_new(&pp);
 	if (s->pool == NULL) {
 		log_err("cannot start the worker pools: %s", strerror(errno));

@@ -110,50 +110,127 @@ START_TEST(remove_waiting_item)
 }
 END_TEST
 
+/* Push with a run gate and cost (charged at push when it fits). */
+static struct sched_item *
+push_gated(int i, int owner, int gate, unsigned long cost)
+{
+	items[i].owner = &owners[owner];
+	items[i].lane = LANE;
+	items[i].gate = gate;
+	items[i].cost = cost;
+	sched_push(&s, &items[i]);
+	return &items[i];
+}
+
 START_TEST(gate_skips_what_does_not_fit)
 {
-	struct sched_item *big, *small;
-
 	sched_set_budget(&s, 0, 100);
-	big = push(0, 0);
-	big->gate = 0;
-	big->cost = 80;
-	small = push(1, 1);
-	small->gate = 0;
-	small->cost = 30;
-	push(2, 1); /* ungated, behind small */
+	push_gated(0, 0, 0, 80);
+	push_gated(1, 1, 0, 30);
+	push(2, 1); /* ungated, behind the gated one */
+	/* big is charged at push; small waits, blocked, uncharged. */
+	ck_assert_uint_eq(s.gate_used[0], 80);
+	ck_assert_uint_eq(sched_runnable(&s, LANE), 2);
+	ck_assert_uint_eq(sched_blocked(&s, LANE), 1);
 
-	ck_assert_int_eq(pop_index(), 0); /* big: 80 of 100 used */
+	ck_assert_int_eq(pop_index(), 0);
 	/* small does not fit; owner 1's ungated job must not wait for it. */
 	ck_assert_int_eq(pop_index(), 2);
 	ck_assert_int_eq(pop_index(), -1);
 	ck_assert(!sched_gate_fits(&s, 0, 30));
 	sched_release(&s, 0, 80);
-	ck_assert(sched_gate_fits(&s, 0, 30));
-	ck_assert_int_eq(pop_index(), 1);
+	ck_assert_uint_eq(sched_blocked(&s, LANE), 0);
 	ck_assert_uint_eq(s.gate_used[0], 30);
+	ck_assert_int_eq(pop_index(), 1);
 }
 END_TEST
 
 START_TEST(gate_budget_never_exceeded)
 {
-	unsigned long used = 0;
-	int n;
+	unsigned long running = 0;
+	int n, left = 30;
 
 	sched_set_budget(&s, 0, 100);
-	for (int i = 0; i < 30; i++) {
-		push(i, i % 4)->gate = 0;
-		items[i].cost = 7 + (i * 13) % 40;
-	}
-	while ((n = pop_index()) >= 0) {
-		used += items[n].cost;
-		ck_assert_uint_le(used, 100);
-		ck_assert_uint_eq(s.gate_used[0], used);
-		if (used > 60) {
-			sched_release(&s, 0, used);
-			used = 0;
+	for (int i = 0; i < 30; i++)
+		push_gated(i, i % 4, 0, 7 + (i * 13) % 40);
+	while (left > 0) {
+		while ((n = pop_index()) >= 0) {
+			running += items[n].cost;
+			left--;
+			ck_assert_uint_le(s.gate_used[0], 100);
+			ck_assert_uint_le(running, s.gate_used[0]);
 		}
+		/* Everything running ends: the blocked ones get their turn. */
+		sched_release(&s, 0, running);
+		running = 0;
+		ck_assert_uint_eq(sched_queued(&s, LANE), (size_t)left);
 	}
+	ck_assert_uint_eq(s.gate_used[0], 0);
+}
+END_TEST
+
+START_TEST(removing_a_runnable_item_frees_its_budget)
+{
+	struct sched_item *a;
+
+	sched_set_budget(&s, 0, 100);
+	a = push_gated(0, 0, 0, 100);
+	push_gated(1, 1, 0, 100);
+	ck_assert_uint_eq(sched_blocked(&s, LANE), 1);
+	ck_assert(sched_remove(&s, a));
+	/* The blocked one fits now: runnable, charged. */
+	ck_assert_uint_eq(sched_blocked(&s, LANE), 0);
+	ck_assert_uint_eq(s.gate_used[0], 100);
+	ck_assert_int_eq(pop_index(), 1);
+}
+END_TEST
+
+START_TEST(owner_output_holds_its_jobs)
+{
+	struct sched_owner *o = &owners[0];
+
+	sched_owner_output(&s, o, 1000, 0);
+	items[0].out_cost = 5000; /* bigger than the cap: alone it may */
+	push(0, 0);
+	items[1].out_cost = 100;
+	push(1, 0);
+	ck_assert_uint_eq(sched_runnable(&s, LANE), 1);
+	ck_assert_uint_eq(sched_blocked(&s, LANE), 1);
+	ck_assert_uint_eq(o->out_reserved, 5000);
+	ck_assert_int_eq(pop_index(), 0);
+	/* Its reply is unsent now (over the cap); its reservation ends. */
+	sched_owner_output(&s, o, 1000, 5000);
+	sched_release_output(&s, o, 5000, 0);
+	ck_assert_uint_eq(sched_blocked(&s, LANE), 1);
+	push(2, 0); /* no output cost, still held: over the cap */
+	ck_assert_uint_eq(sched_blocked(&s, LANE), 2);
+	ck_assert_int_eq(pop_index(), -1);
+	/* Drained: both go. */
+	sched_owner_output(&s, o, 1000, 0);
+	ck_assert_uint_eq(sched_runnable(&s, LANE), 2);
+	ck_assert_int_eq(pop_index(), 1);
+	ck_assert_int_eq(pop_index(), 2);
+}
+END_TEST
+
+START_TEST(owner_over_cap_gives_back_runnable_jobs)
+{
+	struct sched_owner *o = &owners[0];
+
+	sched_set_budget(&s, SCHED_GATE_OUTPUT, 1000);
+	sched_owner_output(&s, o, 1000, 0);
+	items[0].out_cost = 600;
+	push(0, 0);
+	items[1].out_cost = 600;
+	push(1, 1); /* another owner: the global budget blocks it */
+	ck_assert_uint_eq(sched_blocked(&s, LANE), 1);
+	/* Owner 0 goes over its cap before its job started. */
+	sched_owner_output(&s, o, 1000, 2000);
+	ck_assert_uint_eq(o->out_reserved, 0);
+	/* Its 600 bytes of the budget went to owner 1's job. */
+	ck_assert_int_eq(pop_index(), 1);
+	ck_assert_int_eq(pop_index(), -1);
+	ck_assert_uint_eq(s.gate_used[SCHED_GATE_OUTPUT], 600);
 }
 END_TEST
 
@@ -164,24 +241,19 @@ END_TEST
  */
 START_TEST(gate_lowered_below_admitted_cost)
 {
-	struct sched_item *a, *b, *small;
-
 	sched_set_budget(&s, 0, 128);
-	a = push(0, 0);
-	b = push(1, 1);
-	a->gate = b->gate = 0;
-	a->cost = b->cost = 128;
+	push_gated(0, 0, 0, 128);
+	push_gated(1, 1, 0, 128);
 	ck_assert_int_eq(pop_index(), 0);
 	sched_set_budget(&s, 0, 64);
 	ck_assert_int_eq(pop_index(), -1); /* a still runs */
 	sched_release(&s, 0, 128);
 	ck_assert_int_eq(pop_index(), 1); /* b, alone */
-	small = push(2, 2);
-	small->gate = 0;
-	small->cost = 8;
+	push_gated(2, 2, 0, 8);
 	ck_assert_int_eq(pop_index(), -1); /* nothing joins b */
 	sched_release(&s, 0, 128);
-	ck_assert_uint_eq(s.gate_used[0], 0);
+	/* small became runnable, charged, when b gave its cost back. */
+	ck_assert_uint_eq(s.gate_used[0], 8);
 	ck_assert_int_eq(pop_index(), 2);
 }
 END_TEST
@@ -201,6 +273,9 @@ sched_suite(void)
 	tcase_add_test(tc, gate_skips_what_does_not_fit);
 	tcase_add_test(tc, gate_budget_never_exceeded);
 	tcase_add_test(tc, gate_lowered_below_admitted_cost);
+	tcase_add_test(tc, removing_a_runnable_item_frees_its_budget);
+	tcase_add_test(tc, owner_output_holds_its_jobs);
+	tcase_add_test(tc, owner_over_cap_gives_back_runnable_jobs);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -61,6 +61,8 @@ file_read_parse(struct job *job, const json_t *params,
 	a->offset = (uint64_t)offset;
 	a->length = (size_t)length;
 	job->arg = a;
+	/* Its reply holds up to length bytes, as base64 (scheduler.h). */
+	job->work.item.out_cost = job_reply_cost(a->length);
 	return (0);
 }
 

@@ -134,6 +134,14 @@ zs_parse(struct job *job, const json_t *params, const struct sbk_config *cfg,
 	/* zstd itself reads level 0 as its default, 3. */
 	a->level = (int)level;
 	job->arg = a;
+	/*
+	 * The most an inline reply can hold (scheduler.h): compressed, the
+	 * bound of the decoded input; decompressed, max_output_bytes.
+	 */
+	if (a->b64 != NULL)
+		job->work.item.out_cost = job_reply_cost(compress ?
+			ZSTD_compressBound(a->b64len / 4 * 3 + 3) :
+			cfg->zstd_max_output_bytes);
 	return (0);
 
 fail:
