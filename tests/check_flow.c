@@ -1310,8 +1310,12 @@ START_TEST(test_budget_wait_counts)
 		    i, 6 * hx_slow());
 	/* The three refusals come at once. */
 	for (int i = 0; i < 3; i++) {
+		char *id;
+
 		r[i] = hx_read_json(c);
-		hx_expect_error(r[i], hx_reply_id(r[i]), -32000);
+		id = hx_reply_id(r[i]);
+		hx_expect_error(r[i], id, -32000);
+		free(id);
 		refused++;
 	}
 	/* Once a worker has taken the first: one runs, one waits. */
@@ -1323,8 +1327,12 @@ START_TEST(test_budget_wait_counts)
 	    hx_int_at(st, "queue.depth"), hx_int_at(st, "workers.cpu.queued"));
 	json_decref(st);
 	for (int i = 3; i < 5; i++) {
+		char *id;
+
 		r[i] = hx_read_json(c);
-		hx_expect_result(r[i], hx_reply_id(r[i]));
+		id = hx_reply_id(r[i]);
+		hx_expect_result(r[i], id);
+		free(id);
 		ok++;
 	}
 	ck_assert_int_eq(ok, 2);
