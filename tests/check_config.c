@@ -808,6 +808,7 @@ START_TEST(test_shipped_conf_uncommented)
 		"max_connections",
 		"max_request_bytes",
 		"max_output_bytes_per_conn",
+		"output_budget_bytes",
 		"shutdown_timeout_s",
 		"enable_test_methods",
 		"log_level",
