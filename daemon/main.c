@@ -162,7 +162,16 @@ main(int argc, char **argv)
 	rc = server_init(&server, cfg, &sopts) < 0 ? 1 : 0;
 	if (rc == 0)
 		server_run(&server);
-	server_fini(&server);
+	if (!server_fini(&server)) {
+		/*
+		 * Workers still run jobs that cannot be stopped (argon2),
+		 * whose replies were -32006 at shutdown_timeout_s: leave now
+		 * rather than wait for them.  Their memory is theirs until the
+		 * process ends, so skip the exit handlers (and leak checks).
+		 */
+		log_info("sbkd stopped, leaving running workers behind");
+		_exit(rc);
+	}
 	if (rc == 0)
 		log_info("sbkd stopped");
 	return rc;

@@ -84,6 +84,7 @@ shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	    (unsigned long long)s->jobs_in_pool, s->cfg->shutdown_timeout_s);
 	dispatch_abort_all(s);
 	conn_flush_dirty(s);
+	s->gave_up = true;
 	/* Whatever could not be written by now will not be. */
 	s->state = SERVER_DONE;
 	event_base_loopbreak(s->base);
@@ -254,7 +255,10 @@ server_run(struct server *s)
 	}
 }
 
-void
+/* After shutdown_timeout_s, how long cooperative jobs get to stop. */
+#define SERVER_STOP_GRACE_MS 200
+
+bool
 server_fini(struct server *s)
 {
 	struct conn *c;
@@ -272,10 +276,26 @@ server_fini(struct server *s)
 		struct pollfd pfd = { .fd = pool_event_fd(s->pool),
 			.events = POLLIN };
 
+		uint64_t until =
+		    clock_now_ns() + (uint64_t)SERVER_STOP_GRACE_MS * 1000000;
+
 		pool_stop_admission(s->pool);
 		while (s->jobs_in_pool > 0) {
+			/*
+			 * Past shutdown_timeout_s every job was answered
+			 * -32006 and told to stop: cooperative ones do at
+			 * their next checkpoint, argon2 never does.  Do not
+			 * wait for those (issue 11: the exit is on time too).
+			 */
+			if (s->gave_up && clock_now_ns() >= until) {
+				log_warn("shutdown: leaving %llu jobs that "
+					 "cannot be stopped (argon2)",
+				    (unsigned long long)s->jobs_in_pool);
+				return false;
+			}
 			pool_kick(s->pool);
-			if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+			if (poll(&pfd, 1, s->gave_up ? 20 : 1000) < 0 &&
+			    errno != EINTR)
 				break;
 			pool_collect(s->pool, dispatch_collect_cb, s);
 		}
@@ -295,4 +315,5 @@ server_fini(struct server *s)
 		event_base_free(s->base);
 	stats_free(&s->stats);
 	config_release(s->cfg);
+	return true;
 }

@@ -65,6 +65,7 @@ struct server {
 
 	uint64_t iter_start_ns; /* first callback this iteration */
 	uint64_t recent_job_ns; /* moving average of run times */
+	bool gave_up;		/* shutdown_timeout_s passed with jobs left */
 };
 
 /*
@@ -75,7 +76,12 @@ int server_init(
     struct server *, struct sbk_config *, const struct server_opts *);
 /* Run until a SIGTERM/SIGINT drain has finished. */
 void server_run(struct server *);
-void server_fini(struct server *);
+/*
+ * Tear down.  False when workers were left running jobs that cannot be
+ * stopped (after shutdown_timeout_s): then nothing they may touch was
+ * freed, and the caller must end the process at once (_exit).
+ */
+bool server_fini(struct server *);
 
 /* Every event callback starts with this, for the loop-lag figures. */
 void server_mark_busy(struct server *);
