@@ -1388,6 +1388,60 @@ START_TEST(test_budget_wait_deadline_cancel)
 }
 END_TEST
 
+/*
+ * Defect 5: a line over 64 KiB is parsed off the event thread, but its
+ * deadline counts from when the line was complete, and the lines after it
+ * on the same connection are not held behind it.  One CPU worker busy on
+ * a long spin; a ~137 KB zstd.compress with timeout_ms 200, then a ping,
+ * on one connection: the ping is answered first, the compress -32001
+ * while the spin still runs (before the fix: success after the spin, and
+ * the ping only then).
+ */
+START_TEST(test_big_line_deadline_and_ping)
+{
+	struct hx_conn *c, *sc;
+	json_t *r;
+	char *data;
+	size_t n = 137 * 1024;
+
+	hx_daemon_up(&d,
+	    "[daemon]\nenable_test_methods = true\n"
+	    "[pool]\ncpu_workers = 1\n");
+	sc = hx_connect(&d);
+	c = hx_connect(&d);
+	hx_send_line(sc,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"spin\",\"method\":"
+	    "\"spin\",\"params\":{\"ms\":6000}}");
+	json_decref(hx_wait_stat(c, "workers.cpu.busy", 1));
+	data = malloc(n + 1);
+	ck_assert_ptr_nonnull(data);
+	memset(data, 'A', n);
+	data[n] = '\0';
+	hx_sendf(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"z\",\"method\":\"zstd.compress\","
+	    "\"params\":{\"data_b64\":\"%s\",\"timeout_ms\":200}}",
+	    data);
+	free(data);
+	hx_send_line(
+	    c, "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":\"ping\"}");
+	r = hx_read_json(c);
+	hx_expect_result(r, "\"p\"");
+	json_decref(r);
+	r = hx_read_json(c);
+	hx_expect_error(r, "\"z\"", -32001);
+	json_decref(r);
+	/* ...while the spin still runs: the deadline was kept. */
+	r = hx_stats_on(c);
+	ck_assert_int_eq(hx_int_at(r, "workers.cpu.busy"), 1);
+	json_decref(r);
+	r = hx_read_json(sc);
+	hx_expect_result(r, "\"spin\"");
+	json_decref(r);
+	hx_close(c);
+	hx_close(sc);
+}
+END_TEST
+
 static Suite *
 flow_suite(void)
 {
@@ -1436,6 +1490,7 @@ flow_suite(void)
 	tcase_add_test(tc, test_zstd_bombs);
 	tcase_add_test(tc, test_budget_wait_counts);
 	tcase_add_test(tc, test_budget_wait_deadline_cancel);
+	tcase_add_test(tc, test_big_line_deadline_and_ping);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("access");
