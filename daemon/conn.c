@@ -294,7 +294,8 @@ output_held(struct conn *c)
 static bool
 conn_should_read(struct conn *c, bool draining)
 {
-	if (c->closed || c->parsing)
+	/* A second big line waits for the first (bounds the input). */
+	if (c->closed || c->parse_wait)
 		return false;
 	if (draining) /* each line is answered -32006 at once */
 		return true;
@@ -415,6 +416,17 @@ conn_process(struct conn *c, bool draining)
 		} else {
 			total = eol.pos + 1;
 			line_len = eol.pos;
+		}
+		/*
+		 * One big line per connection on the parser lane; the lines
+		 * after it go on, but a second big one waits (scanned stays
+		 * at its end: no rescan of it).
+		 */
+		if (!draining && c->parsing &&
+		    line_len > DISPATCH_INLINE_PARSE_MAX) {
+			c->scanned = line_len;
+			c->parse_wait = true;
+			break;
 		}
 		c->scanned = 0;
 

@@ -48,13 +48,14 @@ struct conn {
 	/* Its big request lines being parsed: never held by its output. */
 	struct sched_owner parse_owner;
 
-	bool eof;      /* the peer shut down its side */
-	bool closed;   /* socket gone */
-	bool parsing;  /* a big line is on a worker */
-	bool read_on;  /* rev is EV_READ (else EV_CLOSED) */
-	bool write_on; /* wev is added */
-	bool out_held; /* unsent output passed the cap, not yet at half */
-	bool dirty;    /* on server->dirty */
+	bool eof;	 /* the peer shut down its side */
+	bool closed;	 /* socket gone */
+	bool parsing;	 /* a big line is on the parser lane */
+	bool parse_wait; /* and the next complete line is big too */
+	bool read_on;	 /* rev is EV_READ (else EV_CLOSED) */
+	bool write_on;	 /* wev is added */
+	bool out_held;	 /* unsent output passed the cap, not yet at half */
+	bool dirty;	 /* on server->dirty */
 	TAILQ_ENTRY(conn) link;
 	TAILQ_ENTRY(conn) dirty_link;
 };

@@ -28,17 +28,27 @@
 /* Upper bound of timeout_ms: 30 days, far from any overflow. */
 #define TIMEOUT_MS_MAX (30LL * 24 * 3600 * 1000)
 
-/* A big request line being parsed on a worker. */
+/*
+ * A big request line handled on the parser lane: parsed, and when it is
+ * one request, prepared into a job (kind lookup, params checks, the
+ * kind's parse) and its JSON freed there, so nothing in proportion to
+ * the line's size runs on the event thread (issue 11).
+ */
 struct parse_work {
 	struct pool_work work;
 	struct conn *conn;
+	const struct sbk_config *cfg; /* held until parse_complete */
 	char *line;
 	size_t len;
-	json_t *root;
+	uint64_t received_ns; /* the line was complete: deadlines count here */
+	json_t *root;	      /* a batch, for the event thread; else NULL */
+	bool parsed;	      /* root, or one request below, or err */
+	char *id_json;	      /* one request: its id (NULL: notification) */
+	struct job *job;      /* one request, prepared; NULL: err applies */
 	struct rpc_error err;
 };
 
-static void dispatch_message(struct conn *, json_t *);
+static void dispatch_message(struct conn *, json_t *, uint64_t received_ns);
 
 /* Queue a reply line for a job or a non-job request. */
 static void
@@ -92,23 +102,30 @@ release_output(struct job *job)
 	    it->out_cost - job->out_kept);
 }
 
+/* Free a job that was never admitted (any thread; holds no config). */
+static void
+job_discard(struct job *job)
+{
+	if (job->kind != NULL && job->kind->free != NULL)
+		job->kind->free(job);
+	json_decref(job->params);
+	if (job->id_json != job->id_buf)
+		free(job->id_json);
+	free(job->reply);
+	free(job);
+}
+
 void
 dispatch_job_free(struct job *job)
 {
 	release_output(job);
 	if (job->timer != NULL)
 		event_free(job->timer);
-	if (job->kind != NULL && job->kind->free != NULL)
-		job->kind->free(job);
 	if (job->conn != NULL)
 		conn_job_detach(job->conn, job);
-	json_decref(job->params);
 	/* A retired config lives while a job admitted under it does. */
 	config_release(job->config);
-	if (job->id_json != job->id_buf)
-		free(job->id_json);
-	free(job->reply);
-	free(job);
+	job_discard(job);
 }
 
 static enum stats_outcome
@@ -474,59 +491,37 @@ batch_seen(char **seen, size_t n, const char *id_json)
 }
 
 /*
- * One request whose envelope is valid.  id_json: the id as rpc_id_dump
- * writes it, id_len bytes (NULL for a notification), copied into the
- * job.  params: a reference this function takes over (NULL when absent);
- * shared when the request's JSON holds another one.  seen/nseen: the ids
- * of this batch so far (NULL outside a batch); an id dispatched here is
- * appended.
+ * The part of a request that needs no connection: kind, params, the
+ * kind's parse.  Any thread (the parser lane for big lines): it reads
+ * only cfg, which the caller keeps alive, and takes no reference on it.
+ * params: a reference taken over.  Returns the job, or NULL with err set.
  */
-static void
-dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
-    const char *id_json, size_t id_len, const char *method, size_t method_len,
-    json_t *params, bool shared)
+static struct job *
+prepare_job(const struct sbk_config *cfg, const char *id_json, size_t id_len,
+    const char *method, size_t method_len, json_t *params, bool shared,
+    uint64_t received_ns, struct rpc_error *err)
 {
-	struct server *s = c->server;
-	const struct sbk_config *cfg = s->cfg;
 	const struct job_kind *kind;
-	struct rpc_error err = { 0 };
-	struct job *job, *dup;
 	const json_t *tmo, *prg;
 	long long timeout_ms;
-	unsigned hashv = 0;
+	struct job *job;
 	bool progress;
-	int rc;
-
-	if (id_json != NULL) {
-		/* Hashed once for the lookup and the insertion below. */
-		HASH_VALUE(id_json, id_len, hashv);
-		HASH_FIND_BYHASHVALUE(hh, c->ids, id_json, id_len, hashv, dup);
-		if (dup != NULL ||
-		    (seen != NULL && batch_seen(seen, *nseen, id_json))) {
-			rpc_error_set(&err, RPC_INVALID_REQUEST, NULL,
-			    "duplicate id: a request with this id is in "
-			    "flight");
-			goto fail;
-		}
-		if (seen != NULL && (seen[*nseen] = strdup(id_json)) != NULL)
-			(*nseen)++;
-	}
 
 	kind = job_kind_find(method, method_len);
 	if (kind == NULL ||
 	    ((kind->flags & JOB_KIND_TEST) && !cfg->enable_test_methods)) {
-		rpc_error_set(&err, RPC_METHOD_NOT_FOUND, NULL,
+		rpc_error_set(err, RPC_METHOD_NOT_FOUND, NULL,
 		    "method not found: %.100s", method);
 		goto fail;
 	}
 	if (params != NULL && !json_is_object(params)) {
-		rpc_error_param(&err, "params", "params must be an object");
+		rpc_error_param(err, "params", "params must be an object");
 		goto fail;
 	}
 	job_params_common(params, &tmo, &prg);
 	if (job_value_int(tmo, "timeout_ms", 0, 1, TIMEOUT_MS_MAX, &timeout_ms,
-		&err) < 0 ||
-	    job_value_bool(prg, "progress", false, &progress, &err) < 0)
+		err) < 0 ||
+	    job_value_bool(prg, "progress", false, &progress, err) < 0)
 		goto fail;
 
 	/* One allocation: a short id lives in the job. */
@@ -542,23 +537,73 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 			memcpy(job->id_json, id_json, id_len + 1);
 	}
 	if (job == NULL) {
-		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
 		goto fail;
 	}
 	job->kind = kind;
-	job->config = config_hold(cfg);
-	job->server = s;
+	job->config = cfg;
 	job->params = params;
 	job->params_shared = shared;
-	params = NULL;
 	job->want_progress = progress;
-	job->received_ns = clock_now_ns();
+	job->received_ns = received_ns;
 	if (timeout_ms > 0)
-		job->deadline_ns =
-		    job->received_ns + (uint64_t)timeout_ms * 1000000;
+		job->deadline_ns = received_ns + (uint64_t)timeout_ms * 1000000;
+	if (kind->parse != NULL &&
+	    kind->parse(job, job->params, cfg, err) < 0) {
+		job_discard(job);
+		return NULL;
+	}
+	return job;
 
-	if (kind->parse != NULL && kind->parse(job, job->params, cfg, &err) < 0)
-		goto fail_job;
+fail:
+	json_decref(params);
+	return NULL;
+}
+
+/*
+ * Event thread: admit a prepared request on its connection.  id_json /
+ * id_len: its id (NULL for a notification); job: prepared, taken over, or
+ * NULL with *perr the error to answer.  The duplicate-id check runs first
+ * (envelope errors rank before method and params errors).  seen/nseen:
+ * the ids of this batch so far (NULL outside a batch); an id admitted
+ * here is appended.
+ */
+static void
+admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
+    const char *id_json, size_t id_len, struct job *job, struct rpc_error *perr)
+{
+	struct server *s = c->server;
+	struct rpc_error err = { 0 };
+	struct job *dup;
+	const struct job_kind *kind;
+	unsigned hashv = 0;
+	uint64_t now;
+	int rc;
+
+	if (id_json != NULL) {
+		/* Hashed once for the lookup and the insertion below. */
+		HASH_VALUE(id_json, id_len, hashv);
+		HASH_FIND_BYHASHVALUE(hh, c->ids, id_json, id_len, hashv, dup);
+		if (dup != NULL ||
+		    (seen != NULL && batch_seen(seen, *nseen, id_json))) {
+			rpc_error_clear(perr);
+			rpc_error_set(&err, RPC_INVALID_REQUEST, NULL,
+			    "duplicate id: a request with this id is in "
+			    "flight");
+			goto fail;
+		}
+		if (seen != NULL && (seen[*nseen] = strdup(id_json)) != NULL)
+			(*nseen)++;
+	}
+	if (job == NULL) {
+		err = *perr;
+		memset(perr, 0, sizeof(*perr));
+		goto fail;
+	}
+	/* From here the job holds its config (event thread only). */
+	config_hold(job->config);
+	job->server = s;
+	kind = job->kind;
 	if (s->state != SERVER_RUNNING) {
 		rpc_error_set(&err, RPC_SHUTTING_DOWN, NULL, NULL);
 		goto fail_job;
@@ -596,8 +641,8 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	job->work.item.lane = kind->lane;
 	job->work.item.gate = kind->gate;
 	/* A reply bigger than the whole budget runs alone. */
-	if (job->work.item.out_cost > cfg->output_budget_bytes)
-		job->work.item.out_cost = cfg->output_budget_bytes;
+	if (job->work.item.out_cost > job->config->output_budget_bytes)
+		job->work.item.out_cost = job->config->output_budget_bytes;
 	job->work.run = job_work_run;
 	job->work.complete = job_work_complete;
 	rc = pool_submit(s->pool, &job->work);
@@ -635,11 +680,14 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 		batch_hold(b);
 	}
 	if (job->deadline_ns != 0) {
-		struct timeval tv = {
-			.tv_sec = timeout_ms / 1000,
-			.tv_usec = (timeout_ms % 1000) * 1000,
-		};
+		/* Counted from receipt: a big line's parse took some of it. */
+		uint64_t left;
+		struct timeval tv;
 
+		now = clock_now_ns();
+		left = job->deadline_ns > now ? job->deadline_ns - now : 0;
+		tv.tv_sec = (time_t)(left / 1000000000);
+		tv.tv_usec = (suseconds_t)(left % 1000000000 / 1000);
 		job->timer = evtimer_new(s->base, deadline_cb, job);
 		if (job->timer != NULL)
 			evtimer_add(job->timer, &tv);
@@ -651,14 +699,33 @@ fail_job:
 	dispatch_job_free(job);
 	return;
 fail:
-	json_decref(params);
 	send_error(c, b, id_json, &err);
+}
+
+/*
+ * One request whose envelope is valid, on the event thread.  id_json: the
+ * id as rpc_id_dump writes it, id_len bytes (NULL for a notification),
+ * copied into the job.  params: a reference this function takes over
+ * (NULL when absent); shared when the request's JSON holds another one.
+ */
+static void
+dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
+    const char *id_json, size_t id_len, const char *method, size_t method_len,
+    json_t *params, bool shared, uint64_t received_ns)
+{
+	struct rpc_error err = { 0 };
+	struct job *job;
+
+	job = prepare_job(c->server->cfg, id_json, id_len, method, method_len,
+	    params, shared, received_ns, &err);
+	admit_job(c, b, seen, nseen, id_json, id_len, job, &err);
+	rpc_error_clear(&err);
 }
 
 /* One request object, as JSON (a batch member, or a line off the fast path). */
 static void
 dispatch_one(struct conn *c, const json_t *msg, struct batch *b, char **seen,
-    size_t *nseen)
+    size_t *nseen, uint64_t received_ns)
 {
 	struct rpc_request req;
 	struct rpc_error err = { 0 };
@@ -678,12 +745,12 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b, char **seen,
 	}
 	dispatch_request(c, b, seen, nseen, id_json,
 	    id_json != NULL ? strlen(id_json) : 0, req.method, req.method_len,
-	    json_incref((json_t *)req.params), true);
+	    json_incref((json_t *)req.params), true, received_ns);
 	free(id_json);
 }
 
 static void
-dispatch_batch(struct conn *c, json_t *root)
+dispatch_batch(struct conn *c, json_t *root, uint64_t received_ns)
 {
 	struct rpc_error err = { 0 };
 	size_t n = json_array_size(root), nseen = 0;
@@ -713,7 +780,8 @@ dispatch_batch(struct conn *c, json_t *root)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		dispatch_one(c, json_array_get(root, i), b, seen, &nseen);
+		dispatch_one(
+		    c, json_array_get(root, i), b, seen, &nseen, received_ns);
 	for (size_t i = 0; i < nseen; i++)
 		free(seen[i]);
 	free(seen);
@@ -721,23 +789,69 @@ dispatch_batch(struct conn *c, json_t *root)
 }
 
 static void
-dispatch_message(struct conn *c, json_t *root)
+dispatch_message(struct conn *c, json_t *root, uint64_t received_ns)
 {
 	if (json_is_array(root))
-		dispatch_batch(c, root);
+		dispatch_batch(c, root, received_ns);
 	else
-		dispatch_one(c, root, NULL, NULL, NULL);
+		dispatch_one(c, root, NULL, NULL, NULL, received_ns);
 }
 
+/* Parser lane: parse the line and, for one request, prepare its job. */
 static void
 parse_run(struct pool_work *work)
 {
 	struct parse_work *pw = (struct parse_work *)work;
+	struct rpc_request req;
+	const json_t *err_id;
+	json_t *root;
 
-	pw->root = rpc_parse_line(pw->line, pw->len, &pw->err);
+	root = rpc_parse_line(pw->line, pw->len, &pw->err);
 	explicit_bzero(pw->line, pw->len);
 	free(pw->line);
 	pw->line = NULL;
+	pw->parsed = root != NULL;
+	if (root == NULL || json_is_array(root)) {
+		pw->root = root; /* a batch: members go one by one */
+		return;
+	}
+	if (!rpc_request_parse(root, &req, &err_id, &pw->err)) {
+		pw->id_json = rpc_id_dump(err_id);
+		if (pw->id_json == NULL)
+			pw->id_json = strdup("null");
+		pw->parsed = false; /* answer err, never admit */
+	} else if (req.id != NULL &&
+	    (pw->id_json = rpc_id_dump(req.id)) == NULL) {
+		rpc_error_set(&pw->err, RPC_INTERNAL_ERROR, NULL, NULL);
+		pw->parsed = false;
+	} else {
+		/* The job keeps params alone: the rest is freed here. */
+		pw->job = prepare_job(pw->cfg, pw->id_json,
+		    pw->id_json != NULL ? strlen(pw->id_json) : 0, req.method,
+		    req.method_len, json_incref((json_t *)req.params), false,
+		    pw->received_ns, &pw->err);
+	}
+	json_decref(root);
+}
+
+/* Parser lane: free a batch's JSON after the event thread used it. */
+static void
+free_root_run(struct pool_work *work)
+{
+	struct parse_work *pw = (struct parse_work *)work;
+
+	json_decref(pw->root);
+	pw->root = NULL;
+}
+
+static void
+free_root_complete(struct pool_work *work)
+{
+	struct parse_work *pw = (struct parse_work *)work;
+
+	pw->conn->server->jobs_in_pool--;
+	conn_unref(pw->conn);
+	free(pw);
 }
 
 static void
@@ -745,19 +859,40 @@ parse_complete(struct pool_work *work)
 {
 	struct parse_work *pw = (struct parse_work *)work;
 	struct conn *c = pw->conn;
+	struct server *s = c->server;
 
-	c->server->jobs_in_pool--;
+	s->jobs_in_pool--;
 	c->parsing = false;
-	if (!c->closed) {
-		if (pw->root != NULL)
-			dispatch_message(c, pw->root);
-		else
-			send_error(c, NULL, "null", &pw->err);
+	c->parse_wait = false;
+	if (c->closed) {
+		if (pw->job != NULL)
+			job_discard(pw->job);
+	} else if (pw->root != NULL) {
+		dispatch_message(c, pw->root, pw->received_ns);
+	} else if (pw->job != NULL || pw->parsed) {
+		admit_job(c, NULL, NULL, NULL, pw->id_json,
+		    pw->id_json != NULL ? strlen(pw->id_json) : 0, pw->job,
+		    &pw->err);
+	} else {
+		send_error(
+		    c, NULL, pw->id_json ? pw->id_json : "null", &pw->err);
 	}
+	pw->job = NULL;
 	rpc_error_clear(&pw->err);
-	json_decref(pw->root);
-	free(pw);
+	free(pw->id_json);
+	pw->id_json = NULL;
+	config_release(pw->cfg);
+	pw->cfg = NULL;
 	conn_resume(c);
+	if (pw->root != NULL) {
+		/* A batch's JSON: freed off the event thread too. */
+		pw->work.run = free_root_run;
+		pw->work.complete = free_root_complete;
+		s->jobs_in_pool++;
+		pool_submit_internal(s->pool, &pw->work);
+		return;
+	}
+	free(pw);
 	conn_unref(c);
 }
 
@@ -769,9 +904,10 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 	json_t *root;
 
 	/*
-	 * A big line is parsed on a worker so the event thread never
-	 * spends time in proportion to a payload; the connection is not
-	 * read meanwhile, which bounds this to one line per connection.
+	 * A big line goes to the parser lane so the event thread never
+	 * spends time in proportion to a payload.  The connection goes on
+	 * with its later lines meanwhile (a ping is never held behind it);
+	 * conn.c holds only a second big line until this one is done.
 	 */
 	if (len > DISPATCH_INLINE_PARSE_MAX &&
 	    c->server->state == SERVER_RUNNING) {
@@ -781,8 +917,10 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 			memcpy(pw->line, line, len);
 			pw->len = len;
 			pw->conn = c;
+			pw->cfg = config_hold(c->server->cfg);
+			pw->received_ns = clock_now_ns();
 			pw->work.item.owner = &c->parse_owner;
-			pw->work.item.lane = LANE_CPU;
+			pw->work.item.lane = LANE_PARSE;
 			pw->work.item.gate = POOL_GATE_NONE;
 			pw->work.run = parse_run;
 			pw->work.complete = parse_complete;
@@ -803,7 +941,7 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 	if (rpc_request_scan(line, len, &rq)) {
 		dispatch_request(c, NULL, NULL, NULL,
 		    rq.id_len > 0 ? rq.id : NULL, rq.id_len, rq.method,
-		    rq.method_len, rq.params, false);
+		    rq.method_len, rq.params, false, clock_now_ns());
 		return;
 	}
 	root = rpc_parse_line(line, len, &err);
@@ -818,7 +956,7 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 		send_error(c, NULL, "null", &err);
 		return;
 	}
-	dispatch_message(c, root);
+	dispatch_message(c, root, clock_now_ns());
 	json_decref(root);
 }
 

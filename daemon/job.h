@@ -40,6 +40,7 @@ enum job_lane {
 	LANE_EVENT, /* inline on the event thread, never queued */
 	LANE_CPU,   /* CPU pool: computes */
 	LANE_IO,    /* I/O pool: waits */
+	LANE_PARSE, /* parser thread: big request lines (internal) */
 };
 
 #define JOB_KIND_TEST 0x1 /* exists only with enable_test_methods */

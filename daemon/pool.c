@@ -63,9 +63,10 @@ struct pool {
 	struct sched sched;
 	struct lane lanes[SCHED_LANES];
 	unsigned queue_max;
-	int batch_lane; /* its workers run SCHED_BATCH */
-	int batch_nice; /* ... at this nice value */
-	bool closed;	/* no more admission */
+	int batch_lane;	   /* its workers run SCHED_BATCH */
+	int internal_lane; /* internal work only (0: none) */
+	int batch_nice;	   /* ... at this nice value */
+	bool closed;	   /* no more admission */
 
 	struct worker_list to_kick; /* claimed by submits, not signalled */
 	bool kick_pending;	    /* event thread only */
@@ -108,7 +109,8 @@ pool_depth_locked(const struct pool *p)
 	size_t depth = 0;
 
 	for (int l = 1; l < SCHED_LANES; l++)
-		depth += lane_waiting(p, l);
+		if (l != p->internal_lane) /* not jobs: never counted */
+			depth += lane_waiting(p, l);
 	return depth;
 }
 
@@ -369,6 +371,7 @@ pool_new(const struct pool_params *pp)
 					 (unsigned long)-1);
 	p->queue_max = pp->queue_max;
 	p->batch_lane = pp->batch_lane;
+	p->internal_lane = pp->internal_lane;
 	p->batch_nice = pp->batch_nice;
 	p->tail = &p->head;
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -56,6 +56,8 @@ struct pool_params {
 	unsigned queue_max;	       /* waiting jobs over all lanes */
 	unsigned long gate_budget[SCHED_GATES]; /* 0: unlimited */
 	int batch_lane; /* lane whose workers run SCHED_BATCH */
+	/* A lane for internal work (big lines), not counted in depth. */
+	int internal_lane;
 	int batch_nice; /* and their nice value */
 };
 

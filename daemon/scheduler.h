@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <sys/queue.h>
 
-#define SCHED_LANES	  3 /* indexed by enum job_lane; 0 is unused */
+#define SCHED_LANES	  4 /* indexed by enum job_lane; 0 is unused */
 #define SCHED_GATES	  2
 #define SCHED_GATE_NONE	  (-1)
 #define SCHED_GATE_OUTPUT 1 /* the daemon-wide output budget, in bytes */

@@ -201,6 +201,12 @@ server_init(
 
 	pp.workers[LANE_CPU] = cfg->cpu_workers;
 	pp.workers[LANE_IO] = cfg->io_workers;
+	/*
+	 * Big request lines are parsed on their own thread, so they never
+	 * wait behind the jobs (their deadlines count from receipt).
+	 */
+	pp.workers[LANE_PARSE] = 1;
+	pp.internal_lane = LANE_PARSE;
 	pp.queue_max = cfg->queue_max;
 	pp.batch_lane = LANE_CPU;
 	pp.batch_nice = (int)cfg->cpu_worker_nice;
