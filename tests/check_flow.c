@@ -1442,6 +1442,57 @@ START_TEST(test_big_line_deadline_and_ping)
 }
 END_TEST
 
+/*
+ * Defect 4: lines of 4 MiB whose params hold ~300,000 members are parsed,
+ * walked and freed off the event thread.  Two clients send them while a
+ * third pings: every ping is answered (no timing is asserted here; see
+ * bench/bigline.py for the latency figures).
+ */
+START_TEST(test_big_lines_pings_answered)
+{
+	struct hx_conn *big[2], *p;
+	char *line, *q;
+	size_t i = 0;
+	json_t *r;
+
+	hx_daemon_up(&d, NULL);
+	line = malloc(4200000);
+	ck_assert_ptr_nonnull(line);
+	q = line +
+	    sprintf(line,
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+		"\"zstd.compress\",\"params\":{");
+	while (q - line < 4150000) {
+		q += sprintf(q, "%s\"m%zu\":0", i > 0 ? "," : "", i);
+		i++;
+	}
+	q += sprintf(q, "}}\n");
+	for (int k = 0; k < 2; k++)
+		big[k] = hx_connect(&d);
+	p = hx_connect(&d);
+	for (int round = 0; round < 3; round++) {
+		for (int k = 0; k < 2; k++)
+			hx_send(big[k], line, (size_t)(q - line));
+		for (int n = 0; n < 20; n++) {
+			r = hx_call(p,
+			    "{\"jsonrpc\":\"2.0\",\"id\":\"p\","
+			    "\"method\":\"ping\"}");
+			hx_expect_result(r, "\"p\"");
+			json_decref(r);
+		}
+		for (int k = 0; k < 2; k++) {
+			r = hx_read_json(big[k]);
+			hx_expect_error(r, "1", -32602);
+			json_decref(r);
+		}
+	}
+	free(line);
+	for (int k = 0; k < 2; k++)
+		hx_close(big[k]);
+	hx_close(p);
+}
+END_TEST
+
 static Suite *
 flow_suite(void)
 {
@@ -1491,6 +1542,7 @@ flow_suite(void)
 	tcase_add_test(tc, test_budget_wait_counts);
 	tcase_add_test(tc, test_budget_wait_deadline_cancel);
 	tcase_add_test(tc, test_big_line_deadline_and_ping);
+	tcase_add_test(tc, test_big_lines_pings_answered);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("access");
