@@ -247,7 +247,7 @@ drain(struct bthread *th, struct bconn *bc)
 {
 	struct sbk_error err = { 0 };
 	struct sbk_reply r;
-	int rc, budget = 2 * th->b->pipeline + 64;
+	int rc = 0, budget = 2 * th->b->pipeline + 64;
 
 	while (budget-- > 0 && (rc = sbk_recv(bc->c, &r, 0, &err)) == 1) {
 		handle_reply(th, bc, &r, now_ns());

@@ -239,9 +239,12 @@ track_raw(struct sbk_client *c, const char *line, size_t len)
 
 	if ((v = json_loadb(line, len, JSON_DECODE_ANY, NULL)) == NULL)
 		return;
-	if (json_is_array(v))
-		json_array_foreach(v, i, member) track_raw_member(c, member);
-	else
+	if (json_is_array(v)) {
+		for (i = 0; i < json_array_size(v); i++) {
+			member = json_array_get(v, i);
+			track_raw_member(c, member);
+		}
+	} else
 		track_raw_member(c, v);
 	json_decref(v);
 }

@@ -324,7 +324,7 @@ size_t sbk_async_pending(const struct sbk_client *);
  * client.
  */
 typedef void sbk_wakeup_cb(struct sbk_client *, void *arg);
-void sbk_set_wakeup_cb(struct sbk_client *, sbk_wakeup_cb *, void *arg);
+void sbk_set_wakeup_cb(struct sbk_client *, sbk_wakeup_cb *cb, void *arg);
 
 #ifdef __cplusplus
 }
