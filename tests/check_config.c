@@ -717,9 +717,11 @@ START_TEST(test_not_regular_or_too_big)
 	f = fopen(big, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("[pool]\nio_workers = 5\n", f);
-	/* Comment lines of 64 bytes, the last one cut to fit. */
+	/* Comment lines of 4 KiB (cheap to parse under ASan), the last
+	 * one cut to fit. */
 	for (long n = 22, k; n < CONFIG_MAX_BYTES; n += k + 2) {
-		k = CONFIG_MAX_BYTES - n < 64 ? CONFIG_MAX_BYTES - n - 2 : 62;
+		k = CONFIG_MAX_BYTES - n < 4096 ? CONFIG_MAX_BYTES - n - 2 :
+						  4094;
 		fprintf(f, "#%0*d\n", (int)k, 0);
 	}
 	ck_assert_int_eq(fclose(f), 0);
