@@ -1293,26 +1293,88 @@ START_TEST(file_read_errors)
 }
 END_TEST
 
+/* Placeholders for a hand-made row in kinds_shape; never called. */
+static int
+no_parse(struct job *job, const json_t *params, const struct sbk_config *c,
+    struct rpc_error *err)
+{
+	(void)job, (void)params, (void)c, (void)err;
+	return (-1);
+}
+
+static json_t *
+no_run(struct job *job, struct rpc_error *err)
+{
+	(void)job, (void)err;
+	return (NULL);
+}
+
+/*
+ * The invariants of one job_table row.  A row written with designated
+ * initialisers that forgets .lane or .gate gets zeros: the zero lane
+ * must be refused here (it must not mean "run on the event thread") and
+ * the zero gate must mean "no gate" (not "charge the argon2 budget").
+ */
+static bool
+row_ok(const struct job_kind *k, const char **why)
+{
+	*why = "method";
+	if (k->method == NULL || k->method[0] == '\0')
+		return false;
+	*why = "lane";
+	if (k->lane != LANE_EVENT && k->lane != LANE_CPU && k->lane != LANE_IO)
+		return false;
+	*why = "parse/run";
+	if (k->parse == NULL || k->run == NULL)
+		return false;
+	*why = "flags";
+	if ((k->flags & ~(unsigned)JOB_KIND_TEST) != 0)
+		return false;
+	*why = "gate";
+	if (k->gate != POOL_GATE_NONE && k->gate != POOL_GATE_ARGON2_MEM)
+		return false;
+	/* Only argon2 is charged to the argon2 memory budget. */
+	if ((k->gate == POOL_GATE_ARGON2_MEM) !=
+	    (strncmp(k->method, "argon2.", 7) == 0))
+		return false;
+	/* Pooled work runs on a worker: only the event lane may reach the
+	 * server, and only pooled kinds are gated. */
+	if (k->lane == LANE_EVENT && k->gate != POOL_GATE_NONE)
+		return false;
+	return true;
+}
+
 START_TEST(kinds_shape)
 {
-	const struct job_kind *kinds[] = { &job_argon2_hash, &job_argon2_verify,
-		&job_zstd_compress, &job_zstd_decompress, &job_file_read };
-	size_t i;
+	const struct job_kind zero = {
+		.method = "x", .parse = no_parse, .run = no_run
+	};
+	const char *why;
+	size_t i, j, n = 0;
 
-	for (i = 0; i < 5; i++) {
-		ck_assert_ptr_nonnull(kinds[i]->parse);
-		ck_assert_ptr_nonnull(kinds[i]->run);
-		ck_assert_ptr_nonnull(kinds[i]->free);
-		ck_assert_int_eq(kinds[i]->flags, 0);
+	/* Every row of the table, as the daemon sees it. */
+	for (i = 0; job_table[i] != NULL; i++, n++) {
+		const struct job_kind *k = job_table[i];
+
+		ck_assert_msg(row_ok(k, &why), "row %zu (%s): bad %s", i,
+		    k->method != NULL ? k->method : "?", why);
 		ck_assert_ptr_eq(
-		    job_kind_find(kinds[i]->method, strlen(kinds[i]->method)),
-		    kinds[i]);
+		    job_kind_find(k->method, strlen(k->method)), k);
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(job_table[j]->method, k->method);
 	}
+	ck_assert_uint_ge(n, 10);
+	ck_assert_ptr_null(job_kind_find("no.such", 7));
+
+	/* Forgetting .lane is refused; forgetting .gate means no gate. */
+	ck_assert(!row_ok(&zero, &why));
+	ck_assert_str_eq(why, "lane");
+	ck_assert_int_eq(zero.gate, POOL_GATE_NONE);
+
 	ck_assert_int_eq(job_argon2_hash.lane, LANE_CPU);
 	ck_assert_int_eq(job_argon2_hash.gate, POOL_GATE_ARGON2_MEM);
 	ck_assert_int_eq(job_argon2_verify.gate, POOL_GATE_ARGON2_MEM);
 	ck_assert_int_eq(job_zstd_compress.lane, LANE_CPU);
-	ck_assert_int_eq(job_zstd_compress.gate, POOL_GATE_NONE);
 	ck_assert_int_eq(job_file_read.lane, LANE_IO);
 }
 END_TEST
