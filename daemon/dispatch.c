@@ -639,7 +639,7 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 
 	job->work.item.owner = &c->owner;
 	job->work.item.lane = kind->lane;
-	job->work.item.gate = kind->gate;
+	job->work.item.gate = job_pool_gate(kind->gate);
 	/* A reply bigger than the whole budget runs alone. */
 	if (job->work.item.out_cost > job->config->output_budget_bytes)
 		job->work.item.out_cost = job->config->output_budget_bytes;

@@ -36,11 +36,24 @@ struct sbk_config;
 struct job;
 struct server;
 
+/*
+ * Where a kind runs.  The pool lanes index the scheduler's arrays
+ * (SCHED_LANES); the zero value is no lane at all, so a job_table row
+ * that forgets .lane is refused by the table test instead of running on
+ * the event thread.
+ */
 enum job_lane {
-	LANE_EVENT, /* inline on the event thread, never queued */
-	LANE_CPU,   /* CPU pool: computes */
-	LANE_IO,    /* I/O pool: waits */
-	LANE_PARSE, /* parser thread: big request lines (internal) */
+	LANE_EVENT = -1, /* inline on the event thread, never queued */
+	LANE_NONE = 0,	 /* not set: invalid */
+	LANE_CPU,	 /* CPU pool: computes */
+	LANE_IO,	 /* I/O pool: waits */
+	LANE_PARSE,	 /* parser thread: big request lines (internal) */
+};
+
+/* A kind's resource gate; the zero value is none. */
+enum job_gate {
+	JOB_GATE_NONE = 0,
+	JOB_GATE_ARGON2_MEM, /* POOL_GATE_ARGON2_MEM: argon2's memory */
 };
 
 #define JOB_KIND_TEST 0x1 /* exists only with enable_test_methods */
@@ -92,10 +105,18 @@ struct job_kind {
 	 * Optional resource gate (argon2 memory): a job of this kind only
 	 * starts while the sum of work.cost over running jobs of the same
 	 * gate stays within the budget; otherwise it waits in the queue
-	 * without holding a worker.
+	 * without holding a worker.  Left out, it is JOB_GATE_NONE.
 	 */
-	int gate; /* POOL_GATE_* or POOL_GATE_NONE */
+	enum job_gate gate;
 };
+
+/* The pool's gate (POOL_GATE_*) a kind's jobs are charged to. */
+static inline int
+job_pool_gate(enum job_gate gate)
+{
+	return gate == JOB_GATE_ARGON2_MEM ? POOL_GATE_ARGON2_MEM :
+					     POOL_GATE_NONE;
+}
 
 /* Ids up to this long, NUL included, live inside the job. */
 #define JOB_ID_INLINE RPC_SCAN_ID_MAX

@@ -1331,15 +1331,15 @@ row_ok(const struct job_kind *k, const char **why)
 	if ((k->flags & ~(unsigned)JOB_KIND_TEST) != 0)
 		return false;
 	*why = "gate";
-	if (k->gate != POOL_GATE_NONE && k->gate != POOL_GATE_ARGON2_MEM)
+	if (k->gate != JOB_GATE_NONE && k->gate != JOB_GATE_ARGON2_MEM)
 		return false;
 	/* Only argon2 is charged to the argon2 memory budget. */
-	if ((k->gate == POOL_GATE_ARGON2_MEM) !=
+	if ((k->gate == JOB_GATE_ARGON2_MEM) !=
 	    (strncmp(k->method, "argon2.", 7) == 0))
 		return false;
 	/* Pooled work runs on a worker: only the event lane may reach the
 	 * server, and only pooled kinds are gated. */
-	if (k->lane == LANE_EVENT && k->gate != POOL_GATE_NONE)
+	if (k->lane == LANE_EVENT && k->gate != JOB_GATE_NONE)
 		return false;
 	return true;
 }
@@ -1369,11 +1369,14 @@ START_TEST(kinds_shape)
 	/* Forgetting .lane is refused; forgetting .gate means no gate. */
 	ck_assert(!row_ok(&zero, &why));
 	ck_assert_str_eq(why, "lane");
-	ck_assert_int_eq(zero.gate, POOL_GATE_NONE);
+	ck_assert_int_eq(zero.gate, JOB_GATE_NONE);
+	ck_assert_int_eq(job_pool_gate(zero.gate), POOL_GATE_NONE);
+	ck_assert_int_eq(
+	    job_pool_gate(job_argon2_hash.gate), POOL_GATE_ARGON2_MEM);
 
 	ck_assert_int_eq(job_argon2_hash.lane, LANE_CPU);
-	ck_assert_int_eq(job_argon2_hash.gate, POOL_GATE_ARGON2_MEM);
-	ck_assert_int_eq(job_argon2_verify.gate, POOL_GATE_ARGON2_MEM);
+	ck_assert_int_eq(job_argon2_hash.gate, JOB_GATE_ARGON2_MEM);
+	ck_assert_int_eq(job_argon2_verify.gate, JOB_GATE_ARGON2_MEM);
 	ck_assert_int_eq(job_zstd_compress.lane, LANE_CPU);
 	ck_assert_int_eq(job_file_read.lane, LANE_IO);
 }

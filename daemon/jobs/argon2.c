@@ -514,7 +514,7 @@ const struct job_kind job_argon2_hash = {
 	.parse = a2_hash_parse,
 	.run = a2_hash_run,
 	.free = a2_free,
-	.gate = POOL_GATE_ARGON2_MEM,
+	.gate = JOB_GATE_ARGON2_MEM,
 };
 
 const struct job_kind job_argon2_verify = {
@@ -523,5 +523,5 @@ const struct job_kind job_argon2_verify = {
 	.parse = a2_verify_parse,
 	.run = a2_verify_run,
 	.free = a2_free,
-	.gate = POOL_GATE_ARGON2_MEM,
+	.gate = JOB_GATE_ARGON2_MEM,
 };

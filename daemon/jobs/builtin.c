@@ -67,7 +67,6 @@ const struct job_kind job_ping = {
 	.lane = LANE_EVENT,
 	.parse = no_params,
 	.run = ping_run,
-	.gate = POOL_GATE_NONE,
 };
 
 const struct job_kind job_stats = {
@@ -75,7 +74,6 @@ const struct job_kind job_stats = {
 	.lane = LANE_EVENT,
 	.parse = no_params,
 	.run = stats_run,
-	.gate = POOL_GATE_NONE,
 };
 
 const struct job_kind job_cancel = {
@@ -83,5 +81,4 @@ const struct job_kind job_cancel = {
 	.lane = LANE_EVENT,
 	.parse = cancel_parse,
 	.run = cancel_run,
-	.gate = POOL_GATE_NONE,
 };

@@ -145,5 +145,4 @@ const struct job_kind job_file_read = {
 	.parse = file_read_parse,
 	.run = file_read_run,
 	.free = file_free,
-	.gate = POOL_GATE_NONE,
 };

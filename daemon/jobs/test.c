@@ -95,7 +95,6 @@ const struct job_kind job_sleep = {
 	.flags = JOB_KIND_TEST,
 	.parse = ms_parse,
 	.run = sleep_run,
-	.gate = POOL_GATE_NONE,
 };
 
 const struct job_kind job_spin = {
@@ -104,5 +103,4 @@ const struct job_kind job_spin = {
 	.flags = JOB_KIND_TEST,
 	.parse = ms_parse,
 	.run = spin_run,
-	.gate = POOL_GATE_NONE,
 };

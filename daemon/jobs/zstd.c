@@ -592,7 +592,6 @@ const struct job_kind job_zstd_compress = {
 	.parse = zs_compress_parse,
 	.run = zs_run,
 	.free = zs_free,
-	.gate = POOL_GATE_NONE,
 };
 
 const struct job_kind job_zstd_decompress = {
@@ -601,5 +600,4 @@ const struct job_kind job_zstd_decompress = {
 	.parse = zs_decompress_parse,
 	.run = zs_run,
 	.free = zs_free,
-	.gate = POOL_GATE_NONE,
 };
