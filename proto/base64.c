@@ -1,12 +1,14 @@
 /*
- * base64.c - standard base64 (RFC 4648 section 4) with padding.  Decoding
- * is strict so that one binary value has exactly one accepted text: the
- * length must be a multiple of 4, '=' appears only as final padding, no
- * whitespace, and the unused bits before the padding must be zero.
+ * base64.c - standard base64 (RFC 4648 section 4), padded or not.
+ * Decoding is strict so that one binary value has exactly one accepted
+ * text: padded, the length must be a multiple of 4 and '=' appears only
+ * as final padding; unpadded, '=' never appears and the length is not
+ * 1 modulo 4; no whitespace, and the unused bits at the end must be zero.
  *
  * Thread safety: reentrant; the tables are constant.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "base64.h"
 
@@ -49,7 +51,7 @@ base64_decoded_max(size_t len)
 }
 
 size_t
-base64_encode(const void *in, size_t len, char *out)
+base64_encode_pad(const void *in, size_t len, char *out, bool pad)
 {
 	const uint8_t *p = in;
 	char *o = out;
@@ -68,37 +70,47 @@ base64_encode(const void *in, size_t len, char *out)
 		v = (uint32_t)p[i] << 16;
 		o[0] = base64_alphabet[v >> 18];
 		o[1] = base64_alphabet[(v >> 12) & 0x3f];
-		o[2] = '=';
-		o[3] = '=';
-		o += 4;
+		o += 2;
+		if (pad) {
+			*o++ = '=';
+			*o++ = '=';
+		}
 	} else if (len - i == 2) {
 		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
 		o[0] = base64_alphabet[v >> 18];
 		o[1] = base64_alphabet[(v >> 12) & 0x3f];
 		o[2] = base64_alphabet[(v >> 6) & 0x3f];
-		o[3] = '=';
-		o += 4;
+		o += 3;
+		if (pad)
+			*o++ = '=';
 	}
 	*o = '\0';
 	return (size_t)(o - out);
 }
 
 bool
-base64_decode(const char *in, size_t len, void *out, size_t *outlen)
+base64_decode_pad(
+    const char *in, size_t len, void *out, size_t *outlen, bool pad)
 {
 	const uint8_t *s = (const uint8_t *)in;
-	uint8_t *o = out;
+	uint8_t *o = out, last[4] = { '=', '=', '=', '=' };
 	uint32_t a, b, c, d;
-	size_t i, full;
+	size_t i, n, full, rest = len % 4;
 
 	*outlen = 0;
-	if (len % 4 != 0)
+	if (pad ? rest != 0 : rest == 1)
 		return false;
 	if (len == 0)
 		return true;
 
-	/* Every quad but the last has no padding. */
-	full = len - 4;
+	/* Every quad but the last has no padding; unpadded, the last one
+	 * may be short, and is padded here. */
+	n = pad || rest == 0 ? 4 : rest;
+	full = len - n;
+	memcpy(last, s + full, n);
+	for (i = 0; !pad && i < n; i++)
+		if (last[i] == '=')
+			return false;
 	for (i = 0; i < full; i += 4) {
 		a = base64_value[s[i]] - 1u;
 		b = base64_value[s[i + 1]] - 1u;
@@ -113,26 +125,26 @@ base64_decode(const char *in, size_t len, void *out, size_t *outlen)
 		o += 3;
 	}
 
-	a = base64_value[s[i]] - 1u;
-	b = base64_value[s[i + 1]] - 1u;
+	a = base64_value[last[0]] - 1u;
+	b = base64_value[last[1]] - 1u;
 	if ((a | b) & ~0x3fu)
 		return false;
-	if (s[i + 2] == '=') {
+	if (last[2] == '=') {
 		/* "xx==": one byte; the low 4 bits of b must be zero. */
-		if (s[i + 3] != '=' || (b & 0x0f) != 0)
+		if (last[3] != '=' || (b & 0x0f) != 0)
 			return false;
 		*o++ = (uint8_t)(a << 2 | b >> 4);
-	} else if (s[i + 3] == '=') {
+	} else if (last[3] == '=') {
 		/* "xxx=": two bytes; the low 2 bits of c must be zero. */
-		c = base64_value[s[i + 2]] - 1u;
+		c = base64_value[last[2]] - 1u;
 		if ((c & ~0x3fu) || (c & 0x03) != 0)
 			return false;
 		o[0] = (uint8_t)(a << 2 | b >> 4);
 		o[1] = (uint8_t)(b << 4 | c >> 2);
 		o += 2;
 	} else {
-		c = base64_value[s[i + 2]] - 1u;
-		d = base64_value[s[i + 3]] - 1u;
+		c = base64_value[last[2]] - 1u;
+		d = base64_value[last[3]] - 1u;
 		if ((c | d) & ~0x3fu)
 			return false;
 		a = a << 18 | b << 12 | c << 6 | d;
@@ -143,4 +155,16 @@ base64_decode(const char *in, size_t len, void *out, size_t *outlen)
 	}
 	*outlen = (size_t)(o - (uint8_t *)out);
 	return true;
+}
+
+size_t
+base64_encode(const void *in, size_t len, char *out)
+{
+	return base64_encode_pad(in, len, out, true);
+}
+
+bool
+base64_decode(const char *in, size_t len, void *out, size_t *outlen)
+{
+	return base64_decode_pad(in, len, out, outlen, true);
 }

@@ -147,6 +147,51 @@ START_TEST(test_b64_nul)
 }
 END_TEST
 
+/*
+ * Unpadded (PHC, argon2's encoded hashes): the padded text without its
+ * '=', for every vector and for every length up to 300; and the texts
+ * libargon2's decoder refuses are refused.
+ */
+START_TEST(test_b64_unpadded)
+{
+	unsigned char in[300], dec[300];
+	char pad[404], nopad[404];
+	size_t len, n, k, plen;
+
+	for (len = 0; len <= sizeof(in); len++) {
+		for (k = 0; k < len; k++)
+			in[k] = (unsigned char)(k * 37 + len);
+		plen = base64_encode(in, len, pad);
+		while (plen > 0 && pad[plen - 1] == '=')
+			pad[--plen] = '\0';
+		ck_assert_uint_eq(
+		    base64_encode_pad(in, len, nopad, false), plen);
+		ck_assert_str_eq(nopad, pad);
+		ck_assert_msg(base64_decode_pad(nopad, plen, dec, &n, false),
+		    "len %zu", len);
+		ck_assert_uint_eq(n, len);
+		ck_assert_mem_eq(dec, in, len);
+		/* A padded text is not an unpadded one, and the reverse. */
+		if (len % 3 != 0) {
+			ck_assert(
+			    !base64_decode_pad(nopad, plen, dec, &n, true));
+			base64_encode(in, len, pad);
+			ck_assert(!base64_decode_pad(
+			    pad, strlen(pad), dec, &n, false));
+		}
+	}
+	ck_assert(base64_decode_pad("Zg", 2, dec, &n, false));
+	ck_assert_uint_eq(n, 1);
+	ck_assert(!base64_decode_pad("Z", 1, dec, &n, false));	   /* length */
+	ck_assert(!base64_decode_pad("Zm9vY", 5, dec, &n, false)); /* length */
+	ck_assert(!base64_decode_pad("Zh", 2, dec, &n, false));	   /* bits */
+	ck_assert(!base64_decode_pad("Zm9=", 4, dec, &n, false));  /* '=' */
+	ck_assert(!base64_decode_pad("Zg=", 3, dec, &n, false));   /* '=' */
+	ck_assert(!base64_decode_pad("Z\0", 2, dec, &n, false));   /* NUL */
+	ck_assert(!base64_decode_pad("Zm 9", 4, dec, &n, false));  /* space */
+}
+END_TEST
+
 static Suite *
 base64_suite(void)
 {
@@ -160,6 +205,7 @@ base64_suite(void)
 	tcase_add_loop_test(tc, test_b64_invalid, 0,
 	    sizeof(b64_invalid) / sizeof(b64_invalid[0]));
 	tcase_add_test(tc, test_b64_nul);
+	tcase_add_test(tc, test_b64_unpadded);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -27,6 +27,7 @@
 #include <argon2.h>
 #include <jansson.h>
 
+#include "base64.h"
 #include "config.h"
 #include "job.h"
 
@@ -58,63 +59,17 @@ static const char *const a2_hash_params[] = { "password", "type", "t_cost",
 	"m_cost_kib", "parallelism", "hash_len", "salt_len", NULL };
 static const char *const a2_verify_params[] = { "password", "hash", NULL };
 
-static const char a2_b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Unpadded standard base64, as PHC strings use it.  NUL-terminates. */
-static size_t
-a2_b64_encode(const uint8_t *in, size_t len, char *out)
-{
-	uint32_t acc = 0;
-	size_t i, n = 0;
-	int bits = 0;
-
-	for (i = 0; i < len; i++) {
-		acc = acc << 8 | in[i];
-		bits += 8;
-		while (bits >= 6) {
-			bits -= 6;
-			out[n++] = a2_b64[(acc >> bits) & 0x3f];
-		}
-	}
-	if (bits > 0)
-		out[n++] = a2_b64[(acc << (6 - bits)) & 0x3f];
-	out[n] = '\0';
-	return (n);
-}
-
-/*
- * Decode len characters of unpadded base64 into a new buffer; strict like
- * libargon2: no padding, no stray low bits, no impossible length.
- */
+/* Decode len characters of unpadded base64 (PHC) into a new buffer. */
 static uint8_t *
 a2_b64_decode(const char *in, size_t len, size_t *outlen)
 {
-	uint8_t *out;
-	uint32_t acc = 0;
-	size_t i, n = 0;
-	int bits = 0;
-	const char *p;
+	uint8_t *out = malloc(base64_decoded_max(len) + 1);
 
-	if (len % 4 == 1 || (out = malloc(len * 3 / 4 + 1)) == NULL)
-		return (NULL);
-	for (i = 0; i < len; i++) {
-		if (in[i] == '\0' || (p = strchr(a2_b64, in[i])) == NULL)
-			goto bad;
-		acc = acc << 6 | (uint32_t)(p - a2_b64);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (uint8_t)(acc >> bits);
-		}
+	if (out != NULL && !base64_decode_pad(in, len, out, outlen, false)) {
+		free(out);
+		out = NULL;
 	}
-	if (bits > 0 && (acc & ((1U << bits) - 1)) != 0)
-		goto bad;
-	*outlen = n;
 	return (out);
-bad:
-	free(out);
-	return (NULL);
 }
 
 /* "prefix" then a decimal uint32 without sign or leading zeros. */
@@ -450,9 +405,9 @@ a2_hash_run(struct job *job, struct rpc_error *err)
 	    snprintf(enc, enclen, "$%s$v=%u$m=%u,t=%u,p=%u$",
 		argon2_type2string(a->type, 0), (unsigned)a->version,
 		(unsigned)a->m_cost, (unsigned)a->t_cost, (unsigned)a->lanes);
-	p += a2_b64_encode(a->salt, a->salt_len, p);
+	p += base64_encode_pad(a->salt, a->salt_len, p, false);
 	*p++ = '$';
-	p += a2_b64_encode(out, a->hash_len, p);
+	p += base64_encode_pad(out, a->hash_len, p, false);
 	if ((res = json_pack("{s:s}", "hash", enc)) == NULL)
 		goto oom;
 	goto out;
