@@ -1327,9 +1327,6 @@ row_ok(const struct job_kind *k, const char **why)
 	*why = "parse/run";
 	if (k->parse == NULL || k->run == NULL)
 		return false;
-	*why = "flags";
-	if ((k->flags & ~(unsigned)JOB_KIND_TEST) != 0)
-		return false;
 	*why = "gate";
 	if (k->gate != JOB_GATE_NONE && k->gate != JOB_GATE_ARGON2_MEM)
 		return false;
