@@ -45,8 +45,6 @@ struct conn {
 	unsigned inflight; /* admitted, not yet answered */
 
 	struct sched_owner owner; /* this client's waiting jobs */
-	/* Its big request lines being parsed: never held by its output. */
-	struct sched_owner parse_owner;
 
 	bool eof;	 /* the peer shut down its side */
 	bool closed;	 /* socket gone */

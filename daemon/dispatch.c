@@ -919,7 +919,7 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 			pw->conn = c;
 			pw->cfg = config_hold(c->server->cfg);
 			pw->received_ns = clock_now_ns();
-			pw->work.item.owner = &c->parse_owner;
+			pw->work.item.owner = &c->server->parse_owner;
 			pw->work.item.lane = LANE_PARSE;
 			pw->work.item.gate = POOL_GATE_NONE;
 			pw->work.run = parse_run;

@@ -85,10 +85,10 @@ static void
 owner_init_lane(struct sched_owner *o, int lane)
 {
 	/* A zeroed owner has invalid TAILQ heads: set them up on first use. */
-	if (o->fifo[lane].tqh_last == NULL) {
+	if (o->fifo[lane].tqh_last == NULL)
 		TAILQ_INIT(&o->fifo[lane]);
-		TAILQ_INIT(&o->blocked[lane]);
-	}
+	if (o->blocked.tqh_last == NULL)
+		TAILQ_INIT(&o->blocked);
 }
 
 static void
@@ -117,7 +117,7 @@ make_blocked(struct sched *s, struct sched_item *it)
 {
 	struct sched_owner *o = it->owner;
 
-	TAILQ_INSERT_TAIL(&o->blocked[it->lane], it, link);
+	TAILQ_INSERT_TAIL(&o->blocked, it, link);
 	s->blocked[it->lane]++;
 	o->nblocked++;
 	if (!o->in_blocked) {
@@ -140,7 +140,7 @@ unlink_blocked(struct sched *s, struct sched_item *it)
 {
 	struct sched_owner *o = it->owner;
 
-	TAILQ_REMOVE(&o->blocked[it->lane], it, link);
+	TAILQ_REMOVE(&o->blocked, it, link);
 	s->blocked[it->lane]--;
 	if (--o->nblocked == 0 && o->in_blocked) {
 		TAILQ_REMOVE(&s->blocked_owners, o, blink);
@@ -163,18 +163,16 @@ promote_owner(struct sched *s, struct sched_owner *o)
 {
 	if (o->out_cap != 0 && o->out_unsent > o->out_cap)
 		return; /* nothing of it may start */
-	for (int l = 1; l < SCHED_LANES && o->nblocked > 0; l++) {
-		struct sched_item *it, *next;
+	struct sched_item *it, *next;
 
-		if (o->blocked[l].tqh_last == NULL)
+	if (o->nblocked == 0)
+		return;
+	for (it = TAILQ_FIRST(&o->blocked); it != NULL; it = next) {
+		next = TAILQ_NEXT(it, link);
+		if (!sched_fits(s, it))
 			continue;
-		for (it = TAILQ_FIRST(&o->blocked[l]); it != NULL; it = next) {
-			next = TAILQ_NEXT(it, link);
-			if (!sched_fits(s, it))
-				continue;
-			unlink_blocked(s, it);
-			make_runnable(s, it);
-		}
+		unlink_blocked(s, it);
+		make_runnable(s, it);
 	}
 }
 

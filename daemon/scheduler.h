@@ -45,8 +45,8 @@ TAILQ_HEAD(sched_fifo, sched_item);
 
 /* One client's waiting jobs.  Embedded in the connection; zero it first. */
 struct sched_owner {
-	struct sched_fifo fifo[SCHED_LANES];	/* runnable, charged */
-	struct sched_fifo blocked[SCHED_LANES]; /* waiting to fit */
+	struct sched_fifo fifo[SCHED_LANES]; /* runnable, charged */
+	struct sched_fifo blocked;	     /* waiting to fit, every lane */
 	TAILQ_ENTRY(sched_owner) ring[SCHED_LANES];
 	bool in_ring[SCHED_LANES];
 	TAILQ_ENTRY(sched_owner) blink; /* on sched.blocked_owners */

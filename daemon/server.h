@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 
 #include "heap.h"
+#include "scheduler.h"
 #include "stats.h"
 
 struct event;
@@ -66,6 +67,8 @@ struct server {
 	uint64_t iter_start_ns; /* first callback this iteration */
 	uint64_t recent_job_ns; /* moving average of run times */
 	bool gave_up;		/* shutdown_timeout_s passed with jobs left */
+	/* Big request lines on the parser lane, all connections (FIFO). */
+	struct sched_owner parse_owner;
 };
 
 /*
