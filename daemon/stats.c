@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "job.h"
 #include "heap.h"
@@ -15,6 +16,9 @@ stats_init(struct stats *st)
 	size_t n = 0;
 
 	memset(st, 0, sizeof(*st));
+	/* Exported so that a restart shows as a changed start time even
+	 * when counters are scraped too rarely to see them fall. */
+	st->start_time_s = (int64_t)time(NULL);
 	while (job_table[n] != NULL)
 		n++;
 	st->methods = calloc(n, sizeof(*st->methods));
@@ -142,5 +146,9 @@ stats_json(
 			(json_int_t)ps->gate_used[POOL_GATE_OUTPUT],
 			"budget_bytes",
 			(json_int_t)ps->gate_budget[POOL_GATE_OUTPUT]));
+	/* Wall-clock start: a restart shows as a new value (issue 18). */
+	if (j != NULL)
+		json_object_set_new(
+		    j, "start_time_s", json_integer(st->start_time_s));
 	return j;
 }

@@ -37,6 +37,7 @@ struct stats {
 	uint64_t connections_total;
 	uint64_t connections_refused;
 	uint64_t config_generation;
+	int64_t start_time_s;	      /* wall clock at stats_init */
 	uint64_t heap_trims;	      /* heap.c's idle trims */
 	uint64_t http_connections;    /* open on metrics_listen */
 	uint64_t http_refused;	      /* 503: cap or descriptor reserve */

@@ -85,6 +85,9 @@ static const struct prom_scalar prom_scalars[] = {
 	    "Metrics connections closed at metrics_request_timeout_s." },
 	{ "sbk_log_suppressed_total", "counter", "log.suppressed", PROM_ONE,
 	    "Log lines dropped by the per-uid rate limit." },
+	{ "process_start_time_seconds", "gauge", "start_time_s", PROM_ONE,
+	    "Start time of sbkd since the Unix epoch in seconds "
+	    "(unchanged by a reload)." },
 };
 
 /* Per-pool gauges: workers.POOL.MEMBER. */

@@ -69,7 +69,7 @@ START_TEST(scalars_and_units)
 	    "\"argon2\":{\"memory_used_kib\":2,\"memory_budget_kib\":1024},"
 	    "\"memory\":{\"rss_kib\":3000,\"heap_trims\":5},"
 	    "\"http\":{\"connections\":2,\"refused\":8,\"timed_out\":1},"
-	    "\"log\":{\"suppressed\":77}}");
+	    "\"log\":{\"suppressed\":77},\"start_time_s\":1795000000}");
 
 	has(t, "# TYPE sbk_connections gauge\nsbk_connections 3\n");
 	has(t,
@@ -102,6 +102,10 @@ START_TEST(scalars_and_units)
 	has(t,
 	    "# TYPE sbk_log_suppressed_total counter\n"
 	    "sbk_log_suppressed_total 77\n");
+	/* The conventional name, so that restart alerts need no sbk rule. */
+	has(t,
+	    "# TYPE process_start_time_seconds gauge\n"
+	    "process_start_time_seconds 1795000000\n");
 	ck_assert_int_eq(t[strlen(t) - 1], '\n');
 	free(t);
 }

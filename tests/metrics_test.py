@@ -168,6 +168,10 @@ def main():
         check(get(before, "sbk_workers", pool="io") == 3, "io workers")
         check(get(before, "sbk_workers", pool="cpu") == 2, "cpu workers")
         check(get(before, "sbk_config_generation") == 1, "generation")
+        started = get(before, "process_start_time_seconds")
+        check(started is not None and
+              time.time() - 120 < started <= time.time() + 1,
+              "process_start_time_seconds %r" % started)
         for name in ("sbk_loop_lag_max_seconds", "sbk_loop_lag_p99_seconds",
                      "sbk_queue_depth", "sbk_argon2_memory_used_bytes",
                      "sbk_jobs_accepted_total", "sbk_workers_busy"):
