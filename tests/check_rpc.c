@@ -385,6 +385,40 @@ START_TEST(test_format_error)
 }
 END_TEST
 
+/*
+ * An error message is escaped as jansson's json_dumps escapes the same
+ * string (the oracle): every ASCII byte, controls included ("\b", "\f",
+ * upper-case \u00XX), and valid UTF-8 raw.
+ */
+START_TEST(test_format_error_escapes)
+{
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":"
+				   "{\"code\":-32005,\"message\":";
+	struct rpc_error err = { 0 };
+	char msg[130], *line, *want;
+	size_t len, i, n = 0;
+	json_t *str;
+
+	for (i = 1; i < 0x80; i++)
+		msg[n++] = (char)i;
+	memcpy(msg + n, "\xc3\xa9", 2);
+	msg[n + 2] = '\0';
+	rpc_error_set(&err, RPC_IO_ERROR, NULL, "%s", msg);
+	ck_assert_str_eq(err.message, msg);
+	ck_assert_ptr_nonnull(line = rpc_format_error("1", &err, &len));
+	ck_assert_ptr_nonnull(str = json_string(msg));
+	ck_assert_ptr_nonnull(want = json_dumps(str, JSON_ENCODE_ANY));
+	ck_assert_uint_gt(len, sizeof(head) - 1 + 3);
+	ck_assert_mem_eq(line, head, sizeof(head) - 1);
+	line[len - 3] = '\0'; /* "}}\n" */
+	ck_assert_str_eq(line + sizeof(head) - 1, want);
+	free(want);
+	json_decref(str);
+	free(line);
+	rpc_error_clear(&err);
+}
+END_TEST
+
 /* Every formatted line parses back to what went in. */
 START_TEST(test_format_roundtrip)
 {
@@ -1168,6 +1202,7 @@ rpc_suite(void)
 	tc = tcase_create("format");
 	tcase_add_test(tc, test_format_result);
 	tcase_add_test(tc, test_format_error);
+	tcase_add_test(tc, test_format_error_escapes);
 	tcase_add_test(tc, test_format_roundtrip);
 	tcase_add_test(tc, test_format_notification);
 	suite_add_tcase(s, tc);
