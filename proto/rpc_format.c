@@ -278,10 +278,12 @@ rpc_plain8(uint64_t x)
  * flags: \" \\ \b \f \n \r \t, other controls as \u00XX in upper
  * case, everything else (0x7f, '/', U+2028, any non-ASCII) raw.  Invalid
  * UTF-8 (possible only through jansson's *_nocheck calls) gives false,
- * leaving out, as jansson does, the bytes since the last escape.
+ * leaving out, as jansson does, the bytes since the last escape; or, when
+ * lossy (C strings: error messages, which may quote a client's bytes),
+ * each invalid byte becomes \ufffd.  The daemon's one string escaper.
  */
 static bool
-rpc_buf_jstr(struct rpc_buf *b, const char *str, size_t n)
+rpc_buf_jstr(struct rpc_buf *b, const char *str, size_t n, bool lossy)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *s = (const unsigned char *)str;
@@ -308,10 +310,12 @@ rpc_buf_jstr(struct rpc_buf *b, const char *str, size_t n)
 			}
 			if (rpc_jclass[*s] == RPC_JHIGH) {
 				k = rpc_utf8_seq(s, (size_t)(end - s));
-				if (k == 0)
+				if (k == 0 && !lossy)
 					return false;
-				s += k;
-				continue;
+				if (k > 0) {
+					s += k;
+					continue;
+				}
 			}
 			rpc_buf_add(b, run, (size_t)(s - run));
 			switch (*s) {
@@ -337,6 +341,10 @@ rpc_buf_jstr(struct rpc_buf *b, const char *str, size_t n)
 				rpc_buf_lit(b, "\\t");
 				break;
 			default:
+				if (*s >= 0x80) {
+					rpc_buf_lit(b, "\\ufffd");
+					break;
+				}
 				esc[4] = hex[*s >> 4];
 				esc[5] = hex[*s & 0xf];
 				rpc_buf_add(b, esc, sizeof(esc));
@@ -376,8 +384,8 @@ rpc_buf_object(struct rpc_buf *b, const json_t *v, unsigned depth)
 		 * jansson ignores a key it cannot encode and carries on;
 		 * so does this, to give the same bytes.
 		 */
-		(void)rpc_buf_jstr(
-		    b, json_object_iter_key(it), json_object_iter_key_len(it));
+		(void)rpc_buf_jstr(b, json_object_iter_key(it),
+		    json_object_iter_key_len(it), false);
 		rpc_buf_byte(b, ':');
 		rpc_buf_value(b, json_object_iter_value(it), depth + 1);
 		if (b->failed)
@@ -429,7 +437,7 @@ rpc_buf_value(struct rpc_buf *b, const json_t *v, unsigned depth)
 		break;
 	case JSON_STRING:
 		if (!rpc_buf_jstr(
-			b, json_string_value(v), json_string_length(v)))
+			b, json_string_value(v), json_string_length(v), false))
 			b->failed = true;
 		break;
 	case JSON_INTEGER:
@@ -467,62 +475,6 @@ rpc_buf_json(struct rpc_buf *b, const json_t *v)
  * arbitrary text (file names, member names), so invalid UTF-8 becomes
  * U+FFFD instead of making the whole reply unencodable.
  */
-static void
-rpc_buf_quote(struct rpc_buf *b, const char *str)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n = strlen(str), i = 0, run = 0, k;
-	char esc[6];
-
-	rpc_buf_lit(b, "\"");
-	while (i < n) {
-		if (s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
-		    s[i] != '\\') {
-			i++;
-			run++;
-			continue;
-		}
-		k = s[i] >= 0x80 ? rpc_utf8_seq(s + i, n - i) : 0;
-		if (k > 0) {
-			i += k;
-			run += k;
-			continue;
-		}
-		rpc_buf_add(b, (const char *)s + i - run, run);
-		run = 0;
-		switch (s[i]) {
-		case '"':
-			rpc_buf_lit(b, "\\\"");
-			break;
-		case '\\':
-			rpc_buf_lit(b, "\\\\");
-			break;
-		case '\n':
-			rpc_buf_lit(b, "\\n");
-			break;
-		case '\r':
-			rpc_buf_lit(b, "\\r");
-			break;
-		case '\t':
-			rpc_buf_lit(b, "\\t");
-			break;
-		default:
-			if (s[i] < 0x20) {
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hex[s[i] >> 4];
-				esc[5] = hex[s[i] & 0xf];
-				rpc_buf_add(b, esc, sizeof(esc));
-			} else
-				rpc_buf_lit(b, "\\ufffd");
-			break;
-		}
-		i++;
-	}
-	rpc_buf_add(b, (const char *)s + i - run, run);
-	rpc_buf_lit(b, "\"");
-}
-
 /* NUL-terminate (callers may treat the text as a C string) and hand over. */
 static char *
 rpc_buf_end(struct rpc_buf *b, size_t *lenp)
@@ -591,6 +543,7 @@ char *
 rpc_format_error(const char *id_json, const struct rpc_error *err, size_t *lenp)
 {
 	struct rpc_buf b;
+	const char *msg;
 	size_t idlen;
 
 	if (id_json == NULL)
@@ -602,9 +555,9 @@ rpc_format_error(const char *id_json, const struct rpc_error *err, size_t *lenp)
 	rpc_buf_lit(&b, ",\"error\":{\"code\":");
 	rpc_buf_int(&b, err->code);
 	rpc_buf_lit(&b, ",\"message\":");
-	rpc_buf_quote(&b,
-	    err->message[0] != '\0' ? err->message :
-				      rpc_code_message(err->code));
+	msg = err->message[0] != '\0' ? err->message :
+					rpc_code_message(err->code);
+	rpc_buf_jstr(&b, msg, strlen(msg), true);
 	if (err->data != NULL) {
 		rpc_buf_lit(&b, ",\"data\":");
 		rpc_buf_json(&b, err->data);
@@ -620,7 +573,7 @@ rpc_format_notification(const char *method, const json_t *params, size_t *lenp)
 
 	rpc_buf_init(&b, 128 + strlen(method));
 	rpc_buf_lit(&b, "{\"jsonrpc\":\"2.0\",\"method\":");
-	rpc_buf_quote(&b, method);
+	rpc_buf_jstr(&b, method, strlen(method), true);
 	if (params != NULL) {
 		rpc_buf_lit(&b, ",\"params\":");
 		rpc_buf_json(&b, params);

@@ -370,7 +370,8 @@ START_TEST(test_format_error)
 	    "{\"jsonrpc\":\"2.0\",\"id\":-5,\"error\":"
 	    "{\"code\":-32006,\"message\":\"Shutting down\"}}\n");
 
-	/* Escapes; invalid UTF-8 becomes U+FFFD, valid UTF-8 stays raw. */
+	/* Escapes as jansson's; invalid UTF-8 becomes U+FFFD, valid UTF-8
+	 * stays raw. */
 	rpc_error_set(&err, RPC_IO_ERROR, NULL,
 	    "q\"b\\n\nr\rt\t\x01\x1f"
 	    "\x7f\xc3\xa9\xff\xc3\xe2\x82\xac\xf0\x9f\x98\x80\xed\xa0\x80!");
@@ -378,7 +379,7 @@ START_TEST(test_format_error)
 	check_line(line, len,
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":"
 	    "{\"code\":-32005,\"message\":"
-	    "\"q\\\"b\\\\n\\nr\\rt\\t\\u0001\\u001f"
+	    "\"q\\\"b\\\\n\\nr\\rt\\t\\u0001\\u001F"
 	    "\x7f\xc3\xa9\\ufffd\\ufffd\xe2\x82\xac\xf0\x9f\x98\x80"
 	    "\\ufffd\\ufffd\\ufffd!\"}}\n");
 	rpc_error_clear(&err);
