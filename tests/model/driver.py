@@ -629,6 +629,10 @@ class Run:
             probes=len(self.samples),
             ping_max_ms=round(max(pings), 1) if pings else None,
             ping_net_max_ms=round(max(nets), 1) if nets else None,
+            # Where the event thread was during the slowest (net) ping.
+            worst_ping=max((r for r in self.samples if "err" not in r),
+                           key=lambda r: r["net"], default={}).get(
+                               "event_thread"),
             rss_max_kib=max(rss) if rss else None,
             threads_max=max(thr) if thr else None)
         if rss and max(rss) > bound:

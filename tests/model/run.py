@@ -180,6 +180,9 @@ def main():
                   fig.get("rss_bound_kib"),
                   json.dumps(fig.get("idle")), json.dumps(fig.get("end"))),
               flush=True)
+        if fig.get("ping_net_max_ms") and fig["ping_net_max_ms"] > 50:
+            print("  the event thread during the slowest ping, every 20 ms: "
+                  "%s" % json.dumps(fig.get("worst_ping")), flush=True)
         if not problems:
             continue
         failed.append(seed)
