@@ -24,6 +24,7 @@ library only.
 """
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -157,8 +158,8 @@ def main():
         seeds = iter(range(args.first, args.first + args.seeds))
     elif args.duration:
         end = time.monotonic() + parse_duration(args.duration)
-        seeds = (s for s in range(args.first, 1 << 62)
-                 if time.monotonic() < end)
+        seeds = itertools.takewhile(lambda s: time.monotonic() < end,
+                                    itertools.count(args.first))
     else:
         seeds = iter(DEFAULT_SEEDS)
 
