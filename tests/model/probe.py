@@ -36,12 +36,30 @@ def run_delay_ns(path):
 
 
 def thread_state(task):
-    """'state wchan' of a thread, e.g. 'S futex_wait_queue' or 'R 0'."""
+    """'state wchan' of the event thread, e.g. 'S futex_wait_queue' or
+    'R 0', and then the other threads that are runnable, by nice value
+    (CPU workers run at cpu_worker_nice): '... | R nice 10: 2'."""
     try:
         with open(task + "/stat") as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
         with open(task + "/wchan") as f:
-            return "%s %s" % (state, f.read().strip() or "0")
+            text = "%s %s" % (state, f.read().strip() or "0")
+        tasks = os.path.dirname(task)
+        nices = {}
+        for tid in os.listdir(tasks):
+            if os.path.join(tasks, tid) == task:
+                continue
+            try:
+                with open(os.path.join(tasks, tid, "stat")) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == "R":
+                nices[fields[16]] = nices.get(fields[16], 0) + 1
+        if nices:
+            text += " | R " + ", ".join("nice %s: %d" % kv
+                                        for kv in sorted(nices.items()))
+        return text
     except OSError:
         return "?"
 
