@@ -40,21 +40,34 @@ class Options:
 
 
 def rss_bound_kib(plan, idle_kib):
-    """The bound on sbkd's RSS during a run, from the configurations.
+    """The bound on sbkd's RSS during a run: the worst case of
+    sbkd.conf(5), MEMORY, in KiB, with W = cpu_workers + io_workers,
+    Q = queue_max, R = max_request_bytes, each the largest of the plan's
+    configurations, and C = the connections the run has open at once at
+    most (its clients, the prober's and one of the driver's own) instead
+    of max_connections, which a run never approaches:
 
-    Provisional, until sbkd.conf(5) states the daemon's formula: the idle
-    RSS, the largest argon2 budget, and per connection its output cap plus
-    one job's largest reply plus one request line plus one read's buffer,
-    plus one largest reply per worker being formatted, plus 16 MiB for the
-    allocator's slack."""
-    largest = (max(schedule.MAX_READ_BYTES, schedule.ZSTD_MAX_OUTPUT)
-               * 4 // 3 + 1024) // 1024
+        about 16 MiB (here: the idle RSS after the warm-up, if larger)
+      + output_budget_bytes
+      + C x (max_output_bytes_per_conn + 2 x R + 512 KiB)
+      + (Q + W) x 2 x R
+      + memory_budget_kib x 1024
+      + W x 2.5 x max(max_read_bytes, zstd max_output_bytes)
+    """
     cfgs = plan.configs
-    per_conn = (max(c["max_output_bytes_per_conn"] for c in cfgs) // 1024 +
-                largest + schedule.MAX_REQUEST_BYTES // 1024 + 256)
-    workers = max(c["cpu_workers"] + c["io_workers"] for c in cfgs)
-    return (idle_kib + max(c["memory_budget_kib"] for c in cfgs) +
-            plan.max_conns * per_conn + workers * largest + 16 * 1024)
+    kib = 1024
+    r = schedule.MAX_REQUEST_BYTES // kib
+    w = max(c["cpu_workers"] + c["io_workers"] for c in cfgs)
+    q = max(c["queue_max"] for c in cfgs)
+    conns = plan.max_conns + 2
+    return (max(16 * kib, idle_kib) +
+            max(c["output_budget_bytes"] for c in cfgs) // kib +
+            conns * (max(c["max_output_bytes_per_conn"] for c in cfgs) //
+                     kib + 2 * r + 512) +
+            (q + w) * 2 * r +
+            max(c["memory_budget_kib"] for c in cfgs) +
+            w * 5 * max(schedule.MAX_READ_BYTES,
+                        schedule.ZSTD_MAX_OUTPUT) // kib // 2)
 
 
 class Client:

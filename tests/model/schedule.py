@@ -88,7 +88,13 @@ class Plan:
     # --- configurations ---
     def random_config(self):
         r = self.rng
+        # Its own stream, so that the rest of the plan stays what it was
+        # before sbkd had this key (the seeds of docs/HARDENING.md).
+        self.nconfigs = getattr(self, "nconfigs", 0) + 1
+        ob = random.Random("%s/output_budget/%d" % (self.seed,
+                                                    self.nconfigs))
         return {
+            "output_budget_bytes": ob.choice((4, 8, 16, 32)) << 20,
             "max_inflight_per_conn": r.randint(self.min_inflight,
                                                self.max_inflight),
             "max_output_bytes_per_conn": r.randint(4, 64) * 1024,
@@ -104,6 +110,7 @@ class Plan:
 max_connections = 1024
 max_request_bytes = %d
 max_output_bytes_per_conn = %d
+output_budget_bytes = %d
 shutdown_timeout_s = 5
 enable_test_methods = true
 log_level = info
@@ -125,7 +132,7 @@ read_roots = @DIR@/r:@DIR@/w
 write_roots = @DIR@/w
 max_read_bytes = %d
 """ % (MAX_REQUEST_BYTES, cfg["max_output_bytes_per_conn"],
-            cfg["cpu_workers"], cfg["io_workers"], cfg["queue_max"],
+            cfg["output_budget_bytes"], cfg["cpu_workers"], cfg["io_workers"], cfg["queue_max"],
             cfg["max_inflight_per_conn"], cfg["memory_budget_kib"],
             ZSTD_MAX_OUTPUT, MAX_READ_BYTES)
 
