@@ -806,8 +806,8 @@ END_TEST
 
 START_TEST(test_params_not_object)
 {
+	/* "[]" is refused too, except by the methods without params. */
 	static const char *const params[] = {
-		"[]",
 		"[1,2]",
 		"\"x\"",
 		"5",
@@ -838,6 +838,103 @@ START_TEST(test_params_not_object)
 			hx_expect_error(r, id, -32602);
 			json_decref(r);
 		}
+	hx_close(c);
+}
+END_TEST
+
+/*
+ * Contract 1.3: a method without params (ping, stats) takes them absent,
+ * {} or [] (JSON-RPC libraries that always send an array); a non-empty
+ * array is -32602 naming params, and [] is still refused by the methods
+ * that take params.  The same on the fast path, the JSON path (spaces,
+ * a member order the scanner does not take) and inside a batch.
+ */
+START_TEST(test_params_empty_array)
+{
+	static const char *const empty[] = {
+		"[]",
+		"[ ]",
+		" [\t] ",
+		"{}",
+	};
+	static const char *const full[] = {
+		"[1]",
+		"[{}]",
+		"[[]]",
+		"[null]",
+	};
+	static const char *const takes_params[] = {
+		"job.cancel",
+		"sleep",
+		"spin",
+	};
+	struct hx_conn *c;
+	json_t *r, *res;
+	size_t i;
+	char id[32];
+
+	hx_daemon_up(&d, CONF_TEST);
+	c = hx_connect(&d);
+	for (i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		snprintf(id, sizeof(id), "%zu", i);
+		r = hx_callf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%s,"
+		    "\"method\":\"ping\",\"params\":%s}",
+		    id, empty[i]);
+		res = hx_expect_result(r, id);
+		ck_assert(json_is_true(json_object_get(res, "pong")));
+		json_decref(r);
+		/* params first: the request scanner's slow path. */
+		snprintf(id, sizeof(id), "%zu", 100 + i);
+		r = hx_callf(c,
+		    "{\"params\":%s,\"method\":\"stats\","
+		    "\"id\":%s,\"jsonrpc\":\"2.0\"}",
+		    empty[i], id);
+		res = hx_expect_result(r, id);
+		ck_assert(json_is_integer(json_object_get(res, "connections")));
+		json_decref(r);
+	}
+	for (i = 0; i < sizeof(full) / sizeof(full[0]); i++) {
+		snprintf(id, sizeof(id), "%zu", 200 + i);
+		r = hx_callf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%s,"
+		    "\"method\":\"ping\",\"params\":%s}",
+		    id, full[i]);
+		hx_expect_param_error(r, id, "params");
+		json_decref(r);
+	}
+	for (i = 0; i < sizeof(takes_params) / sizeof(takes_params[0]); i++) {
+		snprintf(id, sizeof(id), "%zu", 300 + i);
+		r = hx_callf(c,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%s,"
+		    "\"method\":\"%s\",\"params\":[]}",
+		    id, takes_params[i]);
+		hx_expect_param_error(r, id, "params");
+		json_decref(r);
+	}
+	/* A batch of a ping with [] and a ping with [1]. */
+	hx_send_line(c,
+	    "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+	    "\"params\":[]},"
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\","
+	    "\"params\":[1]}]");
+	r = hx_read_json(c);
+	ck_assert_msg(json_is_array(r) && json_array_size(r) == 2,
+	    "batch reply is not an array of 2");
+	{
+		json_t *items[2] = { json_array_get(r, 0),
+			json_array_get(r, 1) };
+
+		res = hx_expect_result(hx_by_id(items, 2, "1"), "1");
+		ck_assert(json_is_true(json_object_get(res, "pong")));
+		hx_expect_param_error(hx_by_id(items, 2, "2"), "2", "params");
+	}
+	json_decref(r);
+	/* A notification with [] is run and not answered. */
+	hx_send_line(
+	    c, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"params\":[]}");
+	ck_assert(hx_quiet_for(c, 200));
+	expect_pong(c, "9");
 	hx_close(c);
 }
 END_TEST
@@ -1470,6 +1567,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_unknown_method);
 	tcase_add_test(tc, test_nul_in_names);
 	tcase_add_test(tc, test_params_not_object);
+	tcase_add_test(tc, test_params_empty_array);
 	tcase_add_test(tc, test_unknown_param_member);
 	tcase_add_test(tc, test_common_params);
 	tcase_add_test(tc, test_sleep_spin_params);
