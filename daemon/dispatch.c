@@ -514,8 +514,22 @@ prepare_job(const struct sbk_config *cfg, const char *id_json, size_t id_len,
 		    "method not found: %.100s", method);
 		goto fail;
 	}
+	/* Many JSON-RPC libraries always send an array: [] means none. */
+	if (params != NULL && json_is_array(params) &&
+	    json_array_size(params) == 0 &&
+	    (kind->flags & JOB_KIND_NO_PARAMS)) {
+		json_decref(params);
+		params = NULL;
+		shared = false;
+	}
 	if (params != NULL && !json_is_object(params)) {
-		rpc_error_param(err, "params", "params must be an object");
+		if (kind->flags & JOB_KIND_NO_PARAMS)
+			rpc_error_param(err, "params",
+			    "%s takes no params: absent, {} or []",
+			    kind->method);
+		else
+			rpc_error_param(
+			    err, "params", "params must be an object");
 		goto fail;
 	}
 	job_params_common(params, &tmo, &prg);

@@ -57,6 +57,8 @@ enum job_gate {
 };
 
 #define JOB_KIND_TEST 0x1 /* exists only with enable_test_methods */
+/* Takes no params: [] stands for none (contract 1.3). */
+#define JOB_KIND_NO_PARAMS 0x2
 
 /* Why a job was told to stop. */
 enum job_stop {

@@ -65,6 +65,7 @@ cancel_run(struct job *job, struct rpc_error *err)
 const struct job_kind job_ping = {
 	.method = "ping",
 	.lane = LANE_EVENT,
+	.flags = JOB_KIND_NO_PARAMS,
 	.parse = no_params,
 	.run = ping_run,
 };
@@ -72,6 +73,7 @@ const struct job_kind job_ping = {
 const struct job_kind job_stats = {
 	.method = "stats",
 	.lane = LANE_EVENT,
+	.flags = JOB_KIND_NO_PARAMS,
 	.parse = no_params,
 	.run = stats_run,
 };
