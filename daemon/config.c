@@ -168,6 +168,10 @@ static const struct config_key config_keys[] = {
 	    0, 0, "", "peer uids allowed; empty lists = all" },
 	{ "access", "allow_gids", CFG_GIDS, OFF(allow_gids), OFF(n_allow_gids),
 	    0, 0, "", "peer gids allowed" },
+	{ "access", "admin_uids", CFG_UIDS, OFF(admin_uids), OFF(n_admin_uids),
+	    0, 0, "", "peer uids allowed the admin.* methods, besides 0" },
+	{ "access", "admin_gids", CFG_GIDS, OFF(admin_gids), OFF(n_admin_gids),
+	    0, 0, "", "peer gids allowed the admin.* methods" },
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -1108,7 +1112,25 @@ config_free(struct sbk_config *cfg)
 	config_free_strv(cfg->write_roots);
 	free(cfg->allow_uids);
 	free(cfg->allow_gids);
+	free(cfg->admin_uids);
+	free(cfg->admin_gids);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+static bool
+id_in(const unsigned *list, size_t n, unsigned id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == id)
+			return true;
+	return false;
+}
+
+bool
+config_is_admin(const struct sbk_config *cfg, uid_t uid, gid_t gid)
+{
+	return uid == 0 || id_in(cfg->admin_uids, cfg->n_admin_uids, uid) ||
+	    id_in(cfg->admin_gids, cfg->n_admin_gids, gid);
 }
 
 const struct sbk_config *

@@ -77,6 +77,11 @@ struct sbk_config {
 	size_t n_allow_uids;
 	gid_t *allow_gids;
 	size_t n_allow_gids;
+	/* The admin.* methods: uid 0, and these (contract 1.3). */
+	uid_t *admin_uids;
+	size_t n_admin_uids;
+	gid_t *admin_gids;
+	size_t n_admin_gids;
 };
 
 /*
@@ -85,6 +90,12 @@ struct sbk_config {
  * without reading it.
  */
 #define CONFIG_MAX_BYTES (1024L * 1024)
+
+/*
+ * May this peer call the admin.* methods?  uid 0, a uid in admin_uids or a
+ * gid (SO_PEERCRED's) in admin_gids.
+ */
+bool config_is_admin(const struct sbk_config *, uid_t, gid_t);
 
 /* Fill in the built-in defaults (the contract's).  0, or -errno. */
 int config_init(struct sbk_config *);

@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
@@ -56,6 +57,7 @@ conn_new(struct server *s, int fd, pid_t pid, uid_t uid, gid_t gid)
 	c->uid = uid;
 	c->gid = gid;
 	c->serial = ++conn_serial;
+	c->connected_ns = clock_now_ns();
 	/* Not shared with the workers yet: no lock needed. */
 	c->owner.out_cap = s->cfg->max_output_bytes_per_conn;
 	c->in = evbuffer_new();

@@ -26,7 +26,8 @@ struct event;
 
 struct conn {
 	struct server *server;
-	uint64_t serial; /* for log lines */
+	uint64_t serial;       /* for log lines and admin.*; never reused */
+	uint64_t connected_ns; /* CLOCK_MONOTONIC, for admin.clients */
 	int fd;
 	unsigned refs; /* server's (until closed) + jobs' */
 	pid_t pid;

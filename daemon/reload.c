@@ -90,27 +90,29 @@ apply_pool_sizes(struct server *s, const struct sbk_config *old,
 	return 0;
 }
 
-void
-server_reload(struct server *s)
+/*
+ * Read and put in force; 0, or -1 with why filled in (and logged).  The
+ * connections are not re-evaluated here: see server_reload and
+ * server_reload_deferred.
+ */
+static int
+reload_apply(struct server *s, char *err, size_t errlen)
 {
 	const struct sbk_config *old = s->cfg;
 	struct sbk_config *cfg;
-	struct conn *c, *next;
-	char err[1024];
 
 	/* systemd (sd_notify(3)) wants the time a reload starts with it. */
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)(clock_now_ns() / 1000));
-	cfg =
-	    config_read(s->opts.config_path, s->opts.socket, err, sizeof(err));
+	cfg = config_read(s->opts.config_path, s->opts.socket, err, errlen);
 	if (cfg == NULL) {
 		reload_failed(s, err);
-		return;
+		return -1;
 	}
-	if (apply_pool_sizes(s, old, cfg, err, sizeof(err)) < 0) {
+	if (apply_pool_sizes(s, old, cfg, err, errlen) < 0) {
 		config_release(cfg);
 		reload_failed(s, err);
-		return;
+		return -1;
 	}
 
 	/* From here on nothing can fail. */
@@ -132,17 +134,58 @@ server_reload(struct server *s)
 	s->cfg = cfg;
 	config_release(old); /* freed now unless a job still holds it */
 	s->stats.config_generation++;
-
-	/* New limits may let paused connections go on. */
-	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		conn_resume(c);
-	}
-	conn_flush_dirty(s);
 	log_info("configuration reloaded (generation %llu): %u cpu workers, "
 		 "%u io workers, queue_max %u",
 	    (unsigned long long)s->stats.config_generation, cfg->cpu_workers,
 	    cfg->io_workers, cfg->queue_max);
 	sd_notifyf(0, "STATUS=configuration generation %llu in force\nREADY=1",
 	    (unsigned long long)s->stats.config_generation);
+	return 0;
+}
+
+/* New limits may let paused connections go on. */
+static void
+resume_all(struct server *s)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		conn_resume(c);
+	}
+	conn_flush_dirty(s);
+}
+
+void
+server_reload(struct server *s)
+{
+	char err[1024];
+
+	if (reload_apply(s, err, sizeof(err)) == 0)
+		resume_all(s);
+}
+
+static void
+resume_all_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	server_mark_busy(s);
+	resume_all(s);
+}
+
+int
+server_reload_deferred(struct server *s, char *why, size_t whylen)
+{
+	if (reload_apply(s, why, whylen) < 0)
+		return -1;
+	/*
+	 * Not now: the caller is inside a connection's dispatch, and
+	 * resuming that connection would hand it the same line again.
+	 */
+	if (event_base_once(s->base, -1, EV_TIMEOUT, resume_all_cb, s, NULL) <
+	    0)
+		log_err("reload: out of memory: paused connections resume at "
+			"their next event");
+	return 0;
 }

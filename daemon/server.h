@@ -95,6 +95,12 @@ void server_mark_busy(struct server *);
  * is refused with a log line and the running configuration stays.
  */
 void server_reload(struct server *);
+/*
+ * admin.reload: the same, from inside a connection's dispatch.  Paused
+ * connections are re-evaluated at the next loop iteration rather than
+ * at once.  0, or -1 with the configuration error (as logged) in why.
+ */
+int server_reload_deferred(struct server *, char *why, size_t whylen);
 
 /* The drain finished its last job or flush: leave the loop if draining. */
 void server_check_drained(struct server *);

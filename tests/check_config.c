@@ -129,6 +129,10 @@ assert_defaults(const struct sbk_config *c, bool socket_too)
 	ck_assert_uint_eq(c->n_allow_uids, 0);
 	ck_assert_ptr_null(c->allow_gids);
 	ck_assert_uint_eq(c->n_allow_gids, 0);
+	ck_assert_ptr_null(c->admin_uids);
+	ck_assert_uint_eq(c->n_admin_uids, 0);
+	ck_assert_ptr_null(c->admin_gids);
+	ck_assert_uint_eq(c->n_admin_gids, 0);
 }
 
 START_TEST(test_defaults)
@@ -190,6 +194,8 @@ START_TEST(test_valid_full)
 			     "[access]\n"
 			     "allow_uids = 0, 1000 ,4294967294\n"
 			     "allow_gids = 5\n"
+			     "admin_uids = 1000, 65534\n"
+			     "admin_gids = 7\n"
 			     "[daemon]\n"
 			     "log_level = err\n",
 			     dir_a, dir_a, dir_b),
@@ -231,6 +237,17 @@ START_TEST(test_valid_full)
 	ck_assert_uint_eq(cfg.allow_uids[2], 4294967294u);
 	ck_assert_uint_eq(cfg.n_allow_gids, 1);
 	ck_assert_uint_eq(cfg.allow_gids[0], 5);
+	ck_assert_uint_eq(cfg.n_admin_uids, 2);
+	ck_assert_uint_eq(cfg.admin_uids[0], 1000);
+	ck_assert_uint_eq(cfg.admin_uids[1], 65534);
+	ck_assert_uint_eq(cfg.n_admin_gids, 1);
+	ck_assert_uint_eq(cfg.admin_gids[0], 7);
+	/* uid 0 is always an admin; the lists add to it. */
+	ck_assert(config_is_admin(&cfg, 0, 12345));
+	ck_assert(config_is_admin(&cfg, 65534, 12345));
+	ck_assert(config_is_admin(&cfg, 12345, 7));
+	ck_assert(!config_is_admin(&cfg, 12345, 5));
+	ck_assert(!config_is_admin(&cfg, 1, 1));
 	config_finish(&cfg);
 	ck_assert_uint_eq(cfg.cpu_workers, 3);
 	config_free(&cfg);

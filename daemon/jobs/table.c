@@ -13,6 +13,8 @@ extern const struct job_kind job_sleep, job_spin;
 extern const struct job_kind job_argon2_hash, job_argon2_verify;
 extern const struct job_kind job_zstd_compress, job_zstd_decompress;
 extern const struct job_kind job_file_read;
+extern const struct job_kind job_admin_clients, job_admin_jobs;
+extern const struct job_kind job_admin_cancel, job_admin_reload;
 
 const struct job_kind *const job_table[] = {
 	&job_ping,
@@ -25,5 +27,9 @@ const struct job_kind *const job_table[] = {
 	&job_zstd_compress,
 	&job_zstd_decompress,
 	&job_file_read,
+	&job_admin_clients,
+	&job_admin_jobs,
+	&job_admin_cancel,
+	&job_admin_reload,
 	NULL,
 };
