@@ -47,6 +47,7 @@ enum {
 	OPT_PASSWORD_FD,
 	OPT_PASSWORD_FILE,
 	OPT_ALLOW_EMPTY,
+	OPT_CONN,
 };
 
 
@@ -168,6 +169,10 @@ ctl_option(struct ctl *ctl, int ch, const char *arg)
 	case OPT_PROMETHEUS:
 		ctl->prometheus = true;
 		break;
+	case OPT_CONN:
+		if (!ctl_parse_ll(arg, 1, LLONG_MAX, &ctl->conn))
+			return (ctl_bad_value(ctl, "--conn", arg));
+		break;
 	default:
 		return (CTL_USAGE);
 	}
@@ -265,41 +270,6 @@ print_verify(struct ctl *ctl, json_t *result)
 	return (valid ? CTL_OK : CTL_NEGATIVE);
 }
 
-/* --- cancel --- */
-
-static int
-build_cancel(struct ctl *ctl, json_t **params)
-{
-	long long id;
-
-	*params = json_object();
-	if (ctl_parse_ll(ctl->argv[0], LLONG_MIN, LLONG_MAX, &id))
-		json_object_set_new(*params, "id", json_integer(id));
-	else
-		json_object_set_new(*params, "id", json_string(ctl->argv[0]));
-	return (CTL_OK);
-}
-
-static int
-print_cancel(struct ctl *ctl, json_t *result)
-{
-	bool cancelled;
-
-	if (!json_is_boolean(json_object_get(result, "cancelled")))
-		return (ctl_bad_reply(
-		    ctl, "job.cancel", "no \"cancelled\" boolean"));
-	cancelled = json_is_true(json_object_get(result, "cancelled"));
-	if (ctl->json)
-		ctl_print_json(ctl, result);
-	else if (!ctl->quiet)
-		printf("%s\n",
-		    cancelled ?
-			"cancelled" :
-			"not cancelled "
-			"(no such request in flight on this connection)");
-	return (cancelled ? CTL_OK : CTL_NEGATIVE);
-}
-
 /* --- the table --- */
 
 #define PASSWORD_OPTS                                                        \
@@ -345,6 +315,11 @@ static const struct option stats_opts[] = {
 static const struct option read_opts[] = {
 	{ "offset", required_argument, NULL, OPT_OFFSET },
 	{ "length", required_argument, NULL, OPT_LENGTH },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option cancel_opts[] = {
+	{ "conn", required_argument, NULL, OPT_CONN },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -481,19 +456,63 @@ const struct ctl_verb ctl_verbs[] = {
 	{
 	    .name = "cancel",
 	    .method = "job.cancel",
-	    .synopsis = "ID",
-	    .summary = "send job.cancel for ID (exit 1 when nothing was "
+	    .synopsis = "[--conn N] ID",
+	    .summary = "cancel request ID (exit 1 when nothing was "
 		       "cancelled)",
 	    .options =
-		"The daemon scopes ids to their connection: a new connection\n"
-		"has no request in flight, so this answers false unless used\n"
-		"for a request of the same session.  To cancel a request, "
-		"send\n"
-		"it and its job.cancel through one `sbkctl call -` session.\n",
+		"      --conn N   the request of connection N (admin.cancel; "
+		"admin only):\n"
+		"                 `sbkctl jobs` lists connections and ids\n"
+		"Without --conn this sends job.cancel, which the daemon scopes "
+		"to its own\n"
+		"connection: a new connection has no request in flight, so "
+		"it answers\n"
+		"false.  ID is an integer, or a string (JSON-quoted when it "
+		"reads as one).\n",
+	    .longopts = cancel_opts,
 	    .min_args = 1,
 	    .max_args = 1,
-	    .build = build_cancel,
-	    .print = print_cancel,
+	    .run = ctl_run_cancel,
+	},
+	{
+	    .name = "clients",
+	    .method = "admin.clients",
+	    .synopsis = "",
+	    .summary = "list the daemon's connections (admin)",
+	    .options =
+		"Columns: the connection's serial number (for cancel "
+		"--conn), the peer's\n"
+		"pid, uid and gid, its jobs in flight and waiting, its unsent "
+		"output\n"
+		"(bytes) and how long it has been connected.\n",
+	    .max_args = 0,
+	    .print = ctl_print_clients,
+	},
+	{
+	    .name = "jobs",
+	    .method = "admin.jobs",
+	    .synopsis = "",
+	    .summary = "list the jobs admitted and not yet answered (admin)",
+	    .options =
+		"Columns: connection serial, the client's id (\"-\" for a "
+		"notification), method,\n"
+		"waiting or running, time waited and time run.  Parameters "
+		"are never shown.\n",
+	    .max_args = 0,
+	    .print = ctl_print_jobs,
+	},
+	{
+	    .name = "reload",
+	    .method = "admin.reload",
+	    .synopsis = "",
+	    .summary = "re-read the daemon's configuration, as SIGHUP (admin)",
+	    .options =
+		"Prints the configuration generation now in force.  A file "
+		"the daemon\n"
+		"refuses is reported with its exact error (exit 3) and "
+		"changes nothing.\n",
+	    .max_args = 0,
+	    .print = ctl_print_reload,
 	},
 	{
 	    .name = "call",

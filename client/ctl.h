@@ -68,6 +68,7 @@ struct ctl {
 	long long parallelism;
 	long long hash_len;
 	long long salt_len;
+	long long conn; /* cancel --conn N (admin.cancel); 0: none */
 
 	/* bench */
 	int conns;
@@ -146,6 +147,12 @@ int ctl_run_zstd(struct ctl *);
 int ctl_run_read(struct ctl *);
 int ctl_run_call(struct ctl *);
 int ctl_run_stats(struct ctl *);
+
+/* admin.c: the admin.* verbs (clients, jobs, reload) and cancel. */
+int ctl_print_clients(struct ctl *, json_t *result);
+int ctl_print_jobs(struct ctl *, json_t *result);
+int ctl_print_reload(struct ctl *, json_t *result);
+int ctl_run_cancel(struct ctl *);
 
 /* util.c */
 bool ctl_parse_ll(const char *s, long long min, long long max, long long *out);

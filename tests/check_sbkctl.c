@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@
 #include "harness.h"
 
 static struct hx_daemon d;
+/* When not 0: the uid and gid sbkctl runs as (the test must be root). */
+static uid_t run_as;
 
 /* One finished sbkctl run. */
 struct run {
@@ -122,6 +125,11 @@ run_ctl(struct run *r, const char *input, size_t inlen, const char *const *args)
 		close(err[0]);
 		close(err[1]);
 		setenv("SBK_SOCKET", d.sock, 1);
+		if (run_as != 0 &&
+		    (setgroups(0, NULL) < 0 ||
+			setresgid(run_as, run_as, run_as) < 0 ||
+			setresuid(run_as, run_as, run_as) < 0))
+			_exit(126);
 		execv(exe, (char *const *)argv);
 		_exit(127);
 	}
@@ -592,6 +600,144 @@ START_TEST(test_cancel_and_call)
 }
 END_TEST
 
+/* The connection serial of the client with this many jobs in flight. */
+static long long
+serial_with_inflight(long long inflight)
+{
+	struct run r;
+	json_t *j, *e;
+	long long serial = 0;
+	size_t i;
+
+	CTL(&r, "--json", "clients");
+	EXPECT(&r, 0);
+	j = json_loads(r.out, 0, NULL);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
+	json_array_foreach(json_object_get(j, "clients"), i,
+	    e) if (json_integer_value(json_object_get(e, "inflight")) ==
+	    inflight) serial = json_integer_value(json_object_get(e, "conn"));
+	ck_assert_int_gt(serial, 0);
+	json_decref(j);
+	run_free(&r);
+	return serial;
+}
+
+/* clients, jobs, cancel --conn and reload (the admin.* methods). */
+START_TEST(test_admin_verbs)
+{
+	struct hx_conn *bg;
+	struct run r;
+	json_t *j, *rep;
+	char conn[32];
+	FILE *f;
+
+	/* Another client with two jobs in flight. */
+	bg = hx_connect(&d);
+	hx_send_line(bg,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"bg-1\",\"method\":"
+	    "\"sleep\",\"params\":{\"ms\":60000}}");
+	hx_send_line(bg,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"42\",\"method\":"
+	    "\"sleep\",\"params\":{\"ms\":60000}}");
+	json_decref(hx_wait_stat_ge(bg, "workers.io.busy", 2));
+
+	CTL(&r, "clients");
+	EXPECT(&r, 0);
+	ck_assert_msg(strstr(r.out, "CONN") && strstr(r.out, "INFLIGHT") &&
+		strstr(r.out, "OUTPUT") && strstr(r.out, "AGE"),
+	    "%s", r.out);
+	run_free(&r);
+	snprintf(conn, sizeof(conn), "%lld", serial_with_inflight(2));
+
+	/* A string id that reads as a number is quoted, as cancel wants it. */
+	CTL(&r, "jobs");
+	EXPECT(&r, 0);
+	ck_assert_msg(strstr(r.out, "METHOD") && strstr(r.out, " bg-1 ") &&
+		strstr(r.out, "\"42\"") && strstr(r.out, "sleep") &&
+		strstr(r.out, "running"),
+	    "%s", r.out);
+	run_free(&r);
+	CTL(&r, "--json", "jobs");
+	EXPECT(&r, 0);
+	j = json_loads(r.out, 0, NULL);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "jobs")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "total")), 2);
+	json_decref(j);
+	run_free(&r);
+
+	CTL(&r, "cancel", "--conn", conn, "bg-1");
+	EXPECT(&r, 0);
+	ck_assert_str_eq(r.out, "cancelled\n");
+	run_free(&r);
+	rep = hx_read_json(bg);
+	hx_expect_error(rep, "\"bg-1\"", -32002);
+	json_decref(rep);
+	CTL(&r, "--json", "cancel", "--conn", conn, "\"42\"");
+	EXPECT(&r, 0);
+	ck_assert_str_eq(r.out, "{\"cancelled\":true}\n");
+	run_free(&r);
+	rep = hx_read_json(bg);
+	hx_expect_error(rep, "\"42\"", -32002);
+	json_decref(rep);
+	CTL(&r, "cancel", "--conn", conn, "bg-1");
+	EXPECT(&r, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "not cancelled"));
+	run_free(&r);
+	CTL(&r, "cancel", "--conn", "0", "bg-1");
+	EXPECT(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--conn"));
+	run_free(&r);
+
+	CTL(&r, "reload");
+	EXPECT(&r, 0);
+	ck_assert_str_eq(r.out, "configuration generation 2 in force\n");
+	run_free(&r);
+	CTL(&r, "--json", "reload");
+	EXPECT(&r, 0);
+	ck_assert_str_eq(r.out, "{\"config_generation\":3}\n");
+	run_free(&r);
+	/* A file the daemon refuses: its exact error, exit 3. */
+	f = fopen(d.conf, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("[pool]\nqueue_max = lots\n", f);
+	fclose(f);
+	CTL(&r, "reload");
+	EXPECT(&r, 3);
+	ck_assert_msg(strstr(r.err, "sbkd.conf:") && strstr(r.err, "queue_max"),
+	    "%s", r.err);
+	run_free(&r);
+	hx_close(bg);
+}
+END_TEST
+
+/* Another uid, not an admin: -32003, exit 3, for each admin verb. */
+START_TEST(test_admin_verbs_refused)
+{
+	static const char *const verbs[] = { "clients", "jobs", "reload" };
+	struct run r;
+
+	if (getuid() != 0)
+		return; /* only root can run sbkctl as another uid */
+	ck_assert_int_eq(chmod(d.dir, 0711), 0);
+	ck_assert_int_eq(chmod(d.sock, 0666), 0);
+	run_as = 65534;
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		CTL(&r, verbs[i]);
+		EXPECT(&r, 3);
+		ck_assert_msg(strstr(r.err, "permission denied"), "%s", r.err);
+		run_free(&r);
+	}
+	CTL(&r, "cancel", "--conn", "1", "7");
+	EXPECT(&r, 3);
+	run_free(&r);
+	CTL(&r, "ping");
+	EXPECT(&r, 0);
+	run_free(&r);
+	run_as = 0;
+}
+END_TEST
+
 START_TEST(test_bench)
 {
 	struct run r;
@@ -878,6 +1024,8 @@ sbkctl_suite(void)
 	tcase_add_test(tc, test_read);
 	tcase_add_test(tc, test_read_big);
 	tcase_add_test(tc, test_cancel_and_call);
+	tcase_add_test(tc, test_admin_verbs);
+	tcase_add_test(tc, test_admin_verbs_refused);
 	tcase_add_test(tc, test_bench);
 	tcase_add_test(tc, test_bench_daemon_dies);
 	tcase_add_test(tc, test_global_habits);
