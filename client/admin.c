@@ -279,9 +279,9 @@ ctl_run_cancel(struct ctl *ctl)
 	bool cancelled;
 	int rc;
 
-	/* parse_id fails only for want of memory. */
-	if ((id = parse_id(ctl->argv[0])) == NULL ||
-	    (params = json_pack("{s:o}", "id", id)) == NULL)
+	if ((id = parse_id(ctl->argv[0])) == NULL)
+		return ctl_fail(ctl, CTL_USAGE, "ID is not valid UTF-8");
+	if ((params = json_pack("{s:o}", "id", id)) == NULL)
 		return ctl_fail(ctl, CTL_NEGATIVE, "out of memory");
 	if (ctl->conn > 0)
 		json_object_set_new(params, "conn", json_integer(ctl->conn));

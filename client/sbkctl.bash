@@ -4,7 +4,7 @@ _sbkctl()
 	local cur prev words cword
 	_init_completion || return
 
-	local verbs="ping stats hash verify compress decompress read cancel call bench"
+	local verbs="ping stats hash verify compress decompress read cancel clients jobs reload call bench"
 	local global="-s --socket -t --timeout -q --quiet -v --verbose --json -h --help -V --version"
 	local verb="" i
 	for ((i = 1; i < cword; i++)); do
@@ -26,9 +26,9 @@ _sbkctl()
 		COMPREPLY=($(compgen -W "argon2id argon2i argon2d" -- "$cur"))
 		return ;;
 	-m|--method)
-		COMPREPLY=($(compgen -W "ping stats job.cancel argon2.hash argon2.verify zstd.compress zstd.decompress file.read sleep spin" -- "$cur"))
+		COMPREPLY=($(compgen -W "ping stats job.cancel argon2.hash argon2.verify zstd.compress zstd.decompress file.read sleep spin admin.clients admin.jobs admin.cancel admin.reload" -- "$cur"))
 		return ;;
-	-t|--timeout|-l|--level|--password-fd|--watch|--offset|--length|--t-cost|--m-cost|--parallelism|--hash-len|--salt-len|-c|--connections|-p|--pipeline|--inflight|-n|--requests|-d|--duration|-P|--params|--probe-ms|--threads)
+	-t|--timeout|-l|--level|--conn|--password-fd|--watch|--offset|--length|--t-cost|--m-cost|--parallelism|--hash-len|--salt-len|-c|--connections|-p|--pipeline|--inflight|-n|--requests|-d|--duration|-P|--params|--probe-ms|--threads)
 		return ;;
 	esac
 
@@ -48,10 +48,11 @@ _sbkctl()
 	stats) opts="--prometheus --watch" ;;
 	compress|decompress) opts="-o --output -c --stdout -d --decompress -f --force -k --keep -l --level --overwrite" ;;
 	read) opts="--offset --length" ;;
+	cancel) opts="--conn" ;;
 	bench) opts="-c --connections -p --pipeline --inflight -n --requests -d --duration -m --method -P --params --probe-ms --threads" ;;
 	call)
 		if [[ "$cur" != -* && "$prev" == call ]]; then
-			COMPREPLY=($(compgen -W "- ping stats job.cancel argon2.hash argon2.verify zstd.compress zstd.decompress file.read sleep spin" -- "$cur"))
+			COMPREPLY=($(compgen -W "- ping stats job.cancel argon2.hash argon2.verify zstd.compress zstd.decompress file.read sleep spin admin.clients admin.jobs admin.cancel admin.reload" -- "$cur"))
 			return
 		fi ;;
 	esac

@@ -43,4 +43,10 @@ out=$(complete_line "sbkctl hash --type argon2i")
 case " $out " in *" argon2i "*) ;; *) fail "--type value: '$out'" ;; esac
 out=$(complete_line "sbkctl bench -m zstd.")
 [ "$out" = "zstd.compress zstd.decompress" ] || fail "method: '$out'"
+out=$(complete_line "sbkctl cl")
+[ "$out" = "clients" ] || fail "admin verb: '$out'"
+out=$(complete_line "sbkctl cancel --c")
+[ "$out" = "--conn" ] || fail "cancel option: '$out'"
+out=$(complete_line "sbkctl call admin.r")
+[ "$out" = "admin.reload" ] || fail "admin method: '$out'"
 echo ok
