@@ -340,7 +340,6 @@ const struct job_kind job_admin_clients = {
 	.flags = JOB_KIND_NO_PARAMS,
 	.parse = no_params,
 	.run = clients_run,
-	.gate = POOL_GATE_NONE,
 };
 
 const struct job_kind job_admin_jobs = {
@@ -349,7 +348,6 @@ const struct job_kind job_admin_jobs = {
 	.flags = JOB_KIND_NO_PARAMS,
 	.parse = no_params,
 	.run = jobs_run,
-	.gate = POOL_GATE_NONE,
 };
 
 const struct job_kind job_admin_cancel = {
@@ -357,7 +355,6 @@ const struct job_kind job_admin_cancel = {
 	.lane = LANE_EVENT,
 	.parse = cancel_parse,
 	.run = cancel_run,
-	.gate = POOL_GATE_NONE,
 };
 
 const struct job_kind job_admin_reload = {
@@ -366,5 +363,4 @@ const struct job_kind job_admin_reload = {
 	.flags = JOB_KIND_NO_PARAMS,
 	.parse = no_params,
 	.run = reload_run,
-	.gate = POOL_GATE_NONE,
 };
