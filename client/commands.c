@@ -312,6 +312,12 @@ static const struct option stats_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option top_opts[] = {
+	{ "delay", required_argument, NULL, 'd' },
+	{ "iterations", required_argument, NULL, 'n' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option read_opts[] = {
 	{ "offset", required_argument, NULL, OPT_OFFSET },
 	{ "length", required_argument, NULL, OPT_LENGTH },
@@ -385,6 +391,20 @@ const struct ctl_verb ctl_verbs[] = {
 	    .longopts = stats_opts,
 	    .max_args = 0,
 	    .run = ctl_run_stats,
+	},
+	{
+	    .name = "top",
+	    .method = NULL,
+	    .synopsis = "[-d INTERVAL] [-n COUNT]",
+	    .summary = "live view: queue, workers, rates, latency, clients",
+	    .options = "  -d, --delay D        refresh every D (default 1s; "
+		       "2, 500ms)\n"
+		       "  -n, --iterations N   stop after N screens (default: "
+		       "until q or ^C)\n",
+	    .longopts = top_opts,
+	    .shortopts = "d:n:",
+	    .max_args = 0,
+	    .run = ctl_run_top,
 	},
 	{
 	    .name = "hash",

@@ -147,6 +147,7 @@ int ctl_run_zstd(struct ctl *);
 int ctl_run_read(struct ctl *);
 int ctl_run_call(struct ctl *);
 int ctl_run_stats(struct ctl *);
+int ctl_run_top(struct ctl *);
 
 /* admin.c: the admin.* verbs (clients, jobs, reload) and cancel. */
 int ctl_print_clients(struct ctl *, json_t *result);
