@@ -348,7 +348,7 @@ top_print(const struct top_screen *s, bool tty, bool colour)
 		fwrite(l, 1, (size_t)len, stdout);
 		if (colour && (head || warn))
 			fputs("\033[0m", stdout);
-		fputs(tty ? "\r\n" : "\n", stdout);
+		fputc('\n', stdout); /* the tty's ONLCR adds the \r */
 	}
 	fflush(stdout);
 }
