@@ -179,6 +179,11 @@ def main():
         m = re.search(r"^sleep +([0-9.]+) +(\S+) +(\S+)", r.stdout, re.M)
         check(m and float(m.group(1)) > 0 and m.group(2) != "-",
               "no sleep rate or p50: %r" % r.stdout)
+        if os.geteuid() == 0:  # uid 0 is an admin peer: admin.clients
+            check(re.search(r"^PID +UID +INFLIGHT +WAITING +UNSENT", r.stdout,
+                            re.M) and re.search(r"^\d+ +0 +\d+", r.stdout,
+                                                re.M),
+                  "no busiest clients for root: %r" % r.stdout)
         r = subprocess.run([sbkctl, "-s", sock, "top", "-d", "x"],
                            capture_output=True, text=True, timeout=30)
         check(r.returncode == 2 and "bad value" in r.stderr,
