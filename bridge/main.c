@@ -91,7 +91,8 @@ write_stats(struct bridge *b)
 	if (b->cfg->stats_file == NULL)
 		return;
 	if ((r = stats_write_file(&b->stats, b->cfg->stats_file)) < 0)
-		log_warn("stats_file %s: %s", b->cfg->stats_file, strerror(-r));
+		log_warnx(
+		    "stats_file %s: %s", b->cfg->stats_file, strerror(-r));
 }
 
 static void *
@@ -263,9 +264,9 @@ main(int argc, char **argv)
 				tick.tv_nsec = 100 * 1000000L;
 				sig = sigtimedwait(&term, NULL, &tick);
 				if (sig == SIGTERM || sig == SIGINT) {
-					log_warn("second stop signal: exiting "
-						 "with %u jobs unanswered; "
-						 "gearmand re-queues them",
+					log_warnx("second stop signal: exiting "
+						  "with %u jobs unanswered; "
+						  "gearmand re-queues them",
 					    atomic_load(&bridge.stats.busy));
 					stats_log(&bridge.stats);
 					_exit(1);

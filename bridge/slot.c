@@ -175,8 +175,8 @@ slot_sbkd_connect(struct slot *s)
 		slot_sbkd_close(s);
 	}
 	if (!s->sbk_failing)
-		log_warn("slot %u: sbkd at %s: %s (%s); not taking jobs until "
-			 "it answers",
+		log_warnx("slot %u: sbkd at %s: %s (%s); not taking jobs until "
+			  "it answers",
 		    s->index, cfg->socket, err.message,
 		    sbk_error_kind_name(err.kind));
 	s->sbk_failing = true;
@@ -351,8 +351,8 @@ slot_run(
 			break;
 		}
 		/* sbkd is gone or going (-32006, closed, system error). */
-		log_warn("slot %u: sbkd went away under job %s (%s); handing "
-			 "it back to gearmand",
+		log_warnx("slot %u: sbkd went away under job %s (%s); handing "
+			  "it back to gearmand",
 		    s->index, gearman_job_handle(s->job), err.message);
 		atomic_fetch_add(&s->b->stats.sbkd_down, 1);
 		slot_sbkd_close(s);
@@ -410,7 +410,7 @@ slot_work_cb(
 		*ret = GEARMAN_LOST_CONNECTION;
 		break;
 	case OUT_LOST:
-		log_warn("slot %u: job %s: the answer did not reach gearmand",
+		log_warnx("slot %u: job %s: the answer did not reach gearmand",
 		    s->index, gearman_job_handle(job));
 		atomic_fetch_add(&st->lost, 1);
 		s->leave_gearman = true;
@@ -442,7 +442,7 @@ slot_main(void *arg)
 
 	while (!bridge_stopping(b)) {
 		if (s->sbk != NULL && !slot_sbkd_alive(s)) {
-			log_warn(
+			log_warnx(
 			    "slot %u: sbkd closed the connection", s->index);
 			atomic_fetch_add(&b->stats.sbkd_down, 1);
 			slot_sbkd_close(s);
@@ -489,7 +489,7 @@ slot_main(void *arg)
 		 * after a pause. */
 		atomic_fetch_add(&b->stats.gearman_errors, 1);
 		if (!s->gm_failing)
-			log_warn("slot %u: gearmand: %s; retrying", s->index,
+			log_warnx("slot %u: gearmand: %s; retrying", s->index,
 			    gearman_worker_error(s->gw));
 		s->gm_failing = true;
 		slot_gearman_close(s);

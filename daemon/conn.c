@@ -77,7 +77,7 @@ conn_new(struct server *s, int fd, pid_t pid, uid_t uid, gid_t gid)
 	return c;
 
 fail:
-	log_warn("conn: out of memory, dropping a client");
+	log_warnx("conn: out of memory, dropping a client");
 	if (c != NULL) {
 		if (c->rev != NULL)
 			event_free(c->rev);

@@ -324,7 +324,7 @@ http_answer(struct http_conn *hc, char *head)
 	}
 	body = ops->body(hc->hs->arg, &len);
 	if (body == NULL) {
-		log_warn("http: cannot build the reply: out of memory");
+		log_warnx("http: cannot build the reply: out of memory");
 		http_error(hc, 500, "Internal Server Error", "", rq.head_only);
 		return;
 	}
@@ -597,13 +597,13 @@ http_accept_cb(evutil_socket_t lfd, short what, void *arg)
 				struct timeval tv = { .tv_sec = HTTP_RETRY_S };
 
 				/* Level-triggered: pause rather than spin. */
-				log_warn("http: accept: %s; pausing for %ds",
+				log_warnx("http: accept: %s; pausing for %ds",
 				    strerror(errno), HTTP_RETRY_S);
 				event_del(hs->accept_ev);
 				event_add(hs->pause_ev, &tv);
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED) {
-				log_warn("http: accept: %s", strerror(errno));
+				log_warn("http: accept");
 			}
 			return;
 		}

@@ -238,12 +238,12 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept: %s", strerror(errno));
+				log_warn("accept");
 			break;
 		}
 		s->stats.connections_total++;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-			log_warn("SO_PEERCRED: %s", strerror(errno));
+			log_warn("SO_PEERCRED");
 		if (!peer_allowed(s->cfg, cred.uid, cred.gid)) {
 			log_peer(LOG_KIND_REFUSED, (long)cred.uid, LOG_INFO,
 			    "refused pid %ld uid %ld gid %ld: not in [access]",
@@ -318,7 +318,7 @@ listener_close(struct listener *l)
 	if (l->spare_fd >= 0)
 		close(l->spare_fd);
 	if (l->path != NULL && !l->activated && unlink(l->path) < 0)
-		log_warn("%s: unlink: %s", l->path, strerror(errno));
+		log_warn("%s: unlink", l->path);
 	free(l->path);
 	free(l);
 }

@@ -169,6 +169,22 @@ log_msg(int prio, const char *fmt, ...)
 }
 
 void
+log_msg_errno(int prio, const char *fmt, ...)
+{
+	char msg[1536];
+	int saved = errno;
+	va_list ap;
+
+	if (prio > log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(prio, "%s: %s", msg, strerror(saved));
+	errno = saved;
+}
+
+void
 log_set_ratelimit(unsigned interval_s, unsigned burst)
 {
 	pthread_mutex_lock(&log_rl_lock);

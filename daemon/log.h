@@ -20,10 +20,15 @@ int log_level_parse(const char *name); /* "info" -> LOG_INFO; -1 if bad */
 
 void log_msg(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* log_msg with ": " and strerror(errno) appended; errno is kept. */
+void log_msg_errno(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-#define log_err(...)  log_msg(LOG_ERR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+/* OpenSMTPD's pair: log_warn says why (errno), log_warnx does not. */
+#define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)  log_msg_errno(LOG_WARNING, __VA_ARGS__)
+#define log_warnx(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)                                   \
 	do {                                             \
 		if (log_get_level() >= LOG_DEBUG)        \

@@ -29,8 +29,7 @@ raise_fd_limit(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			log_warn(
-			    "setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+			log_warn("setrlimit(RLIMIT_NOFILE)");
 	}
 }
 
@@ -63,9 +62,9 @@ check_fd_budget(const struct sbk_config *cfg)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
 	if (rl.rlim_cur < (rlim_t)cfg->max_connections + FD_FIXED + roots)
-		log_warn("RLIMIT_NOFILE %llu is below max_connections %u plus "
-			 "%zu lasting descriptors (%zu for roots): clients "
-			 "past the limit will be refused",
+		log_warnx("RLIMIT_NOFILE %llu is below max_connections %u plus "
+			  "%zu lasting descriptors (%zu for roots): clients "
+			  "past the limit will be refused",
 		    (unsigned long long)rl.rlim_cur, cfg->max_connections,
 		    FD_FIXED + roots, roots);
 }

@@ -118,11 +118,11 @@ reload_apply(struct server *s, char *err, size_t errlen)
 	/* From here on nothing can fail. */
 	if (str_differs(cfg->socket, old->socket) ||
 	    cfg->socket_mode != old->socket_mode)
-		log_warn("reload: socket and socket_mode take effect at the "
-			 "next restart");
+		log_warnx("reload: socket and socket_mode take effect at the "
+			  "next restart");
 	if (str_differs(cfg->metrics_listen, old->metrics_listen))
-		log_warn("reload: metrics_listen takes effect at the next "
-			 "restart");
+		log_warnx("reload: metrics_listen takes effect at the next "
+			  "restart");
 	pool_set_queue_max(s->pool, cfg->queue_max);
 	pool_set_gate_budget(
 	    s->pool, POOL_GATE_ARGON2_MEM, cfg->argon2_memory_budget_kib);

@@ -79,8 +79,8 @@ shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	struct server *s = arg;
 
 	server_mark_busy(s);
-	log_warn("shutdown: %llu jobs still running after %us; answering "
-		 "them -32006",
+	log_warnx("shutdown: %llu jobs still running after %us; answering "
+		  "them -32006",
 	    (unsigned long long)s->jobs_in_pool, s->cfg->shutdown_timeout_s);
 	dispatch_abort_all(s);
 	conn_flush_dirty(s);
@@ -294,8 +294,8 @@ server_fini(struct server *s)
 			 * wait for those (issue 11: the exit is on time too).
 			 */
 			if (s->gave_up && clock_now_ns() >= until) {
-				log_warn("shutdown: leaving %llu jobs that "
-					 "cannot be stopped (argon2)",
+				log_warnx("shutdown: leaving %llu jobs that "
+					  "cannot be stopped (argon2)",
 				    (unsigned long long)s->jobs_in_pool);
 				return false;
 			}

@@ -5,6 +5,7 @@
  * below the level not counted, and the line length cap.  stderr goes to
  * a temporary file that each test reads back.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,25 @@ START_TEST(lines_are_cut)
 }
 END_TEST
 
+/* log_warn appends strerror(errno) and keeps errno; log_warnx does not. */
+START_TEST(warn_says_why)
+{
+	char *out;
+
+	capture();
+	errno = ENOENT;
+	log_warn("open %s", "x");
+	ck_assert_int_eq(errno, ENOENT);
+	log_warnx("plain %d", 1);
+	out = output();
+	ck_assert_ptr_nonnull(
+	    strstr(out, "open x: No such file or directory\n"));
+	ck_assert_ptr_nonnull(strstr(out, "plain 1\n"));
+	ck_assert_int_eq(count(out, "No such file"), 1);
+	free(out);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -186,6 +206,7 @@ log_suite(void)
 	tcase_add_test(tc, interval_zero_is_no_limit);
 	tcase_add_test(tc, lines_below_the_level_do_not_count);
 	tcase_add_test(tc, lines_are_cut);
+	tcase_add_test(tc, warn_says_why);
 	suite_add_tcase(s, tc);
 	return s;
 }
