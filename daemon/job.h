@@ -11,8 +11,11 @@
  * - The pool owns it from pool_submit() until its completion is handed
  *   back to the event thread.  A worker may read everything a kind's parse
  *   stored, and the kind's own state in job->arg.
- * - Only job->stop and job->state are shared between threads; both are
- *   atomics.  job->conn is a counted reference released by the event thread.
+ * - Shared between threads, and atomics: job->stop, job->work.state
+ *   (enum pool_state), job->started_ns and job->ended_ns.  job->conn is
+ *   a counted reference released by the event thread.
+ * - dispatch.c frees a job (dispatch_job_free): after its reply is sent
+ *   or dropped and the pool handed it back, never while a worker runs it.
  */
 #ifndef SBK_JOB_H
 #define SBK_JOB_H
@@ -97,9 +100,10 @@ struct job_kind {
 	json_t *(*run)(struct job *, struct rpc_error *);
 
 	/*
-	 * Event thread, exactly once, when the job is freed: release
-	 * job->arg.  Called before the core drops job->params, so a kind
-	 * may still wipe secrets held there.
+	 * Exactly once, when the job is freed: release job->arg.  On the
+	 * event thread, or on the parser thread when a big line's parse
+	 * failed.  Called before the core drops job->params, so a kind may
+	 * still wipe secrets held there.
 	 */
 	void (*free)(struct job *);
 
@@ -217,8 +221,8 @@ int job_params_get(const json_t *params, const char *const *names,
 void job_params_common(
     const json_t *params, const json_t **timeout_ms, const json_t **progress);
 
-/* Required unless def_absent_ok; *out borrows from params (may hold NUL:
- * *lenp is the length). */
+/* Absent: -32602 when required, else 0 with *out NULL.  *out borrows
+ * from params (may hold NUL: *lenp is the length). */
 int job_param_string(const json_t *params, const char *name, bool required,
     const char **out, size_t *lenp, struct rpc_error *);
 
