@@ -4,7 +4,7 @@ _sbkctl()
 	local cur prev words cword
 	_init_completion || return
 
-	local verbs="ping stats hash verify compress decompress read cancel clients jobs reload call bench"
+	local verbs="ping stats top hash verify compress decompress read cancel clients jobs reload call bench"
 	local global="-s --socket -t --timeout -q --quiet -v --verbose --json -h --help -V --version"
 	local verb="" i
 	for ((i = 1; i < cword; i++)); do
@@ -46,6 +46,7 @@ _sbkctl()
 	hash) opts="--type --t-cost --m-cost --parallelism --hash-len --salt-len --password-fd --password-file --allow-empty" ;;
 	verify) opts="--password-fd --password-file --allow-empty" ;;
 	stats) opts="--prometheus --watch" ;;
+	top) opts="-d --delay -n --iterations" ;;
 	compress|decompress) opts="-o --output -c --stdout -d --decompress -f --force -k --keep -l --level --overwrite" ;;
 	read) opts="--offset --length" ;;
 	cancel) opts="--conn" ;;

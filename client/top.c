@@ -100,7 +100,9 @@ top_add(struct top_screen *s, const char *fmt, ...)
 static const char *
 top_us(char *buf, size_t cap, double us)
 {
-	if (us < 1000)
+	if (us < 1)
+		snprintf(buf, cap, "<1us"); /* the daemon's first bucket */
+	else if (us < 1000)
 		snprintf(buf, cap, "%.0fus", us);
 	else if (us < 1e6)
 		snprintf(buf, cap, "%.1fms", us / 1000);
