@@ -203,10 +203,9 @@ top_cmp_clients(const void *a, const void *b)
 
 	if (kx != ky)
 		return kx < ky ? 1 : -1;
-	return top_int(y, "output_bytes", NULL, NULL) >
-		top_int(x, "output_bytes", NULL, NULL) ?
-	    1 :
-	    -1;
+	kx = top_int(x, "output_bytes", NULL, NULL);
+	ky = top_int(y, "output_bytes", NULL, NULL);
+	return kx < ky ? 1 : kx > ky ? -1 : 0;
 }
 
 /* The busiest clients, or one line saying why there are none. */
