@@ -188,8 +188,7 @@ ctl_print_clients(struct ctl *ctl, json_t *result)
 	t.cells = calloc(t.nrows * t.ncols + 1, CELL_MAX);
 	if (t.cells == NULL)
 		return ctl_fail(ctl, CTL_NEGATIVE, "out of memory");
-	json_array_foreach(list, i, e)
-	{
+	json_array_foreach(list, i, e) {
 		char(*row)[CELL_MAX] = t.cells + i * t.ncols;
 
 		fmt_int(row[0], CELL_MAX, e, "conn");
@@ -229,8 +228,7 @@ ctl_print_jobs(struct ctl *ctl, json_t *result)
 	t.cells = calloc(t.nrows * t.ncols + 1, CELL_MAX);
 	if (t.cells == NULL)
 		return ctl_fail(ctl, CTL_NEGATIVE, "out of memory");
-	json_array_foreach(list, i, e)
-	{
+	json_array_foreach(list, i, e) {
 		char(*row)[CELL_MAX] = t.cells + i * t.ncols;
 
 		fmt_int(row[0], CELL_MAX, e, "conn");

@@ -241,8 +241,7 @@ accept_msg(struct sbk_client *c, const struct sbk_reply *r)
 			c->strays++;
 		return (rc == 1);
 	case SBK_MSG_BATCH:
-		json_array_foreach(r->msg, i, member)
-		{
+		json_array_foreach(r->msg, i, member) {
 			if (json_is_object(member) &&
 			    take_id(c, json_object_get(member, "id")) == 1)
 				any = true;

@@ -88,8 +88,7 @@ histogram_text(const json_t *h)
 	for (q = 0; q < 3; q++) {
 		want = (long long)((double)count * qs[q] + 0.999999);
 		seen = 0;
-		json_array_foreach(buckets, i, b)
-		{
+		json_array_foreach(buckets, i, b) {
 			seen += json_integer_value(json_array_get(b, 1));
 			if (seen >= want) {
 				upper[q] =
@@ -125,8 +124,7 @@ collect(struct table *t, const char *prefix, const json_t *v)
 		return;
 	}
 	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, key, member)
-		{
+		json_object_foreach((json_t *)v, key, member) {
 			snprintf(name, sizeof(name), "%s%s%s", prefix,
 			    prefix[0] != '\0' ? "." : "", key);
 			collect(t, name, member);

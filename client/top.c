@@ -125,8 +125,7 @@ top_quantile(const json_t *cur, const json_t *prev, double q)
 	size_t n = 0, i, j;
 	const json_t *b;
 
-	json_array_foreach(cb, i, b)
-	{
+	json_array_foreach(cb, i, b) {
 		if (n == TOP_MAX_BUCKETS)
 			break;
 		upper[n] = json_integer_value(json_array_get(b, 0));
@@ -174,8 +173,7 @@ top_methods(
 
 	top_add(s, "\001%-18s %9s %9s %9s %9s", "METHOD", "JOBS/S", "P50",
 	    "P99", "TOTAL");
-	json_object_foreach((json_t *)cm, name, m)
-	{
+	json_object_foreach((json_t *)cm, name, m) {
 		const json_t *p = json_object_get(pm, name);
 		long long c = top_int(m, "count", NULL, NULL);
 		long long pc = top_int(p, "count", NULL, NULL);
@@ -234,8 +232,7 @@ top_clients(struct top_screen *s, struct sbk_client *c, int timeout_ms)
 		return;
 	}
 	list = json_object_get(r, "clients");
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach(list, i, v) {
 		if (n < sizeof(sorted) / sizeof(sorted[0]))
 			sorted[n++] = v;
 	}

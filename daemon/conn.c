@@ -252,7 +252,7 @@ conn_flush_dirty(struct server *s)
 	size_t n = 0;
 
 	TAILQ_FOREACH(c, &s->dirty, dirty_link)
-	n++;
+		n++;
 	while (n-- > 0 && (c = TAILQ_FIRST(&s->dirty)) != NULL) {
 		TAILQ_REMOVE(&s->dirty, c, dirty_link);
 		c->dirty = false;
@@ -265,8 +265,7 @@ conn_flush_dirty(struct server *s)
 	 * analyzer loses TAILQ_REMOVE's write through tqe_prev to the head,
 	 * so it sees the connection freed above in the list again.
 	 */
-	TAILQ_FOREACH(c, &s->dirty, dirty_link)
-	{
+	TAILQ_FOREACH(c, &s->dirty, dirty_link) {
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		if (!c->write_on && event_add(c->wev, NULL) == 0)
 			c->write_on = true;

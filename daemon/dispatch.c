@@ -412,8 +412,7 @@ dispatch_abort_all(struct server *s)
 {
 	struct conn *c;
 
-	TAILQ_FOREACH(c, &s->conns, link)
-	{
+	TAILQ_FOREACH(c, &s->conns, link) {
 		struct job *job, *next;
 
 		conn_ref(c);

@@ -77,8 +77,7 @@ job_params_check(
 
 	if (params == NULL)
 		return 0;
-	json_object_foreach((json_t *)params, key, value)
-	{
+	json_object_foreach((json_t *)params, key, value) {
 		if (!in_list(key, allowed) && !in_list(key, common_params)) {
 			rpc_error_param(
 			    err, key, "unknown parameter '%s'", key);
@@ -106,8 +105,7 @@ params_walk(const json_t *params, const char *const *names, const json_t **vals,
 		vals[i] = NULL;
 	if (params == NULL)
 		return 0;
-	json_object_foreach((json_t *)params, key, value)
-	{
+	json_object_foreach((json_t *)params, key, value) {
 		for (i = 0; names[i] != NULL; i++)
 			if (strcmp(key, names[i]) == 0)
 				break;

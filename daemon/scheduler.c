@@ -125,8 +125,8 @@ make_blocked(struct sched *s, struct sched_item *it)
 
 		/* Kept in order of last service: the longest unserved first. */
 		TAILQ_FOREACH(at, &s->blocked_owners, blink)
-		if (at->served > o->served)
-			break;
+			if (at->served > o->served)
+				break;
 		if (at != NULL)
 			TAILQ_INSERT_BEFORE(at, o, blink);
 		else

@@ -58,8 +58,8 @@ all_flushed(struct server *s)
 	struct conn *c;
 
 	TAILQ_FOREACH(c, &s->conns, link)
-	if (c->out != NULL && evbuffer_get_length(c->out) > 0)
-		return false;
+		if (c->out != NULL && evbuffer_get_length(c->out) > 0)
+			return false;
 	return true;
 }
 

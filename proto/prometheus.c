@@ -211,8 +211,9 @@ prom_method_names(const json_t *methods, size_t *n)
 	if (names == NULL)
 		return NULL;
 	if (*n > 0) {
-		json_object_foreach((json_t *)methods, name,
-		    v) if (json_is_object(v)) names[i++] = name;
+		json_object_foreach((json_t *)methods, name, v)
+			if (json_is_object(v))
+				names[i++] = name;
 	}
 	*n = i;
 	qsort(names, *n, sizeof(*names), prom_strcmp);
@@ -240,8 +241,7 @@ prom_fold(const json_t *lat, unsigned long long slot[PROM_LE_COUNT],
 	*over = 0;
 	have_sum = prom_int(lat, "sum_us", &sum);
 	*sum_us = have_sum ? (unsigned long long)sum : 0;
-	json_array_foreach(buckets, i, b)
-	{
+	json_array_foreach(buckets, i, b) {
 		const json_t *u = json_array_get(b, 0),
 			     *c = json_array_get(b, 1);
 		unsigned long long upper, count;

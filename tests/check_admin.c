@@ -246,8 +246,9 @@ entry_of(json_t *list, long long serial)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(list, i, e) if (json_integer_value(json_object_get(
-					       e, "conn")) == serial) return e;
+	json_array_foreach(list, i, e)
+		if (json_integer_value(json_object_get(e, "conn")) == serial)
+			return e;
 	return NULL;
 }
 
@@ -293,8 +294,7 @@ START_TEST(test_clients_and_jobs)
 	sb = member_int(json_array_get(list, 2), "conn");
 	ck_assert_int_lt(sadmin, sa);
 	ck_assert_int_lt(sa, sb);
-	json_array_foreach(list, i, e)
-	{
+	json_array_foreach(list, i, e) {
 		ck_assert_int_eq(member_int(e, "pid"), getpid());
 		ck_assert_int_eq(member_int(e, "uid"), getuid());
 		ck_assert_int_eq(member_int(e, "gid"), getegid());
@@ -314,8 +314,7 @@ START_TEST(test_clients_and_jobs)
 	list = json_object_get(res, "jobs");
 	ck_assert_uint_eq(json_array_size(list), 3);
 	ck_assert_int_eq(member_int(res, "total"), 3);
-	json_array_foreach(list, i, e)
-	{
+	json_array_foreach(list, i, e) {
 		char want[32];
 
 		snprintf(want, sizeof(want), "a%zu", i + 1);
@@ -395,8 +394,7 @@ START_TEST(test_jobs_hide_params)
 	ck_assert_ptr_nonnull(res);
 	list = json_object_get(json_object_get(res, "result"), "jobs");
 	ck_assert_uint_eq(json_array_size(list), 3);
-	json_array_foreach(list, i, e)
-	{
+	json_array_foreach(list, i, e) {
 		const char *m = json_string_value(json_object_get(e, "method"));
 
 		ck_assert_uint_eq(json_object_size(e), 6);

@@ -1231,8 +1231,7 @@ member(json_t *arr, const char *id_json)
 	size_t i;
 	char *id, *text;
 
-	json_array_foreach(arr, i, m)
-	{
+	json_array_foreach(arr, i, m) {
 		id = hx_reply_id(m);
 		if (strcmp(id, id_json) == 0) {
 			free(id);
@@ -1273,8 +1272,7 @@ START_TEST(test_batch_mixed)
 	    "\"x\"]");
 	arr = read_array(c, 3);
 	hx_expect_result(member(arr, "4"), "4");
-	json_array_foreach(arr, i, m)
-	{
+	json_array_foreach(arr, i, m) {
 		if (json_is_null(json_object_get(m, "id"))) {
 			hx_expect_error(m, "null", -32600);
 			nulls++;
@@ -1389,8 +1387,7 @@ START_TEST(test_batch_duplicate_ids)
 	    "\"params\":{\"ms\":50}},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}]");
 	arr = read_array(c, 2);
-	json_array_foreach(arr, i, m)
-	{
+	json_array_foreach(arr, i, m) {
 		if (json_object_get(m, "result") != NULL) {
 			/* The first member keeps its own reply. */
 			ck_assert_int_ge(
@@ -1413,8 +1410,7 @@ START_TEST(test_batch_duplicate_ids)
 	    "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"ping\"}]");
 	arr = read_array(c, 2);
 	ok = dup = 0;
-	json_array_foreach(arr, i, m)
-	{
+	json_array_foreach(arr, i, m) {
 		if (json_object_get(m, "result") != NULL) {
 			hx_expect_result(m, "\"x\"");
 			ok++;

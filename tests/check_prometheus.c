@@ -254,8 +254,7 @@ START_TEST(hist_export_round_trip)
 	ck_assert_ptr_nonnull(lat);
 	ck_assert_int_eq(json_integer_value(json_object_get(lat, "count")),
 	    (json_int_t)h.count);
-	json_array_foreach(json_object_get(lat, "buckets"), i, b)
-	{
+	json_array_foreach(json_object_get(lat, "buckets"), i, b) {
 		uint64_t upper =
 		    (uint64_t)json_integer_value(json_array_get(b, 0));
 

@@ -613,9 +613,10 @@ serial_with_inflight(long long inflight)
 	EXPECT(&r, 0);
 	j = json_loads(r.out, 0, NULL);
 	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
-	json_array_foreach(json_object_get(j, "clients"), i,
-	    e) if (json_integer_value(json_object_get(e, "inflight")) ==
-	    inflight) serial = json_integer_value(json_object_get(e, "conn"));
+	json_array_foreach(json_object_get(j, "clients"), i, e)
+		if (json_integer_value(json_object_get(e, "inflight")) ==
+		    inflight)
+			serial = json_integer_value(json_object_get(e, "conn"));
 	ck_assert_int_gt(serial, 0);
 	json_decref(j);
 	run_free(&r);

@@ -129,8 +129,7 @@ clients_run(struct job *job, struct rpc_error *err)
 		json_decref(list);
 		return NULL;
 	}
-	TAILQ_FOREACH(c, &s->conns, link)
-	{
+	TAILQ_FOREACH(c, &s->conns, link) {
 		unsigned waiting = 0;
 		json_t *e;
 
@@ -197,8 +196,7 @@ jobs_run(struct job *job, struct rpc_error *err)
 		json_decref(list);
 		return NULL;
 	}
-	TAILQ_FOREACH(c, &s->conns, link)
-	{
+	TAILQ_FOREACH(c, &s->conns, link) {
 		struct job *j, *tail = NULL;
 
 		/* c->jobs is newest first: list them oldest first. */
@@ -284,8 +282,8 @@ cancel_run(struct job *job, struct rpc_error *err)
 	if (admin_check(job, err) < 0)
 		return NULL;
 	TAILQ_FOREACH(c, &s->conns, link)
-	if (c->serial == (uint64_t)serial)
-		break;
+		if (c->serial == (uint64_t)serial)
+			break;
 	if (c != NULL) {
 		cancelled = dispatch_cancel(c, json_object_get(params, "id"));
 		/*

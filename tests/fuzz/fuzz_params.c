@@ -47,8 +47,7 @@ nul_oracle(const struct job_kind *kind, json_t *params, unsigned pos)
 	size_t n, at;
 	int rc;
 
-	json_object_foreach(params, key, v)
-	{
+	json_object_foreach(params, key, v) {
 		if (!json_is_string(v) || nul_is_data(kind, key))
 			continue;
 		s = json_string_value(v);
