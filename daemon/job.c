@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "job.h"
@@ -240,4 +241,24 @@ job_reply_cost(size_t raw_bytes)
 {
 	/* base64: 4 bytes per 3; the envelope, id and numbers fit in 1 KiB. */
 	return (unsigned long)((raw_bytes + 2) / 3 * 4) + 1024;
+}
+
+ssize_t
+job_read_chunk(struct job *job, int fd, void *buf, size_t len, off_t off,
+    struct rpc_error *err)
+{
+	ssize_t n;
+
+	do
+		n = off < 0 ? read(fd, buf, len) : pread(fd, buf, len, off);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		rpc_error_errno(err, errno, "path: read failed");
+		return (-1);
+	}
+	if (job_should_stop(job)) {
+		rpc_error_set(err, RPC_CANCELLED, NULL, "stopped");
+		return (-1);
+	}
+	return (n);
 }

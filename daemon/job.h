@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 /*
  * uthash's default on a failed allocation is exit(-1): the daemon would
@@ -231,6 +232,16 @@ int job_param_string(const json_t *params, const char *name, bool required,
  * with room for the envelope: a kind's out_cost.
  */
 unsigned long job_reply_cost(size_t raw_bytes);
+
+/*
+ * Worker side, for kinds that read a file in chunks (file.read, zstd's
+ * path mode): read up to len bytes at offset off (-1: at the file
+ * position), retrying on EINTR, then check job_should_stop().  The bytes
+ * read (0 at end of file), or -1 with err set: "path: read failed" with
+ * the errno, or stopped.
+ */
+ssize_t job_read_chunk(
+    struct job *, int fd, void *buf, size_t len, off_t off, struct rpc_error *);
 
 /* Look a method up in the job table; NULL when unknown. */
 const struct job_kind *job_kind_find(const char *method, size_t len);

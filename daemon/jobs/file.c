@@ -94,22 +94,14 @@ file_read_run(struct job *job, struct rpc_error *err)
 	if ((buf = malloc(want + 1)) == NULL)
 		goto oom;
 	while (got < want) {
-		n = pread(fd, buf + got,
+		n = job_read_chunk(job, fd, buf + got,
 		    want - got > FILE_CHUNK ? FILE_CHUNK : want - got,
-		    (off_t)(a->offset + got));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rpc_error_errno(err, errno, "path: read failed");
+		    (off_t)(a->offset + got), err);
+		if (n == -1)
 			goto out;
-		}
 		if (n == 0) /* the file shrank meanwhile */
 			break;
 		got += (size_t)n;
-		if (job_should_stop(job)) {
-			rpc_error_set(err, RPC_CANCELLED, NULL, "stopped");
-			goto out;
-		}
 	}
 	if ((text = malloc(base64_encoded_len(got) + 1)) == NULL)
 		goto oom;

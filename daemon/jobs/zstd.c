@@ -414,17 +414,6 @@ out:
 	return (res);
 }
 
-static ssize_t
-zs_read(int fd, void *buf, size_t len)
-{
-	ssize_t n;
-
-	do
-		n = read(fd, buf, len);
-	while (n == -1 && errno == EINTR);
-	return (n);
-}
-
 static int
 zs_write(int fd, const uint8_t *buf, size_t len)
 {
@@ -492,11 +481,9 @@ zs_run_paths(struct job *job, struct zs_arg *a, struct rpc_error *err)
 	in.size = in.pos = 0;
 	for (;;) {
 		if (in.pos == in.size && !eof) {
-			if ((n = zs_read(fd, ibuf, ZS_CHUNK)) == -1) {
-				rpc_error_errno(
-				    err, errno, "path: read failed");
+			n = job_read_chunk(job, fd, ibuf, ZS_CHUNK, -1, err);
+			if (n == -1)
 				goto out;
-			}
 			eof = n == 0;
 			in.size = (size_t)n;
 			in.pos = 0;
