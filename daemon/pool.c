@@ -525,7 +525,7 @@ pool_collect(struct pool *p, void (*cb)(struct pool_msg *, void *), void *arg)
 
 	/* Read first: a post after the swap below writes again. */
 	if (read(p->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_warnx("pool: eventfd read: %s", strerror(errno));
+		log_warn("pool: eventfd read");
 
 	pthread_mutex_lock(&p->cmu);
 	m = p->head;
