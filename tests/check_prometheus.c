@@ -264,10 +264,9 @@ START_TEST(hist_export_round_trip)
 	}
 	ck_assert_uint_eq(n, h.count);
 	ck_assert_uint_eq(last - 1, h.max); /* tightest true bound */
-	/* Within the buckets' resolution (one eighth of a power of two). */
+	/* Exact, not the buckets' middles (issue 13). */
 	sum = json_integer_value(json_object_get(lat, "sum_us"));
-	ck_assert_msg(
-	    sum > (long long)(truth * 0.9) && sum < (long long)(truth * 1.1),
+	ck_assert_msg((unsigned long long)sum == (unsigned long long)truth,
 	    "sum_us %lld for %llu", sum, (unsigned long long)truth);
 
 	st = json_pack("{s:{s:{s:i,s:o}}}", "methods", "m", "completed",
