@@ -33,6 +33,7 @@ hist_add(struct hist *h, uint64_t v)
 {
 	h->bucket[bucket_of(v)]++;
 	h->count++;
+	h->sum += v;
 	if (v > h->max)
 		h->max = v;
 }
@@ -62,8 +63,7 @@ json_t *
 hist_json(const struct hist *h)
 {
 	json_t *buckets = json_array();
-	unsigned long long sum = 0;
-	uint64_t lower = 0, upper;
+	uint64_t upper;
 
 	if (buckets == NULL)
 		return NULL;
@@ -77,14 +77,11 @@ hist_json(const struct hist *h)
 			 */
 			if (i == HIST_BUCKETS - 1 || upper > h->max)
 				upper = h->max;
-			sum += (unsigned long long)h->bucket[i] *
-			    ((lower + upper) / 2);
 			json_array_append_new(buckets,
 			    json_pack("[I,I]", (json_int_t)upper,
 				(json_int_t)h->bucket[i]));
 		}
-		lower = hist_bucket_upper(i) + 1;
 	}
 	return json_pack("{s:I,s:I,s:o}", "count", (json_int_t)h->count,
-	    "sum_us", (json_int_t)sum, "buckets", buckets);
+	    "sum_us", (json_int_t)h->sum, "buckets", buckets);
 }

@@ -16,6 +16,7 @@
 struct hist {
 	uint64_t count;
 	uint64_t max;
+	uint64_t sum; /* exact: Prometheus' _sum */
 	uint32_t bucket[HIST_BUCKETS];
 };
 
@@ -28,8 +29,8 @@ uint64_t hist_bucket_upper(unsigned i);
 /*
  * The histogram as JSON, the shape proto/prometheus.h reads:
  * {"count":N, "sum_us":N, "buckets":[[UPPER, N], ...]}, non-empty
- * buckets only, counts not cumulative.  sum_us is approximate (each value
- * counted as the middle of its bucket).  A new reference, or NULL.
+ * buckets only, counts not cumulative; sum_us is exact.  A new
+ * reference, or NULL.
  */
 json_t *hist_json(const struct hist *);
 
