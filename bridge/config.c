@@ -5,10 +5,9 @@
  * [section] key: what is wrong" (the same rules as sbkd.conf: unknown
  * sections and keys, duplicates and out-of-range values are errors).
  *
- * As in daemon/config.c, inih is driven through ini_parse_stream with our
- * own line reader, which counts lines (Debian's inih has no line numbers
- * in the handler), strips leading blanks (no multi-line continuations)
- * and hands values longer than inih's line buffer to the handler aside.
+ * The file itself (the bounded read of a regular file, the line reader
+ * inih is driven through, unknown sections, unknown and duplicate keys,
+ * FILE:LINE) is daemon/inifile.c's, shared with sbkd's reader.
  *
  * Thread safety: main thread only.
  */
@@ -25,9 +24,8 @@
 #include <strings.h>
 #include <sys/un.h>
 
-#include <ini.h>
-
 #include "config.h"
+#include "inifile.h"
 #include "log.h"
 
 /*
@@ -118,50 +116,11 @@ static const struct cfg_key cfg_keys[] = {
 
 static const char *const cfg_sections[] = { "gearman", "sbkd", "bridge" };
 
-/* A value inih's line buffer cannot hold: passed to the handler aside. */
-#define CFG_LONG_VALUE "\x01"
-
 struct cfg_ctx {
+	struct inifile ini;
 	struct bridge_config *cfg;
-	const char *path;
-	FILE *fp;
-	char *line;
-	size_t cap;
-	int lineno;
-	int seen[NKEYS];
-	char *long_value;
-	int long_lineno;
-	bool failed;
-	char *err;
-	size_t errlen;
+	int seen[NKEYS]; /* line a key was set on */
 };
-
-static void cfg_error(struct cfg_ctx *ctx, int lineno, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* The first error only: it is the one to fix first. */
-static void
-cfg_error(struct cfg_ctx *ctx, int lineno, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (ctx->failed)
-		return;
-	ctx->failed = true;
-	if (ctx->errlen == 0)
-		return;
-	if (lineno > 0)
-		n = snprintf(
-		    ctx->err, ctx->errlen, "%s:%d: ", ctx->path, lineno);
-	else
-		n = snprintf(ctx->err, ctx->errlen, "%s: ", ctx->path);
-	if (n < 0 || (size_t)n >= ctx->errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(ctx->err + n, ctx->errlen - n, fmt, ap);
-	va_end(ap);
-}
 
 /* ------------------------------------------------------------------ */
 /* Values */
@@ -516,146 +475,11 @@ cfg_key_index(const char *section, const char *name)
 }
 
 static bool
-cfg_check_section(struct cfg_ctx *ctx, const char *p)
-{
-	const char *end = strchr(p, ']'), *q;
-	bool known = false;
-
-	if (end == NULL) {
-		cfg_error(ctx, ctx->lineno, "%s: missing ']'", p);
-		return false;
-	}
-	for (size_t i = 0; i < sizeof(cfg_sections) / sizeof(cfg_sections[0]);
-	     i++)
-		if (strlen(cfg_sections[i]) == (size_t)(end - p - 1) &&
-		    memcmp(cfg_sections[i], p + 1, (size_t)(end - p - 1)) == 0)
-			known = true;
-	if (!known) {
-		cfg_error(ctx, ctx->lineno, "[%.*s]: unknown section",
-		    (int)(end - p - 1), p + 1);
-		return false;
-	}
-	for (q = end + 1; *q == ' ' || *q == '\t'; q++)
-		;
-	if (*q != '\0' && *q != ';' && *q != '#') {
-		cfg_error(ctx, ctx->lineno,
-		    "%.*s: text after the section header", (int)(end - p + 1),
-		    p);
-		return false;
-	}
-	return true;
-}
-
-/*
- * Set aside the value of a line too long for inih's buffer and give inih
- * "name=" plus a marker instead, stripping the comment and blanks as
- * inih would.  False when even the name does not fit.
- */
-static bool
-cfg_stash_long(struct cfg_ctx *ctx, char *p, char *str, int num)
-{
-	char *sep = p + strcspn(p, "=:"), *v, *e;
-	size_t nlen;
-
-	if (*sep == '\0')
-		return false;
-	nlen = (size_t)(sep - p);
-	if (nlen + sizeof(CFG_LONG_VALUE) + 1 > (size_t)num)
-		return false;
-	for (v = sep + 1, e = v; *e != '\0'; e++)
-		if (*e == ';' && e > v && (e[-1] == ' ' || e[-1] == '\t'))
-			break;
-	*e = '\0';
-	while (*v == ' ' || *v == '\t')
-		v++;
-	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-		*--e = '\0';
-	free(ctx->long_value);
-	if ((ctx->long_value = strdup(v)) == NULL)
-		return false;
-	ctx->long_lineno = ctx->lineno;
-	memcpy(str, p, nlen + 1);
-	memcpy(str + nlen + 1, CFG_LONG_VALUE, sizeof(CFG_LONG_VALUE));
-	return true;
-}
-
-static char *
-cfg_reader(char *str, int num, void *arg)
+cfg_store(void *arg, int i, const char *value, char *why, size_t whylen)
 {
 	struct cfg_ctx *ctx = arg;
-	ssize_t n;
-	size_t len;
-	char *p;
 
-	if (ctx->failed)
-		return NULL;
-	n = getline(&ctx->line, &ctx->cap, ctx->fp);
-	if (n < 0) {
-		if (ferror(ctx->fp))
-			cfg_error(ctx, ctx->lineno + 1, "%s", strerror(errno));
-		return NULL;
-	}
-	ctx->lineno++;
-	len = (size_t)n;
-	if (len > 0 && ctx->line[len - 1] == '\n')
-		ctx->line[--len] = '\0';
-	if (len > 0 && ctx->line[len - 1] == '\r')
-		ctx->line[--len] = '\0';
-	if (strlen(ctx->line) != len) {
-		cfg_error(ctx, ctx->lineno, "NUL byte in the line");
-		return NULL;
-	}
-	for (p = ctx->line; *p == ' ' || *p == '\t'; p++)
-		len--;
-	if (*p == '[' && !cfg_check_section(ctx, p))
-		return NULL;
-	if (len + 2 > (size_t)num) {
-		if (*p == ';' || *p == '#')
-			p = "";
-		else if (!cfg_stash_long(ctx, p, str, num)) {
-			cfg_error(ctx, ctx->lineno, "line too long");
-			return NULL;
-		} else
-			return str;
-	}
-	memcpy(str, p, strlen(p) + 1);
-	return str;
-}
-
-static int
-cfg_handler(void *arg, const char *section, const char *name, const char *value)
-{
-	struct cfg_ctx *ctx = arg;
-	char why[512];
-	int i;
-
-	if (name == NULL || value == NULL)
-		return 1;
-	if (*section == '\0') {
-		cfg_error(
-		    ctx, ctx->lineno, "%s: key outside any [section]", name);
-		return 0;
-	}
-	if ((i = cfg_key_index(section, name)) < 0) {
-		cfg_error(
-		    ctx, ctx->lineno, "[%s] %s: unknown key", section, name);
-		return 0;
-	}
-	if (ctx->seen[i] != 0) {
-		cfg_error(ctx, ctx->lineno,
-		    "[%s] %s: duplicate key (first set on line %d)", section,
-		    name, ctx->seen[i]);
-		return 0;
-	}
-	ctx->seen[i] = ctx->lineno;
-	if (strcmp(value, CFG_LONG_VALUE) == 0 &&
-	    ctx->long_lineno == ctx->lineno)
-		value = ctx->long_value;
-	if (!cfg_set(ctx->cfg, &cfg_keys[i], value, why, sizeof(why))) {
-		cfg_error(ctx, ctx->lineno, "[%s] %s: %s", section, name, why);
-		return 0;
-	}
-	return 1;
+	return cfg_set(ctx->cfg, &cfg_keys[i], value, why, whylen);
 }
 
 /* The line a key was set on, or 0 when it kept its default. */
@@ -675,7 +499,7 @@ cfg_check(struct cfg_ctx *ctx)
 	if (c->retry_min_ms > c->retry_max_ms) {
 		a = cfg_line(ctx, "sbkd", "retry_min_ms");
 		b = cfg_line(ctx, "sbkd", "retry_max_ms");
-		cfg_error(ctx, a > b ? a : b,
+		inifile_error(&ctx->ini, a > b ? a : b,
 		    "[sbkd] retry_min_ms: %u is above retry_max_ms (%u)",
 		    c->retry_min_ms, c->retry_max_ms);
 		return;
@@ -683,7 +507,7 @@ cfg_check(struct cfg_ctx *ctx)
 	if (c->reconnect_min_ms > c->reconnect_max_ms) {
 		a = cfg_line(ctx, "bridge", "reconnect_min_ms");
 		b = cfg_line(ctx, "bridge", "reconnect_max_ms");
-		cfg_error(ctx, a > b ? a : b,
+		inifile_error(&ctx->ini, a > b ? a : b,
 		    "[bridge] reconnect_min_ms: %u is above reconnect_max_ms "
 		    "(%u)",
 		    c->reconnect_min_ms, c->reconnect_max_ms);
@@ -693,7 +517,7 @@ cfg_check(struct cfg_ctx *ctx)
 		if (c->functions[i]->needs_paths && !c->allow_paths) {
 			a = cfg_line(ctx, "gearman", "functions");
 			b = cfg_line(ctx, "gearman", "allow_paths");
-			cfg_error(ctx, a > b ? a : b,
+			inifile_error(&ctx->ini, a > b ? a : b,
 			    "[gearman] functions: %s reads paths, which "
 			    "needs allow_paths = true",
 			    c->functions[i]->name);
@@ -722,7 +546,6 @@ bridge_config_read(
 	struct bridge_config *c = calloc(1, sizeof(*c));
 	struct cfg_ctx ctx;
 	char why[512];
-	int r;
 
 	if (errlen > 0)
 		errbuf[0] = '\0';
@@ -735,29 +558,20 @@ bridge_config_read(
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = c;
-	ctx.path = path;
-	ctx.err = errbuf;
-	ctx.errlen = errlen;
-	if (path != NULL) {
-		if ((ctx.fp = fopen(path, "re")) == NULL) {
-			cfg_error(&ctx, 0, "%s", strerror(errno));
-			goto fail;
-		}
-		r = ini_parse_stream(cfg_reader, &ctx, cfg_handler, &ctx);
-		if (!ctx.failed && r > 0)
-			cfg_error(&ctx, r,
-			    "not a \"[section]\" or \"key = value\" line");
-		else if (!ctx.failed && r < 0)
-			cfg_error(&ctx, 0, "%s", strerror(ENOMEM));
-		free(ctx.line);
-		free(ctx.long_value);
-		fclose(ctx.fp);
-	}
-	if (!ctx.failed) {
-		ctx.path = path ? path : "built-in defaults";
-		cfg_check(&ctx);
-	}
-	if (ctx.failed)
+	ctx.ini.path = path;
+	ctx.ini.sections = cfg_sections;
+	ctx.ini.n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]);
+	ctx.ini.key_index = cfg_key_index;
+	ctx.ini.set = cfg_store;
+	ctx.ini.arg = &ctx;
+	ctx.ini.seen = ctx.seen;
+	ctx.ini.err = errbuf;
+	ctx.ini.errlen = errlen;
+	if (path != NULL && inifile_read(&ctx.ini) < 0)
+		goto fail;
+	ctx.ini.path = path ? path : "built-in defaults";
+	cfg_check(&ctx);
+	if (ctx.ini.failed)
 		goto fail;
 	if (socket != NULL) {
 		free(c->socket);

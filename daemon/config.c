@@ -4,18 +4,9 @@
  * that table, and the INI file read through inih with every value checked
  * and every error reported as "FILE:LINE: [section] key: what is wrong".
  *
- * The file is read whole first, bounded: it must be a regular file (a
- * symlink to one is fine) of at most CONFIG_MAX_BYTES, opened with
- * O_NONBLOCK and checked with fstat before a byte is read, so a FIFO or a
- * device is refused at once and never blocks (sbkd reads its file on the
- * event thread at SIGHUP); any read error is an error, never an end of
- * file.
- *
- * inih is driven through ini_parse_stream with our own line reader, which
- * counts lines (the packaged library is built without line numbers in the
- * handler), strips leading blanks (so inih never sees a multi-line
- * continuation), refuses unknown section headers even when empty, and
- * lets values longer than inih's fixed line buffer through.
+ * The file itself (the bounded read, the line reader inih is driven
+ * through, unknown sections, unknown and duplicate keys, FILE:LINE) is
+ * inifile.c's, shared with sbk-gearman's reader.
  *
  * Thread safety: main thread only (inih's options are process globals);
  * a loaded config is then read-only and may be read from any thread.
@@ -38,9 +29,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <ini.h>
-
 #include "config.h"
+#include "inifile.h"
 #include "log.h"
 
 enum config_type {
@@ -185,52 +175,11 @@ static const char *const config_sections[] = {
 	"access",
 };
 
-/* A value inih's line buffer cannot hold: passed to the handler aside. */
-#define CONFIG_LONG_VALUE "\x01"
-
 struct config_ctx {
+	struct inifile ini;
 	struct sbk_config *cfg;
-	const char *path;
-	const char *text; /* the whole file */
-	size_t len;
-	size_t pos;
-	char *line; /* the current line, NUL-terminated */
-	size_t cap;
-	int lineno;
-	int seen[NKEYS];  /* line a key was set on */
-	char *long_value; /* see CONFIG_LONG_VALUE */
-	int long_lineno;
-	bool failed;
-	char *err;
-	size_t errlen;
+	int seen[NKEYS]; /* line a key was set on */
 };
-
-static void config_error(struct config_ctx *ctx, int lineno, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
-
-/* Record the first error only: it is the one the user must fix first. */
-static void
-config_error(struct config_ctx *ctx, int lineno, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (ctx->failed)
-		return;
-	ctx->failed = true;
-	if (ctx->errlen == 0)
-		return;
-	if (lineno > 0)
-		n = snprintf(
-		    ctx->err, ctx->errlen, "%s:%d: ", ctx->path, lineno);
-	else
-		n = snprintf(ctx->err, ctx->errlen, "%s: ", ctx->path);
-	if (n < 0 || (size_t)n >= ctx->errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(ctx->err + n, ctx->errlen - n, fmt, ap);
-	va_end(ap);
-}
 
 /* ------------------------------------------------------------------ */
 /* Values */
@@ -716,173 +665,11 @@ config_key_index(const char *section, const char *name)
 }
 
 static bool
-config_section_known(const char *name, size_t len)
-{
-	for (size_t i = 0;
-	     i < sizeof(config_sections) / sizeof(config_sections[0]); i++)
-		if (strlen(config_sections[i]) == len &&
-		    memcmp(config_sections[i], name, len) == 0)
-			return true;
-	return false;
-}
-
-/*
- * Check a "[section]" line as inih will read it: the name is everything
- * between the brackets, and only a comment may follow.
- */
-static bool
-config_check_section(struct config_ctx *ctx, const char *p)
-{
-	const char *end = strchr(p, ']'), *q;
-
-	if (end == NULL) {
-		config_error(ctx, ctx->lineno, "%s: missing ']'", p);
-		return false;
-	}
-	if (!config_section_known(p + 1, (size_t)(end - p - 1))) {
-		config_error(ctx, ctx->lineno, "[%.*s]: unknown section",
-		    (int)(end - p - 1), p + 1);
-		return false;
-	}
-	for (q = end + 1; *q == ' ' || *q == '\t'; q++)
-		;
-	if (*q != '\0' && *q != ';' && *q != '#') {
-		config_error(ctx, ctx->lineno,
-		    "%.*s: text after the section "
-		    "header",
-		    (int)(end - p + 1), p);
-		return false;
-	}
-	return true;
-}
-
-/*
- * Set aside the value of a line too long for inih's buffer and give inih
- * "name=" plus a marker instead, doing the comment stripping and trimming
- * inih would have done.  False when even the name does not fit.
- */
-static bool
-config_stash_long(struct config_ctx *ctx, char *p, char *str, int num)
-{
-	char *sep = p + strcspn(p, "=:"), *v, *e;
-	size_t nlen;
-
-	if (*sep == '\0')
-		return false;
-	nlen = (size_t)(sep - p);
-	if (nlen + sizeof(CONFIG_LONG_VALUE) + 1 > (size_t)num)
-		return false;
-	/* An inline comment is a ';' after whitespace. */
-	for (v = sep + 1, e = v; *e != '\0'; e++)
-		if (*e == ';' && e > v && (e[-1] == ' ' || e[-1] == '\t'))
-			break;
-	*e = '\0';
-	while (*v == ' ' || *v == '\t')
-		v++;
-	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-		*--e = '\0';
-	free(ctx->long_value);
-	if ((ctx->long_value = strdup(v)) == NULL)
-		return false;
-	ctx->long_lineno = ctx->lineno;
-	memcpy(str, p, nlen + 1);
-	memcpy(str + nlen + 1, CONFIG_LONG_VALUE, sizeof(CONFIG_LONG_VALUE));
-	return true;
-}
-
-static char *
-config_reader(char *str, int num, void *arg)
+config_store(void *arg, int i, const char *value, char *why, size_t whylen)
 {
 	struct config_ctx *ctx = arg;
-	const char *nl;
-	size_t n, len;
-	char *p;
 
-	if (ctx->failed)
-		return NULL; /* stop inih at the first error */
-	if (ctx->pos >= ctx->len)
-		return NULL;
-	nl = memchr(ctx->text + ctx->pos, '\n', ctx->len - ctx->pos);
-	n = (nl != NULL ? (size_t)(nl - ctx->text) + 1 : ctx->len) - ctx->pos;
-	if (n + 1 > ctx->cap) {
-		free(ctx->line);
-		ctx->cap = n + 1;
-		if ((ctx->line = malloc(ctx->cap)) == NULL) {
-			ctx->cap = 0;
-			config_error(
-			    ctx, ctx->lineno + 1, "%s", strerror(ENOMEM));
-			return NULL;
-		}
-	}
-	memcpy(ctx->line, ctx->text + ctx->pos, n);
-	ctx->line[n] = '\0';
-	ctx->pos += n;
-	ctx->lineno++;
-	len = n;
-	if (len > 0 && ctx->line[len - 1] == '\n')
-		ctx->line[--len] = '\0';
-	if (len > 0 && ctx->line[len - 1] == '\r')
-		ctx->line[--len] = '\0';
-	if (strlen(ctx->line) != len) {
-		config_error(ctx, ctx->lineno, "NUL byte in the line");
-		return NULL;
-	}
-	/* Leading blanks would make inih treat the line as a continuation. */
-	for (p = ctx->line; *p == ' ' || *p == '\t'; p++)
-		len--;
-	if (*p == '[' && !config_check_section(ctx, p))
-		return NULL;
-	if (len + 2 > (size_t)num) {
-		if (*p == ';' || *p == '#')
-			p = ""; /* a long comment is still a comment */
-		else if (!config_stash_long(ctx, p, str, num)) {
-			config_error(ctx, ctx->lineno, "line too long");
-			return NULL;
-		} else
-			return str;
-	}
-	memcpy(str, p, strlen(p) + 1);
-	return str;
-}
-
-static int
-config_handler(
-    void *arg, const char *section, const char *name, const char *value)
-{
-	struct config_ctx *ctx = arg;
-	char why[PATH_MAX + 128];
-	int i;
-
-	/* A build with INI_CALL_HANDLER_ON_NEW_SECTION announces sections. */
-	if (name == NULL || value == NULL)
-		return 1;
-	if (*section == '\0') {
-		config_error(
-		    ctx, ctx->lineno, "%s: key outside any [section]", name);
-		return 0;
-	}
-	if ((i = config_key_index(section, name)) < 0) {
-		config_error(
-		    ctx, ctx->lineno, "[%s] %s: unknown key", section, name);
-		return 0;
-	}
-	if (ctx->seen[i] != 0) {
-		config_error(ctx, ctx->lineno,
-		    "[%s] %s: duplicate key (first "
-		    "set on line %d)",
-		    section, name, ctx->seen[i]);
-		return 0;
-	}
-	ctx->seen[i] = ctx->lineno;
-	if (strcmp(value, CONFIG_LONG_VALUE) == 0 &&
-	    ctx->long_lineno == ctx->lineno)
-		value = ctx->long_value;
-	if (!config_set(ctx->cfg, &config_keys[i], value, why, sizeof(why))) {
-		config_error(
-		    ctx, ctx->lineno, "[%s] %s: %s", section, name, why);
-		return 0;
-	}
-	return 1;
+	return config_set(ctx->cfg, &config_keys[i], value, why, whylen);
 }
 
 /*
@@ -901,14 +688,15 @@ config_cross(struct config_ctx *ctx, const char *section, const char *key,
 	va_list ap;
 	int a, b;
 
-	if (ok || ctx->failed)
+	if (ok || ctx->ini.failed)
 		return;
 	a = ctx->seen[config_key_index(section, key)];
 	b = ctx->seen[config_key_index(section, other)];
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	config_error(ctx, a > b ? a : b, "[%s] %s: %s", section, key, why);
+	inifile_error(
+	    &ctx->ini, a > b ? a : b, "[%s] %s: %s", section, key, why);
 }
 
 static void
@@ -959,135 +747,28 @@ config_init(struct sbk_config *cfg)
 	return 0;
 }
 
-static const char *
-config_file_type(mode_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFIFO:
-		return "a FIFO";
-	case S_IFCHR:
-		return "a character device";
-	case S_IFBLK:
-		return "a block device";
-	case S_IFSOCK:
-		return "a socket";
-	default:
-		return "not a file";
-	}
-}
-
-/*
- * The whole file into a new buffer (*textp, *lenp), or -1 after
- * config_error.  Never blocks on a FIFO or a device: they are refused
- * after fstat, before any read.
- */
-static int
-config_slurp(struct config_ctx *ctx, char **textp, size_t *lenp)
-{
-	struct stat st;
-	char *text = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, e;
-
-	fd = open(ctx->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		config_error(ctx, 0, "%s", strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0) {
-		e = errno;
-		goto fail;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		e = EISDIR;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		config_error(ctx, 0, "not a regular file (%s)",
-		    config_file_type(st.st_mode));
-		close(fd);
-		return -1;
-	}
-	if (st.st_size > CONFIG_MAX_BYTES)
-		goto too_big;
-	/* One byte more than the limit: a file growing meanwhile shows. */
-	if ((text = malloc(CONFIG_MAX_BYTES + 1)) == NULL) {
-		e = ENOMEM;
-		goto fail;
-	}
-	for (;;) {
-		n = read(fd, text + len, CONFIG_MAX_BYTES + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			e = errno;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > CONFIG_MAX_BYTES)
-			goto too_big;
-	}
-	close(fd);
-	*textp = text;
-	*lenp = len;
-	return 0;
-too_big:
-	config_error(ctx, 0,
-	    "larger than %ld bytes (the limit of a "
-	    "configuration file)",
-	    CONFIG_MAX_BYTES);
-	free(text);
-	close(fd);
-	return -1;
-fail:
-	config_error(ctx, 0, "%s", strerror(e));
-	free(text);
-	close(fd);
-	return -1;
-}
-
 int
 config_load(
     struct sbk_config *cfg, const char *path, char *errbuf, size_t errlen)
 {
 	struct config_ctx ctx;
-	char *text;
-	int r;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = cfg;
-	ctx.path = path;
-	ctx.err = errbuf;
-	ctx.errlen = errlen;
-	if (errlen > 0)
-		errbuf[0] = '\0';
-	if (config_slurp(&ctx, &text, &ctx.len) < 0)
+	ctx.ini.path = path;
+	ctx.ini.sections = config_sections;
+	ctx.ini.n_sections =
+	    sizeof(config_sections) / sizeof(config_sections[0]);
+	ctx.ini.key_index = config_key_index;
+	ctx.ini.set = config_store;
+	ctx.ini.arg = &ctx;
+	ctx.ini.seen = ctx.seen;
+	ctx.ini.err = errbuf;
+	ctx.ini.errlen = errlen;
+	if (inifile_read(&ctx.ini) < 0)
 		return -1;
-	ctx.text = text;
-
-	/*
-	 * inih as packaged: inline comments are a ';' after whitespace (the
-	 * contract's example relies on them), '#' and ';' start a comment
-	 * line, and multi-line values never happen because the reader strips
-	 * leading blanks.  Its option globals are left alone.
-	 */
-	r = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
-	if (!ctx.failed && r > 0)
-		config_error(&ctx, r,
-		    "not a \"[section]\" or \"key = value\" "
-		    "line");
-	else if (!ctx.failed && r < 0)
-		config_error(&ctx, 0, "%s", strerror(ENOMEM));
-	if (!ctx.failed)
-		config_check(&ctx);
-
-	free(ctx.line);
-	free(ctx.long_value);
-	free(text);
-	return ctx.failed ? -1 : 0;
+	config_check(&ctx);
+	return ctx.ini.failed ? -1 : 0;
 }
 
 void

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "inifile.h"
+
 struct sbk_config {
 	/*
 	 * Holders of a config from config_read: the server while it is in
@@ -89,7 +91,7 @@ struct sbk_config {
  * regular file (a symlink to one is fine): a FIFO or a device is refused
  * without reading it.
  */
-#define CONFIG_MAX_BYTES (1024L * 1024)
+#define CONFIG_MAX_BYTES INIFILE_MAX_BYTES
 
 /*
  * May this peer call the admin.* methods?  uid 0, a uid in admin_uids or a

@@ -1,0 +1,67 @@
+/*
+ * inifile.h - the INI front end sbkd's and sbk-gearman's configuration
+ * readers share: the bounded read of a regular file, inih driven through
+ * our own line reader (line numbers, leading blanks, unknown sections,
+ * values longer than inih's buffer), the checks every key gets (outside a
+ * section, unknown, duplicate) and the "FILE:LINE: what is wrong" errors.
+ * Each reader keeps only its key table and its value parsing.
+ *
+ * Not named ini.h: that is inih's header, on the same include path.
+ *
+ * Thread safety: main thread only (inih's options are process globals).
+ */
+#ifndef SBK_INIFILE_H
+#define SBK_INIFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * The largest configuration file read.  It must also be a regular file (a
+ * symlink to one is fine): a FIFO or a device is refused without reading.
+ */
+#define INIFILE_MAX_BYTES (1024L * 1024)
+
+struct inifile {
+	/* Set by the caller (zero the rest first). */
+	const char *path;
+	const char *const *sections; /* the known [section] names */
+	size_t n_sections;
+	/* Index of section/name in the caller's table, or -1 when unknown. */
+	int (*key_index)(const char *section, const char *name);
+	/* Store a value; false with the reason in why. */
+	bool (*set)(
+	    void *arg, int index, const char *value, char *why, size_t whylen);
+	void *arg;
+	int *seen; /* per key index: the line it was set on, 0 if not set */
+	char *err; /* the first error, "FILE:LINE: ..." */
+	size_t errlen;
+
+	/* Set by inifile_read. */
+	bool failed;
+
+	/* Private to inifile.c. */
+	const char *text;
+	size_t len;
+	size_t pos;
+	char *line;
+	size_t cap;
+	int lineno;
+	char *long_value;
+	int long_lineno;
+};
+
+/*
+ * Record the first error only (the one to fix first), as "PATH:LINE: "
+ * plus the message, or "PATH: " when lineno is 0.
+ */
+void inifile_error(struct inifile *f, int lineno, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Read f->path and hand every key to f->set.  Returns 0, or -1 with
+ * f->failed set and the error in f->err.
+ */
+int inifile_read(struct inifile *f);
+
+#endif
