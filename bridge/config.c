@@ -558,16 +558,16 @@ bridge_config_read(
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = c;
-	ctx.ini.path = path;
-	ctx.ini.sections = cfg_sections;
-	ctx.ini.n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]);
-	ctx.ini.key_index = cfg_key_index;
-	ctx.ini.set = cfg_store;
-	ctx.ini.arg = &ctx;
-	ctx.ini.seen = ctx.seen;
-	ctx.ini.err = errbuf;
-	ctx.ini.errlen = errlen;
-	if (path != NULL && inifile_read(&ctx.ini) < 0)
+	ctx.ini = (struct inifile){ .sections = cfg_sections,
+		.n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]),
+		.key_index = cfg_key_index,
+		.set = cfg_store,
+		.arg = &ctx,
+		.seen = ctx.seen,
+		/* Without a file, inifile_read does not run: cfg_check's errors. */
+		.err = errbuf,
+		.errlen = errlen };
+	if (path != NULL && inifile_read(&ctx.ini, path, errbuf, errlen) < 0)
 		goto fail;
 	ctx.ini.path = path ? path : "built-in defaults";
 	cfg_check(&ctx);

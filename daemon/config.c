@@ -755,17 +755,14 @@ config_load(
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = cfg;
-	ctx.ini.path = path;
-	ctx.ini.sections = config_sections;
-	ctx.ini.n_sections =
-	    sizeof(config_sections) / sizeof(config_sections[0]);
-	ctx.ini.key_index = config_key_index;
-	ctx.ini.set = config_store;
-	ctx.ini.arg = &ctx;
-	ctx.ini.seen = ctx.seen;
-	ctx.ini.err = errbuf;
-	ctx.ini.errlen = errlen;
-	if (inifile_read(&ctx.ini) < 0)
+	ctx.ini = (struct inifile){ .sections = config_sections,
+		.n_sections =
+		    sizeof(config_sections) / sizeof(config_sections[0]),
+		.key_index = config_key_index,
+		.set = config_store,
+		.arg = &ctx,
+		.seen = ctx.seen };
+	if (inifile_read(&ctx.ini, path, errbuf, errlen) < 0)
 		return -1;
 	config_check(&ctx);
 	return ctx.ini.failed ? -1 : 0;

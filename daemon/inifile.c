@@ -311,11 +311,14 @@ fail:
 }
 
 int
-inifile_read(struct inifile *f)
+inifile_read(struct inifile *f, const char *path, char *err, size_t errlen)
 {
 	char *text;
 	int r;
 
+	f->path = path;
+	f->err = err;
+	f->errlen = errlen;
 	if (f->errlen > 0)
 		f->err[0] = '\0';
 	if (inifile_slurp(f, &text, &f->len) < 0)

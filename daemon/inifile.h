@@ -24,7 +24,6 @@
 
 struct inifile {
 	/* Set by the caller (zero the rest first). */
-	const char *path;
 	const char *const *sections; /* the known [section] names */
 	size_t n_sections;
 	/* Index of section/name in the caller's table, or -1 when unknown. */
@@ -34,10 +33,11 @@ struct inifile {
 	    void *arg, int index, const char *value, char *why, size_t whylen);
 	void *arg;
 	int *seen; /* per key index: the line it was set on, 0 if not set */
+
+	/* Set by inifile_read; path may be changed after it. */
+	const char *path;
 	char *err; /* the first error, "FILE:LINE: ..." */
 	size_t errlen;
-
-	/* Set by inifile_read. */
 	bool failed;
 
 	/* Private to inifile.c. */
@@ -59,9 +59,9 @@ void inifile_error(struct inifile *f, int lineno, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * Read f->path and hand every key to f->set.  Returns 0, or -1 with
- * f->failed set and the error in f->err.
+ * Read path and hand every key to f->set.  Returns 0, or -1 with
+ * f->failed set and the first error in err.
  */
-int inifile_read(struct inifile *f);
+int inifile_read(struct inifile *f, const char *path, char *err, size_t errlen);
 
 #endif
