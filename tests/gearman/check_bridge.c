@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -272,6 +273,32 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/*
+ * The bridge reads its file through sbkd's bounded reader (inifile.c): a
+ * FIFO or a device is refused at once instead of blocking or being read
+ * for ever.
+ */
+START_TEST(test_not_regular)
+{
+	char dir[] = "/tmp/check_bridge.XXXXXX", fifo[64], err[512];
+
+	alarm(3); /* a FIFO or /dev/zero must not hang the test */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo.conf", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_ptr_null(bridge_config_read(fifo, NULL, err, sizeof(err)));
+	ck_assert_msg(strncmp(err, fifo, strlen(fifo)) == 0 &&
+		strstr(err, ": not a regular file (a FIFO)") != NULL,
+	    "%s", err);
+	unlink(fifo);
+	rmdir(dir);
+	ck_assert_ptr_null(
+	    bridge_config_read("/dev/zero", NULL, err, sizeof(err)));
+	ck_assert_str_eq(
+	    err, "/dev/zero: not a regular file (a character device)");
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Mapping */
 
@@ -456,6 +483,7 @@ bridge_suite(void)
 	    tc, test_bad_file, 0, sizeof(bad_files) / sizeof(bad_files[0]));
 	tcase_add_test(tc, test_long_value);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_not_regular);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("mapping");
