@@ -13,7 +13,6 @@
 #include "sbk-config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "cmdline.h"
 #include "config.h"
 #include "log.h"
 #include "sbk-client.h"
@@ -122,64 +122,30 @@ identify(struct bridge *b, const struct bridge_config *cfg)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "check", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config_path = NULL, *socket_path = NULL;
+	struct cmdline cl;
 	struct bridge_config *cfg;
 	static struct bridge bridge;
 	struct timespec tick;
-	bool check_only = false;
 	sigset_t set;
 	char err[1024];
-	int ch, sig, r, stops = 0;
+	int sig, r, stops = 0;
 
-	while ((ch = getopt_long(argc, argv, "c:s:thV", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 's':
-			socket_path = optarg;
-			break;
-		case 't':
-			check_only = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("sbk-gearman %s\n", SBK_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "sbk-gearman: unexpected argument '%s'\n",
-		    argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	if (socket_path != NULL && socket_path[0] != '/') {
+	if ((r = cmdline_parse(argc, argv, "sbk-gearman", usage, &cl)) >= 0)
+		return r;
+	if (cl.socket_path != NULL && cl.socket_path[0] != '/') {
 		fprintf(stderr, "sbk-gearman: -s %s: not an absolute path\n",
-		    socket_path);
+		    cl.socket_path);
 		return 2;
 	}
-	cfg = bridge_config_read(config_path, socket_path, err, sizeof(err));
+	cfg = bridge_config_read(
+	    cl.config_path, cl.socket_path, err, sizeof(err));
 	if (cfg == NULL) {
 		log_err("%s", err);
 		return 2;
 	}
-	if (check_only) {
+	if (cl.check_only) {
 		printf("%s: configuration OK\n",
-		    config_path ? config_path : "built-in defaults");
+		    cl.config_path ? cl.config_path : "built-in defaults");
 		bridge_config_free(cfg);
 		return 0;
 	}

@@ -5,7 +5,6 @@
  * resources), 2 for bad usage or a bad configuration.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "sbk-config.h"
+#include "cmdline.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -90,60 +90,25 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "check", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct sbk_config *cfg;
 	struct server server;
 	struct server_opts sopts;
-	const char *config_path = NULL, *socket_path = NULL;
+	struct cmdline cl;
 	char err[1024];
-	bool check_only = false;
-	int ch, rc;
+	int rc;
 
 	log_detect_stream();
-	while ((ch = getopt_long(argc, argv, "c:s:thV", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 's':
-			socket_path = optarg;
-			break;
-		case 't':
-			check_only = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("sbkd %s\n", SBK_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(
-		    stderr, "sbkd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	if ((rc = cmdline_parse(argc, argv, "sbkd", usage, &cl)) >= 0)
+		return rc;
 
-	cfg = config_read(config_path, socket_path, err, sizeof(err));
+	cfg = config_read(cl.config_path, cl.socket_path, err, sizeof(err));
 	if (cfg == NULL) {
 		log_err("%s", err);
 		return 2;
 	}
-	if (check_only) {
+	if (cl.check_only) {
 		printf("%s: configuration OK\n",
-		    config_path ? config_path : "built-in defaults");
+		    cl.config_path ? cl.config_path : "built-in defaults");
 		config_free(cfg);
 		free(cfg);
 		return 0;
@@ -156,8 +121,8 @@ main(int argc, char **argv)
 	raise_fd_limit();
 	check_fd_budget(cfg);
 
-	sopts.config_path = config_path;
-	sopts.socket = socket_path;
+	sopts.config_path = cl.config_path;
+	sopts.socket = cl.socket_path;
 	rc = server_init(&server, cfg, &sopts) < 0 ? 1 : 0;
 	if (rc == 0)
 		server_run(&server);
