@@ -174,25 +174,6 @@ cfg_parse_ll(
 	return true;
 }
 
-static bool
-cfg_parse_bool(const char *v, bool *out)
-{
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
-
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
-			*out = true;
-			return true;
-		}
-		if (strcasecmp(v, no[i]) == 0) {
-			*out = false;
-			return true;
-		}
-	}
-	return false;
-}
-
 /* Next comma-separated item of *p, blanks trimmed; NULL at the end. */
 static char *
 cfg_next_item(char **p)
@@ -390,7 +371,7 @@ cfg_set(struct bridge_config *c, const struct cfg_key *k, const char *v,
 			*(size_t *)field = (size_t)n;
 		return true;
 	case CFG_BOOL:
-		if (!cfg_parse_bool(v, &b)) {
+		if (!inifile_parse_bool(v, &b)) {
 			snprintf(why, whylen, "\"%s\" is not true or false", v);
 			return false;
 		}

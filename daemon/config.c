@@ -244,25 +244,6 @@ config_parse_ll(
 	return true;
 }
 
-static bool
-config_parse_bool(const char *v, bool *out)
-{
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
-
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
-			*out = true;
-			return true;
-		}
-		if (strcasecmp(v, no[i]) == 0) {
-			*out = false;
-			return true;
-		}
-	}
-	return false;
-}
-
 static void
 config_free_strv(char **v)
 {
@@ -557,7 +538,7 @@ config_set(struct sbk_config *cfg, const struct config_key *k, const char *v,
 			*(int *)field = (int)n;
 		return true;
 	case CFG_BOOL:
-		if (!config_parse_bool(v, &b)) {
+		if (!inifile_parse_bool(v, &b)) {
 			snprintf(why, whylen,
 			    *v == '\0' ?
 				"empty value" :

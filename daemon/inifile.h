@@ -64,4 +64,7 @@ void inifile_error(struct inifile *f, int lineno, const char *fmt, ...)
  */
 int inifile_read(struct inifile *f, const char *path, char *err, size_t errlen);
 
+/* true, yes, on, 1 / false, no, off, 0, any case; false when neither. */
+bool inifile_parse_bool(const char *v, bool *out);
+
 #endif
