@@ -6,13 +6,15 @@
 #   3. daemon RSS with 10,000 idle connections.
 # Each load runs REPS times; sbkctl prints its own percentiles.
 # usage: bench/core.sh [BUILD_DIR] [SECONDS] [REPS]
+# SBKCTL=PATH drives the daemon with another sbkctl (bench/ab.sh uses one
+# client for both builds it compares).
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
 secs=${2:-10}
 reps=${3:-3}
 sbkd=$build/daemon/sbkd
-sbkctl=$build/client/sbkctl
+sbkctl=${SBKCTL:-$build/client/sbkctl}
 idle=$build/bench/idle_conns
 for f in "$sbkd" "$sbkctl" "$idle"; do
 	[ -x "$f" ] || { echo "missing $f (build first)" >&2; exit 1; }
