@@ -119,6 +119,9 @@ ctl_progress_draw(struct ctl_progress *p, double done, double total)
 	for (i = 0; i < room; i++)
 		bar[i] = i < fill ? '#' : ' ';
 	bar[room] = '\0';
+	/* Before the first byte: a ^C in the middle must clear it too. */
+	p->drawn = true;
+	bar_drawn = 1;
 	if (room >= 5)
 		fprintf(stderr, "\r%s%s[%s] %3d%% %s/%s %s/s %s", label,
 		    llen > 0 ? " " : "", bar, (int)(frac * 100), sdone, stotal,
@@ -126,8 +129,6 @@ ctl_progress_draw(struct ctl_progress *p, double done, double total)
 	else /* a narrow terminal: the percentage only */
 		fprintf(stderr, "\r%3d%%", (int)(frac * 100));
 	fflush(stderr);
-	p->drawn = true;
-	bar_drawn = 1;
 }
 
 void
