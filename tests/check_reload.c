@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "sanitizer.h"
 
 static struct hx_daemon d;
 
@@ -187,7 +188,8 @@ instrumented(pid_t pid)
 {
 	char path[64], line[512];
 	FILE *f;
-	bool found = hx_under_valgrind();
+	/* clang links its runtimes statically: no library to see in maps */
+	bool found = hx_under_valgrind() || SBK_TEST_ASAN || SBK_TEST_TSAN;
 
 	snprintf(path, sizeof(path), "/proc/%ld/maps", (long)pid);
 	f = fopen(path, "r");
