@@ -89,6 +89,32 @@ ms_between(uint64_t from_ns, uint64_t to_ns)
 	return to_ns > from_ns ? (to_ns - from_ns) / 1000000 : 0;
 }
 
+/*
+ * Add one entry of about NEED bytes to a capped listing, counting it in
+ * *total either way.  An entry is made (make(), NULL when out of memory)
+ * only while it fits; once one does not, none after it is added, so the
+ * list stays in order.  Out of memory drops the whole list (*list NULL).
+ */
+static void
+list_add(json_t **list, size_t *used, size_t budget, size_t *total, size_t need,
+    json_t *(*make)(void *, void *, uint64_t), void *a, void *b, uint64_t now)
+{
+	json_t *e;
+
+	(*total)++;
+	if (*list == NULL || *used + need > budget) {
+		*used = budget;
+		return;
+	}
+	e = make(a, b, now);
+	if (e == NULL || json_array_append_new(*list, e) < 0) {
+		json_decref(*list);
+		*list = NULL;
+		return;
+	}
+	*used += need;
+}
+
 /* The result object of a listing: {"NAME":list,"total":N,"truncated":b}. */
 static json_t *
 list_result(const char *name, json_t *list, size_t total, struct rpc_error *err)
@@ -116,6 +142,25 @@ job_waiting(struct job *job)
 
 /* --- admin.clients --- */
 
+/* One connection's entry, or NULL when out of memory. */
+static json_t *
+client_entry(void *conn, void *unused, uint64_t now)
+{
+	const struct conn *c = conn;
+	unsigned waiting = 0;
+
+	(void)unused;
+	for (struct job *j = c->jobs; j != NULL; j = j->conn_next)
+		if (!j->answered && job_waiting(j))
+			waiting++;
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "conn",
+	    (json_int_t)c->serial, "pid", (json_int_t)c->pid, "uid",
+	    (json_int_t)c->uid, "gid", (json_int_t)c->gid, "inflight",
+	    (json_int_t)c->inflight, "waiting", (json_int_t)waiting,
+	    "output_bytes", (json_int_t)evbuffer_get_length(c->out), "age_ms",
+	    (json_int_t)ms_between(c->connected_ns, now));
+}
+
 static json_t *
 clients_run(struct job *job, struct rpc_error *err)
 {
@@ -129,31 +174,9 @@ clients_run(struct job *job, struct rpc_error *err)
 		json_decref(list);
 		return NULL;
 	}
-	TAILQ_FOREACH(c, &s->conns, link) {
-		unsigned waiting = 0;
-		json_t *e;
-
-		total++;
-		if (list == NULL || used + CLIENT_ENTRY_BYTES > budget) {
-			used = budget; /* keep the list in connection order */
-			continue;
-		}
-		for (struct job *j = c->jobs; j != NULL; j = j->conn_next)
-			if (!j->answered && job_waiting(j))
-				waiting++;
-		e = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "conn",
-		    (json_int_t)c->serial, "pid", (json_int_t)c->pid, "uid",
-		    (json_int_t)c->uid, "gid", (json_int_t)c->gid, "inflight",
-		    (json_int_t)c->inflight, "waiting", (json_int_t)waiting,
-		    "output_bytes", (json_int_t)evbuffer_get_length(c->out),
-		    "age_ms", (json_int_t)ms_between(c->connected_ns, now));
-		if (e == NULL || json_array_append_new(list, e) < 0) {
-			json_decref(list);
-			list = NULL;
-			continue;
-		}
-		used += CLIENT_ENTRY_BYTES;
-	}
+	TAILQ_FOREACH(c, &s->conns, link)
+		list_add(&list, &used, budget, &total, CLIENT_ENTRY_BYTES,
+		    client_entry, c, NULL, now);
 	return list_result("clients", list, total, err);
 }
 
@@ -161,8 +184,10 @@ clients_run(struct job *job, struct rpc_error *err)
 
 /* One job's entry, or NULL when out of memory. */
 static json_t *
-job_entry(const struct conn *c, struct job *j, uint64_t now)
+job_entry(void *conn, void *job, uint64_t now)
 {
+	const struct conn *c = conn;
+	struct job *j = job;
 	uint64_t started = atomic_load(&j->started_ns);
 	uint64_t ended = atomic_load(&j->ended_ns);
 	bool waiting = job_waiting(j);
@@ -203,25 +228,12 @@ jobs_run(struct job *job, struct rpc_error *err)
 		for (j = c->jobs; j != NULL; j = j->conn_next)
 			tail = j;
 		for (j = tail; j != NULL; j = j->conn_prev) {
-			size_t need;
-			json_t *e;
-
 			if (j->answered)
 				continue;
-			total++;
-			need = JOB_ENTRY_BYTES + strlen(j->kind->method) +
-			    (j->id_json ? strlen(j->id_json) : 4);
-			if (list == NULL || used + need > budget) {
-				used = budget;
-				continue;
-			}
-			e = job_entry(c, j, now);
-			if (e == NULL || json_array_append_new(list, e) < 0) {
-				json_decref(list);
-				list = NULL;
-				continue;
-			}
-			used += need;
+			list_add(&list, &used, budget, &total,
+			    JOB_ENTRY_BYTES + strlen(j->kind->method) +
+				(j->id_json ? strlen(j->id_json) : 4),
+			    job_entry, c, j, now);
 		}
 	}
 	return list_result("jobs", list, total, err);
