@@ -14,6 +14,7 @@
 #include "sbk-config.h"
 #include "cmdline.h"
 #include "config.h"
+#include "helper.h"
 #include "log.h"
 #include "server.h"
 
@@ -97,6 +98,9 @@ main(int argc, char **argv)
 	char err[1024];
 	int rc;
 
+	/* A helper process (isolate.c) is sbkd only by its binary. */
+	if (argc == 2 && strcmp(argv[1], HELPER_ARG) == 0)
+		return helper_main(HELPER_CHAN_FD);
 	log_detect_stream();
 	if ((rc = cmdline_parse(argc, argv, "sbkd", usage, &cl)) >= 0)
 		return rc;

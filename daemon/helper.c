@@ -1,0 +1,315 @@
+/*
+ * helper.c - the isolated helper's main loop: read a request (header,
+ * then payload or two descriptors), run its op from the table, answer with
+ * PROGRESS replies and one DONE.  One request at a time; the process ends
+ * when sbkd closes the channel, or is killed by sbkd (cancel, deadline,
+ * max_jobs, shutdown).  Nothing here logs: stderr is the daemon's, and the
+ * only reader that matters is sbkd, through the DONE reply.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+/* ---- test ops: reached only through test kinds (enable_test_methods) ---- */
+
+static int
+op_test_crash(struct helper_call *call, struct rpc_error *err)
+{
+	/* The default action, whatever a sanitizer runtime installed. */
+	signal(SIGSEGV, SIG_DFL);
+	raise(SIGSEGV);
+	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "SIGSEGV did not kill");
+	return -1;
+}
+
+/*
+ * Under the sandbox the open is a forbidden call and the helper is killed
+ * (SIGSYS); without one it reports what open did.
+ */
+static int
+op_test_forbidden(struct helper_call *call, struct rpc_error *err)
+{
+	static const char opened[] = "{\"opened\":\"/etc/passwd\"}";
+	int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		rpc_error_errno(err, errno, "open(/etc/passwd) failed");
+		return -1;
+	}
+	close(fd);
+	if ((call->out = malloc(sizeof(opened) - 1)) == NULL) {
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		return -1;
+	}
+	memcpy(call->out, opened, sizeof(opened) - 1);
+	call->out_len = sizeof(opened) - 1;
+	return 0;
+}
+
+static int
+op_test_hang(struct helper_call *call, struct rpc_error *err)
+{
+	for (;;)
+		pause();
+}
+
+static const struct helper_op helper_ops[] = {
+	{ ISO_OP_TEST_CRASH, op_test_crash },
+	{ ISO_OP_TEST_FORBIDDEN, op_test_forbidden },
+	{ ISO_OP_TEST_HANG, op_test_hang },
+};
+
+static const struct helper_op *
+op_find(unsigned op)
+{
+	for (size_t i = 0; i < sizeof(helper_ops) / sizeof(helper_ops[0]); i++)
+		if ((unsigned)helper_ops[i].op == op)
+			return &helper_ops[i];
+	return NULL;
+}
+
+/* ---- the channel ---- */
+
+static int
+send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* len bytes into buf (NULL: discard them).  0, or -1 at EOF or error. */
+static int
+recv_all(int fd, void *buf, size_t len)
+{
+	char sink[4096];
+	char *p = buf;
+
+	while (len > 0) {
+		size_t want = p != NULL ? len :
+		    len < sizeof(sink)	? len :
+					  sizeof(sink);
+		ssize_t n = read(fd, p != NULL ? p : sink, want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		if (p != NULL)
+			p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void
+close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+/*
+ * The request header with the descriptors attached to it.  1 with a
+ * header, 0 at a clean end of the channel, -1 on garbage.
+ */
+static int
+recv_request(int chan, struct iso_request *req, int fds[2])
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { req, sizeof(*req) };
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = sizeof(ctl.buf);
+	do
+		n = recvmsg(chan, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	if (n < 0)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(
+			    &fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+			if (i < 2 && fds[i] < 0)
+				fds[i] = fd;
+			else
+				close(fd);
+		}
+	}
+	if ((msg.msg_flags & MSG_CTRUNC) != 0)
+		return -1;
+	if ((size_t)n < sizeof(*req) &&
+	    recv_all(chan, (char *)req + n, sizeof(*req) - (size_t)n) < 0)
+		return -1;
+	if (req->magic != ISO_MAGIC)
+		return -1;
+	return 1;
+}
+
+static void
+reply_init(struct iso_reply *r, uint16_t type)
+{
+	memset(r, 0, sizeof(*r));
+	r->magic = ISO_MAGIC;
+	r->type = type;
+}
+
+int
+helper_progress(struct helper_call *call, uint64_t done, uint64_t total)
+{
+	struct iso_reply r;
+
+	reply_init(&r, ISO_MSG_PROGRESS);
+	r.done = done;
+	r.total = total;
+	return send_all(call->chan_fd, &r, sizeof(r));
+}
+
+/* DONE with the error: its message, and data as JSON text when it fits. */
+static int
+send_error(int chan, const struct rpc_error *err)
+{
+	struct iso_reply r;
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	reply_init(&r, ISO_MSG_DONE);
+	r.code = err->code != 0 ? err->code : RPC_INTERNAL_ERROR;
+	snprintf(r.message, sizeof(r.message), "%s",
+	    err->message[0] != '\0' ? err->message : rpc_code_message(r.code));
+	if (err->data != NULL &&
+	    (data = json_dumps(err->data, JSON_COMPACT | JSON_ENCODE_ANY)) !=
+		NULL &&
+	    (len = strlen(data)) <= ISO_DATA_MAX)
+		r.data_len = (uint32_t)len;
+	rc = send_all(chan, &r, sizeof(r));
+	if (rc == 0 && r.data_len > 0)
+		rc = send_all(chan, data, r.data_len);
+	free(data);
+	return rc;
+}
+
+static int
+send_done(int chan, const struct helper_call *call)
+{
+	struct iso_reply r;
+
+	reply_init(&r, ISO_MSG_DONE);
+	r.out_len = call->out_len;
+	r.done = call->bytes_in;
+	if (send_all(chan, &r, sizeof(r)) < 0)
+		return -1;
+	if (call->out != NULL && call->out_len > 0)
+		return send_all(chan, call->out, (size_t)call->out_len);
+	return 0;
+}
+
+/* One request: read its input, run it, answer.  0, or -1: channel broken. */
+static int
+serve_one(int chan, const struct iso_request *req, int fds[2])
+{
+	struct helper_call call = { .req = req, .chan_fd = chan };
+	struct rpc_error err = { 0 };
+	const struct helper_op *op = op_find(req->op);
+	bool paths = (req->flags & ISO_F_PATHS) != 0;
+	unsigned char *in = NULL;
+	int rc;
+
+	call.in_fd = fds[0];
+	call.out_fd = fds[1];
+	if (req->in_len > 0) {
+		/* Read (or drop) the payload even when the request fails. */
+		if (op != NULL && !paths && req->in_len <= SIZE_MAX)
+			in = malloc((size_t)req->in_len);
+		if (recv_all(chan, in, (size_t)req->in_len) < 0) {
+			free(in);
+			return -1;
+		}
+	}
+	if (op == NULL)
+		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL,
+		    "helper: unknown operation %u", (unsigned)req->op);
+	else if (paths && (fds[0] < 0 || fds[1] < 0))
+		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL,
+		    "helper: path mode without its descriptors");
+	else if (req->in_len > 0 && !paths && in == NULL)
+		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL,
+		    "helper: out of memory for the input");
+	if (err.code == 0) {
+		call.in = in;
+		call.in_len = (size_t)req->in_len;
+		if (op->run(&call, &err) == 0)
+			err.code = 0;
+		else if (err.code == 0)
+			rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL,
+			    "helper: operation failed");
+	}
+	free(in);
+	close_fds(fds, 2);
+	rc = err.code != 0 ? send_error(chan, &err) : send_done(chan, &call);
+	free(call.out);
+	rpc_error_clear(&err);
+	return rc;
+}
+
+int
+helper_main(int chan_fd)
+{
+	/*
+	 * sandbox_enter() belongs here, first thing (daemon/sandbox.c, the
+	 * sandbox engineer's part of issue 15).  Until it exists the helper
+	 * runs unconfined: a separate process, nothing more.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		struct iso_request req;
+		int fds[2] = { -1, -1 };
+		int rc = recv_request(chan_fd, &req, fds);
+
+		if (rc <= 0) {
+			close_fds(fds, 2);
+			return rc == 0 ? 0 : 1;
+		}
+		if (serve_one(chan_fd, &req, fds) < 0)
+			return 1;
+	}
+}
