@@ -292,7 +292,7 @@ config_parse_paths(
 	if (list == NULL || fds == NULL) {
 		free(list);
 		free(fds);
-		snprintf(why, whylen, "%s", strerror(ENOMEM));
+		snprintf(why, whylen, "out of memory");
 		return false;
 	}
 	for (i = 0; i <= n; i++)
@@ -319,7 +319,7 @@ config_parse_paths(
 			goto fail;
 		}
 		if ((real = realpath(path, NULL)) == NULL) {
-			snprintf(why, whylen, "%s: %s", path, strerror(errno));
+			log_format_errno(why, whylen, errno, "%s", path);
 			goto fail;
 		}
 		list[i] = real;
@@ -331,8 +331,8 @@ config_parse_paths(
 				snprintf(
 				    why, whylen, "%s: not a directory", path);
 			else
-				snprintf(why, whylen, "%s: %s", path,
-				    strerror(errno));
+				log_format_errno(
+				    why, whylen, errno, "%s", path);
 			goto fail;
 		}
 		if (*colon == '\0')
@@ -366,7 +366,7 @@ config_parse_ids(
 		if (*p == ',')
 			n++;
 	if ((ids = calloc(n, sizeof(*ids))) == NULL) {
-		snprintf(why, whylen, "%s", strerror(ENOMEM));
+		snprintf(why, whylen, "out of memory");
 		return false;
 	}
 	for (p = v;;) {
@@ -584,7 +584,7 @@ config_set(struct sbk_config *cfg, const struct config_key *k, const char *v,
 			return false;
 		s = NULL;
 		if (*v != '\0' && (s = strdup(v)) == NULL) {
-			snprintf(why, whylen, "%s", strerror(ENOMEM));
+			snprintf(why, whylen, "out of memory");
 			return false;
 		}
 		free(*(char **)field);

@@ -462,6 +462,16 @@ conn_process(struct conn *c, bool draining)
  * on a UNIX stream socket; a shutdown(SHUT_WR) only shows POLLRDHUP, and
  * is end of input: the client still reads its replies (contract 1.1).
  */
+/* conn_close for a failed read or write: the reason is errno. */
+static void
+conn_close_errno(struct conn *c)
+{
+	if (!c->closed)
+		log_peer_errno(LOG_KIND_CONN, (long)c->uid, LOG_DEBUG,
+		    "conn %llu: closed", (unsigned long long)c->serial);
+	conn_close(c, NULL);
+}
+
 static bool
 peer_gone(int fd)
 {
@@ -498,7 +508,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		c->eof = true;
 	} else if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_close(c, strerror(errno));
+			conn_close_errno(c);
 		goto out;
 	}
 	conn_process(c, false);
@@ -546,7 +556,7 @@ conn_flush(struct conn *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
 				break;
-			conn_close(c, strerror(errno));
+			conn_close_errno(c);
 			return;
 		}
 		if (n == 0)

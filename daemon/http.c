@@ -520,7 +520,7 @@ http_refuse(int fd)
 
 	/* A new socket's buffer is empty: this fits, or the peer is gone. */
 	if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		log_debug("http: refused client: %s", strerror(errno));
+		log_msg_errno(LOG_DEBUG, "http: refused client");
 	close(fd);
 }
 
@@ -597,8 +597,8 @@ http_accept_cb(evutil_socket_t lfd, short what, void *arg)
 				struct timeval tv = { .tv_sec = HTTP_RETRY_S };
 
 				/* Level-triggered: pause rather than spin. */
-				log_warnx("http: accept: %s; pausing for %ds",
-				    strerror(errno), HTTP_RETRY_S);
+				log_warn("http: accept: pausing for %ds",
+				    HTTP_RETRY_S);
 				event_del(hs->accept_ev);
 				event_add(hs->pause_ev, &tv);
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&

@@ -31,6 +31,7 @@
 #include <ini.h>
 
 #include "inifile.h"
+#include "log.h"
 
 /* A value inih's line buffer cannot hold: passed to the handler aside. */
 #define INIFILE_LONG_VALUE "\x01"
@@ -55,6 +56,17 @@ inifile_error(struct inifile *f, int lineno, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(f->err + n, f->errlen - n, fmt, ap);
 	va_end(ap);
+}
+
+/* inifile_error for a system call on the file: "PATH: strerror". */
+static void
+inifile_error_errno(struct inifile *f, int errnum)
+{
+	if (f->failed)
+		return;
+	f->failed = true;
+	if (f->errlen > 0)
+		log_format_errno(f->err, f->errlen, errnum, "%s", f->path);
 }
 
 static bool
@@ -149,7 +161,7 @@ inifile_reader(char *str, int num, void *arg)
 		f->cap = n + 1;
 		if ((f->line = malloc(f->cap)) == NULL) {
 			f->cap = 0;
-			inifile_error(f, f->lineno + 1, "%s", strerror(ENOMEM));
+			inifile_error(f, f->lineno + 1, "out of memory");
 			return NULL;
 		}
 	}
@@ -274,7 +286,7 @@ inifile_slurp(struct inifile *f, char **textp, size_t *lenp)
 
 	fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		inifile_error(f, 0, "%s", strerror(errno));
+		inifile_error_errno(f, errno);
 		return -1;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -324,7 +336,7 @@ too_big:
 	close(fd);
 	return -1;
 fail:
-	inifile_error(f, 0, "%s", strerror(e));
+	inifile_error_errno(f, e);
 	free(text);
 	close(fd);
 	return -1;
@@ -356,7 +368,7 @@ inifile_read(struct inifile *f, const char *path, char *err, size_t errlen)
 		inifile_error(
 		    f, r, "not a \"[section]\" or \"key = value\" line");
 	else if (!f->failed && r < 0)
-		inifile_error(f, 0, "%s", strerror(ENOMEM));
+		inifile_error(f, 0, "out of memory");
 
 	free(f->line);
 	free(f->long_value);

@@ -84,8 +84,7 @@ clear_stale(const char *path, const struct sockaddr_un *sun)
 		return -1;
 	}
 	if (errno != ECONNREFUSED && errno != ENOENT) {
-		log_err("%s: cannot tell whether it is in use: %s", path,
-		    strerror(errno));
+		log_errno("%s: cannot tell whether it is in use", path);
 		return -1;
 	}
 	log_info("%s: replacing a stale socket file", path);
@@ -112,8 +111,7 @@ create_socket(const char *path, mode_t mode)
 	}
 	strcpy(sun.sun_path, path);
 	if (make_parent_dir(path) < 0) {
-		log_err("%s: cannot create its directory: %s", path,
-		    strerror(errno));
+		log_errno("%s: cannot create its directory", path);
 		return -1;
 	}
 	if (clear_stale(path, &sun) < 0)
@@ -121,20 +119,20 @@ create_socket(const char *path, mode_t mode)
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		log_err("socket: %s", strerror(errno));
+		log_errno("socket");
 		return -1;
 	}
 	/* No window in which the socket has looser permissions than asked. */
 	old = umask(~mode & 0777);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		umask(old);
-		log_err("%s: bind: %s", path, strerror(errno));
+		log_errno("%s: bind", path);
 		close(fd);
 		return -1;
 	}
 	umask(old);
 	if (chmod(path, mode) < 0 || listen(fd, SOMAXCONN) < 0) {
-		log_err("%s: %s", path, strerror(errno));
+		log_errno("%s", path);
 		unlink(path);
 		close(fd);
 		return -1;
@@ -155,8 +153,8 @@ refuse(int fd, uid_t uid, int code, json_t *data, const char *msg)
 	line = rpc_format_error("null", &err, &len);
 	rpc_error_clear(&err);
 	if (line != NULL && send(fd, line, len, MSG_NOSIGNAL) < 0)
-		log_peer(LOG_KIND_REFUSED, (long)uid, LOG_DEBUG,
-		    "refused client: %s", strerror(errno));
+		log_peer_errno(
+		    LOG_KIND_REFUSED, (long)uid, LOG_DEBUG, "refused client");
 	free(line);
 	close(fd);
 }
@@ -220,10 +218,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				/* Once per client refused: limited. */
-				log_peer(LOG_KIND_ACCEPT, LOG_PEER_ANY,
-				    LOG_WARNING,
-				    "accept: %s: refusing a client",
-				    strerror(errno));
+				log_peer_errno(LOG_KIND_ACCEPT, LOG_PEER_ANY,
+				    LOG_WARNING, "accept: refusing a client");
 				if (l->spare_fd < 0) {
 					pause_accepting(l);
 					return;

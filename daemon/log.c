@@ -133,12 +133,16 @@ log_prio_name(int prio)
 	return "debug";
 }
 
-/* Format "<prio>" + fmt into line (at most size - 1 bytes, newline
- * included) and write it with one write(2): lines stay whole between
- * threads. */
+/*
+ * Format "<prio>" + fmt (+ ": " + strerror(errnum) when errnum >= 0)
+ * into line (at most size - 1 bytes, newline included) and write it with
+ * one write(2): lines stay whole between threads.
+ */
 static void
-log_vwrite(char *line, size_t size, int prio, const char *fmt, va_list ap)
+log_vwrite(
+    char *line, size_t size, int prio, int errnum, const char *fmt, va_list ap)
 {
+	char ebuf[128];
 	int n, saved = errno;
 
 	if (atomic_load(&log_plain))
@@ -146,6 +150,9 @@ log_vwrite(char *line, size_t size, int prio, const char *fmt, va_list ap)
 	else
 		n = snprintf(line, size, "<%d>", prio);
 	n += vsnprintf(line + n, size - n - 1, fmt, ap);
+	if (errnum >= 0 && n < (int)size - 2)
+		n += snprintf(line + n, size - n - 1, ": %s",
+		    strerror_r(errnum, ebuf, sizeof(ebuf)));
 	if (n > (int)size - 2)
 		n = (int)size - 2;
 	line[n++] = '\n';
@@ -164,24 +171,38 @@ log_msg(int prio, const char *fmt, ...)
 	if (prio > log_get_level())
 		return;
 	va_start(ap, fmt);
-	log_vwrite(line, sizeof(line), prio, fmt, ap);
+	log_vwrite(line, sizeof(line), prio, -1, fmt, ap);
 	va_end(ap);
 }
 
 void
 log_msg_errno(int prio, const char *fmt, ...)
 {
-	char msg[1536];
+	char line[2048];
 	int saved = errno;
 	va_list ap;
 
 	if (prio > log_get_level())
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_vwrite(line, sizeof(line), prio, saved, fmt, ap);
 	va_end(ap);
-	log_msg(prio, "%s: %s", msg, strerror(saved));
-	errno = saved;
+}
+
+char *
+log_format_errno(char *buf, size_t size, int errnum, const char *fmt, ...)
+{
+	char ebuf[128];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < size)
+		snprintf(buf + n, size - n, ": %s",
+		    strerror_r(errnum, ebuf, sizeof(ebuf)));
+	return buf;
 }
 
 void
@@ -285,15 +306,35 @@ log_rl_admit(enum log_kind kind, long uid, int prio)
 	return ok;
 }
 
-void
-log_peer(enum log_kind kind, long uid, int prio, const char *fmt, ...)
+static void
+log_vpeer(enum log_kind kind, long uid, int prio, int errnum, const char *fmt,
+    va_list ap)
 {
 	char line[LOG_PEER_LINE_MAX];
-	va_list ap;
 
 	if (prio > log_get_level() || !log_rl_admit(kind, uid, prio))
 		return;
+	log_vwrite(line, sizeof(line), prio, errnum, fmt, ap);
+}
+
+void
+log_peer(enum log_kind kind, long uid, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
-	log_vwrite(line, sizeof(line), prio, fmt, ap);
+	log_vpeer(kind, uid, prio, -1, fmt, ap);
 	va_end(ap);
+}
+
+void
+log_peer_errno(enum log_kind kind, long uid, int prio, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vpeer(kind, uid, prio, saved, fmt, ap);
+	va_end(ap);
+	errno = saved;
 }

@@ -9,6 +9,7 @@
 #ifndef SBK_LOG_H
 #define SBK_LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
 
 void log_set_level(int level); /* LOG_ERR .. LOG_DEBUG */
@@ -23,9 +24,20 @@ void log_msg(int prio, const char *fmt, ...)
 /* log_msg with ": " and strerror(errno) appended; errno is kept. */
 void log_msg_errno(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * fmt with ": " and strerror(errnum) appended into buf, for a reason
+ * kept to be logged or sent later (the "why" buffers of the config
+ * readers and reload).  Thread-safe (strerror_r).  Returns buf.
+ */
+char *log_format_errno(char *buf, size_t size, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-/* OpenSMTPD's pair: log_warn says why (errno), log_warnx does not. */
+/*
+ * OpenSMTPD's pair: log_warn says why (errno), log_warnx does not; at
+ * error level, log_errno says why and log_err does not.
+ */
 #define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
+#define log_errno(...) log_msg_errno(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg_errno(LOG_WARNING, __VA_ARGS__)
 #define log_warnx(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
@@ -66,6 +78,9 @@ void log_set_ratelimit(unsigned interval_s, unsigned burst);
 unsigned long long log_suppressed_total(void);
 
 void log_peer(enum log_kind, long uid, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* log_peer with ": " and strerror(errno) appended; errno is kept. */
+void log_peer_errno(enum log_kind, long uid, int prio, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 #endif /* SBK_LOG_H */

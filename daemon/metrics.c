@@ -186,8 +186,11 @@ metrics_start(struct server *s)
 		return 0;
 	fd = metrics_listen_fd(spec, &gai);
 	if (fd < 0) {
-		log_err("metrics_listen %s: cannot listen: %s", spec,
-		    gai != 0 ? gai_strerror(gai) : strerror(errno));
+		if (gai != 0)
+			log_err("metrics_listen %s: cannot listen: %s", spec,
+			    gai_strerror(gai));
+		else
+			log_errno("metrics_listen %s: cannot listen", spec);
 		return -1;
 	}
 	m = calloc(1, sizeof(*m));
@@ -204,8 +207,8 @@ metrics_start(struct server *s)
 	return 0;
 
 fail:
-	log_err("metrics_listen %s: cannot start the HTTP server: %s", spec,
-	    strerror(ENOMEM));
+	errno = ENOMEM;
+	log_errno("metrics_listen %s: cannot start the HTTP server", spec);
 	if (fd >= 0)
 		close(fd);
 	metrics_free(m);

@@ -406,7 +406,7 @@ paths_fail(struct rpc_error *err, int rc, const char *what)
 		rpc_error_set(err, RPC_PERMISSION, NULL,
 		    "%s is outside the allowed roots", what);
 	else
-		rpc_error_errno(err, -rc, "%s: %s", what, strerror(-rc));
+		rpc_error_syserr(err, -rc, "%s", what);
 }
 
 int
@@ -638,7 +638,7 @@ paths_out_commit(struct paths_out *out, struct rpc_error *err)
 		else if (rc == EISDIR)
 			rpc_error_errno(err, EISDIR, "out_path is a directory");
 		else
-			rpc_error_errno(err, rc, "out_path: %s", strerror(rc));
+			rpc_error_syserr(err, rc, "out_path");
 		paths_out_abort(out);
 		return (-1);
 	}

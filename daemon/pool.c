@@ -180,7 +180,7 @@ post(struct pool *p, struct pool_msg *m)
 	 */
 	if (was_empty && write(p->efd, &one, sizeof(one)) < 0 &&
 	    errno != EAGAIN) {
-		log_err("pool: eventfd write: %s", strerror(errno));
+		log_errno("pool: eventfd write");
 		abort();
 	}
 }

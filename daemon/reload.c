@@ -76,9 +76,9 @@ apply_pool_sizes(struct server *s, const struct sbk_config *old,
 		rc = pool_resize(s->pool, lanes[i], want[i]);
 		if (rc == 0)
 			continue;
-		snprintf(why, whylen,
-		    "cannot start %u more %s workers: %s (%u stay)",
-		    want[i] - had[i], names[i], strerror(-rc), had[i]);
+		log_format_errno(why, whylen, -rc,
+		    "cannot start %u more %s workers (%u stay)",
+		    want[i] - had[i], names[i], had[i]);
 		for (int j = 0; j < i; j++)
 			if (want[j] > had[j])
 				pool_resize(s->pool, lanes[j], had[j]);

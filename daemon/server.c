@@ -214,7 +214,7 @@ server_init(
 	pp.gate_budget[POOL_GATE_OUTPUT] = cfg->output_budget_bytes;
 	s->pool = pool_new(&pp);
 	if (s->pool == NULL) {
-		log_err("cannot start the worker pools: %s", strerror(errno));
+		log_errno("cannot start the worker pools");
 		return -1;
 	}
 	s->pool_ev = event_new(

@@ -55,6 +55,9 @@ void rpc_error_param(struct rpc_error *, const char *param, const char *fmt,
 /* -32005 with data {"errno": "ENAME"}. */
 void rpc_error_errno(struct rpc_error *, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* rpc_error_errno with ": " and strerror(errnum) appended to fmt. */
+void rpc_error_syserr(struct rpc_error *, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* -32600 or -32004 with data {"limit": limit}. */
 void rpc_error_limit(struct rpc_error *, int code, unsigned long long limit,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

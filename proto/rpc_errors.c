@@ -234,18 +234,29 @@ void
 rpc_error_errno(struct rpc_error *err, int errnum, const char *fmt, ...)
 {
 	va_list ap;
-	json_t *data;
-	char sbuf[128];
 
-	data = json_pack("{s:s}", "errno", rpc_errno_name(errnum));
-	if (fmt != NULL) {
-		va_start(ap, fmt);
-		rpc_error_vset(err, RPC_IO_ERROR, data, fmt, ap);
-		va_end(ap);
-	} else
-		rpc_error_set(err, RPC_IO_ERROR, data, "%s: %s",
-		    rpc_code_message(RPC_IO_ERROR),
-		    strerror_r(errnum, sbuf, sizeof(sbuf)));
+	if (fmt == NULL) {
+		rpc_error_syserr(
+		    err, errnum, "%s", rpc_code_message(RPC_IO_ERROR));
+		return;
+	}
+	va_start(ap, fmt);
+	rpc_error_vset(err, RPC_IO_ERROR,
+	    json_pack("{s:s}", "errno", rpc_errno_name(errnum)), fmt, ap);
+	va_end(ap);
+}
+
+void
+rpc_error_syserr(struct rpc_error *err, int errnum, const char *fmt, ...)
+{
+	char msg[sizeof(err->message)], sbuf[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rpc_error_errno(
+	    err, errnum, "%s: %s", msg, strerror_r(errnum, sbuf, sizeof(sbuf)));
 }
 
 void

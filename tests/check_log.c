@@ -2,8 +2,9 @@
  * check_log.c - unit tests of the per-uid, per-kind log rate limit in
  * daemon/log.c: the burst, separate budgets per uid and per kind, the
  * "suppressed" summary when a window ends, no limit at interval 0, lines
- * below the level not counted, and the line length cap.  stderr goes to
- * a temporary file that each test reads back.
+ * below the level not counted, the line length cap; and the errno forms
+ * (log_warn, log_errno, log_peer_errno, log_format_errno).  stderr goes
+ * to a temporary file that each test reads back.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -193,6 +194,36 @@ START_TEST(warn_says_why)
 }
 END_TEST
 
+/*
+ * The other errno forms: log_errno, log_peer_errno (still rate-limited,
+ * errno kept) and log_format_errno (into a why buffer, cut to its size).
+ */
+START_TEST(errno_forms)
+{
+	char why[64], tiny[8], *out;
+
+	capture();
+	log_set_ratelimit(3600, 1);
+	errno = EACCES;
+	log_errno("bind %s", "/s");
+	log_peer_errno(LOG_KIND_REFUSED, 7, LOG_WARNING, "refused %d", 1);
+	ck_assert_int_eq(errno, EACCES);
+	log_peer_errno(LOG_KIND_REFUSED, 7, LOG_WARNING, "refused %d", 2);
+	out = output();
+	ck_assert_ptr_nonnull(strstr(out, "bind /s: Permission denied\n"));
+	ck_assert_ptr_nonnull(strstr(out, "refused 1: Permission denied\n"));
+	ck_assert_ptr_null(strstr(out, "refused 2"));
+	free(out);
+
+	ck_assert_str_eq(log_format_errno(why, sizeof(why), ENOENT, "%s", "/x"),
+	    "/x: No such file or directory");
+	ck_assert_str_eq(
+	    log_format_errno(tiny, sizeof(tiny), ENOENT, "%s", "/x"),
+	    "/x: No ");
+	log_set_ratelimit(5, 20);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -207,6 +238,7 @@ log_suite(void)
 	tcase_add_test(tc, lines_below_the_level_do_not_count);
 	tcase_add_test(tc, lines_are_cut);
 	tcase_add_test(tc, warn_says_why);
+	tcase_add_test(tc, errno_forms);
 	suite_add_tcase(s, tc);
 	return s;
 }
