@@ -254,7 +254,7 @@ server_run(struct server *s)
 			break;
 		}
 		if (s->iter_start_ns != 0) {
-			hist_add(&s->stats.loop_lag_us,
+			hist_add(s->stats.loop_lag_us,
 			    (clock_now_ns() - s->iter_start_ns) / 1000);
 			s->iter_start_ns = 0;
 		}

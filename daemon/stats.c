@@ -25,14 +25,28 @@ stats_init(struct stats *st)
 	if (st->methods == NULL)
 		return -1;
 	st->nmethods = n;
+	if ((st->loop_lag_us = hist_new(STATS_HIST_BITS)) == NULL)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if ((st->methods[i].latency_us = hist_new(STATS_HIST_BITS)) ==
+		    NULL)
+			goto fail;
 	return 0;
+fail:
+	stats_free(st);
+	return -1;
 }
 
 void
 stats_free(struct stats *st)
 {
+	for (size_t i = 0; i < st->nmethods; i++)
+		hist_free(st->methods[i].latency_us);
 	free(st->methods);
 	st->methods = NULL;
+	st->nmethods = 0;
+	hist_free(st->loop_lag_us);
+	st->loop_lag_us = NULL;
 }
 
 static struct method_stats *
@@ -62,7 +76,7 @@ stats_method_end(struct stats *st, const struct job_kind *kind,
 		return;
 	m->outcome[outcome]++;
 	if (outcome != STATS_DROPPED)
-		hist_add(&m->latency_us, latency_ns / 1000);
+		hist_add(m->latency_us, latency_ns / 1000);
 }
 
 static json_t *
@@ -86,12 +100,12 @@ methods_json(const struct stats *st)
 			(json_int_t)m->outcome[STATS_CANCELLED], "timed_out",
 			(json_int_t)m->outcome[STATS_TIMED_OUT], "dropped",
 			(json_int_t)m->outcome[STATS_DROPPED], "p50_us",
-			(json_int_t)hist_quantile(&m->latency_us, 0.50),
+			(json_int_t)hist_quantile(m->latency_us, 0.50),
 			"p99_us",
-			(json_int_t)hist_quantile(&m->latency_us, 0.99),
-			"max_us", (json_int_t)m->latency_us.max, "shutdown",
-			(json_int_t)m->outcome[STATS_SHUTDOWN], "latency_us",
-			hist_json(&m->latency_us)));
+			(json_int_t)hist_quantile(m->latency_us, 0.99),
+			"max_us", (json_int_t)hist_max(m->latency_us),
+			"shutdown", (json_int_t)m->outcome[STATS_SHUTDOWN],
+			"latency_us", hist_json(m->latency_us)));
 	}
 	return all;
 }
@@ -124,9 +138,9 @@ stats_json(
 		(json_int_t)ps->size[LANE_IO], "busy",
 		(json_int_t)ps->busy[LANE_IO], "queued",
 		(json_int_t)ps->queued[LANE_IO], "loop", "lag_max_us",
-		(json_int_t)st->loop_lag_us.max, "lag_p99_us",
-		(json_int_t)hist_quantile(&st->loop_lag_us, 0.99), "iterations",
-		(json_int_t)st->loop_lag_us.count, "argon2", "memory_used_kib",
+		(json_int_t)hist_max(st->loop_lag_us), "lag_p99_us",
+		(json_int_t)hist_quantile(st->loop_lag_us, 0.99), "iterations",
+		(json_int_t)hist_count(st->loop_lag_us), "argon2", "memory_used_kib",
 		(json_int_t)ps->gate_used[POOL_GATE_ARGON2_MEM],
 		"memory_budget_kib",
 		(json_int_t)ps->gate_budget[POOL_GATE_ARGON2_MEM], "memory",

@@ -13,6 +13,9 @@
 #include "hist.h"
 #include "pool.h"
 
+/* The exported histograms: 8 buckets per power of two (PROTOCOL.md). */
+#define STATS_HIST_BITS 3
+
 struct job_kind;
 
 enum stats_outcome {
@@ -27,7 +30,7 @@ enum stats_outcome {
 
 struct method_stats {
 	uint64_t outcome[STATS_OUTCOMES];
-	struct hist latency_us; /* receipt to reply */
+	struct hist *latency_us; /* receipt to reply */
 };
 
 struct stats {
@@ -42,7 +45,7 @@ struct stats {
 	uint64_t http_connections;    /* open on metrics_listen */
 	uint64_t http_refused;	      /* 503: cap or descriptor reserve */
 	uint64_t http_timed_out;      /* closed at the request deadline */
-	struct hist loop_lag_us;      /* callbacks' time per iteration */
+	struct hist *loop_lag_us;     /* callbacks' time per iteration */
 	struct method_stats *methods; /* indexed like job_table */
 	size_t nmethods;
 };

@@ -238,22 +238,22 @@ START_TEST(hist_export_round_trip)
 {
 	static const uint64_t values[] = { 0, 3, 7, 8, 15, 16, 1000, 1500,
 		20000, 20000, 999999, 5000000 };
-	struct hist h;
+	struct hist *h = hist_new(3);
 	json_t *lat, *b, *st;
 	uint64_t truth = 0, n = 0, last = 0;
 	long long sum;
 	size_t i;
 	char *t, line[128];
 
-	memset(&h, 0, sizeof(h));
+	ck_assert_ptr_nonnull(h);
 	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
-		hist_add(&h, values[i]);
+		hist_add(h, values[i]);
 		truth += values[i];
 	}
-	lat = hist_json(&h);
+	lat = hist_json(h);
 	ck_assert_ptr_nonnull(lat);
 	ck_assert_int_eq(json_integer_value(json_object_get(lat, "count")),
-	    (json_int_t)h.count);
+	    (json_int_t)hist_count(h));
 	json_array_foreach(json_object_get(lat, "buckets"), i, b) {
 		uint64_t upper =
 		    (uint64_t)json_integer_value(json_array_get(b, 0));
@@ -262,21 +262,21 @@ START_TEST(hist_export_round_trip)
 		last = upper + 1;
 		n += (uint64_t)json_integer_value(json_array_get(b, 1));
 	}
-	ck_assert_uint_eq(n, h.count);
-	ck_assert_uint_eq(last - 1, h.max); /* tightest true bound */
+	ck_assert_uint_eq(n, hist_count(h));
+	ck_assert_uint_eq(last - 1, hist_max(h)); /* tightest true bound */
 	/* Exact, not the buckets' middles (issue 13). */
 	sum = json_integer_value(json_object_get(lat, "sum_us"));
 	ck_assert_msg((unsigned long long)sum == (unsigned long long)truth,
 	    "sum_us %lld for %llu", sum, (unsigned long long)truth);
 
 	st = json_pack("{s:{s:{s:i,s:o}}}", "methods", "m", "completed",
-	    (int)h.count, "latency_us", lat);
+	    (int)hist_count(h), "latency_us", lat);
 	t = prom_format_stats(st, NULL);
 	ck_assert_ptr_nonnull(t);
 	snprintf(line, sizeof(line),
 	    "sbk_job_duration_seconds_bucket{"
 	    "method=\"m\",le=\"+Inf\"} %llu\n",
-	    (unsigned long long)h.count);
+	    (unsigned long long)hist_count(h));
 	has(t, line);
 	/* 0, 3 and 7 µs are at or under the first bound, 7 µs. */
 	has(t,
@@ -298,6 +298,7 @@ START_TEST(hist_export_round_trip)
 	    "12\n");
 	free(t);
 	json_decref(st);
+	hist_free(h);
 }
 END_TEST
 
