@@ -27,6 +27,7 @@
 #include "frame.h"
 #include "job.h"
 #include "log.h"
+#include "loop.h"
 #include "pool.h"
 #include "server.h"
 
@@ -62,9 +63,10 @@ conn_new(struct server *s, int fd, pid_t pid, uid_t uid, gid_t gid)
 	c->owner.out_cap = s->cfg->max_output_bytes_per_conn;
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
-	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
-	c->wev =
-	    event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
+	c->rev =
+	    loop_event_new(s->loop, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->wev = loop_event_new(
+	    s->loop, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
 	if (c->in == NULL || c->out == NULL || c->rev == NULL ||
 	    c->wev == NULL || event_add(c->rev, NULL) < 0)
 		goto fail;
@@ -79,10 +81,8 @@ conn_new(struct server *s, int fd, pid_t pid, uid_t uid, gid_t gid)
 fail:
 	log_warnx("conn: out of memory, dropping a client");
 	if (c != NULL) {
-		if (c->rev != NULL)
-			event_free(c->rev);
-		if (c->wev != NULL)
-			event_free(c->wev);
+		loop_event_free(c->rev);
+		loop_event_free(c->wev);
 		if (c->in != NULL)
 			evbuffer_free(c->in);
 		if (c->out != NULL)
@@ -324,7 +324,6 @@ finished(const struct conn *c)
 static void
 set_reading(struct conn *c)
 {
-	struct server *s = c->server;
 	bool want;
 	short what;
 
@@ -333,13 +332,12 @@ set_reading(struct conn *c)
 	want = !c->eof && conn_should_read(c, false);
 	if (want == c->read_on)
 		return;
-	event_del(c->rev);
 	/*
 	 * Paused: watch only for the peer going away.  After end of input
 	 * there is nothing to watch; a failed write will tell.
 	 */
 	what = want ? EV_READ | EV_PERSIST : EV_CLOSED | EV_PERSIST;
-	event_assign(c->rev, s->base, c->fd, what, conn_read_cb, c);
+	loop_event_set(c->rev, what);
 	c->read_on = want;
 	/* A connection that can no longer be watched would hang: drop it. */
 	if ((want || !c->eof) && event_add(c->rev, NULL) < 0)
@@ -488,7 +486,6 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct server *s = c->server;
 	int n;
 
-	server_mark_busy(s);
 	conn_ref(c);
 	if (!c->read_on) {
 		/* EV_CLOSED while paused. */
@@ -525,7 +522,6 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	server_mark_busy(c->server);
 	conn_ref(c);
 	conn_flush(c);
 	conn_flush_dirty(c->server);
@@ -625,8 +621,8 @@ conn_close(struct conn *c, const char *why)
 		log_peer(LOG_KIND_CONN, (long)c->uid, LOG_DEBUG,
 		    "conn %llu: closed: %s", (unsigned long long)c->serial,
 		    why);
-	event_free(c->rev);
-	event_free(c->wev);
+	loop_event_free(c->rev);
+	loop_event_free(c->wev);
 	c->rev = c->wev = NULL;
 	close(c->fd);
 	c->fd = -1;

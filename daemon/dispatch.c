@@ -23,6 +23,7 @@
 #include "dispatch.h"
 #include "job.h"
 #include "log.h"
+#include "loop.h"
 #include "server.h"
 
 /* Upper bound of timeout_ms: 30 days, far from any overflow. */
@@ -119,8 +120,7 @@ void
 dispatch_job_free(struct job *job)
 {
 	release_output(job);
-	if (job->timer != NULL)
-		event_free(job->timer);
+	loop_event_free(job->timer);
 	if (job->conn != NULL)
 		conn_job_detach(job->conn, job);
 	/* A retired config lives while a job admitted under it does. */
@@ -187,10 +187,8 @@ answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
 	struct server *s = c->server;
 
 	job->answered = true;
-	if (job->timer != NULL) {
-		event_free(job->timer);
-		job->timer = NULL;
-	}
+	loop_event_free(job->timer);
+	job->timer = NULL;
 	if (job->id_json != NULL && job->hh.tbl != NULL)
 		HASH_DEL(c->ids, job);
 	c->inflight--;
@@ -359,7 +357,6 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct job *job = arg;
 	struct server *s = job->conn->server;
 
-	server_mark_busy(s);
 	/* Done in time, completion on its way: let it answer. */
 	if (atomic_load(&job->work.state) == POOL_WORK_DONE &&
 	    job->ended_ns != 0 && job->ended_ns < job->deadline_ns &&
@@ -701,7 +698,7 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 		left = job->deadline_ns > now ? job->deadline_ns - now : 0;
 		tv.tv_sec = (time_t)(left / 1000000000);
 		tv.tv_usec = (suseconds_t)(left % 1000000000 / 1000);
-		job->timer = evtimer_new(s->base, deadline_cb, job);
+		job->timer = loop_event_new(s->loop, -1, 0, deadline_cb, job);
 		if (job->timer != NULL)
 			evtimer_add(job->timer, &tv);
 	}

@@ -21,12 +21,9 @@
 #include <malloc.h>
 #endif
 
-#include <event2/event.h>
-
 #include "clock.h"
 #include "log.h"
 #include "heap.h"
-#include "server.h"
 
 long
 heap_rss_kib(void)
@@ -70,62 +67,15 @@ heap_trim_due(
 	return true;
 }
 
-/*
- * Jobs are what allocate in bulk (params, results, buffers, codec
- * contexts).  Connections and control calls are left out: a monitor
- * polling `stats` must not keep an idle daemon from trimming.
- */
-static uint64_t
-activity(const struct stats *st)
+void
+heap_trim(void)
 {
-	uint64_t n = st->accepted + st->rejected;
+	uint64_t t0 = clock_now_ns();
+	long before = heap_rss_kib();
 
-	for (int i = 0; i < STATS_OUTCOMES; i++)
-		n += st->outcome[i];
-	return n;
-}
-
-static void
-heap_tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *s = arg;
-	uint64_t t0;
-	long before;
-
-	(void)fd;
-	(void)what;
-	if (!heap_trim_due(&s->trim, activity(&s->stats), s->jobs_in_pool))
-		return;
-	server_mark_busy(s);
-	before = heap_rss_kib();
-	t0 = clock_now_ns();
 #ifdef __GLIBC__
 	malloc_trim(0);
 #endif
-	s->stats.heap_trims++;
 	log_debug("heap trim: RSS %ld -> %ld KiB in %llu us", before,
 	    heap_rss_kib(), (unsigned long long)(clock_now_ns() - t0) / 1000);
-}
-
-int
-heap_trim_start(struct server *s)
-{
-	struct timeval tv = {
-		.tv_sec = HEAP_TICK_MS / 1000,
-		.tv_usec = HEAP_TICK_MS % 1000 * 1000,
-	};
-
-	s->heap_timer = event_new(s->base, -1, EV_PERSIST, heap_tick_cb, s);
-	if (s->heap_timer == NULL || event_add(s->heap_timer, &tv) < 0)
-		return -1;
-	return 0;
-}
-
-void
-heap_trim_stop(struct server *s)
-{
-	if (s->heap_timer != NULL) {
-		event_free(s->heap_timer);
-		s->heap_timer = NULL;
-	}
 }

@@ -10,8 +10,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct server;
-
 /* How often the quiet check runs. */
 #define HEAP_TICK_MS 500
 
@@ -19,17 +17,11 @@ struct server;
 long heap_rss_kib(void);
 
 /*
- * Start the quiet check on the server's event base: after a tick in
- * which no job was admitted, refused or ended, with no job
- * left in the pools, the heap is trimmed once (s->stats.heap_trims
- * counts it); the next trim waits for new activity.  0, or -1.
- */
-int heap_trim_start(struct server *);
-void heap_trim_stop(struct server *);
-
-/*
- * One tick of that check, given the activity count now; true when it
- * trimmed.  Split out so the rule is testable without a clock.
+ * The quiet check, run every HEAP_TICK_MS by the server: after a tick in
+ * which no job was admitted, refused or ended (activity did not move),
+ * with no job left in the pools, the heap is trimmed once; the next trim
+ * waits for new activity.  One tick, given the activity count now: true
+ * when it is time to trim.  Testable without a clock.
  */
 struct heap_trim_state {
 	uint64_t last_activity; /* at the previous tick */
@@ -37,5 +29,8 @@ struct heap_trim_state {
 };
 bool heap_trim_due(
     struct heap_trim_state *, uint64_t activity, uint64_t jobs_in_pool);
+
+/* Give the free pages of every malloc arena back to the kernel. */
+void heap_trim(void);
 
 #endif /* SBK_HEAP_H */

@@ -24,6 +24,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "loop.h"
 #include "rpc.h"
 #include "server.h"
 
@@ -182,7 +183,6 @@ resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
 
-	server_mark_busy(l->server);
 	if (l->spare_fd < 0)
 		l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	event_add(l->ev, NULL);
@@ -208,7 +208,6 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct listener *l = arg;
 	struct server *s = l->server;
 
-	server_mark_busy(s);
 	for (int i = 0; i < ACCEPT_BURST; i++) {
 		struct ucred cred = { .pid = 0, .uid = -1, .gid = -1 };
 		socklen_t len = sizeof(cred);
@@ -290,8 +289,9 @@ listener_open(struct server *s)
 		log_info("listening on %s", s->cfg->socket);
 	}
 	l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	l->ev = event_new(s->base, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
-	l->pause_ev = evtimer_new(s->base, resume_cb, l);
+	l->ev =
+	    loop_event_new(s->loop, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
+	l->pause_ev = loop_event_new(s->loop, -1, 0, resume_cb, l);
 	if (l->ev == NULL || l->pause_ev == NULL || event_add(l->ev, NULL) < 0)
 		goto fail;
 	return l;
@@ -305,10 +305,8 @@ listener_close(struct listener *l)
 {
 	if (l == NULL)
 		return;
-	if (l->ev != NULL)
-		event_free(l->ev);
-	if (l->pause_ev != NULL)
-		event_free(l->pause_ev);
+	loop_event_free(l->ev);
+	loop_event_free(l->pause_ev);
 	if (l->fd >= 0)
 		close(l->fd);
 	if (l->spare_fd >= 0)

@@ -26,6 +26,7 @@
 #include "http.h"
 #include "job.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "pool.h"
 #include "prometheus.h"
@@ -45,7 +46,7 @@ metrics_busy(void *arg)
 {
 	struct metrics *m = arg;
 
-	server_mark_busy(m->server);
+	loop_mark_busy(m->server->loop);
 }
 
 static void
@@ -198,7 +199,7 @@ metrics_start(struct server *s)
 		goto fail;
 	m->server = s;
 	/* From here the HTTP server owns fd, also when it fails. */
-	m->http = http_server_new(s->base, fd, &metrics_ops, m);
+	m->http = http_server_new(loop_base(s->loop), fd, &metrics_ops, m);
 	fd = -1;
 	if (m->http == NULL)
 		goto fail;

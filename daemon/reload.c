@@ -26,6 +26,7 @@
 #include "conn.h"
 #include "job.h"
 #include "log.h"
+#include "loop.h"
 #include "pool.h"
 #include "server.h"
 
@@ -170,7 +171,6 @@ resume_all_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 
-	server_mark_busy(s);
 	resume_all(s);
 }
 
@@ -183,8 +183,7 @@ server_reload_deferred(struct server *s, char *why, size_t whylen)
 	 * Not now: the caller is inside a connection's dispatch, and
 	 * resuming that connection would hand it the same line again.
 	 */
-	if (event_base_once(s->base, -1, EV_TIMEOUT, resume_all_cb, s, NULL) <
-	    0)
+	if (loop_once(s->loop, resume_all_cb, s) < 0)
 		log_err("reload: out of memory: paused connections resume at "
 			"their next event");
 	return 0;

@@ -8,9 +8,8 @@
  * pools and every reply is written, or at shutdown_timeout_s, when what
  * is still waiting or running is answered -32006.
  *
- * Loop lag: each callback calls server_mark_busy(); the time from the
- * first callback of an iteration to the end of that iteration is what a
- * request arriving then would have waited for.
+ * Loop lag: every event is made through daemon/loop.c, which times its
+ * callbacks.
  */
 #include <errno.h>
 #include <poll.h>
@@ -30,24 +29,17 @@
 #include "job.h"
 #include "listener.h"
 #include "log.h"
+#include "loop.h"
 #include "heap.h"
 #include "metrics.h"
 #include "pool.h"
 #include "server.h"
-
-void
-server_mark_busy(struct server *s)
-{
-	if (s->iter_start_ns == 0)
-		s->iter_start_ns = clock_now_ns();
-}
 
 static void
 pool_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 
-	server_mark_busy(s);
 	pool_collect(s->pool, dispatch_collect_cb, s);
 	conn_flush_dirty(s);
 }
@@ -68,8 +60,7 @@ server_check_drained(struct server *s)
 {
 	if (s->state == SERVER_DRAINING && s->jobs_in_pool == 0 &&
 	    TAILQ_EMPTY(&s->dirty) && all_flushed(s)) {
-		s->state = SERVER_DONE;
-		event_base_loopbreak(s->base);
+		s->state = SERVER_DONE; /* server_run ends the loop */
 	}
 }
 
@@ -78,7 +69,6 @@ shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 
-	server_mark_busy(s);
 	log_warnx("shutdown: %llu jobs still running after %us; answering "
 		  "them -32006",
 	    (unsigned long long)s->jobs_in_pool, s->cfg->shutdown_timeout_s);
@@ -87,7 +77,6 @@ shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	s->gave_up = true;
 	/* Whatever could not be written by now will not be. */
 	s->state = SERVER_DONE;
-	event_base_loopbreak(s->base);
 }
 
 static void
@@ -108,7 +97,8 @@ begin_drain(struct server *s)
 		conn_drain(c);
 	}
 	conn_flush_dirty(s);
-	s->shutdown_timer = evtimer_new(s->base, shutdown_timeout_cb, s);
+	s->shutdown_timer =
+	    loop_event_new(s->loop, -1, 0, shutdown_timeout_cb, s);
 	if (s->shutdown_timer != NULL)
 		evtimer_add(s->shutdown_timer, &tv);
 	server_check_drained(s);
@@ -119,7 +109,6 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *s = arg;
 
-	server_mark_busy(s);
 	if (sig == SIGHUP) {
 		if (s->state == SERVER_RUNNING)
 			server_reload(s);
@@ -140,7 +129,6 @@ notify_cb(evutil_socket_t fd, short what, void *arg)
 	struct server *s = arg;
 	struct pool_stats ps;
 
-	server_mark_busy(s);
 	pool_get_stats(s->pool, &ps);
 	sd_notifyf(0,
 	    "WATCHDOG=1\nSTATUS=%u connections, %zu queued, "
@@ -149,6 +137,33 @@ notify_cb(evutil_socket_t fd, short what, void *arg)
 	    ps.busy[LANE_IO], ps.size[LANE_IO],
 	    (unsigned long long)(s->stats.outcome[STATS_COMPLETED] +
 		s->stats.outcome[STATS_FAILED]));
+}
+
+/*
+ * Jobs are what allocate in bulk (params, results, buffers, codec
+ * contexts).  Connections and control calls are left out: a monitor
+ * polling `stats` must not keep an idle daemon from trimming.
+ */
+static uint64_t
+activity(const struct stats *st)
+{
+	uint64_t n = st->accepted + st->rejected;
+
+	for (int i = 0; i < STATS_OUTCOMES; i++)
+		n += st->outcome[i];
+	return n;
+}
+
+/* Every HEAP_TICK_MS: the idle heap trim (daemon/heap.c says why). */
+static void
+heap_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (heap_trim_due(&s->trim, activity(&s->stats), s->jobs_in_pool)) {
+		heap_trim();
+		s->stats.heap_trims++;
+	}
 }
 
 static int
@@ -164,7 +179,7 @@ start_notify(struct server *s)
 		tv.tv_sec = usec / 2 / 1000000;
 		tv.tv_usec = usec / 2 % 1000000;
 	}
-	s->notify_timer = event_new(s->base, -1, EV_PERSIST, notify_cb, s);
+	s->notify_timer = loop_event_new(s->loop, -1, EV_PERSIST, notify_cb, s);
 	if (s->notify_timer == NULL || event_add(s->notify_timer, &tv) < 0)
 		return -1;
 	return 0;
@@ -174,9 +189,12 @@ int
 server_init(
     struct server *s, struct sbk_config *cfg, const struct server_opts *opts)
 {
-	struct event_config *ecfg;
 	struct pool_params pp = { 0 };
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	static const struct timeval heap_tv = {
+		.tv_sec = HEAP_TICK_MS / 1000,
+		.tv_usec = HEAP_TICK_MS % 1000 * 1000,
+	};
 
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
@@ -187,17 +205,8 @@ server_init(
 		return -1;
 	s->stats.config_generation = 1;
 
-	/* EV_CLOSED lets a paused connection's disconnect be seen. */
-	ecfg = event_config_new();
-	if (ecfg == NULL)
+	if ((s->loop = loop_new(s->stats.loop_lag_us)) == NULL)
 		return -1;
-	event_config_require_features(ecfg, EV_FEATURE_EARLY_CLOSE);
-	s->base = event_base_new_with_config(ecfg);
-	event_config_free(ecfg);
-	if (s->base == NULL) {
-		log_err("libevent: no backend with early close detection");
-		return -1;
-	}
 
 	pp.workers[LANE_CPU] = cfg->cpu_workers;
 	pp.workers[LANE_IO] = cfg->io_workers;
@@ -217,13 +226,14 @@ server_init(
 		log_errno("cannot start the worker pools");
 		return -1;
 	}
-	s->pool_ev = event_new(
-	    s->base, pool_event_fd(s->pool), EV_READ | EV_PERSIST, pool_cb, s);
+	s->pool_ev = loop_event_new(
+	    s->loop, pool_event_fd(s->pool), EV_READ | EV_PERSIST, pool_cb, s);
 	if (s->pool_ev == NULL || event_add(s->pool_ev, NULL) < 0)
 		return -1;
 
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		s->sig_ev[i] = evsignal_new(s->base, sigs[i], signal_cb, s);
+		s->sig_ev[i] = loop_event_new(
+		    s->loop, sigs[i], EV_SIGNAL | EV_PERSIST, signal_cb, s);
 		if (s->sig_ev[i] == NULL || event_add(s->sig_ev[i], NULL) < 0)
 			return -1;
 	}
@@ -235,7 +245,9 @@ server_init(
 		return -1;
 	if (start_notify(s) < 0)
 		return -1;
-	if (heap_trim_start(s) < 0)
+	s->heap_timer =
+	    loop_event_new(s->loop, -1, EV_PERSIST, heap_tick_cb, s);
+	if (s->heap_timer == NULL || event_add(s->heap_timer, &heap_tv) < 0)
 		return -1;
 	log_info("sbkd " SBK_VERSION " ready: %u cpu workers, %u io workers, "
 		 "queue_max %u",
@@ -249,14 +261,9 @@ server_run(struct server *s)
 {
 	while (s->state != SERVER_DONE) {
 		pool_kick(s->pool);
-		if (event_base_loop(s->base, EVLOOP_ONCE) < 0) {
+		if (loop_run_once(s->loop) < 0) {
 			log_err("event loop failed");
 			break;
-		}
-		if (s->iter_start_ns != 0) {
-			hist_add(s->stats.loop_lag_us,
-			    (clock_now_ns() - s->iter_start_ns) / 1000);
-			s->iter_start_ns = 0;
 		}
 	}
 }
@@ -307,18 +314,13 @@ server_fini(struct server *s)
 		}
 		pool_free(s->pool);
 	}
-	if (s->pool_ev != NULL)
-		event_free(s->pool_ev);
+	loop_event_free(s->pool_ev);
 	for (size_t i = 0; i < 3; i++)
-		if (s->sig_ev[i] != NULL)
-			event_free(s->sig_ev[i]);
-	if (s->shutdown_timer != NULL)
-		event_free(s->shutdown_timer);
-	if (s->notify_timer != NULL)
-		event_free(s->notify_timer);
-	heap_trim_stop(s);
-	if (s->base != NULL)
-		event_base_free(s->base);
+		loop_event_free(s->sig_ev[i]);
+	loop_event_free(s->shutdown_timer);
+	loop_event_free(s->notify_timer);
+	loop_event_free(s->heap_timer);
+	loop_free(s->loop);
 	stats_free(&s->stats);
 	config_release(s->cfg);
 	return true;

@@ -17,7 +17,7 @@
 #include "stats.h"
 
 struct event;
-struct event_base;
+struct loop;
 struct listener;
 struct metrics;
 struct pool;
@@ -45,7 +45,7 @@ struct server {
 	 */
 	const struct sbk_config *cfg;
 	struct server_opts opts;
-	struct event_base *base;
+	struct loop *loop;
 	struct pool *pool;
 	struct listener *listener;
 	struct metrics *metrics; /* NULL: metrics_listen off */
@@ -64,7 +64,6 @@ struct server {
 	struct event *heap_timer;   /* the idle heap trim */
 	struct heap_trim_state trim;
 
-	uint64_t iter_start_ns; /* first callback this iteration */
 	uint64_t recent_job_ns; /* moving average of run times */
 	bool gave_up;		/* shutdown_timeout_s passed with jobs left */
 	/* Big request lines on the parser lane, all connections (FIFO). */
@@ -85,9 +84,6 @@ void server_run(struct server *);
  * freed, and the caller must end the process at once (_exit).
  */
 bool server_fini(struct server *);
-
-/* Every event callback starts with this, for the loop-lag figures. */
-void server_mark_busy(struct server *);
 
 /*
  * SIGHUP: re-read the configuration; apply pool sizes, limits, roots and

@@ -32,6 +32,7 @@
 #include "dispatch.h"
 #include "job.h"
 #include "log.h"
+#include "loop.h"
 #include "server.h"
 
 /* The largest listing reply, before the config's output cap. */
@@ -276,7 +277,6 @@ resume_later_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	struct server *s = c->server;
 
-	server_mark_busy(s);
 	conn_resume(c);
 	conn_flush_dirty(s);
 	conn_unref(c);
@@ -306,8 +306,7 @@ cancel_run(struct job *job, struct rpc_error *err)
 		 */
 		if (cancelled && c != job->conn) {
 			conn_ref(c);
-			if (event_base_once(s->base, -1, EV_TIMEOUT,
-				resume_later_cb, c, NULL) < 0) {
+			if (loop_once(s->loop, resume_later_cb, c) < 0) {
 				conn_unref(c);
 				log_err("admin.cancel: out of memory: conn "
 					"%llu resumes at its next event",
