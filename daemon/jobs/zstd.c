@@ -2,14 +2,11 @@
  * zstd.c - the zstd.compress and zstd.decompress job kinds (CPU pool).
  *
  * Two modes: inline (data_b64 in, data_b64 out) and path (path in,
- * out_path out, both confined by paths.c).  Both stream through libzstd
- * in chunks of ZS_CHUNK bytes, checking job_should_stop() after each one,
- * so cancel, deadline and disconnect stop a job within one chunk; path
- * mode uses two fixed buffers whatever the file size and reports progress
- * per chunk.  Decompressed output is capped at max_output_bytes (-32004),
- * and the decoder's window is capped to match, so a small bomb can cost
- * neither memory nor much time.  Path output goes through paths_out_*: a
- * job that fails or stops leaves nothing at out_path.
+ * out_path out, both confined by paths.c).  This file is the job's side:
+ * params, base64, the roots and the output file; the codec itself (chunks,
+ * caps, window limit, stop checks between chunks) is zstd_codec.c.  Path
+ * output goes through paths_out_*: a job that fails or stops leaves
+ * nothing at out_path.
  *
  * parse runs on the event thread and does only cheap checks (no base64
  * decode, no I/O); run on a CPU worker; free on any thread.
@@ -29,8 +26,7 @@
 #include "config.h"
 #include "job.h"
 #include "paths.h"
-
-#define ZS_CHUNK (128 * 1024)
+#include "zstd_codec.h"
 
 struct zs_arg {
 	bool compress;
@@ -52,13 +48,6 @@ static void
 zs_oom(struct rpc_error *err)
 {
 	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
-}
-
-/* The core answers with the stop reason; this only keeps err honest. */
-static void
-zs_stopped(struct rpc_error *err)
-{
-	rpc_error_set(err, RPC_CANCELLED, NULL, "stopped");
 }
 
 static bool
@@ -163,83 +152,25 @@ zs_decompress_parse(struct job *job, const json_t *params,
 	return (zs_parse(job, params, cfg, err, false));
 }
 
-/*
- * The decoder's window cap: what max_output_bytes needs, but never below
- * 8 MiB (what zstd levels 1-19 use when the size is unknown), nor above
- * zstd's default 128 MiB.  Frames made with --long or --ultra beyond it
- * are refused (-32004) rather than allowed to allocate their window.
- */
-static int
-zs_window_log(size_t max_out)
+static bool
+zs_should_stop(void *arg)
 {
-	int wl = 23;
-
-	while (wl < 27 && ((size_t)1 << wl) < max_out)
-		wl++;
-	return (wl);
-}
-
-static ZSTD_CCtx *
-zs_cctx(const struct zs_arg *a, struct rpc_error *err)
-{
-	ZSTD_CCtx *cctx;
-
-	if ((cctx = ZSTD_createCCtx()) == NULL) {
-		zs_oom(err);
-		return (NULL);
-	}
-	/* As the zstd command line does, so its -t can check our output. */
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(
-		cctx, ZSTD_c_compressionLevel, a->level)) ||
-	    ZSTD_isError(
-		ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1))) {
-		ZSTD_freeCCtx(cctx);
-		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
-		    "zstd: cannot set level %d", a->level);
-		return (NULL);
-	}
-	return (cctx);
-}
-
-static ZSTD_DCtx *
-zs_dctx(const struct job *job, struct rpc_error *err)
-{
-	ZSTD_DCtx *dctx;
-
-	if ((dctx = ZSTD_createDCtx()) == NULL) {
-		zs_oom(err);
-		return (NULL);
-	}
-	ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax,
-	    zs_window_log(job->config->zstd_max_output_bytes));
-	return (dctx);
-}
-
-/* A decoder error: the input's fault unless memory ran out. */
-static void
-zs_decode_error(
-    struct rpc_error *err, size_t ret, const char *param, size_t limit)
-{
-	switch (ZSTD_getErrorCode(ret)) {
-	case ZSTD_error_memory_allocation:
-		zs_oom(err);
-		break;
-	case ZSTD_error_frameParameter_windowTooLarge:
-		rpc_error_limit(err, RPC_TOO_LARGE, limit,
-		    "frame window is larger than max_output_bytes allows");
-		break;
-	default:
-		rpc_error_param(err, param, "invalid zstd data: %s",
-		    ZSTD_getErrorName(ret));
-		break;
-	}
+	return (job_should_stop(arg));
 }
 
 static void
-zs_over_limit(struct rpc_error *err, size_t limit)
+zs_progress(void *arg, uint64_t done, uint64_t total)
 {
-	rpc_error_limit(err, RPC_TOO_LARGE, limit,
-	    "decompressed data exceeds max_output_bytes (%zu)", limit);
+	job_progress(arg, done, total);
+}
+
+/* The codec's view of the job: stop and progress, nothing else. */
+static struct zstd_codec_cb
+zs_cb(struct job *job)
+{
+	struct zstd_codec_cb cb = { zs_should_stop, zs_progress, job };
+
+	return (cb);
 }
 
 /* data_b64 decoded; NULL with err set. */
@@ -284,273 +215,88 @@ zs_inline_result(
 	return (res);
 }
 
-static json_t *
-zs_compress_inline(struct job *job, struct zs_arg *a, struct rpc_error *err)
-{
-	ZSTD_CCtx *cctx = NULL;
-	ZSTD_inBuffer in;
-	ZSTD_outBuffer out;
-	uint8_t *src, *dst = NULL;
-	size_t len, ret, cap;
-	json_t *res = NULL;
-
-	if ((src = zs_decode_b64(a, &len, err)) == NULL)
-		return (NULL);
-	cap = ZSTD_compressBound(len);
-	if ((dst = malloc(cap)) == NULL) {
-		zs_oom(err);
-		goto out;
-	}
-	if ((cctx = zs_cctx(a, err)) == NULL)
-		goto out;
-	ZSTD_CCtx_setPledgedSrcSize(cctx, len);
-	in.src = src;
-	in.pos = 0;
-	out.dst = dst;
-	out.size = cap;
-	out.pos = 0;
-	/* A bound-sized output never fills: each call eats input. */
-	do {
-		in.size = len - in.pos > ZS_CHUNK ? in.pos + ZS_CHUNK : len;
-		ret = ZSTD_compressStream2(cctx, &out, &in,
-		    in.size == len ? ZSTD_e_end : ZSTD_e_continue);
-		if (ZSTD_isError(ret)) {
-			rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "zstd: %s",
-			    ZSTD_getErrorName(ret));
-			goto out;
-		}
-		if (job_should_stop(job)) {
-			zs_stopped(err);
-			goto out;
-		}
-	} while (in.pos < len || ret != 0);
-	res = zs_inline_result(dst, out.pos, len, err);
-out:
-	ZSTD_freeCCtx(cctx);
-	free(src);
-	free(dst);
-	return (res);
-}
-
-static json_t *
-zs_decompress_inline(struct job *job, struct zs_arg *a, struct rpc_error *err)
-{
-	ZSTD_DCtx *dctx = NULL;
-	ZSTD_inBuffer in;
-	ZSTD_outBuffer out;
-	uint8_t *src, *dst = NULL, *p;
-	size_t len, ret = 1, r, before, cap = 0, used = 0, want;
-	size_t limit = job->config->zstd_max_output_bytes;
-	json_t *res = NULL;
-
-	if ((src = zs_decode_b64(a, &len, err)) == NULL)
-		return (NULL);
-	if (len == 0) {
-		rpc_error_param(
-		    err, "data_b64", "empty input is not zstd data");
-		goto out;
-	}
-	if ((dctx = zs_dctx(job, err)) == NULL)
-		goto out;
-	in.src = src;
-	in.pos = 0;
-	for (;;) {
-		/*
-		 * Grow by doubling, up to one byte past the limit: producing
-		 * that byte is how we learn the output is too large.
-		 */
-		if (cap - used < ZS_CHUNK && cap < limit + 1) {
-			want = cap == 0 ?
-			    (len * 4 > ZS_CHUNK ? len * 4 : ZS_CHUNK) :
-			    cap * 2;
-			if (want > limit + 1)
-				want = limit + 1;
-			if ((p = realloc(dst, want)) == NULL) {
-				zs_oom(err);
-				goto out;
-			}
-			dst = p;
-			cap = want;
-		}
-		in.size = len - in.pos > ZS_CHUNK ? in.pos + ZS_CHUNK : len;
-		out.dst = dst + used;
-		out.size = cap - used > ZS_CHUNK ? ZS_CHUNK : cap - used;
-		out.pos = 0;
-		before = in.pos;
-		r = ZSTD_decompressStream(dctx, &out, &in);
-		if (ZSTD_isError(r)) {
-			zs_decode_error(err, r, "data_b64", limit);
-			goto out;
-		}
-		/*
-		 * Only a call that moved data tells where the frame stands:
-		 * an idle call after a finished frame returns the size hint
-		 * of the next frame's header, not 0.
-		 */
-		if (in.pos != before || out.pos != 0)
-			ret = r;
-		used += out.pos;
-		if (used > limit) {
-			zs_over_limit(err, limit);
-			goto out;
-		}
-		if (job_should_stop(job)) {
-			zs_stopped(err);
-			goto out;
-		}
-		/* All input in, and the decoder had no more to give. */
-		if (in.pos == len && out.pos < out.size)
-			break;
-	}
-	if (ret != 0) {
-		rpc_error_param(err, "data_b64", "truncated zstd frame");
-		goto out;
-	}
-	res = zs_inline_result(dst, used, len, err);
-out:
-	ZSTD_freeDCtx(dctx);
-	free(src);
-	free(dst);
-	return (res);
-}
-
+/* The codec on bytes, here or in a helper. */
 static int
-zs_write(int fd, const uint8_t *buf, size_t len)
+zs_codec_buf(struct job *job, const struct zs_arg *a, const uint8_t *src,
+    size_t len, struct zstd_codec_buf *out, struct rpc_error *err)
 {
-	ssize_t n;
+	struct zstd_codec_cb cb = zs_cb(job);
 
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return (0);
+	if (a->compress)
+		return (zstd_codec_compress(src, len, a->level, &cb, out, err));
+	return (zstd_codec_decompress(src, len,
+	    job->config->zstd_max_output_bytes, "data_b64", &cb, out, err));
+}
+
+/* The codec on two descriptors, here or in a helper. */
+static int
+zs_codec_fds(struct job *job, const struct zs_arg *a, struct zstd_codec_fds *io,
+    struct rpc_error *err)
+{
+	struct zstd_codec_cb cb = zs_cb(job);
+
+	if (a->compress)
+		return (zstd_codec_compress_fds(io, a->level, &cb, err));
+	return (zstd_codec_decompress_fds(
+	    io, job->config->zstd_max_output_bytes, "path", &cb, err));
+}
+
+/* Inline mode: base64 stays here, only raw bytes go to the codec. */
+static json_t *
+zs_run_inline(struct job *job, struct zs_arg *a, struct rpc_error *err)
+{
+	struct zstd_codec_buf out = { NULL, 0 };
+	uint8_t *src;
+	size_t len;
+	json_t *res = NULL;
+
+	if ((src = zs_decode_b64(a, &len, err)) == NULL)
+		return (NULL);
+	if (zs_codec_buf(job, a, src, len, &out, err) == 0)
+		res = zs_inline_result(out.data, out.len, len, err);
+	free(src);
+	free(out.data);
+	return (res);
 }
 
 /*
- * Path mode, both directions: read ZS_CHUNK at a time, push it through the
- * codec, write whatever comes out, and publish out_path only at the end.
+ * Path mode: open the input and the O_TMPFILE output under the roots
+ * (here, whoever runs the codec), run the codec between them, and publish
+ * out_path only when it succeeded.
  */
 static json_t *
 zs_run_paths(struct job *job, struct zs_arg *a, struct rpc_error *err)
 {
 	const struct sbk_config *cfg = job->config;
+	struct zstd_codec_fds io;
 	struct paths_out po;
-	ZSTD_CCtx *cctx = NULL;
-	ZSTD_DCtx *dctx = NULL;
-	ZSTD_inBuffer in;
-	ZSTD_outBuffer out;
 	struct stat st;
-	uint8_t *ibuf = NULL, *obuf = NULL;
-	uint64_t done = 0, total, written = 0;
-	size_t limit = cfg->zstd_max_output_bytes, ret = 1;
-	size_t osize, r, before;
-	ssize_t n;
-	bool eof = false, produced_all;
-	int fd;
 	json_t *res = NULL;
 
 	memset(&po, 0, sizeof(po));
-	if ((fd = paths_open_read(
+	memset(&io, 0, sizeof(io));
+	if ((io.in_fd = paths_open_read(
 		 cfg->read_roots, cfg->read_root_fds, a->path, err)) == -1)
 		return (NULL);
-	if (fstat(fd, &st) == -1) {
+	if (fstat(io.in_fd, &st) == -1) {
 		rpc_error_errno(err, errno, "path: fstat failed");
-		close(fd);
-		return (NULL);
-	}
-	total = (uint64_t)st.st_size;
-	osize = a->compress ? ZSTD_CStreamOutSize() : ZSTD_DStreamOutSize();
-	if ((ibuf = malloc(ZS_CHUNK)) == NULL ||
-	    (obuf = malloc(osize)) == NULL) {
-		zs_oom(err);
 		goto out;
 	}
-	if (a->compress ? (cctx = zs_cctx(a, err)) == NULL :
-			  (dctx = zs_dctx(job, err)) == NULL)
-		goto out;
+	io.in_size = (uint64_t)st.st_size;
 	if (paths_out_open(&po, cfg->write_roots, cfg->write_root_fds,
 		a->out_path, a->overwrite, err) == -1)
 		goto out;
-
-	in.src = ibuf;
-	in.size = in.pos = 0;
-	for (;;) {
-		if (in.pos == in.size && !eof) {
-			n = job_read_chunk(job, fd, ibuf, ZS_CHUNK, -1, err);
-			if (n == -1)
-				goto out;
-			eof = n == 0;
-			in.size = (size_t)n;
-			in.pos = 0;
-			done += (uint64_t)n;
-			if (eof && done == 0 && !a->compress) {
-				rpc_error_param(err, "path",
-				    "empty input is not zstd data");
-				goto out;
-			}
-		}
-		out.dst = obuf;
-		out.size = osize;
-		out.pos = 0;
-		before = in.pos;
-		if (a->compress)
-			r = ZSTD_compressStream2(cctx, &out, &in,
-			    eof ? ZSTD_e_end : ZSTD_e_continue);
-		else
-			r = ZSTD_decompressStream(dctx, &out, &in);
-		if (ZSTD_isError(r)) {
-			if (a->compress)
-				rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
-				    "zstd: %s", ZSTD_getErrorName(r));
-			else
-				zs_decode_error(err, r, "path", limit);
-			goto out;
-		}
-		/* As in zs_decompress_inline: idle calls say nothing. */
-		if (a->compress || in.pos != before || out.pos != 0)
-			ret = r;
-		written += out.pos;
-		if (!a->compress && written > limit) {
-			zs_over_limit(err, limit);
-			goto out;
-		}
-		if (zs_write(po.fd, obuf, out.pos) == -1) {
-			rpc_error_errno(err, errno, "out_path: write failed");
-			goto out;
-		}
-		if (job_should_stop(job)) {
-			zs_stopped(err);
-			goto out;
-		}
-		job_progress(job, done, total > done ? total : done);
-		produced_all = out.pos < out.size;
-		if (a->compress && eof && ret == 0)
-			break;
-		if (!a->compress && eof && in.pos == in.size && produced_all)
-			break;
-	}
-	if (!a->compress && ret != 0) {
-		rpc_error_param(err, "path", "truncated zstd frame");
+	io.out_fd = po.fd;
+	if (zs_codec_fds(job, a, &io, err) == -1 ||
+	    paths_out_commit(&po, err) == -1)
 		goto out;
-	}
-	if (paths_out_commit(&po, err) == -1)
-		goto out;
-	res = json_pack("{s:I,s:I}", "bytes_in", (json_int_t)done, "bytes_out",
-	    (json_int_t)written);
+	res = json_pack("{s:I,s:I}", "bytes_in", (json_int_t)io.bytes_in,
+	    "bytes_out", (json_int_t)io.bytes_out);
 	if (res == NULL)
 		zs_oom(err);
 out:
 	paths_out_abort(&po);
-	ZSTD_freeCCtx(cctx);
-	ZSTD_freeDCtx(dctx);
-	free(ibuf);
-	free(obuf);
-	close(fd);
+	close(io.in_fd);
 	return (res);
 }
 
@@ -561,9 +307,7 @@ zs_run(struct job *job, struct rpc_error *err)
 
 	if (a->path != NULL)
 		return (zs_run_paths(job, a, err));
-	if (a->compress)
-		return (zs_compress_inline(job, a, err));
-	return (zs_decompress_inline(job, a, err));
+	return (zs_run_inline(job, a, err));
 }
 
 static void
