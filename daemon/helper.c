@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "helper_zstd.h"
+#include "sandbox.h"
 
 /* ---- test ops: reached only through test kinds (enable_test_methods) ---- */
 
@@ -62,6 +64,8 @@ op_test_hang(struct helper_call *call, struct rpc_error *err)
 }
 
 static const struct helper_op helper_ops[] = {
+	{ ISO_OP_ZSTD_COMPRESS, helper_zstd_compress },
+	{ ISO_OP_ZSTD_DECOMPRESS, helper_zstd_decompress },
 	{ ISO_OP_TEST_CRASH, op_test_crash },
 	{ ISO_OP_TEST_FORBIDDEN, op_test_forbidden },
 	{ ISO_OP_TEST_HANG, op_test_hang },
@@ -292,13 +296,15 @@ serve_one(int chan, const struct iso_request *req, int fds[2])
 }
 
 int
-helper_main(int chan_fd)
+helper_main(int chan_fd, const char *budget_arg)
 {
-	/*
-	 * sandbox_enter() belongs here, first thing (daemon/sandbox.c, the
-	 * sandbox engineer's part of issue 15).  Until it exists the helper
-	 * runs unconfined: a separate process, nothing more.
-	 */
+	uint64_t budget = budget_arg != NULL ?
+	    sandbox_budget_parse(budget_arg) :
+	    sandbox_budget_default();
+
+	/* First thing: nothing of the request is read outside the sandbox. */
+	if (budget == 0 || sandbox_enter(chan_fd, budget) == -1)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	for (;;) {
 		struct iso_request req;

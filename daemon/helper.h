@@ -65,10 +65,14 @@ struct helper_op {
 int helper_progress(struct helper_call *, uint64_t done, uint64_t total);
 
 /*
- * The helper's whole life: serve requests on chan_fd until sbkd closes it.
- * Returns the process exit status: 0 at a clean end of the channel, 1 when
- * the channel broke or carried garbage.
+ * The helper's whole life: enter the sandbox (sandbox.h) with the budget
+ * sbkd gave as argv[2] (NULL: the budget of the built-in configuration),
+ * then serve requests on chan_fd until sbkd closes it.  Returns the
+ * process exit status: 0 at a clean end of the channel, 1 when the
+ * sandbox could not be entered or the channel broke or carried garbage.
+ * The caller leaves with _exit: the sandbox forbids what atexit handlers
+ * of a sanitizer runtime do (LeakSanitizer clones a tracer).
  */
-int helper_main(int chan_fd);
+int helper_main(int chan_fd, const char *budget_arg);
 
 #endif /* SBK_HELPER_H */

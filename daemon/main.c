@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "sbk-config.h"
 #include "cmdline.h"
@@ -99,8 +100,8 @@ main(int argc, char **argv)
 	int rc;
 
 	/* A helper process (isolate.c) is sbkd only by its binary. */
-	if (argc == 2 && strcmp(argv[1], HELPER_ARG) == 0)
-		return helper_main(HELPER_CHAN_FD);
+	if ((argc == 2 || argc == 3) && strcmp(argv[1], HELPER_ARG) == 0)
+		_exit(helper_main(HELPER_CHAN_FD, argc == 3 ? argv[2] : NULL));
 	log_detect_stream();
 	if ((rc = cmdline_parse(argc, argv, "sbkd", usage, &cl)) >= 0)
 		return rc;

@@ -85,6 +85,19 @@ sandbox_budget(const struct sbk_config *cfg)
 }
 
 uint64_t
+sandbox_budget_default(void)
+{
+	struct sbk_config cfg;
+	uint64_t budget = 0;
+
+	if (config_init(&cfg) == 0) {
+		budget = sandbox_budget(&cfg);
+		config_free(&cfg);
+	}
+	return (budget);
+}
+
+uint64_t
 sandbox_budget_parse(const char *text)
 {
 	char *end;
@@ -162,8 +175,7 @@ sandbox_limits(uint64_t budget)
 	if (sandbox_limit(RLIMIT_NOFILE, SANDBOX_NOFILE) == -1 ||
 	    sandbox_limit(RLIMIT_CORE, 0) == -1 ||
 	    /* Belt and braces: clone and fork are not on the list either. */
-	    sandbox_limit(RLIMIT_NPROC, 0) == -1 ||
-	    sandbox_limit(RLIMIT_FSIZE, RLIM_INFINITY) == -1)
+	    sandbox_limit(RLIMIT_NPROC, 0) == -1)
 		return (-1);
 	if (SANDBOX_SANITIZED)
 		return (0);
@@ -195,10 +207,17 @@ static const int sandbox_calls[] = {
 	SCMP_SYS(clock_gettime),
 	SCMP_SYS(gettimeofday),
 	SCMP_SYS(restart_syscall),
+	/* The hang test op waits to be killed; blocking grants nothing. */
+	SCMP_SYS(pause),
 	SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(exit),
 	SCMP_SYS(exit_group),
-	/* abort(): block signals, then tgkill(getpid(), ...) itself */
+	/*
+	 * Its own signal dispositions (SIGPIPE ignored; no handler can catch
+	 * the filter's kill), and abort(): block signals, then
+	 * tgkill(getpid(), ...) itself.
+	 */
+	SCMP_SYS(rt_sigaction),
 	SCMP_SYS(rt_sigprocmask),
 	SCMP_SYS(getpid),
 	SCMP_SYS(gettid),
@@ -211,7 +230,6 @@ static const int sandbox_calls[] = {
  */
 static const int sandbox_sanitizer_calls[] = {
 	SCMP_SYS(sigaltstack),
-	SCMP_SYS(rt_sigaction),
 	SCMP_SYS(sched_yield),
 	SCMP_SYS(nanosleep),
 	SCMP_SYS(clock_nanosleep),

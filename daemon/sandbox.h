@@ -33,6 +33,9 @@ struct sbk_config;
  */
 uint64_t sandbox_budget(const struct sbk_config *cfg);
 
+/* sandbox_budget of the built-in configuration; 0 if it cannot be made. */
+uint64_t sandbox_budget_default(void);
+
 /* "1234" -> 1234; 0 when text is not a budget sbkd could have written. */
 uint64_t sandbox_budget_parse(const char *text);
 

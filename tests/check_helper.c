@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -135,22 +136,140 @@ START_TEST(test_crash_dies_of_sigsegv)
 }
 END_TEST
 
+/* The value of "Key:" in /proc/PID/status, or -1. */
+static long
+status_field(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':')
+			v = strtol(line + klen + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* One answered request: the helper has entered its sandbox by then. */
+static void
+round_trip(struct child *c)
+{
+	struct iso_reply r;
+	char *extra;
+
+	send_req(c, 99, 0, NULL, 0);
+	recv_done(c, &r, &extra);
+	ck_assert_int_eq(r.code, -32603);
+	free(extra);
+}
+
 /*
- * Without a sandbox the open succeeds and is reported; the sandbox
- * (sandbox.c) turns this into death by SIGSYS and changes this test.
+ * The sandbox (sandbox.c): while the helper lives /proc shows the seccomp
+ * filter and no_new_privs; its open("/etc/passwd") kills it with SIGSYS.
  */
-START_TEST(test_forbidden_reports)
+START_TEST(test_forbidden_dies_of_sigsys)
+{
+	struct child c;
+	char b;
+	int st;
+
+	child_start(&c);
+	round_trip(&c);
+	ck_assert_int_eq(status_field(c.pid, "Seccomp"), 2);
+	ck_assert_int_eq(status_field(c.pid, "NoNewPrivs"), 1);
+	send_req(&c, ISO_OP_TEST_FORBIDDEN, 0, NULL, 0);
+	st = child_wait(&c);
+	ck_assert_msg(
+	    WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "status %#x", st);
+	ck_assert_int_eq(read(c.fd, &b, 1), 0);
+	close(c.fd);
+}
+END_TEST
+
+/* An inline zstd op: DONE with code 0 and the output; *out malloc'd. */
+static size_t
+zstd_inline(struct child *c, uint16_t op, const void *in, size_t len,
+    struct iso_reply *r, char **out)
+{
+	send_req(c, op, 0, in, len);
+	recv_done(c, r, out);
+	return r->code == 0 ? (size_t)r->out_len : 0;
+}
+
+static const char zs_text[] = "the same codec in the helper as in sbkd. "
+			      "the same codec in the helper as in sbkd. ";
+
+/* Compress and decompress in the helper, inline: the bytes come back. */
+START_TEST(test_zstd_inline_round_trip)
 {
 	struct child c;
 	struct iso_reply r;
-	char *out;
+	char *frame, *plain;
+	size_t flen, plen;
 
 	child_start(&c);
-	send_req(&c, ISO_OP_TEST_FORBIDDEN, 0, NULL, 0);
-	recv_done(&c, &r, &out);
+	flen = zstd_inline(
+	    &c, ISO_OP_ZSTD_COMPRESS, zs_text, sizeof(zs_text), &r, &frame);
 	ck_assert_int_eq(r.code, 0);
-	ck_assert_str_eq(out, "{\"opened\":\"/etc/passwd\"}");
-	free(out);
+	ck_assert_uint_eq(r.done, sizeof(zs_text));
+	ck_assert_uint_gt(flen, 4);
+	plen = zstd_inline(&c, ISO_OP_ZSTD_DECOMPRESS, frame, flen, &r, &plain);
+	ck_assert_int_eq(r.code, 0);
+	ck_assert_uint_eq(plen, sizeof(zs_text));
+	ck_assert(memcmp(plain, zs_text, plen) == 0);
+	free(plain);
+	free(frame);
+	close(c.fd);
+	ck_assert_int_eq(child_wait(&c), 0);
+}
+END_TEST
+
+/* A bomb: 2 MiB of zeros decoded with out_max 1 MiB is -32004, as in sbkd. */
+START_TEST(test_zstd_bomb_capped)
+{
+	size_t big = 2u << 20, flen;
+	struct child c;
+	struct iso_reply r;
+	char *zeros = calloc(1, big), *frame, *data;
+
+	ck_assert_ptr_nonnull(zeros);
+	child_start(&c);
+	flen = zstd_inline(&c, ISO_OP_ZSTD_COMPRESS, zeros, big, &r, &frame);
+	free(zeros);
+	ck_assert_int_eq(r.code, 0);
+	ck_assert_uint_lt(flen, 4096);
+	zstd_inline(&c, ISO_OP_ZSTD_DECOMPRESS, frame, flen, &r, &data);
+	ck_assert_int_eq(r.code, -32004);
+	ck_assert_ptr_nonnull(strstr(r.message, "max_output_bytes"));
+	free(data);
+	free(frame);
+	close(c.fd);
+	ck_assert_int_eq(child_wait(&c), 0);
+}
+END_TEST
+
+/* Not zstd data: the in-process error, naming data_b64, data and all. */
+START_TEST(test_zstd_invalid_data)
+{
+	struct child c;
+	struct iso_reply r;
+	char *data;
+
+	child_start(&c);
+	zstd_inline(&c, ISO_OP_ZSTD_DECOMPRESS, "not zstd", 8, &r, &data);
+	ck_assert_int_eq(r.code, -32602);
+	ck_assert_msg(
+	    strstr(r.message, "invalid zstd data") != NULL, "%s", r.message);
+	ck_assert_ptr_nonnull(strstr(data, "data_b64"));
+	free(data);
+	zstd_inline(&c, ISO_OP_ZSTD_DECOMPRESS, NULL, 0, &r, &data);
+	ck_assert_int_eq(r.code, -32602);
+	ck_assert_ptr_nonnull(strstr(r.message, "empty input"));
+	free(data);
 	close(c.fd);
 	ck_assert_int_eq(child_wait(&c), 0);
 }
@@ -174,7 +293,7 @@ START_TEST(test_unknown_op_then_more)
 		    "%s", r.message);
 		ck_assert_uint_eq(r.data_len, 0);
 		free(extra);
-		send_req(&c, ISO_OP_TEST_FORBIDDEN, 0, NULL, 0);
+		send_req(&c, ISO_OP_ZSTD_COMPRESS, 0, "more", 4);
 		recv_done(&c, &r, &extra);
 		ck_assert_int_eq(r.code, 0);
 		free(extra);
@@ -254,7 +373,10 @@ helper_suite(void)
 	TCase *tc = tcase_create("helper");
 
 	tcase_add_test(tc, test_crash_dies_of_sigsegv);
-	tcase_add_test(tc, test_forbidden_reports);
+	tcase_add_test(tc, test_forbidden_dies_of_sigsys);
+	tcase_add_test(tc, test_zstd_inline_round_trip);
+	tcase_add_test(tc, test_zstd_invalid_data);
+	tcase_add_test(tc, test_zstd_bomb_capped);
 	tcase_add_test(tc, test_unknown_op_then_more);
 	tcase_add_test(tc, test_paths_without_fds);
 	tcase_add_test(tc, test_hang_until_killed);
