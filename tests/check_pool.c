@@ -4,17 +4,23 @@
  * completion queue (one eventfd, progress before completion), gates,
  * resizing and shutting down with work queued and running.  Workers are
  * held on semaphores so every state is reached deterministically.
+ *
+ * The binary is linked with --wrap=pthread_mutex_lock: a worker can be
+ * stopped right after it takes a lock (as if preempted there at nice 10
+ * on a loaded machine), to show the event thread never waits for it.
  */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "pool.h"
 #include "sanitizer.h"
@@ -472,6 +478,112 @@ START_TEST(resize_failure_changes_nothing)
 END_TEST
 #endif
 
+/*
+ * A worker stopped inside a critical section: armed with n, the n-th
+ * pthread_mutex_lock a worker thread takes from now on parks that worker
+ * right after it got the lock, until `unpark` is posted.
+ */
+void __real_pthread_mutex_lock(pthread_mutex_t *);
+void __wrap_pthread_mutex_lock(pthread_mutex_t *);
+
+static _Atomic int park_countdown; /* 0: disarmed */
+static sem_t parked, unpark;
+
+void
+__wrap_pthread_mutex_lock(pthread_mutex_t *mu)
+{
+	int n;
+
+	__real_pthread_mutex_lock(mu);
+	if (pool_current() == NULL)
+		return; /* not a worker */
+	n = atomic_load(&park_countdown);
+	while (
+	    n > 0 && !atomic_compare_exchange_weak(&park_countdown, &n, n - 1))
+		;
+	if (n == 1) {
+		sem_post(&parked);
+		sem_wait(&unpark);
+	}
+}
+
+struct event_side {
+	struct pool *p;
+	struct test_work *next;
+	sem_t done;
+	int submit_rc;
+	bool cancelled;
+	int collected;
+};
+
+/* What the event thread does in one loop turn, while the worker is parked. */
+static void *
+event_turn(void *arg)
+{
+	struct event_side *ev = arg;
+	struct pool_stats st;
+
+	ev->submit_rc = pool_submit(ev->p, &ev->next->work);
+	pool_kick(ev->p);
+	pool_get_stats(ev->p, &st);
+	ev->cancelled = pool_cancel(ev->p, &ev->next->work);
+	pool_collect(ev->p, collect_cb, &ev->collected);
+	sem_post(&ev->done);
+	return NULL;
+}
+
+/*
+ * The priority inversion found by model_fuzz: a nice-10 worker that
+ * holds a pool lock and waits for a CPU made the event thread wait too
+ * (up to ~300 ms at load 20).  Here the worker is stopped inside its
+ * n-th lock after a job (_i + 1: the first and the second it takes), and
+ * the event thread's submit, kick, stats, cancel and collect must all
+ * return while it stays stopped.  The 8 s wait is a hang guard only.
+ */
+START_TEST(event_side_never_waits_for_a_stopped_worker)
+{
+	struct pool *p = make_pool(1, 8);
+	struct sched_owner o = { 0 };
+	struct test_work first, next;
+	struct event_side ev = { .p = p, .next = &next };
+	struct pollfd pfd = { .fd = pool_event_fd(p), .events = POLLIN };
+	struct timespec until;
+	pthread_t tid;
+	int count = 0;
+	bool ok;
+
+	sem_init(&parked, 0, 0);
+	sem_init(&unpark, 0, 0);
+	sem_init(&ev.done, 0, 0);
+	init_work(&first, 0, &o, true);
+	init_work(&next, 1, &o, false);
+	ck_assert_int_eq(submit(p, &first), 0);
+	sem_wait(&started);
+	atomic_store(&park_countdown, _i + 1);
+	sem_post(&release);
+	/* The worker either stops in a lock or hands the job back. */
+	while (sem_trywait(&parked) != 0 && count == 0)
+		if (poll(&pfd, 1, 10) > 0)
+			pool_collect(p, collect_cb, &count);
+
+	ck_assert_int_eq(pthread_create(&tid, NULL, event_turn, &ev), 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 8;
+	ok = sem_timedwait(&ev.done, &until) == 0;
+	atomic_store(&park_countdown, 0);
+	sem_post(&unpark); /* let a parked worker go, pass or fail */
+	pthread_join(tid, NULL);
+	ck_assert_msg(ok,
+	    "the event thread waited for a lock a stopped "
+	    "worker holds");
+	ck_assert_int_eq(ev.submit_rc, 0);
+	ck_assert(
+	    ev.cancelled || atomic_load(&next.work.state) != POOL_WORK_QUEUED);
+	collect(p, 1 - count - ev.collected + (ev.cancelled ? 0 : 1));
+	pool_free(p);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -491,6 +603,8 @@ pool_suite(void)
 	tcase_add_test(tc, resize_failure_changes_nothing);
 #endif
 	tcase_add_test(tc, stop_admission_and_free_with_queued_work);
+	tcase_add_loop_test(
+	    tc, event_side_never_waits_for_a_stopped_worker, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
