@@ -2,28 +2,38 @@
  * pool.c - worker threads around the scheduler, and the completion queue
  * back to the event thread.  See pool.h.
  *
- * Locks: pool->mu guards the scheduler, the lanes and the idle lists;
- * pool->cmu guards the completion queue.  They are never held together.
- *
- * Idle workers wait on their own condition variable on a per-lane idle
- * list, so a submit wakes exactly one worker (no thundering herd).
+ * No lock is shared between the event thread and the workers, so the
+ * event thread never waits for a worker: a nice-10 SCHED_BATCH worker
+ * preempted inside a critical section on a loaded machine used to hold
+ * the event thread up to ~300 ms (model_fuzz, issue 13).  Instead:
+ *  - the scheduler, the lanes, the idle lists and the worker table belong
+ *    to the event thread alone;
+ *  - the event thread hands a job to an idle worker through the worker's
+ *    `job` slot and wakes it with a post on its semaphore (one post per
+ *    job handed over, one to leave);
+ *  - a worker hands completions and progress back by pushing them onto a
+ *    lock-free stack (a compare-and-swap of its head); the event thread
+ *    takes the whole stack with one exchange and reverses it, so each
+ *    worker's messages keep their order.
+ * A finished worker therefore waits for the event thread to collect its
+ * completion before it gets the next job: the price of never sharing the
+ * scheduler, one event-loop turn per job.
  *
  * Waiting, for queue_max and queue.depth, is counted per lane as the
- * queued jobs beyond the lane's free workers (those not running a job:
- * idle, woken, or between two jobs).  A job that a free worker will take
- * at once therefore never counts (contract: "a job an idle worker takes
- * at once never counts"), even while that worker is still on its way
- * back to the idle list, or still starting.
+ * queued jobs beyond the lane's free workers.  Jobs are handed over as
+ * soon as a worker is free, so a job that a free worker takes at once
+ * never counts (contract: "a job an idle worker takes at once never
+ * counts").
  *
  * Resizing never waits for a worker: new threads are started and counted
- * at once (a starting worker pops before it first sleeps), and a leaving
- * worker finishes its job, then posts its `gone` message as the last
- * thing it does; pool_collect, on the event thread, joins it then.  So a
- * thread is only ever joined once it is known to be leaving its
- * function, and no grow/shrink cycle leaves a stack behind.
+ * at once (idle from the start), and a leaving worker finishes its job,
+ * then posts its `gone` message as the last thing it does; pool_collect
+ * joins it then.  So a thread is only ever joined once it is known to be
+ * leaving its function, and no grow/shrink cycle leaves a stack behind.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,54 +45,51 @@
 #include "log.h"
 #include "pool.h"
 
-struct worker {
+struct pool_worker {
 	struct pool *pool;
 	pthread_t tid;
 	int lane;
-	pthread_cond_t cond;
-	bool signaled; /* woken on purpose */
-	bool exit;     /* leave after the current job */
-	bool idle;     /* on the lane's idle list */
-	bool kick;     /* on to_kick (idle_link), not yet signalled */
-	TAILQ_ENTRY(worker) idle_link;
+	sem_t wake;		       /* a job handed over, or leave */
+	struct pool_work *_Atomic job; /* handed over, not yet taken */
+	_Atomic bool exit;	       /* leave once no job is handed over */
+	/* Event thread only. */
+	bool idle; /* on the lane's idle list */
+	bool kick; /* on to_kick: handed a job, not yet woken */
+	TAILQ_ENTRY(pool_worker) idle_link;
 	struct pool_msg gone; /* posted when leaving: join me */
 };
 
-TAILQ_HEAD(worker_list, worker);
+TAILQ_HEAD(worker_list, pool_worker);
 
+/* Event thread only. */
 struct lane {
 	struct worker_list idle;
-	unsigned nidle;
 	unsigned size; /* live workers wanted */
 	unsigned live; /* workers not told to exit */
-	unsigned busy;
+	unsigned busy; /* workers handed a job not yet collected */
 };
 
 struct pool {
-	pthread_mutex_t mu;
+	/* Event thread only. */
 	struct sched sched;
 	struct lane lanes[SCHED_LANES];
 	unsigned queue_max;
-	int batch_lane;	   /* its workers run SCHED_BATCH */
-	int internal_lane; /* internal work only (0: none) */
-	int batch_nice;	   /* ... at this nice value */
-	bool closed;	   /* no more admission */
-
-	struct worker_list to_kick; /* claimed by submits, not signalled */
-	bool kick_pending;	    /* event thread only */
-
-	struct worker **workers; /* every thread not yet joined */
+	int batch_lane;		      /* its workers run SCHED_BATCH */
+	int internal_lane;	      /* internal work only (0: none) */
+	int batch_nice;		      /* ... at this nice value */
+	bool closed;		      /* no more admission */
+	struct worker_list to_kick;   /* handed a job by a submit, not woken */
+	struct pool_worker **workers; /* every thread not yet joined */
 	size_t nworkers;
 
-	pthread_mutex_t cmu;
-	struct pool_msg *head;
-	struct pool_msg **tail;
+	/* Shared: pushed by workers, taken whole by the event thread. */
+	struct pool_msg *_Atomic head;
 	int efd;
 };
 
 static __thread struct pool *current_pool;
 
-/* Workers of a lane not running a job.  mu held. */
+/* Workers of a lane not running a job. */
 static unsigned
 lane_free(const struct lane *ln)
 {
@@ -104,7 +111,7 @@ lane_waiting(const struct pool *p, int l)
 }
 
 static size_t
-pool_depth_locked(const struct pool *p)
+pool_depth(const struct pool *p)
 {
 	size_t depth = 0;
 
@@ -115,155 +122,112 @@ pool_depth_locked(const struct pool *p)
 }
 
 /*
- * Wake one idle worker of a lane.  mu held.  A wakeup from a submit is
- * only recorded here (deferred) and signalled by pool_kick() once per
- * event-loop iteration: a read that brings 64 requests then costs two
- * futex wakeups, not 64.
+ * Hand the runnable jobs of a lane to its idle workers.  A submit defers
+ * the wakeups to pool_kick(), once per event-loop iteration: a read that
+ * brings 64 requests then costs one wakeup per worker, not 64; the other
+ * callers wake at once.
  */
-static bool
-wake_one(struct pool *p, int lane, bool deferred)
+static void
+hand_over(struct pool *p, int lane, bool deferred)
 {
 	struct lane *ln = &p->lanes[lane];
-	struct worker *w = TAILQ_FIRST(&ln->idle);
+	struct pool_worker *w;
+	struct sched_item *it;
 
-	if (w == NULL)
-		return false;
-	TAILQ_REMOVE(&ln->idle, w, idle_link);
-	w->idle = false;
-	ln->nidle--;
-	w->signaled = true;
-	if (deferred) {
-		TAILQ_INSERT_TAIL(&p->to_kick, w, idle_link);
-		w->kick = true;
-		p->kick_pending = true;
-	} else {
-		pthread_cond_signal(&w->cond);
+	while ((w = TAILQ_FIRST(&ln->idle)) != NULL &&
+	    (it = sched_pop(&p->sched, lane)) != NULL) {
+		struct pool_work *work = (struct pool_work *)it;
+
+		TAILQ_REMOVE(&ln->idle, w, idle_link);
+		w->idle = false;
+		ln->busy++;
+		work->worker = w;
+		atomic_store(&work->state, POOL_WORK_RUNNING);
+		atomic_store_explicit(&w->job, work, memory_order_release);
+		if (deferred) {
+			TAILQ_INSERT_TAIL(&p->to_kick, w, idle_link);
+			w->kick = true;
+		} else {
+			sem_post(&w->wake);
+		}
 	}
-	return true;
-}
-
-/* Wake as many idle workers as there are runnable jobs for them.  mu held. */
-static void
-wake_for_queue(struct pool *p, int lane)
-{
-	size_t q = sched_runnable(&p->sched, lane);
-
-	for (size_t i = 0; i < q && wake_one(p, lane, false); i++)
-		;
 }
 
 /* Budget came back: jobs of any lane may have become runnable. */
 static void
-wake_all_lanes(struct pool *p)
+hand_over_all(struct pool *p)
 {
 	for (int l = 1; l < SCHED_LANES; l++)
-		wake_for_queue(p, l);
+		hand_over(p, l, false);
 }
 
+/*
+ * Any thread: push a message for the event thread.  Lock-free, so a
+ * worker preempted here holds nobody up.  One wakeup per batch: only the
+ * push onto an empty stack writes the eventfd.  EAGAIN means the counter
+ * is saturated, so a wakeup is pending anyway; anything else is a broken
+ * invariant.
+ */
 static void
 post(struct pool *p, struct pool_msg *m)
 {
-	bool was_empty;
+	struct pool_msg *old =
+	    atomic_load_explicit(&p->head, memory_order_relaxed);
 	uint64_t one = 1;
 
-	m->next = NULL;
-	pthread_mutex_lock(&p->cmu);
-	was_empty = p->head == NULL;
-	*p->tail = m;
-	p->tail = &m->next;
-	pthread_mutex_unlock(&p->cmu);
-
-	/*
-	 * One wakeup per batch: only the post that makes the queue
-	 * non-empty writes.  EAGAIN means the counter is saturated, so a
-	 * wakeup is pending anyway; anything else is a broken invariant.
-	 */
-	if (was_empty && write(p->efd, &one, sizeof(one)) < 0 &&
+	do
+		m->next = old;
+	while (!atomic_compare_exchange_weak_explicit(
+	    &p->head, &old, m, memory_order_release, memory_order_relaxed));
+	if (old == NULL && write(p->efd, &one, sizeof(one)) < 0 &&
 	    errno != EAGAIN) {
 		log_errno("pool: eventfd write");
 		abort();
 	}
 }
 
+static void
+worker_lower_priority(const struct pool *p)
+{
+	/*
+	 * Computing workers yield to the event thread (SCHED_BATCH loses
+	 * wakeup preemption, a nice value lowers their CFS weight), so a
+	 * saturated CPU pool does not delay replies and pings.  Lowering
+	 * priority needs no privilege; failure only costs latency.
+	 */
+	struct sched_param sp = { .sched_priority = 0 };
+
+	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+	setpriority(PRIO_PROCESS, (id_t)gettid(), p->batch_nice);
+}
+
 static void *
 worker_main(void *arg)
 {
-	struct worker *w = arg;
+	struct pool_worker *w = arg;
 	struct pool *p = w->pool;
-	struct lane *ln = &p->lanes[w->lane];
-	struct sched_item *it;
-	struct pool_work *done = NULL;
+	struct pool_work *work;
 
 	current_pool = p;
-	if (w->lane == p->batch_lane) {
-		/*
-		 * Computing workers yield to the event thread (SCHED_BATCH
-		 * loses wakeup preemption, a nice value lowers their CFS
-		 * weight), so a saturated CPU pool does not delay replies
-		 * and pings.  Lowering priority needs no privilege; failure
-		 * only costs latency.
-		 */
-		struct sched_param sp = { .sched_priority = 0 };
-
-		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
-		setpriority(PRIO_PROCESS, (id_t)gettid(), p->batch_nice);
-	}
-	/*
-	 * A finished job is posted only after the next one is popped (or
-	 * the worker found nothing): a client that sends a new request as
-	 * soon as it reads a reply must find the queue slot already free,
-	 * or a full queue would refuse it.
-	 */
-	pthread_mutex_lock(&p->mu);
+	if (w->lane == p->batch_lane)
+		worker_lower_priority(p);
 	for (;;) {
-		it = w->exit ? NULL : sched_pop(&p->sched, w->lane);
-		if (it == NULL) {
-			if (done != NULL) {
-				/* Post, then look again: work may have come. */
-				pthread_mutex_unlock(&p->mu);
-				post(p, &done->done);
-				done = NULL;
-				pthread_mutex_lock(&p->mu);
-				continue;
-			}
-			if (w->exit)
+		while (sem_wait(&w->wake) < 0)
+			; /* EINTR */
+		work = atomic_exchange_explicit(
+		    &w->job, NULL, memory_order_acquire);
+		if (work == NULL) {
+			if (atomic_load(&w->exit))
 				break;
-			TAILQ_INSERT_HEAD(&ln->idle, w, idle_link);
-			w->idle = true;
-			ln->nidle++;
-			/* Not before pool_kick unlinked it, even if woken
-			 * spuriously: idle_link is still in use till then. */
-			while (!w->signaled || w->kick)
-				pthread_cond_wait(&w->cond, &p->mu);
-			w->signaled = false;
 			continue;
 		}
-		ln->busy++;
-		pthread_mutex_unlock(&p->mu);
-		if (done != NULL)
-			post(p, &done->done);
-
-		struct pool_work *work = (struct pool_work *)it;
-
-		atomic_store(&work->state, POOL_WORK_RUNNING);
 		work->run(work);
 		atomic_store(&work->state, POOL_WORK_DONE);
 		work->done.work = work;
 		work->done.bytes = NULL;
 		work->done.len = 0;
-
-		pthread_mutex_lock(&p->mu);
-		ln->busy--;
-		if (it->gate != SCHED_GATE_NONE && it->cost > 0) {
-			sched_release(&p->sched, it->gate, it->cost);
-			/* Freed budget may let more than one gated job go. */
-			wake_all_lanes(p);
-		}
-		done = work; /* posted after the next pop */
+		post(p, &work->done); /* work may be freed from here on */
 	}
-	/* Queued work this worker was woken for goes to another one. */
-	wake_for_queue(p, w->lane);
-	pthread_mutex_unlock(&p->mu);
 	/* The last touch of the pool: after this, joining is immediate. */
 	w->gone.work = NULL;
 	w->gone.bytes = NULL;
@@ -271,51 +235,44 @@ worker_main(void *arg)
 	return NULL;
 }
 
-/*
- * Tell a worker to leave after its current job (at once when idle).
- * mu held.
- */
+/* Tell a worker to leave after its current job (at once when idle). */
 static void
-retire(struct pool *p, struct worker *w)
+retire(struct pool *p, struct pool_worker *w)
 {
 	struct lane *ln = &p->lanes[w->lane];
 
 	if (w->idle) {
 		TAILQ_REMOVE(&ln->idle, w, idle_link);
 		w->idle = false;
-		ln->nidle--;
-		w->signaled = true;
-		pthread_cond_signal(&w->cond);
 	}
-	w->exit = true;
+	atomic_store(&w->exit, true);
+	sem_post(&w->wake);
 	ln->live--;
 }
 
-/* Event thread: join a worker that posted its gone message. */
+/* Join a worker that posted its gone message. */
 static void
-reap(struct pool *p, struct worker *w)
+reap(struct pool *p, struct pool_worker *w)
 {
-	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->nworkers; i++)
 		if (p->workers[i] == w) {
 			p->workers[i] = p->workers[--p->nworkers];
 			break;
 		}
-	pthread_mutex_unlock(&p->mu);
 	pthread_join(w->tid, NULL);
-	pthread_cond_destroy(&w->cond);
+	sem_destroy(&w->wake);
 	free(w);
 }
 
 /*
- * Start n more workers on a lane, without waiting for them.  mu held.
- * 0, or -errno after telling the workers this call started to leave
- * again: all or nothing.
+ * Start n more workers on a lane, idle, without waiting for them.  0, or
+ * -errno after telling the workers this call started to leave again:
+ * all or nothing.
  */
 static int
 spawn(struct pool *p, int lane, unsigned n)
 {
-	struct worker **grown;
+	struct pool_worker **grown;
 	sigset_t all, old;
 	size_t first = p->nworkers;
 	int rc = 0;
@@ -329,7 +286,7 @@ spawn(struct pool *p, int lane, unsigned n)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (unsigned i = 0; i < n; i++) {
-		struct worker *w = calloc(1, sizeof(*w));
+		struct pool_worker *w = calloc(1, sizeof(*w));
 
 		if (w == NULL) {
 			rc = -ENOMEM;
@@ -337,15 +294,17 @@ spawn(struct pool *p, int lane, unsigned n)
 		}
 		w->pool = p;
 		w->lane = lane;
-		pthread_cond_init(&w->cond, NULL);
+		sem_init(&w->wake, 0, 0);
 		rc = -pthread_create(&w->tid, NULL, worker_main, w);
 		if (rc != 0) {
-			pthread_cond_destroy(&w->cond);
+			sem_destroy(&w->wake);
 			free(w);
 			break;
 		}
 		p->workers[p->nworkers++] = w;
 		p->lanes[lane].live++;
+		TAILQ_INSERT_TAIL(&p->lanes[lane].idle, w, idle_link);
+		w->idle = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0)
@@ -362,8 +321,6 @@ pool_new(const struct pool_params *pp)
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return NULL;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_mutex_init(&p->cmu, NULL);
 	sched_init(&p->sched);
 	for (int g = 0; g < SCHED_GATES; g++)
 		sched_set_budget(&p->sched, g,
@@ -373,7 +330,6 @@ pool_new(const struct pool_params *pp)
 	p->batch_lane = pp->batch_lane;
 	p->internal_lane = pp->internal_lane;
 	p->batch_nice = pp->batch_nice;
-	p->tail = &p->head;
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (p->efd < 0) {
 		int e = errno;
@@ -386,20 +342,17 @@ pool_new(const struct pool_params *pp)
 		TAILQ_INIT(&p->lanes[l].idle);
 	TAILQ_INIT(&p->to_kick);
 
-	pthread_mutex_lock(&p->mu);
 	for (int l = 1; l < SCHED_LANES; l++) {
 		int rc;
 
 		p->lanes[l].size = pp->workers[l];
 		rc = spawn(p, l, pp->workers[l]);
 		if (rc < 0) {
-			pthread_mutex_unlock(&p->mu);
 			pool_free(p);
 			errno = -rc;
 			return NULL;
 		}
 	}
-	pthread_mutex_unlock(&p->mu);
 	return p;
 }
 
@@ -410,26 +363,22 @@ pool_free(struct pool *p)
 
 	if (p == NULL)
 		return;
-	pthread_mutex_lock(&p->mu);
 	p->closed = true;
 	for (size_t i = 0; i < p->nworkers; i++) {
-		struct worker *w = p->workers[i];
+		struct pool_worker *w = p->workers[i];
 
-		w->exit = true;
 		if (w->idle) {
 			TAILQ_REMOVE(&p->lanes[w->lane].idle, w, idle_link);
 			w->idle = false;
-			p->lanes[w->lane].nidle--;
 		}
-		if (w->kick) {
+		if (w->kick) { /* the wakeup for its job, never sent */
 			TAILQ_REMOVE(&p->to_kick, w, idle_link);
 			w->kick = false;
+			sem_post(&w->wake);
 		}
-		w->signaled = true;
-		pthread_cond_signal(&w->cond);
+		if (!atomic_exchange(&w->exit, true))
+			sem_post(&w->wake);
 	}
-	pthread_mutex_unlock(&p->mu);
-
 	for (size_t i = 0; i < p->nworkers; i++)
 		pthread_join(p->workers[i]->tid, NULL);
 
@@ -437,7 +386,7 @@ pool_free(struct pool *p)
 	 * Progress messages nobody collected; completions belong to their
 	 * work, gone messages to the workers freed below.
 	 */
-	for (m = p->head; m != NULL; m = next) {
+	for (m = atomic_exchange(&p->head, NULL); m != NULL; m = next) {
 		next = m->next;
 		if (m->bytes != NULL) {
 			free(m->bytes);
@@ -445,13 +394,11 @@ pool_free(struct pool *p)
 		}
 	}
 	for (size_t i = 0; i < p->nworkers; i++) {
-		pthread_cond_destroy(&p->workers[i]->cond);
+		sem_destroy(&p->workers[i]->wake);
 		free(p->workers[i]);
 	}
 	free(p->workers);
 	close(p->efd);
-	pthread_mutex_destroy(&p->mu);
-	pthread_mutex_destroy(&p->cmu);
 	free(p);
 }
 
@@ -466,28 +413,22 @@ submit(struct pool *p, struct pool_work *work, bool internal)
 {
 	struct sched_item *it = &work->item;
 	struct lane *ln = &p->lanes[it->lane];
-	int rc = 0;
 
-	pthread_mutex_lock(&p->mu);
-	if (p->closed && !internal) {
-		rc = -ESHUTDOWN;
-	} else if ((sched_runnable(&p->sched, it->lane) < lane_free(ln) &&
-		       sched_fits(&p->sched, it)) ||
-	    internal || pool_depth_locked(p) < p->queue_max) {
-		/*
-		 * A free worker takes it at once, or it may wait: runnable
-		 * behind others, or blocked by a gate or its owner's output
-		 * (counted as waiting either way).
-		 */
-		atomic_store(&work->state, POOL_WORK_QUEUED);
-		sched_push(&p->sched, it);
-		if (it->charged)
-			wake_one(p, it->lane, true);
-	} else {
-		rc = -EAGAIN;
-	}
-	pthread_mutex_unlock(&p->mu);
-	return rc;
+	if (p->closed && !internal)
+		return -ESHUTDOWN;
+	/*
+	 * A free worker takes it at once, or it may wait: runnable behind
+	 * others, or blocked by a gate or its owner's output (counted as
+	 * waiting either way).
+	 */
+	if (!(sched_runnable(&p->sched, it->lane) < lane_free(ln) &&
+		sched_fits(&p->sched, it)) &&
+	    !internal && pool_depth(p) >= p->queue_max)
+		return -EAGAIN;
+	atomic_store(&work->state, POOL_WORK_QUEUED);
+	sched_push(&p->sched, it);
+	hand_over(p, it->lane, true);
+	return 0;
 }
 
 int
@@ -505,44 +446,65 @@ pool_submit_internal(struct pool *p, struct pool_work *work)
 bool
 pool_cancel(struct pool *p, struct pool_work *work)
 {
-	bool removed;
+	if (!sched_remove(&p->sched, &work->item))
+		return false;
+	atomic_store(&work->state, POOL_WORK_NEW);
+	hand_over_all(p); /* its budget may let others go */
+	return true;
+}
 
-	pthread_mutex_lock(&p->mu);
-	removed = sched_remove(&p->sched, &work->item);
-	if (removed) {
-		atomic_store(&work->state, POOL_WORK_NEW);
-		wake_all_lanes(p); /* its budget may let others go */
+/*
+ * A completion came back: its worker is free (or leaves), its run-gate
+ * budget returns, and waiting work is handed over before the caller
+ * replies, so a client that sends a new request as soon as it reads the
+ * reply finds the queue slot already free.
+ */
+static void
+work_returned(struct pool *p, struct pool_work *work)
+{
+	struct pool_worker *w = work->worker;
+	struct lane *ln = &p->lanes[w->lane];
+	struct sched_item *it = &work->item;
+
+	ln->busy--;
+	if (it->gate != SCHED_GATE_NONE && it->cost > 0)
+		sched_release(&p->sched, it->gate, it->cost);
+	if (!atomic_load(&w->exit)) {
+		TAILQ_INSERT_HEAD(&ln->idle, w, idle_link);
+		w->idle = true;
 	}
-	pthread_mutex_unlock(&p->mu);
-	return removed;
+	hand_over_all(p);
 }
 
 void
 pool_collect(struct pool *p, void (*cb)(struct pool_msg *, void *), void *arg)
 {
-	struct pool_msg *m, *next;
+	struct pool_msg *m, *next, *fifo = NULL;
 	uint64_t n;
 
-	/* Read first: a post after the swap below writes again. */
+	/* Read first: a push after the exchange below writes again. */
 	if (read(p->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("pool: eventfd read");
 
-	pthread_mutex_lock(&p->cmu);
-	m = p->head;
-	p->head = NULL;
-	p->tail = &p->head;
-	pthread_mutex_unlock(&p->cmu);
-
+	/* Newest first on the stack: reversed, posting order. */
+	m = atomic_exchange_explicit(&p->head, NULL, memory_order_acquire);
 	for (; m != NULL; m = next) {
+		next = m->next;
+		m->next = fifo;
+		fifo = m;
+	}
+	for (m = fifo; m != NULL; m = next) {
 		bool progress = m->bytes != NULL;
 
 		next = m->next;
 		if (m->work == NULL) {
 			reap(p,
-			    (struct worker *)((char *)m -
-				offsetof(struct worker, gone)));
+			    (struct pool_worker *)((char *)m -
+				offsetof(struct pool_worker, gone)));
 			continue;
 		}
+		if (!progress)
+			work_returned(p, m->work);
 		cb(m, arg);
 		if (progress)
 			free(m);
@@ -570,26 +532,19 @@ pool_post_message(
 void
 pool_kick(struct pool *p)
 {
-	struct worker *w;
+	struct pool_worker *w;
 
-	if (!p->kick_pending)
-		return;
-	pthread_mutex_lock(&p->mu);
 	while ((w = TAILQ_FIRST(&p->to_kick)) != NULL) {
 		TAILQ_REMOVE(&p->to_kick, w, idle_link);
 		w->kick = false;
-		pthread_cond_signal(&w->cond);
+		sem_post(&w->wake);
 	}
-	p->kick_pending = false;
-	pthread_mutex_unlock(&p->mu);
 }
 
 void
 pool_stop_admission(struct pool *p)
 {
-	pthread_mutex_lock(&p->mu);
 	p->closed = true;
-	pthread_mutex_unlock(&p->mu);
 }
 
 int
@@ -598,45 +553,41 @@ pool_resize(struct pool *p, int lane, unsigned workers)
 	struct lane *ln = &p->lanes[lane];
 	int rc = 0;
 
-	pthread_mutex_lock(&p->mu);
 	if (ln->live < workers) {
 		rc = spawn(p, lane, workers - ln->live);
+		hand_over(p, lane, false);
 	} else {
 		/* Idle workers leave first; busy ones after their job. */
 		for (size_t i = 0; i < p->nworkers && ln->live > workers; i++) {
-			struct worker *w = p->workers[i];
+			struct pool_worker *w = p->workers[i];
 
-			if (w->lane == lane && !w->exit && w->idle)
+			if (w->lane == lane && !atomic_load(&w->exit) &&
+			    w->idle)
 				retire(p, w);
 		}
 		for (size_t i = 0; i < p->nworkers && ln->live > workers; i++) {
-			struct worker *w = p->workers[i];
+			struct pool_worker *w = p->workers[i];
 
-			if (w->lane == lane && !w->exit)
+			if (w->lane == lane && !atomic_load(&w->exit))
 				retire(p, w);
 		}
 	}
 	if (rc == 0)
 		ln->size = workers;
-	pthread_mutex_unlock(&p->mu);
 	return rc;
 }
 
 void
 pool_set_queue_max(struct pool *p, unsigned queue_max)
 {
-	pthread_mutex_lock(&p->mu);
 	p->queue_max = queue_max;
-	pthread_mutex_unlock(&p->mu);
 }
 
 void
 pool_set_gate_budget(struct pool *p, int gate, unsigned long budget)
 {
-	pthread_mutex_lock(&p->mu);
 	sched_set_budget(&p->sched, gate, budget);
-	wake_all_lanes(p);
-	pthread_mutex_unlock(&p->mu);
+	hand_over_all(p);
 }
 
 void
@@ -645,28 +596,23 @@ pool_release_output(struct pool *p, struct sched_owner *o,
 {
 	if (owner_bytes == 0 && gate_bytes == 0)
 		return;
-	pthread_mutex_lock(&p->mu);
 	sched_release_output(&p->sched, o, owner_bytes, gate_bytes);
-	wake_all_lanes(p);
-	pthread_mutex_unlock(&p->mu);
+	hand_over_all(p);
 }
 
 void
 pool_owner_output(struct pool *p, struct sched_owner *o, unsigned long cap,
     unsigned long unsent)
 {
-	pthread_mutex_lock(&p->mu);
 	sched_owner_output(&p->sched, o, cap, unsent);
-	wake_all_lanes(p);
-	pthread_mutex_unlock(&p->mu);
+	hand_over_all(p);
 }
 
 void
 pool_get_stats(struct pool *p, struct pool_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&p->mu);
-	st->depth = pool_depth_locked(p);
+	st->depth = pool_depth(p);
 	st->queue_max = p->queue_max;
 	for (int l = 1; l < SCHED_LANES; l++) {
 		st->size[l] = p->lanes[l].size;
@@ -677,7 +623,6 @@ pool_get_stats(struct pool *p, struct pool_stats *st)
 		st->gate_used[g] = p->sched.gate_used[g];
 		st->gate_budget[g] = p->sched.gate_budget[g];
 	}
-	pthread_mutex_unlock(&p->mu);
 }
 
 struct pool *

@@ -9,8 +9,10 @@
  * through pool_collect().
  *
  * Threads: pool_new/pool_free on the main thread; pool_submit,
- * pool_cancel, pool_collect and the stats getters on the event thread;
- * pool_post_message on a worker, inside run().
+ * pool_cancel, pool_collect, pool_kick, the setters and the stats getters
+ * on the event thread (the same thread: they share no lock with the
+ * workers, so none of them ever waits for one); pool_post_message on a
+ * worker, inside run().
  */
 #ifndef SBK_POOL_H
 #define SBK_POOL_H
@@ -29,7 +31,7 @@
 enum pool_state {
 	POOL_WORK_NEW = 0,
 	POOL_WORK_QUEUED,  /* waiting in the scheduler */
-	POOL_WORK_RUNNING, /* a worker has it */
+	POOL_WORK_RUNNING, /* handed to a worker */
 	POOL_WORK_DONE,	   /* on the completion queue, or collected */
 };
 
@@ -41,14 +43,17 @@ struct pool_msg {
 	size_t len;
 };
 
+struct pool_worker;
+
 struct pool_work {
 	struct sched_item item;		 /* owner, lane, gate, cost, out_cost */
 	void (*run)(struct pool_work *); /* worker */
 	/* Event thread, called by the pool's user when it collects the
 	 * completion; the pool itself never calls it. */
 	void (*complete)(struct pool_work *);
-	_Atomic int state;    /* enum pool_state */
-	struct pool_msg done; /* preallocated completion */
+	_Atomic int state;	    /* enum pool_state */
+	struct pool_msg done;	    /* preallocated completion */
+	struct pool_worker *worker; /* pool.c: who was handed it */
 };
 
 struct pool_params {

@@ -1,7 +1,7 @@
 /*
  * scheduler.c - round-robin over owners, FIFO inside an owner, with
  * resource gates charged when a job becomes runnable.  See scheduler.h.
- * Called with the pool mutex held; never allocates.
+ * Called from the event thread only (pool.c); never allocates.
  */
 #include <stddef.h>
 

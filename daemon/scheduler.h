@@ -1,7 +1,7 @@
 /*
  * scheduler.h - the pure scheduler behind the pools: which waiting job runs
- * next.  No threads, no locks, no allocation: the caller (pool.c) holds
- * its mutex around every call.
+ * next.  No threads, no locks, no allocation: the caller (pool.c) calls
+ * it from the event thread only.
  *
  * Waiting jobs are kept per owner (one owner per client connection) in
  * FIFO order, and the owners with runnable jobs of a lane sit in a ring
