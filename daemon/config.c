@@ -47,6 +47,7 @@ enum config_type {
 	CFG_UIDS,     /* uid_t * plus a count */
 	CFG_GIDS,     /* gid_t * plus a count */
 	CFG_LOGLEVEL, /* int, syslog priority */
+	CFG_WORDS,    /* char **, space- or comma-separated names; NULL: none */
 };
 
 struct config_key {
@@ -162,6 +163,17 @@ static const struct config_key config_keys[] = {
 	    0, 0, "", "peer uids allowed the admin.* methods, besides 0" },
 	{ "access", "admin_gids", CFG_GIDS, OFF(admin_gids), OFF(n_admin_gids),
 	    0, 0, "", "peer gids allowed the admin.* methods" },
+
+	/*
+	 * Which kinds may be isolated is isolate.c's check (iso_config_check).
+	 * The default becomes "zstd.decompress" with zstd's isolated path.
+	 */
+	{ "isolation", "kinds", CFG_WORDS, OFF(isolation_kinds), 0, 0, 0, "",
+	    "job kinds run in sandboxed helper processes" },
+	{ "isolation", "helpers", CFG_UINT, OFF(isolation_helpers), 0, 0, 1024,
+	    "0", "helper processes; 0 = as many as cpu_workers" },
+	{ "isolation", "max_jobs", CFG_UINT, OFF(isolation_max_jobs), 0, 1,
+	    100000000, "1000", "jobs a helper serves before it is replaced" },
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -173,6 +185,7 @@ static const char *const config_sections[] = {
 	"zstd",
 	"files",
 	"access",
+	"isolation",
 };
 
 struct config_ctx {
@@ -252,6 +265,63 @@ config_free_strv(char **v)
 	for (char **p = v; *p != NULL; p++)
 		free(*p);
 	free(v);
+}
+
+/* Longest name in a CFG_WORDS list (a job kind's method). */
+#define CONFIG_WORD_MAX 64
+
+/*
+ * Names separated by spaces, tabs or commas, each of letters, digits, '.',
+ * '_' and '-', at most once.  An empty value is no names (NULL).
+ */
+static bool
+config_parse_words(const char *v, char ***out, char *why, size_t whylen)
+{
+	static const char sep[] = " \t,";
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+	char **list;
+	size_t n = 0, len;
+
+	for (const char *p = v + strspn(v, sep); *p != '\0';
+	    p += len, p += strspn(p, sep)) {
+		len = strcspn(p, sep);
+		n++;
+	}
+	*out = NULL;
+	if (n == 0)
+		return true;
+	if ((list = calloc(n + 1, sizeof(*list))) == NULL) {
+		snprintf(why, whylen, "%s", strerror(ENOMEM));
+		return false;
+	}
+	n = 0;
+	for (const char *p = v + strspn(v, sep); *p != '\0';
+	    p += len, p += strspn(p, sep)) {
+		len = strcspn(p, sep);
+		if (strspn(p, ok) < len || len > CONFIG_WORD_MAX) {
+			snprintf(why, whylen, "\"%.*s\" is not a name",
+			    (int)(len > CONFIG_WORD_MAX ? CONFIG_WORD_MAX : len),
+			    p);
+			goto fail;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (strlen(list[i]) == len &&
+			    memcmp(list[i], p, len) == 0) {
+				snprintf(why, whylen, "\"%s\" is listed twice",
+				    list[i]);
+				goto fail;
+			}
+		if ((list[n++] = strndup(p, len)) == NULL) {
+			snprintf(why, whylen, "%s", strerror(ENOMEM));
+			goto fail;
+		}
+	}
+	*out = list;
+	return true;
+fail:
+	config_free_strv(list);
+	return false;
 }
 
 /* Close and free a root fd list (parallel to names). */
@@ -627,6 +697,12 @@ config_set(struct sbk_config *cfg, const struct config_key *k, const char *v,
 		}
 		*(int *)field = level;
 		return true;
+	case CFG_WORDS:
+		if (!config_parse_words(v, &list, why, whylen))
+			return false;
+		config_free_strv(*(char ***)field);
+		*(char ***)field = list;
+		return true;
 	}
 	snprintf(why, whylen, "internal error: bad key type");
 	return false;
@@ -758,6 +834,8 @@ config_finish(struct sbk_config *cfg)
 		n = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->cpu_workers = n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
 	}
+	if (cfg->isolation_helpers == 0)
+		cfg->isolation_helpers = cfg->cpu_workers;
 }
 
 void
@@ -773,6 +851,7 @@ config_free(struct sbk_config *cfg)
 	free(cfg->allow_gids);
 	free(cfg->admin_uids);
 	free(cfg->admin_gids);
+	config_free_strv(cfg->isolation_kinds);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

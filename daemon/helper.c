@@ -59,8 +59,27 @@ op_test_forbidden(struct helper_call *call, struct rpc_error *err)
 static int
 op_test_hang(struct helper_call *call, struct rpc_error *err)
 {
-	for (;;)
-		pause();
+	/* pause() returns only after a caught signal: there is none. */
+	while (pause() < 0)
+		;
+	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "pause returned");
+	return -1;
+}
+
+/* Which process served the request: the tests of reuse and replacement. */
+static int
+op_test_pid(struct helper_call *call, struct rpc_error *err)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "{\"pid\":%ld}", (long)getpid());
+
+	if ((call->out = malloc((size_t)n)) == NULL) {
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		return -1;
+	}
+	memcpy(call->out, buf, (size_t)n);
+	call->out_len = (uint64_t)n;
+	return 0;
 }
 
 static const struct helper_op helper_ops[] = {
@@ -69,6 +88,7 @@ static const struct helper_op helper_ops[] = {
 	{ ISO_OP_TEST_CRASH, op_test_crash },
 	{ ISO_OP_TEST_FORBIDDEN, op_test_forbidden },
 	{ ISO_OP_TEST_HANG, op_test_hang },
+	{ ISO_OP_TEST_PID, op_test_pid },
 };
 
 static const struct helper_op *

@@ -63,6 +63,10 @@ enum job_gate {
 #define JOB_KIND_TEST 0x1 /* exists only with enable_test_methods */
 /* Takes no params: [] stands for none (contract 1.3). */
 #define JOB_KIND_NO_PARAMS 0x2
+/* May run in an isolated helper when [isolation] kinds names it (isolate.h). */
+#define JOB_KIND_ISOLABLE 0x4
+/* Always runs in an isolated helper (test kinds). */
+#define JOB_KIND_ISOLATED 0x8
 
 /* Why a job was told to stop. */
 enum job_stop {

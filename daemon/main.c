@@ -16,6 +16,7 @@
 #include "cmdline.h"
 #include "config.h"
 #include "helper.h"
+#include "isolate.h"
 #include "log.h"
 #include "server.h"
 
@@ -107,6 +108,10 @@ main(int argc, char **argv)
 		return rc;
 
 	cfg = config_read(cl.config_path, cl.socket_path, err, sizeof(err));
+	if (cfg != NULL && iso_config_check(cfg, err, sizeof(err)) < 0) {
+		config_release(cfg);
+		cfg = NULL;
+	}
 	if (cfg == NULL) {
 		log_err("%s", err);
 		return 2;
@@ -128,6 +133,11 @@ main(int argc, char **argv)
 
 	sopts.config_path = cl.config_path;
 	sopts.socket = cl.socket_path;
+	/* Before any thread: helpers are sbkd re-executed (isolate.h). */
+	if (iso_start(cfg) < 0) {
+		config_release(cfg);
+		return 1;
+	}
 	rc = server_init(&server, cfg, &sopts) < 0 ? 1 : 0;
 	if (rc == 0)
 		server_run(&server);
@@ -139,8 +149,10 @@ main(int argc, char **argv)
 		 * process ends, so skip the exit handlers (and leak checks).
 		 */
 		log_info("sbkd stopped, leaving running workers behind");
+		iso_kill_all();
 		_exit(rc);
 	}
+	iso_stop();
 	if (rc == 0)
 		log_info("sbkd stopped");
 	return rc;

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "isolate.h"
 #include "job.h"
 #include "log.h"
 #include "loop.h"
@@ -106,6 +107,10 @@ reload_apply(struct server *s, char *err, size_t errlen)
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)(clock_now_ns() / 1000));
 	cfg = config_read(s->opts.config_path, s->opts.socket, err, errlen);
+	if (cfg != NULL && iso_config_check(cfg, err, errlen) < 0) {
+		config_release(cfg);
+		cfg = NULL;
+	}
 	if (cfg == NULL) {
 		reload_failed(s, err);
 		return -1;
@@ -131,6 +136,7 @@ reload_apply(struct server *s, char *err, size_t errlen)
 	    s->pool, POOL_GATE_OUTPUT, cfg->output_budget_bytes);
 	log_set_level(cfg->log_level);
 	log_set_ratelimit(cfg->log_rate_interval_s, cfg->log_rate_burst);
+	iso_reload(cfg);
 
 	s->cfg = cfg;
 	config_release(old); /* freed now unless a job still holds it */

@@ -7,6 +7,7 @@
 
 #include "job.h"
 #include "heap.h"
+#include "isolate.h"
 #include "log.h"
 #include "stats.h"
 
@@ -160,6 +161,9 @@ stats_json(
 			(json_int_t)ps->gate_used[POOL_GATE_OUTPUT],
 			"budget_bytes",
 			(json_int_t)ps->gate_budget[POOL_GATE_OUTPUT]));
+	/* Helper processes of isolated jobs (issue 15). */
+	if (j != NULL)
+		json_object_set_new(j, "isolation", iso_stats_json());
 	/* Wall-clock start: a restart shows as a new value (issue 18). */
 	if (j != NULL)
 		json_object_set_new(

@@ -3,12 +3,19 @@
  * sleep (I/O pool: waits) and spin (CPU pool: a busy loop on the wall
  * clock).  Both are cooperative, checking for a stop every millisecond,
  * and answer the whole milliseconds actually slept or spun.
+ *
+ * And the isolation tests' methods, always run in an isolated helper
+ * (isolate.h): test.crash (the helper dies of SIGSEGV), test.forbidden_call
+ * (the helper opens /etc/passwd: the sandbox kills it), test.hang (the
+ * helper sleeps until sbkd kills it: cancel, deadline) and test.helper_pid
+ * (which helper ran the job: reuse and replacement).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "clock.h"
+#include "isolate.h"
 #include "job.h"
 
 #define TEST_MS_MAX 600000  /* contract: ms 0..600000 */
@@ -103,4 +110,88 @@ const struct job_kind job_spin = {
 	.flags = JOB_KIND_TEST,
 	.parse = ms_parse,
 	.run = spin_run,
+};
+
+static int
+iso_test_parse(struct job *job, const json_t *params,
+    const struct sbk_config *cfg, struct rpc_error *err)
+{
+	return job_params_check(params, NULL, err);
+}
+
+/* The op's JSON text answer as the result. */
+static json_t *
+iso_test_run(struct job *job, enum iso_op op, struct rpc_error *err)
+{
+	struct iso_request req = { .op = op, .out_max = 4096 };
+	struct iso_result res;
+	json_t *result;
+
+	if (iso_call(job, &req, NULL, 0, NULL, &res, err) < 0)
+		return NULL;
+	result =
+	    json_loadb((const char *)res.out, (size_t)res.out_len, 0, NULL);
+	free(res.out);
+	if (result == NULL)
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
+		    "isolated helper answered no JSON object");
+	return result;
+}
+
+static json_t *
+crash_run(struct job *job, struct rpc_error *err)
+{
+	return iso_test_run(job, ISO_OP_TEST_CRASH, err);
+}
+
+static json_t *
+forbidden_run(struct job *job, struct rpc_error *err)
+{
+	return iso_test_run(job, ISO_OP_TEST_FORBIDDEN, err);
+}
+
+static json_t *
+hang_run(struct job *job, struct rpc_error *err)
+{
+	return iso_test_run(job, ISO_OP_TEST_HANG, err);
+}
+
+static json_t *
+helper_pid_run(struct job *job, struct rpc_error *err)
+{
+	return iso_test_run(job, ISO_OP_TEST_PID, err);
+}
+
+#define ISO_TEST_FLAGS (JOB_KIND_TEST | JOB_KIND_NO_PARAMS | JOB_KIND_ISOLATED)
+
+const struct job_kind job_test_crash = {
+	.method = "test.crash",
+	.lane = LANE_CPU,
+	.flags = ISO_TEST_FLAGS,
+	.parse = iso_test_parse,
+	.run = crash_run,
+};
+
+const struct job_kind job_test_forbidden_call = {
+	.method = "test.forbidden_call",
+	.lane = LANE_CPU,
+	.flags = ISO_TEST_FLAGS,
+	.parse = iso_test_parse,
+	.run = forbidden_run,
+};
+
+const struct job_kind job_test_hang = {
+	.method = "test.hang",
+	.lane = LANE_CPU,
+	.flags = ISO_TEST_FLAGS,
+	.parse = iso_test_parse,
+	.run = hang_run,
+};
+
+const struct job_kind job_test_helper_pid = {
+	.method = "test.helper_pid",
+	.lane = LANE_CPU,
+	.flags = ISO_TEST_FLAGS,
+	.parse = iso_test_parse,
+	.run = helper_pid_run,
 };

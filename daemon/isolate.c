@@ -1,0 +1,763 @@
+/*
+ * isolate.c - the helper set and a worker's call into a helper; see
+ * isolate.h.
+ *
+ * A helper is idle (on the idle list, its channel quiet) or busy (owned by
+ * the one worker running a job in it).  `alive` counts both, plus the
+ * helpers a worker is starting: it is bounded by [isolation] helpers, so a
+ * worker that finds no idle helper and no room waits (10 ms slices, with
+ * job_should_stop() between them).  Whoever ends a helper's life reaps it
+ * at once (SIGKILL, then waitpid), so no zombie outlives the call, and
+ * starts its replacement: a helper that crashed, was killed at a stop,
+ * served max_jobs jobs, or belongs to a configuration replaced by a
+ * reload.  posix_spawn only: the child runs nothing of sbkd's before exec.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "helper.h"
+#include "isolate.h"
+#include "job.h"
+#include "log.h"
+
+/* poll slice: a stop is noticed within this (job.h: every 10 ms). */
+#define ISO_SLICE_MS 10
+/* After EOF, how long a dying helper gets to become a zombie. */
+#define ISO_EXIT_WAIT_MS 1000
+
+struct helper {
+	struct helper *next;
+	pid_t pid;
+	int fd; /* sbkd's end of the channel, non-blocking */
+	unsigned gen;
+	unsigned jobs; /* served so far */
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* a helper went idle, or room to start one */
+	struct helper *idle;
+	struct helper *busy;
+	unsigned alive; /* idle + busy + being started */
+	bool started;
+	char exe[PATH_MAX];
+
+	/* Written by the main and event threads, read by workers. */
+	_Atomic unsigned gen;
+	_Atomic unsigned want; /* [isolation] helpers */
+	_Atomic unsigned max_jobs;
+
+	/* Stats: read by the event thread. */
+	_Atomic unsigned n_alive, n_busy;
+	_Atomic unsigned long long jobs, crashes, respawns, killed, retired,
+	    spawn_failures;
+} iso = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+};
+
+/* ------------------------------------------------------------------ */
+/* Configuration */
+
+static bool
+kind_isolable(const char *method)
+{
+	const struct job_kind *k = job_kind_find(method, strlen(method));
+
+	return k != NULL &&
+	    (k->flags & (JOB_KIND_ISOLABLE | JOB_KIND_ISOLATED));
+}
+
+int
+iso_config_check(const struct sbk_config *cfg, char *why, size_t whylen)
+{
+	char **k = cfg->isolation_kinds;
+
+	for (; k != NULL && *k != NULL; k++) {
+		const struct job_kind *kind = job_kind_find(*k, strlen(*k));
+		size_t off;
+
+		if (kind_isolable(*k))
+			continue;
+		off = (size_t)snprintf(why, whylen,
+		    "[isolation] kinds: \"%s\" %s; kinds that can be:", *k,
+		    kind == NULL ? "is not a job kind" : "cannot be isolated");
+		for (size_t i = 0; job_table[i] != NULL && off < whylen; i++)
+			if ((job_table[i]->flags & JOB_KIND_ISOLABLE) != 0)
+				off += (size_t)snprintf(why + off, whylen - off,
+				    " %s", job_table[i]->method);
+		if (off < whylen && why[off - 1] == ':')
+			snprintf(why + off, whylen - off, " none");
+		return -1;
+	}
+	return 0;
+}
+
+bool
+iso_job_isolated(const struct job *job)
+{
+	char **k = job->config->isolation_kinds;
+
+	if ((job->kind->flags & JOB_KIND_ISOLATED) != 0)
+		return true;
+	for (; k != NULL && *k != NULL; k++)
+		if (strcmp(*k, job->kind->method) == 0)
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Helper processes */
+
+static void
+reap(pid_t pid, int *status)
+{
+	int st = 0;
+
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (status != NULL)
+		*status = st;
+}
+
+/* End a helper's process and channel; its struct is freed. */
+static void
+helper_end(struct helper *h, int *status)
+{
+	kill(h->pid, SIGKILL);
+	reap(h->pid, status);
+	close(h->fd);
+	free(h);
+}
+
+/*
+ * Start one helper: "sbkd-helper --isolated-helper", empty environment,
+ * stdin and stdout /dev/null, stderr sbkd's (a sanitizer report or an
+ * abort message reaches the log), the channel on fd 3 and nothing else,
+ * default signal dispositions and mask, its own process group (a ^C meant
+ * for a foreground sbkd is sbkd's to handle).  NULL with errno set.
+ */
+static struct helper *
+helper_spawn(unsigned gen)
+{
+	static char arg0[] = HELPER_ARGV0, arg1[] = HELPER_ARG;
+	char *argv[] = { arg0, arg1, NULL };
+	char *envp[] = { NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	struct helper *h;
+	int sv[2], rc;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		free(h);
+		return NULL;
+	}
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addopen(
+		    &fa, 1, "/dev/null", O_WRONLY, 0);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_adddup2(
+		    &fa, sv[1], HELPER_CHAN_FD);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addclosefrom_np(
+		    &fa, HELPER_CHAN_FD + 1);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigmask(&at, &none);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigdefault(&at, &all);
+	if (rc == 0)
+		rc = posix_spawnattr_setpgroup(&at, 0);
+	if (rc == 0)
+		rc = posix_spawnattr_setflags(&at,
+		    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+			POSIX_SPAWN_SETPGROUP);
+	if (rc == 0)
+		rc = posix_spawn(&h->pid, iso.exe, &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(sv[1]);
+	if (rc == 0 && fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		rc = errno;
+		kill(h->pid, SIGKILL);
+		reap(h->pid, NULL);
+	}
+	if (rc != 0) {
+		close(sv[0]);
+		free(h);
+		errno = rc;
+		return NULL;
+	}
+	h->fd = sv[0];
+	h->gen = gen;
+	return h;
+}
+
+/* Under the mutex. */
+static void
+busy_remove(struct helper *h)
+{
+	for (struct helper **p = &iso.busy; *p != NULL; p = &(*p)->next)
+		if (*p == h) {
+			*p = h->next;
+			break;
+		}
+	h->next = NULL;
+}
+
+/* Under the mutex: the counters the event thread reads. */
+static void
+publish(void)
+{
+	unsigned busy = 0;
+
+	for (struct helper *h = iso.busy; h != NULL; h = h->next)
+		busy++;
+	atomic_store(&iso.n_alive, iso.alive);
+	atomic_store(&iso.n_busy, busy);
+}
+
+/*
+ * A helper left the set (already ended).  Start replacements while fewer
+ * than [isolation] helpers are alive: outside the mutex, since
+ * posix_spawn waits for the child's exec.
+ */
+static void
+helper_gone(void)
+{
+	pthread_mutex_lock(&iso.mu);
+	iso.alive--;
+	while (iso.started && iso.alive < atomic_load(&iso.want)) {
+		unsigned gen = atomic_load(&iso.gen);
+		struct helper *h;
+
+		iso.alive++;
+		pthread_mutex_unlock(&iso.mu);
+		h = helper_spawn(gen);
+		pthread_mutex_lock(&iso.mu);
+		if (h == NULL) {
+			log_warn("isolation: cannot start a helper");
+			atomic_fetch_add(&iso.spawn_failures, 1);
+			iso.alive--;
+			break;
+		}
+		atomic_fetch_add(&iso.respawns, 1);
+		h->next = iso.idle;
+		iso.idle = h;
+	}
+	publish();
+	pthread_cond_broadcast(&iso.cv);
+	pthread_mutex_unlock(&iso.mu);
+}
+
+/* An idle helper with something to say (EOF, above all) has died. */
+static bool
+idle_dead(const struct helper *h)
+{
+	struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) != 0;
+}
+
+/*
+ * A helper of the current generation for this job's worker: an idle one,
+ * or a new one while there is room, or wait for either.  NULL with err set
+ * when none could be started, or when the job was told to stop.
+ */
+static struct helper *
+helper_take(struct job *job, struct rpc_error *err)
+{
+	struct helper *h;
+
+	pthread_mutex_lock(&iso.mu);
+	for (;;) {
+		while ((h = iso.idle) != NULL) {
+			bool dead;
+
+			iso.idle = h->next;
+			dead = idle_dead(h);
+			if (!dead && h->gen == atomic_load(&iso.gen) &&
+			    h->jobs < atomic_load(&iso.max_jobs))
+				goto take;
+			/* Retire it (old configuration, or died idle). */
+			pthread_mutex_unlock(&iso.mu);
+			atomic_fetch_add(dead ? &iso.crashes : &iso.retired, 1);
+			helper_end(h, NULL);
+			helper_gone();
+			pthread_mutex_lock(&iso.mu);
+		}
+		if (iso.alive < atomic_load(&iso.want)) {
+			unsigned gen = atomic_load(&iso.gen);
+
+			iso.alive++;
+			publish();
+			pthread_mutex_unlock(&iso.mu);
+			h = helper_spawn(gen);
+			pthread_mutex_lock(&iso.mu);
+			if (h != NULL)
+				goto take;
+			rpc_error_errno(
+			    err, errno, "cannot start an isolated helper");
+			log_warn("isolation: cannot start a helper");
+			atomic_fetch_add(&iso.spawn_failures, 1);
+			iso.alive--;
+			publish();
+			pthread_cond_broadcast(&iso.cv);
+			pthread_mutex_unlock(&iso.mu);
+			return NULL;
+		}
+		if (job_should_stop(job)) {
+			pthread_mutex_unlock(&iso.mu);
+			rpc_error_set(err, RPC_CANCELLED, NULL, "stopped");
+			return NULL;
+		}
+		{
+			struct timespec ts;
+
+			/* The condition variable's clock: the default one. */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += ISO_SLICE_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&iso.cv, &iso.mu, &ts);
+		}
+	}
+take:
+	h->next = iso.busy;
+	iso.busy = h;
+	publish();
+	pthread_mutex_unlock(&iso.mu);
+	return h;
+}
+
+/* The job is over and the helper healthy: idle again, or retired. */
+static void
+helper_put(struct helper *h)
+{
+	bool retire;
+
+	pthread_mutex_lock(&iso.mu);
+	busy_remove(h);
+	h->jobs++;
+	retire = h->gen != atomic_load(&iso.gen) ||
+	    h->jobs >= atomic_load(&iso.max_jobs) ||
+	    iso.alive > atomic_load(&iso.want);
+	if (!retire) {
+		h->next = iso.idle;
+		iso.idle = h;
+		publish();
+		pthread_cond_signal(&iso.cv);
+	}
+	pthread_mutex_unlock(&iso.mu);
+	if (retire) {
+		atomic_fetch_add(&iso.retired, 1);
+		helper_end(h, NULL);
+		helper_gone();
+	}
+}
+
+/* The helper is ended (status filled in); replace it. */
+static void
+helper_drop(struct helper *h, int *status)
+{
+	pthread_mutex_lock(&iso.mu);
+	busy_remove(h);
+	pthread_mutex_unlock(&iso.mu);
+	helper_end(h, status);
+	helper_gone();
+}
+
+/*
+ * The helper closed its channel: it is exiting.  Wait (bounded) for it to
+ * become a zombie so its own status is reaped, not our SIGKILL; then end
+ * it.
+ */
+static void
+helper_drop_dead(struct helper *h, int *status)
+{
+	for (int i = 0; i < ISO_EXIT_WAIT_MS; i++) {
+		int st;
+		pid_t r = waitpid(h->pid, &st, WNOHANG);
+
+		if (r == h->pid || (r < 0 && errno != EINTR)) {
+			if (r == h->pid)
+				*status = st;
+			pthread_mutex_lock(&iso.mu);
+			busy_remove(h);
+			pthread_mutex_unlock(&iso.mu);
+			close(h->fd);
+			free(h);
+			helper_gone();
+			return;
+		}
+		usleep(1000);
+	}
+	helper_drop(h, status);
+}
+
+/* ------------------------------------------------------------------ */
+/* The channel, from a worker */
+
+enum chan_rc {
+	CHAN_OK = 0,
+	CHAN_DEAD = -1,	   /* EOF, reset: the helper is dying */
+	CHAN_STOPPED = -2, /* job_should_stop() */
+	CHAN_BROKEN = -3,  /* the helper broke the protocol */
+};
+
+/* Wait for events on the channel in slices, checking for a stop. */
+static enum chan_rc
+chan_wait(struct helper *h, struct job *job, short events)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = h->fd, .events = events };
+		int n;
+
+		if (job_should_stop(job))
+			return CHAN_STOPPED;
+		n = poll(&pfd, 1, ISO_SLICE_MS);
+		if (n > 0)
+			return CHAN_OK; /* errors show at the read or write */
+		if (n < 0 && errno != EINTR)
+			return CHAN_DEAD;
+	}
+}
+
+static enum chan_rc
+chan_send(struct helper *h, struct job *job, const void *buf, size_t len,
+    const int fds[2])
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	const char *p = buf;
+	enum chan_rc rc;
+
+	while (len > 0) {
+		struct iovec iov = { (void *)p, len };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n;
+
+		if (fds != NULL) {
+			struct cmsghdr *cm;
+
+			memset(&ctl, 0, sizeof(ctl));
+			msg.msg_control = ctl.buf;
+			msg.msg_controllen = sizeof(ctl.buf);
+			cm = CMSG_FIRSTHDR(&msg);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
+			memcpy(CMSG_DATA(cm), fds, 2 * sizeof(int));
+		}
+		n = sendmsg(h->fd, &msg, MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			fds = NULL; /* attached to the first byte sent */
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if ((rc = chan_wait(h, job, POLLOUT)) != CHAN_OK)
+				return rc;
+			continue;
+		}
+		return CHAN_DEAD;
+	}
+	return CHAN_OK;
+}
+
+static enum chan_rc
+chan_recv(struct helper *h, struct job *job, void *buf, size_t len)
+{
+	char *p = buf;
+	enum chan_rc rc;
+
+	while (len > 0) {
+		ssize_t n = read(h->fd, p, len);
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if ((rc = chan_wait(h, job, POLLIN)) != CHAN_OK)
+				return rc;
+			continue;
+		}
+		return CHAN_DEAD; /* EOF or ECONNRESET */
+	}
+	return CHAN_OK;
+}
+
+/* The DONE reply's error, as the helper sent it. */
+static enum chan_rc
+recv_error(struct helper *h, struct job *job, struct iso_reply *r,
+    struct rpc_error *err)
+{
+	char data[ISO_DATA_MAX];
+	json_t *j = NULL;
+	enum chan_rc rc;
+
+	if (r->code > 0 || r->data_len > ISO_DATA_MAX)
+		return CHAN_BROKEN;
+	if ((rc = chan_recv(h, job, data, r->data_len)) != CHAN_OK)
+		return rc;
+	if (r->data_len > 0)
+		j = json_loadb(data, r->data_len, 0, NULL);
+	r->message[sizeof(r->message) - 1] = '\0';
+	rpc_error_set(err, r->code, j, "%s", r->message);
+	return CHAN_OK;
+}
+
+/*
+ * Request out, replies in until DONE.  CHAN_OK with either *res filled
+ * (and *failed false) or err set by the op (*failed true).
+ */
+static enum chan_rc
+exchange(struct helper *h, struct job *job, const struct iso_request *req,
+    const void *in, const int fds[2], struct iso_result *res, bool *failed,
+    struct rpc_error *err)
+{
+	bool paths = (req->flags & ISO_F_PATHS) != 0;
+	struct iso_reply r;
+	enum chan_rc rc;
+
+	*failed = false;
+	if ((rc = chan_send(h, job, req, sizeof(*req), paths ? fds : NULL)) !=
+		CHAN_OK ||
+	    (req->in_len > 0 &&
+		(rc = chan_send(h, job, in, req->in_len, NULL)) != CHAN_OK))
+		return rc;
+	for (;;) {
+		if ((rc = chan_recv(h, job, &r, sizeof(r))) != CHAN_OK)
+			return rc;
+		if (r.magic != ISO_MAGIC)
+			return CHAN_BROKEN;
+		if (r.type == ISO_MSG_PROGRESS) {
+			job_progress(job, r.done, r.total);
+			continue;
+		}
+		if (r.type != ISO_MSG_DONE)
+			return CHAN_BROKEN;
+		break;
+	}
+	if (r.code != 0) {
+		if ((rc = recv_error(h, job, &r, err)) == CHAN_OK)
+			*failed = true;
+		return rc;
+	}
+	res->bytes_in = r.done;
+	res->out_len = r.out_len;
+	if (paths || r.out_len == 0)
+		return CHAN_OK;
+	if (r.out_len > req->out_max)
+		return CHAN_BROKEN;
+	if ((res->out = malloc((size_t)r.out_len)) == NULL) {
+		/* Cannot keep the stream in step: the helper goes. */
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		*failed = true;
+		return CHAN_BROKEN;
+	}
+	if ((rc = chan_recv(h, job, res->out, (size_t)r.out_len)) != CHAN_OK) {
+		free(res->out);
+		res->out = NULL;
+	}
+	return rc;
+}
+
+/* -32005 saying how the helper died. */
+static void
+death_error(int status, struct rpc_error *err)
+{
+	char name[32];
+
+	if (WIFSIGNALED(status)) {
+		const char *abbrev = sigabbrev_np(WTERMSIG(status));
+
+		if (abbrev != NULL)
+			snprintf(name, sizeof(name), "SIG%s", abbrev);
+		else
+			snprintf(name, sizeof(name), "%d", WTERMSIG(status));
+		rpc_error_set(err, RPC_IO_ERROR,
+		    json_pack("{s:s}", "signal", name),
+		    "isolated helper killed by %s", name);
+	} else {
+		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+		rpc_error_set(err, RPC_IO_ERROR,
+		    json_pack("{s:i}", "exit", code),
+		    "isolated helper exited with status %d", code);
+	}
+}
+
+int
+iso_call(struct job *job, const struct iso_request *req0, const void *in,
+    size_t in_len, const int fds[2], struct iso_result *res,
+    struct rpc_error *err)
+{
+	struct iso_request req = *req0;
+	struct helper *h;
+	enum chan_rc rc;
+	bool failed;
+	int status = 0;
+	long pid;
+
+	memset(res, 0, sizeof(*res));
+	req.magic = ISO_MAGIC;
+	req.in_len = (req.flags & ISO_F_PATHS) != 0 ? 0 : in_len;
+	if ((h = helper_take(job, err)) == NULL)
+		return -1;
+	atomic_fetch_add(&iso.jobs, 1);
+	pid = (long)h->pid;
+	rc = exchange(h, job, &req, in, fds, res, &failed, err);
+	switch (rc) {
+	case CHAN_OK:
+		helper_put(h);
+		return failed ? -1 : 0;
+	case CHAN_DEAD:
+		helper_drop_dead(h, &status);
+		atomic_fetch_add(&iso.crashes, 1);
+		death_error(status, err);
+		log_warnx("isolation: helper %ld of a %s job died (%s)", pid,
+		    job->kind->method, err->message);
+		return -1;
+	case CHAN_STOPPED:
+		atomic_fetch_add(&iso.killed, 1);
+		helper_drop(h, NULL);
+		rpc_error_set(err, RPC_CANCELLED, NULL, "stopped");
+		return -1;
+	case CHAN_BROKEN:
+		atomic_fetch_add(&iso.crashes, 1);
+		helper_drop(h, NULL);
+		if (!failed)
+			rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
+			    "isolated helper broke the protocol");
+		log_warnx("isolation: helper of a %s job broke the protocol",
+		    job->kind->method);
+		return -1;
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Start, reload, stop, stats */
+
+static void
+set_limits(const struct sbk_config *cfg)
+{
+	atomic_store(&iso.want, cfg->isolation_helpers);
+	atomic_store(&iso.max_jobs, cfg->isolation_max_jobs);
+}
+
+int
+iso_start(const struct sbk_config *cfg)
+{
+	ssize_t n;
+	bool prefork = cfg->isolation_kinds != NULL || cfg->enable_test_methods;
+
+	n = readlink("/proc/self/exe", iso.exe, sizeof(iso.exe) - 1);
+	if (n < 0) {
+		log_warn("isolation: readlink(/proc/self/exe)");
+		return -1;
+	}
+	iso.exe[n] = '\0';
+	set_limits(cfg);
+	atomic_store(&iso.gen, 1);
+	iso.started = true;
+	while (prefork && iso.alive < cfg->isolation_helpers) {
+		struct helper *h = helper_spawn(1);
+
+		if (h == NULL) {
+			log_warn("isolation: cannot start helper %s", iso.exe);
+			iso_stop();
+			return -1;
+		}
+		h->next = iso.idle;
+		iso.idle = h;
+		iso.alive++;
+	}
+	publish();
+	return 0;
+}
+
+void
+iso_reload(const struct sbk_config *cfg)
+{
+	set_limits(cfg);
+	atomic_fetch_add(&iso.gen, 1);
+}
+
+void
+iso_stop(void)
+{
+	struct helper *h;
+
+	pthread_mutex_lock(&iso.mu);
+	iso.started = false;
+	while ((h = iso.idle) != NULL) {
+		iso.idle = h->next;
+		pthread_mutex_unlock(&iso.mu);
+		helper_end(h, NULL);
+		pthread_mutex_lock(&iso.mu);
+		iso.alive--;
+	}
+	/* Busy ones belong to workers; after pool_free there are none. */
+	publish();
+	pthread_mutex_unlock(&iso.mu);
+}
+
+void
+iso_kill_all(void)
+{
+	pthread_mutex_lock(&iso.mu);
+	for (struct helper *h = iso.idle; h != NULL; h = h->next)
+		kill(h->pid, SIGKILL);
+	for (struct helper *h = iso.busy; h != NULL; h = h->next)
+		kill(h->pid, SIGKILL);
+	pthread_mutex_unlock(&iso.mu);
+}
+
+json_t *
+iso_stats_json(void)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "helpers",
+	    (json_int_t)atomic_load(&iso.n_alive), "busy",
+	    (json_int_t)atomic_load(&iso.n_busy), "jobs",
+	    (json_int_t)atomic_load(&iso.jobs), "crashes",
+	    (json_int_t)atomic_load(&iso.crashes), "respawns",
+	    (json_int_t)atomic_load(&iso.respawns), "killed",
+	    (json_int_t)atomic_load(&iso.killed), "retired",
+	    (json_int_t)atomic_load(&iso.retired), "spawn_failures",
+	    (json_int_t)atomic_load(&iso.spawn_failures), "generation",
+	    (json_int_t)atomic_load(&iso.gen));
+}
