@@ -83,7 +83,8 @@ kind_isolable(const char *method)
 }
 
 int
-iso_config_check(const struct sbk_config *cfg, char *why, size_t whylen)
+iso_config_check(
+    const struct sbk_config *cfg, const char *path, char *why, size_t whylen)
 {
 	char **k = cfg->isolation_kinds;
 
@@ -94,7 +95,8 @@ iso_config_check(const struct sbk_config *cfg, char *why, size_t whylen)
 		if (kind_isolable(*k))
 			continue;
 		off = (size_t)snprintf(why, whylen,
-		    "[isolation] kinds: \"%s\" %s; kinds that can be:", *k,
+		    "%s: [isolation] kinds: \"%s\" %s; kinds that can be:",
+		    path != NULL ? path : "built-in defaults", *k,
 		    kind == NULL ? "is not a job kind" : "cannot be isolated");
 		for (size_t i = 0; job_table[i] != NULL && off < whylen; i++)
 			if ((job_table[i]->flags & JOB_KIND_ISOLABLE) != 0)
@@ -302,9 +304,9 @@ helper_take(struct job *job, struct rpc_error *err)
 				goto take;
 			/* Retire it (old configuration, or died idle). */
 			pthread_mutex_unlock(&iso.mu);
-			atomic_fetch_add(dead ? &iso.crashes : &iso.retired, 1);
 			helper_end(h, NULL);
 			helper_gone();
+			atomic_fetch_add(dead ? &iso.crashes : &iso.retired, 1);
 			pthread_mutex_lock(&iso.mu);
 		}
 		if (iso.alive < atomic_load(&iso.want)) {
@@ -373,9 +375,9 @@ helper_put(struct helper *h)
 	}
 	pthread_mutex_unlock(&iso.mu);
 	if (retire) {
-		atomic_fetch_add(&iso.retired, 1);
 		helper_end(h, NULL);
 		helper_gone();
+		atomic_fetch_add(&iso.retired, 1);
 	}
 }
 
@@ -652,13 +654,14 @@ iso_call(struct job *job, const struct iso_request *req0, const void *in,
 		    job->kind->method, err->message);
 		return -1;
 	case CHAN_STOPPED:
-		atomic_fetch_add(&iso.killed, 1);
+		/* Counted once reaped and replaced: what stats then shows. */
 		helper_drop(h, NULL);
+		atomic_fetch_add(&iso.killed, 1);
 		rpc_error_set(err, RPC_CANCELLED, NULL, "stopped");
 		return -1;
 	case CHAN_BROKEN:
-		atomic_fetch_add(&iso.crashes, 1);
 		helper_drop(h, NULL);
+		atomic_fetch_add(&iso.crashes, 1);
 		if (!failed)
 			rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
 			    "isolated helper broke the protocol");

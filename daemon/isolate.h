@@ -31,10 +31,12 @@ struct job_kind;
 struct sbk_config;
 
 /*
- * -t and reload: every name in [isolation] kinds is a job kind that can be
- * isolated (JOB_KIND_ISOLABLE).  0, or -1 with the reason in why.
+ * -t, start and reload: every name in [isolation] kinds is a job kind that
+ * can be isolated (JOB_KIND_ISOLABLE).  0, or -1 with the reason in why,
+ * naming path (the file the config was read from; NULL: the defaults).
  */
-int iso_config_check(const struct sbk_config *, char *why, size_t whylen);
+int iso_config_check(
+    const struct sbk_config *, const char *path, char *why, size_t whylen);
 
 /*
  * Resolve sbkd's own executable and start [isolation] helpers helpers

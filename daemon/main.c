@@ -108,7 +108,8 @@ main(int argc, char **argv)
 		return rc;
 
 	cfg = config_read(cl.config_path, cl.socket_path, err, sizeof(err));
-	if (cfg != NULL && iso_config_check(cfg, err, sizeof(err)) < 0) {
+	if (cfg != NULL &&
+	    iso_config_check(cfg, cl.config_path, err, sizeof(err)) < 0) {
 		config_release(cfg);
 		cfg = NULL;
 	}

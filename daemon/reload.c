@@ -107,7 +107,8 @@ reload_apply(struct server *s, char *err, size_t errlen)
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)(clock_now_ns() / 1000));
 	cfg = config_read(s->opts.config_path, s->opts.socket, err, errlen);
-	if (cfg != NULL && iso_config_check(cfg, err, errlen) < 0) {
+	if (cfg != NULL &&
+	    iso_config_check(cfg, s->opts.config_path, err, errlen) < 0) {
 		config_release(cfg);
 		cfg = NULL;
 	}
