@@ -33,6 +33,7 @@
 #include "isolate.h"
 #include "job.h"
 #include "log.h"
+#include "sandbox.h"
 
 /* poll slice: a stop is noticed within this (job.h: every 10 ms). */
 #define ISO_SLICE_MS 10
@@ -60,6 +61,8 @@ static struct {
 	_Atomic unsigned gen;
 	_Atomic unsigned want; /* [isolation] helpers */
 	_Atomic unsigned max_jobs;
+	/* sandbox_budget() of the configuration: the helper's argv[2]. */
+	_Atomic uint64_t budget;
 
 	/* Stats: read by the event thread. */
 	_Atomic unsigned n_alive, n_busy;
@@ -157,7 +160,8 @@ static struct helper *
 helper_spawn(unsigned gen)
 {
 	static char arg0[] = HELPER_ARGV0, arg1[] = HELPER_ARG;
-	char *argv[] = { arg0, arg1, NULL };
+	char arg2[SANDBOX_BUDGET_MAX_DIGITS + 1];
+	char *argv[] = { arg0, arg1, arg2, NULL };
 	char *envp[] = { NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -165,6 +169,8 @@ helper_spawn(unsigned gen)
 	struct helper *h;
 	int sv[2], rc;
 
+	snprintf(arg2, sizeof(arg2), "%llu",
+	    (unsigned long long)atomic_load(&iso.budget));
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -675,11 +681,16 @@ iso_call(struct job *job, const struct iso_request *req0, const void *in,
 /* ------------------------------------------------------------------ */
 /* Start, reload, stop, stats */
 
+/*
+ * Before the generation moves: a worker that sees the new generation
+ * starts its helper with the new budget.
+ */
 static void
 set_limits(const struct sbk_config *cfg)
 {
 	atomic_store(&iso.want, cfg->isolation_helpers);
 	atomic_store(&iso.max_jobs, cfg->isolation_max_jobs);
+	atomic_store(&iso.budget, sandbox_budget(cfg));
 }
 
 int
