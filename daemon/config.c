@@ -89,7 +89,7 @@ static const struct config_key config_keys[] = {
 	{ "daemon", "shutdown_timeout_s", CFG_UINT, OFF(shutdown_timeout_s), 0,
 	    0, 3600, "30", "seconds running jobs get at shutdown" },
 	{ "daemon", "enable_test_methods", CFG_BOOL, OFF(enable_test_methods),
-	    0, 0, 1, "false", "offer the sleep and spin methods" },
+	    0, 0, 1, "false", "offer the test methods (sleep, spin, test.*)" },
 	{ "daemon", "log_level", CFG_LOGLEVEL, OFF(log_level), 0, 0, 0, "info",
 	    "err, warning, notice, info or debug" },
 	{ "daemon", "log_jobs", CFG_BOOL, OFF(log_jobs), 0, 0, 1, "false",
@@ -284,7 +284,7 @@ config_parse_words(const char *v, char ***out, char *why, size_t whylen)
 	size_t n = 0, len;
 
 	for (const char *p = v + strspn(v, sep); *p != '\0';
-	    p += len, p += strspn(p, sep)) {
+	     p += len, p += strspn(p, sep)) {
 		len = strcspn(p, sep);
 		n++;
 	}
@@ -297,11 +297,12 @@ config_parse_words(const char *v, char ***out, char *why, size_t whylen)
 	}
 	n = 0;
 	for (const char *p = v + strspn(v, sep); *p != '\0';
-	    p += len, p += strspn(p, sep)) {
+	     p += len, p += strspn(p, sep)) {
 		len = strcspn(p, sep);
 		if (strspn(p, ok) < len || len > CONFIG_WORD_MAX) {
 			snprintf(why, whylen, "\"%.*s\" is not a name",
-			    (int)(len > CONFIG_WORD_MAX ? CONFIG_WORD_MAX : len),
+			    (int)(len > CONFIG_WORD_MAX ? CONFIG_WORD_MAX :
+							  len),
 			    p);
 			goto fail;
 		}
