@@ -67,8 +67,7 @@ enum cfg_type {
 };
 
 struct cfg_key {
-	const char *section;
-	const char *name;
+	struct inifile_key key; /* section, name */
 	enum cfg_type type;
 	size_t off;
 	long long min;
@@ -81,34 +80,37 @@ struct cfg_key {
 
 /* conf/sbk-gearman.conf documents these rows one for one. */
 static const struct cfg_key cfg_keys[] = {
-	{ "gearman", "servers", CFG_SERVERS, OFF(servers), 0, 0,
+	{ { "gearman", "servers" }, CFG_SERVERS, OFF(servers), 0, 0,
 	    "127.0.0.1:4730" },
-	{ "gearman", "function_prefix", CFG_PREFIX, OFF(function_prefix), 0, 0,
-	    "sbk." },
-	{ "gearman", "functions", CFG_FUNCTIONS, OFF(functions), 0, 0,
+	{ { "gearman", "function_prefix" }, CFG_PREFIX, OFF(function_prefix), 0,
+	    0, "sbk." },
+	{ { "gearman", "functions" }, CFG_FUNCTIONS, OFF(functions), 0, 0,
 	    "argon2.hash, argon2.verify, zstd.compress, zstd.decompress" },
-	{ "gearman", "allow_paths", CFG_BOOL, OFF(allow_paths), 0, 1, "false" },
-	{ "gearman", "max_workload_bytes", CFG_SIZE, OFF(max_workload_bytes), 2,
-	    GIB, "4194304" },
-	{ "gearman", "identifier", CFG_STRING, OFF(identifier), 0, 0, "" },
+	{ { "gearman", "allow_paths" }, CFG_BOOL, OFF(allow_paths), 0, 1,
+	    "false" },
+	{ { "gearman", "max_workload_bytes" }, CFG_SIZE,
+	    OFF(max_workload_bytes), 2, GIB, "4194304" },
+	{ { "gearman", "identifier" }, CFG_STRING, OFF(identifier), 0, 0, "" },
 
-	{ "sbkd", "socket", CFG_SOCKET, OFF(socket), 0, 0, SBK_DEFAULT_SOCKET },
-	{ "sbkd", "slots", CFG_UINT, OFF(slots), 0, 4096, "0" },
-	{ "sbkd", "retry_min_ms", CFG_UINT, OFF(retry_min_ms), 1, 600000,
+	{ { "sbkd", "socket" }, CFG_SOCKET, OFF(socket), 0, 0,
+	    SBK_DEFAULT_SOCKET },
+	{ { "sbkd", "slots" }, CFG_UINT, OFF(slots), 0, 4096, "0" },
+	{ { "sbkd", "retry_min_ms" }, CFG_UINT, OFF(retry_min_ms), 1, 600000,
 	    "10" },
-	{ "sbkd", "retry_max_ms", CFG_UINT, OFF(retry_max_ms), 1, 600000,
+	{ { "sbkd", "retry_max_ms" }, CFG_UINT, OFF(retry_max_ms), 1, 600000,
 	    "5000" },
 
-	{ "bridge", "reconnect_min_ms", CFG_UINT, OFF(reconnect_min_ms), 1,
+	{ { "bridge", "reconnect_min_ms" }, CFG_UINT, OFF(reconnect_min_ms), 1,
 	    600000, "100" },
-	{ "bridge", "reconnect_max_ms", CFG_UINT, OFF(reconnect_max_ms), 1,
+	{ { "bridge", "reconnect_max_ms" }, CFG_UINT, OFF(reconnect_max_ms), 1,
 	    3600000, "5000" },
-	{ "bridge", "idle_check_ms", CFG_UINT, OFF(idle_check_ms), 10, 600000,
-	    "1000" },
-	{ "bridge", "log_level", CFG_LOGLEVEL, OFF(log_level), 0, 0, "info" },
-	{ "bridge", "log_jobs", CFG_BOOL, OFF(log_jobs), 0, 1, "false" },
-	{ "bridge", "stats_file", CFG_STRING, OFF(stats_file), 0, 0, "" },
-	{ "bridge", "stats_interval_s", CFG_UINT, OFF(stats_interval_s), 0,
+	{ { "bridge", "idle_check_ms" }, CFG_UINT, OFF(idle_check_ms), 10,
+	    600000, "1000" },
+	{ { "bridge", "log_level" }, CFG_LOGLEVEL, OFF(log_level), 0, 0,
+	    "info" },
+	{ { "bridge", "log_jobs" }, CFG_BOOL, OFF(log_jobs), 0, 1, "false" },
+	{ { "bridge", "stats_file" }, CFG_STRING, OFF(stats_file), 0, 0, "" },
+	{ { "bridge", "stats_interval_s" }, CFG_UINT, OFF(stats_interval_s), 0,
 	    86400, "0" },
 };
 
@@ -124,55 +126,6 @@ struct cfg_ctx {
 
 /* ------------------------------------------------------------------ */
 /* Values */
-
-static bool
-cfg_parse_ll(
-    const char *v, bool suffixes, long long *out, char *why, size_t whylen)
-{
-	char *end;
-	long long n, mult = 1;
-
-	if (*v < '0' || *v > '9') {
-		snprintf(why, whylen, "\"%s\" is not a number", v);
-		return false;
-	}
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno == ERANGE) {
-		snprintf(why, whylen, "%s is out of range", v);
-		return false;
-	}
-	if (suffixes && *end != '\0' && end[1] == '\0') {
-		switch (*end) {
-		case 'k':
-		case 'K':
-			mult = 1024;
-			end++;
-			break;
-		case 'm':
-		case 'M':
-			mult = 1024 * 1024;
-			end++;
-			break;
-		case 'g':
-		case 'G':
-			mult = GIB;
-			end++;
-			break;
-		}
-	}
-	if (*end != '\0') {
-		snprintf(why, whylen,
-		    "trailing garbage \"%s\" after the number", end);
-		return false;
-	}
-	if (n > LLONG_MAX / mult) {
-		snprintf(why, whylen, "%s is out of range", v);
-		return false;
-	}
-	*out = n * mult;
-	return true;
-}
 
 /* Next comma-separated item of *p, blanks trimmed; NULL at the end. */
 static char *
@@ -245,7 +198,7 @@ cfg_parse_server(
 			return false;
 		}
 	if (colon) {
-		if (!cfg_parse_ll(colon + 1, false, &port, why, whylen))
+		if (!inifile_parse_ll(colon + 1, false, &port, why, whylen))
 			return false;
 		if (port < 1 || port > 65535) {
 			snprintf(why, whylen,
@@ -256,7 +209,7 @@ cfg_parse_server(
 	s->host = strndup(host, (size_t)(hend - host));
 	s->port = (unsigned)port;
 	if (s->host == NULL) {
-		snprintf(why, whylen, "%s", strerror(ENOMEM));
+		snprintf(why, whylen, "out of memory");
 		return false;
 	}
 	return true;
@@ -289,7 +242,7 @@ cfg_parse_servers(
 	free(copy);
 	return true;
 nomem:
-	snprintf(why, whylen, "%s", strerror(ENOMEM));
+	snprintf(why, whylen, "out of memory");
 fail:
 	free(copy);
 	cfg_free_servers(c);
@@ -337,7 +290,7 @@ cfg_parse_functions(
 	free(copy);
 	return true;
 nomem:
-	snprintf(why, whylen, "%s", strerror(ENOMEM));
+	snprintf(why, whylen, "out of memory");
 fail:
 	free(copy);
 	free(c->functions);
@@ -358,13 +311,9 @@ cfg_set(struct bridge_config *c, const struct cfg_key *k, const char *v,
 	switch (k->type) {
 	case CFG_UINT:
 	case CFG_SIZE:
-		if (!cfg_parse_ll(v, k->type == CFG_SIZE, &n, why, whylen))
+		if (!inifile_parse_number(v, k->type == CFG_SIZE, k->min,
+			k->max, &n, why, whylen))
 			return false;
-		if (n < k->min || n > k->max) {
-			snprintf(why, whylen, "%s is out of range %lld..%lld",
-			    v, k->min, k->max);
-			return false;
-		}
 		if (k->type == CFG_UINT)
 			*(unsigned *)field = (unsigned)n;
 		else
@@ -411,7 +360,7 @@ cfg_set(struct bridge_config *c, const struct cfg_key *k, const char *v,
 		if (*v == '\0' && k->type != CFG_PREFIX)
 			return true;
 		if ((*(char **)field = strdup(v)) == NULL) {
-			snprintf(why, whylen, "%s", strerror(ENOMEM));
+			snprintf(why, whylen, "out of memory");
 			return false;
 		}
 		return true;
@@ -445,29 +394,12 @@ cfg_set(struct bridge_config *c, const struct cfg_key *k, const char *v,
 /* ------------------------------------------------------------------ */
 /* Reading the file */
 
-static int
-cfg_key_index(const char *section, const char *name)
-{
-	for (size_t i = 0; i < NKEYS; i++)
-		if (strcmp(cfg_keys[i].section, section) == 0 &&
-		    strcmp(cfg_keys[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
 static bool
 cfg_store(void *arg, int i, const char *value, char *why, size_t whylen)
 {
 	struct cfg_ctx *ctx = arg;
 
 	return cfg_set(ctx->cfg, &cfg_keys[i], value, why, whylen);
-}
-
-/* The line a key was set on, or 0 when it kept its default. */
-static int
-cfg_line(struct cfg_ctx *ctx, const char *section, const char *key)
-{
-	return ctx->seen[cfg_key_index(section, key)];
 }
 
 /* Checks between keys, once the whole file is read. */
@@ -478,16 +410,16 @@ cfg_check(struct cfg_ctx *ctx)
 	int a, b;
 
 	if (c->retry_min_ms > c->retry_max_ms) {
-		a = cfg_line(ctx, "sbkd", "retry_min_ms");
-		b = cfg_line(ctx, "sbkd", "retry_max_ms");
+		a = inifile_key_line(&ctx->ini, "sbkd", "retry_min_ms");
+		b = inifile_key_line(&ctx->ini, "sbkd", "retry_max_ms");
 		inifile_error(&ctx->ini, a > b ? a : b,
 		    "[sbkd] retry_min_ms: %u is above retry_max_ms (%u)",
 		    c->retry_min_ms, c->retry_max_ms);
 		return;
 	}
 	if (c->reconnect_min_ms > c->reconnect_max_ms) {
-		a = cfg_line(ctx, "bridge", "reconnect_min_ms");
-		b = cfg_line(ctx, "bridge", "reconnect_max_ms");
+		a = inifile_key_line(&ctx->ini, "bridge", "reconnect_min_ms");
+		b = inifile_key_line(&ctx->ini, "bridge", "reconnect_max_ms");
 		inifile_error(&ctx->ini, a > b ? a : b,
 		    "[bridge] reconnect_min_ms: %u is above reconnect_max_ms "
 		    "(%u)",
@@ -496,8 +428,9 @@ cfg_check(struct cfg_ctx *ctx)
 	}
 	for (size_t i = 0; i < c->n_functions; i++)
 		if (c->functions[i]->needs_paths && !c->allow_paths) {
-			a = cfg_line(ctx, "gearman", "functions");
-			b = cfg_line(ctx, "gearman", "allow_paths");
+			a = inifile_key_line(&ctx->ini, "gearman", "functions");
+			b = inifile_key_line(
+			    &ctx->ini, "gearman", "allow_paths");
 			inifile_error(&ctx->ini, a > b ? a : b,
 			    "[gearman] functions: %s reads paths, which "
 			    "needs allow_paths = true",
@@ -541,7 +474,9 @@ bridge_config_read(
 	ctx.cfg = c;
 	ctx.ini = (struct inifile){ .sections = cfg_sections,
 		.n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]),
-		.key_index = cfg_key_index,
+		.keys = cfg_keys,
+		.n_keys = NKEYS,
+		.key_size = sizeof(cfg_keys[0]),
 		.set = cfg_store,
 		.arg = &ctx,
 		.seen = ctx.seen,

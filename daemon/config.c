@@ -5,31 +5,28 @@
  * and every error reported as "FILE:LINE: [section] key: what is wrong".
  *
  * The file itself (the bounded read, the line reader inih is driven
- * through, unknown sections, unknown and duplicate keys, FILE:LINE) is
- * inifile.c's, shared with sbk-gearman's reader.
+ * through, unknown sections, unknown and duplicate keys, FILE:LINE) and
+ * the number and boolean parsers are inifile.c's, shared with
+ * sbk-gearman's reader; the value types only sbkd has are
+ * config_values.c's.
  *
  * Thread safety: main thread only (inih's options are process globals);
  * a loaded config is then read-only and may be read from any thread.
  */
 #include "sbk-config.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "config_values.h"
 #include "inifile.h"
 #include "log.h"
 
@@ -51,8 +48,7 @@ enum config_type {
 };
 
 struct config_key {
-	const char *section;
-	const char *name;
+	struct inifile_key key; /* section, name */
 	enum config_type type;
 	size_t off;
 	size_t count_off; /* CFG_UIDS, CFG_GIDS: count; CFG_PATHS: fds */
@@ -63,8 +59,6 @@ struct config_key {
 };
 
 #define OFF(f) offsetof(struct sbk_config, f)
-#define KIB    1024LL
-#define MIB    (1024LL * 1024)
 #define GIB    (1024LL * 1024 * 1024)
 
 /*
@@ -72,107 +66,114 @@ struct config_key {
  * uncommented and compares the result with the defaults below.
  */
 static const struct config_key config_keys[] = {
-	{ "daemon", "socket", CFG_SOCKET, OFF(socket), 0, 0, 0,
+	{ { "daemon", "socket" }, CFG_SOCKET, OFF(socket), 0, 0, 0,
 	    SBK_DEFAULT_SOCKET, "path of the listening socket" },
-	{ "daemon", "socket_mode", CFG_MODE, OFF(socket_mode), 0, 0, 07777,
+	{ { "daemon", "socket_mode" }, CFG_MODE, OFF(socket_mode), 0, 0, 07777,
 	    "0660", "permissions of the socket file (octal)" },
-	{ "daemon", "max_connections", CFG_UINT, OFF(max_connections), 0, 1,
+	{ { "daemon", "max_connections" }, CFG_UINT, OFF(max_connections), 0, 1,
 	    1000000, "1024", "connections served at once" },
-	{ "daemon", "max_request_bytes", CFG_SIZE, OFF(max_request_bytes), 0,
-	    64, GIB, "4194304", "longest request line" },
-	{ "daemon", "max_output_bytes_per_conn", CFG_SIZE,
+	{ { "daemon", "max_request_bytes" }, CFG_SIZE, OFF(max_request_bytes),
+	    0, 64, GIB, "4194304", "longest request line" },
+	{ { "daemon", "max_output_bytes_per_conn" }, CFG_SIZE,
 	    OFF(max_output_bytes_per_conn), 0, 4096, 4 * GIB, "16777216",
 	    "unsent reply bytes before a connection stops being read" },
-	{ "daemon", "output_budget_bytes", CFG_SIZE, OFF(output_budget_bytes),
-	    0, 65536, 1LL << 40, "536870912",
+	{ { "daemon", "output_budget_bytes" }, CFG_SIZE,
+	    OFF(output_budget_bytes), 0, 65536, 1LL << 40, "536870912",
 	    "reply bytes all jobs together may hold; more waits" },
-	{ "daemon", "shutdown_timeout_s", CFG_UINT, OFF(shutdown_timeout_s), 0,
-	    0, 3600, "30", "seconds running jobs get at shutdown" },
-	{ "daemon", "enable_test_methods", CFG_BOOL, OFF(enable_test_methods),
-	    0, 0, 1, "false", "offer the test methods (sleep, spin, test.*)" },
-	{ "daemon", "log_level", CFG_LOGLEVEL, OFF(log_level), 0, 0, 0, "info",
-	    "err, warning, notice, info or debug" },
-	{ "daemon", "log_jobs", CFG_BOOL, OFF(log_jobs), 0, 0, 1, "false",
+	{ { "daemon", "shutdown_timeout_s" }, CFG_UINT, OFF(shutdown_timeout_s),
+	    0, 0, 3600, "30", "seconds running jobs get at shutdown" },
+	{ { "daemon", "enable_test_methods" }, CFG_BOOL,
+	    OFF(enable_test_methods), 0, 0, 1, "false",
+	    "offer the test methods (sleep, spin, test.*)" },
+	{ { "daemon", "log_level" }, CFG_LOGLEVEL, OFF(log_level), 0, 0, 0,
+	    "info", "err, warning, notice, info or debug" },
+	{ { "daemon", "log_jobs" }, CFG_BOOL, OFF(log_jobs), 0, 0, 1, "false",
 	    "log one line per job" },
-	{ "daemon", "log_rate_interval_s", CFG_UINT, OFF(log_rate_interval_s),
-	    0, 0, 3600, "5",
+	{ { "daemon", "log_rate_interval_s" }, CFG_UINT,
+	    OFF(log_rate_interval_s), 0, 0, 3600, "5",
 	    "window of the per-uid log rate limit; 0 = no limit" },
-	{ "daemon", "log_rate_burst", CFG_UINT, OFF(log_rate_burst), 0, 1,
+	{ { "daemon", "log_rate_burst" }, CFG_UINT, OFF(log_rate_burst), 0, 1,
 	    1000000, "20", "lines per uid and kind in each window" },
-	{ "daemon", "metrics_listen", CFG_LISTEN, OFF(metrics_listen), 0, 0, 0,
-	    "", "ADDR:PORT for metrics; empty = off" },
-	{ "daemon", "metrics_max_connections", CFG_UINT,
+	{ { "daemon", "metrics_listen" }, CFG_LISTEN, OFF(metrics_listen), 0, 0,
+	    0, "", "ADDR:PORT for metrics; empty = off" },
+	{ { "daemon", "metrics_max_connections" }, CFG_UINT,
 	    OFF(metrics_max_connections), 0, 1, 4096, "16",
 	    "HTTP connections open at once; more get 503" },
-	{ "daemon", "metrics_request_timeout_s", CFG_UINT,
+	{ { "daemon", "metrics_request_timeout_s" }, CFG_UINT,
 	    OFF(metrics_request_timeout_s), 0, 1, 3600, "10",
 	    "seconds for a whole request head, and for a response" },
-	{ "daemon", "metrics_max_requests_per_s", CFG_UINT,
+	{ { "daemon", "metrics_max_requests_per_s" }, CFG_UINT,
 	    OFF(metrics_max_requests_per_s), 0, 1, 100000, "50",
 	    "HTTP requests answered per second, all connections" },
 
-	{ "pool", "cpu_workers", CFG_UINT, OFF(cpu_workers), 0, 0, 1024, "0",
-	    "CPU pool threads; 0 = online CPUs" },
-	{ "pool", "io_workers", CFG_UINT, OFF(io_workers), 0, 1, 1024, "16",
+	{ { "pool", "cpu_workers" }, CFG_UINT, OFF(cpu_workers), 0, 0, 1024,
+	    "0", "CPU pool threads; 0 = online CPUs" },
+	{ { "pool", "io_workers" }, CFG_UINT, OFF(io_workers), 0, 1, 1024, "16",
 	    "I/O pool threads" },
-	{ "pool", "cpu_worker_nice", CFG_UINT, OFF(cpu_worker_nice), 0, 0, 19,
-	    "10", "nice value of CPU pool threads" },
-	{ "pool", "queue_max", CFG_UINT, OFF(queue_max), 0, 0, 10000000, "4096",
-	    "jobs waiting for a worker, both pools together" },
-	{ "pool", "max_inflight_per_conn", CFG_UINT, OFF(max_inflight_per_conn),
-	    0, 1, 65536, "128",
+	{ { "pool", "cpu_worker_nice" }, CFG_UINT, OFF(cpu_worker_nice), 0, 0,
+	    19, "10", "nice value of CPU pool threads" },
+	{ { "pool", "queue_max" }, CFG_UINT, OFF(queue_max), 0, 0, 10000000,
+	    "4096", "jobs waiting for a worker, both pools together" },
+	{ { "pool", "max_inflight_per_conn" }, CFG_UINT,
+	    OFF(max_inflight_per_conn), 0, 1, 65536, "128",
 	    "jobs in flight per connection (and batch size cap)" },
 
-	{ "argon2", "t_cost", CFG_UINT, OFF(argon2_t_cost), 0, 1, 1000000, "3",
-	    "default passes" },
-	{ "argon2", "m_cost_kib", CFG_UINT, OFF(argon2_m_cost_kib), 0, 8,
+	{ { "argon2", "t_cost" }, CFG_UINT, OFF(argon2_t_cost), 0, 1, 1000000,
+	    "3", "default passes" },
+	{ { "argon2", "m_cost_kib" }, CFG_UINT, OFF(argon2_m_cost_kib), 0, 8,
 	    UINT32_MAX, "65536", "default memory per hash, KiB" },
-	{ "argon2", "parallelism", CFG_UINT, OFF(argon2_parallelism), 0, 1,
+	{ { "argon2", "parallelism" }, CFG_UINT, OFF(argon2_parallelism), 0, 1,
 	    1024, "1", "default lanes" },
-	{ "argon2", "max_m_cost_kib", CFG_UINT, OFF(argon2_max_m_cost_kib), 0,
-	    8, UINT32_MAX, "262144", "largest m_cost_kib a request may ask" },
-	{ "argon2", "max_t_cost", CFG_UINT, OFF(argon2_max_t_cost), 0, 1,
+	{ { "argon2", "max_m_cost_kib" }, CFG_UINT, OFF(argon2_max_m_cost_kib),
+	    0, 8, UINT32_MAX, "262144",
+	    "largest m_cost_kib a request may ask" },
+	{ { "argon2", "max_t_cost" }, CFG_UINT, OFF(argon2_max_t_cost), 0, 1,
 	    1000000, "16", "largest t_cost a request may ask" },
-	{ "argon2", "max_parallelism", CFG_UINT, OFF(argon2_max_parallelism), 0,
-	    1, 1024, "8", "largest parallelism a request may ask" },
-	{ "argon2", "memory_budget_kib", CFG_ULONG,
+	{ { "argon2", "max_parallelism" }, CFG_UINT,
+	    OFF(argon2_max_parallelism), 0, 1, 1024, "8",
+	    "largest parallelism a request may ask" },
+	{ { "argon2", "memory_budget_kib" }, CFG_ULONG,
 	    OFF(argon2_memory_budget_kib), 0, 8, 1LL << 40, "1048576",
 	    "sum of m_cost over running argon2 jobs, KiB" },
 
 	/* -7 is the contract's floor; 22 is ZSTD_maxCLevel(). */
-	{ "zstd", "level", CFG_INT, OFF(zstd_level), 0, -7, 22, "3",
+	{ { "zstd", "level" }, CFG_INT, OFF(zstd_level), 0, -7, 22, "3",
 	    "default level; 0 = the library default (3)" },
-	{ "zstd", "max_level", CFG_INT, OFF(zstd_max_level), 0, -7, 22, "19",
-	    "highest level a request may ask" },
-	{ "zstd", "max_output_bytes", CFG_SIZE, OFF(zstd_max_output_bytes), 0,
-	    1, 1LL << 40, "67108864", "largest decompressed output" },
+	{ { "zstd", "max_level" }, CFG_INT, OFF(zstd_max_level), 0, -7, 22,
+	    "19", "highest level a request may ask" },
+	{ { "zstd", "max_output_bytes" }, CFG_SIZE, OFF(zstd_max_output_bytes),
+	    0, 1, 1LL << 40, "67108864", "largest decompressed output" },
 
-	{ "files", "read_roots", CFG_PATHS, OFF(read_roots), OFF(read_root_fds),
-	    0, 0, "", "directories file methods may read; empty = none" },
-	{ "files", "write_roots", CFG_PATHS, OFF(write_roots),
+	{ { "files", "read_roots" }, CFG_PATHS, OFF(read_roots),
+	    OFF(read_root_fds), 0, 0, "",
+	    "directories file methods may read; empty = none" },
+	{ { "files", "write_roots" }, CFG_PATHS, OFF(write_roots),
 	    OFF(write_root_fds), 0, 0, "",
 	    "directories out_path may be in; empty = none" },
-	{ "files", "max_read_bytes", CFG_SIZE, OFF(max_read_bytes), 0, 1, GIB,
-	    "16777216", "default and cap of file.read length" },
+	{ { "files", "max_read_bytes" }, CFG_SIZE, OFF(max_read_bytes), 0, 1,
+	    GIB, "16777216", "default and cap of file.read length" },
 
-	{ "access", "allow_uids", CFG_UIDS, OFF(allow_uids), OFF(n_allow_uids),
-	    0, 0, "", "peer uids allowed; empty lists = all" },
-	{ "access", "allow_gids", CFG_GIDS, OFF(allow_gids), OFF(n_allow_gids),
-	    0, 0, "", "peer gids allowed" },
-	{ "access", "admin_uids", CFG_UIDS, OFF(admin_uids), OFF(n_admin_uids),
-	    0, 0, "", "peer uids allowed the admin.* methods, besides 0" },
-	{ "access", "admin_gids", CFG_GIDS, OFF(admin_gids), OFF(n_admin_gids),
-	    0, 0, "", "peer gids allowed the admin.* methods" },
+	{ { "access", "allow_uids" }, CFG_UIDS, OFF(allow_uids),
+	    OFF(n_allow_uids), 0, 0, "",
+	    "peer uids allowed; empty lists = all" },
+	{ { "access", "allow_gids" }, CFG_GIDS, OFF(allow_gids),
+	    OFF(n_allow_gids), 0, 0, "", "peer gids allowed" },
+	{ { "access", "admin_uids" }, CFG_UIDS, OFF(admin_uids),
+	    OFF(n_admin_uids), 0, 0, "",
+	    "peer uids allowed the admin.* methods, besides 0" },
+	{ { "access", "admin_gids" }, CFG_GIDS, OFF(admin_gids),
+	    OFF(n_admin_gids), 0, 0, "",
+	    "peer gids allowed the admin.* methods" },
 
 	/*
 	 * Which kinds may be isolated is isolate.c's check (iso_config_check).
 	 * The default becomes "zstd.decompress" with zstd's isolated path.
 	 */
-	{ "isolation", "kinds", CFG_WORDS, OFF(isolation_kinds), 0, 0, 0, "",
-	    "job kinds run in sandboxed helper processes" },
-	{ "isolation", "helpers", CFG_UINT, OFF(isolation_helpers), 0, 0, 1024,
-	    "0", "helper processes; 0 = as many as cpu_workers" },
-	{ "isolation", "max_jobs", CFG_UINT, OFF(isolation_max_jobs), 0, 1,
+	{ { "isolation", "kinds" }, CFG_WORDS, OFF(isolation_kinds), 0, 0, 0,
+	    "", "job kinds run in sandboxed helper processes" },
+	{ { "isolation", "helpers" }, CFG_UINT, OFF(isolation_helpers), 0, 0,
+	    1024, "0", "helper processes; 0 = as many as cpu_workers" },
+	{ { "isolation", "max_jobs" }, CFG_UINT, OFF(isolation_max_jobs), 0, 1,
 	    100000000, "1000", "jobs a helper serves before it is replaced" },
 };
 
@@ -198,529 +199,198 @@ struct config_ctx {
 /* Values */
 
 /*
- * A decimal integer, optionally negative, nothing before or after it.
- * why gets the reason on failure.
+ * One setter per value type: parse v into k's field, or false with why
+ * set when v is not valid.
  */
-static bool
-config_parse_ll(
-    const char *v, bool suffixes, long long *out, char *why, size_t whylen)
-{
-	const char *p = v;
-	char *end;
-	long long n, mult = 1;
+typedef bool config_setter(struct sbk_config *, const struct config_key *,
+    const char *v, char *why, size_t whylen);
 
-	if (*v == '\0') {
+static void *
+config_field(struct sbk_config *cfg, size_t off)
+{
+	return (char *)cfg + off;
+}
+
+static bool
+config_set_number(struct sbk_config *cfg, const struct config_key *k,
+    const char *v, char *why, size_t whylen)
+{
+	void *field = config_field(cfg, k->off);
+	long long n;
+
+	if (!inifile_parse_number(
+		v, k->type == CFG_SIZE, k->min, k->max, &n, why, whylen))
+		return false;
+	if (k->type == CFG_UINT)
+		*(unsigned *)field = (unsigned)n;
+	else if (k->type == CFG_ULONG)
+		*(unsigned long *)field = (unsigned long)n;
+	else if (k->type == CFG_SIZE)
+		*(size_t *)field = (size_t)n;
+	else
+		*(int *)field = (int)n;
+	return true;
+}
+
+static bool
+config_set_bool(struct sbk_config *cfg, const struct config_key *k,
+    const char *v, char *why, size_t whylen)
+{
+	if (!inifile_parse_bool(v, config_field(cfg, k->off))) {
+		snprintf(why, whylen,
+		    *v == '\0' ? "empty value" :
+				 "\"%s\" is not a boolean (true/false, yes/no, "
+				 "on/off, 1/0)",
+		    v);
+		return false;
+	}
+	return true;
+}
+
+static bool
+config_set_mode(struct sbk_config *cfg, const struct config_key *k,
+    const char *v, char *why, size_t whylen)
+{
+	long long n;
+
+	if (*v == '\0' || strspn(v, "01234567") != strlen(v)) {
+		snprintf(why, whylen,
+		    *v == '\0' ? "empty value" : "\"%s\" is not an octal mode",
+		    v);
+		return false;
+	}
+	n = strtoll(v, NULL, 8);
+	if (strlen(v) > 8 || n > k->max) {
+		snprintf(why, whylen, "mode %s is above 07777", v);
+		return false;
+	}
+	*(mode_t *)config_field(cfg, k->off) = (mode_t)n;
+	return true;
+}
+
+/* CFG_STRING, and the checked strings CFG_SOCKET and CFG_LISTEN. */
+static bool
+config_set_string(struct sbk_config *cfg, const struct config_key *k,
+    const char *v, char *why, size_t whylen)
+{
+	const size_t sun_max = sizeof(((struct sockaddr_un *)0)->sun_path);
+	char **field = config_field(cfg, k->off), *s = NULL;
+
+	if (k->type == CFG_SOCKET && *v == '\0') {
 		snprintf(why, whylen, "empty value");
 		return false;
 	}
-	if (*p == '-')
-		p++;
-	if (*p < '0' || *p > '9') {
-		snprintf(why, whylen, "\"%s\" is not a number", v);
-		return false;
-	}
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno == ERANGE) {
-		snprintf(why, whylen, "%s is out of range", v);
-		return false;
-	}
-	if (suffixes && *end != '\0' && end[1] == '\0') {
-		switch (*end) {
-		case 'k':
-		case 'K':
-			mult = KIB;
-			end++;
-			break;
-		case 'm':
-		case 'M':
-			mult = MIB;
-			end++;
-			break;
-		case 'g':
-		case 'G':
-			mult = GIB;
-			end++;
-			break;
-		}
-	}
-	if (*end != '\0') {
+	if (k->type == CFG_SOCKET && strlen(v) >= sun_max) {
 		snprintf(why, whylen,
-		    "trailing garbage \"%s\" after the number", end);
+		    "longer than a socket path may be (%zu bytes)",
+		    sun_max - 1);
 		return false;
 	}
-	if (mult > 1 && (n > LLONG_MAX / mult || n < LLONG_MIN / mult)) {
-		snprintf(why, whylen, "%s is out of range", v);
+	if (k->type == CFG_LISTEN && *v != '\0' &&
+	    !config_check_listen(v, why, whylen))
 		return false;
-	}
-	*out = n * mult;
-	return true;
-}
-
-static void
-config_free_strv(char **v)
-{
-	if (v == NULL)
-		return;
-	for (char **p = v; *p != NULL; p++)
-		free(*p);
-	free(v);
-}
-
-/* Longest name in a CFG_WORDS list (a job kind's method). */
-#define CONFIG_WORD_MAX 64
-
-/*
- * Names separated by spaces, tabs or commas, each of letters, digits, '.',
- * '_' and '-', at most once.  An empty value is no names (NULL).
- */
-static bool
-config_parse_words(const char *v, char ***out, char *why, size_t whylen)
-{
-	static const char sep[] = " \t,";
-	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
-				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
-	char **list;
-	size_t n = 0, len;
-
-	for (const char *p = v + strspn(v, sep); *p != '\0';
-	     p += len, p += strspn(p, sep)) {
-		len = strcspn(p, sep);
-		n++;
-	}
-	*out = NULL;
-	if (n == 0)
-		return true;
-	if ((list = calloc(n + 1, sizeof(*list))) == NULL) {
-		snprintf(why, whylen, "%s", strerror(ENOMEM));
-		return false;
-	}
-	n = 0;
-	for (const char *p = v + strspn(v, sep); *p != '\0';
-	     p += len, p += strspn(p, sep)) {
-		len = strcspn(p, sep);
-		if (strspn(p, ok) < len || len > CONFIG_WORD_MAX) {
-			snprintf(why, whylen, "\"%.*s\" is not a name",
-			    (int)(len > CONFIG_WORD_MAX ? CONFIG_WORD_MAX :
-							  len),
-			    p);
-			goto fail;
-		}
-		for (size_t i = 0; i < n; i++)
-			if (strlen(list[i]) == len &&
-			    memcmp(list[i], p, len) == 0) {
-				snprintf(why, whylen, "\"%s\" is listed twice",
-				    list[i]);
-				goto fail;
-			}
-		if ((list[n++] = strndup(p, len)) == NULL) {
-			snprintf(why, whylen, "%s", strerror(ENOMEM));
-			goto fail;
-		}
-	}
-	*out = list;
-	return true;
-fail:
-	config_free_strv(list);
-	return false;
-}
-
-/* Close and free a root fd list (parallel to names). */
-static void
-config_close_fds(char **names, int *fds)
-{
-	if (fds == NULL)
-		return;
-	for (size_t i = 0; names != NULL && names[i] != NULL; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	free(fds);
-}
-
-/*
- * Colon-separated absolute directories, each made canonical and opened
- * as an O_PATH directory fd.  Symlinks in a root's own path are resolved
- * here, once, at load (realpath); the open then refuses a symlink put in
- * the last component meanwhile.  From then on the fd is the root: a root
- * renamed or replaced while sbkd runs is still served from the directory
- * opened here, until a reload opens the roots again.
- */
-static bool
-config_parse_paths(
-    const char *v, char ***out, int **fdsp, char *why, size_t whylen)
-{
-	char **list;
-	int *fds;
-	const char *p, *colon;
-	size_t n = 1, i = 0, len;
-	char path[PATH_MAX], *real;
-
-	for (p = v; *p != '\0'; p++)
-		if (*p == ':')
-			n++;
-	list = calloc(n + 1, sizeof(*list));
-	fds = malloc((n + 1) * sizeof(*fds));
-	if (list == NULL || fds == NULL) {
-		free(list);
-		free(fds);
+	if (*v != '\0' && (s = strdup(v)) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return false;
 	}
-	for (i = 0; i <= n; i++)
-		fds[i] = -1;
-	i = 0;
-	for (p = v; *v != '\0'; p = colon + 1) {
-		colon = strchr(p, ':');
-		if (colon == NULL)
-			colon = p + strlen(p);
-		len = (size_t)(colon - p);
-		if (len == 0) {
-			snprintf(why, whylen, "empty directory in the list");
-			goto fail;
-		}
-		if (len >= sizeof(path)) {
-			snprintf(why, whylen, "a directory name is too long");
-			goto fail;
-		}
-		memcpy(path, p, len);
-		path[len] = '\0';
-		if (path[0] != '/') {
-			snprintf(why, whylen, "\"%s\" is not an absolute path",
-			    path);
-			goto fail;
-		}
-		if ((real = realpath(path, NULL)) == NULL) {
-			log_format_errno(why, whylen, errno, "%s", path);
-			goto fail;
-		}
-		list[i] = real;
-		fds[i] =
-		    open(real, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		i++;
-		if (fds[i - 1] == -1) {
-			if (errno == ENOTDIR || errno == ELOOP)
-				snprintf(
-				    why, whylen, "%s: not a directory", path);
-			else
-				log_format_errno(
-				    why, whylen, errno, "%s", path);
-			goto fail;
-		}
-		if (*colon == '\0')
-			break;
-	}
-	*out = list;
+	free(*field);
+	*field = s;
+	return true;
+}
+
+static bool
+config_set_paths(struct sbk_config *cfg, const struct config_key *k,
+    const char *v, char *why, size_t whylen)
+{
+	char ***field = config_field(cfg, k->off), **list;
+	int **fdsp = config_field(cfg, k->count_off), *fds;
+
+	if (!config_parse_paths(v, &list, &fds, why, whylen))
+		return false;
+	config_close_fds(*field, *fdsp);
+	config_free_strv(*field);
+	*field = list;
 	*fdsp = fds;
 	return true;
-fail:
-	config_close_fds(list, fds);
-	config_free_strv(list);
-	return false;
 }
 
-/* Comma-separated ids, spaces allowed around each. */
-static bool
-config_parse_ids(
-    const char *v, unsigned **out, size_t *count, char *why, size_t whylen)
-{
-	unsigned *ids;
-	const char *p;
-	char *end;
-	size_t n = 1, i = 0;
-	unsigned long id;
+/* uid_t and gid_t are both unsigned int on Linux. */
+_Static_assert(
+    sizeof(uid_t) == sizeof(unsigned) && sizeof(gid_t) == sizeof(unsigned),
+    "uid_t size");
 
-	*out = NULL;
-	*count = 0;
-	if (*v == '\0')
-		return true;
-	for (p = v; *p != '\0'; p++)
-		if (*p == ',')
-			n++;
-	if ((ids = calloc(n, sizeof(*ids))) == NULL) {
-		snprintf(why, whylen, "out of memory");
+static bool
+config_set_ids(struct sbk_config *cfg, const struct config_key *k,
+    const char *v, char *why, size_t whylen)
+{
+	unsigned **field = config_field(cfg, k->off), *ids;
+	size_t count;
+
+	if (!config_parse_ids(v, &ids, &count, why, whylen))
 		return false;
-	}
-	for (p = v;;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p < '0' || *p > '9') {
-			snprintf(why, whylen,
-			    *p == ',' || *p == '\0' ? "empty id in the list" :
-						      "\"%s\" is not an id",
-			    p);
-			goto fail;
-		}
-		errno = 0;
-		id = strtoul(p, &end, 10);
-		/* (uid_t)-1 means "no id" to the kernel. */
-		if (errno == ERANGE || id >= UINT32_MAX) {
-			snprintf(why, whylen, "id out of range at \"%s\"", p);
-			goto fail;
-		}
-		ids[i++] = (unsigned)id;
-		p = end;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0')
-			break;
-		if (*p != ',') {
-			snprintf(why, whylen, "trailing garbage \"%s\"", p);
-			goto fail;
-		}
-		p++;
-	}
-	*out = ids;
-	*count = i;
+	free(*field);
+	*field = ids;
+	*(size_t *)config_field(cfg, k->count_off) = count;
 	return true;
-fail:
-	free(ids);
-	return false;
 }
 
-/* A DNS name: labels of letters, digits and '-', 1-63 bytes each. */
 static bool
-config_host_name_ok(const char *h, size_t len)
+config_set_loglevel(struct sbk_config *cfg, const struct config_key *k,
+    const char *v, char *why, size_t whylen)
 {
-	size_t label = 0;
+	int level = log_level_parse(v);
 
-	if (len == 0 || len > 253)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = h[i];
-
-		if (ch == '.') {
-			if (label == 0)
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			(ch >= '0' && ch <= '9') || ch == '-') ||
-		    ++label > 63)
-			return false;
-	}
-	return label > 0;
-}
-
-/*
- * "ADDR:PORT" as metrics.c binds it: ADDR is an IPv4 address, a host
- * name, or an IPv6 address in brackets.  Checked here so that `sbkd -t`
- * refuses what would fail at start; a name is not resolved.
- */
-static bool
-config_check_listen(const char *v, char *why, size_t whylen)
-{
-	const char *colon = strrchr(v, ':');
-	char *end, host[256];
-	unsigned long port;
-	size_t hlen;
-	unsigned char addr[16];
-
-	if (colon == NULL || colon == v) {
-		snprintf(why, whylen, "\"%s\" is not ADDR:PORT", v);
-		return false;
-	}
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 ||
-	    port == 0 || port > 65535) {
-		snprintf(why, whylen, "\"%s\" has no valid port", v);
-		return false;
-	}
-	hlen = (size_t)(colon - v);
-	if (v[0] == '[') {
-		if (colon[-1] != ']') {
-			snprintf(
-			    why, whylen, "\"%s\": no ']' before the port", v);
-			return false;
-		}
-		hlen -= 2;
-		if (hlen >= sizeof(host)) {
-			snprintf(why, whylen, "the address is too long");
-			return false;
-		}
-		memcpy(host, v + 1, hlen);
-		host[hlen] = '\0';
-		if (inet_pton(AF_INET6, host, addr) != 1) {
-			snprintf(
-			    why, whylen, "\"%s\" is not an IPv6 address", host);
-			return false;
-		}
-		return true;
-	}
-	if (memchr(v, ':', hlen) != NULL) {
+	if (level < 0) {
 		snprintf(why, whylen,
-		    "write an IPv6 address in brackets: [ADDR]:PORT");
+		    *v == '\0' ? "empty value" :
+				 "\"%s\" is not a log level (err, warning, "
+				 "notice, info, debug)",
+		    v);
 		return false;
 	}
-	if (hlen >= sizeof(host)) {
-		snprintf(why, whylen, "the host name is too long");
-		return false;
-	}
-	memcpy(host, v, hlen);
-	host[hlen] = '\0';
-	if (strspn(host, "0123456789.") == hlen) {
-		if (inet_pton(AF_INET, host, addr) != 1) {
-			snprintf(
-			    why, whylen, "\"%s\" is not an IPv4 address", host);
-			return false;
-		}
-		return true;
-	}
-	if (!config_host_name_ok(host, hlen)) {
-		snprintf(why, whylen, "\"%s\" is not a host name", host);
-		return false;
-	}
+	*(int *)config_field(cfg, k->off) = level;
 	return true;
 }
 
-/* Parse v into k's field.  False with why set when v is not valid. */
+static bool
+config_set_words(struct sbk_config *cfg, const struct config_key *k,
+    const char *v, char *why, size_t whylen)
+{
+	char ***field = config_field(cfg, k->off), **list;
+
+	if (!config_parse_words(v, &list, why, whylen))
+		return false;
+	config_free_strv(*field);
+	*field = list;
+	return true;
+}
+
+static config_setter *const config_setters[] = {
+	[CFG_UINT] = config_set_number,
+	[CFG_ULONG] = config_set_number,
+	[CFG_SIZE] = config_set_number,
+	[CFG_INT] = config_set_number,
+	[CFG_BOOL] = config_set_bool,
+	[CFG_MODE] = config_set_mode,
+	[CFG_STRING] = config_set_string,
+	[CFG_SOCKET] = config_set_string,
+	[CFG_LISTEN] = config_set_string,
+	[CFG_PATHS] = config_set_paths,
+	[CFG_UIDS] = config_set_ids,
+	[CFG_GIDS] = config_set_ids,
+	[CFG_LOGLEVEL] = config_set_loglevel,
+	[CFG_WORDS] = config_set_words,
+};
+
 static bool
 config_set(struct sbk_config *cfg, const struct config_key *k, const char *v,
     char *why, size_t whylen)
 {
-	char *field = (char *)cfg + k->off;
-	long long n = 0;
-	bool b;
-	char *s, **list;
-	unsigned *ids;
-	size_t count;
-	int level, *fds;
-
-	switch (k->type) {
-	case CFG_UINT:
-	case CFG_ULONG:
-	case CFG_SIZE:
-	case CFG_INT:
-		if (!config_parse_ll(v, k->type == CFG_SIZE, &n, why, whylen))
-			return false;
-		if (n < k->min || n > k->max) {
-			snprintf(why, whylen, "%lld is out of range %lld..%lld",
-			    n, k->min, k->max);
-			return false;
-		}
-		if (k->type == CFG_UINT)
-			*(unsigned *)field = (unsigned)n;
-		else if (k->type == CFG_ULONG)
-			*(unsigned long *)field = (unsigned long)n;
-		else if (k->type == CFG_SIZE)
-			*(size_t *)field = (size_t)n;
-		else
-			*(int *)field = (int)n;
-		return true;
-	case CFG_BOOL:
-		if (!inifile_parse_bool(v, &b)) {
-			snprintf(why, whylen,
-			    *v == '\0' ?
-				"empty value" :
-				"\"%s\" is not a boolean (true/false, yes/no, "
-				"on/off, 1/0)",
-			    v);
-			return false;
-		}
-		*(bool *)field = b;
-		return true;
-	case CFG_MODE:
-		if (*v == '\0' || strspn(v, "01234567") != strlen(v)) {
-			snprintf(why, whylen,
-			    *v == '\0' ? "empty value" :
-					 "\"%s\" is not an octal mode",
-			    v);
-			return false;
-		}
-		n = strtoll(v, NULL, 8);
-		if (strlen(v) > 8 || n > k->max) {
-			snprintf(why, whylen, "mode %s is above 07777", v);
-			return false;
-		}
-		*(mode_t *)field = (mode_t)n;
-		return true;
-	case CFG_SOCKET:
-		if (*v == '\0') {
-			snprintf(why, whylen, "empty value");
-			return false;
-		}
-		if (strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			snprintf(why, whylen,
-			    "longer than a socket path may be "
-			    "(%zu bytes)",
-			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-			return false;
-		}
-		/* FALLTHROUGH */
-	case CFG_STRING:
-	case CFG_LISTEN:
-		if (k->type == CFG_LISTEN && *v != '\0' &&
-		    !config_check_listen(v, why, whylen))
-			return false;
-		s = NULL;
-		if (*v != '\0' && (s = strdup(v)) == NULL) {
-			snprintf(why, whylen, "out of memory");
-			return false;
-		}
-		free(*(char **)field);
-		*(char **)field = s;
-		return true;
-	case CFG_PATHS:
-		if (!config_parse_paths(v, &list, &fds, why, whylen))
-			return false;
-		config_close_fds(
-		    *(char ***)field, *(int **)((char *)cfg + k->count_off));
-		config_free_strv(*(char ***)field);
-		*(char ***)field = list;
-		*(int **)((char *)cfg + k->count_off) = fds;
-		return true;
-	case CFG_UIDS:
-	case CFG_GIDS:
-		if (!config_parse_ids(v, &ids, &count, why, whylen))
-			return false;
-		/*
-		 * uid_t and gid_t are both unsigned int on Linux.  (Not
-		 * right after the case label: a label must be followed by
-		 * a statement before C23, and clang refuses a declaration.)
-		 */
-		_Static_assert(sizeof(uid_t) == sizeof(unsigned) &&
-			sizeof(gid_t) == sizeof(unsigned),
-		    "uid_t size");
-		free(*(void **)field);
-		*(void **)field = ids;
-		*(size_t *)((char *)cfg + k->count_off) = count;
-		return true;
-	case CFG_LOGLEVEL:
-		if ((level = log_level_parse(v)) < 0) {
-			snprintf(why, whylen,
-			    *v == '\0' ? "empty value" :
-					 "\"%s\" is not a log level (err, "
-					 "warning, notice, "
-					 "info, debug)",
-			    v);
-			return false;
-		}
-		*(int *)field = level;
-		return true;
-	case CFG_WORDS:
-		if (!config_parse_words(v, &list, why, whylen))
-			return false;
-		config_free_strv(*(char ***)field);
-		*(char ***)field = list;
-		return true;
-	}
-	snprintf(why, whylen, "internal error: bad key type");
-	return false;
+	return config_setters[k->type](cfg, k, v, why, whylen);
 }
 
 /* ------------------------------------------------------------------ */
 /* Reading the file */
-
-static int
-config_key_index(const char *section, const char *name)
-{
-	for (size_t i = 0; i < NKEYS; i++)
-		if (strcmp(config_keys[i].section, section) == 0 &&
-		    strcmp(config_keys[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
 
 static bool
 config_store(void *arg, int i, const char *value, char *why, size_t whylen)
@@ -748,8 +418,8 @@ config_cross(struct config_ctx *ctx, const char *section, const char *key,
 
 	if (ok || ctx->ini.failed)
 		return;
-	a = ctx->seen[config_key_index(section, key)];
-	b = ctx->seen[config_key_index(section, other)];
+	a = inifile_key_line(&ctx->ini, section, key);
+	b = inifile_key_line(&ctx->ini, section, other);
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
@@ -816,7 +486,9 @@ config_load(
 	ctx.ini = (struct inifile){ .sections = config_sections,
 		.n_sections =
 		    sizeof(config_sections) / sizeof(config_sections[0]),
-		.key_index = config_key_index,
+		.keys = config_keys,
+		.n_keys = NKEYS,
+		.key_size = sizeof(config_keys[0]),
 		.set = config_store,
 		.arg = &ctx,
 		.seen = ctx.seen };

@@ -212,7 +212,7 @@ inifile_handler(
 		    f, f->lineno, "%s: key outside any [section]", name);
 		return 0;
 	}
-	if ((i = f->key_index(section, name)) < 0) {
+	if ((i = inifile_key_index(f, section, name)) < 0) {
 		inifile_error(
 		    f, f->lineno, "[%s] %s: unknown key", section, name);
 		return 0;
@@ -232,6 +232,88 @@ inifile_handler(
 		return 0;
 	}
 	return 1;
+}
+
+int
+inifile_key_index(
+    const struct inifile *f, const char *section, const char *name)
+{
+	for (size_t i = 0; i < f->n_keys; i++) {
+		const struct inifile_key *k =
+		    (const void *)((const char *)f->keys + i * f->key_size);
+
+		if (strcmp(k->section, section) == 0 &&
+		    strcmp(k->name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+int
+inifile_key_line(const struct inifile *f, const char *section, const char *name)
+{
+	int i = inifile_key_index(f, section, name);
+
+	return i < 0 ? 0 : f->seen[i];
+}
+
+bool
+inifile_parse_ll(
+    const char *v, bool suffixes, long long *out, char *why, size_t whylen)
+{
+	const char *p = v;
+	char *end;
+	long long n, mult = 1;
+
+	if (*v == '\0') {
+		snprintf(why, whylen, "empty value");
+		return false;
+	}
+	if (*p == '-')
+		p++;
+	if (*p < '0' || *p > '9') {
+		snprintf(why, whylen, "\"%s\" is not a number", v);
+		return false;
+	}
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno == ERANGE) {
+		snprintf(why, whylen, "%s is out of range", v);
+		return false;
+	}
+	if (suffixes && *end != '\0' && end[1] == '\0') {
+		const char *units = "kmg", *u = strchr(units, *end | 0x20);
+
+		if (u != NULL) {
+			mult = 1LL << (10 * (u - units + 1));
+			end++;
+		}
+	}
+	if (*end != '\0') {
+		snprintf(why, whylen,
+		    "trailing garbage \"%s\" after the number", end);
+		return false;
+	}
+	if (n > LLONG_MAX / mult || n < LLONG_MIN / mult) {
+		snprintf(why, whylen, "%s is out of range", v);
+		return false;
+	}
+	*out = n * mult;
+	return true;
+}
+
+bool
+inifile_parse_number(const char *v, bool suffixes, long long min, long long max,
+    long long *out, char *why, size_t whylen)
+{
+	if (!inifile_parse_ll(v, suffixes, out, why, whylen))
+		return false;
+	if (*out < min || *out > max) {
+		snprintf(why, whylen, "%lld is out of range %lld..%lld", *out,
+		    min, max);
+		return false;
+	}
+	return true;
 }
 
 bool

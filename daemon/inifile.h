@@ -3,8 +3,10 @@
  * readers share: the bounded read of a regular file, inih driven through
  * our own line reader (line numbers, leading blanks, unknown sections,
  * values longer than inih's buffer), the checks every key gets (outside a
- * section, unknown, duplicate) and the "FILE:LINE: what is wrong" errors.
- * Each reader keeps only its key table and its value parsing.
+ * section, unknown, duplicate), the "FILE:LINE: what is wrong" errors, and
+ * the value parsers both readers use (numbers with a range and K/M/G
+ * suffixes, booleans).  Each reader keeps only its key table and its own
+ * value types.
  *
  * Not named ini.h: that is inih's header, on the same include path.
  *
@@ -22,12 +24,20 @@
  */
 #define INIFILE_MAX_BYTES (1024L * 1024)
 
+/* The first member of every row of a reader's key table. */
+struct inifile_key {
+	const char *section;
+	const char *name;
+};
+
 struct inifile {
 	/* Set by the caller (zero the rest first). */
 	const char *const *sections; /* the known [section] names */
 	size_t n_sections;
-	/* Index of section/name in the caller's table, or -1 when unknown. */
-	int (*key_index)(const char *section, const char *name);
+	/* The key table: n_keys rows of key_size bytes, each starting with
+	 * a struct inifile_key. */
+	const void *keys;
+	size_t n_keys, key_size;
 	/* Store a value; false with the reason in why. */
 	bool (*set)(
 	    void *arg, int index, const char *value, char *why, size_t whylen);
@@ -64,7 +74,25 @@ void inifile_error(struct inifile *f, int lineno, const char *fmt, ...)
  */
 int inifile_read(struct inifile *f, const char *path, char *err, size_t errlen);
 
+/* Index of section/name in f->keys, or -1 when unknown. */
+int inifile_key_index(
+    const struct inifile *f, const char *section, const char *name);
+/* The line a key was set on, or 0 when it kept its default. */
+int inifile_key_line(
+    const struct inifile *f, const char *section, const char *name);
+
 /* true, yes, on, 1 / false, no, off, 0, any case; false when neither. */
 bool inifile_parse_bool(const char *v, bool *out);
+
+/*
+ * A decimal integer, optionally negative, nothing before or after it but
+ * (with suffixes) one K, M or G (1024-based).  False with the reason in
+ * why.
+ */
+bool inifile_parse_ll(
+    const char *v, bool suffixes, long long *out, char *why, size_t whylen);
+/* inifile_parse_ll, then "N is out of range MIN..MAX" outside min..max. */
+bool inifile_parse_number(const char *v, bool suffixes, long long min,
+    long long max, long long *out, char *why, size_t whylen);
 
 #endif

@@ -210,7 +210,7 @@ static const struct {
 	{ "[gearman]\nallow_paths = maybe\n", "is not true or false" },
 	{ "[gearman]\nmax_workload_bytes = 1\n", "out of range" },
 	{ "[sbkd]\nsocket = relative.sock\n", "not an absolute path" },
-	{ "[sbkd]\nslots = -1\n", ":2: [sbkd] slots: \"-1\" is not a number" },
+	{ "[sbkd]\nslots = -1\n", ":2: [sbkd] slots: -1 is out of range 0..4096" },
 	{ "[sbkd]\nslots = 5000\n", "out of range 0..4096" },
 	{ "[sbkd]\nslots = 3x\n", "trailing garbage" },
 	{ "[bridge]\nreconnect_min_ms = 10\nreconnect_max_ms = 5\n",
