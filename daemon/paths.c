@@ -204,25 +204,81 @@ paths_magic(int dirfd, int linkfd)
 	return (st.st_ino != PATHS_PROC_ROOT);
 }
 
+/* One component (cl bytes at comp) beneath dirfd, not followed: an
+ * O_PATH fd and its *st, or -errno. */
+static int
+paths_open_component(int dirfd, const char *comp, size_t cl, struct stat *st)
+{
+	char name[PATH_MAX];
+	int fd, rc;
+
+	if (cl >= sizeof(name))
+		return (-ENAMETOOLONG);
+	memcpy(name, comp, cl);
+	name[cl] = '\0';
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return (-errno);
+	if (fstat(fd, st) == -1) {
+		rc = -errno;
+		close(fd);
+		return (rc);
+	}
+	return (fd);
+}
+
+/*
+ * The walk met a symlink: linkfd, in dirfd, is the component at comp of
+ * rel, and rest follows it.  *next gets the logical path the link names
+ * (malloc'd, normal; a relative target is taken from the link's
+ * directory under root's name).  Closes linkfd.  Returns PATHS_RESTART,
+ * PATHS_ESCAPE (a magic link) or -errno.
+ */
+static int
+paths_follow(int dirfd, int linkfd, const char *root, const char *rel,
+    const char *comp, const char *rest, char **next)
+{
+	char target[PATH_MAX], *joined;
+	ssize_t n;
+	int rc, len;
+
+	if ((rc = paths_magic(dirfd, linkfd)) != 0) {
+		close(linkfd);
+		return (rc > 0 ? PATHS_ESCAPE : rc);
+	}
+	n = readlinkat(linkfd, "", target, sizeof(target) - 1);
+	rc = -errno;
+	close(linkfd);
+	if (n == -1)
+		return (rc);
+	target[n] = '\0';
+	/* The link's directory, then its text, then the rest. */
+	if (target[0] == '/')
+		len = asprintf(&joined, "%s%s", target, rest);
+	else
+		len = asprintf(&joined, "%s/%.*s/%s%s", root, (int)(comp - rel),
+		    rel, target, rest);
+	if (len == -1)
+		return (-ENOMEM);
+	*next = paths_normalize(joined, (size_t)len);
+	free(joined);
+	return (*next == NULL ? -ENOMEM : PATHS_RESTART);
+}
+
 /*
  * The component walk: rel (normal, no "..") beneath rootfd one
- * component at a time with O_NOFOLLOW, up to the first symlink.  There it
- * stops and gives the logical path the link names (*next, malloc'd,
- * normal; relative targets are taken from the link's directory under
- * root's name) for the caller to resolve from the top, under whichever
- * root holds it.  Returns an O_PATH fd, PATHS_RESTART, PATHS_ESCAPE or
- * -errno.
+ * component at a time with O_NOFOLLOW, up to the first symlink, which
+ * paths_follow turns into the path (*next) for the caller to resolve
+ * from the top, under whichever root holds it.  Returns an O_PATH fd,
+ * PATHS_RESTART, PATHS_ESCAPE or -errno.
  */
 static int
 paths_walk(
     int rootfd, const char *root, const char *rel, bool want_dir, char **next)
 {
-	char target[PATH_MAX], *joined;
 	const char *p = rel, *comp;
-	int dirfd = rootfd, fd, rc, len;
+	int dirfd = rootfd, fd, rc;
 	struct stat st;
-	ssize_t n;
-	size_t cl;
 
 	if (strcmp(rel, ".") == 0) {
 		fd = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -230,48 +286,14 @@ paths_walk(
 	}
 	for (;;) {
 		comp = p;
-		cl = strcspn(p, "/");
-		p += cl;
-		if (cl >= sizeof(target)) {
-			rc = -ENAMETOOLONG;
-			goto fail;
-		}
-		memcpy(target, comp, cl);
-		target[cl] = '\0';
-		fd = openat(dirfd, target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd == -1 || fstat(fd, &st) == -1) {
-			rc = -errno;
-			if (fd != -1)
-				close(fd);
+		p += strcspn(p, "/");
+		fd = paths_open_component(dirfd, comp, (size_t)(p - comp), &st);
+		if (fd < 0) {
+			rc = fd;
 			goto fail;
 		}
 		if (S_ISLNK(st.st_mode)) {
-			if ((rc = paths_magic(dirfd, fd)) != 0) {
-				close(fd);
-				if (rc > 0)
-					rc = PATHS_ESCAPE;
-				goto fail;
-			}
-			n = readlinkat(fd, "", target, sizeof(target) - 1);
-			close(fd);
-			if (n == -1) {
-				rc = -errno;
-				goto fail;
-			}
-			target[n] = '\0';
-			/* The link's directory, then its text, then the rest. */
-			if (target[0] == '/')
-				len = asprintf(&joined, "%s%s", target, p);
-			else
-				len = asprintf(&joined, "%s/%.*s/%s%s", root,
-				    (int)(comp - rel), rel, target, p);
-			if (len == -1) {
-				rc = -ENOMEM;
-				goto fail;
-			}
-			*next = paths_normalize(joined, (size_t)len);
-			free(joined);
-			rc = *next == NULL ? -ENOMEM : PATHS_RESTART;
+			rc = paths_follow(dirfd, fd, root, rel, comp, p, next);
 			goto fail;
 		}
 		if (dirfd != rootfd)
