@@ -17,12 +17,14 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,6 +65,7 @@ static struct {
 	_Atomic unsigned max_jobs;
 	/* sandbox_budget() of the configuration: the helper's argv[2]. */
 	_Atomic uint64_t budget;
+	_Atomic int nice; /* [pool] cpu_worker_nice */
 
 	/* Stats: read by the event thread. */
 	_Atomic unsigned n_alive, n_busy;
@@ -154,7 +157,10 @@ helper_end(struct helper *h, int *status)
  * stdin and stdout /dev/null, stderr sbkd's (a sanitizer report or an
  * abort message reaches the log), the channel on fd 3 and nothing else,
  * default signal dispositions and mask, its own process group (a ^C meant
- * for a foreground sbkd is sbkd's to handle).  NULL with errno set.
+ * for a foreground sbkd is sbkd's to handle), and the CPU workers' priority
+ * (SCHED_BATCH, cpu_worker_nice): isolated work yields to the event thread
+ * as in-process work does, whichever thread starts the helper.  NULL with
+ * errno set.
  */
 static struct helper *
 helper_spawn(unsigned gen)
@@ -166,6 +172,7 @@ helper_spawn(unsigned gen)
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, all;
+	struct sched_param sp = { .sched_priority = 0 };
 	struct helper *h;
 	int sv[2], rc;
 
@@ -203,6 +210,15 @@ helper_spawn(unsigned gen)
 			POSIX_SPAWN_SETPGROUP);
 	if (rc == 0)
 		rc = posix_spawn(&h->pid, iso.exe, &fa, &at, argv, envp);
+	/*
+	 * glibc's spawn attributes know no SCHED_BATCH and no nice value: set
+	 * both from here (lowering a priority needs no privilege; failure
+	 * only costs the event thread some latency, as in pool.c).
+	 */
+	if (rc == 0) {
+		sched_setscheduler(h->pid, SCHED_BATCH, &sp);
+		setpriority(PRIO_PROCESS, (id_t)h->pid, atomic_load(&iso.nice));
+	}
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(sv[1]);
@@ -691,6 +707,7 @@ set_limits(const struct sbk_config *cfg)
 	atomic_store(&iso.want, cfg->isolation_helpers);
 	atomic_store(&iso.max_jobs, cfg->isolation_max_jobs);
 	atomic_store(&iso.budget, sandbox_budget(cfg));
+	atomic_store(&iso.nice, (int)cfg->cpu_worker_nice);
 }
 
 int

@@ -111,6 +111,32 @@ proc_state(long pid)
 	return p != NULL && p[1] == ' ' ? p[2] : '?';
 }
 
+/* The nice value of a process (field 19 of /proc/PID/stat). */
+static long
+proc_nice(long pid)
+{
+	char path[64], buf[1024], *p;
+	long nice = -100;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	ck_assert_ptr_nonnull(p);
+	/* After ") ": state, then fields 4..18, then nice (19). */
+	ck_assert_int_eq(sscanf(p + 2,
+			     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			     "%*u %*u %*d %*d %*d %ld",
+			     &nice),
+	    1);
+	return nice;
+}
+
 /* Wait until sbkd has exactly n children, none of them a zombie. */
 static void
 wait_children(int n)
@@ -198,7 +224,9 @@ START_TEST(test_crash_error_replaced_counted)
 	char *prom;
 	int n;
 
-	hx_daemon_up(&d, CONF_TEST "[isolation]\nhelpers = 2\n");
+	hx_daemon_up(&d,
+	    CONF_TEST "[pool]\ncpu_worker_nice = 7\n"
+		      "[isolation]\nhelpers = 2\n");
 	c = hx_connect(&d);
 	wait_children(2);
 	n = children(d.pid, before, MAX_KIDS);
@@ -224,6 +252,12 @@ START_TEST(test_crash_error_replaced_counted)
 	wait_children(2);
 	n = children(d.pid, after, MAX_KIDS);
 	ck_assert_int_eq(n, 2);
+	/*
+	 * Started by the main thread or by a worker, a helper runs at the
+	 * CPU workers' nice value (cpu_worker_nice, 7 here).
+	 */
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(proc_nice(after[i]), 7);
 	/* The helper that crashed was reaped: no longer a process. */
 	ck_assert_int_eq(proc_state(victim), 0);
 	ck_assert(!in_list(victim, after, n));
