@@ -80,6 +80,7 @@ struct jp {
 	const unsigned char *p; /* next byte to read */
 	const unsigned char *end;
 	const unsigned char *buf;
+	size_t depth; /* containers open around the text */
 	char *err;
 	size_t errlen;
 	int errnum; /* errno to fail with */
@@ -127,14 +128,19 @@ jp_bad_token(struct jp *jp)
 		jp_error(jp, "invalid token", jp->p);
 }
 
+const char *
+json_skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	return p;
+}
+
 static inline void
 jp_skip_ws(struct jp *jp)
 {
-	const unsigned char *p = jp->p, *end = jp->end;
-
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-		p++;
-	jp->p = p;
+	jp->p = (const unsigned char *)json_skip_ws(
+	    (const char *)jp->p, (const char *)jp->end);
 }
 
 static inline bool
@@ -255,6 +261,120 @@ jp_scr_reserve(struct jp *jp, size_t need)
 	return true;
 }
 
+/* An invalid byte inside a string, at p. */
+static void
+jp_string_error(struct jp *jp, const unsigned char *p)
+{
+	if (jp_class[*p] == JP_CTRL)
+		jp_error(jp,
+		    *p == '\0' ? "NUL byte in string" :
+				 "control character in string",
+		    p);
+	else
+		jp_error(jp, "invalid UTF-8", p);
+}
+
+/*
+ * The escape whose backslash is at *pp, decoded to *tp; both move past
+ * it.  A high surrogate must come with its low one, as one escape pair.
+ */
+static bool
+jp_unescape(struct jp *jp, const unsigned char **pp, char **tp)
+{
+	static const char plain[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
+	const unsigned char *esc = *pp, *p = esc + 1, *end = jp->end;
+	const char *c;
+	long cp, lo;
+
+	if (p == end) {
+		jp_error(jp, "unterminated string", NULL);
+		return false;
+	}
+	if (*p != 'u') {
+		for (c = plain; *c != '\0' && *c != (char)*p; c += 2)
+			;
+		if (*c == '\0') {
+			jp_error(jp, "invalid escape", esc);
+			return false;
+		}
+		*(*tp)++ = c[1];
+		*pp = p + 1;
+		return true;
+	}
+	if ((cp = jp_hex4(p + 1, end)) < 0) {
+		jp_error(jp, "invalid escape", esc);
+		return false;
+	}
+	p += 5;
+	if (cp >= 0xd800 && cp <= 0xdbff && end - p >= 2 && p[0] == '\\' &&
+	    p[1] == 'u') {
+		if ((lo = jp_hex4(p + 2, end)) < 0) {
+			jp_error(jp, "invalid escape", p);
+			return false;
+		}
+		if (lo >= 0xdc00 && lo <= 0xdfff) {
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			p += 6;
+		}
+	}
+	if (cp >= 0xd800 && cp <= 0xdfff) {
+		jp_error(jp, "unpaired surrogate escape", esc);
+		return false;
+	}
+	*tp += jp_utf8_put(*tp, (unsigned long)cp);
+	*pp = p;
+	return true;
+}
+
+/*
+ * The rest of a string holding an escape, from p (the first backslash),
+ * decoded after the plain bytes from start into scratch at scrlen (not
+ * reserved).  Decoding never makes a string longer than its source.
+ */
+static bool
+jp_string_decode(struct jp *jp, const unsigned char *start,
+    const unsigned char *p, const char **s, size_t *slen)
+{
+	const unsigned char *end = jp->end, *q;
+	char *t, *t0;
+	size_t n;
+
+	for (q = p; q < end && *q != '"';)
+		q += *q == '\\' && end - q > 1 ? 2 : 1;
+	if (!jp_scr_reserve(jp, (size_t)(q - start)))
+		return false;
+	t0 = t = jp->scr + jp->scrlen;
+	memcpy(t, start, (size_t)(p - start));
+	t += p - start;
+	while (p < end) {
+		switch (jp_class[*p]) {
+		case JP_PLAIN:
+			*t++ = (char)*p++;
+			break;
+		case JP_QUOTE:
+			*s = t0;
+			*slen = (size_t)(t - t0);
+			jp->p = p + 1;
+			return true;
+		case JP_BSLASH:
+			if (!jp_unescape(jp, &p, &t))
+				return false;
+			break;
+		default:
+			if (jp_class[*p] == JP_CTRL ||
+			    (n = jp_utf8_len(p, end)) == 0) {
+				jp_string_error(jp, p);
+				return false;
+			}
+			memcpy(t, p, n);
+			t += n;
+			p += n;
+		}
+	}
+	jp_error(jp, "unterminated string", NULL);
+	return false;
+}
+
 /*
  * The string whose opening quote is at jp->p.  On success *s and *slen
  * are its decoded bytes, *inscr tells whether they are in the input
@@ -265,135 +385,32 @@ static bool
 jp_string(struct jp *jp, const char **s, size_t *slen, bool *inscr)
 {
 	const unsigned char *p = jp->p + 1, *start = p, *end = jp->end;
-	const unsigned char *esc, *q;
-	char *t, *t0;
 	size_t n;
-	long cp, lo;
 
+	*inscr = false;
 	for (;;) {
 		while (p < end && jp_class[*p] == JP_PLAIN)
 			p++;
-		if (p == end)
-			goto unterminated;
-		switch (jp_class[*p]) {
-		case JP_QUOTE:
-			*s = (const char *)start;
-			*slen = (size_t)(p - start);
-			*inscr = false;
-			jp->p = p + 1;
-			return true;
-		case JP_BSLASH:
-			goto escaped;
-		case JP_CTRL:
-			goto control;
-		default:
-			if ((n = jp_utf8_len(p, end)) == 0)
-				goto bad_utf8;
-			p += n;
+		if (p == end) {
+			jp_error(jp, "unterminated string", NULL);
+			return false;
 		}
-	}
-
-escaped:
-	/* Decoding never makes a string longer than its source. */
-	q = p;
-	while (q < end && *q != '"')
-		q += *q == '\\' && end - q > 1 ? 2 : 1;
-	if (!jp_scr_reserve(jp, (size_t)(q - start)))
-		return false;
-	t0 = t = jp->scr + jp->scrlen;
-	memcpy(t, start, (size_t)(p - start));
-	t += p - start;
-	for (;;) {
-		if (p == end)
-			goto unterminated;
-		switch (jp_class[*p]) {
-		case JP_PLAIN:
-			*t++ = (char)*p++;
-			continue;
-		case JP_QUOTE:
-			*s = t0;
-			*slen = (size_t)(t - t0);
+		if (jp_class[*p] == JP_QUOTE)
+			break;
+		if (jp_class[*p] == JP_BSLASH) {
 			*inscr = true;
-			jp->p = p + 1;
-			return true;
-		case JP_CTRL:
-			goto control;
-		case JP_HIGH:
-			if ((n = jp_utf8_len(p, end)) == 0)
-				goto bad_utf8;
-			memcpy(t, p, n);
-			t += n;
-			p += n;
-			continue;
+			return jp_string_decode(jp, start, p, s, slen);
 		}
-		esc = p++;
-		if (p == end)
-			goto unterminated;
-		switch (*p) {
-		case '"':
-		case '\\':
-		case '/':
-			*t++ = (char)*p;
-			break;
-		case 'b':
-			*t++ = '\b';
-			break;
-		case 'f':
-			*t++ = '\f';
-			break;
-		case 'n':
-			*t++ = '\n';
-			break;
-		case 'r':
-			*t++ = '\r';
-			break;
-		case 't':
-			*t++ = '\t';
-			break;
-		case 'u':
-			if ((cp = jp_hex4(p + 1, end)) < 0)
-				goto bad_escape;
-			p += 4;
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				goto bad_surrogate;
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (end - p < 3 || p[1] != '\\' || p[2] != 'u')
-					goto bad_surrogate;
-				if ((lo = jp_hex4(p + 3, end)) < 0) {
-					esc = p + 1;
-					goto bad_escape;
-				}
-				if (lo < 0xdc00 || lo > 0xdfff)
-					goto bad_surrogate;
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				    (lo - 0xdc00);
-				p += 6;
-			}
-			t += jp_utf8_put(t, (unsigned long)cp);
-			break;
-		default:
-			goto bad_escape;
+		if (jp_class[*p] == JP_CTRL || (n = jp_utf8_len(p, end)) == 0) {
+			jp_string_error(jp, p);
+			return false;
 		}
-		p++;
+		p += n;
 	}
-
-unterminated:
-	jp_error(jp, "unterminated string", NULL);
-	return false;
-control:
-	jp_error(jp,
-	    *p == '\0' ? "NUL byte in string" : "control character in string",
-	    p);
-	return false;
-bad_utf8:
-	jp_error(jp, "invalid UTF-8", p);
-	return false;
-bad_escape:
-	jp_error(jp, "invalid escape", esc);
-	return false;
-bad_surrogate:
-	jp_error(jp, "unpaired surrogate escape", esc);
-	return false;
+	*s = (const char *)start;
+	*slen = (size_t)(p - start);
+	jp->p = p + 1;
+	return true;
 }
 
 /* The number at jp->p ('-' or a digit). */
@@ -547,231 +564,270 @@ jp_literal(struct jp *jp, const char *word, size_t len)
 	return true;
 }
 
-/*
- * The parser proper.  depth: containers already open around the value.
- * endp NULL: the value must fill the buffer (trailing whitespace only);
- * else it may be followed by anything, and *endp is its end's offset.
- */
+/* A scalar at jp->p: a string, a literal or a number. */
 static json_t *
-jp_parse(const char *buf, size_t len, size_t depth, size_t *endp, char *errbuf,
-    size_t errlen)
+jp_scalar(struct jp *jp)
 {
-	struct jp jp;
-	struct jp_level *top;
-	json_t *v = NULL;
-	const char *s, *key;
+	const char *s;
+	size_t slen;
+	bool inscr;
+	json_t *v;
+
+	switch (*jp->p) {
+	case '"':
+		if (!jp_string(jp, &s, &slen, &inscr))
+			return NULL;
+		if ((v = json_stringn_nocheck(s, slen)) == NULL)
+			jp_oom(jp);
+		return v;
+	case 't':
+		return jp_literal(jp, "true", 4) ? json_true() : NULL;
+	case 'f':
+		return jp_literal(jp, "false", 5) ? json_false() : NULL;
+	case 'n':
+		return jp_literal(jp, "null", 4) ? json_null() : NULL;
+	default:
+		if (*jp->p == '-' || jp_isdigit(*jp->p))
+			return jp_number(jp);
+		jp_bad_token(jp);
+		return NULL;
+	}
+}
+
+/*
+ * A member name and its ':' at jp->p (whitespace before it skipped): it
+ * becomes the innermost object's pending name.
+ */
+static bool
+jp_member_name(struct jp *jp)
+{
+	struct jp_level *top = &jp->lv[jp->nlv - 1];
+	const char *s;
 	size_t slen;
 	bool inscr;
 
-	jp.buf = jp.p = (const unsigned char *)buf;
-	jp.end = jp.p + len;
-	jp.err = errbuf;
-	jp.errlen = errlen;
-	jp.errnum = EINVAL;
-	jp.scr = jp.scrinit;
-	jp.scrlen = 0;
-	jp.scrcap = sizeof(jp.scrinit);
-	jp.lv = jp.lvinit;
-	jp.nlv = 0;
-	jp.lvcap = JP_LEVELS;
-	if (errlen > 0)
-		errbuf[0] = '\0';
-
-value:
-	/* A value; like jansson, every value counts toward the depth. */
-	jp_skip_ws(&jp);
-	if (jp.p == jp.end) {
-		jp_bad_token(&jp);
-		goto fail;
+	if (jp->p == jp->end || *jp->p != '"') {
+		jp_bad_token(jp);
+		return false;
 	}
-	if (jp.nlv + depth >= JP_MAX_DEPTH) {
-		jp_error(&jp, "nesting too deep", jp.p);
-		goto fail;
-	}
-	switch (*jp.p) {
-	case '{':
-		jp.p++;
-		if (!jp_push(&jp, json_object()))
-			goto fail;
-		jp_skip_ws(&jp);
-		if (jp.p < jp.end && *jp.p == '}') {
-			jp.p++;
-			v = jp.lv[--jp.nlv].c;
-			goto done;
-		}
-		goto member;
-	case '[':
-		jp.p++;
-		if (!jp_push(&jp, json_array()))
-			goto fail;
-		jp_skip_ws(&jp);
-		if (jp.p < jp.end && *jp.p == ']') {
-			jp.p++;
-			v = jp.lv[--jp.nlv].c;
-			goto done;
-		}
-		goto value;
-	case '"':
-		if (!jp_string(&jp, &s, &slen, &inscr))
-			goto fail;
-		if ((v = json_stringn_nocheck(s, slen)) == NULL) {
-			jp_oom(&jp);
-			goto fail;
-		}
-		goto done;
-	case 't':
-		if (!jp_literal(&jp, "true", 4))
-			goto fail;
-		v = json_true();
-		goto done;
-	case 'f':
-		if (!jp_literal(&jp, "false", 5))
-			goto fail;
-		v = json_false();
-		goto done;
-	case 'n':
-		if (!jp_literal(&jp, "null", 4))
-			goto fail;
-		v = json_null();
-		goto done;
-	case '-':
-	case '0':
-	case '1':
-	case '2':
-	case '3':
-	case '4':
-	case '5':
-	case '6':
-	case '7':
-	case '8':
-	case '9':
-		if ((v = jp_number(&jp)) == NULL)
-			goto fail;
-		goto done;
-	default:
-		jp_bad_token(&jp);
-		goto fail;
-	}
-
-member:
-	/* A member name and its ':', whitespace before it skipped. */
-	if (jp.p == jp.end || *jp.p != '"') {
-		jp_bad_token(&jp);
-		goto fail;
-	}
-	if (!jp_string(&jp, &s, &slen, &inscr))
-		goto fail;
+	if (!jp_string(jp, &s, &slen, &inscr))
+		return false;
 	/*
 	 * jansson refuses them too: "id\u0000x" must never alias "id".  Only
 	 * an escape can make a NUL, so only decoded names can hold one.
 	 */
 	if (inscr && memchr(s, '\0', slen) != NULL) {
-		jp_error(&jp, "NUL byte in member name", NULL);
-		goto fail;
+		jp_error(jp, "NUL byte in member name", NULL);
+		return false;
 	}
-	top = &jp.lv[jp.nlv - 1];
 	top->klen = slen;
 	if (inscr) {
 		top->key = NULL;
-		top->koff = jp.scrlen;
-		jp.scrlen += slen;
+		top->koff = jp->scrlen;
+		jp->scrlen += slen;
 	} else
 		top->key = s;
-	jp_skip_ws(&jp);
-	if (jp.p == jp.end || *jp.p != ':') {
-		jp_bad_token(&jp);
-		goto fail;
+	jp_skip_ws(jp);
+	if (jp->p == jp->end || *jp->p != ':') {
+		jp_bad_token(jp);
+		return false;
 	}
-	jp.p++;
-	goto value;
+	jp->p++;
+	return true;
+}
 
-done:
-	/* v is complete: it goes into the innermost container, if any. */
-	if (jp.nlv == 0) {
-		if (endp != NULL) {
-			*endp = (size_t)(jp.p - jp.buf);
-			goto out;
+/*
+ * Open the container whose bracket is at jp->p.  *done: the container
+ * when it is empty (and so already closed), else NULL with its first
+ * member name read (objects) and its first value to come.
+ */
+static bool
+jp_open(struct jp *jp, json_t **done)
+{
+	bool object = *jp->p == '{';
+
+	*done = NULL;
+	jp->p++;
+	if (!jp_push(jp, object ? json_object() : json_array()))
+		return false;
+	jp_skip_ws(jp);
+	if (jp->p < jp->end && *jp->p == (object ? '}' : ']')) {
+		jp->p++;
+		*done = jp->lv[--jp->nlv].c;
+		return true;
+	}
+	return !object || jp_member_name(jp);
+}
+
+/*
+ * The start of a value.  *done: the value when it is complete (a scalar
+ * or an empty container), NULL when a container was opened.  Like
+ * jansson, every value counts toward the depth.
+ */
+static bool
+jp_value(struct jp *jp, json_t **done)
+{
+	*done = NULL;
+	jp_skip_ws(jp);
+	if (jp->p == jp->end) {
+		jp_bad_token(jp);
+		return false;
+	}
+	if (jp->nlv + jp->depth >= JP_MAX_DEPTH) {
+		jp_error(jp, "nesting too deep", jp->p);
+		return false;
+	}
+	if (*jp->p == '{' || *jp->p == '[')
+		return jp_open(jp, done);
+	return (*done = jp_scalar(jp)) != NULL;
+}
+
+/* Put v into the innermost container.  v is consumed, even on failure. */
+static bool
+jp_add(struct jp *jp, json_t *v)
+{
+	struct jp_level *top = &jp->lv[jp->nlv - 1];
+	const char *key;
+
+	if (json_is_array(top->c)) {
+		if (json_array_append_new(top->c, v) != 0) {
+			jp_oom(jp);
+			return false;
 		}
+		return true;
+	}
+	key = top->key != NULL ? top->key : jp->scr + top->koff;
+	if (json_object_setn_new_nocheck(top->c, key, top->klen, v) != 0) {
+		jp_oom(jp);
+		return false;
+	}
+	if (top->key == NULL)
+		jp->scrlen = top->koff;
+	return true;
+}
+
+/*
+ * What follows an item of the innermost container: ',' (then, in an
+ * object, the next member name) and *done NULL, or the closing bracket
+ * and *done the container, now complete.
+ */
+static bool
+jp_next(struct jp *jp, json_t **done)
+{
+	bool array = json_is_array(jp->lv[jp->nlv - 1].c);
+
+	*done = NULL;
+	jp_skip_ws(jp);
+	if (jp->p == jp->end) {
+		jp_bad_token(jp);
+		return false;
+	}
+	if (*jp->p == ',') {
+		jp->p++;
+		if (array)
+			return true;
+		jp_skip_ws(jp);
+		return jp_member_name(jp);
+	}
+	if (*jp->p != (array ? ']' : '}')) {
+		jp_bad_token(jp);
+		return false;
+	}
+	jp->p++;
+	*done = jp->lv[--jp->nlv].c;
+	return true;
+}
+
+/*
+ * One value, containers included: values start one after the other, and
+ * each complete one goes into its container, which may complete in turn,
+ * until the outermost value is complete.
+ */
+static json_t *
+jp_document(struct jp *jp)
+{
+	json_t *v;
+
+	do {
+		if (!jp_value(jp, &v))
+			return NULL;
+		while (v != NULL && jp->nlv > 0)
+			if (!jp_add(jp, v) || !jp_next(jp, &v))
+				return NULL;
+	} while (v == NULL);
+	return v;
+}
+
+static void
+jp_init(struct jp *jp, const char *buf, size_t len, size_t depth, char *errbuf,
+    size_t errlen)
+{
+	jp->buf = jp->p = (const unsigned char *)buf;
+	jp->end = jp->p + len;
+	jp->depth = depth;
+	jp->err = errbuf;
+	jp->errlen = errlen;
+	jp->errnum = EINVAL;
+	jp->scr = jp->scrinit;
+	jp->scrlen = 0;
+	jp->scrcap = sizeof(jp->scrinit);
+	jp->lv = jp->lvinit;
+	jp->nlv = 0;
+	jp->lvcap = JP_LEVELS;
+	if (errlen > 0)
+		errbuf[0] = '\0';
+}
+
+/* Free what the parse holds: the open containers and the heap buffers. */
+static void
+jp_release(struct jp *jp)
+{
+	while (jp->nlv > 0)
+		json_decref(jp->lv[--jp->nlv].c);
+	if (jp->lv != jp->lvinit)
+		free(jp->lv);
+	if (jp->scr != jp->scrinit)
+		free(jp->scr);
+}
+
+json_t *
+json_parse_strict(const char *buf, size_t len, char *errbuf, size_t errlen)
+{
+	struct jp jp;
+	json_t *v;
+
+	jp_init(&jp, buf, len, 0, errbuf, errlen);
+	if ((v = jp_document(&jp)) != NULL) {
 		jp_skip_ws(&jp);
 		if (jp.p != jp.end) {
 			jp_error(&jp,
 			    *jp.p == '\0' ? "NUL byte" :
 					    "trailing data after the value",
 			    jp.p);
-			goto fail;
-		}
-		goto out;
-	}
-	top = &jp.lv[jp.nlv - 1];
-	if (json_is_array(top->c)) {
-		/* Both setters consume v, even when they fail. */
-		if (json_array_append_new(top->c, v) != 0) {
+			json_decref(v);
 			v = NULL;
-			jp_oom(&jp);
-			goto fail;
 		}
-	} else {
-		key = top->key != NULL ? top->key : jp.scr + top->koff;
-		if (json_object_setn_new_nocheck(top->c, key, top->klen, v) !=
-		    0) {
-			v = NULL;
-			jp_oom(&jp);
-			goto fail;
-		}
-		if (top->key == NULL)
-			jp.scrlen = top->koff;
 	}
-	v = NULL;
-	jp_skip_ws(&jp);
-	if (jp.p == jp.end) {
-		jp_bad_token(&jp);
-		goto fail;
-	}
-	if (*jp.p == ',') {
-		jp.p++;
-		if (json_is_array(top->c))
-			goto value;
-		jp_skip_ws(&jp);
-		goto member;
-	}
-	if (*jp.p == (json_is_array(top->c) ? ']' : '}')) {
-		jp.p++;
-		v = jp.lv[--jp.nlv].c;
-		goto done;
-	}
-	jp_bad_token(&jp);
-	goto fail;
-
-fail:
-	json_decref(v);
-	v = NULL;
-	while (jp.nlv > 0)
-		json_decref(jp.lv[--jp.nlv].c);
-	if (jp.lv != jp.lvinit)
-		free(jp.lv);
-	if (jp.scr != jp.scrinit)
-		free(jp.scr);
-	errno = jp.errnum;
-	return NULL;
-out:
-	if (jp.lv != jp.lvinit)
-		free(jp.lv);
-	if (jp.scr != jp.scrinit)
-		free(jp.scr);
+	jp_release(&jp);
+	if (v == NULL)
+		errno = jp.errnum;
 	return v;
-}
-
-json_t *
-json_parse_strict(const char *buf, size_t len, char *errbuf, size_t errlen)
-{
-	return jp_parse(buf, len, 0, NULL, errbuf, errlen);
 }
 
 json_t *
 json_parse_value(const char *buf, size_t len, size_t depth, size_t *endp,
     char *errbuf, size_t errlen)
 {
-	return jp_parse(buf, len, depth, endp, errbuf, errlen);
+	struct jp jp;
+	json_t *v;
+
+	jp_init(&jp, buf, len, depth, errbuf, errlen);
+	if ((v = jp_document(&jp)) != NULL)
+		*endp = (size_t)(jp.p - jp.buf);
+	jp_release(&jp);
+	if (v == NULL)
+		errno = jp.errnum;
+	return v;
 }
 
 size_t
@@ -794,4 +850,22 @@ json_plain_string(const char *buf, size_t len)
 			return 0;
 		p += n;
 	}
+}
+
+size_t
+json_plain_int(const char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+	const unsigned char *digits;
+
+	if (p < end && *p == '-')
+		p++;
+	for (digits = p; p < end && jp_isdigit(*p); p++)
+		;
+	if (p == digits || p - digits > 18 ||
+	    (*digits == '0' && (p - digits > 1 || digits != (const void *)buf)))
+		return 0;
+	if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
+		return 0;
+	return (size_t)(p - (const unsigned char *)buf);
 }

@@ -42,6 +42,9 @@ json_t *json_parse_value(const char *buf, size_t len, size_t depth,
     size_t *endp, char *errbuf, size_t errlen);
 
 /*
+ * Tokens for a reader of one fixed shape (rpc_request_scan reads the
+ * request envelope with them, so there is one JSON lexer).
+ *
  * The length of the string token at buf (from its opening quote to its
  * closing one, both included) when it holds no escape and is valid as
  * json_parse_strict reads strings (strict UTF-8, no control character);
@@ -49,5 +52,15 @@ json_t *json_parse_value(const char *buf, size_t len, size_t depth,
  * anything else: not a '"', an escape, an invalid byte, no closing quote.
  */
 size_t json_plain_string(const char *buf, size_t len);
+
+/*
+ * The length of the integer token at buf when it has at most 18 digits
+ * (so it surely fits json_int_t) and is written as the value prints (no
+ * leading zero, no "-0"); 0 for anything else, a real included.
+ */
+size_t json_plain_int(const char *buf, size_t len);
+
+/* p moved past the whitespace (space, tab, CR, LF) there, up to end. */
+const char *json_skip_ws(const char *p, const char *end);
 
 #endif /* SBK_JSON_PARSE_H */

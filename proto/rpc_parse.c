@@ -156,119 +156,99 @@ enum {
 	RPC_M_PARAMS = 0x8,
 };
 
-static const char *
-rpc_skip_ws(const char *p, const char *end)
+/* The envelope member named name[0 .. nlen), as a bit; 0 when unknown. */
+static unsigned
+rpc_member_bit(const char *name, size_t nlen)
 {
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-		p++;
-	return p;
+	if (rpc_key_is(name, nlen, "jsonrpc"))
+		return RPC_M_VERSION;
+	if (rpc_key_is(name, nlen, "method"))
+		return RPC_M_METHOD;
+	if (rpc_key_is(name, nlen, "id"))
+		return RPC_M_ID;
+	if (rpc_key_is(name, nlen, "params"))
+		return RPC_M_PARAMS;
+	return 0;
 }
 
 /*
- * The integer at p as an id: its length, or 0 when it is not one that
- * certainly fits json_int_t (19 digits and more go the general way) and
- * dumps as written ("-0" dumps as "0").  What follows it is the caller's.
+ * The value of member m at p (not at end), as the fast path takes it,
+ * into req: its length, or 0 when it must go the general way.
  */
 static size_t
-rpc_scan_int(const char *p, const char *end)
+rpc_scan_value(unsigned m, const char *p, const char *end, struct rpc_scan *req)
 {
-	const char *d = p, *q;
+	size_t n = 0, left = (size_t)(end - p);
 
-	if (d < end && *d == '-')
-		d++;
-	for (q = d; q < end && *q >= '0' && *q <= '9'; q++)
-		;
-	if (q == d || q - d > 18 || (*d == '0' && (q - d > 1 || d != p)))
-		return 0;
-	return (size_t)(q - p);
+	switch (m) {
+	case RPC_M_VERSION:
+		n = json_plain_string(p, left);
+		return n == 5 && memcmp(p, "\"2.0\"", 5) == 0 ? n : 0;
+	case RPC_M_METHOD:
+		n = json_plain_string(p, left);
+		if (n < 2 || n - 2 >= sizeof(req->method))
+			return 0;
+		req->method_len = n - 2;
+		memcpy(req->method, p + 1, n - 2);
+		req->method[n - 2] = '\0';
+		return n;
+	case RPC_M_ID:
+		/* A plain string or integer dumps as written. */
+		n = *p == '"' ? json_plain_string(p, left) :
+				json_plain_int(p, left);
+		if (n == 0 || n >= sizeof(req->id))
+			return 0;
+		req->id_len = n;
+		memcpy(req->id, p, n);
+		req->id[n] = '\0';
+		return n;
+	default:
+		/* Within the request object: one level deep. */
+		if (*p == '{')
+			req->params = json_parse_value(p, left, 1, &n, NULL, 0);
+		return req->params != NULL ? n : 0;
+	}
 }
 
 bool
 rpc_request_scan(const char *line, size_t len, struct rpc_scan *req)
 {
-	const char *p, *end = line + len, *name;
-	size_t n, nlen;
+	const char *p, *end = line + len;
+	size_t n;
 	unsigned seen = 0, m;
 
 	req->id_len = 0;
 	req->method_len = 0;
 	req->params = NULL;
 
-	p = rpc_skip_ws(line, end);
+	p = json_skip_ws(line, end);
 	if (p == end || *p != '{')
 		return false;
-	p = rpc_skip_ws(p + 1, end);
+	p = json_skip_ws(p + 1, end);
 	for (;;) {
 		/* A member name (no escape: "\u0069d" is "id" the slow way). */
 		if ((n = json_plain_string(p, (size_t)(end - p))) == 0)
 			goto slow;
-		name = p + 1;
-		nlen = n - 2;
-		p = rpc_skip_ws(p + n, end);
+		m = rpc_member_bit(p + 1, n - 2);
+		p = json_skip_ws(p + n, end);
 		if (p == end || *p != ':')
 			goto slow;
-		p = rpc_skip_ws(p + 1, end);
-		if (p == end)
-			goto slow;
-		if (rpc_key_is(name, nlen, "jsonrpc"))
-			m = RPC_M_VERSION;
-		else if (rpc_key_is(name, nlen, "method"))
-			m = RPC_M_METHOD;
-		else if (rpc_key_is(name, nlen, "id"))
-			m = RPC_M_ID;
-		else if (rpc_key_is(name, nlen, "params"))
-			m = RPC_M_PARAMS;
-		else
-			goto slow;
+		p = json_skip_ws(p + 1, end);
 		/* A duplicate (where the last one wins) goes the slow way. */
-		if (seen & m)
+		if (p == end || m == 0 || (seen & m) ||
+		    (n = rpc_scan_value(m, p, end, req)) == 0)
 			goto slow;
 		seen |= m;
-
-		switch (m) {
-		case RPC_M_VERSION:
-			n = json_plain_string(p, (size_t)(end - p));
-			if (n != 5 || memcmp(p, "\"2.0\"", 5) != 0)
-				goto slow;
-			break;
-		case RPC_M_METHOD:
-			n = json_plain_string(p, (size_t)(end - p));
-			if (n < 2 || n - 2 >= sizeof(req->method))
-				goto slow;
-			req->method_len = n - 2;
-			memcpy(req->method, p + 1, n - 2);
-			req->method[n - 2] = '\0';
-			break;
-		case RPC_M_ID:
-			/* A plain string dumps as written, quotes included. */
-			if (*p == '"')
-				n = json_plain_string(p, (size_t)(end - p));
-			else
-				n = rpc_scan_int(p, end);
-			if (n == 0 || n >= sizeof(req->id))
-				goto slow;
-			req->id_len = n;
-			memcpy(req->id, p, n);
-			req->id[n] = '\0';
-			break;
-		default:
-			/* Within the request object: one level deep. */
-			if (*p != '{' ||
-			    (req->params = json_parse_value(
-				 p, (size_t)(end - p), 1, &n, NULL, 0)) == NULL)
-				goto slow;
-			break;
-		}
-		p = rpc_skip_ws(p + n, end);
+		p = json_skip_ws(p + n, end);
 		if (p == end)
 			goto slow;
 		if (*p == '}')
 			break;
 		if (*p != ',')
 			goto slow;
-		p = rpc_skip_ws(p + 1, end);
+		p = json_skip_ws(p + 1, end);
 	}
-	if (rpc_skip_ws(p + 1, end) != end ||
+	if (json_skip_ws(p + 1, end) != end ||
 	    (seen & (RPC_M_VERSION | RPC_M_METHOD)) !=
 		(RPC_M_VERSION | RPC_M_METHOD))
 		goto slow;

@@ -953,6 +953,63 @@ START_TEST(test_plain_string)
 }
 END_TEST
 
+/* json_plain_int: an integer token written as its value prints. */
+
+static const struct {
+	const char *s;
+	size_t tok; /* expected result */
+} plain_ints[] = {
+	{ "0", 1 },
+	{ "7,", 1 },
+	{ "-12}", 3 },
+	{ "123456789012345678", 18 },
+	{ "-123456789012345678 ", 19 },
+	{ "1234567890123456789", 0 }, /* 19 digits: the general way */
+	{ "-0", 0 },		      /* prints as 0 */
+	{ "01", 0 },
+	{ "-", 0 },
+	{ "1.5", 0 }, /* reals */
+	{ "1e3", 0 },
+	{ "2E3", 0 },
+	{ "+1", 0 },
+	{ "\"1\"", 0 },
+	{ "", 0 },
+};
+
+START_TEST(test_plain_int)
+{
+	const char *s = plain_ints[_i].s;
+	size_t n = json_plain_int(s, strlen(s));
+	char *dump;
+	json_t *v;
+
+	ck_assert_msg(n == plain_ints[_i].tok, "\"%s\": %zu, expected %zu", s,
+	    n, plain_ints[_i].tok);
+	if (n == 0)
+		return;
+	/* The token is an integer that prints as the same bytes. */
+	v = json_parse_strict(s, n, NULL, 0);
+	ck_assert(json_is_integer(v));
+	dump = json_dumps(v, JSON_ENCODE_ANY);
+	ck_assert_uint_eq(strlen(dump), n);
+	ck_assert(memcmp(dump, s, n) == 0);
+	free(dump);
+	json_decref(v);
+}
+END_TEST
+
+/* json_skip_ws: RFC 8259's four whitespace bytes, never past end. */
+START_TEST(test_skip_ws)
+{
+	static const char ws[] = " \t\r\n1 \v";
+
+	ck_assert_ptr_eq(json_skip_ws(ws, ws + 7), ws + 4);
+	ck_assert_ptr_eq(json_skip_ws(ws, ws + 3), ws + 3);
+	ck_assert_ptr_eq(json_skip_ws(ws + 4, ws + 7), ws + 4);
+	ck_assert_ptr_eq(json_skip_ws(ws + 5, ws + 7), ws + 6); /* not \v */
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* rpc_request_scan against the general path: see scan_differ.h. */
 struct scan_in {
@@ -1205,6 +1262,9 @@ json_parse_suite(void)
 	tcase_add_test(tc, test_value_errors);
 	tcase_add_loop_test(
 	    tc, test_plain_string, 0, sizeof(plains) / sizeof(plains[0]));
+	tcase_add_loop_test(
+	    tc, test_plain_int, 0, sizeof(plain_ints) / sizeof(plain_ints[0]));
+	tcase_add_test(tc, test_skip_ws);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("request_scan");
