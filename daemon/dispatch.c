@@ -442,40 +442,6 @@ overload_ms(struct server *s)
 	return ms;
 }
 
-char *
-dispatch_overload_reply(const char *id_json, uint64_t retry_ms, size_t *lenp)
-{
-	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
-	static const char mid[] =
-	    ",\"error\":{\"code\":-32000,"
-	    "\"message\":\"overloaded: the queue is full\","
-	    "\"data\":{\"retry_after_ms\":";
-	static const char tail[] = "}}}\n";
-	char digits[24], *d = digits + sizeof(digits);
-	char *line, *p;
-	size_t idlen = strlen(id_json), n, len;
-
-	do {
-		*--d = (char)('0' + retry_ms % 10);
-		retry_ms /= 10;
-	} while (retry_ms != 0);
-	n = (size_t)(digits + sizeof(digits) - d);
-	len = sizeof(head) - 1 + idlen + sizeof(mid) - 1 + n + sizeof(tail) - 1;
-	if ((p = line = malloc(len + 1)) == NULL)
-		return NULL;
-	memcpy(p, head, sizeof(head) - 1);
-	p += sizeof(head) - 1;
-	memcpy(p, id_json, idlen);
-	p += idlen;
-	memcpy(p, mid, sizeof(mid) - 1);
-	p += sizeof(mid) - 1;
-	memcpy(p, d, n);
-	p += n;
-	memcpy(p, tail, sizeof(tail)); /* with the NUL */
-	*lenp = len;
-	return line;
-}
-
 /* Does this id already stand earlier in the same batch? */
 static bool
 batch_seen(char **seen, size_t n, const char *id_json)
@@ -657,15 +623,12 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	job->work.complete = job_work_complete;
 	rc = pool_submit(s->pool, &job->work);
 	if (rc == -EAGAIN) {
-		size_t len = 0;
-		char *line;
-
 		s->stats.rejected++;
-		if (job->id_json != NULL) {
-			line = dispatch_overload_reply(
-			    job->id_json, overload_ms(s), &len);
-			send_line(c, b, line, len);
-		}
+		rpc_error_set(&err, RPC_OVERLOADED,
+		    json_pack("{s:I}", "retry_after_ms",
+			(json_int_t)overload_ms(s)),
+		    "overloaded: the queue is full");
+		send_error(c, b, job->id_json, &err);
 		dispatch_job_free(job);
 		return;
 	} else if (rc < 0) {

@@ -41,15 +41,6 @@ void dispatch_conn_gone(struct conn *);
 /* Shutdown timeout: answer every job still waiting or running -32006. */
 void dispatch_abort_all(struct server *);
 
-/*
- * The -32000 reply line for a full queue, built without JSON values (an
- * overloaded daemon answers many): the bytes rpc_format_error makes of
- * code -32000, message "overloaded: the queue is full" and data
- * {"retry_after_ms": retry_ms}.  Malloc'd; NULL when out of memory.
- */
-char *dispatch_overload_reply(
-    const char *id_json, uint64_t retry_ms, size_t *lenp);
-
 /* Free a job (any state the event thread may free it in). */
 void dispatch_job_free(struct job *);
 

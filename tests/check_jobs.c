@@ -1535,44 +1535,6 @@ START_TEST(spin_parse)
 }
 END_TEST
 
-/* dispatch_overload_reply: rpc_format_error's bytes, built by hand. */
-START_TEST(overload_reply)
-{
-	static const char *const ids[] = {
-		"1",
-		"-9223372036854775808",
-		"\"a\"",
-		"\"\"",
-		"\"\\u0000\\\"\xc3\xa9\"",
-		"null",
-	};
-	static const uint64_t ms[] = { 0, 1, 9, 10, 59999, 60000,
-		9223372036854775807ull };
-	struct rpc_error err = { 0 };
-	size_t i, j, la, lb;
-	char *a, *b;
-
-	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
-		for (j = 0; j < sizeof(ms) / sizeof(ms[0]); j++) {
-			rpc_error_set(&err, RPC_OVERLOADED,
-			    json_pack(
-				"{s:I}", "retry_after_ms", (json_int_t)ms[j]),
-			    "overloaded: the queue is full");
-			la = lb = 12345;
-			a = dispatch_overload_reply(ids[i], ms[j], &la);
-			b = rpc_format_error(ids[i], &err, &lb);
-			ck_assert_ptr_nonnull(a);
-			ck_assert_ptr_nonnull(b);
-			ck_assert_msg(la == lb && memcmp(a, b, la + 1) == 0,
-			    "%s %llu: \"%s\" (%zu), want \"%s\" (%zu)", ids[i],
-			    (unsigned long long)ms[j], a, la, b, lb);
-			free(a);
-			free(b);
-			rpc_error_clear(&err);
-		}
-}
-END_TEST
-
 static Suite *
 jobs_suite(void)
 {
@@ -1606,7 +1568,6 @@ jobs_suite(void)
 	suite_add_tcase(s, f);
 	tcase_add_test(c, params_walk_matches_lookups);
 	tcase_add_test(c, spin_parse);
-	tcase_add_test(c, overload_reply);
 	suite_add_tcase(s, c);
 	return (s);
 }
