@@ -128,14 +128,6 @@ jp_bad_token(struct jp *jp)
 		jp_error(jp, "invalid token", jp->p);
 }
 
-const char *
-json_skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-		p++;
-	return p;
-}
-
 static inline void
 jp_skip_ws(struct jp *jp)
 {

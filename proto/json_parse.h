@@ -60,7 +60,16 @@ size_t json_plain_string(const char *buf, size_t len);
  */
 size_t json_plain_int(const char *buf, size_t len);
 
-/* p moved past the whitespace (space, tab, CR, LF) there, up to end. */
-const char *json_skip_ws(const char *p, const char *end);
+/*
+ * p moved past the whitespace (space, tab, CR, LF) there, up to end.
+ * Inline: it runs between every two tokens.
+ */
+static inline const char *
+json_skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	return p;
+}
 
 #endif /* SBK_JSON_PARSE_H */
