@@ -40,16 +40,7 @@ _Static_assert(
 #define JP_SCRATCH   256 /* escape scratch kept in the frame */
 #define JP_NUMBUF    64	 /* a real's text, NUL-terminated, for strtod */
 
-/* Byte classes inside a string. */
-enum {
-	JP_PLAIN,  /* copied as is */
-	JP_QUOTE,  /* '"' ends the string */
-	JP_BSLASH, /* '\\' starts an escape */
-	JP_CTRL,   /* below 0x20: refused */
-	JP_HIGH,   /* 0x80 and up: a UTF-8 sequence to check */
-};
-
-static const unsigned char jp_class[256] = {
+const unsigned char json_byte_class[256] = {
 	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x00 */
 	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x10 */
 	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20 */
@@ -141,13 +132,8 @@ jp_isdigit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-/*
- * Length of the well-formed UTF-8 sequence starting at p (whose first
- * byte is 0x80 or more), or 0: no overlong forms, no surrogates, nothing
- * past U+10FFFF, nothing cut short by end.
- */
-static size_t
-jp_utf8_len(const unsigned char *p, const unsigned char *end)
+size_t
+json_utf8_len(const unsigned char *p, const unsigned char *end)
 {
 	size_t avail = (size_t)(end - p);
 	unsigned c = p[0];
@@ -257,7 +243,7 @@ jp_scr_reserve(struct jp *jp, size_t need)
 static void
 jp_string_error(struct jp *jp, const unsigned char *p)
 {
-	if (jp_class[*p] == JP_CTRL)
+	if (json_byte_class[*p] == JSON_BYTE_CTRL)
 		jp_error(jp,
 		    *p == '\0' ? "NUL byte in string" :
 				 "control character in string",
@@ -339,22 +325,22 @@ jp_string_decode(struct jp *jp, const unsigned char *start,
 	memcpy(t, start, (size_t)(p - start));
 	t += p - start;
 	while (p < end) {
-		switch (jp_class[*p]) {
-		case JP_PLAIN:
+		switch (json_byte_class[*p]) {
+		case JSON_BYTE_PLAIN:
 			*t++ = (char)*p++;
 			break;
-		case JP_QUOTE:
+		case JSON_BYTE_QUOTE:
 			*s = t0;
 			*slen = (size_t)(t - t0);
 			jp->p = p + 1;
 			return true;
-		case JP_BSLASH:
+		case JSON_BYTE_BSLASH:
 			if (!jp_unescape(jp, &p, &t))
 				return false;
 			break;
 		default:
-			if (jp_class[*p] == JP_CTRL ||
-			    (n = jp_utf8_len(p, end)) == 0) {
+			if (json_byte_class[*p] == JSON_BYTE_CTRL ||
+			    (n = json_utf8_len(p, end)) == 0) {
 				jp_string_error(jp, p);
 				return false;
 			}
@@ -381,19 +367,20 @@ jp_string(struct jp *jp, const char **s, size_t *slen, bool *inscr)
 
 	*inscr = false;
 	for (;;) {
-		while (p < end && jp_class[*p] == JP_PLAIN)
+		while (p < end && json_byte_class[*p] == JSON_BYTE_PLAIN)
 			p++;
 		if (p == end) {
 			jp_error(jp, "unterminated string", NULL);
 			return false;
 		}
-		if (jp_class[*p] == JP_QUOTE)
+		if (json_byte_class[*p] == JSON_BYTE_QUOTE)
 			break;
-		if (jp_class[*p] == JP_BSLASH) {
+		if (json_byte_class[*p] == JSON_BYTE_BSLASH) {
 			*inscr = true;
 			return jp_string_decode(jp, start, p, s, slen);
 		}
-		if (jp_class[*p] == JP_CTRL || (n = jp_utf8_len(p, end)) == 0) {
+		if (json_byte_class[*p] == JSON_BYTE_CTRL ||
+		    (n = json_utf8_len(p, end)) == 0) {
 			jp_string_error(jp, p);
 			return false;
 		}
@@ -832,13 +819,14 @@ json_plain_string(const char *buf, size_t len)
 	if (len == 0 || *buf != '"')
 		return 0;
 	for (;;) {
-		while (p < end && jp_class[*p] == JP_PLAIN)
+		while (p < end && json_byte_class[*p] == JSON_BYTE_PLAIN)
 			p++;
 		if (p == end)
 			return 0;
 		if (*p == '"')
 			return (size_t)(p + 1 - (const unsigned char *)buf);
-		if (jp_class[*p] != JP_HIGH || (n = jp_utf8_len(p, end)) == 0)
+		if (json_byte_class[*p] != JSON_BYTE_HIGH ||
+		    (n = json_utf8_len(p, end)) == 0)
 			return 0;
 		p += n;
 	}

@@ -42,6 +42,26 @@ json_t *json_parse_value(const char *buf, size_t len, size_t depth,
     size_t *endp, char *errbuf, size_t errlen);
 
 /*
+ * The classes of a byte inside a JSON string, for the reader and for the
+ * writer (rpc_format.c): which bytes pass as they are.
+ */
+enum json_byte_class {
+	JSON_BYTE_PLAIN,  /* as is, 0x7f and '/' included */
+	JSON_BYTE_QUOTE,  /* '"' ends the string */
+	JSON_BYTE_BSLASH, /* '\\' starts an escape */
+	JSON_BYTE_CTRL,	  /* below 0x20: escaped, never raw */
+	JSON_BYTE_HIGH,	  /* 0x80 and up: a UTF-8 sequence to check */
+};
+extern const unsigned char json_byte_class[256];
+
+/*
+ * Length of the well-formed UTF-8 sequence starting at p (whose first
+ * byte is 0x80 or more), or 0: no overlong forms, no surrogates, nothing
+ * past U+10FFFF, nothing cut short by end.
+ */
+size_t json_utf8_len(const unsigned char *p, const unsigned char *end);
+
+/*
  * Tokens for a reader of one fixed shape (rpc_request_scan reads the
  * request envelope with them, so there is one JSON lexer).
  *

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_parse.h"
 #include "rpc.h"
 
 #define RPC_DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
@@ -193,68 +194,6 @@ rpc_buf_real(struct rpc_buf *b, double d)
 	rpc_buf_add(b, buf, (size_t)n);
 }
 
-/* Length of the valid UTF-8 sequence at s[0 .. n), or 0 when invalid. */
-static size_t
-rpc_utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f; /* no UTF-16 surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
-/* Byte classes for strings jansson holds. */
-enum {
-	RPC_JPLAIN, /* copied as is, 0x7f and '/' included */
-	RPC_JESC,   /* escaped: below 0x20, '"', '\\' */
-	RPC_JHIGH,  /* 0x80 and up: a UTF-8 sequence to check */
-};
-
-/* clang-format off */
-static const unsigned char rpc_jclass[256] = {
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x00 */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x10 */
-	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x20 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x30 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x40 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,	/* 0x50 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x60 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x70 */
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,	/* 0x80 */
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-};
-/* clang-format on */
-
 /*
  * Are all 8 bytes of x plain?  Base64 payloads of file.read and zstd run
  * to megabytes, so they are scanned a word at a time.  Each test is exact
@@ -304,12 +243,12 @@ rpc_buf_jstr(struct rpc_buf *b, const char *str, size_t n, bool lossy)
 		} else
 			lim = end;
 		while (s < lim) {
-			if (rpc_jclass[*s] == RPC_JPLAIN) {
+			if (json_byte_class[*s] == JSON_BYTE_PLAIN) {
 				s++;
 				continue;
 			}
-			if (rpc_jclass[*s] == RPC_JHIGH) {
-				k = rpc_utf8_seq(s, (size_t)(end - s));
+			if (json_byte_class[*s] == JSON_BYTE_HIGH) {
+				k = json_utf8_len(s, end);
 				if (k == 0 && !lossy)
 					return false;
 				if (k > 0) {
@@ -470,11 +409,6 @@ rpc_buf_json(struct rpc_buf *b, const json_t *v)
 		rpc_buf_value(b, v, 0);
 }
 
-/*
- * Append s as a JSON string.  Messages are formatted by the daemon from
- * arbitrary text (file names, member names), so invalid UTF-8 becomes
- * U+FFFD instead of making the whole reply unencodable.
- */
 /* NUL-terminate (callers may treat the text as a C string) and hand over. */
 static char *
 rpc_buf_end(struct rpc_buf *b, size_t *lenp)
