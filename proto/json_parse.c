@@ -737,46 +737,37 @@ jp_document(struct jp *jp)
 	return v;
 }
 
-static void
-jp_init(struct jp *jp, const char *buf, size_t len, size_t depth, char *errbuf,
+/*
+ * Parse one value at buf.  depth: containers already open around it.
+ * endp NULL: the value must fill the buffer (trailing whitespace only);
+ * else anything may follow it, and *endp is its end's offset.
+ */
+static json_t *
+jp_parse(const char *buf, size_t len, size_t depth, size_t *endp, char *errbuf,
     size_t errlen)
-{
-	jp->buf = jp->p = (const unsigned char *)buf;
-	jp->end = jp->p + len;
-	jp->depth = depth;
-	jp->err = errbuf;
-	jp->errlen = errlen;
-	jp->errnum = EINVAL;
-	jp->scr = jp->scrinit;
-	jp->scrlen = 0;
-	jp->scrcap = sizeof(jp->scrinit);
-	jp->lv = jp->lvinit;
-	jp->nlv = 0;
-	jp->lvcap = JP_LEVELS;
-	if (errlen > 0)
-		errbuf[0] = '\0';
-}
-
-/* Free what the parse holds: the open containers and the heap buffers. */
-static void
-jp_release(struct jp *jp)
-{
-	while (jp->nlv > 0)
-		json_decref(jp->lv[--jp->nlv].c);
-	if (jp->lv != jp->lvinit)
-		free(jp->lv);
-	if (jp->scr != jp->scrinit)
-		free(jp->scr);
-}
-
-json_t *
-json_parse_strict(const char *buf, size_t len, char *errbuf, size_t errlen)
 {
 	struct jp jp;
 	json_t *v;
 
-	jp_init(&jp, buf, len, 0, errbuf, errlen);
-	if ((v = jp_document(&jp)) != NULL) {
+	/* Field by field: the in-frame arrays need no zeroing. */
+	jp.buf = jp.p = (const unsigned char *)buf;
+	jp.end = jp.p + len;
+	jp.depth = depth;
+	jp.err = errbuf;
+	jp.errlen = errlen;
+	jp.errnum = EINVAL;
+	jp.scr = jp.scrinit;
+	jp.scrlen = 0;
+	jp.scrcap = sizeof(jp.scrinit);
+	jp.lv = jp.lvinit;
+	jp.nlv = 0;
+	jp.lvcap = JP_LEVELS;
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	v = jp_document(&jp);
+	if (v != NULL && endp != NULL)
+		*endp = (size_t)(jp.p - jp.buf);
+	else if (v != NULL) {
 		jp_skip_ws(&jp);
 		if (jp.p != jp.end) {
 			jp_error(&jp,
@@ -787,26 +778,29 @@ json_parse_strict(const char *buf, size_t len, char *errbuf, size_t errlen)
 			v = NULL;
 		}
 	}
-	jp_release(&jp);
+	/* Free what the parse holds: open containers and heap buffers. */
+	while (jp.nlv > 0)
+		json_decref(jp.lv[--jp.nlv].c);
+	if (jp.lv != jp.lvinit)
+		free(jp.lv);
+	if (jp.scr != jp.scrinit)
+		free(jp.scr);
 	if (v == NULL)
 		errno = jp.errnum;
 	return v;
 }
 
 json_t *
+json_parse_strict(const char *buf, size_t len, char *errbuf, size_t errlen)
+{
+	return jp_parse(buf, len, 0, NULL, errbuf, errlen);
+}
+
+json_t *
 json_parse_value(const char *buf, size_t len, size_t depth, size_t *endp,
     char *errbuf, size_t errlen)
 {
-	struct jp jp;
-	json_t *v;
-
-	jp_init(&jp, buf, len, depth, errbuf, errlen);
-	if ((v = jp_document(&jp)) != NULL)
-		*endp = (size_t)(jp.p - jp.buf);
-	jp_release(&jp);
-	if (v == NULL)
-		errno = jp.errnum;
-	return v;
+	return jp_parse(buf, len, depth, endp, errbuf, errlen);
 }
 
 size_t

@@ -52,14 +52,17 @@ enum json_byte_class {
 	JSON_BYTE_CTRL,	  /* below 0x20: escaped, never raw */
 	JSON_BYTE_HIGH,	  /* 0x80 and up: a UTF-8 sequence to check */
 };
-extern const unsigned char json_byte_class[256];
+/* Hidden: inside the library, read PC-relative rather than via the GOT. */
+extern const unsigned char json_byte_class[256]
+    __attribute__((visibility("hidden")));
 
 /*
  * Length of the well-formed UTF-8 sequence starting at p (whose first
  * byte is 0x80 or more), or 0: no overlong forms, no surrogates, nothing
  * past U+10FFFF, nothing cut short by end.
  */
-size_t json_utf8_len(const unsigned char *p, const unsigned char *end);
+size_t json_utf8_len(const unsigned char *p, const unsigned char *end)
+    __attribute__((visibility("hidden")));
 
 /*
  * Tokens for a reader of one fixed shape (rpc_request_scan reads the

@@ -436,21 +436,9 @@ char *
 rpc_id_dump(const json_t *id)
 {
 	struct rpc_buf b;
-	char buf[RPC_INT_BUF], *p, *s;
-	size_t n;
 
 	if (id == NULL || json_is_null(id))
 		return strdup("null");
-	if (json_is_integer(id)) {
-		/* The common case, on the event thread for every request. */
-		p = rpc_fmt_int(buf, json_integer_value(id));
-		n = (size_t)(buf + RPC_INT_BUF - p);
-		if ((s = malloc(n + 1)) == NULL)
-			return NULL;
-		memcpy(s, p, n);
-		s[n] = '\0';
-		return s;
-	}
 	rpc_buf_init(&b, json_is_string(id) ? json_string_length(id) + 8 : 0);
 	rpc_buf_value(&b, id, 0);
 	return rpc_buf_end(&b, NULL);

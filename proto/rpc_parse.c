@@ -79,6 +79,29 @@ rpc_is_version(const json_t *v)
 	    memcmp(json_string_value(v), "2.0", 3) == 0;
 }
 
+/* The envelope members, as bits of a set. */
+enum {
+	RPC_M_VERSION = 0x1,
+	RPC_M_METHOD = 0x2,
+	RPC_M_ID = 0x4,
+	RPC_M_PARAMS = 0x8,
+};
+
+/* The envelope member named name[0 .. nlen), as a bit; 0 when unknown. */
+static inline unsigned
+rpc_member_bit(const char *name, size_t nlen)
+{
+	if (rpc_key_is(name, nlen, "jsonrpc"))
+		return RPC_M_VERSION;
+	if (rpc_key_is(name, nlen, "method"))
+		return RPC_M_METHOD;
+	if (rpc_key_is(name, nlen, "id"))
+		return RPC_M_ID;
+	if (rpc_key_is(name, nlen, "params"))
+		return RPC_M_PARAMS;
+	return 0;
+}
+
 bool
 rpc_request_parse(const json_t *msg, struct rpc_request *req,
     const json_t **err_id, struct rpc_error *err)
@@ -131,10 +154,7 @@ rpc_request_parse(const json_t *msg, struct rpc_request *req,
 	 */
 	json_object_keylen_foreach((json_t *)msg, key, klen, v)
 	{
-		if (rpc_key_is(key, klen, "jsonrpc") ||
-		    rpc_key_is(key, klen, "method") ||
-		    rpc_key_is(key, klen, "id") ||
-		    rpc_key_is(key, klen, "params"))
+		if (rpc_member_bit(key, klen) != 0)
 			continue;
 		rpc_error_set(err, RPC_INVALID_REQUEST, NULL,
 		    "Invalid request: unknown member \"%s\"",
@@ -146,29 +166,6 @@ rpc_request_parse(const json_t *msg, struct rpc_request *req,
 	req->id = id;
 	req->params = json_object_get(msg, "params");
 	return true;
-}
-
-/* The envelope members, as bits of a set. */
-enum {
-	RPC_M_VERSION = 0x1,
-	RPC_M_METHOD = 0x2,
-	RPC_M_ID = 0x4,
-	RPC_M_PARAMS = 0x8,
-};
-
-/* The envelope member named name[0 .. nlen), as a bit; 0 when unknown. */
-static unsigned
-rpc_member_bit(const char *name, size_t nlen)
-{
-	if (rpc_key_is(name, nlen, "jsonrpc"))
-		return RPC_M_VERSION;
-	if (rpc_key_is(name, nlen, "method"))
-		return RPC_M_METHOD;
-	if (rpc_key_is(name, nlen, "id"))
-		return RPC_M_ID;
-	if (rpc_key_is(name, nlen, "params"))
-		return RPC_M_PARAMS;
-	return 0;
 }
 
 /*
