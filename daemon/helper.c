@@ -66,6 +66,27 @@ op_test_hang(struct helper_call *call, struct rpc_error *err)
 	return -1;
 }
 
+static int send_all(int fd, const void *buf, size_t len);
+
+/*
+ * What a compromised helper might do: a DONE that announces more output
+ * than out_max, then silence.  sbkd must neither allocate nor wait for it.
+ */
+static int
+op_test_lie(struct helper_call *call, struct rpc_error *err)
+{
+	struct iso_reply r;
+
+	memset(&r, 0, sizeof(r));
+	r.magic = ISO_MAGIC;
+	r.type = ISO_MSG_DONE;
+	r.out_len = call->req->out_max + 1;
+	if (send_all(call->chan_fd, &r, sizeof(r)) == 0)
+		return op_test_hang(call, err);
+	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "channel gone");
+	return -1;
+}
+
 /* Which process served the request: the tests of reuse and replacement. */
 static int
 op_test_pid(struct helper_call *call, struct rpc_error *err)
@@ -89,6 +110,7 @@ static const struct helper_op helper_ops[] = {
 	{ ISO_OP_TEST_FORBIDDEN, op_test_forbidden },
 	{ ISO_OP_TEST_HANG, op_test_hang },
 	{ ISO_OP_TEST_PID, op_test_pid },
+	{ ISO_OP_TEST_LIE, op_test_lie },
 };
 
 static const struct helper_op *

@@ -25,6 +25,7 @@ enum iso_op {
 	ISO_OP_TEST_FORBIDDEN = 4, /* the helper tries open("/etc/passwd") */
 	ISO_OP_TEST_HANG = 5,	   /* the helper sleeps until killed */
 	ISO_OP_TEST_PID = 6,	   /* the helper answers {"pid": its pid} */
+	ISO_OP_TEST_LIE = 7,	   /* the helper claims more than out_max */
 };
 
 #define ISO_F_PATHS 0x1 /* two fds attached: input, output */

@@ -366,6 +366,31 @@ START_TEST(test_forbidden_call_contained)
 }
 END_TEST
 
+/*
+ * A helper that breaks the frame protocol (a DONE announcing more than
+ * out_max, then silence) is killed at once, not waited for: -32603.
+ */
+START_TEST(test_lying_helper_killed)
+{
+	struct hx_conn *c;
+	json_t *r, *st;
+
+	hx_daemon_up(&d, CONF_TEST "[isolation]\nhelpers = 1\n");
+	c = hx_connect(&d);
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,"
+	    "\"method\":\"test.helper_lie\"}");
+	hx_expect_error(r, "1", -32603);
+	json_decref(r);
+	st = hx_wait_stat(c, "isolation.crashes", 1);
+	ck_assert_int_eq(hx_int_at(st, "isolation.respawns"), 1);
+	json_decref(st);
+	wait_children(1);
+	ck_assert_int_gt(helper_pid(c, 2), 0);
+	hx_close(c);
+}
+END_TEST
+
 /* Cancel and deadline of a job whose helper hangs: the helper is killed. */
 START_TEST(test_hang_cancel_and_deadline)
 {
@@ -638,6 +663,7 @@ isolate_suite(void)
 	tcase_add_test(tc, test_crash_error_replaced_counted);
 	tcase_add_test(tc, test_crash_others_unaffected);
 	tcase_add_test(tc, test_forbidden_call_contained);
+	tcase_add_test(tc, test_lying_helper_killed);
 	tcase_add_test(tc, test_hang_cancel_and_deadline);
 	tcase_add_test(tc, test_max_jobs_reuse_then_replace);
 	tcase_add_test(tc, test_reload_retires_old_helpers);

@@ -12,6 +12,7 @@ extern const struct job_kind job_ping, job_stats, job_cancel;
 extern const struct job_kind job_sleep, job_spin;
 extern const struct job_kind job_test_crash, job_test_forbidden_call;
 extern const struct job_kind job_test_hang, job_test_helper_pid;
+extern const struct job_kind job_test_helper_lie;
 extern const struct job_kind job_argon2_hash, job_argon2_verify;
 extern const struct job_kind job_zstd_compress, job_zstd_decompress;
 extern const struct job_kind job_file_read;
@@ -28,6 +29,7 @@ const struct job_kind *const job_table[] = {
 	&job_test_forbidden_call,
 	&job_test_hang,
 	&job_test_helper_pid,
+	&job_test_helper_lie,
 	&job_argon2_hash,
 	&job_argon2_verify,
 	&job_zstd_compress,

@@ -7,8 +7,9 @@
  * And the isolation tests' methods, always run in an isolated helper
  * (isolate.h): test.crash (the helper dies of SIGSEGV), test.forbidden_call
  * (the helper opens /etc/passwd: the sandbox kills it), test.hang (the
- * helper sleeps until sbkd kills it: cancel, deadline) and test.helper_pid
- * (which helper ran the job: reuse and replacement).
+ * helper sleeps until sbkd kills it: cancel, deadline), test.helper_pid
+ * (which helper ran the job: reuse and replacement) and test.helper_lie (the
+ * helper breaks the frame protocol, as a compromised one might).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -162,6 +163,12 @@ helper_pid_run(struct job *job, struct rpc_error *err)
 	return iso_test_run(job, ISO_OP_TEST_PID, err);
 }
 
+static json_t *
+lie_run(struct job *job, struct rpc_error *err)
+{
+	return iso_test_run(job, ISO_OP_TEST_LIE, err);
+}
+
 #define ISO_TEST_FLAGS (JOB_KIND_TEST | JOB_KIND_NO_PARAMS | JOB_KIND_ISOLATED)
 
 const struct job_kind job_test_crash = {
@@ -194,4 +201,12 @@ const struct job_kind job_test_helper_pid = {
 	.flags = ISO_TEST_FLAGS,
 	.parse = iso_test_parse,
 	.run = helper_pid_run,
+};
+
+const struct job_kind job_test_helper_lie = {
+	.method = "test.helper_lie",
+	.lane = LANE_CPU,
+	.flags = ISO_TEST_FLAGS,
+	.parse = iso_test_parse,
+	.run = lie_run,
 };
