@@ -237,50 +237,68 @@ static const int sandbox_sanitizer_calls[] = {
 	SCMP_SYS(sched_getaffinity),
 };
 
+/* The rules; 0 or a negative errno (libseccomp's convention). */
 static int
-sandbox_filter(void)
+sandbox_rules(scmp_filter_ctx ctx)
 {
-	scmp_filter_ctx ctx;
 	size_t i;
-	int rc = -1;
+	int rc;
 
-	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
-		return (errno = ENOMEM, -1);
-	/* Another ABI's numbers (i386 on x86_64) are killed too. */
-	if (seccomp_attr_set(
-		ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0 ||
-	    /* Every thread (a sanitizer runtime's own included). */
-	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0)
-		goto out;
 	for (i = 0; i < sizeof(sandbox_calls) / sizeof(sandbox_calls[0]); i++)
-		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sandbox_calls[i], 0) <
-		    0)
-			goto out;
-	/* Memory, never executable: no code can be made or loaded. */
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-		SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) < 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-		SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) < 0 ||
-	    /* Signals to itself only (abort, raise). */
-	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0 ||
-	    /* Reading a limit, never setting one. */
-	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
-		SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0)) < 0)
-		goto out;
+		if ((rc = seccomp_rule_add(
+			 ctx, SCMP_ACT_ALLOW, sandbox_calls[i], 0)) < 0)
+			return (rc);
 	if (SANDBOX_SANITIZED)
 		for (i = 0; i < sizeof(sandbox_sanitizer_calls) /
 			 sizeof(sandbox_sanitizer_calls[0]);
 		     i++)
-			if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-				sandbox_sanitizer_calls[i], 0) < 0)
-				goto out;
-	rc = seccomp_load(ctx) < 0 ? -1 : 0;
-out:
+			if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+				 sandbox_sanitizer_calls[i], 0)) < 0)
+				return (rc);
+	/* Memory, never executable: no code can be made or loaded. */
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+		 SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+		 SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
+	    /* Signals to itself only (abort, raise). */
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+		 SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()))) < 0 ||
+	    /* Reading a limit, never setting one. */
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
+		 SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0))) < 0)
+		return (rc);
+	return (0);
+}
+
+static int
+sandbox_filter(void)
+{
+	uint32_t kill = SCMP_ACT_KILL_PROCESS;
+	scmp_filter_ctx ctx;
+	int rc;
+
+	/*
+	 * Where the seccomp() call itself is filtered out (a unit's
+	 * SystemCallFilter= without it), libseccomp loads through prctl and
+	 * cannot use KILL_PROCESS: KILL_THREAD kills the single-threaded
+	 * helper all the same, with the same SIGSYS status.
+	 */
+	if ((ctx = seccomp_init(kill)) == NULL) {
+		kill = SCMP_ACT_KILL_THREAD;
+		if ((ctx = seccomp_init(kill)) == NULL)
+			return (errno = ENOMEM, -1);
+	}
+	/* Another ABI's numbers (i386 on x86_64) are killed too. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, kill)) < 0 ||
+	    /* A sanitizer runtime's own threads too (TSan's). */
+	    (SANDBOX_SANITIZED &&
+		(rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0) ||
+	    (rc = sandbox_rules(ctx)) < 0 || (rc = seccomp_load(ctx)) < 0) {
+		seccomp_release(ctx);
+		return (errno = -rc, -1);
+	}
 	seccomp_release(ctx);
-	if (rc == -1 && errno == 0)
-		errno = EINVAL;
-	return (rc);
+	return (0);
 }
 
 int
