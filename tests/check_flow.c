@@ -1546,12 +1546,19 @@ flow_suite(void)
 	 */
 	if (!SBK_TEST_TSAN) {
 		tcase_add_test(tc, test_never_reader_file_reads);
-		tcase_add_test(tc, test_zstd_bombs);
 	}
 	tcase_add_test(tc, test_budget_wait_counts);
 	tcase_add_test(tc, test_budget_wait_deadline_cancel);
 	tcase_add_test(tc, test_big_line_deadline_and_ping);
 	tcase_add_test(tc, test_big_lines_pings_answered);
+	suite_add_tcase(s, tc);
+
+	/* Its own case: meson's flow_isolated runs it alone. */
+	tc = tcase_create("zstd");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60 * hx_slow());
+	if (!SBK_TEST_TSAN) /* as the hostile case's memory bounds */
+		tcase_add_test(tc, test_zstd_bombs);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("access");

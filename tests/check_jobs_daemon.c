@@ -490,6 +490,10 @@ jobs_daemon_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, kinds_end_to_end);
 	tcase_add_test(tc, argon2_memory_budget);
+	suite_add_tcase(s, tc);
+	/* Its own case: meson's jobs_daemon_isolated runs it alone. */
+	tc = tcase_create("zstd");
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, zstd_path_big_file);
 	tcase_add_test(tc, zstd_progress);
 	tcase_add_test(tc, zstd_cancel_and_deadline);

@@ -1020,8 +1020,6 @@ sbkctl_suite(void)
 	tcase_add_test(tc, test_connect_and_timeout);
 	tcase_add_test(tc, test_stats);
 	tcase_add_test(tc, test_hash_verify);
-	tcase_add_test(tc, test_compress_inline);
-	tcase_add_test(tc, test_compress_paths);
 	tcase_add_test(tc, test_read);
 	tcase_add_test(tc, test_read_big);
 	tcase_add_test(tc, test_cancel_and_call);
@@ -1031,8 +1029,15 @@ sbkctl_suite(void)
 	tcase_add_test(tc, test_bench_daemon_dies);
 	tcase_add_test(tc, test_global_habits);
 	tcase_add_test(tc, test_password_sources);
-	tcase_add_test(tc, test_zstd_habits);
 	tcase_add_test(tc, test_stats_table);
+	suite_add_tcase(s, tc);
+	/* Its own case: meson's sbkctl_isolated runs it alone. */
+	tc = tcase_create("zstd");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_compress_inline);
+	tcase_add_test(tc, test_compress_paths);
+	tcase_add_test(tc, test_zstd_habits);
 	suite_add_tcase(s, tc);
 	return (s);
 }

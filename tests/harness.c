@@ -324,6 +324,32 @@ hx_under_valgrind(void)
 	return getenv("SBK_UNDER_VALGRIND") != NULL;
 }
 
+/*
+ * SBK_TEST_ISOLATE="zstd.compress zstd.decompress" (meson's *_isolated
+ * runs): those kinds run in sandboxed helpers, unless the test's own
+ * configuration has an [isolation] section.  An empty value isolates
+ * nothing, so the in-process path is tested too.
+ */
+static void
+hx_isolate_conf(struct hx_daemon *d)
+{
+	const char *kinds = getenv("SBK_TEST_ISOLATE");
+	char line[512];
+	bool has = false;
+	FILE *f;
+
+	if (kinds == NULL)
+		return;
+	ck_assert_ptr_nonnull(f = fopen(d->conf, "a+"));
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "[isolation]", 11) == 0)
+			has = true;
+	if (!has)
+		fprintf(f, "\n[isolation]\nkinds = %s\n", kinds);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
 void
 hx_daemon_start(struct hx_daemon *d)
 {
@@ -331,6 +357,7 @@ hx_daemon_start(struct hx_daemon *d)
 	long long end;
 	int fd;
 
+	hx_isolate_conf(d);
 	hx_spawn(d, args);
 	end = hx_now_ms() + HX_TIMEOUT_MS;
 	for (;;) {
