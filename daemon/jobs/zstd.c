@@ -8,6 +8,12 @@
  * output goes through paths_out_*: a job that fails or stops leaves
  * nothing at out_path.
  *
+ * Isolation (isolate.h): a kind named in [isolation] kinds runs its codec
+ * in a sandboxed helper rather than on the worker.  Everything else stays
+ * here: parse, base64 both ways, opening the input and the O_TMPFILE
+ * output under the roots, and linking the output on success.  The helper
+ * gets raw bytes or the two descriptors, and nothing else.
+ *
  * parse runs on the event thread and does only cheap checks (no base64
  * decode, no I/O); run on a CPU worker; free on any thread.
  */
@@ -24,6 +30,7 @@
 
 #include "base64.h"
 #include "config.h"
+#include "isolate.h"
 #include "job.h"
 #include "paths.h"
 #include "zstd_codec.h"
@@ -215,26 +222,71 @@ zs_inline_result(
 	return (res);
 }
 
-/* The codec on bytes, here or in a helper. */
+/*
+ * A helper's request for this job: the op, the level, and the cap the
+ * helper's output is held to (inline compress: the bound of the input;
+ * decompress: max_output_bytes).
+ */
+static struct iso_request
+zs_request(const struct job *job, const struct zs_arg *a, uint16_t flags,
+    size_t in_len)
+{
+	struct iso_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.op = a->compress ? ISO_OP_ZSTD_COMPRESS : ISO_OP_ZSTD_DECOMPRESS;
+	req.flags = flags;
+	req.level = a->level;
+	req.out_max = a->compress ? ZSTD_compressBound(in_len) :
+				    job->config->zstd_max_output_bytes;
+	return (req);
+}
+
+/* The codec on bytes: in a helper when [isolation] kinds names the kind. */
 static int
 zs_codec_buf(struct job *job, const struct zs_arg *a, const uint8_t *src,
     size_t len, struct zstd_codec_buf *out, struct rpc_error *err)
 {
 	struct zstd_codec_cb cb = zs_cb(job);
+	struct iso_request req;
+	struct iso_result res;
 
+	if (iso_job_isolated(job)) {
+		req = zs_request(job, a, 0, len);
+		if (iso_call(job, &req, src, len, NULL, &res, err) == -1)
+			return (-1);
+		out->data = res.out;
+		out->len = (size_t)res.out_len;
+		return (0);
+	}
 	if (a->compress)
 		return (zstd_codec_compress(src, len, a->level, &cb, out, err));
 	return (zstd_codec_decompress(src, len,
 	    job->config->zstd_max_output_bytes, "data_b64", &cb, out, err));
 }
 
-/* The codec on two descriptors, here or in a helper. */
+/*
+ * The codec between two descriptors: in a helper (both passed to it, the
+ * helper opens nothing) when [isolation] kinds names the kind.
+ */
 static int
 zs_codec_fds(struct job *job, const struct zs_arg *a, struct zstd_codec_fds *io,
     struct rpc_error *err)
 {
 	struct zstd_codec_cb cb = zs_cb(job);
+	const int fds[2] = { io->in_fd, io->out_fd };
+	struct iso_request req;
+	struct iso_result res;
 
+	if (iso_job_isolated(job)) {
+		req = zs_request(job, a, ISO_F_PATHS, 0);
+		req.in_size = io->in_size;
+		if (iso_call(job, &req, NULL, 0, fds, &res, err) == -1)
+			return (-1);
+		io->bytes_in = res.bytes_in;
+		io->bytes_out = res.out_len;
+		return (0);
+	}
 	if (a->compress)
 		return (zstd_codec_compress_fds(io, a->level, &cb, err));
 	return (zstd_codec_decompress_fds(
