@@ -167,10 +167,10 @@ static const struct config_key config_keys[] = {
 
 	/*
 	 * Which kinds may be isolated is isolate.c's check (iso_config_check).
-	 * The default becomes "zstd.decompress" with zstd's isolated path.
+	 * Decompression parses what clients send: isolated by default.
 	 */
 	{ { "isolation", "kinds" }, CFG_WORDS, OFF(isolation_kinds), 0, 0, 0,
-	    "", "job kinds run in sandboxed helper processes" },
+	    "zstd.decompress", "job kinds run in sandboxed helper processes" },
 	{ { "isolation", "helpers" }, CFG_UINT, OFF(isolation_helpers), 0, 0,
 	    1024, "0", "helper processes; 0 = as many as cpu_workers" },
 	{ { "isolation", "max_jobs" }, CFG_UINT, OFF(isolation_max_jobs), 0, 1,

@@ -4,7 +4,8 @@
  * bytes and on descriptors passed over the channel with SCM_RIGHTS, while
  * /proc shows the filter (Seccomp: 2), no_new_privs, the limits and one
  * descriptor left, and each forbidden call (open, socket, an executable
- * mapping, fork) kills the child with SIGSYS.
+ * mapping, fork) kills the child with SIGSYS; the same under a filter
+ * that makes seccomp() fail as sbkd.service's SystemCallFilter= does.
  */
 #include <check.h>
 #include <errno.h>
@@ -15,9 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
 
 #include "sandbox.h"
 #include "sanitizer.h"
@@ -117,11 +124,42 @@ child_codec(int chan, const int *fds)
 	return (rc);
 }
 
+/* Set by a test before child_start: play sbkd.service's filter first. */
+static bool unit_filter;
+
+/*
+ * What systemd's SystemCallFilter=@system-service does to seccomp(): it is
+ * not in the set, so it fails with EPERM (SystemCallErrorNumber=), and
+ * libseccomp must load the helper's filter through prctl instead.  Raw
+ * BPF through prctl, as systemd loads it: libseccomp keeps what it learnt
+ * of the kernel for the process, and must first meet the filter in
+ * sandbox_enter, as in a freshly executed helper.
+ */
+static int
+play_unit_filter(void)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1)
+		return (-1);
+	return (0);
+}
+
 static void __attribute__((noreturn)) child_main(int chan)
 {
 	int fds[2] = { -1, -1 }, act;
 	char rc;
 
+	if (unit_filter && play_unit_filter() == -1)
+		_exit(98);
 	if (sandbox_enter(chan, BUDGET) == -1)
 		_exit(100);
 	rc = 0;
@@ -305,6 +343,23 @@ START_TEST(test_forbidden_call_kills)
 }
 END_TEST
 
+/* Under a unit that filters seccomp() out, the sandbox still holds. */
+START_TEST(test_under_unit_filter)
+{
+	struct child c;
+	int st;
+
+	unit_filter = true;
+	c = child_start();
+	ck_assert_int_eq(status_field(c.pid, "Seccomp"), 2);
+	ck_assert_int_eq(status_field(c.pid, "NoNewPrivs"), 1);
+	send_fds(c.chan, forbidden[_i], NULL, 0);
+	st = child_wait(&c);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+	    "act %c: status %#x", forbidden[_i], st);
+}
+END_TEST
+
 START_TEST(test_budget_parse)
 {
 	ck_assert_uint_eq(sandbox_budget_parse("1234"), 1234);
@@ -326,6 +381,8 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_codec_works_inside);
 	tcase_add_loop_test(
 	    tc, test_forbidden_call_kills, 0, (int)sizeof(forbidden));
+	tcase_add_loop_test(
+	    tc, test_under_unit_filter, 0, (int)sizeof(forbidden));
 	tcase_add_test(tc, test_budget_parse);
 	suite_add_tcase(s, tc);
 	return (s);

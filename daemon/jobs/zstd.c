@@ -372,6 +372,7 @@ zs_free(struct job *job)
 const struct job_kind job_zstd_compress = {
 	.method = "zstd.compress",
 	.lane = LANE_CPU,
+	.flags = JOB_KIND_ISOLABLE,
 	.parse = zs_compress_parse,
 	.run = zs_run,
 	.free = zs_free,
@@ -380,6 +381,7 @@ const struct job_kind job_zstd_compress = {
 const struct job_kind job_zstd_decompress = {
 	.method = "zstd.decompress",
 	.lane = LANE_CPU,
+	.flags = JOB_KIND_ISOLABLE,
 	.parse = zs_decompress_parse,
 	.run = zs_run,
 	.free = zs_free,

@@ -313,6 +313,53 @@ test_forbidden_calls()
 	return $bad
 }
 
+# Issue 15: the isolated helpers inside the unit's own sandbox.  They start
+# (socketpair, posix_spawn and execve pass the unit's filter), each shows
+# the seccomp filter and no_new_privs and holds 4 descriptors, an isolated
+# decompression works, and with test methods on, the helper that tries
+# open("/etc/passwd") dies by SIGSYS and its job gets -32005.
+test_sandboxed_helpers()
+{
+	local pid helpers h st n out rc=0
+	in_ct systemctl restart sbkd.service || fail "restart" || return
+	out=$(in_sh 'printf "isolated hello\n" | sbkctl compress -c |
+	    sbkctl decompress -c')
+	[ "$out" = "isolated hello" ] || { echo "  FAIL: decompress: $out"; rc=1; }
+	pid=$(main_pid)
+	helpers=$(in_ct pgrep -P "$pid")
+	[ -n "$helpers" ] || fail "no helper processes under sbkd ($pid)" || return
+	for h in $helpers; do
+		st=$(in_ct grep -E '^(Seccomp|NoNewPrivs):' "/proc/$h/status" |
+		    tr -s '\t\n' '  ')
+		n=$(in_ct ls "/proc/$h/fd" | wc -l)
+		echo "  helper $h: $st fds $n"
+		case $st in
+		*"NoNewPrivs: 1"*"Seccomp: 2"*) ;;
+		*) echo "  FAIL: helper $h is not sandboxed"; rc=1 ;;
+		esac
+		[ "$n" -eq 4 ] || { echo "  FAIL: helper $h holds $n fds"; rc=1; }
+	done
+	n=$(stat_field jobs "$(in_ct sbkctl --json stats | tr -d '\n' |
+	    sed 's/.*"isolation": *{//')")
+	echo "  isolation.jobs: ${n:-?}"
+	[ "${n:-0}" -ge 1 ] || { echo "  FAIL: the decompression was not isolated"; rc=1; }
+	in_sh 'cp /etc/sbk/sbkd.conf /run/sbkd.conf.iso &&
+	    printf "[daemon]\nenable_test_methods = true\n" >>/etc/sbk/sbkd.conf &&
+	    systemctl restart sbkd.service' || fail "test methods on" || return
+	out=$(in_ct sbkctl --json call test.forbidden_call 2>&1)
+	echo "  test.forbidden_call: $(printf '%s' "$out" | tr -d '\n' | cut -c1-160)"
+	case $out in
+	*-32005*SIGSYS*) ;;
+	*) echo "  FAIL: the forbidden call did not kill its helper by SIGSYS"; rc=1 ;;
+	esac
+	out=$(in_sh 'printf "after the crash\n" | sbkctl compress -c |
+	    sbkctl decompress -c')
+	[ "$out" = "after the crash" ] || { echo "  FAIL: after the crash: $out"; rc=1; }
+	in_sh 'mv /run/sbkd.conf.iso /etc/sbk/sbkd.conf &&
+	    systemctl restart sbkd.service' || rc=1
+	return $rc
+}
+
 # Writable for the service: /run/sbkd and the write root, nothing else
 # (the probe tries to create a file in every directory but /proc, /sys).
 test_writable_paths()
@@ -626,8 +673,8 @@ running | degraded) ;;
 esac
 [ "$state" = degraded ] && in_ct systemctl --failed --no-legend | sed 's/^/system: failed unit: /' >&2
 
-for t in install socket_activation credentials forbidden_calls writable_paths \
-    ip_address_deny watchdog reload stop_drains socket_survives security \
+for t in install socket_activation credentials forbidden_calls \
+    sandboxed_helpers writable_paths ip_address_deny watchdog reload stop_drains socket_survives security \
     package_lifecycle; do
 	run_test "$t"
 	# Nothing can run without the package.
