@@ -290,9 +290,13 @@ sandbox_filter(void)
 	}
 	/* Another ABI's numbers (i386 on x86_64) are killed too. */
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, kill)) < 0 ||
-	    /* A sanitizer runtime's own threads too (TSan's). */
+	    /*
+	     * A sanitizer runtime's own threads too (TSan's), where the
+	     * kernel call can do it: not through prctl (EOPNOTSUPP).
+	     */
 	    (SANDBOX_SANITIZED &&
-		(rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0) ||
+		(rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0 &&
+		rc != -EOPNOTSUPP) ||
 	    (rc = sandbox_rules(ctx)) < 0 || (rc = seccomp_load(ctx)) < 0) {
 		seccomp_release(ctx);
 		return (errno = -rc, -1);
