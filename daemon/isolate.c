@@ -301,7 +301,7 @@ idle_dead(const struct helper *h)
 {
 	struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
 
-	return poll(&pfd, 1, 0) != 0;
+	return poll(&pfd, 1, 0) > 0;
 }
 
 /*
@@ -722,6 +722,11 @@ iso_start(const struct sbk_config *cfg)
 		return -1;
 	}
 	iso.exe[n] = '\0';
+	/*
+	 * An ignored SIGCHLD survives exec and would have the kernel reap
+	 * the helpers itself: no status, so no signal to report.
+	 */
+	signal(SIGCHLD, SIG_DFL);
 	set_limits(cfg);
 	atomic_store(&iso.gen, 1);
 	iso.started = true;
