@@ -47,12 +47,6 @@ batch_hold(struct batch *b)
 }
 
 void
-batch_add(struct batch *b, char *line, size_t len)
-{
-	batch_add_charged(b, line, len, 0);
-}
-
-void
 batch_add_charged(struct batch *b, char *line, size_t len, unsigned long charge)
 {
 	if (len > 0 && line[len - 1] == '\n')

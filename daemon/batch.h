@@ -17,9 +17,10 @@ struct batch;
 struct batch *batch_new(struct conn *);
 /* One more member whose reply is still to come. */
 void batch_hold(struct batch *);
-/* A member's reply line (malloc'd, with its '\n'); takes ownership. */
-void batch_add(struct batch *, char *line, size_t len);
-/* The same, holding charge bytes of the output budget until written. */
+/*
+ * A member's reply line (malloc'd, with its '\n'; taken over), holding
+ * charge bytes of the output budget until written (0: none).
+ */
 void batch_add_charged(
     struct batch *, char *line, size_t len, unsigned long charge);
 /* A member is done (with or without a reply); the last one sends. */

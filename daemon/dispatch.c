@@ -5,10 +5,11 @@
  * method, params, admission.  Envelope-valid notifications are never
  * answered; envelope-invalid objects always are (id null, or their id).
  *
- * A job is "answered" once its reply (or error) is queued or it was
- * dropped: that frees its id and its in-flight slot.  A running job that
- * was answered early (deadline, cancel, shutdown) stays linked to its
- * connection until the worker hands it back, and its result is discarded.
+ * A job ends in job_finish, once (job.h has its states): its reply (or
+ * error) is queued or dropped, and its id and in-flight slot are freed.
+ * A job a worker still holds when it ends early (deadline, cancel, client
+ * gone, shutdown) is ABANDONED: it stays linked to its connection until
+ * the worker hands it back, and its result is discarded.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -51,25 +52,8 @@ struct parse_work {
 
 static void dispatch_message(struct conn *, json_t *, uint64_t received_ns);
 
-/* Queue a reply line for a job or a non-job request. */
-static void
-send_line(struct conn *c, struct batch *b, char *line, size_t len)
-{
-	/*
-	 * A reply that could not be formatted (out of memory): the client
-	 * would wait for it for ever, so close the connection instead.
-	 */
-	if (line == NULL) {
-		conn_close(c, "out of memory: a reply was lost");
-		return;
-	}
-	if (b != NULL) {
-		batch_add(b, line, len);
-	} else {
-		conn_send_owned(c, line, len);
-	}
-}
-
+/* Answer a request that never became a job (an envelope, method or params
+ * error): err is cleared. */
 static void
 send_error(
     struct conn *c, struct batch *b, const char *id_json, struct rpc_error *err)
@@ -78,11 +62,19 @@ send_error(
 	char *line;
 
 	/* No id text: a valid notification, never answered. */
-	if (id_json != NULL) {
-		line = rpc_format_error(id_json, err, &len);
-		send_line(c, b, line, len);
+	if (id_json == NULL) {
+		rpc_error_clear(err);
+		return;
 	}
+	line = rpc_format_error(id_json, err, &len);
 	rpc_error_clear(err);
+	/* Out of memory: the client would wait for ever; close instead. */
+	if (line == NULL)
+		conn_close(c, "out of memory: a reply was lost");
+	else if (b != NULL)
+		batch_add_charged(b, line, len, 0);
+	else
+		conn_send_owned(c, line, len);
 }
 
 /*
@@ -116,33 +108,16 @@ job_discard(struct job *job)
 	free(job);
 }
 
-void
+/* Free a finished job, once no worker holds it. */
+static void
 dispatch_job_free(struct job *job)
 {
 	release_output(job);
-	loop_event_free(job->timer);
 	if (job->conn != NULL)
 		conn_job_detach(job->conn, job);
 	/* A retired config lives while a job admitted under it does. */
 	config_release(job->config);
 	job_discard(job);
-}
-
-static enum stats_outcome
-outcome_of(int code)
-{
-	switch (code) {
-	case 0:
-		return STATS_COMPLETED;
-	case RPC_CANCELLED:
-		return STATS_CANCELLED;
-	case RPC_DEADLINE:
-		return STATS_TIMED_OUT;
-	case RPC_SHUTTING_DOWN:
-		return STATS_SHUTDOWN;
-	default:
-		return STATS_FAILED;
-	}
 }
 
 static const char *const outcome_names[STATS_OUTCOMES] = {
@@ -177,34 +152,75 @@ log_job(const struct job *job, const struct conn *c, enum stats_outcome outcome)
 }
 
 /*
- * Mark a job answered: free its id and in-flight slot, stop its timer and
- * send line (owned; NULL for no reply), into its batch if it has one.
+ * The reply line of a job ending with outcome (NULL: none is due, or out
+ * of memory): a stop's error, or the line made for the job (job->reply;
+ * left alone while a worker may still write it: held).
+ */
+static char *
+reply_of(struct job *job, enum stats_outcome outcome, bool held, size_t *lenp)
+{
+	static const int stop_code[STATS_OUTCOMES] = {
+		[STATS_CANCELLED] = RPC_CANCELLED,
+		[STATS_TIMED_OUT] = RPC_DEADLINE,
+		[STATS_SHUTDOWN] = RPC_SHUTTING_DOWN,
+	};
+	struct sched_item *it = &job->work.item;
+	struct rpc_error err = { 0 };
+	char *line = NULL;
+
+	if (outcome == STATS_DROPPED || !job->id_json || job->conn->closed)
+		return NULL;
+	if (outcome < STATS_OUTCOMES && stop_code[outcome] != 0) {
+		rpc_error_set(&err, stop_code[outcome], NULL, NULL);
+	} else if (!held && (line = job->reply) != NULL) {
+		*lenp = job->reply_len;
+		job->reply = NULL;
+		/* The reply holds up to the output it reserved until it is
+		 * written; the rest goes back when the job is freed. */
+		if (it->charged)
+			job->out_kept =
+			    *lenp < it->out_cost ? *lenp : it->out_cost;
+		return line;
+	} else {
+		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, NULL);
+	}
+	line = rpc_format_error(job->id_json, &err, lenp);
+	rpc_error_clear(&err);
+	return line;
+}
+
+/*
+ * Every ending of a job comes here, exactly once (job.h's state machine
+ * aborts on a second): completion, error, cancel, deadline, client gone,
+ * shutdown, refusal.  Frees the id and the in-flight slot, stops the
+ * timer, counts the stats, writes the access-log line and queues the
+ * reply (into the batch, if any) or drops it.  held: the pool still holds
+ * the job (ended early); it becomes ABANDONED and job_work_complete frees
+ * it.  Otherwise it is freed here.
  */
 static void
-answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
+job_finish(struct job *job, enum stats_outcome outcome, bool held)
 {
 	struct conn *c = job->conn;
-	struct server *s = c->server;
+	bool admitted = job_set_finished(job, held) != JOB_PARSED;
+	size_t len = 0;
+	char *line;
 
-	job->answered = true;
 	loop_event_free(job->timer);
 	job->timer = NULL;
-	if (job->id_json != NULL && job->hh.tbl != NULL)
-		HASH_DEL(c->ids, job);
-	c->inflight--;
-	stats_job_end(
-	    &s->stats, job->kind, outcome, clock_now_ns() - job->received_ns);
-	log_job(job, c, outcome);
-
-	if (job->id_json == NULL || c->closed) {
-		free(line);
-		line = NULL;
-	} else if (line == NULL && outcome != STATS_DROPPED) {
-		/* Out of memory formatting it: as in send_line. */
-		conn_close(c, "out of memory: a reply was lost");
+	if (admitted) {
+		if (job->id_json != NULL && job->hh.tbl != NULL)
+			HASH_DEL(c->ids, job);
+		c->inflight--;
 	}
-	if (line == NULL)
-		job->out_kept = 0;
+	if (stats_job_end(&c->server->stats, job->kind, outcome, admitted,
+		clock_now_ns() - job->received_ns))
+		log_job(job, c, outcome);
+
+	line = reply_of(job, outcome, held, &len);
+	if (line == NULL && job->id_json != NULL && !c->closed &&
+	    outcome != STATS_DROPPED) /* the client would wait for ever */
+		conn_close(c, "out of memory: a reply was lost");
 	if (job->batch != NULL) {
 		if (line != NULL)
 			batch_add_charged(job->batch, line, len, job->out_kept);
@@ -215,81 +231,58 @@ answer(struct job *job, char *line, size_t len, enum stats_outcome outcome)
 	} else if (line != NULL) {
 		conn_send_owned(c, line, len);
 	}
-}
-
-static void
-answer_error(struct job *job, int code)
-{
-	struct rpc_error err = { 0 };
-	size_t len = 0;
-	char *line = NULL;
-
-	rpc_error_set(&err, code, NULL, NULL);
-	if (job->id_json != NULL)
-		line = rpc_format_error(job->id_json, &err, &len);
-	rpc_error_clear(&err);
-	answer(job, line, len, outcome_of(code));
-}
-
-static int
-stop_code(int stop)
-{
-	switch (stop) {
-	case JOB_STOP_CANCEL:
-		return RPC_CANCELLED;
-	case JOB_STOP_DEADLINE:
-		return RPC_DEADLINE;
-	default:
-		return RPC_SHUTTING_DOWN;
-	}
+	if (!admitted)
+		job->conn = NULL; /* borrowed */
+	if (!held)
+		dispatch_job_free(job);
 }
 
 /*
- * Stop a job that is not answered yet, answering it with code (0: drop
- * without a reply).  A waiting job is taken out of the queue and freed; a
- * running one is flagged and freed when its worker hands it back.
+ * End a job early: one still waiting is taken out of the queue; one a
+ * worker has is left to it, ABANDONED (it stops at its next checkpoint).
  */
 static void
-stop_job(struct job *job, int stop, int code)
+job_stop(struct job *job, enum stats_outcome outcome)
 {
-	struct server *s = job->conn->server;
-	int none = JOB_STOP_NONE;
+	job_finish(
+	    job, outcome, !pool_cancel(job->conn->server->pool, &job->work));
+}
 
-	atomic_compare_exchange_strong(&job->stop, &none, stop);
-	if (code != 0)
-		answer_error(job, code);
-	else
-		answer(job, NULL, 0, STATS_DROPPED);
-	if (pool_cancel(s->pool, &job->work)) {
-		s->jobs_in_pool--;
-		dispatch_job_free(job);
-	}
+/* The reply line of a result, or else of err (any thread). */
+static void
+make_reply(struct job *job, const json_t *result, struct rpc_error *err)
+{
+	if (job->id_json != NULL && result != NULL)
+		job->reply =
+		    rpc_format_result(job->id_json, result, &job->reply_len);
+	else if (job->id_json != NULL)
+		job->reply =
+		    rpc_format_error(job->id_json, err, &job->reply_len);
+}
+
+/* A result ready after the deadline is never a success. */
+static bool
+job_late(const struct job *job, uint64_t t)
+{
+	return job->deadline_ns != 0 && t >= job->deadline_ns;
 }
 
 /* Worker: run the kind and format the reply there, off the event thread. */
 static void
-job_work_run(struct pool_work *work)
+job_run_kind(struct job *job)
 {
-	struct job *job = (struct job *)work;
 	struct rpc_error err = { 0 };
 	json_t *result;
 
-	if (job_should_stop(job))
-		return; /* never started: past deadline, or stopped */
 	job->started_ns = clock_now_ns();
 	result = job->kind->run(job, &err);
 	job->ended_ns = clock_now_ns();
 	if (result == NULL && err.code == 0)
 		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, NULL);
 	job->error_code = result != NULL ? 0 : err.code;
-	if (job->id_json != NULL && !job_should_stop(job)) {
-		if (result != NULL)
-			job->reply = rpc_format_result(
-			    job->id_json, result, &job->reply_len);
-		else
-			job->reply = rpc_format_error(
-			    job->id_json, &err, &job->reply_len);
-	}
+	/* A late or abandoned result is never sent: not formatted either. */
+	if (!job_late(job, job->ended_ns) && job_state(job) != JOB_ABANDONED)
+		make_reply(job, result, &err);
 	json_decref(result);
 	rpc_error_clear(&err);
 	/*
@@ -303,48 +296,39 @@ job_work_run(struct pool_work *work)
 	}
 }
 
-/* Event thread: a job came back from its worker. */
+static void
+job_work_run(struct pool_work *work)
+{
+	struct job *job = (struct job *)work;
+
+	if (!job_try_run(job))
+		return;		   /* finished early: never run */
+	if (!job_should_stop(job)) /* not past its deadline already */
+		job_run_kind(job);
+	job_set_done(job);
+}
+
+/* Event thread: the pool hands a job back (DONE, or ABANDONED). */
 static void
 job_work_complete(struct pool_work *work)
 {
 	struct job *job = (struct job *)work;
 	struct conn *c = job->conn;
 	struct server *s = c->server;
+	uint64_t ended = job->ended_ns;
 
-	s->jobs_in_pool--;
-	if (job->ended_ns != 0) /* a moving average, for retry_after_ms */
+	if (ended != 0) /* a moving average, for retry_after_ms */
 		s->recent_job_ns =
-		    (s->recent_job_ns * 7 + (job->ended_ns - job->started_ns)) /
-		    8;
-	if (!job->answered) {
-		int stop = atomic_load(&job->stop);
-		uint64_t ended = job->ended_ns ? job->ended_ns : clock_now_ns();
-
-		/* A result ready after the deadline is never a success. */
-		if (stop == JOB_STOP_NONE && job->deadline_ns != 0 &&
-		    ended >= job->deadline_ns)
-			stop = JOB_STOP_DEADLINE;
-		if (stop != JOB_STOP_NONE) {
-			answer_error(job, stop_code(stop));
-		} else if (job->reply == NULL && job->id_json != NULL) {
-			answer_error(job, RPC_INTERNAL_ERROR);
-		} else {
-			/*
-			 * The reply holds up to the output it reserved until
-			 * it is written; the rest goes back at once.
-			 */
-			if (job->work.item.charged)
-				job->out_kept =
-				    job->reply_len < job->work.item.out_cost ?
-				    job->reply_len :
-				    job->work.item.out_cost;
-			answer(job, job->reply, job->reply_len,
-			    outcome_of(job->error_code));
-			job->reply = NULL;
-		}
-	}
+		    (s->recent_job_ns * 7 + (ended - job->started_ns)) / 8;
 	conn_ref(c);
-	dispatch_job_free(job);
+	if (job_state(job) == JOB_ABANDONED) /* finished early */
+		dispatch_job_free(job);
+	else if (job_late(job, ended != 0 ? ended : clock_now_ns()))
+		job_finish(job, STATS_TIMED_OUT, false);
+	else if (job->error_code != 0 || (!job->reply && job->id_json))
+		job_finish(job, STATS_FAILED, false); /* none made: -32603 */
+	else
+		job_finish(job, STATS_COMPLETED, false);
 	conn_resume(c);
 	conn_unref(c);
 	if (s->state != SERVER_RUNNING)
@@ -355,21 +339,16 @@ static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct job *job = arg;
-	struct server *s = job->conn->server;
+	struct conn *c = job->conn;
+	struct server *s = c->server;
 
-	/* Done in time, completion on its way: let it answer. */
-	if (atomic_load(&job->work.state) == POOL_WORK_DONE &&
-	    job->ended_ns != 0 && job->ended_ns < job->deadline_ns &&
-	    atomic_load(&job->stop) == JOB_STOP_NONE)
+	/* Done: its completion, on its way, tells in time from late. */
+	if (job_state(job) == JOB_DONE)
 		return;
-	if (!job->answered) {
-		struct conn *c = job->conn;
-
-		conn_ref(c);
-		stop_job(job, JOB_STOP_DEADLINE, RPC_DEADLINE);
-		conn_resume(c);
-		conn_unref(c);
-	}
+	conn_ref(c);
+	job_stop(job, STATS_TIMED_OUT);
+	conn_resume(c);
+	conn_unref(c);
 	conn_flush_dirty(s);
 }
 
@@ -384,24 +363,31 @@ dispatch_cancel(struct conn *c, const json_t *id)
 	HASH_FIND(hh, c->ids, key, strlen(key), job);
 	free(key);
 	/* Unknown, or its reply is already on its way. */
-	if (job == NULL || atomic_load(&job->work.state) == POOL_WORK_DONE)
+	if (job == NULL || job_state(job) == JOB_DONE)
 		return false;
-	stop_job(job, JOB_STOP_CANCEL, RPC_CANCELLED);
+	job_stop(job, STATS_CANCELLED);
 	return true;
+}
+
+/* End every job of a connection not finished yet. */
+static void
+stop_all(struct conn *c, enum stats_outcome outcome)
+{
+	struct job *job, *next;
+
+	conn_ref(c);
+	for (job = c->jobs; job != NULL; job = next) {
+		next = job->conn_next;
+		if (!job_is_finished(job))
+			job_stop(job, outcome);
+	}
+	conn_unref(c);
 }
 
 void
 dispatch_conn_gone(struct conn *c)
 {
-	struct job *job, *next;
-
-	for (job = c->jobs; job != NULL; job = next) {
-		next = job->conn_next;
-		if (!job->answered)
-			stop_job(job, JOB_STOP_GONE, 0);
-		else
-			atomic_store(&job->stop, JOB_STOP_GONE);
-	}
+	stop_all(c, STATS_DROPPED);
 }
 
 void
@@ -409,18 +395,8 @@ dispatch_abort_all(struct server *s)
 {
 	struct conn *c;
 
-	TAILQ_FOREACH(c, &s->conns, link) {
-		struct job *job, *next;
-
-		conn_ref(c);
-		for (job = c->jobs; job != NULL; job = next) {
-			next = job->conn_next;
-			if (!job->answered)
-				stop_job(
-				    job, JOB_STOP_SHUTDOWN, RPC_SHUTTING_DOWN);
-		}
-		conn_unref(c);
-	}
+	TAILQ_FOREACH(c, &s->conns, link)
+		stop_all(c, STATS_SHUTDOWN);
 }
 
 /* -32000's retry_after_ms: a hint from the pool's recent job times. */
@@ -536,6 +512,37 @@ fail:
 	return NULL;
 }
 
+/* Event thread: run a LANE_EVENT kind (ping, stats, job.cancel, admin.*). */
+static void
+run_inline(struct job *job)
+{
+	struct rpc_error err = { 0 };
+	json_t *result = job->kind->run(job, &err);
+	bool ok = result != NULL;
+
+	make_reply(job, result, &err);
+	json_decref(result);
+	rpc_error_clear(&err);
+	job_finish(job, ok ? STATS_COMPLETED : STATS_FAILED, false);
+}
+
+/* Arm the deadline timer, counted from receipt (a big line's parse took
+ * some of it). */
+static void
+start_deadline(struct job *job)
+{
+	uint64_t now = clock_now_ns();
+	uint64_t left = job->deadline_ns > now ? job->deadline_ns - now : 0;
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(left / 1000000000);
+	tv.tv_usec = (suseconds_t)(left % 1000000000 / 1000);
+	job->timer =
+	    loop_event_new(job->conn->server->loop, -1, 0, deadline_cb, job);
+	if (job->timer != NULL)
+		evtimer_add(job->timer, &tv);
+}
+
 /*
  * Event thread: admit a prepared request on its connection.  id_json /
  * id_len: its id (NULL for a notification); job: prepared, taken over, or
@@ -551,9 +558,7 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	struct server *s = c->server;
 	struct rpc_error err = { 0 };
 	struct job *dup;
-	const struct job_kind *kind;
 	unsigned hashv = 0;
-	uint64_t now;
 	int rc;
 
 	if (id_json != NULL) {
@@ -566,79 +571,60 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 			rpc_error_set(&err, RPC_INVALID_REQUEST, NULL,
 			    "duplicate id: a request with this id is in "
 			    "flight");
-			goto fail;
+			if (job != NULL)
+				job_discard(job);
+			send_error(c, b, id_json, &err);
+			return;
 		}
 		if (seen != NULL && (seen[*nseen] = strdup(id_json)) != NULL)
 			(*nseen)++;
 	}
 	if (job == NULL) {
-		err = *perr;
-		memset(perr, 0, sizeof(*perr));
-		goto fail;
+		send_error(c, b, id_json, perr);
+		return;
 	}
-	/* From here the job holds its config (event thread only). */
+	/* From here the job holds its config, and ends in job_finish. */
 	config_hold(job->config);
 	job->server = s;
-	kind = job->kind;
-	if (s->state != SERVER_RUNNING) {
-		rpc_error_set(&err, RPC_SHUTTING_DOWN, NULL, NULL);
-		goto fail_job;
+	job->conn = c; /* borrowed while PARSED */
+	if (b != NULL) {
+		job->batch = b;
+		batch_hold(b);
 	}
-
-	if (kind->lane == LANE_EVENT) {
-		json_t *result;
-		size_t len = 0;
-		char *line;
-
-		job->conn = c; /* borrowed: the job ends right here */
-		result = kind->run(job, &err);
-		job->conn = NULL;
-		if (result != NULL) {
-			if (job->id_json != NULL) {
-				line = rpc_format_result(
-				    job->id_json, result, &len);
-				send_line(c, b, line, len);
-			}
-			json_decref(result);
-			stats_method_end(&s->stats, kind, STATS_COMPLETED,
-			    clock_now_ns() - job->received_ns);
-			log_job(job, c, STATS_COMPLETED);
-		} else {
-			stats_method_end(&s->stats, kind, STATS_FAILED,
-			    clock_now_ns() - job->received_ns);
-			log_job(job, c, STATS_FAILED);
-			send_error(c, b, job->id_json, &err);
-		}
-		dispatch_job_free(job);
+	if (s->state != SERVER_RUNNING) {
+		job_finish(job, STATS_SHUTDOWN, false);
+		return;
+	}
+	if (job->kind->lane == LANE_EVENT) {
+		run_inline(job);
 		return;
 	}
 
 	job->work.item.owner = &c->owner;
-	job->work.item.lane = kind->lane;
-	job->work.item.gate = job_pool_gate(kind->gate);
+	job->work.item.lane = job->kind->lane;
+	job->work.item.gate = job_pool_gate(job->kind->gate);
 	/* A reply bigger than the whole budget runs alone. */
 	if (job->work.item.out_cost > job->config->output_budget_bytes)
 		job->work.item.out_cost = job->config->output_budget_bytes;
 	job->work.run = job_work_run;
 	job->work.complete = job_work_complete;
-	rc = pool_submit(s->pool, &job->work);
+	rc = job_submit(job, s->pool);
 	if (rc == -EAGAIN) {
-		s->stats.rejected++;
 		rpc_error_set(&err, RPC_OVERLOADED,
-		    json_pack("{s:I}", "retry_after_ms",
-			(json_int_t)overload_ms(s)),
+		    json_pack(
+			"{s:I}", "retry_after_ms", (json_int_t)overload_ms(s)),
 		    "overloaded: the queue is full");
-		send_error(c, b, job->id_json, &err);
-		dispatch_job_free(job);
+		make_reply(job, NULL, &err);
+		rpc_error_clear(&err);
+	}
+	if (rc < 0) {
+		job_finish(job, rc == -EAGAIN ? STATS_REJECTED : STATS_SHUTDOWN,
+		    false);
 		return;
-	} else if (rc < 0) {
-		rpc_error_set(&err, RPC_SHUTTING_DOWN, NULL, NULL);
-		goto fail_job;
 	}
 
 	s->stats.accepted++;
-	s->jobs_in_pool++;
-	conn_job_attach(c, job);
+	conn_job_attach(c, job); /* a counted reference from now on */
 	c->inflight++;
 	/*
 	 * Out of memory in uthash leaves the job out of c->ids (hh.tbl
@@ -648,31 +634,8 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	if (job->id_json != NULL)
 		HASH_ADD_KEYPTR_BYHASHVALUE(
 		    hh, c->ids, job->id_json, id_len, hashv, job);
-	if (b != NULL) {
-		job->batch = b;
-		batch_hold(b);
-	}
-	if (job->deadline_ns != 0) {
-		/* Counted from receipt: a big line's parse took some of it. */
-		uint64_t left;
-		struct timeval tv;
-
-		now = clock_now_ns();
-		left = job->deadline_ns > now ? job->deadline_ns - now : 0;
-		tv.tv_sec = (time_t)(left / 1000000000);
-		tv.tv_usec = (suseconds_t)(left % 1000000000 / 1000);
-		job->timer = loop_event_new(s->loop, -1, 0, deadline_cb, job);
-		if (job->timer != NULL)
-			evtimer_add(job->timer, &tv);
-	}
-	return;
-
-fail_job:
-	send_error(c, b, job->id_json, &err);
-	dispatch_job_free(job);
-	return;
-fail:
-	send_error(c, b, id_json, &err);
+	if (job->deadline_ns != 0)
+		start_deadline(job);
 }
 
 /*
@@ -822,7 +785,6 @@ free_root_complete(struct pool_work *work)
 {
 	struct parse_work *pw = (struct parse_work *)work;
 
-	pw->conn->server->jobs_in_pool--;
 	conn_unref(pw->conn);
 	free(pw);
 }
@@ -834,7 +796,6 @@ parse_complete(struct pool_work *work)
 	struct conn *c = pw->conn;
 	struct server *s = c->server;
 
-	s->jobs_in_pool--;
 	c->parsing = false;
 	c->parse_wait = false;
 	if (c->closed) {
@@ -861,7 +822,6 @@ parse_complete(struct pool_work *work)
 		/* A batch's JSON: freed off the event thread too. */
 		pw->work.run = free_root_run;
 		pw->work.complete = free_root_complete;
-		s->jobs_in_pool++;
 		pool_submit_internal(s->pool, &pw->work);
 		return;
 	}
@@ -899,7 +859,6 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 			pw->work.complete = parse_complete;
 			conn_ref(c);
 			c->parsing = true;
-			c->server->jobs_in_pool++;
 			pool_submit_internal(c->server->pool, &pw->work);
 			return;
 		}
@@ -945,7 +904,7 @@ dispatch_collect_cb(struct pool_msg *m, void *arg)
 	/* Progress of a job: only while it still has a client to tell. */
 	struct job *job = (struct job *)work;
 
-	if (!job->answered && job->conn != NULL && !job->conn->closed)
+	if (!job_is_finished(job) && !job->conn->closed)
 		conn_send_owned(job->conn, m->bytes, m->len);
 	else
 		free(m->bytes);

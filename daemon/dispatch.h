@@ -41,7 +41,4 @@ void dispatch_conn_gone(struct conn *);
 /* Shutdown timeout: answer every job still waiting or running -32006. */
 void dispatch_abort_all(struct server *);
 
-/* Free a job (any state the event thread may free it in). */
-void dispatch_job_free(struct job *);
-
 #endif /* SBK_DISPATCH_H */

@@ -1,6 +1,7 @@
 /*
- * job.c - the helpers job kinds use: stop checks and progress from
- * workers, params validation from the event thread, and the table lookup.
+ * job.c - a job's state machine (the table is in job.h), and the helpers
+ * job kinds use: stop checks and progress from workers, params validation
+ * from the event thread, and the table lookup.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,26 +10,105 @@
 
 #include "clock.h"
 #include "job.h"
+#include "log.h"
 
 /* Progress notifications are rate-limited per job (contract: 100 ms). */
 #define PROGRESS_INTERVAL_NS 100000000ull
 
 static const char *const common_params[] = { "timeout_ms", "progress", NULL };
 
+static const char state_names[][10] = { "PARSED", "QUEUED", "RUNNING", "DONE",
+	"ANSWERED", "ABANDONED" };
+
+#define BIT(s)	    (1u << (s))
+#define IS_STATE(s) ((s) >= JOB_PARSED && (s) <= JOB_ABANDONED)
+
+/* A move job.h's table does not have: a bug, in any build. */
+static void
+bad_move(const struct job *job, int from, enum job_state to)
+{
+	log_err("job %s: invalid state transition %s -> %s",
+	    job->kind != NULL ? job->kind->method : "?",
+	    IS_STATE(from) ? state_names[from] : "?", state_names[to]);
+	abort();
+}
+
+/* From one of the states in mask to to, or abort; the state it left. */
+static enum job_state
+move(struct job *job, unsigned mask, enum job_state to)
+{
+	int from = atomic_load(&job->state);
+
+	do {
+		if (!IS_STATE(from) || !(mask & BIT(from)))
+			bad_move(job, from, to);
+	} while (!atomic_compare_exchange_weak(&job->state, &from, to));
+	return (enum job_state)from;
+}
+
+enum job_state
+job_state(struct job *job)
+{
+	return (enum job_state)atomic_load(&job->state);
+}
+
+bool
+job_is_finished(struct job *job)
+{
+	return job_state(job) >= JOB_ANSWERED;
+}
+
+int
+job_submit(struct job *job, struct pool *pool)
+{
+	int rc;
+
+	/* Before the submit: a worker may take the job at once.  Refused,
+	 * no worker saw it: it was never admitted. */
+	move(job, BIT(JOB_PARSED), JOB_QUEUED);
+	if ((rc = pool_submit(pool, &job->work)) < 0)
+		move(job, BIT(JOB_QUEUED), JOB_PARSED);
+	return rc;
+}
+
+bool
+job_try_run(struct job *job)
+{
+	int from = JOB_QUEUED;
+
+	if (atomic_compare_exchange_strong(&job->state, &from, JOB_RUNNING))
+		return true;
+	if (from != JOB_ABANDONED)
+		bad_move(job, from, JOB_RUNNING);
+	return false;
+}
+
+void
+job_set_done(struct job *job)
+{
+	int from = JOB_RUNNING;
+
+	if (!atomic_compare_exchange_strong(&job->state, &from, JOB_DONE) &&
+	    from != JOB_ABANDONED)
+		bad_move(job, from, JOB_DONE);
+}
+
+enum job_state
+job_set_finished(struct job *job, bool held)
+{
+	if (held)
+		return move(job,
+		    BIT(JOB_QUEUED) | BIT(JOB_RUNNING) | BIT(JOB_DONE),
+		    JOB_ABANDONED);
+	return move(job, BIT(JOB_PARSED) | BIT(JOB_QUEUED) | BIT(JOB_DONE),
+	    JOB_ANSWERED);
+}
+
 bool
 job_should_stop(struct job *job)
 {
-	if (atomic_load_explicit(&job->stop, memory_order_relaxed) !=
-	    JOB_STOP_NONE)
-		return true;
-	if (job->deadline_ns != 0 && clock_now_ns() >= job->deadline_ns) {
-		int none = JOB_STOP_NONE;
-
-		atomic_compare_exchange_strong(
-		    &job->stop, &none, JOB_STOP_DEADLINE);
-		return true;
-	}
-	return false;
+	return job_state(job) == JOB_ABANDONED ||
+	    (job->deadline_ns != 0 && clock_now_ns() >= job->deadline_ns);
 }
 
 void

@@ -1,21 +1,43 @@
 /*
- * job.h - one unit of work and the job-kind table interface.
+ * job.h - one unit of work, its life as one state machine, and the
+ * job-kind table interface.
  *
  * A job kind is a const struct job_kind in daemon/jobs/<kind>.c, listed in
  * daemon/jobs/table.c.  The core never learns a kind's name: it parses the
  * envelope, finds the kind by method, lets the kind validate its params on
  * the event thread, runs it inline or on a pool, and sends what it returns.
  *
- * Ownership:
- * - The event thread owns a job while parsing it and when writing its reply.
- * - The pool owns it from pool_submit() until its completion is handed
- *   back to the event thread.  A worker may read everything a kind's parse
- *   stored, and the kind's own state in job->arg.
- * - Shared between threads, and atomics: job->stop, job->work.state
- *   (enum pool_state), job->started_ns and job->ended_ns.  job->conn is
- *   a counted reference released by the event thread.
- * - dispatch.c frees a job (dispatch_job_free): after its reply is sent
- *   or dropped and the pool handed it back, never while a worker runs it.
+ * A job's life is job->state, moved only by job.c, which aborts on a move
+ * not in this table (a bug, in every build):
+ *
+ *   from      to         thread  when
+ *   PARSED    QUEUED     event   job_submit: the pool admitted it
+ *   PARSED    ANSWERED   event   run inline, or refused (-32000, draining)
+ *   QUEUED    RUNNING    worker  job_try_run, as a worker starts it
+ *   QUEUED    ANSWERED   event   taken back by pool_cancel, never run
+ *   QUEUED    ABANDONED  event   ended early just after a worker took it
+ *   RUNNING   DONE       worker  job_set_done: run over, reply made
+ *   RUNNING   ABANDONED  event   cancel, deadline, client gone, shutdown
+ *   DONE      ANSWERED   event   its completion collected
+ *   DONE      ABANDONED  event   client gone or shutdown before that
+ *
+ * The moves to ANSWERED and ABANDONED ("finished") are dispatch.c's
+ * job_finish, once per job: it counts the stats, writes the access-log
+ * line and queues the reply or drops it.  Threads race only over a job
+ * the pool holds (QUEUED, RUNNING, DONE): each move is a compare-and-swap,
+ * so a worker that finds its job ABANDONED does not run it, or its result
+ * is discarded.
+ *
+ * Owner per state: PARSED its preparer (the event thread, or the parser
+ * lane for a big line), job->conn borrowed during admission; QUEUED the
+ * pool; RUNNING the worker (it writes only job->arg, reply, reply_len,
+ * error_code, started_ns and ended_ns, and reads what parse stored); DONE
+ * the completion queue; ANSWERED the event thread, which frees it at once;
+ * ABANDONED the worker or the completion queue, until the pool hands it
+ * back to the event thread, which frees it then (dispatch_job_free, never
+ * while a worker holds it).  From admission to the free job->conn is a
+ * counted reference.  Shared between threads, and atomics: job->state,
+ * started_ns and ended_ns.
  */
 #ifndef SBK_JOB_H
 #define SBK_JOB_H
@@ -68,13 +90,14 @@ enum job_gate {
 /* Always runs in an isolated helper (test kinds). */
 #define JOB_KIND_ISOLATED 0x8
 
-/* Why a job was told to stop. */
-enum job_stop {
-	JOB_STOP_NONE = 0,
-	JOB_STOP_CANCEL,   /* job.cancel: -32002 */
-	JOB_STOP_DEADLINE, /* timeout_ms passed: -32001 */
-	JOB_STOP_GONE,	   /* the client disconnected: no reply */
-	JOB_STOP_SHUTDOWN, /* shutdown_timeout_s passed: -32006 */
+/* A job's life: see the table at the top. */
+enum job_state {
+	JOB_PARSED = 0, /* prepared: params checked, the kind's parse done */
+	JOB_QUEUED,	/* admitted to the pool, waiting for a worker */
+	JOB_RUNNING,	/* a worker runs it */
+	JOB_DONE,	/* run and reply made; the completion is on its way */
+	JOB_ANSWERED,	/* finished: reply queued or dropped */
+	JOB_ABANDONED,	/* finished while the pool held it: result discarded */
 };
 
 struct job_kind {
@@ -136,36 +159,35 @@ struct job {
 	struct pool_work work; /* first: the pool's part */
 	const struct job_kind *kind;
 	const struct sbk_config *config;
-	struct server *server; /* LANE_EVENT kinds only */
-	struct conn *conn;     /* counted reference */
+	struct server *server; /* event thread only (LANE_EVENT kinds) */
+	struct conn *conn;     /* see "Owner per state" */
 	struct batch *batch;   /* NULL unless in a batch */
 	json_t *params;	       /* owned; NULL when absent */
 	bool params_shared;    /* the request JSON holds them too */
 	char *id_json;	       /* id_buf, or malloc'd; NULL: notification */
 	void *arg;	       /* the kind's own state */
 
+	_Atomic int state;    /* enum job_state; moved by job.c only */
 	uint64_t received_ns; /* CLOCK_MONOTONIC */
 	uint64_t deadline_ns; /* 0: none */
 	/*
-	 * Set by the worker, read by the event thread (log_job, deadline_cb)
-	 * while a job answered early may still be running: atomics.
+	 * Set by the worker, read by the event thread (log_job, admin.jobs)
+	 * while a job finished early may still be running: atomics.
 	 */
 	_Atomic uint64_t started_ns;
 	_Atomic uint64_t ended_ns;
 	bool want_progress;
 	uint64_t last_progress_ns; /* worker only */
 
-	_Atomic int stop; /* enum job_stop */
-
-	/* Filled by the worker: the finished reply line, or an error. */
+	/* The reply line (malloc'd) the worker made, or the event thread
+	 * for a job not run on a pool; job_finish takes it. */
 	char *reply;
 	size_t reply_len;
-	int error_code; /* 0 on success */
+	int error_code; /* the run's: 0 on success */
 	/* Bytes of the output budget its queued reply holds until written. */
 	unsigned long out_kept;
 
 	/* Event-thread bookkeeping (conn.c, dispatch.c). */
-	bool answered;	     /* reply sent or dropped */
 	struct event *timer; /* deadline timer, or NULL */
 	struct job *conn_next, *conn_prev;
 	UT_hash_handle hh; /* conn's in-flight ids */
@@ -175,11 +197,26 @@ struct job {
 };
 
 /*
- * Worker side.  True when the job should stop now: cancelled, past its
- * deadline, its client gone, or the daemon giving up on it.  Cheap: one
- * atomic load and, with a deadline, one clock read.
+ * Worker side.  True when the job should stop now: ended early (ABANDONED:
+ * cancelled, past its deadline, its client gone, the daemon giving up on
+ * it) or past its deadline.  One atomic load and maybe one clock read.
  */
 bool job_should_stop(struct job *);
+
+/* Any thread: the state (a held job's may move meanwhile). */
+enum job_state job_state(struct job *);
+/* ANSWERED or ABANDONED: job_finish has run. */
+bool job_is_finished(struct job *);
+/* Event thread: PARSED -> QUEUED by pool_submit, or refused (its -errno)
+ * and still PARSED. */
+int job_submit(struct job *, struct pool *);
+/* Worker, first: QUEUED -> RUNNING; false when ABANDONED: do not run. */
+bool job_try_run(struct job *);
+/* Worker, last: RUNNING -> DONE, or it stays ABANDONED. */
+void job_set_done(struct job *);
+/* Event thread, job_finish only: to ABANDONED when the pool still holds
+ * the job (held), else to ANSWERED.  Returns the state it left. */
+enum job_state job_set_finished(struct job *, bool held);
 
 /*
  * Worker side.  Report progress of a long job; sends a "progress"

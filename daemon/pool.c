@@ -35,6 +35,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,7 @@ struct pool {
 	struct worker_list to_kick;   /* handed a job by a submit, not woken */
 	struct pool_worker **workers; /* every thread not yet joined */
 	size_t nworkers;
+	size_t pending; /* see pool_pending */
 
 	/* Shared: pushed by workers, taken whole by the event thread. */
 	struct pool_msg *_Atomic head;
@@ -142,7 +144,6 @@ hand_over(struct pool *p, int lane, bool deferred)
 		w->idle = false;
 		ln->busy++;
 		work->worker = w;
-		atomic_store(&work->state, POOL_WORK_RUNNING);
 		atomic_store_explicit(&w->job, work, memory_order_release);
 		if (deferred) {
 			TAILQ_INSERT_TAIL(&p->to_kick, w, idle_link);
@@ -222,7 +223,6 @@ worker_main(void *arg)
 			continue;
 		}
 		work->run(work);
-		atomic_store(&work->state, POOL_WORK_DONE);
 		work->done.work = work;
 		work->done.bytes = NULL;
 		work->done.len = 0;
@@ -277,6 +277,8 @@ spawn(struct pool *p, int lane, unsigned n)
 	size_t first = p->nworkers;
 	int rc = 0;
 
+	if (n == 0) /* realloc(…, 0) would free the array */
+		return 0;
 	grown = realloc(p->workers, (p->nworkers + n) * sizeof(*grown));
 	if (grown == NULL)
 		return -ENOMEM;
@@ -425,9 +427,9 @@ submit(struct pool *p, struct pool_work *work, bool internal)
 		sched_fits(&p->sched, it)) &&
 	    !internal && pool_depth(p) >= p->queue_max)
 		return -EAGAIN;
-	atomic_store(&work->state, POOL_WORK_QUEUED);
 	sched_push(&p->sched, it);
 	hand_over(p, it->lane, true);
+	p->pending++;
 	return 0;
 }
 
@@ -448,9 +450,15 @@ pool_cancel(struct pool *p, struct pool_work *work)
 {
 	if (!sched_remove(&p->sched, &work->item))
 		return false;
-	atomic_store(&work->state, POOL_WORK_NEW);
+	p->pending--;
 	hand_over_all(p); /* its budget may let others go */
 	return true;
+}
+
+size_t
+pool_pending(const struct pool *p)
+{
+	return p->pending;
 }
 
 /*
@@ -503,8 +511,10 @@ pool_collect(struct pool *p, void (*cb)(struct pool_msg *, void *), void *arg)
 				offsetof(struct pool_worker, gone)));
 			continue;
 		}
-		if (!progress)
+		if (!progress) { /* handed back before cb may resubmit it */
 			work_returned(p, m->work);
+			p->pending--;
+		}
 		cb(m, arg);
 		if (progress)
 			free(m);

@@ -17,7 +17,6 @@
 #ifndef SBK_POOL_H
 #define SBK_POOL_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,13 +26,6 @@
 #define POOL_GATE_NONE	     SCHED_GATE_NONE
 #define POOL_GATE_ARGON2_MEM 0
 #define POOL_GATE_OUTPUT     SCHED_GATE_OUTPUT
-
-enum pool_state {
-	POOL_WORK_NEW = 0,
-	POOL_WORK_QUEUED,  /* waiting in the scheduler */
-	POOL_WORK_RUNNING, /* handed to a worker */
-	POOL_WORK_DONE,	   /* on the completion queue, or collected */
-};
 
 /* A message from a worker to the event thread (progress, completion). */
 struct pool_msg {
@@ -51,7 +43,6 @@ struct pool_work {
 	/* Event thread, called by the pool's user when it collects the
 	 * completion; the pool itself never calls it. */
 	void (*complete)(struct pool_work *);
-	_Atomic int state;	    /* enum pool_state */
 	struct pool_msg done;	    /* preallocated completion */
 	struct pool_worker *worker; /* pool.c: who was handed it */
 };
@@ -87,6 +78,13 @@ int pool_event_fd(const struct pool *);
  * full, or -ESHUTDOWN after pool_stop_admission().
  */
 int pool_submit(struct pool *, struct pool_work *);
+
+/*
+ * Event thread: work admitted (pool_submit, pool_submit_internal) and not
+ * yet handed back, neither collected by pool_collect nor taken back by
+ * pool_cancel.  Zero when the pool holds nothing (a drain is over).
+ */
+size_t pool_pending(const struct pool *);
 
 /*
  * Take waiting work back out of the queue.  True if it was waiting (it

@@ -58,7 +58,7 @@ all_flushed(struct server *s)
 void
 server_check_drained(struct server *s)
 {
-	if (s->state == SERVER_DRAINING && s->jobs_in_pool == 0 &&
+	if (s->state == SERVER_DRAINING && pool_pending(s->pool) == 0 &&
 	    TAILQ_EMPTY(&s->dirty) && all_flushed(s)) {
 		s->state = SERVER_DONE; /* server_run ends the loop */
 	}
@@ -71,7 +71,8 @@ shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	log_warnx("shutdown: %llu jobs still running after %us; answering "
 		  "them -32006",
-	    (unsigned long long)s->jobs_in_pool, s->cfg->shutdown_timeout_s);
+	    (unsigned long long)pool_pending(s->pool),
+	    s->cfg->shutdown_timeout_s);
 	dispatch_abort_all(s);
 	conn_flush_dirty(s);
 	s->gave_up = true;
@@ -86,7 +87,7 @@ begin_drain(struct server *s)
 	struct conn *c, *next;
 
 	log_info("shutting down: %llu jobs to finish",
-	    (unsigned long long)s->jobs_in_pool);
+	    (unsigned long long)pool_pending(s->pool));
 	sd_notify(0, "STOPPING=1");
 	s->state = SERVER_DRAINING;
 	pool_stop_admission(s->pool);
@@ -160,7 +161,8 @@ heap_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 
-	if (heap_trim_due(&s->trim, activity(&s->stats), s->jobs_in_pool)) {
+	if (heap_trim_due(
+		&s->trim, activity(&s->stats), pool_pending(s->pool))) {
 		heap_trim();
 		s->stats.heap_trims++;
 	}
@@ -293,7 +295,7 @@ server_fini(struct server *s)
 		    clock_now_ns() + (uint64_t)SERVER_STOP_GRACE_MS * 1000000;
 
 		pool_stop_admission(s->pool);
-		while (s->jobs_in_pool > 0) {
+		while (pool_pending(s->pool) > 0) {
 			/*
 			 * Past shutdown_timeout_s every job was answered
 			 * -32006 and told to stop: cooperative ones do at
@@ -303,7 +305,7 @@ server_fini(struct server *s)
 			if (s->gave_up && clock_now_ns() >= until) {
 				log_warnx("shutdown: leaving %llu jobs that "
 					  "cannot be stopped (argon2)",
-				    (unsigned long long)s->jobs_in_pool);
+				    (unsigned long long)pool_pending(s->pool));
 				return false;
 			}
 			pool_kick(s->pool);

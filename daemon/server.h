@@ -54,7 +54,6 @@ struct server {
 	struct conn_list conns;
 	unsigned nconns;
 	struct conn_list dirty; /* output to flush */
-	uint64_t jobs_in_pool;	/* submitted, not yet collected */
 
 	enum server_state state;
 	struct event *pool_ev;

@@ -59,25 +59,24 @@ method_of(const struct stats *st, const struct job_kind *kind)
 	return NULL;
 }
 
-void
+bool
 stats_job_end(struct stats *st, const struct job_kind *kind,
-    enum stats_outcome outcome, uint64_t latency_ns)
-{
-	st->outcome[outcome]++;
-	stats_method_end(st, kind, outcome, latency_ns);
-}
-
-void
-stats_method_end(struct stats *st, const struct job_kind *kind,
-    enum stats_outcome outcome, uint64_t latency_ns)
+    enum stats_outcome outcome, bool admitted, uint64_t latency_ns)
 {
 	struct method_stats *m = method_of(st, kind);
 
-	if (m == NULL)
-		return;
-	m->outcome[outcome]++;
-	if (outcome != STATS_DROPPED)
-		hist_add(m->latency_us, latency_ns / 1000);
+	if (outcome == STATS_REJECTED)
+		st->rejected++;
+	if (!admitted && outcome != STATS_COMPLETED && outcome != STATS_FAILED)
+		return false; /* refused */
+	if (admitted)
+		st->outcome[outcome]++;
+	if (m != NULL) {
+		m->outcome[outcome]++;
+		if (outcome != STATS_DROPPED)
+			hist_add(m->latency_us, latency_ns / 1000);
+	}
+	return true;
 }
 
 static json_t *
@@ -115,44 +114,44 @@ json_t *
 stats_json(
     const struct stats *st, const struct pool_stats *ps, unsigned connections)
 {
-	json_t *j =
-	    json_pack("{s:I,s:{s:I,s:I,s:I,s:I},"
-		      "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
-		      "s:{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}},"
-		      "s:{s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:o,"
-		      "s:{s:I,s:I,s:I},s:{s:I}}",
-		"connections", (json_int_t)connections, "queue", "depth",
-		(json_int_t)ps->depth, "max", (json_int_t)ps->queue_max, "cpu",
-		(json_int_t)ps->queued[LANE_CPU], "io",
-		(json_int_t)ps->queued[LANE_IO], "jobs", "accepted",
-		(json_int_t)st->accepted, "completed",
-		(json_int_t)st->outcome[STATS_COMPLETED], "failed",
-		(json_int_t)st->outcome[STATS_FAILED], "rejected",
-		(json_int_t)st->rejected, "cancelled",
-		(json_int_t)st->outcome[STATS_CANCELLED], "timed_out",
-		(json_int_t)st->outcome[STATS_TIMED_OUT], "dropped",
-		(json_int_t)st->outcome[STATS_DROPPED], "shutdown",
-		(json_int_t)st->outcome[STATS_SHUTDOWN], "workers", "cpu",
-		"size", (json_int_t)ps->size[LANE_CPU], "busy",
-		(json_int_t)ps->busy[LANE_CPU], "queued",
-		(json_int_t)ps->queued[LANE_CPU], "io", "size",
-		(json_int_t)ps->size[LANE_IO], "busy",
-		(json_int_t)ps->busy[LANE_IO], "queued",
-		(json_int_t)ps->queued[LANE_IO], "loop", "lag_max_us",
-		(json_int_t)hist_max(st->loop_lag_us), "lag_p99_us",
-		(json_int_t)hist_quantile(st->loop_lag_us, 0.99), "iterations",
-		(json_int_t)hist_count(st->loop_lag_us), "argon2", "memory_used_kib",
-		(json_int_t)ps->gate_used[POOL_GATE_ARGON2_MEM],
-		"memory_budget_kib",
-		(json_int_t)ps->gate_budget[POOL_GATE_ARGON2_MEM], "memory",
-		"rss_kib", (json_int_t)heap_rss_kib(), "heap_trims",
-		(json_int_t)st->heap_trims, "connections_total",
-		(json_int_t)st->connections_total, "config_generation",
-		(json_int_t)st->config_generation, "methods", methods_json(st),
-		"http", "connections", (json_int_t)st->http_connections,
-		"refused", (json_int_t)st->http_refused, "timed_out",
-		(json_int_t)st->http_timed_out, "log", "suppressed",
-		(json_int_t)log_suppressed_total());
+	json_t *j = json_pack(
+	    "{s:I,s:{s:I,s:I,s:I,s:I},"
+	    "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+	    "s:{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}},"
+	    "s:{s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:o,"
+	    "s:{s:I,s:I,s:I},s:{s:I}}",
+	    "connections", (json_int_t)connections, "queue", "depth",
+	    (json_int_t)ps->depth, "max", (json_int_t)ps->queue_max, "cpu",
+	    (json_int_t)ps->queued[LANE_CPU], "io",
+	    (json_int_t)ps->queued[LANE_IO], "jobs", "accepted",
+	    (json_int_t)st->accepted, "completed",
+	    (json_int_t)st->outcome[STATS_COMPLETED], "failed",
+	    (json_int_t)st->outcome[STATS_FAILED], "rejected",
+	    (json_int_t)st->rejected, "cancelled",
+	    (json_int_t)st->outcome[STATS_CANCELLED], "timed_out",
+	    (json_int_t)st->outcome[STATS_TIMED_OUT], "dropped",
+	    (json_int_t)st->outcome[STATS_DROPPED], "shutdown",
+	    (json_int_t)st->outcome[STATS_SHUTDOWN], "workers", "cpu", "size",
+	    (json_int_t)ps->size[LANE_CPU], "busy",
+	    (json_int_t)ps->busy[LANE_CPU], "queued",
+	    (json_int_t)ps->queued[LANE_CPU], "io", "size",
+	    (json_int_t)ps->size[LANE_IO], "busy",
+	    (json_int_t)ps->busy[LANE_IO], "queued",
+	    (json_int_t)ps->queued[LANE_IO], "loop", "lag_max_us",
+	    (json_int_t)hist_max(st->loop_lag_us), "lag_p99_us",
+	    (json_int_t)hist_quantile(st->loop_lag_us, 0.99), "iterations",
+	    (json_int_t)hist_count(st->loop_lag_us), "argon2",
+	    "memory_used_kib", (json_int_t)ps->gate_used[POOL_GATE_ARGON2_MEM],
+	    "memory_budget_kib",
+	    (json_int_t)ps->gate_budget[POOL_GATE_ARGON2_MEM], "memory",
+	    "rss_kib", (json_int_t)heap_rss_kib(), "heap_trims",
+	    (json_int_t)st->heap_trims, "connections_total",
+	    (json_int_t)st->connections_total, "config_generation",
+	    (json_int_t)st->config_generation, "methods", methods_json(st),
+	    "http", "connections", (json_int_t)st->http_connections, "refused",
+	    (json_int_t)st->http_refused, "timed_out",
+	    (json_int_t)st->http_timed_out, "log", "suppressed",
+	    (json_int_t)log_suppressed_total());
 
 	/* The daemon-wide output budget (issue 11): replies held, bytes. */
 	if (j != NULL)

@@ -7,6 +7,7 @@
 #ifndef SBK_STATS_H
 #define SBK_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -25,7 +26,9 @@ enum stats_outcome {
 	STATS_TIMED_OUT, /* -32001 */
 	STATS_DROPPED,	 /* client gone: never answered */
 	STATS_SHUTDOWN,	 /* -32006 */
-	STATS_OUTCOMES
+	STATS_OUTCOMES,
+	/* Not admitted (-32000): counted in rejected only. */
+	STATS_REJECTED = STATS_OUTCOMES,
 };
 
 struct method_stats {
@@ -53,14 +56,15 @@ struct stats {
 int stats_init(struct stats *);
 void stats_free(struct stats *);
 
-/* A job's end: outcome and receipt-to-reply latency. */
-void stats_job_end(struct stats *, const struct job_kind *, enum stats_outcome,
-    uint64_t latency_ns);
-
-/* An inline request's end (ping, stats, job.cancel): these are not jobs
- * of a pool, so only their method's figures move. */
-void stats_method_end(struct stats *, const struct job_kind *,
-    enum stats_outcome, uint64_t latency_ns);
+/*
+ * A job's end (job_finish): outcome and receipt-to-reply latency.  An
+ * admitted job counts in the totals and its method; one never admitted
+ * only when it ran inline (ping, stats, ...: not jobs of a pool), in its
+ * method; a -32000 refusal (STATS_REJECTED) in rejected; one refused
+ * while draining nowhere.  True when it counted in its method.
+ */
+bool stats_job_end(struct stats *, const struct job_kind *, enum stats_outcome,
+    bool admitted, uint64_t latency_ns);
 
 /* The `stats` result object (a new reference). */
 json_t *stats_json(

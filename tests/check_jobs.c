@@ -83,12 +83,13 @@ teardown(void)
 }
 
 /*
- * parse + run + free, as the core does.  params is stolen.  stop and
- * deadline_ns are set before run (0: none).
+ * parse + run + free, as the core does.  params is stolen.  stop: the job
+ * is ended early (ABANDONED) as a worker starts it; deadline_ns (0: none)
+ * is set before run.
  */
 static json_t *
 call_ex(const struct job_kind *k, json_t *params, struct rpc_error *err,
-    int stop, uint64_t deadline_ns, unsigned long *cost)
+    bool stop, uint64_t deadline_ns, unsigned long *cost)
 {
 	struct job *job;
 	json_t *res = NULL;
@@ -101,7 +102,12 @@ call_ex(const struct job_kind *k, json_t *params, struct rpc_error *err,
 	if (k->parse(job, params, &cfg, err) == 0) {
 		if (cost != NULL)
 			*cost = job->work.item.cost;
-		atomic_store(&job->stop, stop);
+		/* The moves the daemon makes (job.h), without a pool. */
+		atomic_store(&job->state, JOB_QUEUED);
+		ck_assert(job_try_run(job));
+		if (stop)
+			ck_assert_int_eq(
+			    job_set_finished(job, true), JOB_RUNNING);
 		job->deadline_ns = deadline_ns;
 		res = k->run(job, err);
 		if (res != NULL)
@@ -120,7 +126,7 @@ call_ex(const struct job_kind *k, json_t *params, struct rpc_error *err,
 static json_t *
 call(const struct job_kind *k, json_t *params, struct rpc_error *err)
 {
-	return (call_ex(k, params, err, 0, 0, NULL));
+	return (call_ex(k, params, err, false, 0, NULL));
 }
 
 /* From JSON text (may hold \u0000). */
@@ -1159,9 +1165,8 @@ START_TEST(zstd_stop)
 
 	write_file(tpath("in"), r, 1 << 20);
 	n = count_entries(tdir);
-	res =
-	    call_ex(&job_zstd_compress, zpath(tpath("in"), tpath("out"), false),
-		&err, JOB_STOP_CANCEL, 0, NULL);
+	res = call_ex(&job_zstd_compress,
+	    zpath(tpath("in"), tpath("out"), false), &err, true, 0, NULL);
 	ck_assert_ptr_null(res);
 	rpc_error_clear(&err);
 	res = call_ex(&job_zstd_compress,
@@ -1172,13 +1177,12 @@ START_TEST(zstd_stop)
 	    &job_zstd_compress, zpath(tpath("in"), tpath("in.zst"), false)));
 	n++;
 	res = call_ex(&job_zstd_decompress,
-	    zpath(tpath("in.zst"), tpath("out"), false), &err, JOB_STOP_GONE, 0,
-	    NULL);
+	    zpath(tpath("in.zst"), tpath("out"), false), &err, true, 0, NULL);
 	ck_assert_ptr_null(res);
 	rpc_error_clear(&err);
 	res = call_ex(&job_zstd_compress,
-	    zcall_inline(&job_zstd_compress, r, 1 << 20, NULL, 0), &err,
-	    JOB_STOP_CANCEL, 0, NULL);
+	    zcall_inline(&job_zstd_compress, r, 1 << 20, NULL, 0), &err, true,
+	    0, NULL);
 	ck_assert_ptr_null(res);
 	rpc_error_clear(&err);
 	ck_assert_int_eq(access(tpath("out"), F_OK), -1);
@@ -1286,8 +1290,8 @@ START_TEST(file_read_errors)
 		    RPC_IO_ERROR, "EACCES");
 	}
 	/* Cancelled before its first chunk. */
-	res = call_ex(k, fread_params(tpath("small"), -1, -1), &err,
-	    JOB_STOP_CANCEL, 0, NULL);
+	res = call_ex(
+	    k, fread_params(tpath("small"), -1, -1), &err, true, 0, NULL);
 	ck_assert_ptr_null(res);
 	rpc_error_clear(&err);
 }
@@ -1327,6 +1331,11 @@ row_ok(const struct job_kind *k, const char **why)
 	*why = "parse/run";
 	if (k->parse == NULL || k->run == NULL)
 		return false;
+	*why = "flags";
+	if ((k->flags &
+		~(unsigned)(JOB_KIND_TEST | JOB_KIND_NO_PARAMS |
+		    JOB_KIND_ISOLABLE | JOB_KIND_ISOLATED)) != 0)
+		return false;
 	*why = "gate";
 	if (k->gate != JOB_GATE_NONE && k->gate != JOB_GATE_ARGON2_MEM)
 		return false;
@@ -1346,6 +1355,7 @@ START_TEST(kinds_shape)
 	const struct job_kind zero = {
 		.method = "x", .parse = no_parse, .run = no_run
 	};
+	struct job_kind odd;
 	const char *why;
 	size_t i, j, n = 0;
 
@@ -1366,6 +1376,11 @@ START_TEST(kinds_shape)
 	/* Forgetting .lane is refused; forgetting .gate means no gate. */
 	ck_assert(!row_ok(&zero, &why));
 	ck_assert_str_eq(why, "lane");
+	/* A flag no one defined is refused too. */
+	odd = *job_table[0];
+	odd.flags |= 0x80;
+	ck_assert(!row_ok(&odd, &why));
+	ck_assert_str_eq(why, "flags");
 	ck_assert_int_eq(zero.gate, JOB_GATE_NONE);
 	ck_assert_int_eq(job_pool_gate(zero.gate), POOL_GATE_NONE);
 	ck_assert_int_eq(

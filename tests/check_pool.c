@@ -133,11 +133,11 @@ START_TEST(runs_and_completes)
 		init_work(&t[i], i, &o, false);
 		ck_assert_int_eq(submit(p, &t[i]), 0);
 	}
+	ck_assert_uint_eq(pool_pending(p), 3);
 	collect(p, 3);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3; i++)
 		ck_assert(t[i].completed);
-		ck_assert_int_eq(atomic_load(&t[i].work.state), POOL_WORK_DONE);
-	}
+	ck_assert_uint_eq(pool_pending(p), 0); /* all handed back */
 	pool_free(p);
 }
 END_TEST
@@ -224,11 +224,15 @@ START_TEST(cancel_waiting_not_running)
 	sem_wait(&started);
 	init_work(&wait, 1, &o, false);
 	ck_assert_int_eq(submit(p, &wait), 0);
+	ck_assert_uint_eq(pool_pending(p), 2);
 	ck_assert(pool_cancel(p, &wait.work));
+	ck_assert_uint_eq(pool_pending(p), 1); /* taken back */
 	ck_assert(!pool_cancel(p, &wait.work));
 	ck_assert(!pool_cancel(p, &run.work)); /* running: too late */
+	ck_assert_uint_eq(pool_pending(p), 1);
 	sem_post(&release);
 	collect(p, 1);
+	ck_assert_uint_eq(pool_pending(p), 0);
 	ck_assert(run.completed);
 	ck_assert(!wait.completed);
 	ck_assert_int_eq(atomic_load(&norder), 1);
@@ -324,6 +328,7 @@ START_TEST(stop_admission_and_free_with_queued_work)
 	ck_assert_int_eq(submit(p, &wait), 0);
 	pool_stop_admission(p);
 	ck_assert_int_eq(pool_submit(p, &wait.work), -ESHUTDOWN);
+	ck_assert_uint_eq(pool_pending(p), 2); /* a refusal adds none */
 	ck_assert(pool_cancel(p, &wait.work)); /* the caller drains it */
 	sem_post(&release);
 	pool_free(p); /* joins the running worker */
@@ -577,8 +582,8 @@ START_TEST(event_side_never_waits_for_a_stopped_worker)
 	    "the event thread waited for a lock a stopped "
 	    "worker holds");
 	ck_assert_int_eq(ev.submit_rc, 0);
-	ck_assert(
-	    ev.cancelled || atomic_load(&next.work.state) != POOL_WORK_QUEUED);
+	/* Not taken back: a worker had it already. */
+	ck_assert(ev.cancelled || !next.work.item.queued);
 	collect(p, 1 - count - ev.collected + (ev.cancelled ? 0 : 1));
 	pool_free(p);
 }

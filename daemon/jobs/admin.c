@@ -133,14 +133,6 @@ oom:
 	return NULL;
 }
 
-static bool
-job_waiting(struct job *job)
-{
-	int state = atomic_load(&job->work.state);
-
-	return state == POOL_WORK_NEW || state == POOL_WORK_QUEUED;
-}
-
 /* --- admin.clients --- */
 
 /* One connection's entry, or NULL when out of memory. */
@@ -152,7 +144,7 @@ client_entry(void *conn, void *unused, uint64_t now)
 
 	(void)unused;
 	for (struct job *j = c->jobs; j != NULL; j = j->conn_next)
-		if (!j->answered && job_waiting(j))
+		if (job_state(j) == JOB_QUEUED)
 			waiting++;
 	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "conn",
 	    (json_int_t)c->serial, "pid", (json_int_t)c->pid, "uid",
@@ -191,7 +183,7 @@ job_entry(void *conn, void *job, uint64_t now)
 	struct job *j = job;
 	uint64_t started = atomic_load(&j->started_ns);
 	uint64_t ended = atomic_load(&j->ended_ns);
-	bool waiting = job_waiting(j);
+	bool waiting = job_state(j) == JOB_QUEUED;
 	json_t *id = json_null();
 
 	/* Only the id: params (passwords, data) never appear. */
@@ -229,7 +221,7 @@ jobs_run(struct job *job, struct rpc_error *err)
 		for (j = c->jobs; j != NULL; j = j->conn_next)
 			tail = j;
 		for (j = tail; j != NULL; j = j->conn_prev) {
-			if (j->answered)
+			if (job_is_finished(j))
 				continue;
 			list_add(&list, &used, budget, &total,
 			    JOB_ENTRY_BYTES + strlen(j->kind->method) +
