@@ -7,8 +7,9 @@
  * timeouts and retries to the callbacks.  Nothing here blocks.
  *
  * An asynchronous request is an entry of the client's reqtab (so the
- * blocking core routes its reply here, whoever reads it) that is also on
- * a list for the timer scan; the scan is linear, which is fine for the
+ * blocking core routes its reply here, whoever reads it, through the
+ * async_take hook this layer sets in the client) that is also on a list
+ * for the timer scan; the scan is linear, which is fine for the
  * thousands of requests a connection keeps in flight.
  *
  * Thread safety: one thread per struct sbk_client at a time.
@@ -31,115 +32,19 @@
 #include "rpc.h"
 #include "sbk-internal.h"
 
-/* How often a connect to a full listen backlog is tried again. */
-#define CONNECT_RETRY_MS 10
 /* The wait before a retry when -32000 carries no retry_after_ms. */
 #define RETRY_DEFAULT_MS 100
 /* Messages handled per sbk_process, so one busy client cannot starve
  * the loop's other work. */
 #define PROCESS_BUDGET 1024
 
-static int
-try_connect(struct sbk_client *c, struct sbk_error *err)
-{
-	struct sockaddr_un sun;
-	int saved;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, c->path, strlen(c->path) + 1);
-	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
-	    errno == EISCONN) {
-		c->connecting = false;
-		return (1);
-	}
-	saved = errno;
-	if (saved == EAGAIN || saved == EINPROGRESS || saved == EALREADY ||
-	    saved == EINTR) {
-		if (c->connect_deadline >= 0 &&
-		    sbki_now_ms() >= c->connect_deadline) {
-			sbki_seterr(err, SBK_ERR_CONNECT, ETIMEDOUT,
-			    "%s: connect timed out", c->path);
-			return (-1);
-		}
-		c->connect_retry_at = sbki_now_ms() + CONNECT_RETRY_MS;
-		return (0);
-	}
-	sbki_seterr(
-	    err, SBK_ERR_CONNECT, saved, "%s: %s", c->path, strerror(saved));
-	return (-1);
-}
-
-int
-sbki_connect_step(struct sbk_client *c, struct sbk_error *err)
-{
-	if (!c->connecting)
-		return (1);
-	if (sbki_now_ms() < c->connect_retry_at)
-		return (0);
-	return (try_connect(c, err));
-}
-
-struct sbk_client *
-sbk_connect_async(const char *path, int timeout_ms, struct sbk_error *err)
-{
-	struct sbk_client *c;
-	int fd;
-
-	if (path == NULL)
-		path = sbk_default_socket();
-	if (strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
-		sbki_seterr(err, SBK_ERR_CONNECT, ENAMETOOLONG,
-		    "%s: socket path too long", path);
-		return (NULL);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1) {
-		sbki_seterr(
-		    err, SBK_ERR_SYSTEM, errno, "socket: %s", strerror(errno));
-		return (NULL);
-	}
-	if ((c = sbki_client_new(fd, err)) == NULL)
-		return (NULL);
-	if ((c->path = strdup(path)) == NULL) {
-		sbk_close(c);
-		sbki_seterr(err, SBK_ERR_SYSTEM, ENOMEM, "out of memory");
-		return (NULL);
-	}
-	c->connecting = true;
-	c->connect_deadline =
-	    timeout_ms < 0 ? -1 : sbki_now_ms() + (int64_t)timeout_ms;
-	if (try_connect(c, err) == -1) {
-		sbk_close(c);
-		return (NULL);
-	}
-	return (c);
-}
-
-bool
-sbk_connected(const struct sbk_client *c)
-{
-	return (!c->connecting);
-}
+static bool async_take(struct sbk_client *, struct sbk_reply *);
+static void async_fail(struct sbk_client *, const struct sbk_error *);
 
 void
 sbk_set_retries(struct sbk_client *c, int max_retries)
 {
 	c->max_retries = max_retries < 0 ? 0 : max_retries;
-}
-
-void
-sbk_set_wakeup_cb(struct sbk_client *c, sbk_wakeup_cb *cb, void *arg)
-{
-	c->wakeup = cb;
-	c->wakeup_arg = arg;
-}
-
-void
-sbki_wake(struct sbk_client *c)
-{
-	if (c->wakeup != NULL && c->dispatching == 0)
-		c->wakeup(c, c->wakeup_arg);
 }
 
 /* Take an asynchronous request off the timer list and the table. */
@@ -238,6 +143,8 @@ sbk_call_async(struct sbk_client *c, const char *method, const json_t *params,
 	r->tnext = c->async_head;
 	c->async_head = r;
 	c->nasync++;
+	c->async_take = async_take;
+	c->async_fail = async_fail;
 	c->next_id++;
 	if (c->in_batch) {
 		c->batch_n++;
@@ -346,8 +253,9 @@ take_reply(struct sbk_client *c, struct sbk_req *r, struct sbk_reply *reply)
 	deliver(c, cb, ud, reply);
 }
 
-bool
-sbki_async_take(struct sbk_client *c, struct sbk_reply *r)
+/* The hook behind sbki_async_take (sbk-internal.h). */
+static bool
+async_take(struct sbk_client *c, struct sbk_reply *r)
 {
 	struct sbk_reply member;
 	struct sbk_req *req;
@@ -400,8 +308,9 @@ sbki_async_take(struct sbk_client *c, struct sbk_reply *r)
 	return (false);
 }
 
-void
-sbki_async_fail(struct sbk_client *c, const struct sbk_error *e)
+/* The hook behind sbki_async_fail (sbk-internal.h). */
+static void
+async_fail(struct sbk_client *c, const struct sbk_error *e)
 {
 	while (c->async_head != NULL)
 		finish_local(c, c->async_head, e);
@@ -495,10 +404,11 @@ run_timers(struct sbk_client *c)
 
 /* The connection is gone: every async request learns it once. */
 static int
-fail(struct sbk_client *c, struct sbk_error *err, const struct sbk_error *e)
+process_fail(
+    struct sbk_client *c, struct sbk_error *err, const struct sbk_error *e)
 {
 	c->failed = true;
-	sbki_async_fail(c, e);
+	async_fail(c, e);
 	if (err != NULL) {
 		sbk_error_clear(err);
 		*err = *e;
@@ -523,7 +433,7 @@ sbk_process(struct sbk_client *c, int revents, struct sbk_error *err)
 	if (c->connecting) {
 		rc = sbki_connect_step(c, &e);
 		if (rc == -1)
-			return (fail(c, err, &e));
+			return (process_fail(c, err, &e));
 		if (rc == 0) {
 			run_timers(c);
 			return (0);
@@ -531,7 +441,7 @@ sbk_process(struct sbk_client *c, int revents, struct sbk_error *err)
 	}
 	if (c->woff < c->wlen && !c->corked && !c->in_batch &&
 	    sbki_write_some(c, &e) == -1)
-		return (fail(c, err, &e));
+		return (process_fail(c, err, &e));
 	while (budget-- > 0) {
 		rc = sbki_next_msg(c, &msg, &e);
 		if (rc == -1) {
@@ -550,18 +460,18 @@ sbk_process(struct sbk_client *c, int revents, struct sbk_error *err)
 		if (c->eof) {
 			sbki_seterr(&e, SBK_ERR_CLOSED, ECONNRESET,
 			    "connection closed by the daemon");
-			return (fail(c, err, &e));
+			return (process_fail(c, err, &e));
 		}
 		rc = sbki_read_some(c, &e);
 		if (rc == -1)
-			return (fail(c, err, &e));
+			return (process_fail(c, err, &e));
 		if (rc == 0)
 			break;
 	}
 	run_timers(c);
 	if (c->woff < c->wlen && !c->corked && !c->in_batch &&
 	    sbki_write_some(c, &e) == -1)
-		return (fail(c, err, &e));
+		return (process_fail(c, err, &e));
 	return (0);
 }
 

@@ -1,7 +1,10 @@
 /*
- * sbk-internal.h - what libsbk's blocking core (sbk-client.c) and its
- * asynchronous layer (sbk-async.c) share: the client structure and the
- * helpers both use.  Not installed; the sbki_ names are not exported
+ * sbk-internal.h - what libsbk's layers share: the client structure and
+ * the helpers they use.  From the top down: sbk-async.c (callbacks,
+ * timers, retries), sbk-recv.c (input, sbk_call), sbk-send.c (output),
+ * sbk-conn.c (the connection: connect, the socket's reads, close,
+ * settings), sbk-client.c (errors, the clock); each calls only those
+ * below it.  Not installed; the sbki_ names are not exported
  * from libsbk.so (libsbk.map).
  *
  * Thread safety: one thread per struct sbk_client at a time.
@@ -71,6 +74,14 @@ struct sbk_client {
 	sbk_wakeup_cb *wakeup;
 	void *wakeup_arg;
 	int dispatching; /* > 0 while inside a callback */
+	/*
+	 * Set by sbk-async.c with the first asynchronous request, so that
+	 * the blocking core below it never calls up into it: take a message
+	 * that may be an async request's; tell them all the connection
+	 * failed.  NULL while there has been none.
+	 */
+	bool (*async_take)(struct sbk_client *, struct sbk_reply *);
+	void (*async_fail)(struct sbk_client *, const struct sbk_error *);
 
 	/* sbk_batch_begin: requests gathered into one array line. */
 	bool in_batch;
@@ -131,11 +142,15 @@ void sbki_route(struct sbk_client *, struct sbk_reply *r);
 int sbki_connect_step(struct sbk_client *, struct sbk_error *);
 
 /*
- * sbk-async.c: offer a message to the asynchronous requests.  True when
- * it was theirs (delivered to a callback, or a retry scheduled) and is
- * consumed; r is then cleared.
+ * Offer a message to the asynchronous requests (sbk-async.c's hook).
+ * True when it was theirs (delivered to a callback, or a retry scheduled)
+ * and is consumed; r is then cleared.
  */
-bool sbki_async_take(struct sbk_client *, struct sbk_reply *r);
+static inline bool
+sbki_async_take(struct sbk_client *c, struct sbk_reply *r)
+{
+	return (c->async_take != NULL && c->async_take(c, r));
+}
 /* sbk-send.c, for sbk-recv.c. */
 int sbki_flush_until(struct sbk_client *, int64_t deadline, struct sbk_error *);
 int sbki_connect_wait(
@@ -146,6 +161,11 @@ char *sbki_id_key(const json_t *id);
 /* Tell the adapter (sbk_set_wakeup_cb) that output may be pending. */
 void sbki_wake(struct sbk_client *);
 /* Tell every asynchronous request that the connection failed. */
-void sbki_async_fail(struct sbk_client *, const struct sbk_error *);
+static inline void
+sbki_async_fail(struct sbk_client *c, const struct sbk_error *e)
+{
+	if (c->async_fail != NULL)
+		c->async_fail(c, e);
+}
 
 #endif /* SBK_INTERNAL_H */
