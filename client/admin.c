@@ -78,8 +78,9 @@ fmt_str(char *dst, size_t cap, const json_t *obj, const char *name)
  * null for a notification.
  */
 static void
-fmt_id(char *dst, size_t cap, const json_t *id)
+fmt_id(char *dst, size_t cap, const json_t *obj, const char *name)
 {
+	const json_t *id = json_object_get(obj, name);
 	long long n;
 
 	if (json_is_integer(id)) {
@@ -99,37 +100,39 @@ fmt_id(char *dst, size_t cap, const json_t *id)
 	}
 }
 
-/*
- * A table: ncols columns of headers, then rows of cells; every column as
- * wide as its widest cell (the last one not padded).
- */
-struct table {
-	size_t ncols, nrows;
-	const char *const *head;
-	char (*cells)[CELL_MAX]; /* nrows * ncols */
+/* A column of a listing: its header, alignment, and its cell's text. */
+struct column {
+	const char *head;
+	bool right;
+	void (*fmt)(char *dst, size_t cap, const json_t *obj, const char *name);
+	const char *member; /* of each entry, passed to fmt */
 };
 
+/*
+ * Print cells (nrows x ncols) under the headers, every column as wide as
+ * its widest cell (the last one not padded).
+ */
 static void
-table_print(const struct table *t, const bool *right)
+table_print(const struct column *cols, size_t ncols, char (*cells)[CELL_MAX],
+    size_t nrows)
 {
 	size_t w[16] = { 0 }, i, j, len;
 
-	for (j = 0; j < t->ncols; j++)
-		w[j] = strlen(t->head[j]);
-	for (i = 0; i < t->nrows; i++)
-		for (j = 0; j < t->ncols; j++) {
-			len = strlen(t->cells[i * t->ncols + j]);
+	for (j = 0; j < ncols; j++)
+		w[j] = strlen(cols[j].head);
+	for (i = 0; i < nrows; i++)
+		for (j = 0; j < ncols; j++) {
+			len = strlen(cells[i * ncols + j]);
 			if (len > w[j])
 				w[j] = len;
 		}
-	for (i = 0; i <= t->nrows; i++) {
-		for (j = 0; j < t->ncols; j++) {
-			const char *s = i == 0 ?
-			    t->head[j] :
-			    t->cells[(i - 1) * t->ncols + j];
-			bool last = j + 1 == t->ncols;
+	for (i = 0; i <= nrows; i++) {
+		for (j = 0; j < ncols; j++) {
+			const char *s =
+			    i == 0 ? cols[j].head : cells[(i - 1) * ncols + j];
+			bool last = j + 1 == ncols;
 
-			if (right[j])
+			if (cols[j].right)
 				printf("%*s%s", (int)w[j], s, last ? "" : "  ");
 			else
 				printf("%-*s%s", last ? 0 : (int)w[j], s,
@@ -137,19 +140,6 @@ table_print(const struct table *t, const bool *right)
 		}
 		putchar('\n');
 	}
-}
-
-/* The list under key, checked; NULL after reporting a bad reply. */
-static json_t *
-listing(struct ctl *ctl, json_t *result, const char *key)
-{
-	json_t *list = json_object_get(result, key);
-
-	if (!json_is_array(list)) {
-		ctl_bad_reply(ctl, ctl->verb->method, "no list in the result");
-		return NULL;
-	}
-	return list;
 }
 
 /* "N of TOTAL shown" when the daemon capped the listing. */
@@ -165,83 +155,71 @@ truncation_note(const json_t *result, const json_t *list, const char *what)
 		    json_array_size(list), json_integer_value(total), what);
 }
 
-/* --- clients --- */
+/*
+ * The list under key in result as a table of cols (what names its
+ * entries in the truncation note), or as JSON under --json.
+ */
+static int
+print_listing(struct ctl *ctl, json_t *result, const char *key,
+    const char *what, const struct column *cols, size_t ncols)
+{
+	json_t *list = json_object_get(result, key), *e;
+	char(*cells)[CELL_MAX];
+	size_t i, nrows;
+
+	if (!json_is_array(list))
+		return ctl_bad_reply(
+		    ctl, ctl->verb->method, "no list in the result");
+	if (ctl->json) {
+		ctl_print_json(ctl, result);
+		return CTL_OK;
+	}
+	nrows = json_array_size(list);
+	if ((cells = calloc(nrows * ncols + 1, CELL_MAX)) == NULL)
+		return ctl_fail(ctl, CTL_NEGATIVE, "out of memory");
+	json_array_foreach(list, i, e) {
+		for (size_t j = 0; j < ncols; j++)
+			cols[j].fmt(
+			    cells[i * ncols + j], CELL_MAX, e, cols[j].member);
+	}
+	table_print(cols, ncols, cells, nrows);
+	truncation_note(result, list, what);
+	free(cells);
+	return CTL_OK;
+}
 
 int
 ctl_print_clients(struct ctl *ctl, json_t *result)
 {
-	static const char *const head[] = { "CONN", "PID", "UID", "GID",
-		"INFLIGHT", "WAITING", "OUTPUT", "AGE" };
-	static const bool right[] = { true, true, true, true, true, true, true,
-		true };
-	struct table t = { .ncols = 8, .head = head };
-	json_t *list, *e;
-	size_t i;
+	static const struct column cols[] = {
+		{ "CONN", true, fmt_int, "conn" },
+		{ "PID", true, fmt_int, "pid" },
+		{ "UID", true, fmt_int, "uid" },
+		{ "GID", true, fmt_int, "gid" },
+		{ "INFLIGHT", true, fmt_int, "inflight" },
+		{ "WAITING", true, fmt_int, "waiting" },
+		{ "OUTPUT", true, fmt_int, "output_bytes" },
+		{ "AGE", true, fmt_duration, "age_ms" },
+	};
 
-	if ((list = listing(ctl, result, "clients")) == NULL)
-		return CTL_RPC;
-	if (ctl->json) {
-		ctl_print_json(ctl, result);
-		return CTL_OK;
-	}
-	t.nrows = json_array_size(list);
-	t.cells = calloc(t.nrows * t.ncols + 1, CELL_MAX);
-	if (t.cells == NULL)
-		return ctl_fail(ctl, CTL_NEGATIVE, "out of memory");
-	json_array_foreach(list, i, e) {
-		char(*row)[CELL_MAX] = t.cells + i * t.ncols;
-
-		fmt_int(row[0], CELL_MAX, e, "conn");
-		fmt_int(row[1], CELL_MAX, e, "pid");
-		fmt_int(row[2], CELL_MAX, e, "uid");
-		fmt_int(row[3], CELL_MAX, e, "gid");
-		fmt_int(row[4], CELL_MAX, e, "inflight");
-		fmt_int(row[5], CELL_MAX, e, "waiting");
-		fmt_int(row[6], CELL_MAX, e, "output_bytes");
-		fmt_duration(row[7], CELL_MAX, e, "age_ms");
-	}
-	table_print(&t, right);
-	truncation_note(result, list, "connections");
-	free(t.cells);
-	return CTL_OK;
+	return print_listing(ctl, result, "clients", "connections", cols,
+	    sizeof(cols) / sizeof(cols[0]));
 }
-
-/* --- jobs --- */
 
 int
 ctl_print_jobs(struct ctl *ctl, json_t *result)
 {
-	static const char *const head[] = { "CONN", "ID", "METHOD", "STATE",
-		"WAITED", "RAN" };
-	static const bool right[] = { true, false, false, false, true, true };
-	struct table t = { .ncols = 6, .head = head };
-	json_t *list, *e;
-	size_t i;
+	static const struct column cols[] = {
+		{ "CONN", true, fmt_int, "conn" },
+		{ "ID", false, fmt_id, "id" },
+		{ "METHOD", false, fmt_str, "method" },
+		{ "STATE", false, fmt_str, "state" },
+		{ "WAITED", true, fmt_duration, "waited_ms" },
+		{ "RAN", true, fmt_duration, "ran_ms" },
+	};
 
-	if ((list = listing(ctl, result, "jobs")) == NULL)
-		return CTL_RPC;
-	if (ctl->json) {
-		ctl_print_json(ctl, result);
-		return CTL_OK;
-	}
-	t.nrows = json_array_size(list);
-	t.cells = calloc(t.nrows * t.ncols + 1, CELL_MAX);
-	if (t.cells == NULL)
-		return ctl_fail(ctl, CTL_NEGATIVE, "out of memory");
-	json_array_foreach(list, i, e) {
-		char(*row)[CELL_MAX] = t.cells + i * t.ncols;
-
-		fmt_int(row[0], CELL_MAX, e, "conn");
-		fmt_id(row[1], CELL_MAX, json_object_get(e, "id"));
-		fmt_str(row[2], CELL_MAX, e, "method");
-		fmt_str(row[3], CELL_MAX, e, "state");
-		fmt_duration(row[4], CELL_MAX, e, "waited_ms");
-		fmt_duration(row[5], CELL_MAX, e, "ran_ms");
-	}
-	table_print(&t, right);
-	truncation_note(result, list, "jobs");
-	free(t.cells);
-	return CTL_OK;
+	return print_listing(
+	    ctl, result, "jobs", "jobs", cols, sizeof(cols) / sizeof(cols[0]));
 }
 
 /* --- cancel --- */
