@@ -38,6 +38,12 @@ struct rpc_error {
 	json_t *data;
 };
 
+/*
+ * The length of s[0 .. len) without a UTF-8 sequence cut short at its
+ * end, so that a truncated text stays valid text.
+ */
+size_t rpc_utf8_trim(const char *s, size_t len);
+
 /* Default message of a code ("Parse error", "Invalid request", ...). */
 const char *rpc_code_message(int code);
 /* Symbolic name of an errno value ("ENOENT"); "EUNKNOWN" if unknown. */

@@ -158,12 +158,8 @@ rpc_errno_name(int errnum)
 	return "EUNKNOWN";
 }
 
-/*
- * Cut a truncated message back to the last whole UTF-8 sequence, so the
- * message stays valid text whatever the arguments were.
- */
-static void
-rpc_trim_utf8(char *s, size_t len)
+size_t
+rpc_utf8_trim(const char *s, size_t len)
 {
 	size_t i = len, need;
 	unsigned char c;
@@ -171,14 +167,10 @@ rpc_trim_utf8(char *s, size_t len)
 	/* Find the lead byte of the last sequence (at most 3 back). */
 	while (i > 0 && len - i < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
 		i--;
-	if (i == 0)
-		return;
-	c = (unsigned char)s[i - 1];
-	if (c < 0x80)
-		return;
+	if (i == 0 || (c = (unsigned char)s[i - 1]) < 0x80)
+		return len;
 	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-	if (len - (i - 1) < need)
-		s[i - 1] = '\0';
+	return len - (i - 1) < need ? i - 1 : len;
 }
 
 static void __attribute__((format(printf, 4, 0))) rpc_error_vset(
@@ -193,7 +185,7 @@ static void __attribute__((format(printf, 4, 0))) rpc_error_vset(
 		if (n < 0)
 			buf[0] = '\0';
 		else if ((size_t)n >= sizeof(buf))
-			rpc_trim_utf8(buf, sizeof(buf) - 1);
+			buf[rpc_utf8_trim(buf, sizeof(buf) - 1)] = '\0';
 	}
 	if (err->data != NULL && err->data != data)
 		json_decref(err->data);

@@ -44,28 +44,6 @@ rpc_id_valid(const json_t *id)
 	return json_is_string(id) || json_is_integer(id);
 }
 
-/*
- * Copy a member name for an error message: at most 64 bytes, cut on a
- * UTF-8 boundary.  Names come from jansson, so they are valid UTF-8 up to
- * any embedded NUL, which simply ends the copy.
- */
-static const char *
-rpc_short_name(char *buf, size_t size, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n >= size)
-		n = size - 1;
-	if (n > 64)
-		n = 64;
-	if (n < strlen(name))
-		while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
-			n--;
-	memcpy(buf, name, n);
-	buf[n] = '\0';
-	return buf;
-}
-
 static bool
 rpc_key_is(const char *key, size_t klen, const char *name)
 {
@@ -109,7 +87,6 @@ rpc_request_parse(const json_t *msg, struct rpc_request *req,
 	const json_t *id, *v;
 	const char *key;
 	size_t klen;
-	char name[80];
 
 	*err_id = NULL;
 	req->id = NULL;
@@ -157,8 +134,8 @@ rpc_request_parse(const json_t *msg, struct rpc_request *req,
 		if (rpc_member_bit(key, klen) != 0)
 			continue;
 		rpc_error_set(err, RPC_INVALID_REQUEST, NULL,
-		    "Invalid request: unknown member \"%s\"",
-		    rpc_short_name(name, sizeof(name), key));
+		    "Invalid request: unknown member \"%.*s\"",
+		    (int)rpc_utf8_trim(key, strnlen(key, 64)), key);
 		req->method = NULL;
 		return false;
 	}
