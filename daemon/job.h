@@ -30,14 +30,14 @@
  *
  * Owner per state: PARSED its preparer (the event thread, or the parser
  * lane for a big line), job->conn borrowed during admission; QUEUED the
- * pool; RUNNING the worker (it writes only job->arg, reply, reply_len,
- * error_code, started_ns and ended_ns, and reads what parse stored); DONE
- * the completion queue; ANSWERED the event thread, which frees it at once;
- * ABANDONED the worker or the completion queue, until the pool hands it
- * back to the event thread, which frees it then (dispatch_job_free, never
- * while a worker holds it).  From admission to the free job->conn is a
- * counted reference.  Shared between threads, and atomics: job->state,
- * started_ns and ended_ns.
+ * pool; RUNNING the worker (it writes only job->arg, params (it may free
+ * them), reply, reply_len, error_code, started_ns and ended_ns, and reads
+ * what parse stored); DONE the completion queue; ANSWERED the event
+ * thread, which frees it at once; ABANDONED the worker or the completion
+ * queue, until the pool hands it back to the event thread, which frees it
+ * then (dispatch_job_free, never while a worker holds it).  From
+ * job_submit to the free job->conn is a counted reference.  Shared
+ * between threads, and atomics: job->state, started_ns and ended_ns.
  */
 #ifndef SBK_JOB_H
 #define SBK_JOB_H
