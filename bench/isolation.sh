@@ -10,7 +10,8 @@
 #   respawn: sequential 64 KiB decompressions with [isolation] max_jobs = 1
 #     (a fresh helper for every job) against max_jobs = 1000; the
 #     difference per job is what a respawn costs a job.
-# Each measurement runs REPS times, alternating; the median is printed.
+# Each measurement runs REPS times, alternating which side goes first;
+# the median is printed.
 # usage: bench/isolation.sh [BUILD_DIR] [SECONDS] [REPS] [CONNS]
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,6 +62,9 @@ start iso zstd.decompress 1000
 start inp "" 1000
 start respawn zstd.decompress 1
 
+# The two sides in turn, the first one alternating (A B, B A, ...): what
+# one run leaves behind (dirty pages, a warm cache) falls on both sides.
+order() { if [ $(($1 % 2)) -eq 1 ]; then echo "$2 $3"; else echo "$3 $2"; fi; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 now() { date +%s.%N; }
 rps() {
@@ -81,7 +85,7 @@ params="{\"data_b64\":\"$frame\"}"
 echo "inline zstd.decompress, 64 KiB out, -c $conns -p 4, ${secs}s per run, $reps runs"
 : > "$work/r_iso"; : > "$work/r_inp"
 for r in $(seq "$reps"); do
-	for side in iso inp; do
+	for side in $(order "$r" iso inp); do
 		"$sbkctl" -s "$work/$side.sock" bench -m zstd.decompress \
 		    -P "$params" -c "$conns" -p 4 -d "${secs}s" --probe-ms 0 \
 		    --json | rps >> "$work/r_$side"
@@ -99,7 +103,8 @@ size=268435456
 echo "path-mode zstd.decompress, $size bytes out, $reps runs"
 : > "$work/p_iso"; : > "$work/p_inp"
 for r in $(seq "$reps"); do
-	for side in iso inp; do
+	for side in $(order "$r" iso inp); do
+		sync
 		t0=$(now)
 		"$sbkctl" -s "$work/$side.sock" decompress -f \
 		    -o "$work/files/out.$side" "$work/files/big.zst" > /dev/null
@@ -130,7 +135,7 @@ n=200
 echo "respawn: $n sequential 64 KiB decompressions, max_jobs 1 vs 1000, $reps runs"
 : > "$work/s_respawn"; : > "$work/s_iso"
 for r in $(seq "$reps"); do
-	for side in respawn iso; do
+	for side in $(order "$r" respawn iso); do
 		"$sbkctl" -s "$work/$side.sock" bench -m zstd.decompress \
 		    -P "$params" -c 1 -p 1 -n "$n" --probe-ms 0 --json |
 		    rps >> "$work/s_$side"
