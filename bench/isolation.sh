@@ -145,4 +145,26 @@ a=$(median < "$work/s_respawn"); b=$(median < "$work/s_iso")
 echo "  max_jobs 1:    $(tr '\n' ' ' < "$work/s_respawn")-> median $a jobs/s"
 echo "  max_jobs 1000: $(tr '\n' ' ' < "$work/s_iso")-> median $b jobs/s"
 echo "  respawn cost per job: $(echo "$a $b" | awk '{ printf "%.0f us", (1 / $1 - 1 / $2) * 1e6 }')"
+# A helper alone: posix_spawn of "sbkd --isolated-helper" to its first
+# answer (exec, the dynamic loader, sandbox_enter, one frame each way).
+python3 - "$sbkd" 50 <<'PY'
+import os, socket, statistics, struct, sys, time
+exe, n = sys.argv[1], int(sys.argv[2])
+ts = []
+for _ in range(n):
+    a, b = socket.socketpair()
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(exe, ["sbkd-helper", "--isolated-helper"], {},
+                         file_actions=[(os.POSIX_SPAWN_DUP2, b.fileno(), 3)])
+    b.close()
+    # An unknown op (99): the helper answers -32603 and stays.
+    a.sendall(struct.pack("<IHHiIQQQ", 0x49424b53, 99, 0, 0, 0, 0, 0, 0))
+    a.recv(296, socket.MSG_WAITALL)
+    ts.append((time.perf_counter() - t0) * 1e3)
+    a.close()
+    os.waitpid(pid, 0)
+ts.sort()
+print("spawn to first answer, %d helpers: median %.1f ms (min %.1f, max %.1f)"
+      % (n, statistics.median(ts), ts[0], ts[-1]))
+PY
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
