@@ -425,13 +425,6 @@ rpc_buf_end(struct rpc_buf *b, size_t *lenp)
 	return b->p;
 }
 
-static char *
-rpc_buf_finish(struct rpc_buf *b, size_t *lenp)
-{
-	rpc_buf_lit(b, "}\n");
-	return rpc_buf_end(b, lenp);
-}
-
 char *
 rpc_id_dump(const json_t *id)
 {
@@ -458,7 +451,8 @@ rpc_format_result(const char *id_json, const json_t *result, size_t *lenp)
 	rpc_buf_add(&b, id_json, idlen);
 	rpc_buf_lit(&b, ",\"result\":");
 	rpc_buf_json(&b, result);
-	return rpc_buf_finish(&b, lenp);
+	rpc_buf_lit(&b, "}\n");
+	return rpc_buf_end(&b, lenp);
 }
 
 char *
@@ -484,8 +478,8 @@ rpc_format_error(const char *id_json, const struct rpc_error *err, size_t *lenp)
 		rpc_buf_lit(&b, ",\"data\":");
 		rpc_buf_json(&b, err->data);
 	}
-	rpc_buf_lit(&b, "}");
-	return rpc_buf_finish(&b, lenp);
+	rpc_buf_lit(&b, "}}\n");
+	return rpc_buf_end(&b, lenp);
 }
 
 char *
@@ -500,5 +494,6 @@ rpc_format_notification(const char *method, const json_t *params, size_t *lenp)
 		rpc_buf_lit(&b, ",\"params\":");
 		rpc_buf_json(&b, params);
 	}
-	return rpc_buf_finish(&b, lenp);
+	rpc_buf_lit(&b, "}\n");
+	return rpc_buf_end(&b, lenp);
 }
