@@ -381,8 +381,14 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_codec_works_inside);
 	tcase_add_loop_test(
 	    tc, test_forbidden_call_kills, 0, (int)sizeof(forbidden));
-	tcase_add_loop_test(
-	    tc, test_under_unit_filter, 0, (int)sizeof(forbidden));
+	/*
+	 * Through prctl the filter can only kill the thread, and under TSan
+	 * the runtime's own thread keeps the process (and its channel) alive:
+	 * sbkd then stops such a helper at its job's deadline or cancel.
+	 */
+	if (!SBK_TEST_TSAN)
+		tcase_add_loop_test(
+		    tc, test_under_unit_filter, 0, (int)sizeof(forbidden));
 	tcase_add_test(tc, test_budget_parse);
 	suite_add_tcase(s, tc);
 	return (s);
