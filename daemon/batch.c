@@ -10,8 +10,6 @@
 
 #include "batch.h"
 #include "conn.h"
-#include "pool.h"
-#include "server.h"
 
 struct batch {
 	struct conn *conn; /* counted reference */
@@ -56,11 +54,10 @@ batch_add_charged(struct batch *b, char *line, size_t len, unsigned long charge)
 	 * output-budget charge goes with it into the connection's buffer.
 	 */
 	if (evbuffer_add(b->buf, b->replies == 0 ? "[" : ",", 1) < 0 ||
-	    conn_buffer_add_charged(
-		b->conn->server, b->buf, line, len, charge) < 0) {
+	    conn_buffer_add_charged(b->conn, b->buf, line, len, charge) < 0) {
 		b->lost = true;
 		free(line);
-		pool_release_output(b->conn->server->pool, NULL, 0, charge);
+		conn_release_charge(b->conn, charge);
 	}
 	b->replies++;
 }

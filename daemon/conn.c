@@ -1,14 +1,16 @@
 /*
- * conn.c - one client connection; see conn.h.
+ * conn.c - client connections; see conn.h.
  *
  * Reading: while the connection may take more work, a persistent EV_READ
- * event feeds the input buffer and complete lines go to dispatch_line().
- * When it may not (max_inflight_per_conn reached, unsent output over
- * max_output_bytes_per_conn, a big line being parsed on a worker), the
- * read event is swapped for an EV_CLOSED watch: the kernel buffer pushes
- * back on the client, and a client that goes away is still noticed.
+ * event feeds the input buffer, proto/frame.c cuts it into lines, and
+ * each goes to the set's line callback.  When it may not
+ * (max_inflight_per_conn reached, unsent output over
+ * max_output_bytes_per_conn, a line held back by the callback, shutdown),
+ * the read event is swapped for an EV_CLOSED watch: the kernel buffer
+ * pushes back on the client, and a client that goes away is still
+ * noticed.  One function, conn_should_read, makes that decision.
  *
- * Lifetime: the server holds one reference until the socket is closed;
+ * Lifetime: the set holds one reference until the socket is closed;
  * every job pointing here holds one more.  The struct is freed at zero.
  */
 #include <errno.h>
@@ -23,35 +25,57 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
-#include "dispatch.h"
-#include "frame.h"
 #include "job.h"
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
-#include "server.h"
+#include "rpc.h"
 
 /* Bytes asked of one read(2); a pipelining client fills them quickly. */
 #define CONN_READ_SIZE (256 * 1024)
 /* Bytes one write callback may send to one connection. */
 #define CONN_WRITE_QUANTUM (256 * 1024)
 
+/* What the read decision allows. */
+enum conn_read {
+	READ_NOTHING,  /* no line handed out, the socket not read */
+	READ_BUFFERED, /* lines already read, but not the socket */
+	READ_SOCKET,   /* both */
+};
+
 static uint64_t conn_serial;
 
 static void conn_read_cb(evutil_socket_t, short, void *);
 static void conn_write_cb(evutil_socket_t, short, void *);
-static void conn_process(struct conn *, bool draining);
+static void conn_update(struct conn *);
 static void conn_flush(struct conn *);
 
+static const struct sbk_config *
+cfg_of(const struct conn *c)
+{
+	return *c->set->cfg;
+}
+
+void
+conn_set_init(struct conn_set *set, struct loop *loop, struct pool *pool,
+    const struct sbk_config *const *cfg, const struct conn_ops *ops, void *arg)
+{
+	*set = (struct conn_set){
+		.loop = loop, .pool = pool, .cfg = cfg, .ops = ops, .arg = arg
+	};
+	TAILQ_INIT(&set->all);
+	TAILQ_INIT(&set->dirty);
+}
+
 struct conn *
-conn_new(struct server *s, int fd, pid_t pid, uid_t uid, gid_t gid)
+conn_new(struct conn_set *set, int fd, pid_t pid, uid_t uid, gid_t gid)
 {
 	struct conn *c;
 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		goto fail;
-	c->server = s;
+	c->set = set;
 	c->fd = fd;
 	c->refs = 1;
 	c->pid = pid;
@@ -59,20 +83,21 @@ conn_new(struct server *s, int fd, pid_t pid, uid_t uid, gid_t gid)
 	c->gid = gid;
 	c->serial = ++conn_serial;
 	c->connected_ns = clock_now_ns();
+	frame_init(&c->frame, (*set->cfg)->max_request_bytes);
 	/* Not shared with the workers yet: no lock needed. */
-	c->owner.out_cap = s->cfg->max_output_bytes_per_conn;
+	c->owner.out_cap = (*set->cfg)->max_output_bytes_per_conn;
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
-	c->rev =
-	    loop_event_new(s->loop, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->rev = loop_event_new(
+	    set->loop, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
 	c->wev = loop_event_new(
-	    s->loop, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
+	    set->loop, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
 	if (c->in == NULL || c->out == NULL || c->rev == NULL ||
 	    c->wev == NULL || event_add(c->rev, NULL) < 0)
 		goto fail;
-	c->read_on = true;
-	TAILQ_INSERT_TAIL(&s->conns, c, link);
-	s->nconns++;
+	c->state = CONN_READING;
+	TAILQ_INSERT_TAIL(&set->all, c, link);
+	set->count++;
 	log_peer(LOG_KIND_CONN, (long)uid, LOG_DEBUG,
 	    "conn %llu: pid %ld uid %ld gid %ld connected",
 	    (unsigned long long)c->serial, (long)pid, (long)uid, (long)gid);
@@ -110,49 +135,16 @@ conn_unref(struct conn *c)
 static void
 mark_dirty(struct conn *c)
 {
-	if (!c->dirty && !c->closed) {
+	if (!c->dirty && !conn_closed(c)) {
 		c->dirty = true;
-		TAILQ_INSERT_TAIL(&c->server->dirty, c, dirty_link);
+		TAILQ_INSERT_TAIL(&c->set->dirty, c, dirty_link);
 	}
-}
-
-void
-conn_send(struct conn *c, const char *bytes, size_t len)
-{
-	if (c->closed)
-		return;
-	if (evbuffer_add(c->out, bytes, len) < 0) {
-		conn_close(c, "out of memory");
-		return;
-	}
-	mark_dirty(c);
 }
 
 static void
 free_owned(const void *data, size_t len, void *arg)
 {
 	free((void *)data);
-}
-
-void
-conn_send_owned(struct conn *c, char *bytes, size_t len)
-{
-	if (c->closed) {
-		free(bytes);
-		return;
-	}
-	/* Big replies are handed over by reference: no copy. */
-	if (len < 4096) {
-		conn_send(c, bytes, len);
-		free(bytes);
-		return;
-	}
-	if (evbuffer_add_reference(c->out, bytes, len, free_owned, NULL) < 0) {
-		free(bytes);
-		conn_close(c, "out of memory");
-		return;
-	}
-	mark_dirty(c);
 }
 
 /* A reply line holding bytes of the daemon-wide output budget. */
@@ -173,16 +165,23 @@ free_charged(const void *data, size_t len, void *arg)
 }
 
 int
-conn_buffer_add_charged(struct server *s, struct evbuffer *buf, char *line,
+conn_buffer_add_charged(struct conn *c, struct evbuffer *buf, char *line,
     size_t len, unsigned long charge)
 {
 	struct charge *ch;
 
+	/* Small lines are copied (one write sends many), big ones not. */
+	if (charge == 0 && len < 4096) {
+		if (evbuffer_add(buf, line, len) < 0)
+			return -1;
+		free(line);
+		return 0;
+	}
 	if (charge == 0)
 		return evbuffer_add_reference(buf, line, len, free_owned, NULL);
 	if ((ch = malloc(sizeof(*ch))) == NULL)
 		return -1;
-	ch->pool = s->pool;
+	ch->pool = c->set->pool;
 	ch->bytes = charge;
 	if (evbuffer_add_reference(buf, line, len, free_charged, ch) < 0) {
 		free(ch);
@@ -192,29 +191,35 @@ conn_buffer_add_charged(struct server *s, struct evbuffer *buf, char *line,
 }
 
 void
+conn_release_charge(struct conn *c, unsigned long charge)
+{
+	if (charge > 0)
+		pool_release_output(c->set->pool, NULL, 0, charge);
+}
+
+void
 conn_send_charged(struct conn *c, char *bytes, size_t len, unsigned long charge)
 {
-	if (!c->closed &&
-	    conn_buffer_add_charged(c->server, c->out, bytes, len, charge) ==
-		0) {
+	if (!conn_closed(c) &&
+	    conn_buffer_add_charged(c, c->out, bytes, len, charge) == 0) {
 		mark_dirty(c);
 		return;
 	}
 	free(bytes);
-	pool_release_output(c->server->pool, NULL, 0, charge);
-	if (!c->closed)
+	conn_release_charge(c, charge);
+	if (!conn_closed(c))
 		conn_close(c, "out of memory");
 }
 
 void
 conn_report_output(struct conn *c)
 {
-	unsigned long cap = c->server->cfg->max_output_bytes_per_conn;
+	unsigned long cap = cfg_of(c)->max_output_bytes_per_conn;
 	unsigned long unsent = c->out != NULL ? evbuffer_get_length(c->out) : 0;
 	bool over = unsent > cap;
 	bool was_over = c->owner.out_unsent > c->owner.out_cap;
 
-	if (c->closed ||
+	if (conn_closed(c) ||
 	    (cap == c->owner.out_cap && unsent == c->owner.out_unsent))
 		return;
 	/*
@@ -224,13 +229,13 @@ conn_report_output(struct conn *c)
 	 */
 	if (cap == c->owner.out_cap && over == was_over && c->inflight == 0)
 		return;
-	pool_owner_output(c->server->pool, &c->owner, cap, unsent);
+	pool_owner_output(c->set->pool, &c->owner, cap, unsent);
 }
 
 void
 conn_send_buffer(struct conn *c, struct evbuffer *buf)
 {
-	if (c->closed)
+	if (conn_closed(c))
 		return;
 	if (evbuffer_add_buffer(c->out, buf) < 0) {
 		conn_close(c, "out of memory");
@@ -246,15 +251,15 @@ conn_send_buffer(struct conn *c, struct evbuffer *buf)
  * event brings: one callback never serves one client without bound.
  */
 void
-conn_flush_dirty(struct server *s)
+conn_flush_dirty(struct conn_set *set)
 {
 	struct conn *c;
 	size_t n = 0;
 
-	TAILQ_FOREACH(c, &s->dirty, dirty_link)
+	TAILQ_FOREACH(c, &set->dirty, dirty_link)
 		n++;
-	while (n-- > 0 && (c = TAILQ_FIRST(&s->dirty)) != NULL) {
-		TAILQ_REMOVE(&s->dirty, c, dirty_link);
+	while (n-- > 0 && (c = TAILQ_FIRST(&set->dirty)) != NULL) {
+		TAILQ_REMOVE(&set->dirty, c, dirty_link);
 		c->dirty = false;
 		conn_ref(c);
 		conn_flush(c);
@@ -265,11 +270,24 @@ conn_flush_dirty(struct server *s)
 	 * analyzer loses TAILQ_REMOVE's write through tqe_prev to the head,
 	 * so it sees the connection freed above in the list again.
 	 */
-	TAILQ_FOREACH(c, &s->dirty, dirty_link) {
+	TAILQ_FOREACH(c, &set->dirty, dirty_link) {
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		if (!c->write_on && event_add(c->wev, NULL) == 0)
 			c->write_on = true;
 	}
+}
+
+bool
+conn_set_flushed(const struct conn_set *set)
+{
+	const struct conn *c;
+
+	if (!TAILQ_EMPTY(&set->dirty))
+		return false;
+	TAILQ_FOREACH(c, &set->all, link)
+		if (evbuffer_get_length(c->out) > 0)
+			return false;
+	return true;
 }
 
 /*
@@ -282,7 +300,7 @@ static bool
 output_held(struct conn *c)
 {
 	size_t unsent = evbuffer_get_length(c->out);
-	size_t cap = c->server->cfg->max_output_bytes_per_conn;
+	size_t cap = cfg_of(c)->max_output_bytes_per_conn;
 
 	if (unsent > cap)
 		c->out_held = true;
@@ -292,167 +310,187 @@ output_held(struct conn *c)
 }
 
 /*
- * THE decision: may this connection take more requests now?  Everything
- * it reads is here: the server's state, end of input, a big line on a
- * worker, the in-flight count and the unsent output.  conn_resume()
- * re-evaluates it, and is called after every event that changes one of
- * these: a read, a write callback (output drained), a job answered or
- * freed, a big line parsed, a reload of the limits.
+ * THE decision: may this connection take more requests now, and from
+ * where?  Everything it reads is here: the connection's state, a line
+ * held back, shutdown, the in-flight count and the unsent output.
+ * conn_update() applies it, after every event that changes one of these:
+ * a read, a write callback (output drained), a job answered or freed, a
+ * handed line done, a reload of the limits.
  */
-static bool
-conn_should_read(struct conn *c, bool draining)
+static enum conn_read
+conn_should_read(struct conn *c)
 {
-	/* A second big line waits for the first (bounds the input). */
-	if (c->closed || c->parse_wait)
-		return false;
-	if (draining) /* each line is answered -32006 at once */
-		return true;
-	return c->server->state == SERVER_RUNNING && !output_held(c) &&
-	    c->inflight < c->server->cfg->max_inflight_per_conn;
+	/* A line held back waits for the one handed out (bounds input). */
+	if (conn_closed(c) || c->held)
+		return READ_NOTHING;
+	/* Shutdown: each line already read is answered -32006 at once. */
+	if (c->set->draining)
+		return READ_BUFFERED;
+	if (output_held(c) || c->inflight >= cfg_of(c)->max_inflight_per_conn)
+		return READ_NOTHING;
+	return c->state == CONN_EOF ? READ_BUFFERED : READ_SOCKET;
 }
 
 /* Is everything this connection asked for answered, with nothing more to
- * come?  Then an EOF'd connection can be closed once its output drains. */
+ * come?  Then it can be closed once its output drains. */
 static bool
 finished(const struct conn *c)
 {
-	return !c->closed && c->eof && c->inflight == 0 && !c->parsing &&
+	return c->state == CONN_EOF && c->inflight == 0 && !c->handed &&
 	    evbuffer_get_length(c->in) == 0;
 }
 
-/* Arm the read event as conn_should_read() says. */
+/* READING or PAUSED, as conn_should_read() says. */
 static void
 set_reading(struct conn *c)
 {
 	bool want;
-	short what;
 
-	if (c->closed)
+	if (c->state != CONN_READING && c->state != CONN_PAUSED)
 		return;
-	want = !c->eof && conn_should_read(c, false);
-	if (want == c->read_on)
+	want = conn_should_read(c) == READ_SOCKET;
+	if (want == (c->state == CONN_READING))
 		return;
-	/*
-	 * Paused: watch only for the peer going away.  After end of input
-	 * there is nothing to watch; a failed write will tell.
-	 */
-	what = want ? EV_READ | EV_PERSIST : EV_CLOSED | EV_PERSIST;
-	loop_event_set(c->rev, what);
-	c->read_on = want;
+	/* Paused: watch only for the peer going away. */
+	loop_event_set(
+	    c->rev, want ? EV_READ | EV_PERSIST : EV_CLOSED | EV_PERSIST);
+	c->state = want ? CONN_READING : CONN_PAUSED;
 	/* A connection that can no longer be watched would hang: drop it. */
-	if ((want || !c->eof) && event_add(c->rev, NULL) < 0)
+	if (event_add(c->rev, NULL) < 0)
 		conn_close(c, "cannot watch the socket (out of memory)");
-}
-
-void
-conn_resume(struct conn *c)
-{
-	if (c->closed)
-		return;
-	conn_ref(c); /* processing or set_reading may close c */
-	conn_report_output(c);
-	if (c->server->state == SERVER_RUNNING)
-		conn_process(c, false);
-	set_reading(c);
-	if (finished(c))
-		mark_dirty(c); /* the flush closes it */
-	conn_unref(c);
 }
 
 static void
 reply_too_long(struct conn *c)
 {
+	size_t max = cfg_of(c)->max_request_bytes;
 	struct rpc_error err = { 0 };
 	size_t len;
 	char *line;
 
-	rpc_error_limit(&err, RPC_INVALID_REQUEST,
-	    c->server->cfg->max_request_bytes,
-	    "request line longer than max_request_bytes (%zu)",
-	    c->server->cfg->max_request_bytes);
+	rpc_error_limit(&err, RPC_INVALID_REQUEST, max,
+	    "request line longer than max_request_bytes (%zu)", max);
 	line = rpc_format_error("null", &err, &len);
 	rpc_error_clear(&err);
 	if (line != NULL)
 		conn_send_owned(c, line, len);
 }
 
-/*
- * Hand complete lines to dispatch while the connection may take them
- * (always, when draining: each one is answered -32006 at once).
- */
+/* Hand complete lines out while the read decision allows. */
 static void
-conn_process(struct conn *c, bool draining)
+conn_process(struct conn *c)
 {
-	size_t max = c->server->cfg->max_request_bytes;
-
-	while (conn_should_read(c, draining)) {
-		struct evbuffer_ptr start, eol;
-		size_t len = evbuffer_get_length(c->in);
-		size_t total, line_len;
+	c->frame.max_line = cfg_of(c)->max_request_bytes; /* a reload */
+	while (conn_should_read(c) != READ_NOTHING) {
+		size_t len = evbuffer_get_length(c->in), used, line_len;
+		bool eof = c->state == CONN_EOF && !c->set->draining;
+		enum frame_status st;
+		enum conn_take take;
 		const char *data;
 
 		if (len == 0)
 			break;
-		if (c->discarding) {
-			eol = evbuffer_search(c->in, "\n", 1, NULL);
-			if (eol.pos < 0) {
-				evbuffer_drain(c->in, len);
-				break;
-			}
-			evbuffer_drain(c->in, eol.pos + 1);
-			c->discarding = false;
-			continue;
-		}
-
-		evbuffer_ptr_set(c->in, &start, c->scanned, EVBUFFER_PTR_SET);
-		eol = evbuffer_search(c->in, "\n", 1, &start);
-		if (eol.pos < 0) {
-			c->scanned = len;
-			/* max + 1 leaves room for a '\r' before the '\n'. */
-			if (len > max + 1) {
-				reply_too_long(c);
-				evbuffer_drain(c->in, len);
-				c->scanned = 0;
-				c->discarding = true;
-				continue;
-			}
-			if (!c->eof || draining)
-				break;
-			total = line_len = len; /* last line, no '\n' */
-		} else {
-			total = eol.pos + 1;
-			line_len = eol.pos;
-		}
-		/*
-		 * One big line per connection on the parser lane; the lines
-		 * after it go on, but a second big one waits (scanned stays
-		 * at its end: no rescan of it).
-		 */
-		if (!draining && c->parsing &&
-		    line_len > DISPATCH_INLINE_PARSE_MAX) {
-			c->scanned = line_len;
-			c->parse_wait = true;
-			break;
-		}
-		c->scanned = 0;
-
-		data = (const char *)evbuffer_pullup(c->in, total);
+		data = (const char *)evbuffer_pullup(c->in, -1);
 		if (data == NULL) {
 			conn_close(c, "out of memory");
 			return;
 		}
-		if (line_len > 0 && data[line_len - 1] == '\r')
-			line_len--;
-		if (line_len > max)
+		st = frame_next(&c->frame, data, len, eof, &used, &line_len);
+		if (st == FRAME_TOO_LONG) {
 			reply_too_long(c);
-		else if (!frame_is_blank(data, line_len))
-			dispatch_line(c, data, line_len);
-		if (c->closed)
+		} else if (st == FRAME_LINE) {
+			take =
+			    c->set->ops->line(c, data, line_len, c->set->arg);
+			if (take == CONN_NOT_NOW && !conn_closed(c)) {
+				frame_keep(&c->frame, used);
+				c->held = true;
+				break;
+			}
+			c->handed |= take == CONN_HANDED;
+		} else if (used == 0) {
+			break;
+		}
+		if (conn_closed(c))
 			return;
 		/* Requests carry passwords: leave none in freed memory. */
-		explicit_bzero((void *)data, total);
-		evbuffer_drain(c->in, total);
+		explicit_bzero((void *)data, used);
+		evbuffer_drain(c->in, used);
 	}
+}
+
+/* Apply the read decision: hand lines out, arm or pause reading, and
+ * close a finished connection once its output is written. */
+static void
+conn_update(struct conn *c)
+{
+	conn_process(c);
+	set_reading(c);
+	if (finished(c))
+		mark_dirty(c); /* the flush closes it */
+}
+
+void
+conn_resume(struct conn *c)
+{
+	if (conn_closed(c))
+		return;
+	conn_ref(c); /* processing or set_reading may close c */
+	conn_report_output(c);
+	conn_update(c);
+	conn_unref(c);
+}
+
+static void
+resume_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct conn_set *set = c->set;
+
+	conn_resume(c);
+	conn_flush_dirty(set);
+	conn_unref(c);
+}
+
+void
+conn_resume_later(struct conn *c)
+{
+	conn_ref(c);
+	if (loop_once(c->set->loop, resume_later_cb, c) < 0) {
+		conn_unref(c);
+		log_err(
+		    "conn %llu: out of memory: it resumes at its next event",
+		    (unsigned long long)c->serial);
+	}
+}
+
+void
+conn_line_done(struct conn *c)
+{
+	c->handed = false;
+	c->held = false;
+	conn_resume(c);
+}
+
+void
+conn_set_resume_all(struct conn_set *set)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&set->all); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		conn_resume(c);
+	}
+	conn_flush_dirty(set);
+}
+
+/* conn_close for a failed read or write: the reason is errno. */
+static void
+conn_close_errno(struct conn *c)
+{
+	if (!conn_closed(c))
+		log_peer_errno(LOG_KIND_CONN, (long)c->uid, LOG_DEBUG,
+		    "conn %llu: closed", (unsigned long long)c->serial);
+	conn_close(c, NULL);
 }
 
 /*
@@ -460,16 +498,6 @@ conn_process(struct conn *c, bool draining)
  * on a UNIX stream socket; a shutdown(SHUT_WR) only shows POLLRDHUP, and
  * is end of input: the client still reads its replies (contract 1.1).
  */
-/* conn_close for a failed read or write: the reason is errno. */
-static void
-conn_close_errno(struct conn *c)
-{
-	if (!c->closed)
-		log_peer_errno(LOG_KIND_CONN, (long)c->uid, LOG_DEBUG,
-		    "conn %llu: closed", (unsigned long long)c->serial);
-	conn_close(c, NULL);
-}
-
 static bool
 peer_gone(int fd)
 {
@@ -483,16 +511,16 @@ static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct server *s = c->server;
+	struct conn_set *set = c->set;
 	int n;
 
 	conn_ref(c);
-	if (!c->read_on) {
+	if (c->state == CONN_PAUSED) {
 		/* EV_CLOSED while paused. */
 		if (peer_gone(fd))
 			conn_close(c, "client went away");
 		else
-			event_del(c->rev); /* half-close: read sees it */
+			event_del(c->rev); /* half-close: a read sees it */
 		goto out;
 	}
 
@@ -502,18 +530,17 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 			conn_close(c, "client went away");
 			goto out;
 		}
-		c->eof = true;
+		/* Nothing left to watch: a failed write will tell. */
+		event_del(c->rev);
+		c->state = CONN_EOF;
 	} else if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			conn_close_errno(c);
 		goto out;
 	}
-	conn_process(c, false);
-	set_reading(c);
-	if (finished(c))
-		mark_dirty(c);
+	conn_update(c);
 out:
-	conn_flush_dirty(s);
+	conn_flush_dirty(set);
 	conn_unref(c);
 }
 
@@ -521,10 +548,11 @@ static void
 conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	struct conn_set *set = c->set;
 
 	conn_ref(c);
 	conn_flush(c);
-	conn_flush_dirty(c->server);
+	conn_flush_dirty(set);
 	conn_unref(c);
 }
 
@@ -539,10 +567,10 @@ conn_flush(struct conn *c)
 {
 	size_t left = CONN_WRITE_QUANTUM;
 
-	if (c->closed)
+	if (conn_closed(c))
 		return;
 	if (c->dirty) {
-		TAILQ_REMOVE(&c->server->dirty, c, dirty_link);
+		TAILQ_REMOVE(&c->set->dirty, c, dirty_link);
 		c->dirty = false;
 	}
 	while (left > 0 && evbuffer_get_length(c->out) > 0) {
@@ -571,16 +599,11 @@ conn_flush(struct conn *c)
 		c->write_on = false;
 	}
 	/* Output drained (even partly): may its jobs start, may it read? */
-	conn_report_output(c);
 	conn_resume(c);
 	/* Both callers hold a reference, so c outlives a close above. */
 	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
-	if (c->closed)
-		return;
 	if (finished(c) && evbuffer_get_length(c->out) == 0)
 		conn_close(c, NULL);
-	else if (c->server->state != SERVER_RUNNING)
-		server_check_drained(c->server);
 }
 
 void
@@ -612,11 +635,11 @@ conn_job_detach(struct conn *c, struct job *job)
 void
 conn_close(struct conn *c, const char *why)
 {
-	struct server *s = c->server;
+	struct conn_set *set = c->set;
 
-	if (c->closed)
+	if (conn_closed(c))
 		return;
-	c->closed = true;
+	c->state = CONN_CLOSED;
 	if (why != NULL)
 		log_peer(LOG_KIND_CONN, (long)c->uid, LOG_DEBUG,
 		    "conn %llu: closed: %s", (unsigned long long)c->serial,
@@ -630,32 +653,38 @@ conn_close(struct conn *c, const char *why)
 	evbuffer_free(c->out);
 	c->in = c->out = NULL;
 	if (c->dirty) {
-		TAILQ_REMOVE(&s->dirty, c, dirty_link);
+		TAILQ_REMOVE(&set->dirty, c, dirty_link);
 		c->dirty = false;
 	}
-	TAILQ_REMOVE(&s->conns, c, link);
-	s->nconns--;
+	TAILQ_REMOVE(&set->all, c, link);
+	set->count--;
 
-	dispatch_conn_gone(c);
-	server_check_drained(s);
+	set->ops->gone(c, set->arg);
 	conn_unref(c);
 }
 
 void
-conn_drain(struct conn *c)
+conn_set_close_all(struct conn_set *set)
 {
-	if (c->closed)
-		return;
-	/*
-	 * conn_process may close c (out of memory, a failed write), which
-	 * drops the list's reference: hold one of our own until done.
-	 */
-	conn_ref(c);
-	conn_process(c, true);
-	/* NOLINTBEGIN(clang-analyzer-unix.Malloc): our reference keeps c */
-	set_reading(c);
-	if (!c->closed)
-		mark_dirty(c);
-	conn_unref(c);
-	/* NOLINTEND(clang-analyzer-unix.Malloc) */
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&set->all)) != NULL)
+		conn_close(c, "shutdown");
+}
+
+void
+conn_set_drain(struct conn_set *set)
+{
+	struct conn *c, *next;
+
+	set->draining = true;
+	for (c = TAILQ_FIRST(&set->all); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		/* Processing may close c, which drops the set's reference. */
+		conn_ref(c);
+		conn_resume(c);
+		mark_dirty(c); /* the flush closes it if finished */
+		conn_unref(c);
+	}
+	conn_flush_dirty(set);
 }

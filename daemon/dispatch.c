@@ -25,7 +25,7 @@
 #include "job.h"
 #include "log.h"
 #include "loop.h"
-#include "server.h"
+#include "stats.h"
 
 /* Upper bound of timeout_ms: 30 days, far from any overflow. */
 #define TIMEOUT_MS_MAX (30LL * 24 * 3600 * 1000)
@@ -51,6 +51,13 @@ struct parse_work {
 };
 
 static void dispatch_message(struct conn *, json_t *, uint64_t received_ns);
+
+/* The dispatch a connection's lines go to (its set's ops argument). */
+static struct dispatch *
+dsp(const struct conn *c)
+{
+	return c->set->arg;
+}
 
 /* Answer a request that never became a job (an envelope, method or params
  * error): err is cleared. */
@@ -91,7 +98,7 @@ release_output(struct job *job)
 		return;
 	it->charged = false;
 	conn_report_output(job->conn); /* the reply is unsent output now */
-	pool_release_output(job->conn->server->pool, it->owner, it->out_cost,
+	pool_release_output(dsp(job->conn)->pool, it->owner, it->out_cost,
 	    it->out_cost - job->out_kept);
 }
 
@@ -135,7 +142,7 @@ log_job(const struct job *job, const struct conn *c, enum stats_outcome outcome)
 {
 	uint64_t now = clock_now_ns(), wait, run = 0;
 
-	if (!c->server->cfg->log_jobs)
+	if (!(*dsp(c)->cfg)->log_jobs)
 		return;
 	if (job->started_ns != 0) {
 		wait = job->started_ns - job->received_ns;
@@ -168,7 +175,7 @@ reply_of(struct job *job, enum stats_outcome outcome, bool held, size_t *lenp)
 	struct rpc_error err = { 0 };
 	char *line = NULL;
 
-	if (outcome == STATS_DROPPED || !job->id_json || job->conn->closed)
+	if (outcome == STATS_DROPPED || !job->id_json || conn_closed(job->conn))
 		return NULL;
 	if (outcome < STATS_OUTCOMES && stop_code[outcome] != 0) {
 		rpc_error_set(&err, stop_code[outcome], NULL, NULL);
@@ -213,12 +220,12 @@ job_finish(struct job *job, enum stats_outcome outcome, bool held)
 			HASH_DEL(c->ids, job);
 		c->inflight--;
 	}
-	if (stats_job_end(&c->server->stats, job->kind, outcome, admitted,
+	if (stats_job_end(dsp(c)->stats, job->kind, outcome, admitted,
 		clock_now_ns() - job->received_ns))
 		log_job(job, c, outcome);
 
 	line = reply_of(job, outcome, held, &len);
-	if (line == NULL && job->id_json != NULL && !c->closed &&
+	if (line == NULL && job->id_json != NULL && !conn_closed(c) &&
 	    outcome != STATS_DROPPED) /* the client would wait for ever */
 		conn_close(c, "out of memory: a reply was lost");
 	if (job->batch != NULL) {
@@ -245,7 +252,7 @@ static void
 job_stop(struct job *job, enum stats_outcome outcome)
 {
 	job_finish(
-	    job, outcome, !pool_cancel(job->conn->server->pool, &job->work));
+	    job, outcome, !pool_cancel(dsp(job->conn)->pool, &job->work));
 }
 
 /* The reply line of a result, or else of err (any thread). */
@@ -314,12 +321,12 @@ job_work_complete(struct pool_work *work)
 {
 	struct job *job = (struct job *)work;
 	struct conn *c = job->conn;
-	struct server *s = c->server;
+	struct dispatch *d = dsp(c);
 	uint64_t ended = job->ended_ns;
 
 	if (ended != 0) /* a moving average, for retry_after_ms */
-		s->recent_job_ns =
-		    (s->recent_job_ns * 7 + (ended - job->started_ns)) / 8;
+		d->recent_job_ns =
+		    (d->recent_job_ns * 7 + (ended - job->started_ns)) / 8;
 	conn_ref(c);
 	if (job_state(job) == JOB_ABANDONED) /* finished early */
 		dispatch_job_free(job);
@@ -331,8 +338,6 @@ job_work_complete(struct pool_work *work)
 		job_finish(job, STATS_COMPLETED, false);
 	conn_resume(c);
 	conn_unref(c);
-	if (s->state != SERVER_RUNNING)
-		server_check_drained(s);
 }
 
 static void
@@ -340,7 +345,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct job *job = arg;
 	struct conn *c = job->conn;
-	struct server *s = c->server;
+	struct conn_set *set = c->set;
 
 	/* Done: its completion, on its way, tells in time from late. */
 	if (job_state(job) == JOB_DONE)
@@ -349,7 +354,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	job_stop(job, STATS_TIMED_OUT);
 	conn_resume(c);
 	conn_unref(c);
-	conn_flush_dirty(s);
+	conn_flush_dirty(set);
 }
 
 bool
@@ -384,32 +389,33 @@ stop_all(struct conn *c, enum stats_outcome outcome)
 	conn_unref(c);
 }
 
-void
-dispatch_conn_gone(struct conn *c)
+/* The connection set's gone callback. */
+static void
+dispatch_conn_gone(struct conn *c, void *arg)
 {
 	stop_all(c, STATS_DROPPED);
 }
 
 void
-dispatch_abort_all(struct server *s)
+dispatch_abort_all(struct dispatch *d)
 {
 	struct conn *c;
 
-	TAILQ_FOREACH(c, &s->conns, link)
+	TAILQ_FOREACH(c, &d->conns->all, link)
 		stop_all(c, STATS_SHUTDOWN);
 }
 
 /* -32000's retry_after_ms: a hint from the pool's recent job times. */
 static uint64_t
-overload_ms(struct server *s)
+overload_ms(struct dispatch *d)
 {
 	struct pool_stats ps;
 	unsigned workers;
 	uint64_t ms;
 
-	pool_get_stats(s->pool, &ps);
+	pool_get_stats(d->pool, &ps);
 	workers = ps.size[LANE_CPU] + ps.size[LANE_IO];
-	ms = s->recent_job_ns / 1000000 * (ps.depth + 1) /
+	ms = d->recent_job_ns / 1000000 * (ps.depth + 1) /
 	    (workers ? workers : 1);
 	if (ms < 1)
 		ms = 1;
@@ -538,7 +544,7 @@ start_deadline(struct job *job)
 	tv.tv_sec = (time_t)(left / 1000000000);
 	tv.tv_usec = (suseconds_t)(left % 1000000000 / 1000);
 	job->timer =
-	    loop_event_new(job->conn->server->loop, -1, 0, deadline_cb, job);
+	    loop_event_new(dsp(job->conn)->loop, -1, 0, deadline_cb, job);
 	if (job->timer != NULL)
 		evtimer_add(job->timer, &tv);
 }
@@ -555,7 +561,7 @@ static void
 admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
     const char *id_json, size_t id_len, struct job *job, struct rpc_error *perr)
 {
-	struct server *s = c->server;
+	struct dispatch *d = dsp(c);
 	struct rpc_error err = { 0 };
 	struct job *dup;
 	unsigned hashv = 0;
@@ -585,13 +591,13 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	}
 	/* From here the job holds its config, and ends in job_finish. */
 	config_hold(job->config);
-	job->server = s;
+	job->disp = d;
 	job->conn = c; /* borrowed while PARSED */
 	if (b != NULL) {
 		job->batch = b;
 		batch_hold(b);
 	}
-	if (s->state != SERVER_RUNNING) {
+	if (d->conns->draining) {
 		job_finish(job, STATS_SHUTDOWN, false);
 		return;
 	}
@@ -608,11 +614,11 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 		job->work.item.out_cost = job->config->output_budget_bytes;
 	job->work.run = job_work_run;
 	job->work.complete = job_work_complete;
-	rc = job_submit(job, s->pool);
+	rc = job_submit(job, d->pool);
 	if (rc == -EAGAIN) {
 		rpc_error_set(&err, RPC_OVERLOADED,
 		    json_pack(
-			"{s:I}", "retry_after_ms", (json_int_t)overload_ms(s)),
+			"{s:I}", "retry_after_ms", (json_int_t)overload_ms(d)),
 		    "overloaded: the queue is full");
 		make_reply(job, NULL, &err);
 		rpc_error_clear(&err);
@@ -623,7 +629,7 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 		return;
 	}
 
-	s->stats.accepted++;
+	d->stats->accepted++;
 	conn_job_attach(c, job); /* a counted reference from now on */
 	c->inflight++;
 	/*
@@ -652,7 +658,7 @@ dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	struct rpc_error err = { 0 };
 	struct job *job;
 
-	job = prepare_job(c->server->cfg, id_json, id_len, method, method_len,
+	job = prepare_job(*dsp(c)->cfg, id_json, id_len, method, method_len,
 	    params, shared, received_ns, &err);
 	admit_job(c, b, seen, nseen, id_json, id_len, job, &err);
 	rpc_error_clear(&err);
@@ -698,9 +704,9 @@ dispatch_batch(struct conn *c, json_t *root, uint64_t received_ns)
 		send_error(c, NULL, "null", &err);
 		return;
 	}
-	if (n > c->server->cfg->max_inflight_per_conn) {
+	if (n > (*dsp(c)->cfg)->max_inflight_per_conn) {
 		rpc_error_limit(&err, RPC_INVALID_REQUEST,
-		    c->server->cfg->max_inflight_per_conn,
+		    (*dsp(c)->cfg)->max_inflight_per_conn,
 		    "batch of %zu requests is over max_inflight_per_conn", n);
 		send_error(c, NULL, "null", &err);
 		return;
@@ -794,11 +800,9 @@ parse_complete(struct pool_work *work)
 {
 	struct parse_work *pw = (struct parse_work *)work;
 	struct conn *c = pw->conn;
-	struct server *s = c->server;
+	struct dispatch *d = dsp(c);
 
-	c->parsing = false;
-	c->parse_wait = false;
-	if (c->closed) {
+	if (conn_closed(c)) {
 		if (pw->job != NULL)
 			job_discard(pw->job);
 	} else if (pw->root != NULL) {
@@ -817,21 +821,23 @@ parse_complete(struct pool_work *work)
 	pw->id_json = NULL;
 	config_release(pw->cfg);
 	pw->cfg = NULL;
-	conn_resume(c);
+	conn_line_done(c);
 	if (pw->root != NULL) {
 		/* A batch's JSON: freed off the event thread too. */
 		pw->work.run = free_root_run;
 		pw->work.complete = free_root_complete;
-		pool_submit_internal(s->pool, &pw->work);
+		pool_submit_internal(d->pool, &pw->work);
 		return;
 	}
 	free(pw);
 	conn_unref(c);
 }
 
-void
-dispatch_line(struct conn *c, const char *line, size_t len)
+/* The connection set's line callback: one complete request line. */
+static enum conn_take
+dispatch_line(struct conn *c, const char *line, size_t len, void *arg)
 {
+	struct dispatch *d = arg;
 	struct rpc_error err = { 0 };
 	struct rpc_scan rq;
 	json_t *root;
@@ -840,27 +846,28 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 	 * A big line goes to the parser lane so the event thread never
 	 * spends time in proportion to a payload.  The connection goes on
 	 * with its later lines meanwhile (a ping is never held behind it);
-	 * conn.c holds only a second big line until this one is done.
+	 * only a second big line waits until this one is done.
 	 */
-	if (len > DISPATCH_INLINE_PARSE_MAX &&
-	    c->server->state == SERVER_RUNNING) {
-		struct parse_work *pw = calloc(1, sizeof(*pw));
+	if (len > DISPATCH_INLINE_PARSE_MAX && !d->conns->draining) {
+		struct parse_work *pw;
 
+		if (c->handed)
+			return CONN_NOT_NOW;
+		pw = calloc(1, sizeof(*pw));
 		if (pw != NULL && (pw->line = malloc(len)) != NULL) {
 			memcpy(pw->line, line, len);
 			pw->len = len;
 			pw->conn = c;
-			pw->cfg = config_hold(c->server->cfg);
+			pw->cfg = config_hold(*d->cfg);
 			pw->received_ns = clock_now_ns();
-			pw->work.item.owner = &c->server->parse_owner;
+			pw->work.item.owner = &d->parse_owner;
 			pw->work.item.lane = LANE_PARSE;
 			pw->work.item.gate = POOL_GATE_NONE;
 			pw->work.run = parse_run;
 			pw->work.complete = parse_complete;
 			conn_ref(c);
-			c->parsing = true;
-			pool_submit_internal(c->server->pool, &pw->work);
-			return;
+			pool_submit_internal(d->pool, &pw->work);
+			return CONN_HANDED;
 		}
 		free(pw);
 		/* Out of memory: parse here rather than fail the request. */
@@ -874,7 +881,7 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 		dispatch_request(c, NULL, NULL, NULL,
 		    rq.id_len > 0 ? rq.id : NULL, rq.id_len, rq.method,
 		    rq.method_len, rq.params, false, clock_now_ns());
-		return;
+		return CONN_TAKEN;
 	}
 	root = rpc_parse_line(line, len, &err);
 	if (root == NULL) {
@@ -886,11 +893,17 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 		    "conn %llu: unparsable line of %zu bytes: %s",
 		    (unsigned long long)c->serial, len, err.message);
 		send_error(c, NULL, "null", &err);
-		return;
+		return CONN_TAKEN;
 	}
 	dispatch_message(c, root, clock_now_ns());
 	json_decref(root);
+	return CONN_TAKEN;
 }
+
+const struct conn_ops dispatch_conn_ops = {
+	.line = dispatch_line,
+	.gone = dispatch_conn_gone,
+};
 
 void
 dispatch_collect_cb(struct pool_msg *m, void *arg)
@@ -904,7 +917,7 @@ dispatch_collect_cb(struct pool_msg *m, void *arg)
 	/* Progress of a job: only while it still has a client to tell. */
 	struct job *job = (struct job *)work;
 
-	if (!job_is_finished(job) && !job->conn->closed)
+	if (!job_is_finished(job) && !conn_closed(job->conn))
 		conn_send_owned(job->conn, m->bytes, m->len);
 	else
 		free(m->bytes);

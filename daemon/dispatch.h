@@ -4,6 +4,9 @@
  * inline run; deadline timers; job.cancel; and turning completions into
  * bytes on their connection.
  *
+ * Below the server, above conn.c: dispatch_line is the connection set's
+ * line callback.  The server owns the struct dispatch and fills it in.
+ *
  * Threads: event thread only, except the run/parse functions it hands to
  * the pool.
  */
@@ -15,30 +18,44 @@
 #include <stdint.h>
 #include <jansson.h>
 
-struct conn;
+#include "conn.h"
+#include "scheduler.h"
+
 struct job;
+struct loop;
+struct pool;
 struct pool_msg;
-struct server;
+struct sbk_config;
+struct stats;
 
 /* Lines longer than this are parsed on a worker thread. */
 #define DISPATCH_INLINE_PARSE_MAX (64 * 1024)
 
-/* One complete request line (terminator stripped) from a connection. */
-void dispatch_line(struct conn *, const char *line, size_t len);
+/* What requests are turned into jobs with; the inline kinds see it too. */
+struct dispatch {
+	const struct sbk_config *const *cfg; /* in force: read afresh */
+	struct loop *loop;
+	struct pool *pool;
+	struct stats *stats;
+	struct conn_set *conns; /* ->draining: shutdown */
+	uint64_t recent_job_ns; /* moving average of run times */
+	/* Big request lines on the parser lane, all connections (FIFO). */
+	struct sched_owner parse_owner;
+	/* admin.reload: 0, or -1 with why (limits apply next iteration). */
+	int (*reload)(void *arg, char *why, size_t whylen);
+	void *reload_arg;
+};
 
-/* Pool completion queue callback (server.c wires it). */
-void dispatch_collect_cb(struct pool_msg *, void *server);
+/* The connection set's ops (arg: the struct dispatch). */
+extern const struct conn_ops dispatch_conn_ops;
+
+/* Pool completion queue callback (arg: the struct dispatch). */
+void dispatch_collect_cb(struct pool_msg *, void *dispatch);
 
 /* job.cancel on this connection: true if it produced a -32002 reply. */
 bool dispatch_cancel(struct conn *, const json_t *id);
 
-/*
- * The connection is gone: drop its waiting jobs without running them,
- * tell its running jobs to stop, and forget its ids.
- */
-void dispatch_conn_gone(struct conn *);
-
 /* Shutdown timeout: answer every job still waiting or running -32006. */
-void dispatch_abort_all(struct server *);
+void dispatch_abort_all(struct dispatch *);
 
 #endif /* SBK_DISPATCH_H */

@@ -58,9 +58,9 @@
 #include "rpc.h"
 #include "pool.h"
 
+struct dispatch;
 struct sbk_config;
 struct job;
-struct server;
 
 /*
  * Where a kind runs.  The pool lanes index the scheduler's arrays
@@ -159,7 +159,7 @@ struct job {
 	struct pool_work work; /* first: the pool's part */
 	const struct job_kind *kind;
 	const struct sbk_config *config;
-	struct server *server; /* event thread only (LANE_EVENT kinds) */
+	struct dispatch *disp; /* event thread only (LANE_EVENT kinds) */
 	struct conn *conn;     /* see "Owner per state" */
 	struct batch *batch;   /* NULL unless in a batch */
 	json_t *params;	       /* owned; NULL when absent */

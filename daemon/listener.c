@@ -26,13 +26,15 @@
 #include "log.h"
 #include "loop.h"
 #include "rpc.h"
-#include "server.h"
+#include "stats.h"
 
 /* Connections taken per wakeup, so a storm cannot starve other work. */
 #define ACCEPT_BURST 64
 
 struct listener {
-	struct server *server;
+	const struct sbk_config *const *cfg;
+	struct stats *stats;
+	struct conn_set *conns;
 	int fd;
 	int spare_fd;
 	bool activated; /* systemd owns the socket file */
@@ -206,7 +208,7 @@ static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct listener *l = arg;
-	struct server *s = l->server;
+	const struct sbk_config *cfg = *l->cfg;
 
 	for (int i = 0; i < ACCEPT_BURST; i++) {
 		struct ucred cred = { .pid = 0, .uid = -1, .gid = -1 };
@@ -236,39 +238,43 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 				log_warn("accept");
 			break;
 		}
-		s->stats.connections_total++;
+		l->stats->connections_total++;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 			log_warn("SO_PEERCRED");
-		if (!peer_allowed(s->cfg, cred.uid, cred.gid)) {
+		if (!peer_allowed(cfg, cred.uid, cred.gid)) {
 			log_peer(LOG_KIND_REFUSED, (long)cred.uid, LOG_INFO,
 			    "refused pid %ld uid %ld gid %ld: not in [access]",
 			    (long)cred.pid, (long)cred.uid, (long)cred.gid);
-			s->stats.connections_refused++;
+			l->stats->connections_refused++;
 			refuse(fd, cred.uid, RPC_PERMISSION, NULL,
 			    "permission denied: peer not allowed");
 			continue;
 		}
-		if (s->nconns >= s->cfg->max_connections) {
-			s->stats.connections_refused++;
+		if (l->conns->count >= cfg->max_connections) {
+			l->stats->connections_refused++;
 			refuse(fd, cred.uid, RPC_OVERLOADED,
 			    json_pack("{s:i}", "retry_after_ms", 100),
 			    "overloaded: max_connections reached");
 			continue;
 		}
-		conn_new(s, fd, cred.pid, cred.uid, cred.gid);
+		conn_new(l->conns, fd, cred.pid, cred.uid, cred.gid);
 	}
 }
 
 struct listener *
-listener_open(struct server *s)
+listener_open(struct loop *loop, const struct sbk_config *const *cfgp,
+    struct stats *stats, struct conn_set *conns)
 {
+	const struct sbk_config *cfg = *cfgp;
 	struct listener *l;
 	int n;
 
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return NULL;
-	l->server = s;
+	l->cfg = cfgp;
+	l->stats = stats;
+	l->conns = conns;
 	l->fd = -1;
 	l->spare_fd = -1;
 	n = sd_listen_fds(1);
@@ -282,16 +288,15 @@ listener_open(struct server *s)
 			goto fail;
 		log_info("listening on the socket passed by systemd");
 	} else {
-		l->fd = create_socket(s->cfg->socket, s->cfg->socket_mode);
+		l->fd = create_socket(cfg->socket, cfg->socket_mode);
 		if (l->fd < 0)
 			goto fail;
-		l->path = strdup(s->cfg->socket);
-		log_info("listening on %s", s->cfg->socket);
+		l->path = strdup(cfg->socket);
+		log_info("listening on %s", cfg->socket);
 	}
 	l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	l->ev =
-	    loop_event_new(s->loop, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
-	l->pause_ev = loop_event_new(s->loop, -1, 0, resume_cb, l);
+	l->ev = loop_event_new(loop, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
+	l->pause_ev = loop_event_new(loop, -1, 0, resume_cb, l);
 	if (l->ev == NULL || l->pause_ev == NULL || event_add(l->ev, NULL) < 0)
 		goto fail;
 	return l;

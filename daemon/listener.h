@@ -10,11 +10,19 @@
 #ifndef SBK_LISTENER_H
 #define SBK_LISTENER_H
 
-struct server;
+struct conn_set;
 struct listener;
+struct loop;
+struct sbk_config;
+struct stats;
 
-/* Listen (or adopt systemd's socket).  NULL after logging why. */
-struct listener *listener_open(struct server *);
+/*
+ * Listen (or adopt systemd's socket) and hand accepted clients to conns;
+ * cfg is read afresh at each accept (access lists, max_connections) and
+ * stats counts them.  NULL after logging why.
+ */
+struct listener *listener_open(struct loop *,
+    const struct sbk_config *const *cfg, struct stats *, struct conn_set *);
 
 /* Stop accepting; remove the socket file unless systemd owns it. */
 void listener_close(struct listener *);

@@ -94,7 +94,7 @@ int
 main(int argc, char **argv)
 {
 	struct sbk_config *cfg;
-	struct server server;
+	struct server *server;
 	struct server_opts sopts;
 	struct cmdline cl;
 	char err[1024];
@@ -139,10 +139,12 @@ main(int argc, char **argv)
 		config_release(cfg);
 		return 1;
 	}
-	rc = server_init(&server, cfg, &sopts) < 0 ? 1 : 0;
-	if (rc == 0)
-		server_run(&server);
-	if (!server_fini(&server)) {
+	if ((server = server_new(cfg, &sopts)) == NULL) {
+		iso_stop();
+		return 1;
+	}
+	server_run(server);
+	if (!server_free(server)) {
 		/*
 		 * Workers still run jobs that cannot be stopped (argon2),
 		 * whose replies were -32006 at shutdown_timeout_s: leave now
@@ -151,10 +153,9 @@ main(int argc, char **argv)
 		 */
 		log_info("sbkd stopped, leaving running workers behind");
 		iso_kill_all();
-		_exit(rc);
+		_exit(0);
 	}
 	iso_stop();
-	if (rc == 0)
-		log_info("sbkd stopped");
-	return rc;
+	log_info("sbkd stopped");
+	return 0;
 }

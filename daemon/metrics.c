@@ -24,20 +24,17 @@
 
 #include "config.h"
 #include "http.h"
-#include "job.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
-#include "pool.h"
 #include "prometheus.h"
-#include "server.h"
 #include "stats.h"
 
 /* Enough that sequential scrapes never wait on a full accept queue. */
 #define METRICS_BACKLOG SOMAXCONN
 
 struct metrics {
-	struct server *server;
+	struct metrics_src src;
 	struct http_server *http;
 };
 
@@ -46,13 +43,13 @@ metrics_busy(void *arg)
 {
 	struct metrics *m = arg;
 
-	loop_mark_busy(m->server->loop);
+	loop_mark_busy(m->src.loop);
 }
 
 static void
 metrics_limits(void *arg, struct http_limits *lim)
 {
-	const struct sbk_config *cfg = ((struct metrics *)arg)->server->cfg;
+	const struct sbk_config *cfg = *((struct metrics *)arg)->src.cfg;
 
 	lim->max_conns = cfg->metrics_max_connections;
 	lim->timeout_s = cfg->metrics_request_timeout_s;
@@ -62,7 +59,7 @@ metrics_limits(void *arg, struct http_limits *lim)
 static void
 metrics_count(void *arg, enum http_count what)
 {
-	struct stats *st = &((struct metrics *)arg)->server->stats;
+	struct stats *st = ((struct metrics *)arg)->src.stats;
 
 	switch (what) {
 	case HTTP_OPENED:
@@ -83,13 +80,11 @@ metrics_count(void *arg, enum http_count what)
 static char *
 metrics_body(void *arg, size_t *lenp)
 {
-	struct server *s = ((struct metrics *)arg)->server;
-	struct pool_stats ps;
+	struct metrics *m = arg;
 	char *text = NULL;
 	json_t *st;
 
-	pool_get_stats(s->pool, &ps);
-	st = stats_json(&s->stats, &ps, s->nconns);
+	st = m->src.snapshot(m->src.arg);
 	if (st != NULL) {
 		text = prom_format_stats(st, lenp);
 		json_decref(st);
@@ -165,8 +160,8 @@ metrics_listen_fd(const char *spec, int *gai)
 	return fd;
 }
 
-static void
-metrics_free(struct metrics *m)
+void
+metrics_stop(struct metrics *m)
 {
 	if (m == NULL)
 		return;
@@ -176,13 +171,13 @@ metrics_free(struct metrics *m)
 }
 
 int
-metrics_start(struct server *s)
+metrics_start(const struct metrics_src *src, struct metrics **mp)
 {
-	const char *spec = s->cfg->metrics_listen;
+	const char *spec = (*src->cfg)->metrics_listen;
 	struct metrics *m;
 	int fd, gai;
 
-	s->metrics = NULL;
+	*mp = NULL;
 	if (spec == NULL)
 		return 0;
 	fd = metrics_listen_fd(spec, &gai);
@@ -197,13 +192,13 @@ metrics_start(struct server *s)
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		goto fail;
-	m->server = s;
+	m->src = *src;
 	/* From here the HTTP server owns fd, also when it fails. */
-	m->http = http_server_new(loop_base(s->loop), fd, &metrics_ops, m);
+	m->http = http_server_new(loop_base(src->loop), fd, &metrics_ops, m);
 	fd = -1;
 	if (m->http == NULL)
 		goto fail;
-	s->metrics = m;
+	*mp = m;
 	log_info("metrics: serving http://%s/metrics", spec);
 	return 0;
 
@@ -212,13 +207,6 @@ fail:
 	log_errno("metrics_listen %s: cannot start the HTTP server", spec);
 	if (fd >= 0)
 		close(fd);
-	metrics_free(m);
+	metrics_stop(m);
 	return -1;
-}
-
-void
-metrics_stop(struct server *s)
-{
-	metrics_free(s->metrics);
-	s->metrics = NULL;
 }

@@ -11,18 +11,32 @@
 #ifndef SBK_METRICS_H
 #define SBK_METRICS_H
 
-struct server;
+#include <jansson.h>
+
+struct loop;
 struct metrics;
+struct sbk_config;
+struct stats;
+
+/* What the endpoint serves, and where it counts its connections. */
+struct metrics_src {
+	struct loop *loop;
+	const struct sbk_config *const *cfg; /* in force: read afresh */
+	struct stats *stats;		     /* the http.* counters */
+	/* The `stats` method's result object (a new reference, or NULL). */
+	json_t *(*snapshot)(void *arg);
+	void *arg;
+};
 
 /*
- * Start listening on cfg->metrics_listen (nothing to do when it is NULL;
- * s->metrics stays NULL).  0, or -1 after logging why: the daemon must
- * then refuse to start.
+ * Start listening on metrics_listen (nothing to do when it is NULL: *mp
+ * stays NULL).  0, or -1 after logging why: the daemon must then refuse
+ * to start.
  */
-int metrics_start(struct server *);
+int metrics_start(const struct metrics_src *, struct metrics **mp);
 
-/* Close the listener and any HTTP connection.  Safe when never started. */
-void metrics_stop(struct server *);
+/* Close the listener and any HTTP connection.  NULL is fine. */
+void metrics_stop(struct metrics *);
 
 
 #endif /* SBK_METRICS_H */

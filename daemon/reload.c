@@ -1,11 +1,10 @@
 /*
- * reload.c - SIGHUP: read the configuration again and put it in force
- * without dropping a connection or a job.  Event thread only.
+ * reload.c - see reload.h.
  *
  * What changes at once: pool sizes (a shrinking pool lets its running
  * jobs finish), queue_max, the argon2 memory budget, every per-connection
- * and per-request limit (read from server->cfg at each use), roots, caps,
- * access lists, test methods and the log level.  What needs a restart:
+ * and per-request limit (read from the config in force at each use),
+ * roots, caps, access lists, test methods and the log level.  What needs a restart:
  * the socket path and mode, and metrics_listen; a change there is logged
  * and otherwise ignored.  Jobs admitted before the reload finish under
  * the configuration they were admitted with, which lives until the last
@@ -18,18 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
 #include "clock.h"
 #include "config.h"
-#include "conn.h"
 #include "isolate.h"
 #include "job.h"
 #include "log.h"
-#include "loop.h"
 #include "pool.h"
-#include "server.h"
+#include "reload.h"
 
 static bool
 str_differs(const char *a, const char *b)
@@ -44,15 +40,15 @@ str_differs(const char *a, const char *b)
  * and to systemd (STATUS=, then READY=1 ends the RELOADING=1 state).
  */
 static void
-reload_failed(struct server *s, const char *why)
+reload_failed(const struct reload *r, const char *why)
 {
 	log_err("reload failed, configuration generation %llu stays in "
 		"force: %s",
-	    (unsigned long long)s->stats.config_generation, why);
+	    (unsigned long long)*r->generation, why);
 	sd_notifyf(0,
 	    "STATUS=reload failed, configuration generation %llu stays in "
 	    "force: %s\nREADY=1",
-	    (unsigned long long)s->stats.config_generation, why);
+	    (unsigned long long)*r->generation, why);
 }
 
 /*
@@ -63,7 +59,7 @@ reload_failed(struct server *s, const char *why)
  * filled in and the pools as they were.
  */
 static int
-apply_pool_sizes(struct server *s, const struct sbk_config *old,
+apply_pool_sizes(struct pool *pool, const struct sbk_config *old,
     const struct sbk_config *cfg, char *why, size_t whylen)
 {
 	static const int lanes[] = { LANE_CPU, LANE_IO };
@@ -75,7 +71,7 @@ apply_pool_sizes(struct server *s, const struct sbk_config *old,
 	for (int i = 0; i < 2; i++) {
 		if (want[i] <= had[i])
 			continue;
-		rc = pool_resize(s->pool, lanes[i], want[i]);
+		rc = pool_resize(pool, lanes[i], want[i]);
 		if (rc == 0)
 			continue;
 		log_format_errno(why, whylen, -rc,
@@ -83,42 +79,37 @@ apply_pool_sizes(struct server *s, const struct sbk_config *old,
 		    want[i] - had[i], names[i], had[i]);
 		for (int j = 0; j < i; j++)
 			if (want[j] > had[j])
-				pool_resize(s->pool, lanes[j], had[j]);
+				pool_resize(pool, lanes[j], had[j]);
 		return -1;
 	}
 	for (int i = 0; i < 2; i++)
 		if (want[i] < had[i])
-			pool_resize(s->pool, lanes[i], want[i]);
+			pool_resize(pool, lanes[i], want[i]);
 	return 0;
 }
 
-/*
- * Read and put in force; 0, or -1 with why filled in (and logged).  The
- * connections are not re-evaluated here: see server_reload and
- * server_reload_deferred.
- */
-static int
-reload_apply(struct server *s, char *err, size_t errlen)
+int
+reload_apply(const struct reload *r, char *err, size_t errlen)
 {
-	const struct sbk_config *old = s->cfg;
+	const struct sbk_config *old = *r->cfg;
 	struct sbk_config *cfg;
 
 	/* systemd (sd_notify(3)) wants the time a reload starts with it. */
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)(clock_now_ns() / 1000));
-	cfg = config_read(s->opts.config_path, s->opts.socket, err, errlen);
+	cfg = config_read(r->config_path, r->socket, err, errlen);
 	if (cfg != NULL &&
-	    iso_config_check(cfg, s->opts.config_path, err, errlen) < 0) {
+	    iso_config_check(cfg, r->config_path, err, errlen) < 0) {
 		config_release(cfg);
 		cfg = NULL;
 	}
 	if (cfg == NULL) {
-		reload_failed(s, err);
+		reload_failed(r, err);
 		return -1;
 	}
-	if (apply_pool_sizes(s, old, cfg, err, errlen) < 0) {
+	if (apply_pool_sizes(r->pool, old, cfg, err, errlen) < 0) {
 		config_release(cfg);
-		reload_failed(s, err);
+		reload_failed(r, err);
 		return -1;
 	}
 
@@ -130,68 +121,23 @@ reload_apply(struct server *s, char *err, size_t errlen)
 	if (str_differs(cfg->metrics_listen, old->metrics_listen))
 		log_warnx("reload: metrics_listen takes effect at the next "
 			  "restart");
-	pool_set_queue_max(s->pool, cfg->queue_max);
+	pool_set_queue_max(r->pool, cfg->queue_max);
 	pool_set_gate_budget(
-	    s->pool, POOL_GATE_ARGON2_MEM, cfg->argon2_memory_budget_kib);
+	    r->pool, POOL_GATE_ARGON2_MEM, cfg->argon2_memory_budget_kib);
 	pool_set_gate_budget(
-	    s->pool, POOL_GATE_OUTPUT, cfg->output_budget_bytes);
+	    r->pool, POOL_GATE_OUTPUT, cfg->output_budget_bytes);
 	log_set_level(cfg->log_level);
 	log_set_ratelimit(cfg->log_rate_interval_s, cfg->log_rate_burst);
 	iso_reload(cfg);
 
-	s->cfg = cfg;
+	*r->cfg = cfg;
 	config_release(old); /* freed now unless a job still holds it */
-	s->stats.config_generation++;
+	(*r->generation)++;
 	log_info("configuration reloaded (generation %llu): %u cpu workers, "
 		 "%u io workers, queue_max %u",
-	    (unsigned long long)s->stats.config_generation, cfg->cpu_workers,
+	    (unsigned long long)*r->generation, cfg->cpu_workers,
 	    cfg->io_workers, cfg->queue_max);
 	sd_notifyf(0, "STATUS=configuration generation %llu in force\nREADY=1",
-	    (unsigned long long)s->stats.config_generation);
-	return 0;
-}
-
-/* New limits may let paused connections go on. */
-static void
-resume_all(struct server *s)
-{
-	struct conn *c, *next;
-
-	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		conn_resume(c);
-	}
-	conn_flush_dirty(s);
-}
-
-void
-server_reload(struct server *s)
-{
-	char err[1024];
-
-	if (reload_apply(s, err, sizeof(err)) == 0)
-		resume_all(s);
-}
-
-static void
-resume_all_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *s = arg;
-
-	resume_all(s);
-}
-
-int
-server_reload_deferred(struct server *s, char *why, size_t whylen)
-{
-	if (reload_apply(s, why, whylen) < 0)
-		return -1;
-	/*
-	 * Not now: the caller is inside a connection's dispatch, and
-	 * resuming that connection would hand it the same line again.
-	 */
-	if (loop_once(s->loop, resume_all_cb, s) < 0)
-		log_err("reload: out of memory: paused connections resume at "
-			"their next event");
+	    (unsigned long long)*r->generation);
 	return 0;
 }

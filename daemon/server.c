@@ -10,6 +10,9 @@
  *
  * Loop lag: every event is made through daemon/loop.c, which times its
  * callbacks.
+ *
+ * SIGHUP and admin.reload: reload.c reads and applies the configuration;
+ * the modules read it through s->cfg, whose address they were given.
  */
 #include <errno.h>
 #include <poll.h>
@@ -17,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
@@ -33,35 +35,57 @@
 #include "heap.h"
 #include "metrics.h"
 #include "pool.h"
+#include "reload.h"
 #include "server.h"
+#include "stats.h"
+
+enum server_state {
+	SERVER_RUNNING,
+	SERVER_DRAINING, /* SIGTERM: finishing accepted jobs */
+	SERVER_DONE,
+};
+
+struct server {
+	/*
+	 * In force; read it afresh.  The server holds one reference (see
+	 * config_hold); a config replaced by a reload lives on while a job
+	 * admitted under it does.  The modules hold its address.
+	 */
+	const struct sbk_config *cfg;
+	struct server_opts opts;
+	struct loop *loop;
+	struct pool *pool;
+	struct listener *listener;
+	struct metrics *metrics; /* NULL: metrics_listen off */
+	struct stats stats;
+	struct conn_set conns;
+	struct dispatch dispatch;
+
+	enum server_state state;
+	struct event *pool_ev;
+	struct event *sig_ev[3];
+	struct event *shutdown_timer;
+	struct event *notify_timer; /* WATCHDOG=1 and STATUS= */
+	struct event *heap_timer;   /* the idle heap trim */
+	struct heap_trim_state trim;
+	bool gave_up; /* shutdown_timeout_s passed with jobs left */
+};
 
 static void
 pool_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 
-	pool_collect(s->pool, dispatch_collect_cb, s);
-	conn_flush_dirty(s);
+	pool_collect(s->pool, dispatch_collect_cb, &s->dispatch);
+	conn_flush_dirty(&s->conns);
 }
 
+/* Draining, and nothing left to run or write: the loop may end. */
 static bool
-all_flushed(struct server *s)
+drained(const struct server *s)
 {
-	struct conn *c;
-
-	TAILQ_FOREACH(c, &s->conns, link)
-		if (c->out != NULL && evbuffer_get_length(c->out) > 0)
-			return false;
-	return true;
-}
-
-void
-server_check_drained(struct server *s)
-{
-	if (s->state == SERVER_DRAINING && pool_pending(s->pool) == 0 &&
-	    TAILQ_EMPTY(&s->dirty) && all_flushed(s)) {
-		s->state = SERVER_DONE; /* server_run ends the loop */
-	}
+	return s->state == SERVER_DRAINING && pool_pending(s->pool) == 0 &&
+	    conn_set_flushed(&s->conns);
 }
 
 static void
@@ -73,8 +97,8 @@ shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		  "them -32006",
 	    (unsigned long long)pool_pending(s->pool),
 	    s->cfg->shutdown_timeout_s);
-	dispatch_abort_all(s);
-	conn_flush_dirty(s);
+	dispatch_abort_all(&s->dispatch);
+	conn_flush_dirty(&s->conns);
 	s->gave_up = true;
 	/* Whatever could not be written by now will not be. */
 	s->state = SERVER_DONE;
@@ -84,7 +108,6 @@ static void
 begin_drain(struct server *s)
 {
 	struct timeval tv = { .tv_sec = s->cfg->shutdown_timeout_s };
-	struct conn *c, *next;
 
 	log_info("shutting down: %llu jobs to finish",
 	    (unsigned long long)pool_pending(s->pool));
@@ -93,29 +116,62 @@ begin_drain(struct server *s)
 	pool_stop_admission(s->pool);
 	listener_close(s->listener);
 	s->listener = NULL;
-	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		conn_drain(c);
-	}
-	conn_flush_dirty(s);
+	conn_set_drain(&s->conns);
 	s->shutdown_timer =
 	    loop_event_new(s->loop, -1, 0, shutdown_timeout_cb, s);
 	if (s->shutdown_timer != NULL)
 		evtimer_add(s->shutdown_timer, &tv);
-	server_check_drained(s);
+}
+
+static void
+resume_all_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	conn_set_resume_all(&s->conns);
+}
+
+/*
+ * SIGHUP, and admin.reload (later: from inside a connection's dispatch,
+ * which resuming now would hand the same line again).  Then the paused
+ * connections are re-evaluated under the new limits.
+ */
+static int
+reload(struct server *s, bool later, char *why, size_t whylen)
+{
+	struct reload r = { .config_path = s->opts.config_path,
+		.socket = s->opts.socket,
+		.pool = s->pool,
+		.cfg = &s->cfg,
+		.generation = &s->stats.config_generation };
+
+	if (reload_apply(&r, why, whylen) < 0)
+		return -1;
+	if (!later)
+		conn_set_resume_all(&s->conns);
+	else if (loop_once(s->loop, resume_all_cb, s) < 0)
+		log_err("reload: out of memory: paused connections resume at "
+			"their next event");
+	return 0;
+}
+
+static int
+admin_reload(void *arg, char *why, size_t whylen)
+{
+	return reload(arg, true, why, whylen);
 }
 
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *s = arg;
+	char why[1024];
 
-	if (sig == SIGHUP) {
-		if (s->state == SERVER_RUNNING)
-			server_reload(s);
+	if (s->state != SERVER_RUNNING)
 		return;
-	}
-	if (s->state == SERVER_RUNNING)
+	if (sig == SIGHUP)
+		reload(s, false, why, sizeof(why));
+	else
 		begin_drain(s);
 }
 
@@ -134,7 +190,7 @@ notify_cb(evutil_socket_t fd, short what, void *arg)
 	sd_notifyf(0,
 	    "WATCHDOG=1\nSTATUS=%u connections, %zu queued, "
 	    "cpu %u/%u busy, io %u/%u busy, %llu jobs done",
-	    s->nconns, ps.depth, ps.busy[LANE_CPU], ps.size[LANE_CPU],
+	    s->conns.count, ps.depth, ps.busy[LANE_CPU], ps.size[LANE_CPU],
 	    ps.busy[LANE_IO], ps.size[LANE_IO],
 	    (unsigned long long)(s->stats.outcome[STATS_COMPLETED] +
 		s->stats.outcome[STATS_FAILED]));
@@ -187,28 +243,22 @@ start_notify(struct server *s)
 	return 0;
 }
 
-int
-server_init(
-    struct server *s, struct sbk_config *cfg, const struct server_opts *opts)
+/* The `stats` result, for the metrics endpoint. */
+static json_t *
+stats_snapshot(void *arg)
 {
+	struct server *s = arg;
+	struct pool_stats ps;
+
+	pool_get_stats(s->pool, &ps);
+	return stats_json(&s->stats, &ps, s->conns.count);
+}
+
+static int
+start_pool(struct server *s)
+{
+	const struct sbk_config *cfg = s->cfg;
 	struct pool_params pp = { 0 };
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	static const struct timeval heap_tv = {
-		.tv_sec = HEAP_TICK_MS / 1000,
-		.tv_usec = HEAP_TICK_MS % 1000 * 1000,
-	};
-
-	memset(s, 0, sizeof(*s));
-	s->cfg = cfg;
-	s->opts = *opts;
-	TAILQ_INIT(&s->conns);
-	TAILQ_INIT(&s->dirty);
-	if (stats_init(&s->stats) < 0)
-		return -1;
-	s->stats.config_generation = 1;
-
-	if ((s->loop = loop_new(s->stats.loop_lag_us)) == NULL)
-		return -1;
 
 	pp.workers[LANE_CPU] = cfg->cpu_workers;
 	pp.workers[LANE_IO] = cfg->io_workers;
@@ -232,6 +282,40 @@ server_init(
 	    s->loop, pool_event_fd(s->pool), EV_READ | EV_PERSIST, pool_cb, s);
 	if (s->pool_ev == NULL || event_add(s->pool_ev, NULL) < 0)
 		return -1;
+	return 0;
+}
+
+static int
+server_init(
+    struct server *s, struct sbk_config *cfg, const struct server_opts *opts)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	static const struct timeval heap_tv = {
+		.tv_sec = HEAP_TICK_MS / 1000,
+		.tv_usec = HEAP_TICK_MS % 1000 * 1000,
+	};
+	struct metrics_src msrc;
+
+	s->cfg = cfg;
+	s->opts = *opts;
+	if (stats_init(&s->stats) < 0)
+		return -1;
+	s->stats.config_generation = 1;
+	if ((s->loop = loop_new(s->stats.loop_lag_us)) == NULL)
+		return -1;
+	if (start_pool(s) < 0)
+		return -1;
+	conn_set_init(&s->conns, s->loop, s->pool, &s->cfg, &dispatch_conn_ops,
+	    &s->dispatch);
+	s->dispatch = (struct dispatch){
+		.cfg = &s->cfg,
+		.loop = s->loop,
+		.pool = s->pool,
+		.stats = &s->stats,
+		.conns = &s->conns,
+		.reload = admin_reload,
+		.reload_arg = s,
+	};
 
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		s->sig_ev[i] = loop_event_new(
@@ -240,10 +324,15 @@ server_init(
 			return -1;
 	}
 
-	s->listener = listener_open(s);
+	s->listener = listener_open(s->loop, &s->cfg, &s->stats, &s->conns);
 	if (s->listener == NULL)
 		return -1;
-	if (metrics_start(s) < 0)
+	msrc = (struct metrics_src){ .loop = s->loop,
+		.cfg = &s->cfg,
+		.stats = &s->stats,
+		.snapshot = stats_snapshot,
+		.arg = s };
+	if (metrics_start(&msrc, &s->metrics) < 0)
 		return -1;
 	if (start_notify(s) < 0)
 		return -1;
@@ -258,6 +347,25 @@ server_init(
 	return 0;
 }
 
+struct server *
+server_new(struct sbk_config *cfg, const struct server_opts *opts)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		log_err("cannot start: out of memory");
+		config_release(cfg);
+		return NULL;
+	}
+	TAILQ_INIT(&s->conns.all);
+	TAILQ_INIT(&s->conns.dirty);
+	if (server_init(s, cfg, opts) < 0) {
+		server_free(s); /* nothing runs yet: always true */
+		return NULL;
+	}
+	return s;
+}
+
 void
 server_run(struct server *s)
 {
@@ -267,55 +375,57 @@ server_run(struct server *s)
 			log_err("event loop failed");
 			break;
 		}
+		if (drained(s))
+			s->state = SERVER_DONE;
 	}
 }
 
 /* After shutdown_timeout_s, how long cooperative jobs get to stop. */
 #define SERVER_STOP_GRACE_MS 200
 
-bool
-server_fini(struct server *s)
+/*
+ * Workers still running were told to stop (cooperative kinds stop within
+ * a checkpoint; argon2 finishes its hash).  Join them, then release the
+ * jobs they hand back.  False when some were left running.
+ */
+static bool
+stop_pool(struct server *s)
 {
-	struct conn *c;
+	struct pollfd pfd = { .fd = pool_event_fd(s->pool), .events = POLLIN };
+	uint64_t until =
+	    clock_now_ns() + (uint64_t)SERVER_STOP_GRACE_MS * 1000000;
 
-	metrics_stop(s);
-	while ((c = TAILQ_FIRST(&s->conns)) != NULL)
-		conn_close(c, "shutdown");
-	listener_close(s->listener);
-	/*
-	 * Workers still running were told to stop (cooperative kinds stop
-	 * within a checkpoint; argon2 finishes its hash).  Join them, then
-	 * release the jobs they hand back.
-	 */
-	if (s->pool != NULL) {
-		struct pollfd pfd = { .fd = pool_event_fd(s->pool),
-			.events = POLLIN };
-
-		uint64_t until =
-		    clock_now_ns() + (uint64_t)SERVER_STOP_GRACE_MS * 1000000;
-
-		pool_stop_admission(s->pool);
-		while (pool_pending(s->pool) > 0) {
-			/*
-			 * Past shutdown_timeout_s every job was answered
-			 * -32006 and told to stop: cooperative ones do at
-			 * their next checkpoint, argon2 never does.  Do not
-			 * wait for those (issue 11: the exit is on time too).
-			 */
-			if (s->gave_up && clock_now_ns() >= until) {
-				log_warnx("shutdown: leaving %llu jobs that "
-					  "cannot be stopped (argon2)",
-				    (unsigned long long)pool_pending(s->pool));
-				return false;
-			}
-			pool_kick(s->pool);
-			if (poll(&pfd, 1, s->gave_up ? 20 : 1000) < 0 &&
-			    errno != EINTR)
-				break;
-			pool_collect(s->pool, dispatch_collect_cb, s);
+	pool_stop_admission(s->pool);
+	while (pool_pending(s->pool) > 0) {
+		/*
+		 * Past shutdown_timeout_s every job was answered -32006 and
+		 * told to stop: cooperative ones do at their next checkpoint,
+		 * argon2 never does.  Do not wait for those (issue 11: the
+		 * exit is on time too).
+		 */
+		if (s->gave_up && clock_now_ns() >= until) {
+			log_warnx("shutdown: leaving %llu jobs that cannot be "
+				  "stopped (argon2)",
+			    (unsigned long long)pool_pending(s->pool));
+			return false;
 		}
-		pool_free(s->pool);
+		pool_kick(s->pool);
+		if (poll(&pfd, 1, s->gave_up ? 20 : 1000) < 0 && errno != EINTR)
+			break;
+		pool_collect(s->pool, dispatch_collect_cb, &s->dispatch);
 	}
+	pool_free(s->pool);
+	return true;
+}
+
+bool
+server_free(struct server *s)
+{
+	metrics_stop(s->metrics);
+	conn_set_close_all(&s->conns);
+	listener_close(s->listener);
+	if (s->pool != NULL && !stop_pool(s))
+		return false;
 	loop_event_free(s->pool_ev);
 	for (size_t i = 0; i < 3; i++)
 		loop_event_free(s->sig_ev[i]);
@@ -325,5 +435,6 @@ server_fini(struct server *s)
 	loop_free(s->loop);
 	stats_free(&s->stats);
 	config_release(s->cfg);
+	free(s);
 	return true;
 }

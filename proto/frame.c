@@ -20,6 +20,13 @@ frame_init(struct frame *f, size_t max_line)
 	f->discarding = false;
 }
 
+void
+frame_keep(struct frame *f, size_t consumed)
+{
+	/* The '\n' (or, at end of input, the last byte) ends the line. */
+	f->scanned = consumed > 0 ? consumed - 1 : 0;
+}
+
 bool
 frame_is_blank(const char *line, size_t len)
 {

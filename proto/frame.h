@@ -42,6 +42,13 @@ void frame_init(struct frame *, size_t max_line);
 enum frame_status frame_next(struct frame *, const char *buf, size_t len,
     bool eof, size_t *consumed, size_t *line_len);
 
+/*
+ * The caller keeps the line frame_next just returned (consumed bytes)
+ * in its buffer, to hand it out later: the next call finds it again
+ * without searching it twice.
+ */
+void frame_keep(struct frame *, size_t consumed);
+
 /* True when line[0 .. len) holds only spaces and tabs. */
 bool frame_is_blank(const char *line, size_t len);
 

@@ -181,6 +181,46 @@ START_TEST(test_frame_scanned)
 }
 END_TEST
 
+/*
+ * A line the caller keeps (frame_keep: sbkd holds a second big line
+ * while the first is parsed) comes back whole on the next call, with
+ * more bytes behind it, and is not searched again.
+ */
+START_TEST(test_frame_keep)
+{
+	struct frame f;
+	const char buf[] = "{\"a\":1}\r\n{}\n";
+	const char last[] = "xyz";
+	size_t consumed, len;
+
+	frame_init(&f, 16);
+	ck_assert_int_eq(
+	    frame_next(&f, buf, 9, false, &consumed, &len), FRAME_LINE);
+	ck_assert_uint_eq(len, 7);
+	ck_assert_uint_eq(consumed, 9);
+	frame_keep(&f, consumed);
+	ck_assert_uint_eq(f.scanned, 8);
+	ck_assert_int_eq(
+	    frame_next(&f, buf, sizeof(buf) - 1, false, &consumed, &len),
+	    FRAME_LINE);
+	ck_assert_uint_eq(len, 7);
+	ck_assert_uint_eq(consumed, 9);
+	ck_assert_int_eq(
+	    frame_next(&f, buf + 9, 3, false, &consumed, &len), FRAME_LINE);
+	ck_assert_uint_eq(len, 2);
+
+	/* At end of input, a last line without its '\n'. */
+	frame_init(&f, 16);
+	ck_assert_int_eq(
+	    frame_next(&f, last, 3, true, &consumed, &len), FRAME_LINE);
+	frame_keep(&f, consumed);
+	ck_assert_int_eq(
+	    frame_next(&f, last, 3, true, &consumed, &len), FRAME_LINE);
+	ck_assert_uint_eq(len, 3);
+	ck_assert_uint_eq(consumed, 3);
+}
+END_TEST
+
 /* Discarding state persists while no '\n' comes. */
 START_TEST(test_frame_discard_state)
 {
@@ -227,6 +267,7 @@ frame_suite(void)
 	    sizeof(frame_cases) / sizeof(frame_cases[0]));
 	tcase_add_test(tc, test_frame_blank_prefix);
 	tcase_add_test(tc, test_frame_scanned);
+	tcase_add_test(tc, test_frame_keep);
 	tcase_add_test(tc, test_frame_discard_state);
 	tcase_add_test(tc, test_frame_is_blank);
 	suite_add_tcase(s, tc);

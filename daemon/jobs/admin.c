@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
 
 #include "clock.h"
 #include "config.h"
@@ -32,8 +31,7 @@
 #include "dispatch.h"
 #include "job.h"
 #include "log.h"
-#include "loop.h"
-#include "server.h"
+#include "stats.h"
 
 /* The largest listing reply, before the config's output cap. */
 #define ADMIN_LIST_MAX_BYTES (1024 * 1024)
@@ -51,7 +49,7 @@ admin_check(struct job *job, struct rpc_error *err)
 {
 	const struct conn *c = job->conn;
 
-	if (config_is_admin(job->server->cfg, c->uid, c->gid))
+	if (config_is_admin(*job->disp->cfg, c->uid, c->gid))
 		return 0;
 	log_peer(LOG_KIND_REFUSED, (long)c->uid, LOG_NOTICE,
 	    "conn %llu: uid %ld gid %ld refused %s: not an admin peer",
@@ -75,7 +73,7 @@ no_params(struct job *job, const json_t *params, const struct sbk_config *cfg,
 static size_t
 list_budget(const struct job *job)
 {
-	size_t cap = job->server->cfg->max_output_bytes_per_conn;
+	size_t cap = (*job->disp->cfg)->max_output_bytes_per_conn;
 	size_t used =
 	    LIST_OVERHEAD_BYTES + strlen(job->id_json ? job->id_json : "null");
 
@@ -157,7 +155,7 @@ client_entry(void *conn, void *unused, uint64_t now)
 static json_t *
 clients_run(struct job *job, struct rpc_error *err)
 {
-	struct server *s = job->server;
+	struct dispatch *d = job->disp;
 	size_t budget = list_budget(job), used = 0, total = 0;
 	uint64_t now = clock_now_ns();
 	json_t *list = json_array();
@@ -167,7 +165,7 @@ clients_run(struct job *job, struct rpc_error *err)
 		json_decref(list);
 		return NULL;
 	}
-	TAILQ_FOREACH(c, &s->conns, link)
+	TAILQ_FOREACH(c, &d->conns->all, link)
 		list_add(&list, &used, budget, &total, CLIENT_ENTRY_BYTES,
 		    client_entry, c, NULL, now);
 	return list_result("clients", list, total, err);
@@ -204,7 +202,7 @@ job_entry(void *conn, void *job, uint64_t now)
 static json_t *
 jobs_run(struct job *job, struct rpc_error *err)
 {
-	struct server *s = job->server;
+	struct dispatch *d = job->disp;
 	size_t budget = list_budget(job), used = 0, total = 0;
 	uint64_t now = clock_now_ns();
 	json_t *list = json_array();
@@ -214,7 +212,7 @@ jobs_run(struct job *job, struct rpc_error *err)
 		json_decref(list);
 		return NULL;
 	}
-	TAILQ_FOREACH(c, &s->conns, link) {
+	TAILQ_FOREACH(c, &d->conns->all, link) {
 		struct job *j, *tail = NULL;
 
 		/* c->jobs is newest first: list them oldest first. */
@@ -262,22 +260,10 @@ cancel_parse(struct job *job, const json_t *params,
 	return 0;
 }
 
-/* The next loop iteration: let the connection read what a cancel freed. */
-static void
-resume_later_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	struct server *s = c->server;
-
-	conn_resume(c);
-	conn_flush_dirty(s);
-	conn_unref(c);
-}
-
 static json_t *
 cancel_run(struct job *job, struct rpc_error *err)
 {
-	struct server *s = job->server;
+	struct dispatch *d = job->disp;
 	const json_t *params = job->params;
 	long long serial = json_integer_value(json_object_get(params, "conn"));
 	struct conn *c;
@@ -285,7 +271,7 @@ cancel_run(struct job *job, struct rpc_error *err)
 
 	if (admin_check(job, err) < 0)
 		return NULL;
-	TAILQ_FOREACH(c, &s->conns, link)
+	TAILQ_FOREACH(c, &d->conns->all, link)
 		if (c->serial == (uint64_t)serial)
 			break;
 	if (c != NULL) {
@@ -296,15 +282,8 @@ cancel_run(struct job *job, struct rpc_error *err)
 		 * -32002 usually wakes it when flushed, but not from inside
 		 * a batch reply that still waits for other members.
 		 */
-		if (cancelled && c != job->conn) {
-			conn_ref(c);
-			if (loop_once(s->loop, resume_later_cb, c) < 0) {
-				conn_unref(c);
-				log_err("admin.cancel: out of memory: conn "
-					"%llu resumes at its next event",
-				    (unsigned long long)c->serial);
-			}
-		}
+		if (cancelled && c != job->conn)
+			conn_resume_later(c);
 		log_info("conn %llu: uid %ld: admin.cancel of a job of conn "
 			 "%llu: %s",
 		    (unsigned long long)job->conn->serial, (long)job->conn->uid,
@@ -319,20 +298,20 @@ cancel_run(struct job *job, struct rpc_error *err)
 static json_t *
 reload_run(struct job *job, struct rpc_error *err)
 {
-	struct server *s = job->server;
+	struct dispatch *d = job->disp;
 	char why[1024];
 
 	if (admin_check(job, err) < 0)
 		return NULL;
 	log_info("conn %llu: uid %ld: admin.reload",
 	    (unsigned long long)job->conn->serial, (long)job->conn->uid);
-	if (server_reload_deferred(s, why, sizeof(why)) < 0) {
+	if (d->reload(d->reload_arg, why, sizeof(why)) < 0) {
 		rpc_error_set(err, RPC_INTERNAL_ERROR,
 		    json_pack("{s:s}", "error", why), "reload failed: %s", why);
 		return NULL;
 	}
 	return json_pack("{s:I}", "config_generation",
-	    (json_int_t)s->stats.config_generation);
+	    (json_int_t)d->stats->config_generation);
 }
 
 const struct job_kind job_admin_clients = {

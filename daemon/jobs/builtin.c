@@ -3,11 +3,10 @@
  * stats and job.cancel.  They are O(1) (stats: O(methods)) and never
  * queue, so they answer even when every pool is saturated.
  */
-#include "conn.h"
 #include "dispatch.h"
 #include "job.h"
 #include "pool.h"
-#include "server.h"
+#include "stats.h"
 
 static int
 no_params(struct job *job, const json_t *params, const struct sbk_config *cfg,
@@ -25,11 +24,11 @@ ping_run(struct job *job, struct rpc_error *err)
 static json_t *
 stats_run(struct job *job, struct rpc_error *err)
 {
-	struct server *s = job->server;
+	struct dispatch *d = job->disp;
 	struct pool_stats ps;
 
-	pool_get_stats(s->pool, &ps);
-	return stats_json(&s->stats, &ps, s->nconns);
+	pool_get_stats(d->pool, &ps);
+	return stats_json(d->stats, &ps, d->conns->count);
 }
 
 static const char *const cancel_params[] = { "id", NULL };
