@@ -35,6 +35,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "loop.h"
 
 #define HTTP_ACCEPT_BURST  64 /* connections taken per wakeup */
 #define HTTP_RETRY_S	   1  /* accept pause after EMFILE */
@@ -63,7 +64,7 @@ struct http_conn {
 };
 
 struct http_server {
-	struct event_base *base;
+	struct loop *loop;
 	const struct http_ops *ops;
 	void *arg;
 	int fd;
@@ -112,8 +113,7 @@ http_conn_free(struct http_conn *hc)
 		TAILQ_REMOVE(&hs->waiting, hc, wait_link);
 	hs->nconns--;
 	hs->ops->count(hs->arg, HTTP_CLOSED);
-	if (hc->deadline != NULL)
-		event_free(hc->deadline);
+	loop_event_free(hc->deadline);
 	/* Safe inside the bufferevent's own callbacks. */
 	bufferevent_free(hc->bev);
 	free(hc);
@@ -381,7 +381,6 @@ http_rate_cb(evutil_socket_t fd, short what, void *arg)
 	struct http_server *hs = arg;
 	struct http_conn *hc;
 
-	hs->ops->busy(hs->arg);
 	while (
 	    (hc = TAILQ_FIRST(&hs->waiting)) != NULL && http_take_token(hs)) {
 		TAILQ_REMOVE(&hs->waiting, hc, wait_link);
@@ -450,7 +449,7 @@ http_read_cb(struct bufferevent *bev, void *arg)
 	struct http_conn *hc = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	hc->hs->ops->busy(hc->hs->arg);
+	loop_mark_busy(hc->hs->loop); /* bufferevents are not loop.c's */
 	if (hc->state == HTTP_LINGER) {
 		hc->lingered += evbuffer_get_length(in);
 		evbuffer_drain(in, evbuffer_get_length(in));
@@ -469,7 +468,7 @@ http_write_cb(struct bufferevent *bev, void *arg)
 	struct http_conn *hc = arg;
 	struct http_limits lim;
 
-	hc->hs->ops->busy(hc->hs->arg);
+	loop_mark_busy(hc->hs->loop);
 	if (hc->state != HTTP_WRITE)
 		return;
 	if (hc->close_after) {
@@ -490,7 +489,7 @@ http_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct http_conn *hc = arg;
 
-	hc->hs->ops->busy(hc->hs->arg);
+	loop_mark_busy(hc->hs->loop);
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		http_conn_free(hc);
 }
@@ -501,7 +500,6 @@ http_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *hc = arg;
 
-	hc->hs->ops->busy(hc->hs->arg);
 	if (hc->state != HTTP_LINGER)
 		hc->hs->ops->count(hc->hs->arg, HTTP_TIMED_OUT);
 	http_conn_free(hc);
@@ -547,16 +545,16 @@ http_conn_new(struct http_server *hs, int fd, const struct http_limits *lim)
 	if (hc == NULL)
 		return -1;
 	hc->hs = hs;
-	hc->bev = bufferevent_socket_new(hs->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	hc->deadline = evtimer_new(hs->base, http_deadline_cb, hc);
+	hc->bev = bufferevent_socket_new(
+	    loop_base(hs->loop), fd, BEV_OPT_CLOSE_ON_FREE);
+	hc->deadline = loop_event_new(hs->loop, -1, 0, http_deadline_cb, hc);
 	if (hc->bev == NULL || hc->deadline == NULL) {
 		if (hc->bev != NULL) {
 			/* Our caller closes fd. */
 			bufferevent_setfd(hc->bev, -1);
 			bufferevent_free(hc->bev);
 		}
-		if (hc->deadline != NULL)
-			event_free(hc->deadline);
+		loop_event_free(hc->deadline);
 		free(hc);
 		return -1;
 	}
@@ -577,7 +575,6 @@ http_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_server *hs = arg;
 
-	hs->ops->busy(hs->arg);
 	event_add(hs->accept_ev, NULL);
 }
 
@@ -587,7 +584,6 @@ http_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct http_server *hs = arg;
 	struct http_limits lim;
 
-	hs->ops->busy(hs->arg);
 	for (int i = 0; i < HTTP_ACCEPT_BURST; i++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -617,8 +613,8 @@ http_accept_cb(evutil_socket_t lfd, short what, void *arg)
 }
 
 struct http_server *
-http_server_new(struct event_base *base, int listen_fd,
-    const struct http_ops *ops, void *arg)
+http_server_new(
+    struct loop *loop, int listen_fd, const struct http_ops *ops, void *arg)
 {
 	struct http_server *hs = calloc(1, sizeof(*hs));
 
@@ -626,7 +622,7 @@ http_server_new(struct event_base *base, int listen_fd,
 		close(listen_fd);
 		return NULL;
 	}
-	hs->base = base;
+	hs->loop = loop;
 	hs->ops = ops;
 	hs->arg = arg;
 	hs->fd = listen_fd;
@@ -634,19 +630,16 @@ http_server_new(struct event_base *base, int listen_fd,
 	TAILQ_INIT(&hs->waiting);
 	hs->refilled_ns = http_now_ns();
 	hs->tokens = 1e9; /* clamped to max_rate at the first request */
-	hs->accept_ev = event_new(
-	    base, listen_fd, EV_READ | EV_PERSIST, http_accept_cb, hs);
-	hs->pause_ev = evtimer_new(base, http_resume_cb, hs);
-	hs->rate_ev = evtimer_new(base, http_rate_cb, hs);
+	hs->accept_ev = loop_event_new(
+	    loop, listen_fd, EV_READ | EV_PERSIST, http_accept_cb, hs);
+	hs->pause_ev = loop_event_new(loop, -1, 0, http_resume_cb, hs);
+	hs->rate_ev = loop_event_new(loop, -1, 0, http_rate_cb, hs);
 	if (hs->accept_ev == NULL || hs->pause_ev == NULL ||
 	    hs->rate_ev == NULL || event_add(hs->accept_ev, NULL) < 0) {
 		/* No connection yet: only these to undo. */
-		if (hs->accept_ev != NULL)
-			event_free(hs->accept_ev);
-		if (hs->pause_ev != NULL)
-			event_free(hs->pause_ev);
-		if (hs->rate_ev != NULL)
-			event_free(hs->rate_ev);
+		loop_event_free(hs->accept_ev);
+		loop_event_free(hs->pause_ev);
+		loop_event_free(hs->rate_ev);
 		close(listen_fd);
 		free(hs);
 		return NULL;
@@ -666,19 +659,10 @@ http_server_free(struct http_server *hs)
 	while ((hc = TAILQ_FIRST(&hs->conns)) != NULL)
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		http_conn_free(hc);
-	if (hs->accept_ev != NULL)
-		event_free(hs->accept_ev);
-	if (hs->pause_ev != NULL)
-		event_free(hs->pause_ev);
-	if (hs->rate_ev != NULL)
-		event_free(hs->rate_ev);
+	loop_event_free(hs->accept_ev);
+	loop_event_free(hs->pause_ev);
+	loop_event_free(hs->rate_ev);
 	if (hs->fd >= 0)
 		close(hs->fd);
 	free(hs);
-}
-
-unsigned
-http_server_nconns(const struct http_server *hs)
-{
-	return hs != NULL ? hs->nconns : 0;
 }

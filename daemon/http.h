@@ -30,8 +30,8 @@
 
 #include <stddef.h>
 
-struct event_base;
 struct http_server;
+struct loop;
 
 #define HTTP_MAX_HEAD 8192 /* bytes of request line + headers */
 
@@ -51,8 +51,6 @@ enum http_count {
 struct http_ops {
 	const char *path;	  /* the one resource, e.g. "/metrics" */
 	const char *content_type; /* of its body */
-	/* Called first in every event callback. */
-	void (*busy)(void *arg);
 	/* The limits in force, read at each use (a reload may change them). */
 	void (*limits)(void *arg, struct http_limits *);
 	/* Something to count for the stats. */
@@ -63,16 +61,14 @@ struct http_ops {
 
 /*
  * Serve on listen_fd (a listening, non-blocking socket; owned from now
- * on, closed by http_server_free, also on failure).  ops is borrowed and
- * must outlive the server.  NULL when out of memory.
+ * on, closed by http_server_free, also on failure), with events made on
+ * loop (so timed by its lag probe).  ops is borrowed and must outlive the
+ * server.  NULL when out of memory.
  */
 struct http_server *http_server_new(
-    struct event_base *, int listen_fd, const struct http_ops *ops, void *arg);
+    struct loop *, int listen_fd, const struct http_ops *ops, void *arg);
 
 /* Close the listener and every connection.  NULL is fine. */
 void http_server_free(struct http_server *);
-
-/* Open connections (for tests and the log). */
-unsigned http_server_nconns(const struct http_server *);
 
 #endif /* SBK_HTTP_H */

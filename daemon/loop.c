@@ -4,10 +4,11 @@
  * An event made here is one allocation: a small header (the loop, the
  * real callback and its argument) followed by libevent's struct event,
  * set up with event_assign to call a trampoline that marks the
- * iteration busy and then the real callback.  The trampoline touches
+ * iteration busy, then the real callback.  The trampoline touches
  * nothing after that call, so a callback may free its own event.
  */
 #include <stdalign.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -26,12 +27,9 @@ struct loop_event {
 	struct loop *loop;
 	event_callback_fn cb;
 	void *arg;
+	bool once; /* loop_once's: freed when it has run */
+	alignas(max_align_t) unsigned char ev[]; /* libevent's struct event */
 };
-
-/* Where the struct event starts behind its header. */
-#define EVENT_OFFSET                                              \
-	((sizeof(struct loop_event) + alignof(max_align_t) - 1) / \
-	    alignof(max_align_t) * alignof(max_align_t))
 
 struct loop *
 loop_new(struct hist *lag_us)
@@ -82,16 +80,16 @@ loop_mark_busy(struct loop *l)
 static void
 trampoline(evutil_socket_t fd, short what, void *arg)
 {
-	struct loop_event *le = arg;
+	struct loop_event *le = arg, once;
 
 	loop_mark_busy(le->loop);
-	le->cb(fd, what, le->arg);
-}
-
-static struct event *
-event_of(struct loop_event *le)
-{
-	return (struct event *)((char *)le + EVENT_OFFSET);
+	if (!le->once) {
+		le->cb(fd, what, le->arg);
+		return;
+	}
+	once = *le;
+	free(le);
+	once.cb(fd, what, once.arg);
 }
 
 struct event *
@@ -100,17 +98,16 @@ loop_event_new(struct loop *l, evutil_socket_t fd, short what,
 {
 	struct loop_event *le;
 
-	le = malloc(EVENT_OFFSET + event_get_struct_event_size());
+	le = malloc(sizeof(*le) + event_get_struct_event_size());
 	if (le == NULL)
 		return NULL;
-	le->loop = l;
-	le->cb = cb;
-	le->arg = arg;
-	if (event_assign(event_of(le), l->base, fd, what, trampoline, le) < 0) {
+	*le = (struct loop_event){ .loop = l, .cb = cb, .arg = arg };
+	if (event_assign((struct event *)le->ev, l->base, fd, what, trampoline,
+		le) < 0) {
 		free(le);
 		return NULL;
 	}
-	return event_of(le);
+	return (struct event *)le->ev;
 }
 
 void
@@ -132,29 +129,15 @@ loop_event_free(struct event *ev)
 	free(event_get_callback_arg(ev));
 }
 
-static void
-once_trampoline(evutil_socket_t fd, short what, void *arg)
-{
-	struct loop_event le = *(struct loop_event *)arg;
-
-	free(arg);
-	loop_mark_busy(le.loop);
-	le.cb(fd, what, le.arg);
-}
-
 int
 loop_once(struct loop *l, event_callback_fn cb, void *arg)
 {
-	struct loop_event *le = malloc(sizeof(*le));
+	struct event *ev = loop_event_new(l, -1, 0, cb, arg);
 
-	if (le == NULL)
+	if (ev == NULL)
 		return -1;
-	*le = (struct loop_event){ .loop = l, .cb = cb, .arg = arg };
-	if (event_base_once(
-		l->base, -1, EV_TIMEOUT, once_trampoline, le, NULL) < 0) {
-		free(le);
-		return -1;
-	}
+	((struct loop_event *)event_get_callback_arg(ev))->once = true;
+	event_active(ev, EV_TIMEOUT, 1);
 	return 0;
 }
 

@@ -39,14 +39,6 @@ struct metrics {
 };
 
 static void
-metrics_busy(void *arg)
-{
-	struct metrics *m = arg;
-
-	loop_mark_busy(m->src.loop);
-}
-
-static void
 metrics_limits(void *arg, struct http_limits *lim)
 {
 	const struct sbk_config *cfg = *((struct metrics *)arg)->src.cfg;
@@ -95,7 +87,6 @@ metrics_body(void *arg, size_t *lenp)
 static const struct http_ops metrics_ops = {
 	.path = "/metrics",
 	.content_type = PROM_CONTENT_TYPE,
-	.busy = metrics_busy,
 	.limits = metrics_limits,
 	.count = metrics_count,
 	.body = metrics_body,
@@ -194,7 +185,7 @@ metrics_start(const struct metrics_src *src, struct metrics **mp)
 		goto fail;
 	m->src = *src;
 	/* From here the HTTP server owns fd, also when it fails. */
-	m->http = http_server_new(loop_base(src->loop), fd, &metrics_ops, m);
+	m->http = http_server_new(src->loop, fd, &metrics_ops, m);
 	fd = -1;
 	if (m->http == NULL)
 		goto fail;
