@@ -238,8 +238,9 @@ reply_init(struct iso_reply *r, uint16_t type)
 	r->type = type;
 }
 
-int
-helper_progress(struct helper_call *call, uint64_t done, uint64_t total)
+/* helper_call.progress: a PROGRESS reply on the channel. */
+static int
+send_progress(struct helper_call *call, uint64_t done, uint64_t total)
 {
 	struct iso_reply r;
 
@@ -293,7 +294,9 @@ send_done(int chan, const struct helper_call *call)
 static int
 serve_one(int chan, const struct iso_request *req, int fds[2])
 {
-	struct helper_call call = { .req = req, .chan_fd = chan };
+	struct helper_call call = {
+		.req = req, .progress = send_progress, .chan_fd = chan
+	};
 	struct rpc_error err = { 0 };
 	const struct helper_op *op = op_find(req->op);
 	bool paths = (req->flags & ISO_F_PATHS) != 0;

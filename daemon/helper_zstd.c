@@ -28,7 +28,7 @@ hz_progress(void *arg, uint64_t done, uint64_t total)
 {
 	struct hz_state *st = arg;
 
-	if (helper_progress(st->call, done, total) == -1)
+	if (st->call->progress(st->call, done, total) == -1)
 		st->gone = true;
 }
 

@@ -7,7 +7,7 @@
 #ifndef SBK_HELPER_ZSTD_H
 #define SBK_HELPER_ZSTD_H
 
-#include "helper.h"
+#include "helper_op.h"
 
 int helper_zstd_compress(struct helper_call *, struct rpc_error *);
 int helper_zstd_decompress(struct helper_call *, struct rpc_error *);
