@@ -193,3 +193,62 @@ def stats_history(before, after, seen, unseen, ambiguous):
         bad.append("stats vs history: methods.ping.completed moved by %d, "
                    "the clients saw %d pongs" % (pings, seen["pong"]))
     return bad
+
+
+def children(pid):
+    """sbkd's child processes from /proc/*/stat: (live, zombies) pids.
+    Its only children are its isolated helpers (daemon/isolate.c)."""
+    import os
+    live, zombies = [], []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                # comm may hold spaces or ')': the fields follow the last ')'.
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) != pid:
+            continue
+        (zombies if fields[0] == "Z" else live).append(int(name))
+    return sorted(live), sorted(zombies)
+
+
+def idle_resources(before, after):
+    """fds and child processes at idle after the run against the idle
+    baseline.  Each live isolated helper holds one channel fd in sbkd, and
+    a reload in the run legitimately changes how many are alive at idle:
+    an idle helper of an old generation is ended or replaced only when a
+    worker next takes from the idle list (isolate.c helper_take), and a
+    smaller [isolation] helpers retires busy ones as they finish
+    (helper_put) while nothing grows the set back until a job needs one.
+    So the expected fds are the baseline's, minus its helpers, plus the
+    helpers now (isolation.helpers of `stats`, read at the same idle point).
+
+    Children: every live child is a helper counted in isolation.helpers
+    (none leaked, none forgotten).  Zombies are counted apart and must be
+    0: whoever ends a helper SIGKILLs and reaps it at once, on a worker
+    (isolate.c helper_end, helper_drop_dead); the event thread never
+    waits.  The one zombie isolate.c would leave until the next job is an
+    IDLE helper that died on its own, and nothing in this fuzzer kills an
+    idle helper."""
+    bad = []
+    hb = before["stats"]["isolation"]["helpers"]
+    ha = after["stats"]["isolation"]["helpers"]
+    want = before["fds"] - hb + ha
+    if after["fds"] != want:
+        bad.append("idle: fds %d after the run, %d before; expected %d "
+                   "(%d - %d helpers before + %d helpers after)" % (
+                       after["fds"], before["fds"], want, before["fds"],
+                       hb, ha))
+    for what, fig in (("before the run", before), ("after the run", after)):
+        n = fig["stats"]["isolation"]["helpers"]
+        if len(fig["children"]) != n:
+            bad.append("idle: %s: %d live child processes %s, "
+                       "isolation.helpers %d" % (
+                           what, len(fig["children"]), fig["children"], n))
+        if fig["zombies"]:
+            bad.append("idle: %s: zombie child processes %s" % (
+                what, fig["zombies"]))
+    return bad

@@ -230,9 +230,10 @@ class Run:
         # No client connects from here on: sbkd only closes the last one.
         fds = d.fds()
         soaklib.wait_until(lambda: d.fds() < fds, 0.5)
+        live, zombies = check.children(d.pid)
         return {"fds": d.fds(), "threads": d.threads(),
                 "maps": d.maps(), "rss_kib": d.rss_kib(),
-                "stats": st}
+                "children": live, "zombies": zombies, "stats": st}
 
     # --- the prober ---
     def start_probe(self):
@@ -667,10 +668,11 @@ class Run:
         if end["stats"]["connections"] != 1:
             self.fail("idle: %d connections open, expected only the stats "
                       "one" % end["stats"]["connections"])
-        for k in ("fds", "threads"):
-            if end[k] != idle[k]:
-                self.fail("idle: %s %d after the run, %d before" % (
-                    k, end[k], idle[k]))
+        if end["threads"] != idle["threads"]:
+            self.fail("idle: threads %d after the run, %d before" % (
+                end["threads"], idle["threads"]))
+        for p in check.idle_resources(idle, end):
+            self.fail(p)
         if end["maps"] > idle["maps"] + opts.maps_slack:
             self.fail("idle: %d memory mappings after the run, %d before "
                       "(slack %d)" % (end["maps"], idle["maps"],
