@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +20,9 @@
 #include "helper.h"
 #include "helper_zstd.h"
 #include "sandbox.h"
+
+/* Heap a helper keeps between jobs (see helper_main). */
+#define HELPER_HEAP_KEEP (8 * 1024 * 1024)
 
 /* ---- test ops: reached only through test kinds (enable_test_methods) ---- */
 
@@ -347,6 +351,14 @@ helper_main(int chan_fd, const char *budget_arg)
 	    sandbox_budget_parse(budget_arg) :
 	    sandbox_budget_default();
 
+	/*
+	 * A helper serves one job at a time, for hundreds of jobs: keep the
+	 * heap a job grew (up to HELPER_HEAP_KEEP) instead of giving it back
+	 * and faulting it in again for the next job, which cost a 64 KiB
+	 * decompression a fifth of its time.  RLIMIT_AS still bounds it.
+	 */
+	mallopt(M_TRIM_THRESHOLD, HELPER_HEAP_KEEP);
+	mallopt(M_MMAP_THRESHOLD, HELPER_HEAP_KEEP);
 	/* First thing: nothing of the request is read outside the sandbox. */
 	if (budget == 0 || sandbox_enter(chan_fd, budget) == -1)
 		return 1;
