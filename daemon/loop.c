@@ -23,13 +23,32 @@ struct loop {
 	uint64_t iter_start_ns; /* first callback this iteration, or 0 */
 };
 
+/*
+ * What loop_event_new allocates: libevent's struct event first, then the
+ * real callback.  The tail follows the event without padding, so the two
+ * fit in one allocation only 24 bytes longer than event_new's (an idle
+ * connection holds two).
+ */
 struct loop_event {
 	struct loop *loop;
 	event_callback_fn cb;
 	void *arg;
-	bool once; /* loop_once's: freed when it has run */
-	alignas(max_align_t) unsigned char ev[]; /* libevent's struct event */
 };
+
+/* libevent's struct event, rounded up so that the tail is aligned. */
+static size_t
+event_size(void)
+{
+	size_t a = alignof(struct loop_event);
+
+	return (event_get_struct_event_size() + a - 1) / a * a;
+}
+
+static struct loop_event *
+tail_of(struct event *ev)
+{
+	return (struct loop_event *)((char *)ev + event_size());
+}
 
 struct loop *
 loop_new(struct hist *lag_us)
@@ -80,40 +99,50 @@ loop_mark_busy(struct loop *l)
 static void
 trampoline(evutil_socket_t fd, short what, void *arg)
 {
-	struct loop_event *le = arg, once;
+	struct loop_event *le = arg;
 
 	loop_mark_busy(le->loop);
-	if (!le->once) {
-		le->cb(fd, what, le->arg);
-		return;
+	le->cb(fd, what, le->arg);
+}
+
+/* loop_once's events: freed before their callback runs. */
+static void
+trampoline_once(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop_event le = *(struct loop_event *)arg;
+
+	free((char *)arg - event_size());
+	loop_mark_busy(le.loop);
+	le.cb(fd, what, le.arg);
+}
+
+static struct event *
+event_make(struct loop *l, evutil_socket_t fd, short what, event_callback_fn cb,
+    void *arg, event_callback_fn tramp)
+{
+	struct event *ev = malloc(event_size() + sizeof(struct loop_event));
+
+	if (ev == NULL)
+		return NULL;
+	*tail_of(ev) = (struct loop_event){ .loop = l, .cb = cb, .arg = arg };
+	if (event_assign(ev, l->base, fd, what, tramp, tail_of(ev)) < 0) {
+		free(ev);
+		return NULL;
 	}
-	once = *le;
-	free(le);
-	once.cb(fd, what, once.arg);
+	return ev;
 }
 
 struct event *
 loop_event_new(struct loop *l, evutil_socket_t fd, short what,
     event_callback_fn cb, void *arg)
 {
-	struct loop_event *le;
-
-	le = malloc(sizeof(*le) + event_get_struct_event_size());
-	if (le == NULL)
-		return NULL;
-	*le = (struct loop_event){ .loop = l, .cb = cb, .arg = arg };
-	if (event_assign((struct event *)le->ev, l->base, fd, what, trampoline,
-		le) < 0) {
-		free(le);
-		return NULL;
-	}
-	return (struct event *)le->ev;
+	return event_make(l, fd, what, cb, arg, trampoline);
 }
 
 void
 loop_event_set(struct event *ev, short what)
 {
-	struct loop_event *le = event_get_callback_arg(ev);
+	struct loop_event *le = tail_of(ev);
 
 	event_del(ev);
 	event_assign(
@@ -126,17 +155,16 @@ loop_event_free(struct event *ev)
 	if (ev == NULL)
 		return;
 	event_del(ev);
-	free(event_get_callback_arg(ev));
+	free(ev);
 }
 
 int
 loop_once(struct loop *l, event_callback_fn cb, void *arg)
 {
-	struct event *ev = loop_event_new(l, -1, 0, cb, arg);
+	struct event *ev = event_make(l, -1, 0, cb, arg, trampoline_once);
 
 	if (ev == NULL)
 		return -1;
-	((struct loop_event *)event_get_callback_arg(ev))->once = true;
 	event_active(ev, EV_TIMEOUT, 1);
 	return 0;
 }

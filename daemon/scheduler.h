@@ -49,8 +49,8 @@ struct sched_owner {
 	struct sched_fifo blocked;	     /* waiting to fit, every lane */
 	TAILQ_ENTRY(sched_owner) ring[SCHED_LANES];
 	bool in_ring[SCHED_LANES];
+	bool in_blocked; /* next to in_ring: no padding of its own */
 	TAILQ_ENTRY(sched_owner) blink; /* on sched.blocked_owners */
-	bool in_blocked;
 	size_t nblocked;
 	unsigned long long served; /* when a job of it last became runnable */
 	/*
