@@ -86,7 +86,7 @@ struct sbk_config {
 	size_t n_admin_gids;
 
 	/* [isolation] (isolate.h) */
-	char **isolation_kinds;	     /* NULL-terminated method names; NULL: none */
+	char **isolation_kinds; /* NULL-terminated method names; NULL: none */
 	unsigned isolation_helpers;  /* 0 in the file = cpu_workers */
 	unsigned isolation_max_jobs; /* jobs per helper before it is replaced */
 };

@@ -127,13 +127,14 @@ dispatch_job_free(struct job *job)
 	job_discard(job);
 }
 
-static const char *const outcome_names[STATS_OUTCOMES] = {
+static const char *const outcome_names[STATS_REJECTED + 1] = {
 	[STATS_COMPLETED] = "ok",
 	[STATS_FAILED] = "error",
 	[STATS_CANCELLED] = "cancelled",
 	[STATS_TIMED_OUT] = "timed_out",
 	[STATS_DROPPED] = "dropped",
 	[STATS_SHUTDOWN] = "shutdown",
+	[STATS_REJECTED] = "rejected",
 };
 
 /* log_jobs: one access-log line per request, when it is answered. */

@@ -150,7 +150,7 @@ send_all(int fd, const void *buf, size_t len)
 static int
 recv_all(int fd, void *buf, size_t len)
 {
-	char sink[4096];
+	static char sink[4096]; /* the helper has one thread */
 	char *p = buf;
 
 	while (len > 0) {
@@ -327,7 +327,7 @@ serve_one(int chan, const struct iso_request *req, int fds[2])
 	else if (req->in_len > 0 && !paths && in == NULL)
 		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL,
 		    "helper: out of memory for the input");
-	if (err.code == 0) {
+	if (err.code == 0 && op != NULL) {
 		call.in = in;
 		call.in_len = (size_t)req->in_len;
 		if (op->run(&call, &err) == 0)

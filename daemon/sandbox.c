@@ -146,14 +146,20 @@ sandbox_fds(int chan)
 static uint64_t
 sandbox_mapped(void)
 {
-	FILE *f;
+	char text[64], *end;
 	unsigned long long pages;
 	uint64_t bytes = SANDBOX_BASE_FALLBACK;
+	FILE *f;
 
 	if ((f = fopen("/proc/self/statm", "re")) == NULL)
 		return (bytes);
-	if (fscanf(f, "%llu", &pages) == 1)
-		bytes = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	if (fgets(text, sizeof(text), f) != NULL) {
+		errno = 0;
+		pages = strtoull(text, &end, 10);
+		if (errno == 0 && end != text)
+			bytes =
+			    (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	}
 	fclose(f);
 	return (bytes);
 }

@@ -65,8 +65,10 @@ stats_job_end(struct stats *st, const struct job_kind *kind,
 {
 	struct method_stats *m = method_of(st, kind);
 
-	if (outcome == STATS_REJECTED)
+	if (outcome == STATS_REJECTED) {
 		st->rejected++;
+		return false; /* refused: no outcome of its own */
+	}
 	if (!admitted && outcome != STATS_COMPLETED && outcome != STATS_FAILED)
 		return false; /* refused */
 	if (admitted)

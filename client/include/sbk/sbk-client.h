@@ -138,7 +138,7 @@ void sbk_set_send_timeout(struct sbk_client *, int timeout_ms);
  * SBK_MSG_NOTIFICATION and sbk_call drops them.
  */
 typedef void sbk_notify_cb(const char *method, const json_t *params, void *arg);
-void sbk_set_notify_cb(struct sbk_client *, sbk_notify_cb *, void *arg);
+void sbk_set_notify_cb(struct sbk_client *c, sbk_notify_cb *cb, void *arg);
 
 /*
  * Blocking call: send method with params (NULL: none; else an object),
