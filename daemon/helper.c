@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helper.h"
@@ -247,7 +248,17 @@ static int
 send_progress(struct helper_call *call, uint64_t done, uint64_t total)
 {
 	struct iso_reply r;
+	struct timespec ts;
+	uint64_t now;
 
+	if ((call->req->flags & ISO_F_PROGRESS) == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (call->last_progress_ns != 0 &&
+	    now - call->last_progress_ns < ISO_PROGRESS_MS * 1000000u)
+		return 0;
+	call->last_progress_ns = now;
 	reply_init(&r, ISO_MSG_PROGRESS);
 	r.done = done;
 	r.total = total;

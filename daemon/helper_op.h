@@ -42,7 +42,8 @@ struct helper_call {
 	uint64_t out_len;
 	uint64_t bytes_in;
 
-	int chan_fd; /* helper.c's */
+	int chan_fd;		   /* helper.c's */
+	uint64_t last_progress_ns; /* helper.c's: when PROGRESS last went */
 };
 
 /*

@@ -29,6 +29,13 @@ enum iso_op {
 };
 
 #define ISO_F_PATHS 0x1 /* two fds attached: input, output */
+/*
+ * The client asked for progress: send PROGRESS, at most every
+ * ISO_PROGRESS_MS.  Without it a helper sends none (one per 128 KiB
+ * chunk woke the waiting worker 2,048 times for 256 MiB).
+ */
+#define ISO_F_PROGRESS	0x2
+#define ISO_PROGRESS_MS 50
 
 struct iso_request {
 	uint32_t magic;

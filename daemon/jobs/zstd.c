@@ -235,7 +235,7 @@ zs_request(const struct job *job, const struct zs_arg *a, uint16_t flags,
 
 	memset(&req, 0, sizeof(req));
 	req.op = a->compress ? ISO_OP_ZSTD_COMPRESS : ISO_OP_ZSTD_DECOMPRESS;
-	req.flags = flags;
+	req.flags = flags | (job->want_progress ? ISO_F_PROGRESS : 0);
 	req.level = a->level;
 	req.out_max = a->compress ? ZSTD_compressBound(in_len) :
 				    job->config->zstd_max_output_bytes;
