@@ -75,24 +75,6 @@ children(pid_t pid, long *out, int max)
 	return n;
 }
 
-static int
-count_threads(pid_t pid)
-{
-	char path[64];
-	DIR *dir;
-	struct dirent *e;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
-	dir = opendir(path);
-	ck_assert_ptr_nonnull(dir);
-	while ((e = readdir(dir)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
-
 /* The state letter of a process ('Z': zombie), or 0 when it is gone. */
 static char
 proc_state(long pid)
@@ -613,7 +595,7 @@ START_TEST(test_crash_repeated_no_leak)
 	json_decref(hx_wait_stat(c, "isolation.crashes", 20));
 	wait_children(2);
 	fds0 = hx_count_fds(d.pid);
-	threads0 = count_threads(d.pid);
+	threads0 = hx_count_threads(d.pid);
 	rss0 = hx_rss_kib(d.pid);
 
 	while (got < total) {
@@ -639,7 +621,7 @@ START_TEST(test_crash_repeated_no_leak)
 	json_decref(st);
 	wait_children(2);
 	ck_assert_int_eq(hx_count_fds(d.pid), fds0);
-	ck_assert_int_eq(count_threads(d.pid), threads0);
+	ck_assert_int_eq(hx_count_threads(d.pid), threads0);
 	rss1 = hx_rss_kib(d.pid);
 	/*
 	 * Under ASan freed memory sits in quarantine, and TSan's shadow and

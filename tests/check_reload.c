@@ -141,25 +141,6 @@ START_TEST(test_reload_enables_test_methods_and_raises_limits)
 }
 END_TEST
 
-/* Threads of pid (entries of /proc/PID/task). */
-static int
-count_tasks(pid_t pid)
-{
-	char path[64];
-	DIR *dp;
-	struct dirent *de;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
-	dp = opendir(path);
-	ck_assert_ptr_nonnull(dp);
-	while ((de = readdir(dp)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(dp);
-	return n;
-}
-
 /* Memory mappings of pid (lines of /proc/PID/maps). */
 static int
 count_maps(pid_t pid)
@@ -341,7 +322,7 @@ START_TEST(test_reload_cycles_join_workers)
 		cycles = 50;
 		slack += 4 * cycles;
 	}
-	tasks0 = count_tasks(d.pid);
+	tasks0 = hx_count_threads(d.pid);
 	maps0 = count_maps(d.pid);
 
 	for (int i = 0; i < cycles; i++) {
@@ -352,7 +333,7 @@ START_TEST(test_reload_cycles_join_workers)
 	}
 	/* Leaving workers exit on their own; give them a moment. */
 	for (int i = 0; i < HX_TIMEOUT_MS / 50; i++) {
-		tasks = count_tasks(d.pid);
+		tasks = hx_count_threads(d.pid);
 		maps = count_maps(d.pid);
 		if (tasks <= tasks0 && maps <= maps0 + slack)
 			break;
@@ -390,7 +371,7 @@ START_TEST(test_reload_failed_spawn_changes_nothing)
 	    "[pool]\ncpu_workers = 1\nio_workers = 1\nqueue_max = 9\n");
 	sc = hx_connect(&d);
 	c = hx_connect(&d);
-	tasks0 = count_tasks(d.pid);
+	tasks0 = hx_count_threads(d.pid);
 	ck_assert_int_eq(prlimit(d.pid, RLIMIT_AS, NULL, &old), 0);
 	vm_kib = status_kib(d.pid, "VmSize");
 	rl.rlim_cur = (rlim_t)(vm_kib + 4096) * 1024;
@@ -408,10 +389,10 @@ START_TEST(test_reload_failed_spawn_changes_nothing)
 	ck_assert_int_eq(hx_int_at(st, "queue.max"), 9);
 	json_decref(st);
 	/* Any worker that did start is stopped again. */
-	for (int i = 0; i < HX_TIMEOUT_MS / 50 && count_tasks(d.pid) > tasks0;
-	     i++)
+	for (int i = 0;
+	     i < HX_TIMEOUT_MS / 50 && hx_count_threads(d.pid) > tasks0; i++)
 		hx_msleep(50);
-	ck_assert_int_le(count_tasks(d.pid), tasks0);
+	ck_assert_int_le(hx_count_threads(d.pid), tasks0);
 	r = hx_call(c,
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
 	    "\"params\":{\"ms\":1}}");

@@ -454,15 +454,16 @@ hx_rss_kib(pid_t pid)
 	return (kib);
 }
 
-int
-hx_count_fds(pid_t pid)
+/* Entries of /proc/PID/<dir> but "." and "..". */
+static int
+count_proc_entries(pid_t pid, const char *dir)
 {
 	char path[64];
 	DIR *dp;
 	struct dirent *de;
 	int n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, dir);
 	dp = opendir(path);
 	ck_assert_msg(dp != NULL, "%s: %s", path, strerror(errno));
 	while ((de = readdir(dp)) != NULL)
@@ -470,6 +471,18 @@ hx_count_fds(pid_t pid)
 			n++;
 	closedir(dp);
 	return (n);
+}
+
+int
+hx_count_fds(pid_t pid)
+{
+	return (count_proc_entries(pid, "fd"));
+}
+
+int
+hx_count_threads(pid_t pid)
+{
+	return (count_proc_entries(pid, "task"));
 }
 
 long long

@@ -115,6 +115,9 @@ long hx_rss_kib(pid_t);
 /* The number of open fds of pid (entries of /proc/PID/fd). */
 int hx_count_fds(pid_t);
 
+/* The number of threads of pid (entries of /proc/PID/task). */
+int hx_count_threads(pid_t);
+
 /* CPU time (user + system) used so far by pid, in milliseconds. */
 long long hx_cpu_ms(pid_t);
 
