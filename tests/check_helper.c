@@ -22,6 +22,7 @@
 #include <check.h>
 
 #include "isolate_wire.h"
+#include "harness.h"
 
 #define WAIT_MS 10000
 
@@ -136,24 +137,6 @@ START_TEST(test_crash_dies_of_sigsegv)
 }
 END_TEST
 
-/* The value of "Key:" in /proc/PID/status, or -1. */
-static long
-status_field(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	ck_assert_ptr_nonnull(f = fopen(path, "r"));
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':')
-			v = strtol(line + klen + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 /* One answered request: the helper has entered its sandbox by then. */
 static void
 round_trip(struct child *c)
@@ -179,8 +162,8 @@ START_TEST(test_forbidden_dies_of_sigsys)
 
 	child_start(&c);
 	round_trip(&c);
-	ck_assert_int_eq(status_field(c.pid, "Seccomp"), 2);
-	ck_assert_int_eq(status_field(c.pid, "NoNewPrivs"), 1);
+	ck_assert_int_eq(hx_status_field(c.pid, "Seccomp"), 2);
+	ck_assert_int_eq(hx_status_field(c.pid, "NoNewPrivs"), 1);
 	send_req(&c, ISO_OP_TEST_FORBIDDEN, 0, NULL, 0);
 	st = child_wait(&c);
 	ck_assert_msg(

@@ -29,6 +29,7 @@
 #include "sandbox.h"
 #include "sanitizer.h"
 #include "zstd_codec.h"
+#include "harness.h"
 
 #define BUDGET ((uint64_t)512 << 20)
 
@@ -231,24 +232,6 @@ child_wait(struct child *c)
 	return (st);
 }
 
-/* The value of "Key:" in /proc/PID/status, or -1. */
-static long
-status_field(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	ck_assert_ptr_nonnull(f = fopen(path, "r"));
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':')
-			v = strtol(line + klen + 1, NULL, 10);
-	fclose(f);
-	return (v);
-}
-
 /* Memory file holding bytes. */
 static int
 memfile(const void *data, size_t len)
@@ -268,8 +251,8 @@ START_TEST(test_proc_shows_sandbox)
 	int n = 0, st;
 	FILE *f;
 
-	ck_assert_int_eq(status_field(c.pid, "Seccomp"), 2);
-	ck_assert_int_eq(status_field(c.pid, "NoNewPrivs"), 1);
+	ck_assert_int_eq(hx_status_field(c.pid, "Seccomp"), 2);
+	ck_assert_int_eq(hx_status_field(c.pid, "NoNewPrivs"), 1);
 	/* Only 0-2 (/dev/null) and the channel. */
 	snprintf(path, sizeof(path), "ls /proc/%d/fd", (int)c.pid);
 	ck_assert_ptr_nonnull(f = popen(path, "r"));
@@ -351,8 +334,8 @@ START_TEST(test_under_unit_filter)
 
 	unit_filter = true;
 	c = child_start();
-	ck_assert_int_eq(status_field(c.pid, "Seccomp"), 2);
-	ck_assert_int_eq(status_field(c.pid, "NoNewPrivs"), 1);
+	ck_assert_int_eq(hx_status_field(c.pid, "Seccomp"), 2);
+	ck_assert_int_eq(hx_status_field(c.pid, "NoNewPrivs"), 1);
 	send_fds(c.chan, forbidden[_i], NULL, 0);
 	st = child_wait(&c);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,

@@ -485,6 +485,23 @@ hx_count_threads(pid_t pid)
 	return (count_proc_entries(pid, "task"));
 }
 
+long
+hx_status_field(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':')
+			v = strtol(line + klen + 1, NULL, 10);
+	fclose(f);
+	return (v);
+}
+
 long long
 hx_cpu_ms(pid_t pid)
 {

@@ -118,6 +118,9 @@ int hx_count_fds(pid_t);
 /* The number of threads of pid (entries of /proc/PID/task). */
 int hx_count_threads(pid_t);
 
+/* The number after "key:" in /proc/PID/status, or -1 when absent. */
+long hx_status_field(pid_t, const char *key);
+
 /* CPU time (user + system) used so far by pid, in milliseconds. */
 long long hx_cpu_ms(pid_t);
 
