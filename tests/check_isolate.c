@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,10 +33,20 @@
 
 static struct hx_daemon d;
 
+/* Helpers a test watches by pidfd; teardown kills what is left of them. */
+#define MAX_WATCH 8
+static int watched[MAX_WATCH];
+static int n_watched;
+
 static void
 teardown(void)
 {
 	hx_daemon_free(&d);
+	for (int i = 0; i < n_watched; i++) {
+		pidfd_send_signal(watched[i], SIGKILL, NULL, 0);
+		close(watched[i]);
+	}
+	n_watched = 0;
 }
 
 #define CONF_TEST "[daemon]\nenable_test_methods = true\n"
@@ -535,6 +547,50 @@ START_TEST(test_shutdown_leaves_no_helper)
 }
 END_TEST
 
+/*
+ * sbkd killed by SIGKILL (no chance to clean up) with a helper hung in a
+ * job and another idle: every helper dies with it, within a bounded wait,
+ * rather than sitting in its job until it next writes.
+ */
+START_TEST(test_sigkill_leaves_no_orphan)
+{
+	struct hx_conn *c, *sc;
+	long kids[MAX_KIDS];
+	int n, left = 0;
+	long long end;
+
+	hx_daemon_up(&d, CONF_TEST "[isolation]\nhelpers = 2\n");
+	c = hx_connect(&d);
+	sc = hx_connect(&d);
+	wait_children(2);
+	hx_send_line(
+	    c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test.hang\"}");
+	json_decref(hx_wait_stat(sc, "isolation.busy", 1));
+	n = children(d.pid, kids, MAX_KIDS);
+	ck_assert_int_eq(n, 2);
+	for (int i = 0; i < n; i++) {
+		/* A pidfd: a reused pid can never be mistaken or killed. */
+		watched[n_watched] = pidfd_open((pid_t)kids[i], 0);
+		ck_assert_int_ge(watched[n_watched], 0);
+		n_watched++;
+	}
+	hx_daemon_kill(&d);
+	end = hx_now_ms() + HX_TIMEOUT_MS;
+	for (int i = 0; i < n_watched; i++) {
+		struct pollfd p = { .fd = watched[i], .events = POLLIN };
+		long long wait = end - hx_now_ms();
+
+		/* Readable once the process has exited (zombie or reaped). */
+		if (poll(&p, 1, wait > 0 ? (int)wait : 0) != 1)
+			left++;
+	}
+	ck_assert_msg(
+	    left == 0, "%d helper(s) outlived a SIGKILLed sbkd", left);
+	hx_close(c);
+	hx_close(sc);
+}
+END_TEST
+
 static const struct {
 	const char *text;
 	const char *what;
@@ -650,6 +706,7 @@ isolate_suite(void)
 	tcase_add_test(tc, test_max_jobs_reuse_then_replace);
 	tcase_add_test(tc, test_reload_retires_old_helpers);
 	tcase_add_test(tc, test_shutdown_leaves_no_helper);
+	tcase_add_test(tc, test_sigkill_leaves_no_orphan);
 	tcase_add_loop_test(tc, test_bad_isolation_config, 0,
 	    (int)(sizeof(bad_confs) / sizeof(bad_confs[0])));
 	suite_add_tcase(s, tc);
