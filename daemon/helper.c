@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -356,11 +357,20 @@ serve_one(int chan, const struct iso_request *req, int fds[2])
 }
 
 int
-helper_main(int chan_fd, const char *budget_arg)
+helper_main(int chan_fd, const char *budget_arg, const char *parent_arg)
 {
 	uint64_t budget = budget_arg != NULL ?
 	    sandbox_budget_parse(budget_arg) :
 	    sandbox_budget_default();
+
+	/*
+	 * Die with sbkd, even in the middle of a job (a helper that never
+	 * writes again would never see its channel gone).  If sbkd died
+	 * before this line, the helper was already handed to a reaper.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	    (parent_arg != NULL && strtol(parent_arg, NULL, 10) != getppid()))
+		return 1;
 
 	/*
 	 * A helper serves one job at a time, for hundreds of jobs: keep the

@@ -20,7 +20,9 @@
 #define HELPER_CHAN_FD 3
 
 /*
- * The helper's whole life: enter the sandbox (sandbox.h) with the budget
+ * The helper's whole life: die with its parent (PR_SET_PDEATHSIG; with
+ * parent_arg, sbkd's pid as argv[3], a helper whose parent is already
+ * another exits at once), enter the sandbox (sandbox.h) with the budget
  * sbkd gave as argv[2] (NULL: the budget of the built-in configuration),
  * then serve requests on chan_fd until sbkd closes it.  Returns the
  * process exit status: 0 at a clean end of the channel, 1 when the
@@ -28,6 +30,6 @@
  * The caller leaves with _exit: the sandbox forbids what atexit handlers
  * of a sanitizer runtime do (LeakSanitizer clones a tracer).
  */
-int helper_main(int chan_fd, const char *budget_arg);
+int helper_main(int chan_fd, const char *budget_arg, const char *parent_arg);
 
 #endif /* SBK_HELPER_H */

@@ -4,13 +4,18 @@
  *
  * A helper is idle (on the idle list, its channel quiet) or busy (owned by
  * the one worker running a job in it).  `alive` counts both, plus the
- * helpers a worker is starting: it is bounded by [isolation] helpers, so a
- * worker that finds no idle helper and no room waits (10 ms slices, with
+ * helper the keeper is starting: it is bounded by [isolation] helpers, so a
+ * worker that finds no idle helper waits (10 ms slices, with
  * job_should_stop() between them).  Whoever ends a helper's life reaps it
- * at once (SIGKILL, then waitpid), so no zombie outlives the call, and
- * starts its replacement: a helper that crashed, was killed at a stop,
- * served max_jobs jobs, or belongs to a configuration replaced by a
- * reload.  posix_spawn only: the child runs nothing of sbkd's before exec.
+ * at once (SIGKILL, then waitpid on its pid), so no zombie outlives the
+ * call: a helper that crashed, was killed at a stop, served max_jobs jobs,
+ * or belongs to a configuration replaced by a reload.
+ *
+ * Only the keeper thread starts helpers (posix_spawn: the child runs
+ * nothing of sbkd's before exec), for sbkd's whole life: a helper's
+ * PR_SET_PDEATHSIG (helper.c) fires when the *thread* that forked it
+ * exits, and workers come and go with the pool's size.  So a helper dies
+ * with sbkd, however sbkd ends.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -52,11 +59,23 @@ struct helper {
 
 static struct {
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* a helper went idle, or room to start one */
+	pthread_cond_t cv; /* a helper went idle, or a start failed */
 	struct helper *idle;
 	struct helper *busy;
-	unsigned alive; /* idle + busy + being started */
-	bool started;
+	unsigned alive;	      /* idle + busy + being started */
+	unsigned owed;	      /* helpers gone and not yet replaced */
+	unsigned spawn_fails; /* a waiting worker gives up when it moves */
+	int spawn_errno;
+	unsigned passes; /* keeper_fill's, for iso_start */
+	bool fill;	 /* keep [isolation] helpers alive: one was needed */
+	bool stopping;	 /* the keeper leaves */
+	/* Counted by the keeper once it replaced the helper (stats order). */
+	unsigned pend_crashes, pend_killed, pend_retired;
+
+	pthread_t keeper;
+	bool keeper_on;
+	int wake; /* eventfd: the keeper has work */
+	int ep;	  /* the keeper's epoll set */
 	char exe[PATH_MAX];
 
 	/* Written by the main and event threads, read by workers. */
@@ -74,6 +93,8 @@ static struct {
 } iso = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
 	.cv = PTHREAD_COND_INITIALIZER,
+	.wake = -1,
+	.ep = -1,
 };
 
 /* ------------------------------------------------------------------ */
@@ -142,12 +163,14 @@ reap(pid_t pid, int *status)
 		*status = st;
 }
 
-/* End a helper's process and channel; its struct is freed. */
+/* End a helper's process (pid 0: reaped) and channel; h is freed. */
 static void
 helper_end(struct helper *h, int *status)
 {
-	kill(h->pid, SIGKILL);
-	reap(h->pid, status);
+	if (h->pid != 0) {
+		kill(h->pid, SIGKILL);
+		reap(h->pid, status);
+	}
 	close(h->fd);
 	free(h);
 }
@@ -166,8 +189,8 @@ static struct helper *
 helper_spawn(unsigned gen)
 {
 	static char arg0[] = HELPER_ARGV0, arg1[] = HELPER_ARG;
-	char arg2[SANDBOX_BUDGET_MAX_DIGITS + 1];
-	char *argv[] = { arg0, arg1, arg2, NULL };
+	char arg2[SANDBOX_BUDGET_MAX_DIGITS + 1], arg3[24];
+	char *argv[] = { arg0, arg1, arg2, arg3, NULL };
 	char *envp[] = { NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -178,6 +201,7 @@ helper_spawn(unsigned gen)
 
 	snprintf(arg2, sizeof(arg2), "%llu",
 	    (unsigned long long)atomic_load(&iso.budget));
+	snprintf(arg3, sizeof(arg3), "%ld", (long)getpid());
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -262,17 +286,43 @@ publish(void)
 	atomic_store(&iso.n_busy, busy);
 }
 
+/* Any thread, even under the mutex: never blocks (a non-blocking eventfd). */
+static void
+keeper_wake(void)
+{
+	uint64_t one = 1;
+
+	if (iso.wake >= 0 && write(iso.wake, &one, sizeof(one)) < 0)
+		(void)0; /* EAGAIN: the counter is already non-zero */
+}
+
 /*
- * A helper left the set (already ended).  Start replacements while fewer
- * than [isolation] helpers are alive: outside the mutex, since
- * posix_spawn waits for the child's exec.
+ * Under the mutex: a helper left the set (already ended and reaped); *pend
+ * is the counter its end adds to once the keeper replaced it.
  */
 static void
-helper_gone(void)
+helper_gone(unsigned *pend)
 {
-	pthread_mutex_lock(&iso.mu);
+	(*pend)++;
 	iso.alive--;
-	while (iso.started && iso.alive < atomic_load(&iso.want)) {
+	iso.owed++;
+	publish();
+	keeper_wake();
+}
+
+/* ------------------------------------------------------------------ */
+/* The keeper thread: starts every helper */
+
+/*
+ * Under the mutex: start helpers while fewer than [isolation] helpers are
+ * alive (outside the mutex, since posix_spawn waits for the child's exec),
+ * then count the ends that the new helpers replace.
+ */
+static void
+keeper_fill(void)
+{
+	while (
+	    iso.fill && !iso.stopping && iso.alive < atomic_load(&iso.want)) {
 		unsigned gen = atomic_load(&iso.gen);
 		struct helper *h;
 
@@ -281,19 +331,85 @@ helper_gone(void)
 		h = helper_spawn(gen);
 		pthread_mutex_lock(&iso.mu);
 		if (h == NULL) {
-			log_warn("isolation: cannot start a helper");
+			iso.spawn_errno = errno;
+			log_warn("isolation: cannot start helper %s", iso.exe);
 			atomic_fetch_add(&iso.spawn_failures, 1);
 			iso.alive--;
+			iso.spawn_fails++;
 			break;
 		}
-		atomic_fetch_add(&iso.respawns, 1);
+		if (iso.owed > 0) {
+			iso.owed--;
+			atomic_fetch_add(&iso.respawns, 1);
+		}
 		h->next = iso.idle;
 		iso.idle = h;
+		publish();
+		pthread_cond_broadcast(&iso.cv);
 	}
+	if (iso.alive >= atomic_load(&iso.want))
+		iso.owed = 0;
+	atomic_fetch_add(&iso.crashes, iso.pend_crashes);
+	atomic_fetch_add(&iso.killed, iso.pend_killed);
+	atomic_fetch_add(&iso.retired, iso.pend_retired);
+	iso.pend_crashes = iso.pend_killed = iso.pend_retired = 0;
+	iso.passes++;
 	publish();
 	pthread_cond_broadcast(&iso.cv);
-	pthread_mutex_unlock(&iso.mu);
 }
+
+static void *
+keeper_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&iso.mu);
+	while (!iso.stopping) {
+		struct epoll_event ev[8];
+		uint64_t n;
+
+		keeper_fill();
+		pthread_mutex_unlock(&iso.mu);
+		/* A wake written since keeper_fill is still in the eventfd. */
+		if (epoll_wait(iso.ep, ev, 8, -1) < 0 && errno != EINTR)
+			log_warn("isolation: epoll_wait");
+		if (read(iso.wake, &n, sizeof(n)) < 0)
+			(void)0; /* EAGAIN: woken by another event */
+		pthread_mutex_lock(&iso.mu);
+	}
+	pthread_mutex_unlock(&iso.mu);
+	return NULL;
+}
+
+/* Main thread, at start: the wake eventfd, the epoll set, the thread. */
+static int
+keeper_start(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	sigset_t all, old;
+	int rc;
+
+	if ((iso.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    (iso.ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    epoll_ctl(iso.ep, EPOLL_CTL_ADD, iso.wake, &ev) < 0) {
+		log_warn("isolation: the keeper's eventfd or epoll");
+		return -1;
+	}
+	/* Signals are the event thread's, as for the pools' workers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&iso.keeper, NULL, keeper_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		errno = rc;
+		log_warn("isolation: cannot start the keeper thread");
+		return -1;
+	}
+	iso.keeper_on = true;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Taking and giving back, from a worker */
 
 /* An idle helper with something to say (EOF, above all) has died. */
 static bool
@@ -306,15 +422,18 @@ idle_dead(const struct helper *h)
 
 /*
  * A helper of the current generation for this job's worker: an idle one,
- * or a new one while there is room, or wait for either.  NULL with err set
- * when none could be started, or when the job was told to stop.
+ * or wait for the keeper to start one.  NULL with err set when a start
+ * failed while it waited, or when the job was told to stop.
  */
 static struct helper *
 helper_take(struct job *job, struct rpc_error *err)
 {
 	struct helper *h;
+	unsigned fails;
+	bool asked = false;
 
 	pthread_mutex_lock(&iso.mu);
+	fails = iso.spawn_fails;
 	for (;;) {
 		while ((h = iso.idle) != NULL) {
 			bool dead;
@@ -327,27 +446,13 @@ helper_take(struct job *job, struct rpc_error *err)
 			/* Retire it (old configuration, or died idle). */
 			pthread_mutex_unlock(&iso.mu);
 			helper_end(h, NULL);
-			helper_gone();
-			atomic_fetch_add(dead ? &iso.crashes : &iso.retired, 1);
 			pthread_mutex_lock(&iso.mu);
+			helper_gone(
+			    dead ? &iso.pend_crashes : &iso.pend_retired);
 		}
-		if (iso.alive < atomic_load(&iso.want)) {
-			unsigned gen = atomic_load(&iso.gen);
-
-			iso.alive++;
-			publish();
-			pthread_mutex_unlock(&iso.mu);
-			h = helper_spawn(gen);
-			pthread_mutex_lock(&iso.mu);
-			if (h != NULL)
-				goto take;
-			rpc_error_errno(
-			    err, errno, "cannot start an isolated helper");
-			log_warn("isolation: cannot start a helper");
-			atomic_fetch_add(&iso.spawn_failures, 1);
-			iso.alive--;
-			publish();
-			pthread_cond_broadcast(&iso.cv);
+		if (iso.spawn_fails != fails) {
+			rpc_error_errno(err, iso.spawn_errno,
+			    "cannot start an isolated helper");
 			pthread_mutex_unlock(&iso.mu);
 			return NULL;
 		}
@@ -355,6 +460,12 @@ helper_take(struct job *job, struct rpc_error *err)
 			pthread_mutex_unlock(&iso.mu);
 			rpc_error_set(err, RPC_CANCELLED, NULL, "stopped");
 			return NULL;
+		}
+		if (!asked && iso.alive < atomic_load(&iso.want)) {
+			/* The first use, or a retry after a failed start. */
+			iso.fill = true;
+			keeper_wake();
+			asked = true;
 		}
 		{
 			struct timespec ts;
@@ -398,48 +509,37 @@ helper_put(struct helper *h)
 	pthread_mutex_unlock(&iso.mu);
 	if (retire) {
 		helper_end(h, NULL);
-		helper_gone();
-		atomic_fetch_add(&iso.retired, 1);
+		pthread_mutex_lock(&iso.mu);
+		helper_gone(&iso.pend_retired);
+		pthread_mutex_unlock(&iso.mu);
 	}
-}
-
-/* The helper is ended (status filled in); replace it. */
-static void
-helper_drop(struct helper *h, int *status)
-{
-	pthread_mutex_lock(&iso.mu);
-	busy_remove(h);
-	pthread_mutex_unlock(&iso.mu);
-	helper_end(h, status);
-	helper_gone();
 }
 
 /*
- * The helper closed its channel: it is exiting.  Wait (bounded) for it to
- * become a zombie so its own status is reaped, not our SIGKILL; then end
- * it.
+ * A busy helper's life ends (killed and reaped, status filled in; dead:
+ * it closed its channel, so wait, bounded, for it to become a zombie and
+ * reap its own status rather than our SIGKILL's).  The keeper replaces it
+ * and then adds one to *pend.
  */
 static void
-helper_drop_dead(struct helper *h, int *status)
+helper_drop(struct helper *h, bool dead, int *status, unsigned *pend)
 {
-	for (int i = 0; i < ISO_EXIT_WAIT_MS; i++) {
-		int st;
-		pid_t r = waitpid(h->pid, &st, WNOHANG);
+	for (int i = 0; dead && i < ISO_EXIT_WAIT_MS; i++) {
+		pid_t r = waitpid(h->pid, status, WNOHANG);
 
 		if (r == h->pid || (r < 0 && errno != EINTR)) {
-			if (r == h->pid)
-				*status = st;
-			pthread_mutex_lock(&iso.mu);
-			busy_remove(h);
-			pthread_mutex_unlock(&iso.mu);
-			close(h->fd);
-			free(h);
-			helper_gone();
-			return;
+			h->pid = 0; /* reaped: helper_end must not kill */
+			break;
 		}
 		usleep(1000);
 	}
-	helper_drop(h, status);
+	pthread_mutex_lock(&iso.mu);
+	busy_remove(h);
+	pthread_mutex_unlock(&iso.mu);
+	helper_end(h, h->pid != 0 ? status : NULL);
+	pthread_mutex_lock(&iso.mu);
+	helper_gone(pend);
+	pthread_mutex_unlock(&iso.mu);
 }
 
 /* ------------------------------------------------------------------ */
@@ -669,21 +769,17 @@ iso_call(struct job *job, const struct iso_request *req0, const void *in,
 		helper_put(h);
 		return failed ? -1 : 0;
 	case CHAN_DEAD:
-		helper_drop_dead(h, &status);
-		atomic_fetch_add(&iso.crashes, 1);
+		helper_drop(h, true, &status, &iso.pend_crashes);
 		death_error(status, err);
 		log_warnx("isolation: helper %ld of a %s job died (%s)", pid,
 		    job->kind->method, err->message);
 		return -1;
 	case CHAN_STOPPED:
-		/* Counted once reaped and replaced: what stats then shows. */
-		helper_drop(h, NULL);
-		atomic_fetch_add(&iso.killed, 1);
+		helper_drop(h, false, NULL, &iso.pend_killed);
 		rpc_error_set(err, RPC_CANCELLED, NULL, "stopped");
 		return -1;
 	case CHAN_BROKEN:
-		helper_drop(h, NULL);
-		atomic_fetch_add(&iso.crashes, 1);
+		helper_drop(h, false, NULL, &iso.pend_crashes);
 		if (!failed)
 			rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
 			    "isolated helper broke the protocol");
@@ -715,6 +811,7 @@ iso_start(const struct sbk_config *cfg)
 {
 	ssize_t n;
 	bool prefork = cfg->isolation_kinds != NULL || cfg->enable_test_methods;
+	int rc;
 
 	n = readlink("/proc/self/exe", iso.exe, sizeof(iso.exe) - 1);
 	if (n < 0) {
@@ -729,21 +826,20 @@ iso_start(const struct sbk_config *cfg)
 	signal(SIGCHLD, SIG_DFL);
 	set_limits(cfg);
 	atomic_store(&iso.gen, 1);
-	iso.started = true;
-	while (prefork && iso.alive < cfg->isolation_helpers) {
-		struct helper *h = helper_spawn(1);
-
-		if (h == NULL) {
-			log_warn("isolation: cannot start helper %s", iso.exe);
-			iso_stop();
-			return -1;
-		}
-		h->next = iso.idle;
-		iso.idle = h;
-		iso.alive++;
+	iso.fill = prefork;
+	if (keeper_start() < 0) {
+		iso_stop();
+		return -1;
 	}
-	publish();
-	return 0;
+	pthread_mutex_lock(&iso.mu);
+	/* The first helpers, or the failure to start one, before serving. */
+	while (iso.passes == 0)
+		pthread_cond_wait(&iso.cv, &iso.mu);
+	rc = iso.spawn_fails == 0 ? 0 : -1;
+	pthread_mutex_unlock(&iso.mu);
+	if (rc < 0)
+		iso_stop();
+	return rc;
 }
 
 void
@@ -759,7 +855,18 @@ iso_stop(void)
 	struct helper *h;
 
 	pthread_mutex_lock(&iso.mu);
-	iso.started = false;
+	iso.stopping = true;
+	keeper_wake();
+	pthread_mutex_unlock(&iso.mu);
+	if (iso.keeper_on)
+		pthread_join(iso.keeper, NULL);
+	iso.keeper_on = false;
+	if (iso.ep >= 0)
+		close(iso.ep);
+	if (iso.wake >= 0)
+		close(iso.wake);
+	iso.ep = iso.wake = -1;
+	pthread_mutex_lock(&iso.mu);
 	while ((h = iso.idle) != NULL) {
 		iso.idle = h->next;
 		pthread_mutex_unlock(&iso.mu);

@@ -101,8 +101,9 @@ main(int argc, char **argv)
 	int rc;
 
 	/* A helper process (isolate.c) is sbkd only by its binary. */
-	if ((argc == 2 || argc == 3) && strcmp(argv[1], HELPER_ARG) == 0)
-		_exit(helper_main(HELPER_CHAN_FD, argc == 3 ? argv[2] : NULL));
+	if (argc >= 2 && argc <= 4 && strcmp(argv[1], HELPER_ARG) == 0)
+		_exit(helper_main(HELPER_CHAN_FD, argc >= 3 ? argv[2] : NULL,
+		    argc == 4 ? argv[3] : NULL));
 	log_detect_stream();
 	if ((rc = cmdline_parse(argc, argv, "sbkd", usage, &cl)) >= 0)
 		return rc;
@@ -134,7 +135,7 @@ main(int argc, char **argv)
 
 	sopts.config_path = cl.config_path;
 	sopts.socket = cl.socket_path;
-	/* Before any thread: helpers are sbkd re-executed (isolate.h). */
+	/* Before the pools: helpers are sbkd re-executed (isolate.h). */
 	if (iso_start(cfg) < 0) {
 		config_release(cfg);
 		return 1;

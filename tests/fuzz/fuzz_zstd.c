@@ -53,7 +53,7 @@ fz_helper_start(void)
 	if (fz_helper == 0) {
 		if (dup2(sv[1], HELPER_CHAN_FD) == -1)
 			_exit(120);
-		_exit(helper_main(HELPER_CHAN_FD, NULL));
+		_exit(helper_main(HELPER_CHAN_FD, NULL, NULL));
 	}
 	close(sv[1]);
 	fz_chan = sv[0];
