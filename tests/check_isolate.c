@@ -506,6 +506,59 @@ START_TEST(test_reload_retires_old_helpers)
 END_TEST
 
 /*
+ * An idle helper that dies (killed from outside here) is reaped and
+ * replaced at once, with no job to notice it: no zombie stays behind, and
+ * stats count the crash and the respawn.
+ */
+START_TEST(test_idle_death_reaped)
+{
+	struct hx_conn *c;
+	long before[MAX_KIDS], after[MAX_KIDS];
+	json_t *st;
+	int n;
+
+	hx_daemon_up(&d, CONF_TEST "[isolation]\nhelpers = 2\n");
+	c = hx_connect(&d);
+	wait_children(2);
+	ck_assert_int_eq(children(d.pid, before, MAX_KIDS), 2);
+	ck_assert_int_eq(kill((pid_t)before[0], SIGKILL), 0);
+	/* wait_children fails while a zombie of sbkd is left. */
+	st = hx_wait_stat(c, "isolation.crashes", 1);
+	ck_assert_int_eq(hx_int_at(st, "isolation.respawns"), 1);
+	json_decref(st);
+	wait_children(2);
+	n = children(d.pid, after, MAX_KIDS);
+	ck_assert(!in_list(before[0], after, n));
+	ck_assert(in_list(before[1], after, n));
+	hx_close(c);
+}
+END_TEST
+
+/* A reload retires the idle helpers of the old configuration at once. */
+START_TEST(test_reload_retires_idle_at_once)
+{
+	struct hx_conn *c;
+	long old[MAX_KIDS], now[MAX_KIDS];
+	json_t *st;
+
+	hx_daemon_up(&d, CONF_TEST "[isolation]\nhelpers = 2\n");
+	c = hx_connect(&d);
+	wait_children(2);
+	ck_assert_int_eq(children(d.pid, old, MAX_KIDS), 2);
+	rewrite_conf(CONF_TEST "[isolation]\nhelpers = 1\n");
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	/* No job runs: only sbkd itself can notice the old helpers. */
+	st = hx_wait_stat(c, "isolation.retired", 2);
+	ck_assert_int_eq(hx_int_at(st, "isolation.crashes"), 0);
+	json_decref(st);
+	wait_children(1);
+	ck_assert_int_eq(children(d.pid, now, MAX_KIDS), 1);
+	ck_assert(!in_list(now[0], old, 2));
+	hx_close(c);
+}
+END_TEST
+
+/*
  * SIGTERM with a helper hung in a job and others idle: sbkd exits 0 once
  * shutdown_timeout_s passes, and no helper is left running.
  */
@@ -707,6 +760,8 @@ isolate_suite(void)
 	tcase_add_test(tc, test_reload_retires_old_helpers);
 	tcase_add_test(tc, test_shutdown_leaves_no_helper);
 	tcase_add_test(tc, test_sigkill_leaves_no_orphan);
+	tcase_add_test(tc, test_idle_death_reaped);
+	tcase_add_test(tc, test_reload_retires_idle_at_once);
 	tcase_add_loop_test(tc, test_bad_isolation_config, 0,
 	    (int)(sizeof(bad_confs) / sizeof(bad_confs[0])));
 	suite_add_tcase(s, tc);
