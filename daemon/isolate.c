@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/pidfd.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -52,9 +53,11 @@
 struct helper {
 	struct helper *next;
 	pid_t pid;
-	int fd; /* sbkd's end of the channel, non-blocking */
+	int fd;	   /* sbkd's end of the channel, non-blocking */
+	int pidfd; /* in the keeper's epoll set: readable once it exited */
 	unsigned gen;
 	unsigned jobs; /* served so far */
+	bool dead;     /* the keeper saw it exit (under the mutex) */
 };
 
 static struct {
@@ -171,6 +174,8 @@ helper_end(struct helper *h, int *status)
 		kill(h->pid, SIGKILL);
 		reap(h->pid, status);
 	}
+	if (h->pidfd >= 0)
+		close(h->pidfd); /* leaves the epoll set */
 	close(h->fd);
 	free(h);
 }
@@ -259,6 +264,16 @@ helper_spawn(unsigned gen)
 	}
 	h->fd = sv[0];
 	h->gen = gen;
+	/*
+	 * Without a pidfd (a filter that refuses pidfd_open) an idle death
+	 * is noticed only when a worker next takes the helper.
+	 */
+	if ((h->pidfd = pidfd_open(h->pid, PIDFD_NONBLOCK)) >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
+			.data.u64 = (uint64_t)h->pid };
+
+		epoll_ctl(iso.ep, EPOLL_CTL_ADD, h->pidfd, &ev);
+	}
 	return h;
 }
 
@@ -358,6 +373,48 @@ keeper_fill(void)
 	pthread_cond_broadcast(&iso.cv);
 }
 
+/* Under the mutex: the helper of pid, idle or busy; NULL if none. */
+static struct helper *
+helper_find(pid_t pid)
+{
+	for (struct helper *h = iso.idle; h != NULL; h = h->next)
+		if (h->pid == pid)
+			return h;
+	for (struct helper *h = iso.busy; h != NULL; h = h->next)
+		if (h->pid == pid)
+			return h;
+	return NULL;
+}
+
+/*
+ * Under the mutex: end the idle helpers that died or belong to an older
+ * configuration; a busy one that died is its worker's (iso_call sees its
+ * channel close, or helper_put sees `dead`).
+ */
+static void
+keeper_sweep(void)
+{
+	struct helper **p = &iso.idle, *h;
+
+	while ((h = *p) != NULL) {
+		bool dead = h->dead;
+
+		if (!dead && h->gen == atomic_load(&iso.gen)) {
+			p = &h->next;
+			continue;
+		}
+		*p = h->next;
+		pthread_mutex_unlock(&iso.mu);
+		if (dead)
+			log_warnx(
+			    "isolation: idle helper %ld died", (long)h->pid);
+		helper_end(h, NULL);
+		pthread_mutex_lock(&iso.mu);
+		helper_gone(dead ? &iso.pend_crashes : &iso.pend_retired);
+		p = &iso.idle; /* the list may have changed meanwhile */
+	}
+}
+
 static void *
 keeper_main(void *arg)
 {
@@ -366,15 +423,31 @@ keeper_main(void *arg)
 	while (!iso.stopping) {
 		struct epoll_event ev[8];
 		uint64_t n;
+		int k;
 
+		keeper_sweep();
 		keeper_fill();
 		pthread_mutex_unlock(&iso.mu);
 		/* A wake written since keeper_fill is still in the eventfd. */
-		if (epoll_wait(iso.ep, ev, 8, -1) < 0 && errno != EINTR)
+		if ((k = epoll_wait(iso.ep, ev, 8, -1)) < 0 && errno != EINTR)
 			log_warn("isolation: epoll_wait");
 		if (read(iso.wake, &n, sizeof(n)) < 0)
-			(void)0; /* EAGAIN: woken by another event */
+			(void)0; /* EAGAIN: woken by a helper's exit */
 		pthread_mutex_lock(&iso.mu);
+		for (int i = 0; i < k; i++) {
+			/*
+			 * A pid's event may be stale (its helper ended and the
+			 * pid reused since): believe only the pidfd.
+			 */
+			struct helper *h = ev[i].data.u64 == 0 ?
+			    NULL :
+			    helper_find((pid_t)ev[i].data.u64);
+			struct pollfd pfd = { .events = POLLIN };
+
+			if (h != NULL && (pfd.fd = h->pidfd) >= 0 &&
+			    poll(&pfd, 1, 0) > 0)
+				h->dead = true;
+		}
 	}
 	pthread_mutex_unlock(&iso.mu);
 	return NULL;
@@ -492,12 +565,13 @@ take:
 static void
 helper_put(struct helper *h)
 {
-	bool retire;
+	bool retire, dead;
 
 	pthread_mutex_lock(&iso.mu);
 	busy_remove(h);
 	h->jobs++;
-	retire = h->gen != atomic_load(&iso.gen) ||
+	dead = h->dead;
+	retire = dead || h->gen != atomic_load(&iso.gen) ||
 	    h->jobs >= atomic_load(&iso.max_jobs) ||
 	    iso.alive > atomic_load(&iso.want);
 	if (!retire) {
@@ -510,7 +584,7 @@ helper_put(struct helper *h)
 	if (retire) {
 		helper_end(h, NULL);
 		pthread_mutex_lock(&iso.mu);
-		helper_gone(&iso.pend_retired);
+		helper_gone(dead ? &iso.pend_crashes : &iso.pend_retired);
 		pthread_mutex_unlock(&iso.mu);
 	}
 }
@@ -847,6 +921,7 @@ iso_reload(const struct sbk_config *cfg)
 {
 	set_limits(cfg);
 	atomic_fetch_add(&iso.gen, 1);
+	keeper_wake(); /* retire the idle helpers of the old configuration */
 }
 
 void
