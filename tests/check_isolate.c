@@ -24,6 +24,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -558,6 +559,71 @@ START_TEST(test_reload_retires_idle_at_once)
 }
 END_TEST
 
+/* Copy the file at from to to, mode 0755. */
+static void
+copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	size_t n;
+
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	ck_assert_int_eq(fclose(out), 0);
+	ck_assert_int_eq(chmod(to, 0755), 0);
+}
+
+/*
+ * An in-place upgrade (a package manager renames a new file over sbkd
+ * while it runs): helpers started afterwards are still sbkd's own build,
+ * the same inode as the running sbkd, and work.
+ */
+START_TEST(test_upgrade_keeps_helper_build)
+{
+	struct hx_conn *c;
+	char exe[sizeof(d.dir) + 16], next[sizeof(d.dir) + 16];
+	char proc[64];
+	struct stat orig, now;
+	long long victim, pid;
+	json_t *st;
+	FILE *f;
+
+	hx_daemon_init(&d, CONF_TEST "[isolation]\nhelpers = 1\n");
+	snprintf(exe, sizeof(exe), "%s/sbkd", d.dir);
+	snprintf(next, sizeof(next), "%s/sbkd.new", d.dir);
+	copy_file(getenv("SBKD"), exe);
+	ck_assert_int_eq(stat(exe, &orig), 0);
+	setenv("SBKD", exe, 1); /* this test's own forked process only */
+	hx_daemon_start(&d);
+	c = hx_connect(&d);
+	victim = helper_pid(c, 1);
+
+	/* The "new version": a program that cannot serve as a helper. */
+	ck_assert_ptr_nonnull(f = fopen(next, "w"));
+	fputs("#!/bin/sh\nexit 3\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(next, 0755), 0);
+	ck_assert_int_eq(rename(next, exe), 0);
+
+	crash(c, 2);
+	pid = helper_pid(c, 3);
+	ck_assert_int_ne(pid, victim);
+	snprintf(proc, sizeof(proc), "/proc/%lld/exe", pid);
+	ck_assert_int_eq(stat(proc, &now), 0);
+	ck_assert_msg(now.st_ino == orig.st_ino && now.st_dev == orig.st_dev,
+	    "helper %lld runs inode %lu, sbkd was started from %lu", pid,
+	    (unsigned long)now.st_ino, (unsigned long)orig.st_ino);
+	st = hx_wait_stat(c, "isolation.crashes", 1);
+	ck_assert_int_eq(hx_int_at(st, "isolation.spawn_failures"), 0);
+	ck_assert_int_eq(hx_int_at(st, "isolation.respawns"), 1);
+	json_decref(st);
+	hx_close(c);
+}
+END_TEST
+
 /*
  * SIGTERM with a helper hung in a job and others idle: sbkd exits 0 once
  * shutdown_timeout_s passes, and no helper is left running.
@@ -762,6 +828,7 @@ isolate_suite(void)
 	tcase_add_test(tc, test_sigkill_leaves_no_orphan);
 	tcase_add_test(tc, test_idle_death_reaped);
 	tcase_add_test(tc, test_reload_retires_idle_at_once);
+	tcase_add_test(tc, test_upgrade_keeps_helper_build);
 	tcase_add_loop_test(tc, test_bad_isolation_config, 0,
 	    (int)(sizeof(bad_confs) / sizeof(bad_confs[0])));
 	suite_add_tcase(s, tc);
