@@ -18,6 +18,12 @@
 #define HELPER_ARG     "--isolated-helper"
 #define HELPER_ARGV0   "sbkd-helper"
 #define HELPER_CHAN_FD 3
+/*
+ * isolate.c execs the helper through this descriptor (sbkd's executable,
+ * /proc/self/fd/4); sandbox_enter closes it with the rest.
+ */
+#define HELPER_EXE_FD	   4
+#define HELPER_EXE_FD_TEXT "4"
 
 /*
  * The helper's whole life: die with its parent (PR_SET_PDEATHSIG; with

@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -79,7 +78,12 @@ static struct {
 	bool keeper_on;
 	int wake; /* eventfd: the keeper has work */
 	int ep;	  /* the keeper's epoll set */
-	char exe[PATH_MAX];
+	/*
+	 * The running executable, opened at start: a helper is this very
+	 * build even after an upgrade replaced sbkd's file on disk (the
+	 * frames of isolate_wire.h carry no version).
+	 */
+	int exe_fd;
 
 	/* Written by the main and event threads, read by workers. */
 	_Atomic unsigned gen;
@@ -98,6 +102,7 @@ static struct {
 	.cv = PTHREAD_COND_INITIALIZER,
 	.wake = -1,
 	.ep = -1,
+	.exe_fd = -1,
 };
 
 /* ------------------------------------------------------------------ */
@@ -225,8 +230,11 @@ helper_spawn(unsigned gen)
 		rc = posix_spawn_file_actions_adddup2(
 		    &fa, sv[1], HELPER_CHAN_FD);
 	if (rc == 0)
+		rc = posix_spawn_file_actions_adddup2(
+		    &fa, iso.exe_fd, HELPER_EXE_FD);
+	if (rc == 0)
 		rc = posix_spawn_file_actions_addclosefrom_np(
-		    &fa, HELPER_CHAN_FD + 1);
+		    &fa, HELPER_EXE_FD + 1);
 	if (rc == 0)
 		rc = posix_spawnattr_setsigmask(&at, &none);
 	if (rc == 0)
@@ -238,7 +246,8 @@ helper_spawn(unsigned gen)
 		    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 			POSIX_SPAWN_SETPGROUP);
 	if (rc == 0)
-		rc = posix_spawn(&h->pid, iso.exe, &fa, &at, argv, envp);
+		rc = posix_spawn(&h->pid, "/proc/self/fd/" HELPER_EXE_FD_TEXT,
+		    &fa, &at, argv, envp);
 	/*
 	 * glibc's spawn attributes know no SCHED_BATCH and no nice value: set
 	 * both from here (lowering a priority needs no privilege; failure
@@ -301,6 +310,18 @@ publish(void)
 	atomic_store(&iso.n_busy, busy);
 }
 
+/*
+ * Under the mutex: a helper that must not take another job: it died, was
+ * started for other limits (budget, nice) than the current ones, or has
+ * served max_jobs.
+ */
+static bool
+helper_stale(const struct helper *h)
+{
+	return h->dead || h->gen != atomic_load(&iso.gen) ||
+	    h->jobs >= atomic_load(&iso.max_jobs);
+}
+
 /* Any thread, even under the mutex: never blocks (a non-blocking eventfd). */
 static void
 keeper_wake(void)
@@ -347,7 +368,7 @@ keeper_fill(void)
 		pthread_mutex_lock(&iso.mu);
 		if (h == NULL) {
 			iso.spawn_errno = errno;
-			log_warn("isolation: cannot start helper %s", iso.exe);
+			log_warn("isolation: cannot start a helper");
 			atomic_fetch_add(&iso.spawn_failures, 1);
 			iso.alive--;
 			iso.spawn_fails++;
@@ -387,9 +408,9 @@ helper_find(pid_t pid)
 }
 
 /*
- * Under the mutex: end the idle helpers that died or belong to an older
- * configuration; a busy one that died is its worker's (iso_call sees its
- * channel close, or helper_put sees `dead`).
+ * Under the mutex: end the idle helpers that are stale or more than
+ * [isolation] helpers; a busy one is its worker's (iso_call sees its
+ * channel close, or helper_put sees it stale).
  */
 static void
 keeper_sweep(void)
@@ -399,7 +420,7 @@ keeper_sweep(void)
 	while ((h = *p) != NULL) {
 		bool dead = h->dead;
 
-		if (!dead && h->gen == atomic_load(&iso.gen)) {
+		if (!helper_stale(h) && iso.alive <= atomic_load(&iso.want)) {
 			p = &h->next;
 			continue;
 		}
@@ -512,11 +533,10 @@ helper_take(struct job *job, struct rpc_error *err)
 			bool dead;
 
 			iso.idle = h->next;
-			dead = idle_dead(h);
-			if (!dead && h->gen == atomic_load(&iso.gen) &&
-			    h->jobs < atomic_load(&iso.max_jobs))
+			dead = h->dead || idle_dead(h);
+			if (!dead && !helper_stale(h))
 				goto take;
-			/* Retire it (old configuration, or died idle). */
+			/* Retire it (stale, or died since the keeper looked). */
 			pthread_mutex_unlock(&iso.mu);
 			helper_end(h, NULL);
 			pthread_mutex_lock(&iso.mu);
@@ -571,9 +591,7 @@ helper_put(struct helper *h)
 	busy_remove(h);
 	h->jobs++;
 	dead = h->dead;
-	retire = dead || h->gen != atomic_load(&iso.gen) ||
-	    h->jobs >= atomic_load(&iso.max_jobs) ||
-	    iso.alive > atomic_load(&iso.want);
+	retire = helper_stale(h) || iso.alive > atomic_load(&iso.want);
 	if (!retire) {
 		h->next = iso.idle;
 		iso.idle = h;
@@ -867,10 +885,7 @@ iso_call(struct job *job, const struct iso_request *req0, const void *in,
 /* ------------------------------------------------------------------ */
 /* Start, reload, stop, stats */
 
-/*
- * Before the generation moves: a worker that sees the new generation
- * starts its helper with the new budget.
- */
+/* Before the generation moves: the keeper starts with the new budget. */
 static void
 set_limits(const struct sbk_config *cfg)
 {
@@ -883,16 +898,13 @@ set_limits(const struct sbk_config *cfg)
 int
 iso_start(const struct sbk_config *cfg)
 {
-	ssize_t n;
 	bool prefork = cfg->isolation_kinds != NULL || cfg->enable_test_methods;
 	int rc;
 
-	n = readlink("/proc/self/exe", iso.exe, sizeof(iso.exe) - 1);
-	if (n < 0) {
-		log_warn("isolation: readlink(/proc/self/exe)");
+	if ((iso.exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0) {
+		log_warn("isolation: open(/proc/self/exe)");
 		return -1;
 	}
-	iso.exe[n] = '\0';
 	/*
 	 * An ignored SIGCHLD survives exec and would have the kernel reap
 	 * the helpers itself: no status, so no signal to report.
@@ -919,9 +931,14 @@ iso_start(const struct sbk_config *cfg)
 void
 iso_reload(const struct sbk_config *cfg)
 {
+	/* A helper started with the same argv and priority stays. */
+	bool same = sandbox_budget(cfg) == atomic_load(&iso.budget) &&
+	    (int)cfg->cpu_worker_nice == atomic_load(&iso.nice);
+
 	set_limits(cfg);
-	atomic_fetch_add(&iso.gen, 1);
-	keeper_wake(); /* retire the idle helpers of the old configuration */
+	if (!same)
+		atomic_fetch_add(&iso.gen, 1);
+	keeper_wake(); /* retire the idle stale or surplus helpers now */
 }
 
 void
@@ -940,7 +957,9 @@ iso_stop(void)
 		close(iso.ep);
 	if (iso.wake >= 0)
 		close(iso.wake);
-	iso.ep = iso.wake = -1;
+	if (iso.exe_fd >= 0)
+		close(iso.exe_fd);
+	iso.ep = iso.wake = iso.exe_fd = -1;
 	pthread_mutex_lock(&iso.mu);
 	while ((h = iso.idle) != NULL) {
 		iso.idle = h->next;

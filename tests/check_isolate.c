@@ -475,7 +475,10 @@ rewrite_conf(const char *text)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
-/* A reload: new helpers and max_jobs; the old helpers retire. */
+/*
+ * A reload that changes the helpers' budget: new helpers and max_jobs;
+ * the old helpers retire.
+ */
 START_TEST(test_reload_retires_old_helpers)
 {
 	struct hx_conn *c;
@@ -489,7 +492,8 @@ START_TEST(test_reload_retires_old_helpers)
 	n = children(d.pid, old, MAX_KIDS);
 	ck_assert(in_list(helper_pid(c, 1), old, n));
 
-	rewrite_conf(CONF_TEST "[isolation]\nhelpers = 1\nmax_jobs = 2\n");
+	rewrite_conf(CONF_TEST "[isolation]\nhelpers = 1\nmax_jobs = 2\n"
+			       "[zstd]\nmax_output_bytes = 33554432\n");
 	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
 	json_decref(hx_wait_stat(c, "config_generation", 2));
 	for (int i = 0; i < 3; i++)
@@ -535,7 +539,12 @@ START_TEST(test_idle_death_reaped)
 }
 END_TEST
 
-/* A reload retires the idle helpers of the old configuration at once. */
+/*
+ * A reload with fewer helpers retires the surplus idle ones at once and
+ * keeps the others (started with the same budget and priority); one that
+ * changes the budget retires every idle old one at once.  No job runs:
+ * only sbkd itself can notice them.
+ */
 START_TEST(test_reload_retires_idle_at_once)
 {
 	struct hx_conn *c;
@@ -548,8 +557,18 @@ START_TEST(test_reload_retires_idle_at_once)
 	ck_assert_int_eq(children(d.pid, old, MAX_KIDS), 2);
 	rewrite_conf(CONF_TEST "[isolation]\nhelpers = 1\n");
 	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
-	/* No job runs: only sbkd itself can notice the old helpers. */
+	st = hx_wait_stat(c, "isolation.retired", 1);
+	ck_assert_int_eq(hx_int_at(st, "isolation.generation"), 1);
+	json_decref(st);
+	wait_children(1);
+	ck_assert_int_eq(children(d.pid, now, MAX_KIDS), 1);
+	ck_assert(in_list(now[0], old, 2));
+
+	rewrite_conf(CONF_TEST "[isolation]\nhelpers = 1\n"
+			       "[zstd]\nmax_output_bytes = 33554432\n");
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
 	st = hx_wait_stat(c, "isolation.retired", 2);
+	ck_assert_int_eq(hx_int_at(st, "isolation.generation"), 2);
 	ck_assert_int_eq(hx_int_at(st, "isolation.crashes"), 0);
 	json_decref(st);
 	wait_children(1);

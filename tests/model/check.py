@@ -217,29 +217,25 @@ def children(pid):
 
 def idle_resources(before, after):
     """fds and child processes at idle after the run against the idle
-    baseline.  Each live isolated helper holds one channel fd in sbkd, and
-    a reload in the run legitimately changes how many are alive at idle:
-    an idle helper of an old generation is ended or replaced only when a
-    worker next takes from the idle list (isolate.c helper_take), and a
-    smaller [isolation] helpers retires busy ones as they finish
-    (helper_put) while nothing grows the set back until a job needs one.
-    So the expected fds are the baseline's, minus its helpers, plus the
-    helpers now (isolation.helpers of `stats`, read at the same idle point).
+    baseline.  Each live isolated helper holds two fds in sbkd (its channel
+    and its pidfd), and a reload in the run legitimately changes how many
+    are alive at idle ([isolation] helpers; with no kind isolated nothing
+    grows the set back until a job needs one).  So the expected fds are the
+    baseline's, minus its helpers', plus the helpers' now (isolation.helpers
+    of `stats`, read at the same idle point).
 
     Children: every live child is a helper counted in isolation.helpers
     (none leaked, none forgotten).  Zombies are counted apart and must be
-    0: whoever ends a helper SIGKILLs and reaps it at once, on a worker
-    (isolate.c helper_end, helper_drop_dead); the event thread never
-    waits.  The one zombie isolate.c would leave until the next job is an
-    IDLE helper that died on its own, and nothing in this fuzzer kills an
-    idle helper."""
+    0: whoever ends a helper SIGKILLs and reaps it at once, a worker or
+    the keeper thread (isolate.c helper_end); the event thread never
+    waits."""
     bad = []
     hb = before["stats"]["isolation"]["helpers"]
     ha = after["stats"]["isolation"]["helpers"]
-    want = before["fds"] - hb + ha
+    want = before["fds"] - 2 * hb + 2 * ha
     if after["fds"] != want:
         bad.append("idle: fds %d after the run, %d before; expected %d "
-                   "(%d - %d helpers before + %d helpers after)" % (
+                   "(%d - 2 x %d helpers before + 2 x %d after)" % (
                        after["fds"], before["fds"], want, before["fds"],
                        hb, ha))
     for what, fig in (("before the run", before), ("after the run", after)):
