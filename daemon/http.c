@@ -26,26 +26,25 @@
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
 
-#define HTTP_ACCEPT_BURST  64 /* connections taken per wakeup */
-#define HTTP_RETRY_S	   1  /* accept pause after EMFILE */
-#define HTTP_LINGER_S	   2
-#define HTTP_LINGER_BYTES  (64 * 1024)
-#define HTTP_FD_RESERVE(n) ((n) / 4) /* of RLIMIT_NOFILE, for the rest */
+#define HTTP_ACCEPT_BURST 64 /* connections taken per wakeup */
+#define HTTP_RETRY_S	  1  /* accept pause after EMFILE */
+#define HTTP_LINGER_S	  2
+#define HTTP_LINGER_BYTES (64 * 1024)
 
 enum http_state {
 	HTTP_READ,
-	HTTP_WAIT, /* a whole head, waiting for the request rate */
+	HTTP_WAIT,
 	HTTP_WRITE,
 	HTTP_LINGER,
 };
@@ -59,7 +58,6 @@ struct http_conn {
 	enum http_state state;
 	bool close_after; /* after the response in progress */
 	bool http10;	  /* the request in progress is HTTP/1.0 */
-	bool admitted;	  /* its token taken by http_rate_cb */
 	size_t lingered;  /* bytes dropped in LINGER */
 };
 
@@ -67,11 +65,11 @@ struct http_server {
 	struct loop *loop;
 	const struct http_ops *ops;
 	void *arg;
+	struct http_counts *counts;
 	int fd;
 	struct event *accept_ev;
 	struct event *pause_ev;
 	TAILQ_HEAD(, http_conn) conns;
-	unsigned nconns;
 	/* The request rate: a token bucket of max_rate tokens refilled at
 	 * max_rate per second; heads that find it empty wait in order. */
 	TAILQ_HEAD(, http_conn) waiting;
@@ -90,8 +88,7 @@ struct http_request {
 	size_t target_len;
 };
 
-static void http_process(struct http_conn *);
-static void http_rate_cb(evutil_socket_t, short, void *);
+static void http_process(struct http_conn *, bool admitted);
 
 static void
 http_limits(struct http_server *hs, struct http_limits *lim)
@@ -111,55 +108,53 @@ http_conn_free(struct http_conn *hc)
 	TAILQ_REMOVE(&hs->conns, hc, link);
 	if (hc->state == HTTP_WAIT)
 		TAILQ_REMOVE(&hs->waiting, hc, wait_link);
-	hs->nconns--;
-	hs->ops->count(hs->arg, HTTP_CLOSED);
+	hs->counts->open--;
 	loop_event_free(hc->deadline);
 	/* Safe inside the bufferevent's own callbacks. */
 	bufferevent_free(hc->bev);
 	free(hc);
 }
 
+/* The deadline: timeout_s, or at most HTTP_LINGER_S for lingering. */
 static void
-http_arm(struct http_conn *hc, unsigned seconds)
+http_arm(struct http_conn *hc, bool linger)
 {
-	struct timeval tv = { .tv_sec = seconds };
+	struct http_limits lim;
+	struct timeval tv = { 0 };
 
+	http_limits(hc->hs, &lim);
+	tv.tv_sec = linger && lim.timeout_s > HTTP_LINGER_S ? HTTP_LINGER_S :
+							      lim.timeout_s;
 	evtimer_add(hc->deadline, &tv);
 }
 
 static void
 http_linger(struct http_conn *hc)
 {
-	struct http_limits lim;
+	struct evbuffer *in = bufferevent_get_input(hc->bev);
 
-	http_limits(hc->hs, &lim);
 	hc->state = HTTP_LINGER;
 	shutdown(bufferevent_getfd(hc->bev), SHUT_WR);
-	evbuffer_drain(bufferevent_get_input(hc->bev),
-	    evbuffer_get_length(bufferevent_get_input(hc->bev)));
-	http_arm(
-	    hc, lim.timeout_s < HTTP_LINGER_S ? lim.timeout_s : HTTP_LINGER_S);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	http_arm(hc, true);
 	bufferevent_enable(hc->bev, EV_READ);
 }
 
-/*
- * Queue one response and stop reading until it is written.  extra: more
- * header lines, each ending in CRLF, or "".
- */
+/* Queue one response and stop reading until it is written. */
 static void
 http_respond(struct http_conn *hc, int status, const char *reason,
-    const char *extra, const char *ctype, const char *body, size_t len,
-    bool head_only, bool keep_alive)
+    const char *ctype, const char *body, size_t len, bool head_only,
+    bool keep_alive)
 {
-	struct http_limits lim;
 	char head[512];
 	int n;
 
-	http_limits(hc->hs, &lim);
+	/* A 405 names the methods there are (RFC 9110 15.5.6). */
 	n = snprintf(head, sizeof(head),
 	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	    "%s%s\r\n",
-	    status, reason, ctype, len, extra,
+	    status, reason, ctype, len,
+	    status == 405 ? "Allow: GET, HEAD\r\n" : "",
 	    !keep_alive	   ? "Connection: close\r\n" :
 		hc->http10 ? "Connection: keep-alive\r\n" :
 			     "");
@@ -173,12 +168,13 @@ http_respond(struct http_conn *hc, int status, const char *reason,
 	}
 	hc->state = HTTP_WRITE;
 	hc->close_after = !keep_alive;
-	http_arm(hc, lim.timeout_s);
+	http_arm(hc, false);
 }
 
+/* A response whose body is "STATUS REASON\n". */
 static void
-http_error(struct http_conn *hc, int status, const char *reason,
-    const char *extra, bool head_only)
+http_error(struct http_conn *hc, int status, const char *reason, bool head_only,
+    bool keep_alive)
 {
 	char body[64];
 	int n = snprintf(body, sizeof(body), "%d %s\n", status, reason);
@@ -187,8 +183,8 @@ http_error(struct http_conn *hc, int status, const char *reason,
 		n = 0;
 	else if ((size_t)n >= sizeof(body))
 		n = sizeof(body) - 1;
-	http_respond(hc, status, reason, extra, "text/plain; charset=utf-8",
-	    body, (size_t)n, head_only, false);
+	http_respond(hc, status, reason, "text/plain; charset=utf-8", body,
+	    (size_t)n, head_only, keep_alive);
 }
 
 /* Offset just past the empty line ending a head in p[0..n), or 0. */
@@ -227,7 +223,6 @@ static int
 http_parse(char *head, struct http_request *rq)
 {
 	char *line = head, *next, *sp1, *sp2, *version;
-	bool v10;
 
 	next = strchr(line, '\n');
 	*next++ = '\0';
@@ -240,20 +235,14 @@ http_parse(char *head, struct http_request *rq)
 	version = sp2 + 1;
 	if (strncmp(version, "HTTP/", 5) != 0)
 		return 400;
-	if (strcmp(version, "HTTP/1.1") != 0 &&
-	    strcmp(version, "HTTP/1.0") != 0)
+	rq->http10 = strcmp(version, "HTTP/1.0") == 0;
+	if (!rq->http10 && strcmp(version, "HTTP/1.1") != 0)
 		return 505;
-	v10 = strcmp(version, "HTTP/1.0") == 0;
-	rq->http10 = v10;
-	rq->keep_alive = !v10;
+	rq->keep_alive = !rq->http10;
 	rq->target = sp1 + 1;
 	rq->target_len = (size_t)(sp2 - (sp1 + 1));
-	rq->has_body = false;
-	if (strcmp(line, "HEAD") == 0)
-		rq->head_only = true;
-	else if (strcmp(line, "GET") == 0)
-		rq->head_only = false;
-	else
+	rq->head_only = strcmp(line, "HEAD") == 0;
+	if (!rq->head_only && strcmp(line, "GET") != 0)
 		return 405;
 
 	for (line = next; *line != '\0' && *line != '\r' && *line != '\n';
@@ -278,14 +267,15 @@ http_parse(char *head, struct http_request *rq)
 		} else if (strcasecmp(line, "connection") == 0) {
 			if (strcasestr(value, "close") != NULL)
 				rq->keep_alive = false;
-			else if (v10 && strcasestr(value, "keep-alive") != NULL)
+			else if (rq->http10 &&
+			    strcasestr(value, "keep-alive") != NULL)
 				rq->keep_alive = true;
 		}
 	}
 	return 0;
 }
 
-/* Answer one complete head of len bytes (head is NUL-terminated). */
+/* Answer one complete, NUL-terminated head. */
 static void
 http_answer(struct http_conn *hc, char *head)
 {
@@ -293,53 +283,30 @@ http_answer(struct http_conn *hc, char *head)
 	struct http_request rq = { 0 };
 	size_t plen = strlen(ops->path), len = 0;
 	char *body;
-	int st;
+	int st = http_parse(head, &rq);
 
-	st = http_parse(head, &rq);
 	hc->http10 = rq.http10;
-	if (st == 400) {
-		http_error(hc, 400, "Bad Request", "", false);
-		return;
-	} else if (st == 505) {
-		http_error(hc, 505, "HTTP Version Not Supported", "", false);
-		return;
-	} else if (st == 405) {
-		http_error(hc, 405, "Method Not Allowed",
-		    "Allow: GET, HEAD\r\n", false);
-		return;
-	}
-	if (rq.has_body) {
-		/* Its bytes would be taken for the next request. */
-		http_error(hc, 413, "Content Too Large", "", rq.head_only);
-		return;
-	}
-	if (rq.target_len < plen || memcmp(rq.target, ops->path, plen) != 0 ||
-	    (rq.target_len > plen && rq.target[plen] != '?')) {
-		char msg[] = "404 Not Found\n";
-
-		http_respond(hc, 404, "Not Found", "",
-		    "text/plain; charset=utf-8", msg, sizeof(msg) - 1,
-		    rq.head_only, rq.keep_alive);
-		return;
-	}
-	body = ops->body(hc->hs->arg, &len);
-	if (body == NULL) {
+	if (st == 400)
+		http_error(hc, 400, "Bad Request", false, false);
+	else if (st == 405)
+		http_error(hc, 405, "Method Not Allowed", false, false);
+	else if (st == 505)
+		http_error(hc, 505, "HTTP Version Not Supported", false, false);
+	else if (rq.has_body) /* its bytes would be taken for a request */
+		http_error(hc, 413, "Content Too Large", rq.head_only, false);
+	else if (rq.target_len < plen ||
+	    memcmp(rq.target, ops->path, plen) != 0 ||
+	    (rq.target_len > plen && rq.target[plen] != '?'))
+		http_error(hc, 404, "Not Found", rq.head_only, rq.keep_alive);
+	else if ((body = ops->body(hc->hs->arg, &len)) == NULL) {
 		log_warnx("http: cannot build the reply: out of memory");
-		http_error(hc, 500, "Internal Server Error", "", rq.head_only);
-		return;
+		http_error(
+		    hc, 500, "Internal Server Error", rq.head_only, false);
+	} else {
+		http_respond(hc, 200, "OK", ops->content_type, body, len,
+		    rq.head_only, rq.keep_alive);
+		free(body);
 	}
-	http_respond(hc, 200, "OK", "", ops->content_type, body, len,
-	    rq.head_only, rq.keep_alive);
-	free(body);
-}
-
-static uint64_t
-http_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Take a token for one request; false when the bucket is empty. */
@@ -347,7 +314,7 @@ static bool
 http_take_token(struct http_server *hs)
 {
 	struct http_limits lim;
-	uint64_t now = http_now_ns();
+	uint64_t now = clock_now_ns();
 
 	http_limits(hs, &lim);
 	hs->tokens += (double)(now - hs->refilled_ns) * lim.max_rate / 1e9;
@@ -385,17 +352,20 @@ http_rate_cb(evutil_socket_t fd, short what, void *arg)
 	    (hc = TAILQ_FIRST(&hs->waiting)) != NULL && http_take_token(hs)) {
 		TAILQ_REMOVE(&hs->waiting, hc, wait_link);
 		hc->state = HTTP_READ;
-		hc->admitted = true;
-		http_process(hc);
+		http_process(hc, true);
 	}
 	if (!TAILQ_EMPTY(&hs->waiting))
 		http_rate_arm(hs);
 }
 
-/* READ: answer the next request if its head is all here. */
+/*
+ * READ: answer the next request if its head is all here.  admitted: its
+ * token was taken by http_rate_cb.
+ */
 static void
-http_process(struct http_conn *hc)
+http_process(struct http_conn *hc, bool admitted)
 {
+	struct http_server *hs = hc->hs;
 	struct evbuffer *in = bufferevent_get_input(hc->bev);
 	char head[HTTP_MAX_HEAD + 1];
 	size_t len, n, end;
@@ -418,29 +388,26 @@ http_process(struct http_conn *hc)
 	if (end == 0 || end > HTTP_MAX_HEAD) {
 		if (n > HTTP_MAX_HEAD)
 			http_error(hc, 431, "Request Header Fields Too Large",
-			    "", false);
+			    false, false);
 		return; /* else wait for the rest */
 	}
-	if (!hc->admitted &&
-	    (!TAILQ_EMPTY(&hc->hs->waiting) || !http_take_token(hc->hs))) {
+	if (!admitted && (!TAILQ_EMPTY(&hs->waiting) || !http_take_token(hs))) {
 		/* Over the request rate: the head waits where it is. */
 		bufferevent_disable(hc->bev, EV_READ);
 		hc->state = HTTP_WAIT;
-		TAILQ_INSERT_TAIL(&hc->hs->waiting, hc, wait_link);
-		if (!evtimer_pending(hc->hs->rate_ev, NULL))
-			http_rate_arm(hc->hs);
+		TAILQ_INSERT_TAIL(&hs->waiting, hc, wait_link);
+		if (!evtimer_pending(hs->rate_ev, NULL))
+			http_rate_arm(hs);
 		return;
 	}
-	hc->admitted = false;
 	memcpy(head, p, end);
 	head[end] = '\0';
 	evbuffer_drain(in, end);
 	/* A NUL would cut the head short and misframe the next request. */
-	if (memchr(head, '\0', end) != NULL) {
-		http_error(hc, 400, "Bad Request", "", false);
-		return;
-	}
-	http_answer(hc, head);
+	if (memchr(head, '\0', end) != NULL)
+		http_error(hc, 400, "Bad Request", false, false);
+	else
+		http_answer(hc, head);
 }
 
 static void
@@ -455,10 +422,9 @@ http_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		if (hc->lingered > HTTP_LINGER_BYTES)
 			http_conn_free(hc);
-		return;
+	} else if (hc->state == HTTP_READ) {
+		http_process(hc, false);
 	}
-	if (hc->state == HTTP_READ)
-		http_process(hc);
 }
 
 /* The output buffer is empty: the response in progress is out. */
@@ -466,7 +432,6 @@ static void
 http_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *hc = arg;
-	struct http_limits lim;
 
 	loop_mark_busy(hc->hs->loop);
 	if (hc->state != HTTP_WRITE)
@@ -475,13 +440,12 @@ http_write_cb(struct bufferevent *bev, void *arg)
 		http_linger(hc);
 		return;
 	}
-	http_limits(hc->hs, &lim);
 	hc->state = HTTP_READ;
-	http_arm(hc, lim.timeout_s);
+	http_arm(hc, false);
 	bufferevent_enable(bev, EV_READ);
 	/* A pipelined request may be buffered already: no new read event
 	 * would announce it. */
-	http_process(hc);
+	http_process(hc, false);
 }
 
 static void
@@ -501,7 +465,7 @@ http_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct http_conn *hc = arg;
 
 	if (hc->state != HTTP_LINGER)
-		hc->hs->ops->count(hc->hs->arg, HTTP_TIMED_OUT);
+		hc->hs->counts->timed_out++;
 	http_conn_free(hc);
 }
 
@@ -534,38 +498,34 @@ http_fd_reserved(int fd)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return false;
-	return (rlim_t)fd >= rl.rlim_cur - HTTP_FD_RESERVE(rl.rlim_cur);
+	return (rlim_t)fd >= rl.rlim_cur - rl.rlim_cur / 4;
 }
 
+/* 0, or -1 with fd left to the caller. */
 static int
-http_conn_new(struct http_server *hs, int fd, const struct http_limits *lim)
+http_conn_new(struct http_server *hs, int fd)
 {
 	struct http_conn *hc = calloc(1, sizeof(*hc));
 
 	if (hc == NULL)
 		return -1;
 	hc->hs = hs;
-	hc->bev = bufferevent_socket_new(
-	    loop_base(hs->loop), fd, BEV_OPT_CLOSE_ON_FREE);
 	hc->deadline = loop_event_new(hs->loop, -1, 0, http_deadline_cb, hc);
-	if (hc->bev == NULL || hc->deadline == NULL) {
-		if (hc->bev != NULL) {
-			/* Our caller closes fd. */
-			bufferevent_setfd(hc->bev, -1);
-			bufferevent_free(hc->bev);
-		}
+	if (hc->deadline != NULL)
+		hc->bev = bufferevent_socket_new(
+		    loop_base(hs->loop), fd, BEV_OPT_CLOSE_ON_FREE);
+	if (hc->bev == NULL) {
 		loop_event_free(hc->deadline);
 		free(hc);
 		return -1;
 	}
 	TAILQ_INSERT_TAIL(&hs->conns, hc, link);
-	hs->nconns++;
-	hs->ops->count(hs->arg, HTTP_OPENED);
+	hs->counts->open++;
 	hc->state = HTTP_READ;
 	bufferevent_setcb(
 	    hc->bev, http_read_cb, http_write_cb, http_event_cb, hc);
 	bufferevent_setwatermark(hc->bev, EV_READ, 0, HTTP_MAX_HEAD + 1);
-	http_arm(hc, lim->timeout_s);
+	http_arm(hc, false);
 	bufferevent_enable(hc->bev, EV_READ);
 	return 0;
 }
@@ -604,17 +564,17 @@ http_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			return;
 		}
 		http_limits(hs, &lim);
-		if (hs->nconns >= lim.max_conns || http_fd_reserved(fd) ||
-		    http_conn_new(hs, fd, &lim) < 0) {
-			hs->ops->count(hs->arg, HTTP_REFUSED);
+		if (hs->counts->open >= lim.max_conns || http_fd_reserved(fd) ||
+		    http_conn_new(hs, fd) < 0) {
+			hs->counts->refused++;
 			http_refuse(fd);
 		}
 	}
 }
 
 struct http_server *
-http_server_new(
-    struct loop *loop, int listen_fd, const struct http_ops *ops, void *arg)
+http_server_new(struct loop *loop, int listen_fd, const struct http_ops *ops,
+    void *arg, struct http_counts *counts)
 {
 	struct http_server *hs = calloc(1, sizeof(*hs));
 
@@ -625,10 +585,11 @@ http_server_new(
 	hs->loop = loop;
 	hs->ops = ops;
 	hs->arg = arg;
+	hs->counts = counts;
 	hs->fd = listen_fd;
 	TAILQ_INIT(&hs->conns);
 	TAILQ_INIT(&hs->waiting);
-	hs->refilled_ns = http_now_ns();
+	hs->refilled_ns = clock_now_ns();
 	hs->tokens = 1e9; /* clamped to max_rate at the first request */
 	hs->accept_ev = loop_event_new(
 	    loop, listen_fd, EV_READ | EV_PERSIST, http_accept_cb, hs);
@@ -636,12 +597,7 @@ http_server_new(
 	hs->rate_ev = loop_event_new(loop, -1, 0, http_rate_cb, hs);
 	if (hs->accept_ev == NULL || hs->pause_ev == NULL ||
 	    hs->rate_ev == NULL || event_add(hs->accept_ev, NULL) < 0) {
-		/* No connection yet: only these to undo. */
-		loop_event_free(hs->accept_ev);
-		loop_event_free(hs->pause_ev);
-		loop_event_free(hs->rate_ev);
-		close(listen_fd);
-		free(hs);
+		http_server_free(hs);
 		return NULL;
 	}
 	return hs;
@@ -662,7 +618,6 @@ http_server_free(struct http_server *hs)
 	loop_event_free(hs->accept_ev);
 	loop_event_free(hs->pause_ev);
 	loop_event_free(hs->rate_ev);
-	if (hs->fd >= 0)
-		close(hs->fd);
+	close(hs->fd);
 	free(hs);
 }

@@ -29,6 +29,7 @@
 #define SBK_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct http_server;
 struct loop;
@@ -41,11 +42,11 @@ struct http_limits {
 	unsigned max_rate;  /* requests answered per second, all together */
 };
 
-enum http_count {
-	HTTP_OPENED,
-	HTTP_CLOSED,
-	HTTP_REFUSED,	/* 503: over the cap or into the fd reserve */
-	HTTP_TIMED_OUT, /* closed at the deadline */
+/* What the server counts, for the stats. */
+struct http_counts {
+	uint64_t open;	    /* connections now */
+	uint64_t refused;   /* 503: over the cap or into the fd reserve */
+	uint64_t timed_out; /* closed at the deadline */
 };
 
 struct http_ops {
@@ -53,8 +54,6 @@ struct http_ops {
 	const char *content_type; /* of its body */
 	/* The limits in force, read at each use (a reload may change them). */
 	void (*limits)(void *arg, struct http_limits *);
-	/* Something to count for the stats. */
-	void (*count)(void *arg, enum http_count);
 	/* The body of a 200 (malloc'd, *lenp bytes); NULL answers 500. */
 	char *(*body)(void *arg, size_t *lenp);
 };
@@ -62,11 +61,11 @@ struct http_ops {
 /*
  * Serve on listen_fd (a listening, non-blocking socket; owned from now
  * on, closed by http_server_free, also on failure), with events made on
- * loop (so timed by its lag probe).  ops is borrowed and must outlive the
- * server.  NULL when out of memory.
+ * loop (so timed by its lag probe), counting into *counts.  ops is
+ * borrowed and must outlive the server.  NULL when out of memory.
  */
-struct http_server *http_server_new(
-    struct loop *, int listen_fd, const struct http_ops *ops, void *arg);
+struct http_server *http_server_new(struct loop *, int listen_fd,
+    const struct http_ops *ops, void *arg, struct http_counts *counts);
 
 /* Close the listener and every connection.  NULL is fine. */
 void http_server_free(struct http_server *);

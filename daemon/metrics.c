@@ -28,7 +28,6 @@
 #include "loop.h"
 #include "metrics.h"
 #include "prometheus.h"
-#include "stats.h"
 
 /* Enough that sequential scrapes never wait on a full accept queue. */
 #define METRICS_BACKLOG SOMAXCONN
@@ -46,27 +45,6 @@ metrics_limits(void *arg, struct http_limits *lim)
 	lim->max_conns = cfg->metrics_max_connections;
 	lim->timeout_s = cfg->metrics_request_timeout_s;
 	lim->max_rate = cfg->metrics_max_requests_per_s;
-}
-
-static void
-metrics_count(void *arg, enum http_count what)
-{
-	struct stats *st = ((struct metrics *)arg)->src.stats;
-
-	switch (what) {
-	case HTTP_OPENED:
-		st->http_connections++;
-		break;
-	case HTTP_CLOSED:
-		st->http_connections--;
-		break;
-	case HTTP_REFUSED:
-		st->http_refused++;
-		break;
-	case HTTP_TIMED_OUT:
-		st->http_timed_out++;
-		break;
-	}
 }
 
 static char *
@@ -88,16 +66,15 @@ static const struct http_ops metrics_ops = {
 	.path = "/metrics",
 	.content_type = PROM_CONTENT_TYPE,
 	.limits = metrics_limits,
-	.count = metrics_count,
 	.body = metrics_body,
 };
 
 /*
- * A listening socket for "ADDR:PORT" ("[V6ADDR]:PORT" too).  The fd, or
- * -1 with errno set and, for a name that does not resolve, *gai set.
+ * A listening socket for "ADDR:PORT" ("[V6ADDR]:PORT" too), or -1 after
+ * logging why.
  */
 static int
-metrics_listen_fd(const char *spec, int *gai)
+metrics_listen_fd(const char *spec)
 {
 	struct addrinfo hints = {
 		.ai_family = AF_UNSPEC,
@@ -106,29 +83,27 @@ metrics_listen_fd(const char *spec, int *gai)
 	};
 	struct addrinfo *res, *ai;
 	const char *colon = strrchr(spec, ':');
+	size_t hlen = colon != NULL ? (size_t)(colon - spec) : 0;
 	char *host;
-	size_t hlen;
-	int fd = -1, err = EADDRNOTAVAIL, one = 1;
+	int fd = -1, gai, err = EADDRNOTAVAIL, one = 1;
 
-	*gai = 0;
-	if (colon == NULL) { /* config_load already refused it */
-		errno = EINVAL;
-		return -1;
-	}
-	hlen = (size_t)(colon - spec);
+	errno = EINVAL; /* no colon: config_load already refused it */
+	if (colon == NULL)
+		goto fail;
 	if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']')
 		host = strndup(spec + 1, hlen - 2);
 	else
 		host = strndup(spec, hlen);
 	if (host == NULL)
-		return -1;
-	*gai = getaddrinfo(host, colon + 1, &hints, &res);
+		goto fail;
+	gai = getaddrinfo(host, colon + 1, &hints, &res);
 	free(host);
-	if (*gai != 0) {
-		errno = EINVAL;
+	if (gai != 0) {
+		log_err("metrics_listen %s: cannot listen: %s", spec,
+		    gai_strerror(gai));
 		return -1;
 	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
 		fd = socket(ai->ai_family,
 		    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    ai->ai_protocol);
@@ -138,17 +113,20 @@ metrics_listen_fd(const char *spec, int *gai)
 		}
 		/* A restarted sbkd must not wait out TIME_WAIT. */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, METRICS_BACKLOG) == 0)
-			break;
-		err = errno;
-		close(fd);
-		fd = -1;
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+		    listen(fd, METRICS_BACKLOG) < 0) {
+			err = errno;
+			close(fd);
+			fd = -1;
+		}
 	}
 	freeaddrinfo(res);
-	if (fd < 0)
-		errno = err;
-	return fd;
+	if (fd >= 0)
+		return fd;
+	errno = err;
+fail:
+	log_errno("metrics_listen %s: cannot listen", spec);
+	return -1;
 }
 
 void
@@ -166,38 +144,27 @@ metrics_start(const struct metrics_src *src, struct metrics **mp)
 {
 	const char *spec = (*src->cfg)->metrics_listen;
 	struct metrics *m;
-	int fd, gai;
+	int fd;
 
 	*mp = NULL;
 	if (spec == NULL)
 		return 0;
-	fd = metrics_listen_fd(spec, &gai);
-	if (fd < 0) {
-		if (gai != 0)
-			log_err("metrics_listen %s: cannot listen: %s", spec,
-			    gai_strerror(gai));
-		else
-			log_errno("metrics_listen %s: cannot listen", spec);
+	if ((fd = metrics_listen_fd(spec)) < 0)
+		return -1;
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		close(fd);
+		log_err("metrics_listen %s: out of memory", spec);
 		return -1;
 	}
-	m = calloc(1, sizeof(*m));
-	if (m == NULL)
-		goto fail;
 	m->src = *src;
-	/* From here the HTTP server owns fd, also when it fails. */
-	m->http = http_server_new(src->loop, fd, &metrics_ops, m);
-	fd = -1;
-	if (m->http == NULL)
-		goto fail;
+	/* The HTTP server owns fd from now on, also when it fails. */
+	m->http = http_server_new(src->loop, fd, &metrics_ops, m, src->counts);
+	if (m->http == NULL) {
+		log_err("metrics_listen %s: out of memory", spec);
+		free(m);
+		return -1;
+	}
 	*mp = m;
 	log_info("metrics: serving http://%s/metrics", spec);
 	return 0;
-
-fail:
-	errno = ENOMEM;
-	log_errno("metrics_listen %s: cannot start the HTTP server", spec);
-	if (fd >= 0)
-		close(fd);
-	metrics_stop(m);
-	return -1;
 }

@@ -13,16 +13,16 @@
 
 #include <jansson.h>
 
+struct http_counts;
 struct loop;
 struct metrics;
 struct sbk_config;
-struct stats;
 
 /* What the endpoint serves, and where it counts its connections. */
 struct metrics_src {
 	struct loop *loop;
 	const struct sbk_config *const *cfg; /* in force: read afresh */
-	struct stats *stats;		     /* the http.* counters */
+	struct http_counts *counts;	     /* stats' http.* */
 	/* The `stats` method's result object (a new reference, or NULL). */
 	json_t *(*snapshot)(void *arg);
 	void *arg;
@@ -37,6 +37,5 @@ int metrics_start(const struct metrics_src *, struct metrics **mp);
 
 /* Close the listener and any HTTP connection.  NULL is fine. */
 void metrics_stop(struct metrics *);
-
 
 #endif /* SBK_METRICS_H */

@@ -116,12 +116,11 @@ json_t *
 stats_json(
     const struct stats *st, const struct pool_stats *ps, unsigned connections)
 {
-	json_t *j = json_pack(
-	    "{s:I,s:{s:I,s:I,s:I,s:I},"
-	    "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
-	    "s:{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}},"
-	    "s:{s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:o,"
-	    "s:{s:I,s:I,s:I},s:{s:I}}",
+	return json_pack("{s:I,s:{s:I,s:I,s:I,s:I},"
+			 "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+			 "s:{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}},"
+			 "s:{s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:o,"
+			 "s:{s:I,s:I,s:I},s:{s:I},s:{s:I,s:I},s:o,s:I}",
 	    "connections", (json_int_t)connections, "queue", "depth",
 	    (json_int_t)ps->depth, "max", (json_int_t)ps->queue_max, "cpu",
 	    (json_int_t)ps->queued[LANE_CPU], "io",
@@ -150,24 +149,15 @@ stats_json(
 	    (json_int_t)st->heap_trims, "connections_total",
 	    (json_int_t)st->connections_total, "config_generation",
 	    (json_int_t)st->config_generation, "methods", methods_json(st),
-	    "http", "connections", (json_int_t)st->http_connections, "refused",
-	    (json_int_t)st->http_refused, "timed_out",
-	    (json_int_t)st->http_timed_out, "log", "suppressed",
-	    (json_int_t)log_suppressed_total());
-
-	/* The daemon-wide output budget (issue 11): replies held, bytes. */
-	if (j != NULL)
-		json_object_set_new(j, "output",
-		    json_pack("{s:I,s:I}", "used_bytes",
-			(json_int_t)ps->gate_used[POOL_GATE_OUTPUT],
-			"budget_bytes",
-			(json_int_t)ps->gate_budget[POOL_GATE_OUTPUT]));
-	/* Helper processes of isolated jobs (issue 15). */
-	if (j != NULL)
-		json_object_set_new(j, "isolation", iso_stats_json());
-	/* Wall-clock start: a restart shows as a new value (issue 18). */
-	if (j != NULL)
-		json_object_set_new(
-		    j, "start_time_s", json_integer(st->start_time_s));
-	return j;
+	    "http", "connections", (json_int_t)st->http.open, "refused",
+	    (json_int_t)st->http.refused, "timed_out",
+	    (json_int_t)st->http.timed_out, "log", "suppressed",
+	    (json_int_t)log_suppressed_total(),
+	    /* The daemon-wide output budget (issue 11): replies held. */
+	    "output", "used_bytes", (json_int_t)ps->gate_used[POOL_GATE_OUTPUT],
+	    "budget_bytes", (json_int_t)ps->gate_budget[POOL_GATE_OUTPUT],
+	    /* Helper processes of isolated jobs (issue 15). */
+	    "isolation", iso_stats_json(),
+	    /* Wall-clock start: a restart shows as a new value (issue 18). */
+	    "start_time_s", (json_int_t)st->start_time_s);
 }

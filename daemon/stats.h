@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "hist.h"
+#include "http.h"
 #include "pool.h"
 
 /* The exported histograms: 8 buckets per power of two (PROTOCOL.md). */
@@ -45,9 +46,7 @@ struct stats {
 	uint64_t config_generation;
 	int64_t start_time_s;	      /* wall clock at stats_init */
 	uint64_t heap_trims;	      /* heap.c's idle trims */
-	uint64_t http_connections;    /* open on metrics_listen */
-	uint64_t http_refused;	      /* 503: cap or descriptor reserve */
-	uint64_t http_timed_out;      /* closed at the request deadline */
+	struct http_counts http;      /* on metrics_listen */
 	struct hist *loop_lag_us;     /* callbacks' time per iteration */
 	struct method_stats *methods; /* indexed like job_table */
 	size_t nmethods;
