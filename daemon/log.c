@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 static _Atomic int log_level = LOG_INFO;
@@ -46,7 +47,7 @@ log_set_level(int level)
 	atomic_store_explicit(&log_level, level, memory_order_relaxed);
 }
 
-int
+static int
 log_get_level(void)
 {
 	return atomic_load_explicit(&log_level, memory_order_relaxed);
@@ -114,24 +115,9 @@ log_detect_stream(void)
 	atomic_store(&log_plain, !journal);
 }
 
-static const char *
-log_prio_name(int prio)
-{
-	switch (prio) {
-	case LOG_EMERG:
-	case LOG_ALERT:
-	case LOG_CRIT:
-	case LOG_ERR:
-		return "error";
-	case LOG_WARNING:
-		return "warning";
-	case LOG_NOTICE:
-		return "notice";
-	case LOG_INFO:
-		return "info";
-	}
-	return "debug";
-}
+/* For people: LOG_EMERG .. LOG_DEBUG. */
+static const char *const log_prio_names[] = { "error", "error", "error",
+	"error", "warning", "notice", "info", "debug" };
 
 /*
  * Format "<prio>" + fmt (+ ": " + strerror(errnum) when errnum >= 0)
@@ -146,7 +132,9 @@ log_vwrite(
 	int n, saved = errno;
 
 	if (atomic_load(&log_plain))
-		n = snprintf(line, size, "sbkd: %s: ", log_prio_name(prio));
+		n = snprintf(line, size, "sbkd: %s: ",
+		    log_prio_names[prio >= 0 && prio < LOG_DEBUG ? prio :
+								   LOG_DEBUG]);
 	else
 		n = snprintf(line, size, "<%d>", prio);
 	n += vsnprintf(line + n, size - n - 1, fmt, ap);
@@ -163,7 +151,7 @@ log_vwrite(
 }
 
 void
-log_msg(int prio, const char *fmt, ...)
+log_line(int prio, int errnum, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
@@ -171,21 +159,7 @@ log_msg(int prio, const char *fmt, ...)
 	if (prio > log_get_level())
 		return;
 	va_start(ap, fmt);
-	log_vwrite(line, sizeof(line), prio, -1, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_msg_errno(int prio, const char *fmt, ...)
-{
-	char line[2048];
-	int saved = errno;
-	va_list ap;
-
-	if (prio > log_get_level())
-		return;
-	va_start(ap, fmt);
-	log_vwrite(line, sizeof(line), prio, saved, fmt, ap);
+	log_vwrite(line, sizeof(line), prio, errnum, fmt, ap);
 	va_end(ap);
 }
 
@@ -225,15 +199,6 @@ log_suppressed_total(void)
 	return n;
 }
 
-static uint64_t
-log_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 log_suppressed(int prio, enum log_kind kind, long uid, unsigned long n)
 {
@@ -256,7 +221,7 @@ log_rl_admit(enum log_kind kind, long uid, int prio)
 	size_t h =
 	    ((size_t)uid * 2654435761u + (size_t)kind * 40503u) % LOG_RL_SLOTS;
 	struct log_rl_slot *slot = NULL, *stalest = NULL;
-	uint64_t now = log_now_ns();
+	uint64_t now = clock_now_ns();
 	unsigned long done = 0, evicted = 0;
 	enum log_kind ekind = kind;
 	long euid = uid;
@@ -306,35 +271,16 @@ log_rl_admit(enum log_kind kind, long uid, int prio)
 	return ok;
 }
 
-static void
-log_vpeer(enum log_kind kind, long uid, int prio, int errnum, const char *fmt,
-    va_list ap)
+void
+log_peer_line(
+    enum log_kind kind, long uid, int prio, int errnum, const char *fmt, ...)
 {
 	char line[LOG_PEER_LINE_MAX];
+	va_list ap;
 
 	if (prio > log_get_level() || !log_rl_admit(kind, uid, prio))
 		return;
+	va_start(ap, fmt);
 	log_vwrite(line, sizeof(line), prio, errnum, fmt, ap);
-}
-
-void
-log_peer(enum log_kind kind, long uid, int prio, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vpeer(kind, uid, prio, -1, fmt, ap);
 	va_end(ap);
-}
-
-void
-log_peer_errno(enum log_kind kind, long uid, int prio, const char *fmt, ...)
-{
-	int saved = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vpeer(kind, uid, prio, saved, fmt, ap);
-	va_end(ap);
-	errno = saved;
 }

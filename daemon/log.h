@@ -1,14 +1,16 @@
 /*
  * log.h - logging to stderr: with syslog priority prefixes ("<3>",
  * "<6>") when stderr is the journal (JOURNAL_STREAM names it), so that
- * journald keeps the levels, else as "sbkd: error: ..." for people.  Request bytes are never logged
- * (they may hold passwords): callers log sizes, positions and errors.
+ * journald keeps the levels, else as "sbkd: error: ..." for people.
+ * Request bytes are never logged (they may hold passwords): callers log
+ * sizes, positions and errors.
  *
  * Thread safety: any thread; each line is written with one write(2).
  */
 #ifndef SBK_LOG_H
 #define SBK_LOG_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <syslog.h>
 
@@ -16,14 +18,16 @@ void log_set_level(int level); /* LOG_ERR .. LOG_DEBUG */
 /* Choose the prefixes from JOURNAL_STREAM and stderr (main, at start);
  * before it, "<N>" prefixes. */
 void log_detect_stream(void);
-int log_get_level(void);
 int log_level_parse(const char *name); /* "info" -> LOG_INFO; -1 if bad */
 
-void log_msg(int prio, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* log_msg with ": " and strerror(errno) appended; errno is kept. */
-void log_msg_errno(int prio, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/*
+ * A line at prio, with ": " and strerror(errnum) appended unless errnum
+ * is -1; errno is kept.  log_msg_errno appends errno.
+ */
+void log_line(int prio, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define log_msg(prio, ...)	 log_line(prio, -1, __VA_ARGS__)
+#define log_msg_errno(prio, ...) log_line(prio, errno, __VA_ARGS__)
 /*
  * fmt with ": " and strerror(errnum) appended into buf, for a reason
  * kept to be logged or sent later (the "why" buffers of the config
@@ -41,11 +45,7 @@ char *log_format_errno(char *buf, size_t size, int errnum, const char *fmt, ...)
 #define log_warn(...)  log_msg_errno(LOG_WARNING, __VA_ARGS__)
 #define log_warnx(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
-#define log_debug(...)                                   \
-	do {                                             \
-		if (log_get_level() >= LOG_DEBUG)        \
-			log_msg(LOG_DEBUG, __VA_ARGS__); \
-	} while (0)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
 /*
  * Lines a client can cause, rate-limited per kind and per peer uid
@@ -77,10 +77,12 @@ void log_set_ratelimit(unsigned interval_s, unsigned burst);
 /* Lines suppressed by the rate limit since start. */
 unsigned long long log_suppressed_total(void);
 
-void log_peer(enum log_kind, long uid, int prio, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* log_peer with ": " and strerror(errno) appended; errno is kept. */
-void log_peer_errno(enum log_kind, long uid, int prio, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* log_line for a line of that kind and peer uid. */
+void log_peer_line(enum log_kind, long uid, int prio, int errnum,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define log_peer(kind, uid, prio, ...) \
+	log_peer_line(kind, uid, prio, -1, __VA_ARGS__)
+#define log_peer_errno(kind, uid, prio, ...) \
+	log_peer_line(kind, uid, prio, errno, __VA_ARGS__)
 
 #endif /* SBK_LOG_H */
