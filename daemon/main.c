@@ -20,22 +20,6 @@
 #include "log.h"
 #include "server.h"
 
-/*
- * Every connection is a descriptor: take the hard limit, so that
- * max_connections rather than a low default soft limit bounds them.
- */
-static void
-raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			log_warn("setrlimit(RLIMIT_NOFILE)");
-	}
-}
-
 /* Fixed descriptors: stdio, listener and its spare, event loop, wakeups. */
 #define FD_FIXED 16
 
@@ -50,21 +34,29 @@ count_roots(char *const *roots)
 }
 
 /*
- * The descriptors sbkd holds for as long as it runs come out of the same
- * limit as connections: the fixed ones and one per read and write root
- * (config.c opens them at load).  Say so when max_connections cannot be
- * reached; connections past the limit are shed at accept (listener.c).
+ * Every connection is a descriptor: take the hard limit, so that
+ * max_connections rather than a low default soft limit bounds them.  The
+ * descriptors sbkd holds for as long as it runs come out of the same
+ * limit: the fixed ones and one per read and write root (config.c opens
+ * them at load).  Say so when max_connections cannot be reached;
+ * connections past the limit are shed at accept (listener.c).
  */
 static void
-check_fd_budget(const struct sbk_config *cfg)
+raise_fd_limit(const struct sbk_config *cfg)
 {
 	size_t roots =
 	    count_roots(cfg->read_roots) + count_roots(cfg->write_roots);
-	struct rlimit rl;
+	struct rlimit rl, hard;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
-	if (rl.rlim_cur < (rlim_t)cfg->max_connections + FD_FIXED + roots)
+	hard = (struct rlimit){ rl.rlim_max, rl.rlim_max };
+	if (rl.rlim_cur < rl.rlim_max && setrlimit(RLIMIT_NOFILE, &hard) < 0)
+		log_warn("setrlimit(RLIMIT_NOFILE)");
+	else
+		rl = hard;
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)cfg->max_connections + FD_FIXED + roots)
 		log_warnx("RLIMIT_NOFILE %llu is below max_connections %u plus "
 			  "%zu lasting descriptors (%zu for roots): clients "
 			  "past the limit will be refused",
@@ -95,7 +87,6 @@ main(int argc, char **argv)
 {
 	struct sbk_config *cfg;
 	struct server *server;
-	struct server_opts sopts;
 	struct cmdline cl;
 	char err[1024];
 	int rc;
@@ -121,8 +112,7 @@ main(int argc, char **argv)
 	if (cl.check_only) {
 		printf("%s: configuration OK\n",
 		    cl.config_path ? cl.config_path : "built-in defaults");
-		config_free(cfg);
-		free(cfg);
+		config_release(cfg);
 		return 0;
 	}
 	log_set_level(cfg->log_level);
@@ -130,17 +120,15 @@ main(int argc, char **argv)
 
 	/* A client that vanishes must cost a failed write, not the daemon. */
 	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit();
-	check_fd_budget(cfg);
+	raise_fd_limit(cfg);
 
-	sopts.config_path = cl.config_path;
-	sopts.socket = cl.socket_path;
 	/* Before the pools: helpers are sbkd re-executed (isolate.h). */
 	if (iso_start(cfg) < 0) {
 		config_release(cfg);
 		return 1;
 	}
-	if ((server = server_new(cfg, &sopts)) == NULL) {
+	if ((server = server_new(cfg, cl.config_path, cl.socket_path)) ==
+	    NULL) {
 		iso_stop();
 		return 1;
 	}

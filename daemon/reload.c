@@ -36,22 +36,6 @@ str_differs(const char *a, const char *b)
 }
 
 /*
- * The reload did not happen: say why and what stays in force, to the log
- * and to systemd (STATUS=, then READY=1 ends the RELOADING=1 state).
- */
-static void
-reload_failed(const struct reload *r, const char *why)
-{
-	log_err("reload failed, configuration generation %llu stays in "
-		"force: %s",
-	    (unsigned long long)*r->generation, why);
-	sd_notifyf(0,
-	    "STATUS=reload failed, configuration generation %llu stays in "
-	    "force: %s\nREADY=1",
-	    (unsigned long long)*r->generation, why);
-}
-
-/*
  * Pool sizes, all or nothing.  Growing is the only step that can fail
  * (a thread that cannot start), and a grow is undone by a shrink, which
  * cannot fail: so the lanes grow first, are shrunk back if one grow
@@ -99,17 +83,23 @@ reload_apply(const struct reload *r, char *err, size_t errlen)
 	    (unsigned long long)(clock_now_ns() / 1000));
 	cfg = config_read(r->config_path, r->socket, err, errlen);
 	if (cfg != NULL &&
-	    iso_config_check(cfg, r->config_path, err, errlen) < 0) {
+	    (iso_config_check(cfg, r->config_path, err, errlen) < 0 ||
+		apply_pool_sizes(r->pool, old, cfg, err, errlen) < 0)) {
 		config_release(cfg);
 		cfg = NULL;
 	}
 	if (cfg == NULL) {
-		reload_failed(r, err);
-		return -1;
-	}
-	if (apply_pool_sizes(r->pool, old, cfg, err, errlen) < 0) {
-		config_release(cfg);
-		reload_failed(r, err);
+		/*
+		 * Say what stays in force, to the log and to systemd
+		 * (STATUS=, then READY=1 ends the RELOADING=1 state).
+		 */
+		log_err("reload failed, configuration generation %llu stays "
+			"in force: %s",
+		    (unsigned long long)*r->generation, err);
+		sd_notifyf(0,
+		    "STATUS=reload failed, configuration generation %llu "
+		    "stays in force: %s\nREADY=1",
+		    (unsigned long long)*r->generation, err);
 		return -1;
 	}
 

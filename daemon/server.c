@@ -8,9 +8,6 @@
  * pools and every reply is written, or at shutdown_timeout_s, when what
  * is still waiting or running is answered -32006.
  *
- * Loop lag: every event is made through daemon/loop.c, which times its
- * callbacks.
- *
  * SIGHUP and admin.reload: reload.c reads and applies the configuration;
  * the modules read it through s->cfg, whose address they were given.
  */
@@ -52,7 +49,7 @@ struct server {
 	 * admitted under it does.  The modules hold its address.
 	 */
 	const struct sbk_config *cfg;
-	struct server_opts opts;
+	struct reload reload; /* what a reload reads and changes */
 	struct loop *loop;
 	struct pool *pool;
 	struct listener *listener;
@@ -78,14 +75,6 @@ pool_cb(evutil_socket_t fd, short what, void *arg)
 
 	pool_collect(s->pool, dispatch_collect_cb, &s->dispatch);
 	conn_flush_dirty(&s->conns);
-}
-
-/* Draining, and nothing left to run or write: the loop may end. */
-static bool
-drained(const struct server *s)
-{
-	return s->state == SERVER_DRAINING && pool_pending(s->pool) == 0 &&
-	    conn_set_flushed(&s->conns);
 }
 
 static void
@@ -132,33 +121,22 @@ resume_all_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * SIGHUP, and admin.reload (later: from inside a connection's dispatch,
- * which resuming now would hand the same line again).  Then the paused
- * connections are re-evaluated under the new limits.
+ * SIGHUP and admin.reload.  The paused connections are then re-evaluated
+ * under the new limits, at the next iteration: admin.reload runs inside a
+ * connection's dispatch, which resuming now would hand the same line
+ * again.
  */
 static int
-reload(struct server *s, bool later, char *why, size_t whylen)
+reload(void *arg, char *why, size_t whylen)
 {
-	struct reload r = { .config_path = s->opts.config_path,
-		.socket = s->opts.socket,
-		.pool = s->pool,
-		.cfg = &s->cfg,
-		.generation = &s->stats.config_generation };
+	struct server *s = arg;
 
-	if (reload_apply(&r, why, whylen) < 0)
+	if (reload_apply(&s->reload, why, whylen) < 0)
 		return -1;
-	if (!later)
-		conn_set_resume_all(&s->conns);
-	else if (loop_once(s->loop, resume_all_cb, s) < 0)
+	if (loop_once(s->loop, resume_all_cb, s) < 0)
 		log_err("reload: out of memory: paused connections resume at "
 			"their next event");
 	return 0;
-}
-
-static int
-admin_reload(void *arg, char *why, size_t whylen)
-{
-	return reload(arg, true, why, whylen);
 }
 
 static void
@@ -170,7 +148,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (s->state != SERVER_RUNNING)
 		return;
 	if (sig == SIGHUP)
-		reload(s, false, why, sizeof(why));
+		reload(s, why, sizeof(why));
 	else
 		begin_drain(s);
 }
@@ -286,8 +264,8 @@ start_pool(struct server *s)
 }
 
 static int
-server_init(
-    struct server *s, struct sbk_config *cfg, const struct server_opts *opts)
+server_init(struct server *s, struct sbk_config *cfg, const char *config_path,
+    const char *socket)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	static const struct timeval heap_tv = {
@@ -297,7 +275,6 @@ server_init(
 	struct metrics_src msrc;
 
 	s->cfg = cfg;
-	s->opts = *opts;
 	if (stats_init(&s->stats) < 0)
 		return -1;
 	s->stats.config_generation = 1;
@@ -305,6 +282,11 @@ server_init(
 		return -1;
 	if (start_pool(s) < 0)
 		return -1;
+	s->reload = (struct reload){ .config_path = config_path,
+		.socket = socket,
+		.pool = s->pool,
+		.cfg = &s->cfg,
+		.generation = &s->stats.config_generation };
 	conn_set_init(&s->conns, s->loop, s->pool, &s->cfg, &dispatch_conn_ops,
 	    &s->dispatch);
 	s->dispatch = (struct dispatch){
@@ -313,7 +295,7 @@ server_init(
 		.pool = s->pool,
 		.stats = &s->stats,
 		.conns = &s->conns,
-		.reload = admin_reload,
+		.reload = reload,
 		.reload_arg = s,
 	};
 
@@ -329,7 +311,7 @@ server_init(
 		return -1;
 	msrc = (struct metrics_src){ .loop = s->loop,
 		.cfg = &s->cfg,
-		.stats = &s->stats,
+		.counts = &s->stats.http,
 		.snapshot = stats_snapshot,
 		.arg = s };
 	if (metrics_start(&msrc, &s->metrics) < 0)
@@ -348,7 +330,7 @@ server_init(
 }
 
 struct server *
-server_new(struct sbk_config *cfg, const struct server_opts *opts)
+server_new(struct sbk_config *cfg, const char *config_path, const char *socket)
 {
 	struct server *s = calloc(1, sizeof(*s));
 
@@ -359,7 +341,7 @@ server_new(struct sbk_config *cfg, const struct server_opts *opts)
 	}
 	TAILQ_INIT(&s->conns.all);
 	TAILQ_INIT(&s->conns.dirty);
-	if (server_init(s, cfg, opts) < 0) {
+	if (server_init(s, cfg, config_path, socket) < 0) {
 		server_free(s); /* nothing runs yet: always true */
 		return NULL;
 	}
@@ -375,7 +357,9 @@ server_run(struct server *s)
 			log_err("event loop failed");
 			break;
 		}
-		if (drained(s))
+		/* Draining, and nothing left to run or write. */
+		if (s->state == SERVER_DRAINING && pool_pending(s->pool) == 0 &&
+		    conn_set_flushed(&s->conns))
 			s->state = SERVER_DONE;
 	}
 }

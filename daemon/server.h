@@ -16,16 +16,14 @@
 struct sbk_config;
 struct server;
 
-struct server_opts {
-	const char *config_path; /* NULL: built-in defaults */
-	const char *socket;	 /* -s override, or NULL */
-};
-
 /*
  * Build everything and start listening on cfg (heap, owned by the server
- * from now on).  NULL after logging why (cfg released).
+ * from now on), read from config_path (NULL: built-in defaults) with the
+ * -s socket override (or NULL), as reloads will read it.  NULL after
+ * logging why (cfg released).
  */
-struct server *server_new(struct sbk_config *, const struct server_opts *);
+struct server *server_new(
+    struct sbk_config *, const char *config_path, const char *socket);
 /* Run until a SIGTERM/SIGINT drain has finished. */
 void server_run(struct server *);
 /*
