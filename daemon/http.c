@@ -1,16 +1,12 @@
 /*
- * http.c - see http.h.
- *
- * A connection is in one of four states:
- *   READ    reading a request head (at most HTTP_MAX_HEAD bytes are
- *           buffered: the bufferevent's read high watermark), with a
- *           deadline for the whole head;
- *   WAIT    a whole head read, reading off, waiting in line for the
- *           request rate (the head's deadline still runs);
- *   WRITE   one response queued, reading off, with a deadline for
- *           writing it out; then back to READ (bytes a client pipelined
- *           wait in the kernel's socket buffer, not in ours) or, after
- *           an error or "Connection: close", to
+ * http.c - see http.h.  A connection is in one of four states:
+ *   READ    reading a request head, with a deadline for the whole head;
+ *   WAIT    a whole head read, reading off, in line for the request rate
+ *           (the head's deadline still runs);
+ *   WRITE   one response queued, reading off, with a deadline for writing
+ *           it out; then READ again (bytes a client pipelined wait in the
+ *           kernel's socket buffer, not in ours) or, after an error or
+ *           "Connection: close", LINGER;
  *   LINGER  our side shut down, the client's leftovers read and dropped
  *           (at most HTTP_LINGER_BYTES, for at most HTTP_LINGER_S) so
  *           that closing does not reset the connection before the
@@ -115,29 +111,18 @@ http_conn_free(struct http_conn *hc)
 	free(hc);
 }
 
-/* The deadline: timeout_s, or at most HTTP_LINGER_S for lingering. */
+/* The deadline: timeout_s, or at most HTTP_LINGER_S in LINGER. */
 static void
-http_arm(struct http_conn *hc, bool linger)
+http_arm(struct http_conn *hc)
 {
 	struct http_limits lim;
 	struct timeval tv = { 0 };
 
 	http_limits(hc->hs, &lim);
-	tv.tv_sec = linger && lim.timeout_s > HTTP_LINGER_S ? HTTP_LINGER_S :
-							      lim.timeout_s;
+	tv.tv_sec = lim.timeout_s;
+	if (hc->state == HTTP_LINGER && lim.timeout_s > HTTP_LINGER_S)
+		tv.tv_sec = HTTP_LINGER_S;
 	evtimer_add(hc->deadline, &tv);
-}
-
-static void
-http_linger(struct http_conn *hc)
-{
-	struct evbuffer *in = bufferevent_get_input(hc->bev);
-
-	hc->state = HTTP_LINGER;
-	shutdown(bufferevent_getfd(hc->bev), SHUT_WR);
-	evbuffer_drain(in, evbuffer_get_length(in));
-	http_arm(hc, true);
-	bufferevent_enable(hc->bev, EV_READ);
 }
 
 /* Queue one response and stop reading until it is written. */
@@ -168,7 +153,7 @@ http_respond(struct http_conn *hc, int status, const char *reason,
 	}
 	hc->state = HTTP_WRITE;
 	hc->close_after = !keep_alive;
-	http_arm(hc, false);
+	http_arm(hc);
 }
 
 /* A response whose body is "STATUS REASON\n". */
@@ -309,36 +294,31 @@ http_answer(struct http_conn *hc, char *head)
 	}
 }
 
-/* Take a token for one request; false when the bucket is empty. */
+/*
+ * Take a token for one request.  False when the bucket is empty: the rate
+ * timer is then set for the next token.
+ */
 static bool
 http_take_token(struct http_server *hs)
 {
 	struct http_limits lim;
-	uint64_t now = clock_now_ns();
+	struct timeval tv = { 0 };
+	uint64_t now = clock_now_ns(), us;
 
 	http_limits(hs, &lim);
 	hs->tokens += (double)(now - hs->refilled_ns) * lim.max_rate / 1e9;
 	hs->refilled_ns = now;
 	if (hs->tokens > lim.max_rate)
 		hs->tokens = lim.max_rate;
-	if (hs->tokens < 1)
-		return false;
-	hs->tokens -= 1;
-	return true;
-}
-
-static void
-http_rate_arm(struct http_server *hs)
-{
-	struct http_limits lim;
-	struct timeval tv = { 0 };
-	uint64_t us;
-
-	http_limits(hs, &lim);
+	if (hs->tokens >= 1) {
+		hs->tokens -= 1;
+		return true;
+	}
 	us = (uint64_t)((1 - hs->tokens) * 1e6 / lim.max_rate) + 1;
 	tv.tv_sec = (time_t)(us / 1000000);
 	tv.tv_usec = (suseconds_t)(us % 1000000);
 	evtimer_add(hs->rate_ev, &tv);
+	return false;
 }
 
 /* Tokens again: answer the waiting heads in the order they came. */
@@ -354,8 +334,6 @@ http_rate_cb(evutil_socket_t fd, short what, void *arg)
 		hc->state = HTTP_READ;
 		http_process(hc, true);
 	}
-	if (!TAILQ_EMPTY(&hs->waiting))
-		http_rate_arm(hs);
 }
 
 /*
@@ -396,8 +374,6 @@ http_process(struct http_conn *hc, bool admitted)
 		bufferevent_disable(hc->bev, EV_READ);
 		hc->state = HTTP_WAIT;
 		TAILQ_INSERT_TAIL(&hs->waiting, hc, wait_link);
-		if (!evtimer_pending(hs->rate_ev, NULL))
-			http_rate_arm(hs);
 		return;
 	}
 	memcpy(head, p, end);
@@ -432,20 +408,22 @@ static void
 http_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *hc = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
 
 	loop_mark_busy(hc->hs->loop);
 	if (hc->state != HTTP_WRITE)
 		return;
+	hc->state = hc->close_after ? HTTP_LINGER : HTTP_READ;
 	if (hc->close_after) {
-		http_linger(hc);
-		return;
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		evbuffer_drain(in, evbuffer_get_length(in));
 	}
-	hc->state = HTTP_READ;
-	http_arm(hc, false);
+	http_arm(hc);
 	bufferevent_enable(bev, EV_READ);
 	/* A pipelined request may be buffered already: no new read event
 	 * would announce it. */
-	http_process(hc, false);
+	if (hc->state == HTTP_READ)
+		http_process(hc, false);
 }
 
 static void
@@ -525,7 +503,7 @@ http_conn_new(struct http_server *hs, int fd)
 	bufferevent_setcb(
 	    hc->bev, http_read_cb, http_write_cb, http_event_cb, hc);
 	bufferevent_setwatermark(hc->bev, EV_READ, 0, HTTP_MAX_HEAD + 1);
-	http_arm(hc, false);
+	http_arm(hc);
 	bufferevent_enable(hc->bev, EV_READ);
 	return 0;
 }

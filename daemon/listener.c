@@ -245,13 +245,11 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 			log_peer(LOG_KIND_REFUSED, (long)cred.uid, LOG_INFO,
 			    "refused pid %ld uid %ld gid %ld: not in [access]",
 			    (long)cred.pid, (long)cred.uid, (long)cred.gid);
-			l->stats->connections_refused++;
 			refuse(fd, cred.uid, RPC_PERMISSION, NULL,
 			    "permission denied: peer not allowed");
 			continue;
 		}
 		if (l->conns->count >= cfg->max_connections) {
-			l->stats->connections_refused++;
 			refuse(fd, cred.uid, RPC_OVERLOADED,
 			    json_pack("{s:i}", "retry_after_ms", 100),
 			    "overloaded: max_connections reached");

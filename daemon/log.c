@@ -18,7 +18,6 @@
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"

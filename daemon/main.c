@@ -4,10 +4,8 @@
  * clean shutdown, 1 when sbkd cannot start (socket in use, out of
  * resources), 2 for bad usage or a bad configuration.
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>

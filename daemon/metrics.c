@@ -20,12 +20,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "config.h"
 #include "http.h"
 #include "log.h"
-#include "loop.h"
 #include "metrics.h"
 #include "prometheus.h"
 

@@ -13,8 +13,6 @@
  * A reload is applied whole or not at all, and never waits for a worker
  * or a job: see proto/PROTOCOL.md, "Reload".
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <systemd/sd-daemon.h>

@@ -7,15 +7,11 @@
  * the end and are answered.  The loop ends when no job is left in the
  * pools and every reply is written, or at shutdown_timeout_s, when what
  * is still waiting or running is answered -32006.
- *
- * SIGHUP and admin.reload: reload.c reads and applies the configuration;
- * the modules read it through s->cfg, whose address they were given.
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
@@ -368,9 +364,11 @@ server_run(struct server *s)
 #define SERVER_STOP_GRACE_MS 200
 
 /*
- * Workers still running were told to stop (cooperative kinds stop within
- * a checkpoint; argon2 finishes its hash).  Join them, then release the
- * jobs they hand back.  False when some were left running.
+ * Join the workers, then release the jobs they hand back.  Past
+ * shutdown_timeout_s every job was answered -32006 and told to stop:
+ * cooperative kinds stop at their next checkpoint, argon2 finishes its
+ * hash.  Those are not waited for (issue 11: the exit is on time too):
+ * false when some were left running.
  */
 static bool
 stop_pool(struct server *s)
@@ -381,12 +379,6 @@ stop_pool(struct server *s)
 
 	pool_stop_admission(s->pool);
 	while (pool_pending(s->pool) > 0) {
-		/*
-		 * Past shutdown_timeout_s every job was answered -32006 and
-		 * told to stop: cooperative ones do at their next checkpoint,
-		 * argon2 never does.  Do not wait for those (issue 11: the
-		 * exit is on time too).
-		 */
 		if (s->gave_up && clock_now_ns() >= until) {
 			log_warnx("shutdown: leaving %llu jobs that cannot be "
 				  "stopped (argon2)",

@@ -42,7 +42,6 @@ struct stats {
 	uint64_t rejected; /* -32000 replies to jobs */
 	uint64_t outcome[STATS_OUTCOMES];
 	uint64_t connections_total;
-	uint64_t connections_refused;
 	uint64_t config_generation;
 	int64_t start_time_s;	      /* wall clock at stats_init */
 	uint64_t heap_trims;	      /* heap.c's idle trims */
