@@ -164,12 +164,9 @@ http_error(struct http_conn *hc, int status, const char *reason, bool head_only,
 	char body[64];
 	int n = snprintf(body, sizeof(body), "%d %s\n", status, reason);
 
-	if (n < 0)
-		n = 0;
-	else if ((size_t)n >= sizeof(body))
-		n = sizeof(body) - 1;
 	http_respond(hc, status, reason, "text/plain; charset=utf-8", body,
-	    (size_t)n, head_only, keep_alive);
+	    n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0, head_only,
+	    keep_alive);
 }
 
 /* Offset just past the empty line ending a head in p[0..n), or 0. */

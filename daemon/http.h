@@ -20,8 +20,9 @@
  *     connections together (a burst of as many): a head over the rate
  *     waits, in arrival order, so scrapes cannot take the event thread
  *     from the JSON-RPC clients.
- * Requests with a body, other methods than GET and HEAD, bad request
- * lines: 400/405 and close.  Other paths: 404, the connection kept.
+ * A request with a body (413), another method than GET and HEAD (405),
+ * another version (505), a bad head (400): answered, then closed.  Other
+ * paths: 404, the connection kept.
  *
  * Threads: event thread only.
  */

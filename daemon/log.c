@@ -90,26 +90,20 @@ void
 log_detect_stream(void)
 {
 	const char *js = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
+	char want[48];
 	struct stat st;
-	char *end;
 	bool journal = false;
 
 	/*
-	 * systemd sets JOURNAL_STREAM=DEV:INODE when stderr is the journal;
-	 * a child that inherits the variable but not the stream (a pipe, a
-	 * terminal) must not match, hence the fstat.
+	 * systemd sets JOURNAL_STREAM=DEV:INODE (in decimal) when stderr is
+	 * the journal; a child that inherits the variable but not the stream
+	 * (a pipe, a terminal) must not match, hence the fstat.
 	 */
 	if (js != NULL && fstat(STDERR_FILENO, &st) == 0) {
-		errno = 0;
-		dev = strtoull(js, &end, 10);
-		if (errno == 0 && end != js && *end == ':') {
-			js = end + 1;
-			ino = strtoull(js, &end, 10);
-			journal = errno == 0 && end != js && *end == '\0' &&
-			    (unsigned long long)st.st_dev == dev &&
-			    (unsigned long long)st.st_ino == ino;
-		}
+		snprintf(want, sizeof(want), "%llu:%llu",
+		    (unsigned long long)st.st_dev,
+		    (unsigned long long)st.st_ino);
+		journal = strcmp(js, want) == 0;
 	}
 	atomic_store(&log_plain, !journal);
 }

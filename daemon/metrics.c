@@ -1,17 +1,12 @@
 /*
  * metrics.c - see metrics.h.
  *
- * A scrape builds the same object as the `stats` method (stats_json,
- * which carries each method's latency histogram) and formats it with
- * proto/prometheus.c, the code `sbkctl stats --prometheus` uses too.  The
- * work is a few microseconds of JSON on the event thread, like a `stats`
- * request.
- *
- * The listening socket is made here so that a failure can be reported
- * with its errno: a metrics_listen that cannot be bound stops the daemon
- * from starting, since a silently missing endpoint is worse.  HTTP itself
- * is daemon/http.c, whose limits (connections, deadline) are read from
- * the configuration in force at each use.
+ * A scrape formats the `stats` method's object with proto/prometheus.c,
+ * as `sbkctl stats --prometheus` does: a few microseconds of JSON on the
+ * event thread, like a `stats` request.  The listening socket is made
+ * here so that a failure is reported with its errno: a metrics_listen
+ * that cannot be bound stops the daemon from starting, since a silently
+ * missing endpoint is worse.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -29,15 +24,10 @@
 /* Enough that sequential scrapes never wait on a full accept queue. */
 #define METRICS_BACKLOG SOMAXCONN
 
-struct metrics {
-	struct metrics_src src;
-	struct http_server *http;
-};
-
 static void
 metrics_limits(void *arg, struct http_limits *lim)
 {
-	const struct sbk_config *cfg = *((struct metrics *)arg)->src.cfg;
+	const struct sbk_config *cfg = *((struct metrics_src *)arg)->cfg;
 
 	lim->max_conns = cfg->metrics_max_connections;
 	lim->timeout_s = cfg->metrics_request_timeout_s;
@@ -47,11 +37,10 @@ metrics_limits(void *arg, struct http_limits *lim)
 static char *
 metrics_body(void *arg, size_t *lenp)
 {
-	struct metrics *m = arg;
+	struct metrics_src *src = arg;
+	json_t *st = src->snapshot(src->arg);
 	char *text = NULL;
-	json_t *st;
 
-	st = m->src.snapshot(m->src.arg);
 	if (st != NULL) {
 		text = prom_format_stats(st, lenp);
 		json_decref(st);
@@ -126,42 +115,23 @@ fail:
 	return -1;
 }
 
-void
-metrics_stop(struct metrics *m)
-{
-	if (m == NULL)
-		return;
-	/* Closes the listening socket and every HTTP connection. */
-	http_server_free(m->http);
-	free(m);
-}
-
 int
-metrics_start(const struct metrics_src *src, struct metrics **mp)
+metrics_start(struct metrics_src *src, struct http_server **hp)
 {
 	const char *spec = (*src->cfg)->metrics_listen;
-	struct metrics *m;
 	int fd;
 
-	*mp = NULL;
+	*hp = NULL;
 	if (spec == NULL)
 		return 0;
 	if ((fd = metrics_listen_fd(spec)) < 0)
 		return -1;
-	if ((m = calloc(1, sizeof(*m))) == NULL) {
-		close(fd);
-		log_err("metrics_listen %s: out of memory", spec);
-		return -1;
-	}
-	m->src = *src;
 	/* The HTTP server owns fd from now on, also when it fails. */
-	m->http = http_server_new(src->loop, fd, &metrics_ops, m, src->counts);
-	if (m->http == NULL) {
+	*hp = http_server_new(src->loop, fd, &metrics_ops, src, src->counts);
+	if (*hp == NULL) {
 		log_err("metrics_listen %s: out of memory", spec);
-		free(m);
 		return -1;
 	}
-	*mp = m;
 	log_info("metrics: serving http://%s/metrics", spec);
 	return 0;
 }

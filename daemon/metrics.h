@@ -1,12 +1,9 @@
 /*
  * metrics.h - the optional Prometheus endpoint: when metrics_listen is
- * set, an HTTP listener (daemon/http.c, on the server's own event base)
- * answers GET /metrics with the `stats` figures in the Prometheus text
- * format, and 404 for any other path.
- *
- * Threads: event thread only.  A slow or silent HTTP client costs one of
- * metrics_max_connections descriptors until metrics_request_timeout_s,
- * never a blocked loop.
+ * set, GET /metrics (daemon/http.c) answers the `stats` figures in the
+ * Prometheus text format.  Event thread only: a slow or silent HTTP
+ * client costs one of metrics_max_connections descriptors until
+ * metrics_request_timeout_s, never a blocked loop.
  */
 #ifndef SBK_METRICS_H
 #define SBK_METRICS_H
@@ -14,8 +11,8 @@
 #include <jansson.h>
 
 struct http_counts;
+struct http_server;
 struct loop;
-struct metrics;
 struct sbk_config;
 
 /* What the endpoint serves, and where it counts its connections. */
@@ -29,13 +26,11 @@ struct metrics_src {
 };
 
 /*
- * Start listening on metrics_listen (nothing to do when it is NULL: *mp
- * stays NULL).  0, or -1 after logging why: the daemon must then refuse
- * to start.
+ * Start listening on metrics_listen (nothing to do when it is NULL: *hp
+ * stays NULL), serving from src, which must outlive the endpoint.  0, or
+ * -1 after logging why: the daemon must then refuse to start.  Stop it
+ * with http_server_free.
  */
-int metrics_start(const struct metrics_src *, struct metrics **mp);
-
-/* Close the listener and any HTTP connection.  NULL is fine. */
-void metrics_stop(struct metrics *);
+int metrics_start(struct metrics_src *, struct http_server **hp);
 
 #endif /* SBK_METRICS_H */

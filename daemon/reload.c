@@ -2,16 +2,14 @@
  * reload.c - see reload.h.
  *
  * What changes at once: pool sizes (a shrinking pool lets its running
- * jobs finish), queue_max, the argon2 memory budget, every per-connection
- * and per-request limit (read from the config in force at each use),
- * roots, caps, access lists, test methods and the log level.  What needs a restart:
- * the socket path and mode, and metrics_listen; a change there is logged
+ * jobs finish), queue_max, the budgets, every per-connection and
+ * per-request limit (read from the config in force at each use), roots,
+ * caps, access lists, test methods and the log level.  The socket path
+ * and mode, and metrics_listen, need a restart: a change there is logged
  * and otherwise ignored.  Jobs admitted before the reload finish under
  * the configuration they were admitted with, which lives until the last
- * of them ends (config_hold).
- *
- * A reload is applied whole or not at all, and never waits for a worker
- * or a job: see proto/PROTOCOL.md, "Reload".
+ * of them ends (config_hold).  A reload never waits for a worker or a
+ * job: see proto/PROTOCOL.md, "Reload".
  */
 #include <string.h>
 

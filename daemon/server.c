@@ -26,6 +26,7 @@
 #include "log.h"
 #include "loop.h"
 #include "heap.h"
+#include "http.h"
 #include "metrics.h"
 #include "pool.h"
 #include "reload.h"
@@ -49,7 +50,8 @@ struct server {
 	struct loop *loop;
 	struct pool *pool;
 	struct listener *listener;
-	struct metrics *metrics; /* NULL: metrics_listen off */
+	struct metrics_src msrc;
+	struct http_server *metrics; /* NULL: metrics_listen off */
 	struct stats stats;
 	struct conn_set conns;
 	struct dispatch dispatch;
@@ -268,8 +270,6 @@ server_init(struct server *s, struct sbk_config *cfg, const char *config_path,
 		.tv_sec = HEAP_TICK_MS / 1000,
 		.tv_usec = HEAP_TICK_MS % 1000 * 1000,
 	};
-	struct metrics_src msrc;
-
 	s->cfg = cfg;
 	if (stats_init(&s->stats) < 0)
 		return -1;
@@ -305,12 +305,12 @@ server_init(struct server *s, struct sbk_config *cfg, const char *config_path,
 	s->listener = listener_open(s->loop, &s->cfg, &s->stats, &s->conns);
 	if (s->listener == NULL)
 		return -1;
-	msrc = (struct metrics_src){ .loop = s->loop,
+	s->msrc = (struct metrics_src){ .loop = s->loop,
 		.cfg = &s->cfg,
 		.counts = &s->stats.http,
 		.snapshot = stats_snapshot,
 		.arg = s };
-	if (metrics_start(&msrc, &s->metrics) < 0)
+	if (metrics_start(&s->msrc, &s->metrics) < 0)
 		return -1;
 	if (start_notify(s) < 0)
 		return -1;
@@ -397,7 +397,7 @@ stop_pool(struct server *s)
 bool
 server_free(struct server *s)
 {
-	metrics_stop(s->metrics);
+	http_server_free(s->metrics);
 	conn_set_close_all(&s->conns);
 	listener_close(s->listener);
 	if (s->pool != NULL && !stop_pool(s))

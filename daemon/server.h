@@ -1,12 +1,10 @@
 /*
  * server.h - the event thread: it builds the loop, the pool, the
- * connection set, the dispatcher, the listener and the metrics endpoint,
- * hands each what it needs (the configuration in force, the pool, the
- * stats, callbacks), and runs signals, reloads, the shutdown state
- * machine, the pool's completion wakeup, the idle heap trim and systemd
- * notification.  Nothing below it sees a struct server.
- *
- * Threads: everything here runs on the event thread (the main thread).
+ * connections, the dispatcher, the listener and the metrics endpoint,
+ * hands each what it needs, and runs signals, reloads, the shutdown
+ * state machine, the pool's wakeup, the idle heap trim and systemd
+ * notification.  Nothing below it sees a struct server.  Event thread
+ * (the main thread) only.
  */
 #ifndef SBK_SERVER_H
 #define SBK_SERVER_H

@@ -22,20 +22,16 @@ stats_init(struct stats *st)
 	st->start_time_s = (int64_t)time(NULL);
 	while (job_table[n] != NULL)
 		n++;
-	st->methods = calloc(n, sizeof(*st->methods));
-	if (st->methods == NULL)
+	if ((st->methods = calloc(n, sizeof(*st->methods))) == NULL)
 		return -1;
 	st->nmethods = n;
 	if ((st->loop_lag_us = hist_new(STATS_HIST_BITS)) == NULL)
-		goto fail;
+		return -1;
 	for (size_t i = 0; i < n; i++)
 		if ((st->methods[i].latency_us = hist_new(STATS_HIST_BITS)) ==
 		    NULL)
-			goto fail;
+			return -1;
 	return 0;
-fail:
-	stats_free(st);
-	return -1;
 }
 
 void
@@ -44,35 +40,27 @@ stats_free(struct stats *st)
 	for (size_t i = 0; i < st->nmethods; i++)
 		hist_free(st->methods[i].latency_us);
 	free(st->methods);
-	st->methods = NULL;
-	st->nmethods = 0;
 	hist_free(st->loop_lag_us);
-	st->loop_lag_us = NULL;
-}
-
-static struct method_stats *
-method_of(const struct stats *st, const struct job_kind *kind)
-{
-	for (size_t i = 0; i < st->nmethods; i++)
-		if (job_table[i] == kind)
-			return &st->methods[i];
-	return NULL;
 }
 
 bool
 stats_job_end(struct stats *st, const struct job_kind *kind,
     enum stats_outcome outcome, bool admitted, uint64_t latency_ns)
 {
-	struct method_stats *m = method_of(st, kind);
+	struct method_stats *m = NULL;
 
-	if (outcome == STATS_REJECTED) {
+	if (outcome == STATS_REJECTED)
 		st->rejected++;
-		return false; /* refused: no outcome of its own */
-	}
-	if (!admitted && outcome != STATS_COMPLETED && outcome != STATS_FAILED)
-		return false; /* refused */
+	/* Refused: no outcome of its own. */
+	if (outcome == STATS_REJECTED ||
+	    (!admitted && outcome != STATS_COMPLETED &&
+		outcome != STATS_FAILED))
+		return false;
 	if (admitted)
 		st->outcome[outcome]++;
+	for (size_t i = 0; i < st->nmethods; i++)
+		if (job_table[i] == kind)
+			m = &st->methods[i];
 	if (m != NULL) {
 		m->outcome[outcome]++;
 		if (outcome != STATS_DROPPED)

@@ -51,6 +51,7 @@ struct stats {
 	size_t nmethods;
 };
 
+/* 0, or -1: then too, stats_free releases what was made. */
 int stats_init(struct stats *);
 void stats_free(struct stats *);
 
