@@ -27,18 +27,9 @@ static _Atomic int log_level = LOG_INFO;
 /* 0: "<N>" prefixes for journald; 1: "sbkd: LEVEL: " for people. */
 static _Atomic int log_plain;
 
-static const struct {
-	const char *name;
-	int level;
-} log_levels[] = {
-	{ "err", LOG_ERR },
-	{ "error", LOG_ERR },
-	{ "warning", LOG_WARNING },
-	{ "warn", LOG_WARNING },
-	{ "notice", LOG_NOTICE },
-	{ "info", LOG_INFO },
-	{ "debug", LOG_DEBUG },
-};
+/* For people: LOG_EMERG .. LOG_DEBUG. */
+static const char *const log_prio_names[] = { "error", "error", "error",
+	"error", "warning", "notice", "info", "debug" };
 
 void
 log_set_level(int level)
@@ -55,9 +46,14 @@ log_get_level(void)
 int
 log_level_parse(const char *name)
 {
-	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
-		if (strcasecmp(name, log_levels[i].name) == 0)
-			return log_levels[i].level;
+	/* syslog's "err", and "warn" for short. */
+	if (strcasecmp(name, "err") == 0)
+		return LOG_ERR;
+	if (strcasecmp(name, "warn") == 0)
+		return LOG_WARNING;
+	for (int level = LOG_ERR; level <= LOG_DEBUG; level++)
+		if (strcasecmp(name, log_prio_names[level]) == 0)
+			return level;
 	return -1;
 }
 
@@ -107,10 +103,6 @@ log_detect_stream(void)
 	}
 	atomic_store(&log_plain, !journal);
 }
-
-/* For people: LOG_EMERG .. LOG_DEBUG. */
-static const char *const log_prio_names[] = { "error", "error", "error",
-	"error", "warning", "notice", "info", "debug" };
 
 /*
  * Format "<prio>" + fmt (+ ": " + strerror(errnum) when errnum >= 0)
