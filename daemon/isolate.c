@@ -29,8 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/pidfd.h>
 #include <sys/eventfd.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -79,10 +79,10 @@ static struct {
 	int wake; /* eventfd: the keeper has work */
 	int ep;	  /* the keeper's epoll set */
 	/*
-	 * The running executable, opened at start: a helper is this very
-	 * build even after an upgrade replaced sbkd's file on disk (the
-	 * frames of isolate_wire.h carry no version).
-	 */
+   * The running executable, opened at start: a helper is this very
+   * build even after an upgrade replaced sbkd's file on disk (the
+   * frames of isolate_wire.h carry no version).
+   */
 	int exe_fd;
 
 	/* Written by the main and event threads, read by workers. */
@@ -160,24 +160,14 @@ iso_job_isolated(const struct job *job)
 /* ------------------------------------------------------------------ */
 /* Helper processes */
 
-static void
-reap(pid_t pid, int *status)
-{
-	int st = 0;
-
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (status != NULL)
-		*status = st;
-}
-
 /* End a helper's process (pid 0: reaped) and channel; h is freed. */
 static void
 helper_end(struct helper *h, int *status)
 {
 	if (h->pid != 0) {
 		kill(h->pid, SIGKILL);
-		reap(h->pid, status);
+		while (waitpid(h->pid, status, 0) < 0 && errno == EINTR)
+			;
 	}
 	if (h->pidfd >= 0)
 		close(h->pidfd); /* leaves the epoll set */
@@ -222,37 +212,32 @@ helper_spawn(unsigned gen)
 	sigfillset(&all);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&at);
-	rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (rc == 0)
-		rc = posix_spawn_file_actions_addopen(
-		    &fa, 1, "/dev/null", O_WRONLY, 0);
-	if (rc == 0)
-		rc = posix_spawn_file_actions_adddup2(
-		    &fa, sv[1], HELPER_CHAN_FD);
-	if (rc == 0)
-		rc = posix_spawn_file_actions_adddup2(
-		    &fa, iso.exe_fd, HELPER_EXE_FD);
-	if (rc == 0)
-		rc = posix_spawn_file_actions_addclosefrom_np(
-		    &fa, HELPER_EXE_FD + 1);
-	if (rc == 0)
-		rc = posix_spawnattr_setsigmask(&at, &none);
-	if (rc == 0)
-		rc = posix_spawnattr_setsigdefault(&at, &all);
-	if (rc == 0)
-		rc = posix_spawnattr_setpgroup(&at, 0);
-	if (rc == 0)
-		rc = posix_spawnattr_setflags(&at,
-		    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-			POSIX_SPAWN_SETPGROUP);
-	if (rc == 0)
+	/* sbkd's end only: the two ends are two sockets. */
+	rc = fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 ? errno : 0;
+	if (rc == 0 &&
+	    (rc = posix_spawn_file_actions_addopen(
+		 &fa, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
+	    (rc = posix_spawn_file_actions_addopen(
+		 &fa, 1, "/dev/null", O_WRONLY, 0)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(
+		 &fa, sv[1], HELPER_CHAN_FD)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(
+		 &fa, iso.exe_fd, HELPER_EXE_FD)) == 0 &&
+	    (rc = posix_spawn_file_actions_addclosefrom_np(
+		 &fa, HELPER_EXE_FD + 1)) == 0 &&
+	    (rc = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
+	    (rc = posix_spawnattr_setsigdefault(&at, &all)) == 0 &&
+	    (rc = posix_spawnattr_setpgroup(&at, 0)) == 0 &&
+	    (rc = posix_spawnattr_setflags(&at,
+		 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+		     POSIX_SPAWN_SETPGROUP)) == 0)
 		rc = posix_spawn(&h->pid, "/proc/self/fd/" HELPER_EXE_FD_TEXT,
 		    &fa, &at, argv, envp);
 	/*
-	 * glibc's spawn attributes know no SCHED_BATCH and no nice value: set
-	 * both from here (lowering a priority needs no privilege; failure
-	 * only costs the event thread some latency, as in pool.c).
-	 */
+   * glibc's spawn attributes know no SCHED_BATCH and no nice value: set
+   * both from here (lowering a priority needs no privilege; failure
+   * only costs the event thread some latency, as in pool.c).
+   */
 	if (rc == 0) {
 		sched_setscheduler(h->pid, SCHED_BATCH, &sp);
 		setpriority(PRIO_PROCESS, (id_t)h->pid, atomic_load(&iso.nice));
@@ -260,11 +245,6 @@ helper_spawn(unsigned gen)
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(sv[1]);
-	if (rc == 0 && fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
-		rc = errno;
-		kill(h->pid, SIGKILL);
-		reap(h->pid, NULL);
-	}
 	if (rc != 0) {
 		close(sv[0]);
 		free(h);
@@ -274,9 +254,9 @@ helper_spawn(unsigned gen)
 	h->fd = sv[0];
 	h->gen = gen;
 	/*
-	 * Without a pidfd (a filter that refuses pidfd_open) an idle death
-	 * is noticed only when a worker next takes the helper.
-	 */
+   * Without a pidfd (a filter that refuses pidfd_open) an idle death
+   * is noticed only when a worker next takes the helper.
+   */
 	if ((h->pidfd = pidfd_open(h->pid, PIDFD_NONBLOCK)) >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
 			.data.u64 = (uint64_t)h->pid };
@@ -457,9 +437,9 @@ keeper_main(void *arg)
 		pthread_mutex_lock(&iso.mu);
 		for (int i = 0; i < k; i++) {
 			/*
-			 * A pid's event may be stale (its helper ended and the
-			 * pid reused since): believe only the pidfd.
-			 */
+       * A pid's event may be stale (its helper ended and the
+       * pid reused since): believe only the pidfd.
+       */
 			struct helper *h = ev[i].data.u64 == 0 ?
 			    NULL :
 			    helper_find((pid_t)ev[i].data.u64);
@@ -566,10 +546,8 @@ helper_take(struct job *job, struct rpc_error *err)
 			/* The condition variable's clock: the default one. */
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += ISO_SLICE_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			ts.tv_sec += ts.tv_nsec / 1000000000L;
+			ts.tv_nsec %= 1000000000L;
 			pthread_cond_timedwait(&iso.cv, &iso.mu, &ts);
 		}
 	}
@@ -662,19 +640,20 @@ chan_wait(struct helper *h, struct job *job, short events)
 	}
 }
 
+/* All of buf out (fds attached to its first byte) or in. */
 static enum chan_rc
-chan_send(struct helper *h, struct job *job, const void *buf, size_t len,
+chan_io(struct helper *h, struct job *job, bool out, void *buf, size_t len,
     const int fds[2])
 {
 	union {
 		char buf[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	const char *p = buf;
+	char *p = buf;
 	enum chan_rc rc;
 
 	while (len > 0) {
-		struct iovec iov = { (void *)p, len };
+		struct iovec iov = { p, len };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 		ssize_t n;
 
@@ -690,47 +669,19 @@ chan_send(struct helper *h, struct job *job, const void *buf, size_t len,
 			cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
 			memcpy(CMSG_DATA(cm), fds, 2 * sizeof(int));
 		}
-		n = sendmsg(h->fd, &msg, MSG_NOSIGNAL);
+		n = out ? sendmsg(h->fd, &msg, MSG_NOSIGNAL) :
+			  read(h->fd, p, len);
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
-			fds = NULL; /* attached to the first byte sent */
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((rc = chan_wait(h, job, POLLOUT)) != CHAN_OK)
+			fds = NULL;
+		} else if (n < 0 && errno == EAGAIN) {
+			rc = chan_wait(h, job, out ? POLLOUT : POLLIN);
+			if (rc != CHAN_OK)
 				return rc;
-			continue;
+		} else if (n == 0 || errno != EINTR) {
+			return CHAN_DEAD; /* EOF, ECONNRESET, EPIPE */
 		}
-		return CHAN_DEAD;
-	}
-	return CHAN_OK;
-}
-
-static enum chan_rc
-chan_recv(struct helper *h, struct job *job, void *buf, size_t len)
-{
-	char *p = buf;
-	enum chan_rc rc;
-
-	while (len > 0) {
-		ssize_t n = read(h->fd, p, len);
-
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((rc = chan_wait(h, job, POLLIN)) != CHAN_OK)
-				return rc;
-			continue;
-		}
-		return CHAN_DEAD; /* EOF or ECONNRESET */
 	}
 	return CHAN_OK;
 }
@@ -746,7 +697,7 @@ recv_error(struct helper *h, struct job *job, struct iso_reply *r,
 
 	if (r->code > 0 || r->data_len > ISO_DATA_MAX)
 		return CHAN_BROKEN;
-	if ((rc = chan_recv(h, job, data, r->data_len)) != CHAN_OK)
+	if ((rc = chan_io(h, job, false, data, r->data_len, NULL)) != CHAN_OK)
 		return rc;
 	if (r->data_len > 0)
 		j = json_loadb(data, r->data_len, 0, NULL);
@@ -769,13 +720,15 @@ exchange(struct helper *h, struct job *job, const struct iso_request *req,
 	enum chan_rc rc;
 
 	*failed = false;
-	if ((rc = chan_send(h, job, req, sizeof(*req), paths ? fds : NULL)) !=
-		CHAN_OK ||
-	    (req->in_len > 0 &&
-		(rc = chan_send(h, job, in, req->in_len, NULL)) != CHAN_OK))
+	rc = chan_io(
+	    h, job, true, (void *)req, sizeof(*req), paths ? fds : NULL);
+	if (rc == CHAN_OK)
+		rc = chan_io(h, job, true, (void *)in, req->in_len, NULL);
+	if (rc != CHAN_OK)
 		return rc;
 	for (;;) {
-		if ((rc = chan_recv(h, job, &r, sizeof(r))) != CHAN_OK)
+		if ((rc = chan_io(h, job, false, &r, sizeof(r), NULL)) !=
+		    CHAN_OK)
 			return rc;
 		if (r.magic != ISO_MAGIC)
 			return CHAN_BROKEN;
@@ -804,7 +757,8 @@ exchange(struct helper *h, struct job *job, const struct iso_request *req,
 		*failed = true;
 		return CHAN_BROKEN;
 	}
-	if ((rc = chan_recv(h, job, res->out, (size_t)r.out_len)) != CHAN_OK) {
+	if ((rc = chan_io(h, job, false, res->out, (size_t)r.out_len, NULL)) !=
+	    CHAN_OK) {
 		free(res->out);
 		res->out = NULL;
 	}
@@ -906,9 +860,9 @@ iso_start(const struct sbk_config *cfg)
 		return -1;
 	}
 	/*
-	 * An ignored SIGCHLD survives exec and would have the kernel reap
-	 * the helpers itself: no status, so no signal to report.
-	 */
+   * An ignored SIGCHLD survives exec and would have the kernel reap
+   * the helpers itself: no status, so no signal to report.
+   */
 	signal(SIGCHLD, SIG_DFL);
 	set_limits(cfg);
 	atomic_store(&iso.gen, 1);
@@ -970,17 +924,6 @@ iso_stop(void)
 	}
 	/* Busy ones belong to workers; after pool_free there are none. */
 	publish();
-	pthread_mutex_unlock(&iso.mu);
-}
-
-void
-iso_kill_all(void)
-{
-	pthread_mutex_lock(&iso.mu);
-	for (struct helper *h = iso.idle; h != NULL; h = h->next)
-		kill(h->pid, SIGKILL);
-	for (struct helper *h = iso.busy; h != NULL; h = h->next)
-		kill(h->pid, SIGKILL);
 	pthread_mutex_unlock(&iso.mu);
 }
 

@@ -6,11 +6,11 @@
  * into one of them (iso_call).  Frames: isolate_wire.h.
  *
  * Threads.  iso_start and iso_stop: the main thread, before the event loop
- * runs and after the pools are joined.  iso_call: CPU worker threads only;
- * it spawns, kills and reaps helpers, and is the only user of the helpers'
- * mutex.  iso_reload, iso_stats and iso_job_isolated: any thread, including
- * the event thread: they touch atomics and the job's own config only, never
- * the mutex, a helper or its channel.
+ * runs and after the pools are joined.  iso_call: CPU workers, which kill
+ * and reap the helpers they ran; isolate.c's keeper thread starts them all.
+ * iso_reload, iso_stats and iso_job_isolated: any thread, the event
+ * thread too: atomics, a non-blocking eventfd write and the job's own
+ * config only, never the mutex, a helper or its channel.
  *
  * One set per process (a module of its own, like log.c): workers reach it
  * without a server pointer, which pool-lane jobs do not carry.
@@ -39,27 +39,21 @@ int iso_config_check(
     const struct sbk_config *, const char *path, char *why, size_t whylen);
 
 /*
- * Resolve sbkd's own executable and start [isolation] helpers helpers
- * (none when no kind is isolated and test methods are off: they are then
- * started on first use).  0, or -1 after logging why.
+ * Open sbkd's own executable, start the keeper thread and wait for its
+ * [isolation] helpers helpers (none when no kind is isolated and test
+ * methods are off: then on first use).  0, or -1 after logging why.
  */
 int iso_start(const struct sbk_config *);
 
 /*
- * A reload: the new helpers and max_jobs take effect, and the helpers of
- * the old configuration are retired when their current job ends (or when
- * a worker next looks for an idle one).  Never waits.
+ * A reload: the new helpers and max_jobs take effect; surplus idle helpers
+ * retire at once, and all of them if the budget or nice value changed
+ * (a busy one when its job ends).  Never waits.
  */
 void iso_reload(const struct sbk_config *);
 
 /* Kill and reap every helper (after the pools are joined).  Idempotent. */
 void iso_stop(void);
-
-/*
- * At an exit that leaves workers running (server_fini false): SIGKILL
- * every helper, without reaping or freeing anything.
- */
-void iso_kill_all(void);
 
 /*
  * Does this job run in a helper?  Its kind is named in the [isolation]
