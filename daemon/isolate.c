@@ -2,14 +2,11 @@
  * isolate.c - the helper set and a worker's call into a helper; see
  * isolate.h.
  *
- * A helper is idle (on the idle list, its channel quiet) or busy (owned by
- * the one worker running a job in it).  `alive` counts both, plus the
- * helper the keeper is starting: it is bounded by [isolation] helpers, so a
- * worker that finds no idle helper waits (10 ms slices, with
- * job_should_stop() between them).  Whoever ends a helper's life reaps it
- * at once (SIGKILL, then waitpid on its pid), so no zombie outlives the
- * call: a helper that crashed, was killed at a stop, served max_jobs jobs,
- * or belongs to a configuration replaced by a reload.
+ * A helper is idle (on the idle list) or busy (owned by the one worker
+ * running a job in it).  `alive` counts both, plus the helper the keeper
+ * is starting, up to [isolation] helpers; a worker that finds none idle
+ * waits in 10 ms slices, checking job_should_stop().  Whoever ends a
+ * helper reaps it at once (SIGKILL, then waitpid on its pid, never -1).
  *
  * Only the keeper thread starts helpers (posix_spawn: the child runs
  * nothing of sbkd's before exec), for sbkd's whole life: a helper's
@@ -78,11 +75,7 @@ static struct {
 	bool keeper_on;
 	int wake; /* eventfd: the keeper has work */
 	int ep;	  /* the keeper's epoll set */
-	/*
-   * The running executable, opened at start: a helper is this very
-   * build even after an upgrade replaced sbkd's file on disk (the
-   * frames of isolate_wire.h carry no version).
-   */
+	/* sbkd's executable: helpers stay this build after an upgrade. */
 	int exe_fd;
 
 	/* Written by the main and event threads, read by workers. */
@@ -105,8 +98,7 @@ static struct {
 	.exe_fd = -1,
 };
 
-/* ------------------------------------------------------------------ */
-/* Configuration */
+/* ---- Configuration ---- */
 
 static bool
 kind_isolable(const char *method)
@@ -157,8 +149,7 @@ iso_job_isolated(const struct job *job)
 	return false;
 }
 
-/* ------------------------------------------------------------------ */
-/* Helper processes */
+/* ---- Helper processes ---- */
 
 /* End a helper's process (pid 0: reaped) and channel; h is freed. */
 static void
@@ -176,14 +167,10 @@ helper_end(struct helper *h, int *status)
 }
 
 /*
- * Start one helper: "sbkd-helper --isolated-helper", empty environment,
- * stdin and stdout /dev/null, stderr sbkd's (a sanitizer report or an
- * abort message reaches the log), the channel on fd 3 and nothing else,
- * default signal dispositions and mask, its own process group (a ^C meant
- * for a foreground sbkd is sbkd's to handle), and the CPU workers' priority
- * (SCHED_BATCH, cpu_worker_nice): isolated work yields to the event thread
- * as in-process work does, whichever thread starts the helper.  NULL with
- * errno set.
+ * Start one helper (the keeper only): empty environment, stdin and stdout
+ * /dev/null, stderr sbkd's (sanitizer reports reach the log), the channel
+ * on fd 3, default signals, its own process group (a ^C for a foreground
+ * sbkd is sbkd's), and the CPU workers' priority.  NULL with errno set.
  */
 static struct helper *
 helper_spawn(unsigned gen)
@@ -234,10 +221,10 @@ helper_spawn(unsigned gen)
 		rc = posix_spawn(&h->pid, "/proc/self/fd/" HELPER_EXE_FD_TEXT,
 		    &fa, &at, argv, envp);
 	/*
-   * glibc's spawn attributes know no SCHED_BATCH and no nice value: set
-   * both from here (lowering a priority needs no privilege; failure
-   * only costs the event thread some latency, as in pool.c).
-   */
+	 * glibc's spawn attributes know no SCHED_BATCH and no nice value: set
+	 * both from here (lowering a priority needs no privilege; failure
+	 * only costs the event thread some latency, as in pool.c).
+	 */
 	if (rc == 0) {
 		sched_setscheduler(h->pid, SCHED_BATCH, &sp);
 		setpriority(PRIO_PROCESS, (id_t)h->pid, atomic_load(&iso.nice));
@@ -254,9 +241,9 @@ helper_spawn(unsigned gen)
 	h->fd = sv[0];
 	h->gen = gen;
 	/*
-   * Without a pidfd (a filter that refuses pidfd_open) an idle death
-   * is noticed only when a worker next takes the helper.
-   */
+	 * Without a pidfd (a filter that refuses pidfd_open) an idle death
+	 * is noticed only when a worker next takes the helper.
+	 */
 	if ((h->pidfd = pidfd_open(h->pid, PIDFD_NONBLOCK)) >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
 			.data.u64 = (uint64_t)h->pid };
@@ -326,8 +313,7 @@ helper_gone(unsigned *pend)
 	keeper_wake();
 }
 
-/* ------------------------------------------------------------------ */
-/* The keeper thread: starts every helper */
+/* ---- The keeper thread: starts every helper ---- */
 
 /*
  * Under the mutex: start helpers while fewer than [isolation] helpers are
@@ -437,9 +423,9 @@ keeper_main(void *arg)
 		pthread_mutex_lock(&iso.mu);
 		for (int i = 0; i < k; i++) {
 			/*
-       * A pid's event may be stale (its helper ended and the
-       * pid reused since): believe only the pidfd.
-       */
+			 * A pid's event may be stale (its helper ended and the
+			 * pid reused since): believe only the pidfd.
+			 */
 			struct helper *h = ev[i].data.u64 == 0 ?
 			    NULL :
 			    helper_find((pid_t)ev[i].data.u64);
@@ -482,8 +468,7 @@ keeper_start(void)
 	return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* Taking and giving back, from a worker */
+/* ---- Taking and giving back, from a worker ---- */
 
 /* An idle helper with something to say (EOF, above all) has died. */
 static bool
@@ -612,8 +597,7 @@ helper_drop(struct helper *h, bool dead, int *status, unsigned *pend)
 	pthread_mutex_unlock(&iso.mu);
 }
 
-/* ------------------------------------------------------------------ */
-/* The channel, from a worker */
+/* ---- The channel, from a worker ---- */
 
 enum chan_rc {
 	CHAN_OK = 0,
@@ -836,8 +820,7 @@ iso_call(struct job *job, const struct iso_request *req0, const void *in,
 	return -1;
 }
 
-/* ------------------------------------------------------------------ */
-/* Start, reload, stop, stats */
+/* ---- Start, reload, stop, stats ---- */
 
 /* Before the generation moves: the keeper starts with the new budget. */
 static void
@@ -860,9 +843,9 @@ iso_start(const struct sbk_config *cfg)
 		return -1;
 	}
 	/*
-   * An ignored SIGCHLD survives exec and would have the kernel reap
-   * the helpers itself: no status, so no signal to report.
-   */
+	 * An ignored SIGCHLD survives exec and would have the kernel reap
+	 * the helpers itself: no status, so no signal to report.
+	 */
 	signal(SIGCHLD, SIG_DFL);
 	set_limits(cfg);
 	atomic_store(&iso.gen, 1);
