@@ -21,14 +21,6 @@ void log_detect_stream(void);
 int log_level_parse(const char *name); /* "info" -> LOG_INFO; -1 if bad */
 
 /*
- * A line at prio, with ": " and strerror(errnum) appended unless errnum
- * is -1; errno is kept.  log_msg_errno appends errno.
- */
-void log_line(int prio, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-#define log_msg(prio, ...)	 log_line(prio, -1, __VA_ARGS__)
-#define log_msg_errno(prio, ...) log_line(prio, errno, __VA_ARGS__)
-/*
  * fmt with ": " and strerror(errnum) appended into buf, for a reason
  * kept to be logged or sent later (the "why" buffers of the config
  * readers and reload).  Thread-safe (strerror_r).  Returns buf.
@@ -37,15 +29,20 @@ char *log_format_errno(char *buf, size_t size, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /*
- * OpenSMTPD's pair: log_warn says why (errno), log_warnx does not; at
- * error level, log_errno says why and log_err does not.
+ * A line at prio, with ": " and strerror(errnum) appended unless errnum
+ * is -1; errno is kept.  OpenSMTPD's pairs: log_msg_errno, log_errno and
+ * log_warn say why (errno); log_msg, log_err and log_warnx do not.
  */
-#define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
-#define log_errno(...) log_msg_errno(LOG_ERR, __VA_ARGS__)
-#define log_warn(...)  log_msg_errno(LOG_WARNING, __VA_ARGS__)
-#define log_warnx(...) log_msg(LOG_WARNING, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+void log_line(int prio, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define log_msg(prio, ...)	 log_line(prio, -1, __VA_ARGS__)
+#define log_msg_errno(prio, ...) log_line(prio, errno, __VA_ARGS__)
+#define log_err(...)		 log_msg(LOG_ERR, __VA_ARGS__)
+#define log_errno(...)		 log_msg_errno(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)		 log_msg_errno(LOG_WARNING, __VA_ARGS__)
+#define log_warnx(...)		 log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...)		 log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)		 log_msg(LOG_DEBUG, __VA_ARGS__)
 
 /*
  * Lines a client can cause, rate-limited per kind and per peer uid
