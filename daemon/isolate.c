@@ -836,12 +836,21 @@ int
 iso_start(const struct sbk_config *cfg)
 {
 	bool prefork = cfg->isolation_kinds != NULL || cfg->enable_test_methods;
-	int rc;
+	int fd, rc;
 
-	if ((iso.exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0) {
+	/*
+	 * Above the helper's fixed fds: the spawn's dup2 onto
+	 * HELPER_CHAN_FD would otherwise overwrite an exe_fd of 3 (sbkd
+	 * started with only 0-2 open) before it is dup'ed to HELPER_EXE_FD.
+	 */
+	if ((fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (iso.exe_fd = fcntl(fd, F_DUPFD_CLOEXEC, HELPER_EXE_FD + 1)) < 0) {
 		log_warn("isolation: open(/proc/self/exe)");
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
+	close(fd);
 	/*
 	 * An ignored SIGCHLD survives exec and would have the kernel reap
 	 * the helpers itself: no status, so no signal to report.

@@ -249,6 +249,12 @@ hx_spawn(struct hx_daemon *d, const char *const *args)
 			if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 				_exit(127);
 		}
+		/*
+		 * Only 0-2, as a shell or a service manager starts it: a
+		 * descriptor inherited from Check once hid that sbkd could
+		 * not start helpers with fd 3 free.
+		 */
+		closefrom(3);
 		execv(path, (char *const *)argv);
 		dprintf(STDERR_FILENO, "exec %s: %s\n", path, strerror(errno));
 		_exit(127);
