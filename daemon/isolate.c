@@ -579,6 +579,10 @@ helper_put(struct helper *h)
 static void
 helper_drop(struct helper *h, bool dead, int *status, unsigned *pend)
 {
+	/* Off the busy list first: the keeper reads a listed helper's pid. */
+	pthread_mutex_lock(&iso.mu);
+	busy_remove(h);
+	pthread_mutex_unlock(&iso.mu);
 	for (int i = 0; dead && i < ISO_EXIT_WAIT_MS; i++) {
 		pid_t r = waitpid(h->pid, status, WNOHANG);
 
@@ -588,9 +592,6 @@ helper_drop(struct helper *h, bool dead, int *status, unsigned *pend)
 		}
 		usleep(1000);
 	}
-	pthread_mutex_lock(&iso.mu);
-	busy_remove(h);
-	pthread_mutex_unlock(&iso.mu);
 	helper_end(h, h->pid != 0 ? status : NULL);
 	pthread_mutex_lock(&iso.mu);
 	helper_gone(pend);
