@@ -25,10 +25,7 @@ batch_new(struct conn *c)
 	struct batch *b;
 
 	b = calloc(1, sizeof(*b));
-	if (b == NULL)
-		return NULL;
-	b->buf = evbuffer_new();
-	if (b->buf == NULL) {
+	if (b == NULL || (b->buf = evbuffer_new()) == NULL) {
 		free(b);
 		return NULL;
 	}

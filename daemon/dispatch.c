@@ -5,11 +5,7 @@
  * method, params, admission.  Envelope-valid notifications are never
  * answered; envelope-invalid objects always are (id null, or their id).
  *
- * A job ends in job_finish, once (job.h has its states): its reply (or
- * error) is queued or dropped, and its id and in-flight slot are freed.
- * A job a worker still holds when it ends early (deadline, cancel, client
- * gone, shutdown) is ABANDONED: it stays linked to its connection until
- * the worker hands it back, and its result is discarded.
+ * A job ends in job_finish, once (job.h has its states).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +25,8 @@
 
 /* Upper bound of timeout_ms: 30 days, far from any overflow. */
 #define TIMEOUT_MS_MAX (30LL * 24 * 3600 * 1000)
+/* Lines longer than this are parsed on the parser lane. */
+#define INLINE_PARSE_MAX (64 * 1024)
 
 /*
  * A big request line handled on the parser lane: parsed, and when it is
@@ -44,13 +42,11 @@ struct parse_work {
 	size_t len;
 	uint64_t received_ns; /* the line was complete: deadlines count here */
 	json_t *root;	      /* a batch, for the event thread; else NULL */
-	bool parsed;	      /* root, or one request below, or err */
-	char *id_json;	      /* one request: its id (NULL: notification) */
-	struct job *job;      /* one request, prepared; NULL: err applies */
+	bool admit;    /* one request: admit job (NULL: err), else answer err */
+	char *id_json; /* its id (admit: NULL is a notification) */
+	struct job *job;
 	struct rpc_error err;
 };
-
-static void dispatch_message(struct conn *, json_t *, uint64_t received_ns);
 
 /* The dispatch a connection's lines go to (its set's ops argument). */
 static struct dispatch *
@@ -59,8 +55,25 @@ dsp(const struct conn *c)
 	return c->set->arg;
 }
 
+/*
+ * Queue a reply line (taken over) into the batch, or else on the
+ * connection, holding charge bytes of the output budget until written.
+ * NULL (out of memory): the client would wait for ever; close instead.
+ */
+static void
+send_line(struct conn *c, struct batch *b, char *line, size_t len,
+    unsigned long charge)
+{
+	if (line == NULL)
+		conn_close(c, "out of memory: a reply was lost");
+	else if (b != NULL)
+		batch_add_charged(b, line, len, charge);
+	else
+		conn_send_charged(c, line, len, charge);
+}
+
 /* Answer a request that never became a job (an envelope, method or params
- * error): err is cleared. */
+ * error; id_json NULL: a notification, never answered): err is cleared. */
 static void
 send_error(
     struct conn *c, struct batch *b, const char *id_json, struct rpc_error *err)
@@ -68,20 +81,11 @@ send_error(
 	size_t len = 0;
 	char *line;
 
-	/* No id text: a valid notification, never answered. */
-	if (id_json == NULL) {
-		rpc_error_clear(err);
-		return;
+	if (id_json != NULL) {
+		line = rpc_format_error(id_json, err, &len);
+		send_line(c, b, line, len, 0);
 	}
-	line = rpc_format_error(id_json, err, &len);
 	rpc_error_clear(err);
-	/* Out of memory: the client would wait for ever; close instead. */
-	if (line == NULL)
-		conn_close(c, "out of memory: a reply was lost");
-	else if (b != NULL)
-		batch_add_charged(b, line, len, 0);
-	else
-		conn_send_owned(c, line, len);
 }
 
 /*
@@ -160,27 +164,23 @@ log_job(const struct job *job, const struct conn *c, enum stats_outcome outcome)
 }
 
 /*
- * The reply line of a job ending with outcome (NULL: none is due, or out
- * of memory): a stop's error, or the line made for the job (job->reply;
- * left alone while a worker may still write it: held).
+ * The reply line of a job ending with outcome (NULL: out of memory): a
+ * stop's error, or the line made for the job (job->reply; left alone
+ * while a worker may still write it: held), or else -32603.
  */
 static char *
 reply_of(struct job *job, enum stats_outcome outcome, bool held, size_t *lenp)
 {
-	static const int stop_code[STATS_OUTCOMES] = {
+	static const int stop_code[STATS_REJECTED + 1] = {
 		[STATS_CANCELLED] = RPC_CANCELLED,
 		[STATS_TIMED_OUT] = RPC_DEADLINE,
 		[STATS_SHUTDOWN] = RPC_SHUTTING_DOWN,
 	};
 	struct sched_item *it = &job->work.item;
 	struct rpc_error err = { 0 };
-	char *line = NULL;
+	char *line = job->reply;
 
-	if (outcome == STATS_DROPPED || !job->id_json || conn_closed(job->conn))
-		return NULL;
-	if (outcome < STATS_OUTCOMES && stop_code[outcome] != 0) {
-		rpc_error_set(&err, stop_code[outcome], NULL, NULL);
-	} else if (!held && (line = job->reply) != NULL) {
+	if (stop_code[outcome] == 0 && !held && line != NULL) {
 		*lenp = job->reply_len;
 		job->reply = NULL;
 		/* The reply holds up to the output it reserved until it is
@@ -189,9 +189,10 @@ reply_of(struct job *job, enum stats_outcome outcome, bool held, size_t *lenp)
 			job->out_kept =
 			    *lenp < it->out_cost ? *lenp : it->out_cost;
 		return line;
-	} else {
-		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, NULL);
 	}
+	rpc_error_set(&err,
+	    stop_code[outcome] ? stop_code[outcome] : RPC_INTERNAL_ERROR, NULL,
+	    NULL);
 	line = rpc_format_error(job->id_json, &err, lenp);
 	rpc_error_clear(&err);
 	return line;
@@ -225,19 +226,14 @@ job_finish(struct job *job, enum stats_outcome outcome, bool held)
 		clock_now_ns() - job->received_ns))
 		log_job(job, c, outcome);
 
-	line = reply_of(job, outcome, held, &len);
-	if (line == NULL && job->id_json != NULL && !conn_closed(c) &&
-	    outcome != STATS_DROPPED) /* the client would wait for ever */
-		conn_close(c, "out of memory: a reply was lost");
+	if (outcome != STATS_DROPPED && job->id_json != NULL &&
+	    !conn_closed(c)) {
+		line = reply_of(job, outcome, held, &len);
+		send_line(c, job->batch, line, len, job->out_kept);
+	}
 	if (job->batch != NULL) {
-		if (line != NULL)
-			batch_add_charged(job->batch, line, len, job->out_kept);
 		batch_release(job->batch);
 		job->batch = NULL;
-	} else if (line != NULL && job->out_kept > 0) {
-		conn_send_charged(c, line, len, job->out_kept);
-	} else if (line != NULL) {
-		conn_send_owned(c, line, len);
 	}
 	if (!admitted)
 		job->conn = NULL; /* borrowed */
@@ -418,11 +414,7 @@ overload_ms(struct dispatch *d)
 	workers = ps.size[LANE_CPU] + ps.size[LANE_IO];
 	ms = d->recent_job_ns / 1000000 * (ps.depth + 1) /
 	    (workers ? workers : 1);
-	if (ms < 1)
-		ms = 1;
-	if (ms > 60000)
-		ms = 60000;
-	return ms;
+	return ms < 1 ? 1 : ms > 60000 ? 60000 : ms;
 }
 
 /* Does this id already stand earlier in the same batch? */
@@ -442,7 +434,7 @@ batch_seen(char **seen, size_t n, const char *id_json)
  * params: a reference taken over.  Returns the job, or NULL with err set.
  */
 static struct job *
-prepare_job(const struct sbk_config *cfg, const char *id_json, size_t id_len,
+prepare_job(const struct sbk_config *cfg, const char *id_json,
     const char *method, size_t method_len, json_t *params, bool shared,
     uint64_t received_ns, struct rpc_error *err)
 {
@@ -486,14 +478,15 @@ prepare_job(const struct sbk_config *cfg, const char *id_json, size_t id_len,
 	/* One allocation: a short id lives in the job. */
 	job = calloc(1, sizeof(*job));
 	if (job != NULL && id_json != NULL) {
-		job->id_json = id_len < sizeof(job->id_buf) ?
-		    job->id_buf :
-		    malloc(id_len + 1);
+		size_t n = strlen(id_json) + 1;
+
+		job->id_json = n <= sizeof(job->id_buf) ?
+		    memcpy(job->id_buf, id_json, n) :
+		    strdup(id_json);
 		if (job->id_json == NULL) {
 			free(job);
 			job = NULL;
-		} else
-			memcpy(job->id_json, id_json, id_len + 1);
+		}
 	}
 	if (job == NULL) {
 		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
@@ -551,19 +544,20 @@ start_deadline(struct job *job)
 }
 
 /*
- * Event thread: admit a prepared request on its connection.  id_json /
- * id_len: its id (NULL for a notification); job: prepared, taken over, or
- * NULL with *perr the error to answer.  The duplicate-id check runs first
- * (envelope errors rank before method and params errors).  seen/nseen:
- * the ids of this batch so far (NULL outside a batch); an id admitted
- * here is appended.
+ * Event thread: admit a prepared request on its connection.  id_json: its
+ * id (NULL for a notification); job: prepared, taken over, or NULL with
+ * *perr the error to answer.  The duplicate-id check runs first (envelope
+ * errors rank before method and params errors).  seen/nseen: the ids of
+ * this batch so far (NULL outside a batch); an id admitted here is
+ * appended.
  */
 static void
 admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
-    const char *id_json, size_t id_len, struct job *job, struct rpc_error *perr)
+    const char *id_json, struct job *job, struct rpc_error *perr)
 {
 	struct dispatch *d = dsp(c);
 	struct rpc_error err = { 0 };
+	size_t id_len = id_json != NULL ? strlen(id_json) : 0;
 	struct job *dup;
 	unsigned hashv = 0;
 	int rc;
@@ -574,17 +568,17 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 		HASH_FIND_BYHASHVALUE(hh, c->ids, id_json, id_len, hashv, dup);
 		if (dup != NULL ||
 		    (seen != NULL && batch_seen(seen, *nseen, id_json))) {
-			rpc_error_clear(perr);
-			rpc_error_set(&err, RPC_INVALID_REQUEST, NULL,
-			    "duplicate id: a request with this id is in "
-			    "flight");
 			if (job != NULL)
 				job_discard(job);
-			send_error(c, b, id_json, &err);
-			return;
-		}
-		if (seen != NULL && (seen[*nseen] = strdup(id_json)) != NULL)
+			job = NULL;
+			rpc_error_clear(perr);
+			rpc_error_set(perr, RPC_INVALID_REQUEST, NULL,
+			    "duplicate id: a request with this id is in "
+			    "flight");
+		} else if (seen != NULL &&
+		    (seen[*nseen] = strdup(id_json)) != NULL) {
 			(*nseen)++;
+		}
 	}
 	if (job == NULL) {
 		send_error(c, b, id_json, perr);
@@ -598,15 +592,10 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 		job->batch = b;
 		batch_hold(b);
 	}
-	if (d->conns->draining) {
-		job_finish(job, STATS_SHUTDOWN, false);
-		return;
-	}
-	if (job->kind->lane == LANE_EVENT) {
+	if (job->kind->lane == LANE_EVENT && !d->conns->draining) {
 		run_inline(job);
 		return;
 	}
-
 	job->work.item.owner = &c->owner;
 	job->work.item.lane = job->kind->lane;
 	job->work.item.gate = job_pool_gate(job->kind->gate);
@@ -615,7 +604,7 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 		job->work.item.out_cost = job->config->output_budget_bytes;
 	job->work.run = job_work_run;
 	job->work.complete = job_work_complete;
-	rc = job_submit(job, d->pool);
+	rc = d->conns->draining ? -ESHUTDOWN : job_submit(job, d->pool);
 	if (rc == -EAGAIN) {
 		rpc_error_set(&err, RPC_OVERLOADED,
 		    json_pack(
@@ -647,22 +636,45 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 
 /*
  * One request whose envelope is valid, on the event thread.  id_json: the
- * id as rpc_id_dump writes it, id_len bytes (NULL for a notification),
- * copied into the job.  params: a reference this function takes over
- * (NULL when absent); shared when the request's JSON holds another one.
+ * id as rpc_id_dump writes it (NULL for a notification), copied into the
+ * job.  params: a reference this function takes over (NULL when absent);
+ * shared when the request's JSON holds another one.
  */
 static void
 dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
-    const char *id_json, size_t id_len, const char *method, size_t method_len,
-    json_t *params, bool shared, uint64_t received_ns)
+    const char *id_json, const char *method, size_t method_len, json_t *params,
+    bool shared, uint64_t received_ns)
 {
 	struct rpc_error err = { 0 };
 	struct job *job;
 
-	job = prepare_job(*dsp(c)->cfg, id_json, id_len, method, method_len,
-	    params, shared, received_ns, &err);
-	admit_job(c, b, seen, nseen, id_json, id_len, job, &err);
+	job = prepare_job(*dsp(c)->cfg, id_json, method, method_len, params,
+	    shared, received_ns, &err);
+	admit_job(c, b, seen, nseen, id_json, job, &err);
 	rpc_error_clear(&err);
+}
+
+/*
+ * The envelope of a request object (any thread): true with *id_json its
+ * id's text (NULL: a notification), or false with err set and *id_json
+ * the id to answer with (NULL: null).
+ */
+static bool
+request_envelope(const json_t *msg, struct rpc_request *req, char **id_json,
+    struct rpc_error *err)
+{
+	const json_t *err_id;
+
+	*id_json = NULL;
+	if (!rpc_request_parse(msg, req, &err_id, err)) {
+		*id_json = rpc_id_dump(err_id);
+		return false;
+	}
+	if (req->id != NULL && (*id_json = rpc_id_dump(req->id)) == NULL) {
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, NULL);
+		return false;
+	}
+	return true;
 }
 
 /* One request object, as JSON (a batch member, or a line off the fast path). */
@@ -672,23 +684,14 @@ dispatch_one(struct conn *c, const json_t *msg, struct batch *b, char **seen,
 {
 	struct rpc_request req;
 	struct rpc_error err = { 0 };
-	const json_t *err_id;
-	char *id_json = NULL;
+	char *id_json;
 
-	if (!rpc_request_parse(msg, &req, &err_id, &err)) {
-		id_json = rpc_id_dump(err_id);
+	if (!request_envelope(msg, &req, &id_json, &err))
 		send_error(c, b, id_json ? id_json : "null", &err);
-		free(id_json);
-		return;
-	}
-	if (req.id != NULL && (id_json = rpc_id_dump(req.id)) == NULL) {
-		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, NULL);
-		send_error(c, b, "null", &err);
-		return;
-	}
-	dispatch_request(c, b, seen, nseen, id_json,
-	    id_json != NULL ? strlen(id_json) : 0, req.method, req.method_len,
-	    json_incref((json_t *)req.params), true, received_ns);
+	else
+		dispatch_request(c, b, seen, nseen, id_json, req.method,
+		    req.method_len, json_incref((json_t *)req.params), true,
+		    received_ns);
 	free(id_json);
 }
 
@@ -697,29 +700,22 @@ dispatch_batch(struct conn *c, json_t *root, uint64_t received_ns)
 {
 	struct rpc_error err = { 0 };
 	size_t n = json_array_size(root), nseen = 0;
-	struct batch *b;
-	char **seen;
+	unsigned max = (*dsp(c)->cfg)->max_inflight_per_conn;
+	struct batch *b = NULL;
+	char **seen = NULL;
 
-	if (n == 0) {
+	if (n == 0)
 		rpc_error_set(&err, RPC_INVALID_REQUEST, NULL, "empty batch");
-		send_error(c, NULL, "null", &err);
-		return;
-	}
-	if (n > (*dsp(c)->cfg)->max_inflight_per_conn) {
-		rpc_error_limit(&err, RPC_INVALID_REQUEST,
-		    (*dsp(c)->cfg)->max_inflight_per_conn,
+	else if (n > max)
+		rpc_error_limit(&err, RPC_INVALID_REQUEST, max,
 		    "batch of %zu requests is over max_inflight_per_conn", n);
-		send_error(c, NULL, "null", &err);
-		return;
-	}
-	b = batch_new(c);
-	seen = calloc(n, sizeof(*seen));
-	if (b == NULL || seen == NULL) {
+	else if ((b = batch_new(c)) == NULL ||
+	    (seen = calloc(n, sizeof(*seen))) == NULL)
 		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+	if (err.code != 0) {
 		send_error(c, NULL, "null", &err);
 		if (b != NULL)
 			batch_release(b);
-		free(seen);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -746,31 +742,20 @@ parse_run(struct pool_work *work)
 {
 	struct parse_work *pw = (struct parse_work *)work;
 	struct rpc_request req;
-	const json_t *err_id;
 	json_t *root;
 
 	root = rpc_parse_line(pw->line, pw->len, &pw->err);
 	explicit_bzero(pw->line, pw->len);
 	free(pw->line);
 	pw->line = NULL;
-	pw->parsed = root != NULL;
 	if (root == NULL || json_is_array(root)) {
 		pw->root = root; /* a batch: members go one by one */
 		return;
 	}
-	if (!rpc_request_parse(root, &req, &err_id, &pw->err)) {
-		pw->id_json = rpc_id_dump(err_id);
-		if (pw->id_json == NULL)
-			pw->id_json = strdup("null");
-		pw->parsed = false; /* answer err, never admit */
-	} else if (req.id != NULL &&
-	    (pw->id_json = rpc_id_dump(req.id)) == NULL) {
-		rpc_error_set(&pw->err, RPC_INTERNAL_ERROR, NULL, NULL);
-		pw->parsed = false;
-	} else {
+	if (request_envelope(root, &req, &pw->id_json, &pw->err)) {
 		/* The job keeps params alone: the rest is freed here. */
-		pw->job = prepare_job(pw->cfg, pw->id_json,
-		    pw->id_json != NULL ? strlen(pw->id_json) : 0, req.method,
+		pw->admit = true;
+		pw->job = prepare_job(pw->cfg, pw->id_json, req.method,
 		    req.method_len, json_incref((json_t *)req.params), false,
 		    pw->received_ns, &pw->err);
 	}
@@ -808,10 +793,8 @@ parse_complete(struct pool_work *work)
 			job_discard(pw->job);
 	} else if (pw->root != NULL) {
 		dispatch_message(c, pw->root, pw->received_ns);
-	} else if (pw->job != NULL || pw->parsed) {
-		admit_job(c, NULL, NULL, NULL, pw->id_json,
-		    pw->id_json != NULL ? strlen(pw->id_json) : 0, pw->job,
-		    &pw->err);
+	} else if (pw->admit) {
+		admit_job(c, NULL, NULL, NULL, pw->id_json, pw->job, &pw->err);
 	} else {
 		send_error(
 		    c, NULL, pw->id_json ? pw->id_json : "null", &pw->err);
@@ -827,7 +810,7 @@ parse_complete(struct pool_work *work)
 		/* A batch's JSON: freed off the event thread too. */
 		pw->work.run = free_root_run;
 		pw->work.complete = free_root_complete;
-		pool_submit_internal(d->pool, &pw->work);
+		pool_submit(d->pool, &pw->work);
 		return;
 	}
 	free(pw);
@@ -849,7 +832,7 @@ dispatch_line(struct conn *c, const char *line, size_t len, void *arg)
 	 * with its later lines meanwhile (a ping is never held behind it);
 	 * only a second big line waits until this one is done.
 	 */
-	if (len > DISPATCH_INLINE_PARSE_MAX && !d->conns->draining) {
+	if (len > INLINE_PARSE_MAX && !d->conns->draining) {
 		struct parse_work *pw;
 
 		if (c->handed)
@@ -867,7 +850,7 @@ dispatch_line(struct conn *c, const char *line, size_t len, void *arg)
 			pw->work.run = parse_run;
 			pw->work.complete = parse_complete;
 			conn_ref(c);
-			pool_submit_internal(d->pool, &pw->work);
+			pool_submit(d->pool, &pw->work);
 			return CONN_HANDED;
 		}
 		free(pw);
@@ -880,8 +863,8 @@ dispatch_line(struct conn *c, const char *line, size_t len, void *arg)
 	 */
 	if (rpc_request_scan(line, len, &rq)) {
 		dispatch_request(c, NULL, NULL, NULL,
-		    rq.id_len > 0 ? rq.id : NULL, rq.id_len, rq.method,
-		    rq.method_len, rq.params, false, clock_now_ns());
+		    rq.id_len > 0 ? rq.id : NULL, rq.method, rq.method_len,
+		    rq.params, false, clock_now_ns());
 		return CONN_TAKEN;
 	}
 	root = rpc_parse_line(line, len, &err);

@@ -1,14 +1,9 @@
 /*
- * dispatch.h - from a request line to a reply: parse (on a worker when the
- * line is big), envelope, method lookup, params, admission to a pool or an
- * inline run; deadline timers; job.cancel; and turning completions into
- * bytes on their connection.
- *
- * Below the server, above conn.c: dispatch_line is the connection set's
- * line callback.  The server owns the struct dispatch and fills it in.
- *
- * Threads: event thread only, except the run/parse functions it hands to
- * the pool.
+ * dispatch.h - from a request line to a reply: parse (on the parser lane
+ * when the line is big), envelope, method, params, admission to a pool or
+ * an inline run; deadlines; job.cancel; completions to bytes on their
+ * connection.  The connection set's line callback; the server owns the
+ * struct dispatch.  Event thread only, but for what it hands the pool.
  */
 #ifndef SBK_DISPATCH_H
 #define SBK_DISPATCH_H
@@ -27,9 +22,6 @@ struct pool;
 struct pool_msg;
 struct sbk_config;
 struct stats;
-
-/* Lines longer than this are parsed on a worker thread. */
-#define DISPATCH_INLINE_PARSE_MAX (64 * 1024)
 
 /* What requests are turned into jobs with; the inline kinds see it too. */
 struct dispatch {

@@ -71,26 +71,27 @@ job_submit(struct job *job, struct pool *pool)
 	return rc;
 }
 
+/* Worker: from -> to, or false when the event thread abandoned it. */
+static bool
+worker_move(struct job *job, int from, enum job_state to)
+{
+	if (atomic_compare_exchange_strong(&job->state, &from, to))
+		return true;
+	if (from != JOB_ABANDONED)
+		bad_move(job, from, to);
+	return false;
+}
+
 bool
 job_try_run(struct job *job)
 {
-	int from = JOB_QUEUED;
-
-	if (atomic_compare_exchange_strong(&job->state, &from, JOB_RUNNING))
-		return true;
-	if (from != JOB_ABANDONED)
-		bad_move(job, from, JOB_RUNNING);
-	return false;
+	return worker_move(job, JOB_QUEUED, JOB_RUNNING);
 }
 
 void
 job_set_done(struct job *job)
 {
-	int from = JOB_RUNNING;
-
-	if (!atomic_compare_exchange_strong(&job->state, &from, JOB_DONE) &&
-	    from != JOB_ABANDONED)
-		bad_move(job, from, JOB_DONE);
+	(void)worker_move(job, JOB_RUNNING, JOB_DONE);
 }
 
 enum job_state
@@ -140,38 +141,20 @@ job_progress(struct job *job, uint64_t done, uint64_t total)
 		pool_post_message(pool, &job->work, line, len);
 }
 
-static bool
-in_list(const char *key, const char *const *list)
+/* The index of key in list (NULL-terminated; NULL: empty), or -1. */
+static int
+list_index(const char *key, const char *const *list)
 {
-	for (; list != NULL && *list != NULL; list++)
-		if (strcmp(key, *list) == 0)
-			return true;
-	return false;
-}
-
-int
-job_params_check(
-    const json_t *params, const char *const *allowed, struct rpc_error *err)
-{
-	const char *key;
-	json_t *value;
-
-	if (params == NULL)
-		return 0;
-	json_object_foreach((json_t *)params, key, value) {
-		if (!in_list(key, allowed) && !in_list(key, common_params)) {
-			rpc_error_param(
-			    err, key, "unknown parameter '%s'", key);
-			return -1;
-		}
-	}
-	return 0;
+	for (int i = 0; list != NULL && list[i] != NULL; i++)
+		if (strcmp(key, list[i]) == 0)
+			return i;
+	return -1;
 }
 
 /*
- * One walk over params: vals[i] = the member called names[i], or NULL.
- * strict: fail on the first member neither named nor common, as
- * job_params_check.  A walk costs less than one hash lookup per name on
+ * One walk over params: vals[i] = the member called names[i], or NULL
+ * (vals NULL: none wanted).  strict: fail on the first member neither
+ * named nor common.  A walk costs less than one hash lookup per name on
  * the small objects requests carry.
  */
 static int
@@ -180,25 +163,30 @@ params_walk(const json_t *params, const char *const *names, const json_t **vals,
 {
 	const char *key;
 	json_t *value;
-	size_t i;
+	int i;
 
-	for (i = 0; names[i] != NULL; i++)
+	for (i = 0; vals != NULL && names[i] != NULL; i++)
 		vals[i] = NULL;
 	if (params == NULL)
 		return 0;
 	json_object_foreach((json_t *)params, key, value) {
-		for (i = 0; names[i] != NULL; i++)
-			if (strcmp(key, names[i]) == 0)
-				break;
-		if (names[i] != NULL)
+		if ((i = list_index(key, names)) >= 0 && vals != NULL)
 			vals[i] = value;
-		else if (strict && !in_list(key, common_params)) {
+		else if (i < 0 && strict &&
+		    list_index(key, common_params) < 0) {
 			rpc_error_param(
 			    err, key, "unknown parameter '%s'", key);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+int
+job_params_check(
+    const json_t *params, const char *const *allowed, struct rpc_error *err)
+{
+	return params_walk(params, allowed, NULL, true, err);
 }
 
 int
@@ -223,8 +211,8 @@ int
 job_param_int(const json_t *params, const char *name, long long def,
     long long min, long long max, long long *out, struct rpc_error *err)
 {
-	return job_value_int(params ? json_object_get(params, name) : NULL,
-	    name, def, min, max, out, err);
+	return job_value_int(
+	    json_object_get(params, name), name, def, min, max, out, err);
 }
 
 int
@@ -256,7 +244,7 @@ job_param_bool(const json_t *params, const char *name, bool def, bool *out,
     struct rpc_error *err)
 {
 	return job_value_bool(
-	    params ? json_object_get(params, name) : NULL, name, def, out, err);
+	    json_object_get(params, name), name, def, out, err);
 }
 
 int
@@ -279,7 +267,7 @@ int
 job_param_string(const json_t *params, const char *name, bool required,
     const char **out, size_t *lenp, struct rpc_error *err)
 {
-	json_t *v = params ? json_object_get(params, name) : NULL;
+	json_t *v = json_object_get(params, name);
 
 	*out = NULL;
 	if (lenp != NULL)

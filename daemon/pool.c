@@ -1,35 +1,25 @@
 /*
- * pool.c - worker threads around the scheduler, and the completion queue
- * back to the event thread.  See pool.h.
+ * pool.c - worker threads around the scheduler; see pool.h.
  *
- * No lock is shared between the event thread and the workers, so the
- * event thread never waits for a worker: a nice-10 SCHED_BATCH worker
- * preempted inside a critical section on a loaded machine used to hold
- * the event thread up to ~300 ms (model_fuzz, issue 13).  Instead:
- *  - the scheduler, the lanes, the idle lists and the worker table belong
- *    to the event thread alone;
- *  - the event thread hands a job to an idle worker through the worker's
- *    `job` slot and wakes it with a post on its semaphore (one post per
- *    job handed over, one to leave);
- *  - a worker hands completions and progress back by pushing them onto a
- *    lock-free stack (a compare-and-swap of its head); the event thread
- *    takes the whole stack with one exchange and reverses it, so each
- *    worker's messages keep their order.
- * A finished worker therefore waits for the event thread to collect its
- * completion before it gets the next job: the price of never sharing the
- * scheduler, one event-loop turn per job.
+ * No lock is shared between the event thread and the workers: a nice-10
+ * SCHED_BATCH worker preempted inside a critical section on a loaded
+ * machine used to hold the event thread up to ~300 ms (model_fuzz, issue
+ * 13).  The scheduler, lanes, idle lists and worker table belong to the
+ * event thread alone; it hands a job to an idle worker through the
+ * worker's `job` slot and a post on its semaphore.  Workers push
+ * completions and progress onto a lock-free stack (CAS on its head); the
+ * event thread takes the whole stack with one exchange and reverses it,
+ * so each worker's messages keep their order.  The price: a worker gets
+ * its next job only once its completion is collected (one loop turn).
  *
- * Waiting, for queue_max and queue.depth, is counted per lane as the
- * queued jobs beyond the lane's free workers.  Jobs are handed over as
- * soon as a worker is free, so a job that a free worker takes at once
- * never counts (contract: "a job an idle worker takes at once never
- * counts").
+ * Waiting (queue_max, queue.depth) is counted per lane as the queued jobs
+ * beyond the lane's free workers, so a job a free worker takes at once
+ * never counts (contract).
  *
- * Resizing never waits for a worker: new threads are started and counted
- * at once (idle from the start), and a leaving worker finishes its job,
- * then posts its `gone` message as the last thing it does; pool_collect
- * joins it then.  So a thread is only ever joined once it is known to be
- * leaving its function, and no grow/shrink cycle leaves a stack behind.
+ * Resizing never waits: new threads count at once (idle), and a leaving
+ * worker posts its `gone` message as its very last act, so pool_collect
+ * joins only a thread known to be leaving and no grow/shrink cycle
+ * leaves a stack behind.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -54,10 +44,9 @@ struct pool_worker {
 	struct pool_work *_Atomic job; /* handed over, not yet taken */
 	_Atomic bool exit;	       /* leave once no job is handed over */
 	/* Event thread only. */
-	bool idle; /* on the lane's idle list */
-	bool kick; /* on to_kick: handed a job, not yet woken */
-	TAILQ_ENTRY(pool_worker) idle_link;
-	struct pool_msg gone; /* posted when leaving: join me */
+	bool idle;			    /* on the lane's idle list */
+	TAILQ_ENTRY(pool_worker) idle_link; /* or on to_kick */
+	struct pool_msg gone;		    /* posted when leaving: join me */
 };
 
 TAILQ_HEAD(worker_list, pool_worker);
@@ -65,8 +54,7 @@ TAILQ_HEAD(worker_list, pool_worker);
 /* Event thread only. */
 struct lane {
 	struct worker_list idle;
-	unsigned size; /* live workers wanted */
-	unsigned live; /* workers not told to exit */
+	unsigned live; /* workers not told to exit: the lane's size */
 	unsigned busy; /* workers handed a job not yet collected */
 };
 
@@ -145,12 +133,10 @@ hand_over(struct pool *p, int lane, bool deferred)
 		ln->busy++;
 		work->worker = w;
 		atomic_store_explicit(&w->job, work, memory_order_release);
-		if (deferred) {
+		if (deferred)
 			TAILQ_INSERT_TAIL(&p->to_kick, w, idle_link);
-			w->kick = true;
-		} else {
+		else
 			sem_post(&w->wake);
-		}
 	}
 }
 
@@ -340,14 +326,11 @@ pool_new(const struct pool_params *pp)
 		errno = e;
 		return NULL;
 	}
-	for (int l = 1; l < SCHED_LANES; l++)
-		TAILQ_INIT(&p->lanes[l].idle);
 	TAILQ_INIT(&p->to_kick);
-
 	for (int l = 1; l < SCHED_LANES; l++) {
 		int rc;
 
-		p->lanes[l].size = pp->workers[l];
+		TAILQ_INIT(&p->lanes[l].idle);
 		rc = spawn(p, l, pp->workers[l]);
 		if (rc < 0) {
 			pool_free(p);
@@ -366,21 +349,10 @@ pool_free(struct pool *p)
 	if (p == NULL)
 		return;
 	p->closed = true;
-	for (size_t i = 0; i < p->nworkers; i++) {
-		struct pool_worker *w = p->workers[i];
-
-		if (w->idle) {
-			TAILQ_REMOVE(&p->lanes[w->lane].idle, w, idle_link);
-			w->idle = false;
-		}
-		if (w->kick) { /* the wakeup for its job, never sent */
-			TAILQ_REMOVE(&p->to_kick, w, idle_link);
-			w->kick = false;
-			sem_post(&w->wake);
-		}
-		if (!atomic_exchange(&w->exit, true))
-			sem_post(&w->wake);
-	}
+	pool_kick(p); /* the wakeups for jobs handed over, never sent */
+	for (size_t i = 0; i < p->nworkers; i++)
+		if (!atomic_load(&p->workers[i]->exit))
+			retire(p, p->workers[i]);
 	for (size_t i = 0; i < p->nworkers; i++)
 		pthread_join(p->workers[i]->tid, NULL);
 
@@ -410,11 +382,12 @@ pool_event_fd(const struct pool *p)
 	return p->efd;
 }
 
-static int
-submit(struct pool *p, struct pool_work *work, bool internal)
+int
+pool_submit(struct pool *p, struct pool_work *work)
 {
 	struct sched_item *it = &work->item;
 	struct lane *ln = &p->lanes[it->lane];
+	bool internal = it->lane == p->internal_lane;
 
 	if (p->closed && !internal)
 		return -ESHUTDOWN;
@@ -431,18 +404,6 @@ submit(struct pool *p, struct pool_work *work, bool internal)
 	hand_over(p, it->lane, true);
 	p->pending++;
 	return 0;
-}
-
-int
-pool_submit(struct pool *p, struct pool_work *work)
-{
-	return submit(p, work, false);
-}
-
-int
-pool_submit_internal(struct pool *p, struct pool_work *work)
-{
-	return submit(p, work, true);
 }
 
 bool
@@ -546,7 +507,6 @@ pool_kick(struct pool *p)
 
 	while ((w = TAILQ_FIRST(&p->to_kick)) != NULL) {
 		TAILQ_REMOVE(&p->to_kick, w, idle_link);
-		w->kick = false;
 		sem_post(&w->wake);
 	}
 }
@@ -566,24 +526,16 @@ pool_resize(struct pool *p, int lane, unsigned workers)
 	if (ln->live < workers) {
 		rc = spawn(p, lane, workers - ln->live);
 		hand_over(p, lane, false);
-	} else {
-		/* Idle workers leave first; busy ones after their job. */
+	}
+	/* Idle workers leave first (pass 0); busy ones after their job. */
+	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < p->nworkers && ln->live > workers; i++) {
 			struct pool_worker *w = p->workers[i];
 
 			if (w->lane == lane && !atomic_load(&w->exit) &&
-			    w->idle)
+			    (w->idle || pass == 1))
 				retire(p, w);
 		}
-		for (size_t i = 0; i < p->nworkers && ln->live > workers; i++) {
-			struct pool_worker *w = p->workers[i];
-
-			if (w->lane == lane && !atomic_load(&w->exit))
-				retire(p, w);
-		}
-	}
-	if (rc == 0)
-		ln->size = workers;
 	return rc;
 }
 
@@ -625,7 +577,7 @@ pool_get_stats(struct pool *p, struct pool_stats *st)
 	st->depth = pool_depth(p);
 	st->queue_max = p->queue_max;
 	for (int l = 1; l < SCHED_LANES; l++) {
-		st->size[l] = p->lanes[l].size;
+		st->size[l] = p->lanes[l].live;
 		st->busy[l] = p->lanes[l].busy;
 		st->queued[l] = sched_queued(&p->sched, l);
 	}

@@ -1,18 +1,12 @@
 /*
- * pool.h - the worker threads: a CPU pool and an I/O pool fed by one
- * bounded scheduler (scheduler.h), and the completion queue that carries
- * finished work back to the event thread with a single eventfd wakeup for
- * a whole batch of completions.
+ * pool.h - the worker lanes fed by one bounded scheduler (scheduler.h),
+ * and the completion queue back to the event thread (one eventfd wakeup
+ * per batch of completions).  It moves struct pool_work items and knows
+ * nothing of JSON, libevent or connections.
  *
- * The pool knows nothing of JSON, libevent or connections: it moves
- * struct pool_work items, calls run() on a worker, and hands them back
- * through pool_collect().
- *
- * Threads: pool_new/pool_free on the main thread; pool_submit,
- * pool_cancel, pool_collect, pool_kick, the setters and the stats getters
- * on the event thread (the same thread: they share no lock with the
- * workers, so none of them ever waits for one); pool_post_message on a
- * worker, inside run().
+ * Threads: pool_new/pool_free on the main thread; pool_post_message on a
+ * worker, inside run(); everything else on the event thread, which shares
+ * no lock with the workers, so it never waits for one.
  */
 #ifndef SBK_POOL_H
 #define SBK_POOL_H
@@ -52,9 +46,10 @@ struct pool_params {
 	unsigned queue_max;	       /* waiting jobs over all lanes */
 	unsigned long gate_budget[SCHED_GATES]; /* 0: unlimited */
 	int batch_lane; /* lane whose workers run SCHED_BATCH */
-	/* A lane for internal work (big lines), not counted in depth. */
+	int batch_nice; /* ... at this nice value */
+	/* A lane for internal work (big lines): never refused, not counted
+	 * in depth (its cost is bounded by the caller). */
 	int internal_lane;
-	int batch_nice; /* and their nice value */
 };
 
 struct pool;
@@ -75,14 +70,14 @@ int pool_event_fd(const struct pool *);
 /*
  * Admit work: it runs at once on an idle worker, or waits if fewer than
  * queue_max jobs wait, or is refused.  0, or -EAGAIN when the queue is
- * full, or -ESHUTDOWN after pool_stop_admission().
+ * full, or -ESHUTDOWN after pool_stop_admission(); always 0 on the
+ * internal lane.
  */
 int pool_submit(struct pool *, struct pool_work *);
 
 /*
- * Event thread: work admitted (pool_submit, pool_submit_internal) and not
- * yet handed back, neither collected by pool_collect nor taken back by
- * pool_cancel.  Zero when the pool holds nothing (a drain is over).
+ * Work admitted and neither collected by pool_collect nor taken back by
+ * pool_cancel: zero when the pool holds nothing (a drain is over).
  */
 size_t pool_pending(const struct pool *);
 
@@ -94,11 +89,10 @@ size_t pool_pending(const struct pool *);
 bool pool_cancel(struct pool *, struct pool_work *);
 
 /*
- * Event thread: read the eventfd and call cb for every message in the
- * order posted; a work's progress messages always come before its
- * completion (msg->bytes == NULL).  cb owns msg->bytes of a progress
- * message; the pool frees the message struct itself.  Workers that left
- * (pool_resize) are joined here, without calling cb.
+ * Read the eventfd and call cb for every message in the order posted; a
+ * work's progress messages always come before its completion
+ * (msg->bytes == NULL).  cb owns a progress message's bytes.  Workers
+ * that left (pool_resize) are joined here.
  */
 void pool_collect(
     struct pool *, void (*cb)(struct pool_msg *, void *), void *arg);
@@ -108,17 +102,9 @@ void pool_post_message(
     struct pool *, struct pool_work *, char *bytes, size_t len);
 
 /*
- * Admit internal work (parsing a big request line) whatever the queue
- * holds, even while shutting down: its cost is already bounded by the
- * caller.  Always 0.
- */
-int pool_submit_internal(struct pool *, struct pool_work *);
-
-/*
- * Event thread, once per loop iteration (and before blocking): signal
- * the workers that submits since the last kick handed work to.  Until
- * then they stay asleep, so a burst of submits costs one wakeup per
- * worker rather than one per job.
+ * Once per loop iteration: wake the workers that submits since the last
+ * kick handed work to, so a burst of submits costs one wakeup per worker
+ * rather than one per job.
  */
 void pool_kick(struct pool *);
 
@@ -136,15 +122,13 @@ int pool_resize(struct pool *, int lane, unsigned workers);
 void pool_set_queue_max(struct pool *, unsigned queue_max);
 void pool_set_gate_budget(struct pool *, int gate, unsigned long budget);
 
-/*
- * Event thread: give output back (see sched_release_output): owner_bytes
- * of the owner's reservation when its job ended, gate_bytes of the
- * daemon-wide output budget when the reply was written or dropped.
- */
+/* Give output back: owner_bytes of the owner's reservation when its job
+ * ended, gate_bytes of the output budget when the reply left or was
+ * dropped (sched_release_output). */
 void pool_release_output(struct pool *, struct sched_owner *,
     unsigned long owner_bytes, unsigned long gate_bytes);
 
-/* Event thread: an owner's output cap and unsent bytes (a connection's). */
+/* An owner's output cap and unsent bytes (a connection's). */
 void pool_owner_output(struct pool *, struct sched_owner *, unsigned long cap,
     unsigned long unsent);
 

@@ -10,17 +10,12 @@
 void
 sched_init(struct sched *s)
 {
-	for (int l = 0; l < SCHED_LANES; l++) {
+	*s = (struct sched){ 0 };
+	for (int l = 0; l < SCHED_LANES; l++)
 		TAILQ_INIT(&s->ring[l]);
-		s->runnable[l] = 0;
-		s->blocked[l] = 0;
-	}
 	TAILQ_INIT(&s->blocked_owners);
-	s->serial = 0;
-	for (int g = 0; g < SCHED_GATES; g++) {
+	for (int g = 0; g < SCHED_GATES; g++)
 		s->gate_budget[g] = (unsigned long)-1;
-		s->gate_used[g] = 0;
-	}
 }
 
 bool
@@ -28,11 +23,7 @@ sched_gate_fits(const struct sched *s, int gate, unsigned long cost)
 {
 	if (gate == SCHED_GATE_NONE || cost == 0)
 		return true;
-	/*
-	 * A job dearer than the whole budget was admitted under a larger
-	 * one (a reload lowered it): it runs when the gate is empty, alone,
-	 * rather than never.
-	 */
+	/* Admitted under a larger budget: alone, rather than never. */
 	if (cost > s->gate_budget[gate])
 		return s->gate_used[gate] == 0;
 	/* Written so that it cannot overflow. */
@@ -100,7 +91,7 @@ make_runnable(struct sched *s, struct sched_item *it)
 	charge(s, it);
 	/* Served: behind every blocked owner served longer ago. */
 	o->served = ++s->serial;
-	if (o->in_blocked) {
+	if (o->nblocked > 0) {
 		TAILQ_REMOVE(&s->blocked_owners, o, blink);
 		TAILQ_INSERT_TAIL(&s->blocked_owners, o, blink);
 	}
@@ -119,8 +110,7 @@ make_blocked(struct sched *s, struct sched_item *it)
 
 	TAILQ_INSERT_TAIL(&o->blocked, it, link);
 	s->blocked[it->lane]++;
-	o->nblocked++;
-	if (!o->in_blocked) {
+	if (o->nblocked++ == 0) {
 		struct sched_owner *at;
 
 		/* Kept in order of last service: the longest unserved first. */
@@ -131,7 +121,6 @@ make_blocked(struct sched *s, struct sched_item *it)
 			TAILQ_INSERT_BEFORE(at, o, blink);
 		else
 			TAILQ_INSERT_TAIL(&s->blocked_owners, o, blink);
-		o->in_blocked = true;
 	}
 }
 
@@ -142,10 +131,8 @@ unlink_blocked(struct sched *s, struct sched_item *it)
 
 	TAILQ_REMOVE(&o->blocked, it, link);
 	s->blocked[it->lane]--;
-	if (--o->nblocked == 0 && o->in_blocked) {
+	if (--o->nblocked == 0)
 		TAILQ_REMOVE(&s->blocked_owners, o, blink);
-		o->in_blocked = false;
-	}
 }
 
 static void
@@ -161,12 +148,10 @@ owner_unlink_if_empty(struct sched *s, struct sched_owner *o, int lane)
 static void
 promote_owner(struct sched *s, struct sched_owner *o)
 {
-	if (o->out_cap != 0 && o->out_unsent > o->out_cap)
-		return; /* nothing of it may start */
 	struct sched_item *it, *next;
 
-	if (o->nblocked == 0)
-		return;
+	if (o->nblocked == 0 || (o->out_cap != 0 && o->out_unsent > o->out_cap))
+		return; /* nothing, or nothing of it may start */
 	for (it = TAILQ_FIRST(&o->blocked); it != NULL; it = next) {
 		next = TAILQ_NEXT(it, link);
 		if (!sched_fits(s, it))

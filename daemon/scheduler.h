@@ -1,32 +1,21 @@
 /*
- * scheduler.h - the pure scheduler behind the pools: which waiting job runs
- * next.  No threads, no locks, no allocation: the caller (pool.c) calls
- * it from the event thread only.
+ * scheduler.h - which waiting job runs next.  No threads, no locks, no
+ * allocation: pool.c calls it from the event thread only.
  *
- * Waiting jobs are kept per owner (one owner per client connection) in
- * FIFO order, and the owners with runnable jobs of a lane sit in a ring
- * that is served round-robin, so one client with thousands of queued jobs
- * delays another client's job by at most about one job per worker.
+ * Waiting jobs are kept per owner (one per connection) in FIFO order; the
+ * owners with runnable jobs of a lane sit in a ring served round-robin,
+ * so a client with thousands of queued jobs delays another's by at most
+ * about one job per worker.
  *
- * Resource gates: a job may cost units of several daemon-wide budgets
- * (argon2's memory, the output budget), and its owner may limit the
- * output it holds (the connection's unsent bytes plus the output its
- * admitted jobs may still produce).  A queued job is either
- *  - runnable: its costs are charged to the gates now, and the next free
- *    worker takes it; or
- *  - blocked: it does not fit (a gate is full, or its owner's output is
- *    over the owner's cap); it waits without holding a worker or any
- *    budget, and becomes runnable (charged) as soon as it fits again.
- * Charging at the moment a job becomes runnable (not when a worker pops
- * it) lets admission know at once whether a job will run or wait, so a
- * blocked job always counts as waiting (queue.depth, queue_max).
- *
- * The run gate (item->gate, argon2 memory) is given back when the run
- * ends; the output gate (SCHED_GATE_OUTPUT) when the reply has left the
- * daemon, by sched_release_output().
- *
- * A job whose cost exceeds the whole budget of a gate (admitted before a
- * reload lowered it) runs when that gate is empty, and alone.
+ * Gates: a job may cost units of daemon-wide budgets (argon2's memory,
+ * the output budget), and its owner may cap the output it holds.  A
+ * queued job is runnable (its costs charged now; the next free worker
+ * takes it) or blocked (it does not fit; it holds no worker or budget
+ * until it does).  Charging when a job becomes runnable, not when it is
+ * popped, lets admission know at once whether it will wait, so a blocked
+ * job always counts as waiting (queue.depth, queue_max).  The run gate is
+ * given back when the run ends, the output gate when the reply has left
+ * (sched_release_output).
  */
 #ifndef SBK_SCHED_H
 #define SBK_SCHED_H
@@ -49,8 +38,7 @@ struct sched_owner {
 	struct sched_fifo blocked;	     /* waiting to fit, every lane */
 	TAILQ_ENTRY(sched_owner) ring[SCHED_LANES];
 	bool in_ring[SCHED_LANES];
-	bool in_blocked; /* next to in_ring: no padding of its own */
-	TAILQ_ENTRY(sched_owner) blink; /* on sched.blocked_owners */
+	TAILQ_ENTRY(sched_owner) blink; /* on blocked_owners while nblocked */
 	size_t nblocked;
 	unsigned long long served; /* when a job of it last became runnable */
 	/*
@@ -94,46 +82,34 @@ void sched_init(struct sched *);
 /* Set a budget; blocked jobs that now fit become runnable. */
 void sched_set_budget(struct sched *, int gate, unsigned long budget);
 
-/* Can a job of this gate and cost run now, as far as the gate goes? */
+/* Can a job of this gate and cost run now, as far as the gate goes?  One
+ * dearer than the whole budget (a reload lowered it) runs alone. */
 bool sched_gate_fits(const struct sched *, int gate, unsigned long cost);
 
 /* Would this item be runnable if pushed now (gates and owner)? */
 bool sched_fits(const struct sched *, const struct sched_item *);
 
-/*
- * Append an item to its owner's FIFO (item->owner, lane, gate, cost,
- * out_cost set): runnable and charged if it fits, else blocked.
- */
+/* Append an item (owner, lane, gate, cost, out_cost set) to its owner's
+ * FIFO: runnable and charged if it fits, else blocked. */
 void sched_push(struct sched *, struct sched_item *);
 
-/*
- * Take the next runnable item of a lane: round-robin over owners, FIFO
- * inside an owner.  Its costs stay charged.  NULL when nothing can run.
- */
+/* The next runnable item of a lane (its costs stay charged), or NULL. */
 struct sched_item *sched_pop(struct sched *, int lane);
 
-/*
- * Remove a waiting item (cancel, deadline, disconnect), uncharging it if
- * it was runnable.  False if it was not waiting.
- */
+/* Remove a waiting item, uncharged; false if it was not waiting. */
 bool sched_remove(struct sched *, struct sched_item *);
 
 /* A popped item's run ended: give its run-gate cost back. */
 void sched_release(struct sched *, int gate, unsigned long cost);
 
-/*
- * Output given back: owner_bytes of owner's reservation (the job ended:
- * its reply now counts as unsent), gate_bytes of the output gate (the
- * bytes left the daemon, or will never be produced).  owner may be NULL.
- */
+/* Output given back: owner_bytes of owner's reservation (NULL: none; the
+ * job ended, its reply counts as unsent now), gate_bytes of the output
+ * gate (the bytes left the daemon, or will never be produced). */
 void sched_release_output(struct sched *, struct sched_owner *,
     unsigned long owner_bytes, unsigned long gate_bytes);
 
-/*
- * The owner's cap and unsent output changed: runnable jobs of an owner
- * now over its cap go back to blocked (uncharged); blocked ones that now
- * fit become runnable.
- */
+/* The owner's cap and unsent output changed: over its cap, its runnable
+ * jobs go back to blocked; blocked ones that now fit become runnable. */
 void sched_owner_output(struct sched *, struct sched_owner *, unsigned long cap,
     unsigned long unsent);
 
