@@ -28,12 +28,9 @@
 /* Lines longer than this are parsed on the parser lane. */
 #define INLINE_PARSE_MAX (64 * 1024)
 
-/*
- * A big request line handled on the parser lane: parsed, and when it is
- * one request, prepared into a job (kind lookup, params checks, the
- * kind's parse) and its JSON freed there, so nothing in proportion to
- * the line's size runs on the event thread (issue 11).
- */
+/* A big line on the parser lane: parsed and, when one request, prepared
+ * and its JSON freed there, so nothing in proportion to its size runs on
+ * the event thread (issue 11). */
 struct parse_work {
 	struct pool_work work;
 	struct conn *conn;
@@ -88,11 +85,8 @@ send_error(
 	rpc_error_clear(err);
 }
 
-/*
- * Give back the output a job reserved: its owner's part now (the job is
- * over), and the daemon-wide part except the bytes its reply still holds
- * in a buffer (out_kept, given back when written).
- */
+/* Give back the output a job reserved: its owner's part, and the
+ * daemon-wide part but for out_kept (its reply's, given back when written). */
 static void
 release_output(struct job *job)
 {
@@ -178,9 +172,10 @@ reply_of(struct job *job, enum stats_outcome outcome, bool held, size_t *lenp)
 	};
 	struct sched_item *it = &job->work.item;
 	struct rpc_error err = { 0 };
+	int code = stop_code[outcome];
 	char *line = job->reply;
 
-	if (stop_code[outcome] == 0 && !held && line != NULL) {
+	if (code == 0 && !held && line != NULL) {
 		*lenp = job->reply_len;
 		job->reply = NULL;
 		/* The reply holds up to the output it reserved until it is
@@ -190,9 +185,7 @@ reply_of(struct job *job, enum stats_outcome outcome, bool held, size_t *lenp)
 			    *lenp < it->out_cost ? *lenp : it->out_cost;
 		return line;
 	}
-	rpc_error_set(&err,
-	    stop_code[outcome] ? stop_code[outcome] : RPC_INTERNAL_ERROR, NULL,
-	    NULL);
+	rpc_error_set(&err, code != 0 ? code : RPC_INTERNAL_ERROR, NULL, NULL);
 	line = rpc_format_error(job->id_json, &err, lenp);
 	rpc_error_clear(&err);
 	return line;
@@ -200,12 +193,9 @@ reply_of(struct job *job, enum stats_outcome outcome, bool held, size_t *lenp)
 
 /*
  * Every ending of a job comes here, exactly once (job.h's state machine
- * aborts on a second): completion, error, cancel, deadline, client gone,
- * shutdown, refusal.  Frees the id and the in-flight slot, stops the
- * timer, counts the stats, writes the access-log line and queues the
- * reply (into the batch, if any) or drops it.  held: the pool still holds
- * the job (ended early); it becomes ABANDONED and job_work_complete frees
- * it.  Otherwise it is freed here.
+ * aborts on a second): stats, access log, reply or none.  held: the pool
+ * still holds the job (ended early); it becomes ABANDONED and
+ * job_work_complete frees it.  Otherwise it is freed here.
  */
 static void
 job_finish(struct job *job, enum stats_outcome outcome, bool held)
@@ -429,9 +419,8 @@ batch_seen(char **seen, size_t n, const char *id_json)
 
 /*
  * The part of a request that needs no connection: kind, params, the
- * kind's parse.  Any thread (the parser lane for big lines): it reads
- * only cfg, which the caller keeps alive, and takes no reference on it.
- * params: a reference taken over.  Returns the job, or NULL with err set.
+ * kind's parse.  Any thread: it reads only cfg (kept alive by the caller,
+ * no reference taken).  params: taken over.  The job, or NULL with err.
  */
 static struct job *
 prepare_job(const struct sbk_config *cfg, const char *id_json,
@@ -544,12 +533,9 @@ start_deadline(struct job *job)
 }
 
 /*
- * Event thread: admit a prepared request on its connection.  id_json: its
- * id (NULL for a notification); job: prepared, taken over, or NULL with
- * *perr the error to answer.  The duplicate-id check runs first (envelope
- * errors rank before method and params errors).  seen/nseen: the ids of
- * this batch so far (NULL outside a batch); an id admitted here is
- * appended.
+ * Admit a prepared job (taken over; NULL: answer *perr) on its connection,
+ * after the duplicate-id check (envelope errors rank first).  seen/nseen:
+ * the ids of this batch so far (NULL outside one), appended to here.
  */
 static void
 admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
@@ -622,11 +608,8 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 	d->stats->accepted++;
 	conn_job_attach(c, job); /* a counted reference from now on */
 	c->inflight++;
-	/*
-	 * Out of memory in uthash leaves the job out of c->ids (hh.tbl
-	 * NULL): it still runs and is answered; only the duplicate-id check
-	 * and job.cancel do not find it.
-	 */
+	/* Out of memory in uthash leaves the job out of c->ids (hh.tbl
+	 * NULL): it runs; only the duplicate check and job.cancel miss it. */
 	if (job->id_json != NULL)
 		HASH_ADD_KEYPTR_BYHASHVALUE(
 		    hh, c->ids, job->id_json, id_len, hashv, job);
@@ -634,12 +617,9 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 		start_deadline(job);
 }
 
-/*
- * One request whose envelope is valid, on the event thread.  id_json: the
- * id as rpc_id_dump writes it (NULL for a notification), copied into the
- * job.  params: a reference this function takes over (NULL when absent);
- * shared when the request's JSON holds another one.
- */
+/* One request whose envelope is valid.  id_json: rpc_id_dump's text (NULL:
+ * a notification).  params: a reference taken over (NULL: absent); shared
+ * when the request's JSON holds another. */
 static void
 dispatch_request(struct conn *c, struct batch *b, char **seen, size_t *nseen,
     const char *id_json, const char *method, size_t method_len, json_t *params,
@@ -769,7 +749,6 @@ free_root_run(struct pool_work *work)
 	struct parse_work *pw = (struct parse_work *)work;
 
 	json_decref(pw->root);
-	pw->root = NULL;
 }
 
 static void
@@ -799,12 +778,9 @@ parse_complete(struct pool_work *work)
 		send_error(
 		    c, NULL, pw->id_json ? pw->id_json : "null", &pw->err);
 	}
-	pw->job = NULL;
 	rpc_error_clear(&pw->err);
 	free(pw->id_json);
-	pw->id_json = NULL;
 	config_release(pw->cfg);
-	pw->cfg = NULL;
 	conn_line_done(c);
 	if (pw->root != NULL) {
 		/* A batch's JSON: freed off the event thread too. */
@@ -857,10 +833,8 @@ dispatch_line(struct conn *c, const char *line, size_t len, void *arg)
 		/* Out of memory: parse here rather than fail the request. */
 	}
 
-	/*
-	 * The usual request goes straight from its text to the job;
-	 * anything else (batches, errors, escapes) is parsed as JSON.
-	 */
+	/* The usual request goes from its text to the job; anything else
+	 * (batches, errors, escapes) is parsed as JSON. */
 	if (rpc_request_scan(line, len, &rq)) {
 		dispatch_request(c, NULL, NULL, NULL,
 		    rq.id_len > 0 ? rq.id : NULL, rq.method, rq.method_len,
@@ -869,10 +843,8 @@ dispatch_line(struct conn *c, const char *line, size_t len, void *arg)
 	}
 	root = rpc_parse_line(line, len, &err);
 	if (root == NULL) {
-		/*
-		 * Never the line's bytes: they may hold a password.  The
-		 * parser's message holds only what and where (a byte offset).
-		 */
+		/* Never the line's bytes (a password?): the parser's
+		 * message holds only what and where (a byte offset). */
 		log_peer(LOG_KIND_GARBAGE, (long)c->uid, LOG_DEBUG,
 		    "conn %llu: unparsable line of %zu bytes: %s",
 		    (unsigned long long)c->serial, len, err.message);

@@ -211,12 +211,10 @@ worker_main(void *arg)
 		work->run(work);
 		work->done.work = work;
 		work->done.bytes = NULL;
-		work->done.len = 0;
 		post(p, &work->done); /* work may be freed from here on */
 	}
-	/* The last touch of the pool: after this, joining is immediate. */
-	w->gone.work = NULL;
-	w->gone.bytes = NULL;
+	/* The last touch of the pool (gone.work is NULL from calloc): after
+	 * this, joining is immediate. */
 	post(p, &w->gone);
 	return NULL;
 }
@@ -320,10 +318,7 @@ pool_new(const struct pool_params *pp)
 	p->batch_nice = pp->batch_nice;
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (p->efd < 0) {
-		int e = errno;
-
-		free(p);
-		errno = e;
+		free(p); /* keeps errno (POSIX.1-2024; glibc since 2.33) */
 		return NULL;
 	}
 	TAILQ_INIT(&p->to_kick);
