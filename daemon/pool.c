@@ -86,10 +86,8 @@ lane_free(const struct lane *ln)
 	return ln->live > ln->busy ? ln->live - ln->busy : 0;
 }
 
-/*
- * Waiting jobs of a lane: the blocked ones (a gate or their owner's
- * output holds them), and the runnable ones beyond the free workers.
- */
+/* Waiting jobs of a lane: the blocked, and the runnable ones beyond the
+ * free workers. */
 static size_t
 lane_waiting(const struct pool *p, int l)
 {
@@ -113,9 +111,8 @@ pool_depth(const struct pool *p)
 
 /*
  * Hand the runnable jobs of a lane to its idle workers.  A submit defers
- * the wakeups to pool_kick(), once per event-loop iteration: a read that
- * brings 64 requests then costs one wakeup per worker, not 64; the other
- * callers wake at once.
+ * the wakeups to pool_kick() (a read of 64 requests costs one wakeup per
+ * worker, not 64); the other callers wake at once.
  */
 static void
 hand_over(struct pool *p, int lane, bool deferred)
@@ -149,11 +146,10 @@ hand_over_all(struct pool *p)
 }
 
 /*
- * Any thread: push a message for the event thread.  Lock-free, so a
- * worker preempted here holds nobody up.  One wakeup per batch: only the
- * push onto an empty stack writes the eventfd.  EAGAIN means the counter
- * is saturated, so a wakeup is pending anyway; anything else is a broken
- * invariant.
+ * Any thread: push a message for the event thread, lock-free (a worker
+ * preempted here holds nobody up).  Only a push onto an empty stack
+ * writes the eventfd; EAGAIN means the counter is saturated, so a wakeup
+ * is pending anyway; anything else is a broken invariant.
  */
 static void
 post(struct pool *p, struct pool_msg *m)
@@ -386,11 +382,8 @@ pool_submit(struct pool *p, struct pool_work *work)
 
 	if (p->closed && !internal)
 		return -ESHUTDOWN;
-	/*
-	 * A free worker takes it at once, or it may wait: runnable behind
-	 * others, or blocked by a gate or its owner's output (counted as
-	 * waiting either way).
-	 */
+	/* Refused when no free worker takes it at once (it would wait,
+	 * runnable or blocked) and queue_max jobs wait already. */
 	if (!(sched_runnable(&p->sched, it->lane) < lane_free(ln) &&
 		sched_fits(&p->sched, it)) &&
 	    !internal && pool_depth(p) >= p->queue_max)
@@ -418,10 +411,9 @@ pool_pending(const struct pool *p)
 }
 
 /*
- * A completion came back: its worker is free (or leaves), its run-gate
- * budget returns, and waiting work is handed over before the caller
- * replies, so a client that sends a new request as soon as it reads the
- * reply finds the queue slot already free.
+ * A completion came back: its worker is free (or leaves) and its run-gate
+ * budget returns.  Waiting work is handed over before the caller replies,
+ * so a client's next request finds the queue slot already free.
  */
 static void
 work_returned(struct pool *p, struct pool_work *work)

@@ -57,11 +57,8 @@ struct pool;
 /* Start the threads.  NULL with errno set on failure. */
 struct pool *pool_new(const struct pool_params *);
 
-/*
- * Stop the workers after the work they are running, and join them.
- * Queued work is left queued: the caller drains it first (pool_cancel).
- * Collected or not, completions are freed by nobody here.
- */
+/* Stop the workers after their current work and join them.  Queued work
+ * and completions are the caller's (drain first with pool_cancel). */
 void pool_free(struct pool *);
 
 /* The eventfd that becomes readable when completions or messages wait. */
@@ -81,11 +78,8 @@ int pool_submit(struct pool *, struct pool_work *);
  */
 size_t pool_pending(const struct pool *);
 
-/*
- * Take waiting work back out of the queue.  True if it was waiting (it
- * will never run and produces no completion); false if it already runs
- * or ran.
- */
+/* Take waiting work back: true if it was waiting (it never runs and has
+ * no completion), false if it runs or ran. */
 bool pool_cancel(struct pool *, struct pool_work *);
 
 /*
@@ -112,11 +106,9 @@ void pool_kick(struct pool *);
 void pool_stop_admission(struct pool *);
 
 /*
- * Resize a lane (reload).  Never waits: new threads are started and
- * counted at once; surplus workers leave after their current job and are
- * joined by pool_collect once they have left.  0, or -errno when a thread
- * cannot start, and then nothing changed (the threads this call started
- * are told to leave again).  A shrink cannot fail.
+ * Resize a lane (reload) without waiting: surplus workers leave after
+ * their job and pool_collect joins them.  0, or -errno when a thread
+ * cannot start, and then nothing changed.  A shrink cannot fail.
  */
 int pool_resize(struct pool *, int lane, unsigned workers);
 void pool_set_queue_max(struct pool *, unsigned queue_max);
