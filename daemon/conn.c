@@ -1,14 +1,15 @@
 /*
  * conn.c - client connections; see conn.h.
  *
- * Reading: while the connection may take more work, a persistent EV_READ
- * event feeds the input buffer, proto/frame.c cuts it into lines, and
+ * Reading: while the connection may take more work, its event waits for
+ * EV_READ to feed the input buffer, proto/frame.c cuts it into lines, and
  * each goes to the set's line callback.  When it may not
  * (max_inflight_per_conn reached, unsent output over
  * max_output_bytes_per_conn, a line held back by the callback, shutdown),
- * the read event is swapped for an EV_CLOSED watch: the kernel buffer
- * pushes back on the client, and a client that goes away is still
- * noticed.  One function, conn_should_read, makes that decision.
+ * it waits for EV_CLOSED instead: the kernel buffer pushes back on the
+ * client, and a client that goes away is still noticed.  One function,
+ * conn_should_read, makes that decision.  The same event waits for
+ * EV_WRITE while output is left that the socket did not take.
  *
  * Lifetime: the set holds one reference until the socket is closed;
  * every job pointing here holds one more.  The struct is freed at zero.
@@ -45,15 +46,61 @@ enum conn_read {
 
 static uint64_t conn_serial;
 
-static void conn_read_cb(evutil_socket_t, short, void *);
-static void conn_write_cb(evutil_socket_t, short, void *);
-static void conn_update(struct conn *);
+static void conn_event_cb(evutil_socket_t, short, void *);
 static void conn_flush(struct conn *);
 
 static const struct sbk_config *
 cfg_of(const struct conn *c)
 {
 	return *c->set->cfg;
+}
+
+static size_t
+len_of(const struct evbuffer *buf)
+{
+	return buf != NULL ? evbuffer_get_length(buf) : 0;
+}
+
+/* Free a buffer when empty (an idle connection holds none), or all. */
+static void
+drop(struct evbuffer **buf, bool all)
+{
+	if (*buf != NULL && (all || evbuffer_get_length(*buf) == 0)) {
+		evbuffer_free(*buf);
+		*buf = NULL;
+	}
+}
+
+/*
+ * Make the socket's event wait for what the connection needs now: input
+ * (READING), a disconnect (PAUSED, unless the peer's half-close was
+ * already seen: EV_CLOSED would then fire forever), and EV_WRITE while
+ * output waits.  A connection that can no longer be watched would hang:
+ * it is closed, and -1 returned.
+ */
+static int
+arm(struct conn *c)
+{
+	short what = c->write_on ? EV_WRITE : 0;
+
+	if (c->state == CONN_READING)
+		what |= EV_READ;
+	else if (c->state == CONN_PAUSED && !c->shut)
+		what |= EV_CLOSED;
+	if (what == c->armed)
+		return 0;
+	if (c->armed != 0)
+		event_del(&c->ev);
+	c->armed = what;
+	if (what == 0)
+		return 0;
+	event_assign(&c->ev, loop_base(c->set->loop), c->fd,
+	    (short)(what | EV_PERSIST), conn_event_cb, c);
+	if (event_add(&c->ev, NULL) == 0)
+		return 0;
+	c->armed = 0;
+	conn_close(c, "cannot watch the socket (out of memory)");
+	return -1;
 }
 
 void
@@ -70,52 +117,31 @@ conn_set_init(struct conn_set *set, struct loop *loop, struct pool *pool,
 struct conn *
 conn_new(struct conn_set *set, int fd, pid_t pid, uid_t uid, gid_t gid)
 {
-	struct conn *c;
+	struct conn *c = malloc(sizeof(*c));
 
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		goto fail;
-	c->set = set;
-	c->fd = fd;
-	c->refs = 1;
-	c->pid = pid;
-	c->uid = uid;
-	c->gid = gid;
-	c->serial = ++conn_serial;
-	c->connected_ns = clock_now_ns();
+	if (c == NULL) {
+		log_warnx("conn: out of memory, dropping a client");
+		close(fd);
+		return NULL;
+	}
+	*c = (struct conn){ .set = set,
+		.serial = ++conn_serial,
+		.connected_ns = clock_now_ns(),
+		.fd = fd,
+		.refs = 1,
+		.pid = pid,
+		.uid = uid,
+		.gid = gid,
+		.state = CONN_READING };
 	frame_init(&c->frame, (*set->cfg)->max_request_bytes);
 	/* Not shared with the workers yet: no lock needed. */
 	c->owner.out_cap = (*set->cfg)->max_output_bytes_per_conn;
-	c->in = evbuffer_new();
-	c->out = evbuffer_new();
-	c->rev = loop_event_new(
-	    set->loop, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
-	c->wev = loop_event_new(
-	    set->loop, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
-	if (c->in == NULL || c->out == NULL || c->rev == NULL ||
-	    c->wev == NULL || event_add(c->rev, NULL) < 0)
-		goto fail;
-	c->state = CONN_READING;
 	TAILQ_INSERT_TAIL(&set->all, c, link);
 	set->count++;
 	log_peer(LOG_KIND_CONN, (long)uid, LOG_DEBUG,
 	    "conn %llu: pid %ld uid %ld gid %ld connected",
 	    (unsigned long long)c->serial, (long)pid, (long)uid, (long)gid);
-	return c;
-
-fail:
-	log_warnx("conn: out of memory, dropping a client");
-	if (c != NULL) {
-		loop_event_free(c->rev);
-		loop_event_free(c->wev);
-		if (c->in != NULL)
-			evbuffer_free(c->in);
-		if (c->out != NULL)
-			evbuffer_free(c->out);
-		free(c);
-	}
-	close(fd);
-	return NULL;
+	return arm(c) == 0 ? c : NULL;
 }
 
 void
@@ -181,8 +207,7 @@ conn_buffer_add_charged(struct conn *c, struct evbuffer *buf, char *line,
 		return evbuffer_add_reference(buf, line, len, free_owned, NULL);
 	if ((ch = malloc(sizeof(*ch))) == NULL)
 		return -1;
-	ch->pool = c->set->pool;
-	ch->bytes = charge;
+	*ch = (struct charge){ .pool = c->set->pool, .bytes = charge };
 	if (evbuffer_add_reference(buf, line, len, free_charged, ch) < 0) {
 		free(ch);
 		return -1;
@@ -197,10 +222,19 @@ conn_release_charge(struct conn *c, unsigned long charge)
 		pool_release_output(c->set->pool, NULL, 0, charge);
 }
 
+/* The output buffer, made for the first reply after an idle spell. */
+static struct evbuffer *
+output(struct conn *c)
+{
+	if (c->out == NULL && !conn_closed(c))
+		c->out = evbuffer_new();
+	return c->out;
+}
+
 void
 conn_send_charged(struct conn *c, char *bytes, size_t len, unsigned long charge)
 {
-	if (!conn_closed(c) &&
+	if (output(c) != NULL &&
 	    conn_buffer_add_charged(c, c->out, bytes, len, charge) == 0) {
 		mark_dirty(c);
 		return;
@@ -211,11 +245,17 @@ conn_send_charged(struct conn *c, char *bytes, size_t len, unsigned long charge)
 		conn_close(c, "out of memory");
 }
 
+size_t
+conn_unsent(const struct conn *c)
+{
+	return len_of(c->out);
+}
+
 void
 conn_report_output(struct conn *c)
 {
 	unsigned long cap = cfg_of(c)->max_output_bytes_per_conn;
-	unsigned long unsent = c->out != NULL ? evbuffer_get_length(c->out) : 0;
+	unsigned long unsent = len_of(c->out);
 	bool over = unsent > cap;
 	bool was_over = c->owner.out_unsent > c->owner.out_cap;
 
@@ -235,13 +275,10 @@ conn_report_output(struct conn *c)
 void
 conn_send_buffer(struct conn *c, struct evbuffer *buf)
 {
-	if (conn_closed(c))
-		return;
-	if (evbuffer_add_buffer(c->out, buf) < 0) {
+	if (output(c) != NULL && evbuffer_add_buffer(c->out, buf) == 0)
+		mark_dirty(c);
+	else if (!conn_closed(c))
 		conn_close(c, "out of memory");
-		return;
-	}
-	mark_dirty(c);
 }
 
 /*
@@ -253,30 +290,29 @@ conn_send_buffer(struct conn *c, struct evbuffer *buf)
 void
 conn_flush_dirty(struct conn_set *set)
 {
-	struct conn *c;
+	struct conn *c, *next;
 	size_t n = 0;
 
 	TAILQ_FOREACH(c, &set->dirty, dirty_link)
 		n++;
 	while (n-- > 0 && (c = TAILQ_FIRST(&set->dirty)) != NULL) {
-		TAILQ_REMOVE(&set->dirty, c, dirty_link);
-		c->dirty = false;
 		conn_ref(c);
-		conn_flush(c);
+		conn_flush(c); /* takes c off the list */
 		/* Ours keeps c alive through a close (the analyzer counts
 		 * no references). */
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		conn_unref(c);
 	}
 	/*
-	 * Marked again: the write event (writable at once) takes them.  The
+	 * Marked again: EV_WRITE (writable at once) takes them.  The
 	 * analyzer loses TAILQ_REMOVE's write through tqe_prev to the head,
 	 * so it sees the connection freed above in the list again.
 	 */
-	TAILQ_FOREACH(c, &set->dirty, dirty_link) {
+	for (c = TAILQ_FIRST(&set->dirty); c != NULL; c = next) {
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
-		if (!c->write_on && event_add(c->wev, NULL) == 0)
-			c->write_on = true;
+		next = TAILQ_NEXT(c, dirty_link);
+		c->write_on = true;
+		arm(c); /* may close c */
 	}
 }
 
@@ -288,7 +324,7 @@ conn_set_flushed(const struct conn_set *set)
 	if (!TAILQ_EMPTY(&set->dirty))
 		return false;
 	TAILQ_FOREACH(c, &set->all, link)
-		if (evbuffer_get_length(c->out) > 0)
+		if (len_of(c->out) > 0)
 			return false;
 	return true;
 }
@@ -302,7 +338,7 @@ conn_set_flushed(const struct conn_set *set)
 static bool
 output_held(struct conn *c)
 {
-	size_t unsent = evbuffer_get_length(c->out);
+	size_t unsent = len_of(c->out);
 	size_t cap = cfg_of(c)->max_output_bytes_per_conn;
 
 	if (unsent > cap)
@@ -340,27 +376,7 @@ static bool
 finished(const struct conn *c)
 {
 	return c->state == CONN_EOF && c->inflight == 0 && !c->handed &&
-	    evbuffer_get_length(c->in) == 0;
-}
-
-/* READING or PAUSED, as conn_should_read() says. */
-static void
-set_reading(struct conn *c)
-{
-	bool want;
-
-	if (c->state != CONN_READING && c->state != CONN_PAUSED)
-		return;
-	want = conn_should_read(c) == READ_SOCKET;
-	if (want == (c->state == CONN_READING))
-		return;
-	/* Paused: watch only for the peer going away. */
-	loop_event_set(
-	    c->rev, want ? EV_READ | EV_PERSIST : EV_CLOSED | EV_PERSIST);
-	c->state = want ? CONN_READING : CONN_PAUSED;
-	/* A connection that can no longer be watched would hang: drop it. */
-	if (event_add(c->rev, NULL) < 0)
-		conn_close(c, "cannot watch the socket (out of memory)");
+	    len_of(c->in) == 0;
 }
 
 static void
@@ -385,7 +401,7 @@ conn_process(struct conn *c)
 {
 	c->frame.max_line = cfg_of(c)->max_request_bytes; /* a reload */
 	while (conn_should_read(c) != READ_NOTHING) {
-		size_t len = evbuffer_get_length(c->in), used, line_len;
+		size_t len = len_of(c->in), used, line_len;
 		bool eof = c->state == CONN_EOF && !c->set->draining;
 		enum frame_status st;
 		enum conn_take take;
@@ -419,6 +435,7 @@ conn_process(struct conn *c)
 		explicit_bzero((void *)data, used);
 		evbuffer_drain(c->in, used);
 	}
+	drop(&c->in, false);
 }
 
 /* Apply the read decision: hand lines out, arm or pause reading, and
@@ -427,8 +444,13 @@ static void
 conn_update(struct conn *c)
 {
 	conn_process(c);
-	set_reading(c);
-	if (finished(c))
+	if (c->state == CONN_READING || c->state == CONN_PAUSED) {
+		c->state = conn_should_read(c) == READ_SOCKET ? CONN_READING :
+								CONN_PAUSED;
+		if (c->state == CONN_READING)
+			c->shut = false; /* a read will see it */
+	}
+	if (!conn_closed(c) && arm(c) == 0 && finished(c))
 		mark_dirty(c); /* the flush closes it */
 }
 
@@ -512,51 +534,50 @@ peer_gone(int fd)
 	    (pfd.revents & (POLLHUP | POLLERR)) != 0;
 }
 
+/* Input, end of input, or (paused) a disconnect or a half-close. */
 static void
-conn_read_cb(evutil_socket_t fd, short what, void *arg)
+conn_input(struct conn *c)
 {
-	struct conn *c = arg;
-	struct conn_set *set = c->set;
-	int n;
+	int n = 0;
 
-	conn_ref(c);
-	if (c->state == CONN_PAUSED) {
-		/* EV_CLOSED while paused. */
-		if (peer_gone(fd))
-			conn_close(c, "client went away");
-		else
-			event_del(c->rev); /* half-close: a read sees it */
-		goto out;
-	}
-
-	n = evbuffer_read(c->in, fd, CONN_READ_SIZE);
-	if (n == 0) {
-		if (peer_gone(fd)) {
-			conn_close(c, "client went away");
-			goto out;
+	if (c->state == CONN_READING) {
+		if (c->in == NULL && (c->in = evbuffer_new()) == NULL) {
+			conn_close(c, "out of memory");
+			return;
 		}
-		/* Nothing left to watch: a failed write will tell. */
-		event_del(c->rev);
-		c->state = CONN_EOF;
-	} else if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		n = evbuffer_read(c->in, c->fd, CONN_READ_SIZE);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
 			conn_close_errno(c);
-		goto out;
+			return;
+		}
+	} else if (c->state != CONN_PAUSED) {
+		return;
 	}
+	if (n == 0 && peer_gone(c->fd)) {
+		conn_close(c, "client went away");
+		return;
+	}
+	/* A half-close: paused, a read sees it once resumed. */
+	if (n == 0 && c->state == CONN_PAUSED)
+		c->shut = true;
+	else if (n == 0)
+		c->state = CONN_EOF;
 	conn_update(c);
-out:
-	conn_flush_dirty(set);
-	conn_unref(c);
 }
 
 static void
-conn_write_cb(evutil_socket_t fd, short what, void *arg)
+conn_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	struct conn_set *set = c->set;
 
+	loop_mark_busy(set->loop);
 	conn_ref(c);
-	conn_flush(c);
+	if (what & (EV_READ | EV_CLOSED))
+		conn_input(c);
+	if (what & EV_WRITE)
+		conn_flush(c);
 	conn_flush_dirty(set);
 	conn_unref(c);
 }
@@ -578,7 +599,7 @@ conn_flush(struct conn *c)
 		TAILQ_REMOVE(&c->set->dirty, c, dirty_link);
 		c->dirty = false;
 	}
-	while (left > 0 && evbuffer_get_length(c->out) > 0) {
+	while (left > 0 && len_of(c->out) > 0) {
 		int n = evbuffer_write_atmost(c->out, c->fd, (ssize_t)left);
 
 		if (n < 0) {
@@ -592,22 +613,14 @@ conn_flush(struct conn *c)
 			break;
 		left -= (size_t)n < left ? (size_t)n : left;
 	}
-	if (evbuffer_get_length(c->out) > 0) {
-		if (!c->write_on && event_add(c->wev, NULL) < 0) {
-			conn_close(
-			    c, "cannot watch the socket (out of memory)");
-			return;
-		}
-		c->write_on = true;
-	} else if (c->write_on) {
-		event_del(c->wev);
-		c->write_on = false;
-	}
+	drop(&c->out, false);
+	c->write_on = c->out != NULL;
+	arm(c);
 	/* Output drained (even partly): may its jobs start, may it read? */
 	conn_resume(c);
 	/* Both callers hold a reference, so c outlives a close above. */
 	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
-	if (finished(c) && evbuffer_get_length(c->out) == 0)
+	if (finished(c) && c->out == NULL)
 		conn_close(c, NULL);
 }
 
@@ -649,14 +662,12 @@ conn_close(struct conn *c, const char *why)
 		log_peer(LOG_KIND_CONN, (long)c->uid, LOG_DEBUG,
 		    "conn %llu: closed: %s", (unsigned long long)c->serial,
 		    why);
-	loop_event_free(c->rev);
-	loop_event_free(c->wev);
-	c->rev = c->wev = NULL;
+	if (c->armed != 0)
+		event_del(&c->ev);
 	close(c->fd);
 	c->fd = -1;
-	evbuffer_free(c->in);
-	evbuffer_free(c->out);
-	c->in = c->out = NULL;
+	drop(&c->in, true);
+	drop(&c->out, true);
 	if (c->dirty) {
 		TAILQ_REMOVE(&set->dirty, c, dirty_link);
 		c->dirty = false;
@@ -680,18 +691,11 @@ conn_set_close_all(struct conn_set *set)
 void
 conn_set_drain(struct conn_set *set)
 {
-	struct conn *c, *next;
+	struct conn *c;
 
 	set->draining = true;
-	for (c = TAILQ_FIRST(&set->all); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		/* Processing may close c, which drops the set's reference. */
-		conn_ref(c);
-		conn_resume(c);
-		/* Our reference keeps c (the analyzer counts none). */
-		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
-		mark_dirty(c); /* the flush closes it if finished */
-		conn_unref(c);
-	}
-	conn_flush_dirty(set);
+	/* Each gets a flush, which closes it once finished. */
+	TAILQ_FOREACH(c, &set->all, link)
+		mark_dirty(c);
+	conn_set_resume_all(set);
 }

@@ -22,12 +22,13 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include <event2/event_struct.h>
+
 #include "frame.h"
 #include "scheduler.h"
 
 struct conn;
 struct evbuffer;
-struct event;
 struct job;
 struct loop;
 struct pool;
@@ -37,7 +38,7 @@ struct sbk_config;
  * The input side of a connection.  Whether it reads is not a state but
  * a decision (conn.c, conn_should_read), made again after every event
  * that changes one of its inputs; READING and PAUSED record the last
- * answer, as the read event armed.
+ * answer, as the socket's event armed.
  *
  *   READING -> PAUSED   the decision says no (limits, a held line, shutdown)
  *   PAUSED  -> READING  it says yes again (conn_resume)
@@ -49,7 +50,7 @@ struct sbk_config;
 enum conn_state {
 	CONN_READING, /* EV_READ armed */
 	CONN_PAUSED,  /* EV_CLOSED only: a disconnect is still seen */
-	CONN_EOF,     /* no more input; nothing armed */
+	CONN_EOF,     /* no more input */
 	CONN_CLOSED,  /* socket gone */
 };
 
@@ -95,8 +96,10 @@ struct conn {
 	gid_t gid;
 	enum conn_state state;
 
-	struct event *rev; /* EV_READ, or EV_CLOSED when paused */
-	struct event *wev;
+	/* One event (the read side's, plus EV_WRITE while output waits) and
+	 * buffers only while they hold bytes: an idle connection is one
+	 * allocation (docs/BENCHMARKS.md, "Session 6"). */
+	struct event ev;
 	struct evbuffer *in;
 	struct evbuffer *out;
 	struct frame frame;
@@ -108,9 +111,11 @@ struct conn {
 
 	struct sched_owner owner; /* this client's waiting jobs */
 
+	short armed;   /* what ev waits for; 0: not added */
 	bool handed;   /* a line is out (CONN_HANDED), not yet done */
 	bool held;     /* a line was CONN_NOT_NOW: it waits in `in` */
-	bool write_on; /* wev is added */
+	bool write_on; /* output waits for the socket: EV_WRITE */
+	bool shut;     /* paused, and the peer shut its side (not watched) */
 	bool out_held; /* unsent output passed the cap, not yet at half */
 	bool dirty;    /* on set->dirty */
 	TAILQ_ENTRY(conn) link;
@@ -163,6 +168,8 @@ int conn_buffer_add_charged(struct conn *, struct evbuffer *, char *line,
 /* Give back charge bytes whose line never made it into a buffer. */
 void conn_release_charge(struct conn *, unsigned long charge);
 
+/* Bytes of output not yet written. */
+size_t conn_unsent(const struct conn *);
 /* Tell the scheduler this connection's unsent output and cap (they
  * decide whether its jobs may start). */
 void conn_report_output(struct conn *);

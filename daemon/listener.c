@@ -101,7 +101,7 @@ create_socket(const char *path, mode_t mode)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	mode_t old;
-	int fd;
+	int fd, rc;
 
 	if (path == NULL || *path == '\0') {
 		log_err("no socket path configured");
@@ -127,13 +127,13 @@ create_socket(const char *path, mode_t mode)
 	}
 	/* No window in which the socket has looser permissions than asked. */
 	old = umask(~mode & 0777);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		umask(old);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0) {
 		log_errno("%s: bind", path);
 		close(fd);
 		return -1;
 	}
-	umask(old);
 	if (chmod(path, mode) < 0 || listen(fd, SOMAXCONN) < 0) {
 		log_errno("%s", path);
 		unlink(path);
@@ -190,23 +190,10 @@ resume_cb(evutil_socket_t fd, short what, void *arg)
 	event_add(l->ev, NULL);
 }
 
-/*
- * Out of descriptors with no spare left to shed a connection with: stop
- * accepting for a moment rather than spin on a listener that stays
- * readable.
- */
-static void
-pause_accepting(struct listener *l)
-{
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
-
-	event_del(l->ev);
-	event_add(l->pause_ev, &tv);
-}
-
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
+	static const struct timeval pause_tv = { .tv_usec = 100000 };
 	struct listener *l = arg;
 	const struct sbk_config *cfg = *l->cfg;
 
@@ -221,8 +208,12 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 				/* Once per client refused: limited. */
 				log_peer_errno(LOG_KIND_ACCEPT, LOG_PEER_ANY,
 				    LOG_WARNING, "accept: refusing a client");
+				/* No spare to shed one with: pause rather
+				 * than spin on a listener that stays
+				 * readable. */
 				if (l->spare_fd < 0) {
-					pause_accepting(l);
+					event_del(l->ev);
+					event_add(l->pause_ev, &pause_tv);
 					return;
 				}
 				close(l->spare_fd);
@@ -267,14 +258,13 @@ listener_open(struct loop *loop, const struct sbk_config *const *cfgp,
 	struct listener *l;
 	int n;
 
-	l = calloc(1, sizeof(*l));
-	if (l == NULL)
+	if ((l = malloc(sizeof(*l))) == NULL)
 		return NULL;
-	l->cfg = cfgp;
-	l->stats = stats;
-	l->conns = conns;
-	l->fd = -1;
-	l->spare_fd = -1;
+	*l = (struct listener){ .cfg = cfgp,
+		.stats = stats,
+		.conns = conns,
+		.fd = -1,
+		.spare_fd = -1 };
 	n = sd_listen_fds(1);
 	if (n > 1) {
 		log_err("systemd passed %d sockets; sbkd takes exactly one", n);

@@ -140,16 +140,6 @@ loop_event_new(struct loop *l, evutil_socket_t fd, short what,
 }
 
 void
-loop_event_set(struct event *ev, short what)
-{
-	struct loop_event *le = tail_of(ev);
-
-	event_del(ev);
-	event_assign(
-	    ev, le->loop->base, event_get_fd(ev), what, trampoline, le);
-}
-
-void
 loop_event_free(struct event *ev)
 {
 	if (ev == NULL)

@@ -1,12 +1,13 @@
 /*
  * loop.h - the event loop: libevent's base, and the loop-lag probe.
  *
- * Every event of the daemon is made here, so every callback is timed:
- * the first callback of an iteration starts the clock, and the time to
- * the end of that iteration (what a request arriving then would have
- * waited for) goes into the lag histogram.  Modules below the server
- * make their events with loop_event_new and free them with
- * loop_event_free; in between, event_add and event_del work as usual.
+ * Every callback is timed: the first callback of an iteration starts
+ * the clock, and the time to the end of that iteration (what a request
+ * arriving then would have waited for) goes into the lag histogram.
+ * Events made with loop_event_new (freed with loop_event_free; event_add
+ * and event_del work as usual in between) are timed by a trampoline;
+ * callbacks of events made elsewhere (bufferevents, a connection's
+ * embedded event) call loop_mark_busy first.
  *
  * Threads: event thread only.
  */
@@ -26,7 +27,7 @@ struct loop;
 struct loop *loop_new(struct hist *lag_us);
 void loop_free(struct loop *);
 
-/* For bufferevents (daemon/http.c), whose callbacks call loop_mark_busy. */
+/* For events made elsewhere, whose callbacks call loop_mark_busy. */
 struct event_base *loop_base(struct loop *);
 void loop_mark_busy(struct loop *);
 
@@ -37,8 +38,6 @@ void loop_mark_busy(struct loop *);
  */
 struct event *loop_event_new(
     struct loop *, evutil_socket_t fd, short what, event_callback_fn, void *);
-/* Change what an event waits for (it is deleted first; add it again). */
-void loop_event_set(struct event *, short what);
 /* Delete and free; NULL is fine. */
 void loop_event_free(struct event *);
 

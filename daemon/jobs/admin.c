@@ -148,7 +148,7 @@ client_entry(void *conn, void *unused, uint64_t now)
 	    (json_int_t)c->serial, "pid", (json_int_t)c->pid, "uid",
 	    (json_int_t)c->uid, "gid", (json_int_t)c->gid, "inflight",
 	    (json_int_t)c->inflight, "waiting", (json_int_t)waiting,
-	    "output_bytes", (json_int_t)evbuffer_get_length(c->out), "age_ms",
+	    "output_bytes", (json_int_t)conn_unsent(c), "age_ms",
 	    (json_int_t)ms_between(c->connected_ns, now));
 }
 
