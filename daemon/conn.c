@@ -296,8 +296,10 @@ conn_flush_dirty(struct conn_set *set)
 	TAILQ_FOREACH(c, &set->dirty, dirty_link)
 		n++;
 	while (n-- > 0 && (c = TAILQ_FIRST(&set->dirty)) != NULL) {
+		TAILQ_REMOVE(&set->dirty, c, dirty_link);
+		c->dirty = false;
 		conn_ref(c);
-		conn_flush(c); /* takes c off the list */
+		conn_flush(c);
 		/* Ours keeps c alive through a close (the analyzer counts
 		 * no references). */
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
