@@ -194,6 +194,9 @@ void job_progress(struct job *, uint64_t done, uint64_t total);
  * allowed (NULL-terminated; NULL: none) nor timeout_ms or progress. */
 int job_params_check(
     const json_t *params, const char *const *allowed, struct rpc_error *);
+/* The parse of a JOB_KIND_NO_PARAMS kind: job_params_check with none. */
+int job_parse_no_params(struct job *, const json_t *params,
+    const struct sbk_config *, struct rpc_error *);
 
 /* Typed getters for a kind's parse: 0 with *out set (def when absent),
  * or -1 with -32602 naming a member of the wrong type or out of range. */

@@ -50,42 +50,52 @@ base64_decoded_max(size_t len)
 	return (len + 3) / 4 * 3;
 }
 
+/* The four characters of the 24 bits v. */
+static inline void
+base64_put_quad(char *o, uint32_t v)
+{
+	o[0] = base64_alphabet[v >> 18];
+	o[1] = base64_alphabet[(v >> 12) & 0x3f];
+	o[2] = base64_alphabet[(v >> 6) & 0x3f];
+	o[3] = base64_alphabet[v & 0x3f];
+}
+
 size_t
 base64_encode_pad(const void *in, size_t len, char *out, bool pad)
 {
 	const uint8_t *p = in;
+	uint8_t tail[3] = { 0 };
 	char *o = out;
-	uint32_t v;
-	size_t i;
+	size_t i, rest = len % 3;
 
-	for (i = 0; i + 3 <= len; i += 3) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		o[0] = base64_alphabet[v >> 18];
-		o[1] = base64_alphabet[(v >> 12) & 0x3f];
-		o[2] = base64_alphabet[(v >> 6) & 0x3f];
-		o[3] = base64_alphabet[v & 0x3f];
-		o += 4;
-	}
-	if (len - i == 1) {
-		v = (uint32_t)p[i] << 16;
-		o[0] = base64_alphabet[v >> 18];
-		o[1] = base64_alphabet[(v >> 12) & 0x3f];
-		o += 2;
-		if (pad) {
-			*o++ = '=';
-			*o++ = '=';
-		}
-	} else if (len - i == 2) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		o[0] = base64_alphabet[v >> 18];
-		o[1] = base64_alphabet[(v >> 12) & 0x3f];
-		o[2] = base64_alphabet[(v >> 6) & 0x3f];
-		o += 3;
+	for (i = 0; i + 3 <= len; i += 3, o += 4)
+		base64_put_quad(o,
+		    (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2]);
+	if (rest > 0) {
+		/* 1 or 2 bytes: 2 or 3 characters, then '=' up to 4. */
+		memcpy(tail, p + i, rest);
+		base64_put_quad(
+		    o, (uint32_t)tail[0] << 16 | (uint32_t)tail[1] << 8);
+		o += pad ? 4 : rest + 1;
 		if (pad)
-			*o++ = '=';
+			memset(o - 3 + rest, '=', 3 - rest);
 	}
 	*o = '\0';
 	return (size_t)(o - out);
+}
+
+/*
+ * The 24 bits of the quad at s into *v; false when a character is not
+ * in the alphabet.
+ */
+static inline bool
+base64_get_quad(const uint8_t *s, uint32_t *v)
+{
+	uint32_t a = base64_value[s[0]] - 1u, b = base64_value[s[1]] - 1u;
+	uint32_t c = base64_value[s[2]] - 1u, d = base64_value[s[3]] - 1u;
+
+	*v = a << 18 | b << 12 | c << 6 | d;
+	return ((a | b | c | d) & ~0x3fu) == 0;
 }
 
 bool
@@ -94,8 +104,8 @@ base64_decode_pad(
 {
 	const uint8_t *s = (const uint8_t *)in;
 	uint8_t *o = out, last[4] = { '=', '=', '=', '=' };
-	uint32_t a, b, c, d;
-	size_t i, n, full, rest = len % 4;
+	uint32_t v;
+	size_t i, n, full, npad, rest = len % 4;
 
 	*outlen = 0;
 	if (pad ? rest != 0 : rest == 1)
@@ -111,49 +121,26 @@ base64_decode_pad(
 	for (i = 0; !pad && i < n; i++)
 		if (last[i] == '=')
 			return false;
-	for (i = 0; i < full; i += 4) {
-		a = base64_value[s[i]] - 1u;
-		b = base64_value[s[i + 1]] - 1u;
-		c = base64_value[s[i + 2]] - 1u;
-		d = base64_value[s[i + 3]] - 1u;
-		if ((a | b | c | d) & ~0x3fu)
+	for (i = 0; i < full; i += 4, o += 3) {
+		if (!base64_get_quad(s + i, &v))
 			return false;
-		a = a << 18 | b << 12 | c << 6 | d;
-		o[0] = (uint8_t)(a >> 16);
-		o[1] = (uint8_t)(a >> 8);
-		o[2] = (uint8_t)a;
-		o += 3;
+		o[0] = (uint8_t)(v >> 16);
+		o[1] = (uint8_t)(v >> 8);
+		o[2] = (uint8_t)v;
 	}
-
-	a = base64_value[last[0]] - 1u;
-	b = base64_value[last[1]] - 1u;
-	if ((a | b) & ~0x3fu)
+	/*
+	 * "xx==" is one byte, "xxx=" two: the padding decodes as zero bits,
+	 * and the bits the last character holds past the data must be zero
+	 * too.  A '=' anywhere else is not in the alphabet.
+	 */
+	npad = last[3] != '=' ? 0 : last[2] == '=' ? 2 : 1;
+	memset(last + 4 - npad, 'A', npad);
+	if (!base64_get_quad(last, &v) || (v & ((1u << (8 * npad)) - 1)) != 0)
 		return false;
-	if (last[2] == '=') {
-		/* "xx==": one byte; the low 4 bits of b must be zero. */
-		if (last[3] != '=' || (b & 0x0f) != 0)
-			return false;
-		*o++ = (uint8_t)(a << 2 | b >> 4);
-	} else if (last[3] == '=') {
-		/* "xxx=": two bytes; the low 2 bits of c must be zero. */
-		c = base64_value[last[2]] - 1u;
-		if ((c & ~0x3fu) || (c & 0x03) != 0)
-			return false;
-		o[0] = (uint8_t)(a << 2 | b >> 4);
-		o[1] = (uint8_t)(b << 4 | c >> 2);
-		o += 2;
-	} else {
-		c = base64_value[last[2]] - 1u;
-		d = base64_value[last[3]] - 1u;
-		if ((c | d) & ~0x3fu)
-			return false;
-		a = a << 18 | b << 12 | c << 6 | d;
-		o[0] = (uint8_t)(a >> 16);
-		o[1] = (uint8_t)(a >> 8);
-		o[2] = (uint8_t)a;
-		o += 3;
-	}
-	*outlen = (size_t)(o - (uint8_t *)out);
+	o[0] = (uint8_t)(v >> 16);
+	o[1] = (uint8_t)(v >> 8);
+	o[2] = (uint8_t)v;
+	*outlen = (size_t)(o + 3 - npad - (uint8_t *)out);
 	return true;
 }
 

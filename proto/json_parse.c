@@ -59,6 +59,8 @@ const unsigned char json_byte_class[256] = {
 	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xf0 */
 };
 
+const char json_escapes[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
+
 /* An open array or object and, for an object, its pending member name. */
 struct jp_level {
 	json_t *c;
@@ -259,7 +261,6 @@ jp_string_error(struct jp *jp, const unsigned char *p)
 static bool
 jp_unescape(struct jp *jp, const unsigned char **pp, char **tp)
 {
-	static const char plain[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
 	const unsigned char *esc = *pp, *p = esc + 1, *end = jp->end;
 	const char *c;
 	long cp, lo;
@@ -269,7 +270,7 @@ jp_unescape(struct jp *jp, const unsigned char **pp, char **tp)
 		return false;
 	}
 	if (*p != 'u') {
-		for (c = plain; *c != '\0' && *c != (char)*p; c += 2)
+		for (c = json_escapes; *c != '\0' && *c != (char)*p; c += 2)
 			;
 		if (*c == '\0') {
 			jp_error(jp, "invalid escape", esc);
@@ -392,78 +393,97 @@ jp_string(struct jp *jp, const char **s, size_t *slen, bool *inscr)
 	return true;
 }
 
-/* The number at jp->p ('-' or a digit). */
-static json_t *
-jp_number(struct jp *jp)
+/* Move *pp past one or more digits; false when there is none. */
+static bool
+jp_digits(const unsigned char **pp, const unsigned char *end)
 {
-	const unsigned char *p = jp->p, *start = p, *end = jp->end;
-	const unsigned char *digits, *intend;
-	unsigned long long u = 0;
-	json_int_t iv;
-	json_t *v;
-	bool neg = false, real = false;
-	char nbuf[JP_NUMBUF], *text, *tend;
-	double d;
-	size_t n;
+	const unsigned char *p = *pp;
 
-	if (*p == '-') {
-		neg = true;
+	while (p < end && jp_isdigit(*p))
 		p++;
-	}
-	if (p == end || !jp_isdigit(*p))
+	if (p == *pp)
+		return false;
+	*pp = p;
+	return true;
+}
+
+/*
+ * The end of the number token at jp->p ('-' or a digit) in RFC 8259's
+ * grammar, *real when it has a fraction or an exponent; NULL after
+ * jp_bad_token where the grammar breaks.
+ */
+static const unsigned char *
+jp_number_end(struct jp *jp, bool *real)
+{
+	const unsigned char *p = jp->p, *end = jp->end;
+
+	*real = false;
+	if (*p == '-')
+		p++;
+	/* No leading zeros: a '0' is the whole integer part. */
+	if (p < end && *p == '0')
+		p++;
+	else if (!jp_digits(&p, end))
 		goto bad;
-	digits = p;
-	if (*p == '0')
-		p++;
-	else
-		while (p < end && jp_isdigit(*p))
-			p++;
-	intend = p;
 	if (p < end && *p == '.') {
 		p++;
-		if (p == end || !jp_isdigit(*p))
+		*real = true;
+		if (!jp_digits(&p, end))
 			goto bad;
-		while (p < end && jp_isdigit(*p))
-			p++;
-		real = true;
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		p++;
+		*real = true;
 		if (p < end && (*p == '+' || *p == '-'))
 			p++;
-		if (p == end || !jp_isdigit(*p))
+		if (!jp_digits(&p, end))
 			goto bad;
-		while (p < end && jp_isdigit(*p))
-			p++;
-		real = true;
 	}
+	return p;
+bad:
+	jp->p = p;
+	jp_bad_token(jp);
+	return NULL;
+}
 
-	if (!real) {
-		/* No leading zeros: 20 digits or more is at least 1e19. */
-		if (intend - digits > 19)
-			goto range;
-		for (; digits < intend; digits++)
-			u = u * 10 + (unsigned)(*digits - '0');
-		if (neg) {
-			if (u > (unsigned long long)LLONG_MAX + 1)
-				goto range;
-			iv = u == (unsigned long long)LLONG_MAX + 1 ?
-			    LLONG_MIN :
-			    -(json_int_t)u;
-		} else {
-			if (u > (unsigned long long)LLONG_MAX)
-				goto range;
-			iv = (json_int_t)u;
-		}
-		if ((v = json_integer(iv)) == NULL)
-			jp_oom(jp);
-		jp->p = p;
-		return v;
+/* The integer token start .. end: an optional '-', no leading zero. */
+static json_t *
+jp_integer(struct jp *jp, const unsigned char *start, const unsigned char *end)
+{
+	bool neg = *start == '-';
+	const unsigned char *p = start + neg;
+	unsigned long long u = 0;
+	json_t *v;
+
+	/* No leading zeros: 20 digits or more is at least 1e19. */
+	if (end - p > 19)
+		u = ULLONG_MAX;
+	else
+		for (; p < end; p++)
+			u = u * 10 + (unsigned)(*p - '0');
+	if (u > (unsigned long long)LLONG_MAX + neg) {
+		jp_error(jp, "integer out of range", start);
+		return NULL;
 	}
+	/* -(u - 1) - 1: LLONG_MIN's magnitude does not fit json_int_t. */
+	v = json_integer(
+	    neg && u > 0 ? -(json_int_t)(u - 1) - 1 : (json_int_t)u);
+	if (v == NULL)
+		jp_oom(jp);
+	return v;
+}
+
+/* The real token start .. end, through strtod. */
+static json_t *
+jp_real(struct jp *jp, const unsigned char *start, const unsigned char *end)
+{
+	size_t n = (size_t)(end - start);
+	char nbuf[JP_NUMBUF], *text = nbuf;
+	bool overflow;
+	json_t *v;
+	double d;
 
 	/* strtod wants a terminated string. */
-	n = (size_t)(p - start);
-	text = nbuf;
 	if (n >= sizeof(nbuf) && (text = malloc(n + 1)) == NULL) {
 		jp_oom(jp);
 		return NULL;
@@ -471,28 +491,31 @@ jp_number(struct jp *jp)
 	memcpy(text, start, n);
 	text[n] = '\0';
 	errno = 0;
-	d = strtod(text, &tend);
+	d = strtod(text, NULL);
 	/* As jansson: overflow is an error, underflow is not. */
-	if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE) {
-		if (text != nbuf)
-			free(text);
+	overflow = (d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE;
+	if (text != nbuf)
+		free(text);
+	if (overflow) {
 		jp_error(jp, "real number overflow", start);
 		return NULL;
 	}
-	if (text != nbuf)
-		free(text);
 	if ((v = json_real(d)) == NULL)
 		jp_oom(jp);
-	jp->p = p;
 	return v;
+}
 
-bad:
-	jp->p = p;
-	jp_bad_token(jp);
-	return NULL;
-range:
-	jp_error(jp, "integer out of range", start);
-	return NULL;
+/* The number at jp->p ('-' or a digit). */
+static json_t *
+jp_number(struct jp *jp)
+{
+	const unsigned char *start = jp->p, *end;
+	bool real;
+
+	if ((end = jp_number_end(jp, &real)) == NULL)
+		return NULL;
+	jp->p = end;
+	return real ? jp_real(jp, start, end) : jp_integer(jp, start, end);
 }
 
 /* Open a container: it becomes the innermost level. */
@@ -523,11 +546,7 @@ jp_push(struct jp *jp, json_t *c)
 		jp->lv = n;
 		jp->lvcap = cap;
 	}
-	jp->lv[jp->nlv].c = c;
-	jp->lv[jp->nlv].key = NULL;
-	jp->lv[jp->nlv].koff = 0;
-	jp->lv[jp->nlv].klen = 0;
-	jp->nlv++;
+	jp->lv[jp->nlv++] = (struct jp_level){ .c = c };
 	return true;
 }
 
@@ -737,14 +756,9 @@ jp_document(struct jp *jp)
 	return v;
 }
 
-/*
- * Parse one value at buf.  depth: containers already open around it.
- * endp NULL: the value must fill the buffer (trailing whitespace only);
- * else anything may follow it, and *endp is its end's offset.
- */
-static json_t *
-jp_parse(const char *buf, size_t len, size_t depth, size_t *endp, char *errbuf,
-    size_t errlen)
+json_t *
+json_parse_value(const char *buf, size_t len, size_t depth, size_t *endp,
+    char *errbuf, size_t errlen)
 {
 	struct jp jp;
 	json_t *v;
@@ -793,14 +807,7 @@ jp_parse(const char *buf, size_t len, size_t depth, size_t *endp, char *errbuf,
 json_t *
 json_parse_strict(const char *buf, size_t len, char *errbuf, size_t errlen)
 {
-	return jp_parse(buf, len, 0, NULL, errbuf, errlen);
-}
-
-json_t *
-json_parse_value(const char *buf, size_t len, size_t depth, size_t *endp,
-    char *errbuf, size_t errlen)
-{
-	return jp_parse(buf, len, depth, endp, errbuf, errlen);
+	return json_parse_value(buf, len, 0, NULL, errbuf, errlen);
 }
 
 size_t

@@ -34,7 +34,7 @@ json_t *json_parse_strict(
  * The same for a value embedded in a larger text (rpc_request_scan reads
  * a request's params with it): whitespace before the value is skipped,
  * anything may follow it, and on success *endp is the offset just past
- * it.  depth is the number of containers already open around the value;
+ * it (endp NULL: only whitespace, as in json_parse_strict).  depth is the number of containers already open around the value;
  * they count toward JSON_PARSER_MAX_DEPTH as in json_parse_strict.
  * Error offsets count from buf.
  */
@@ -55,6 +55,13 @@ enum json_byte_class {
 /* Hidden: inside the library, read PC-relative rather than via the GOT. */
 extern const unsigned char json_byte_class[256]
     __attribute__((visibility("hidden")));
+
+/*
+ * The two-character escapes, as pairs of the letter after the backslash
+ * and the byte it stands for: "\"\"", "\\\\", "//", "b\b", ... (reader
+ * and writer).
+ */
+extern const char json_escapes[] __attribute__((visibility("hidden")));
 
 /*
  * Length of the well-formed UTF-8 sequence starting at p (whose first

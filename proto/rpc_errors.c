@@ -1,7 +1,7 @@
 /*
  * rpc_errors.c - the error side of the codec: each code's default
- * message, errno values by symbolic name (the "errno" member of -32005
- * data), and the struct rpc_error setters.  Messages are formatted into
+ * message, the symbolic name of an errno value (the "errno" member of
+ * -32005 data), and the struct rpc_error setters.  Messages are formatted into
  * the struct's fixed buffer so that building an error never allocates
  * except for its data object.
  *
@@ -33,107 +33,6 @@ static const struct {
 	{ RPC_SHUTTING_DOWN, "Shutting down" },
 };
 
-#define E(name)             \
-	{                   \
-		name, #name \
-	}
-static const struct {
-	int errnum;
-	const char *name;
-} rpc_errnos[] = {
-	E(EPERM),
-	E(ENOENT),
-	E(ESRCH),
-	E(EINTR),
-	E(EIO),
-	E(ENXIO),
-	E(E2BIG),
-	E(ENOEXEC),
-	E(EBADF),
-	E(ECHILD),
-	E(EAGAIN),
-	E(ENOMEM),
-	E(EACCES),
-	E(EFAULT),
-	E(ENOTBLK),
-	E(EBUSY),
-	E(EEXIST),
-	E(EXDEV),
-	E(ENODEV),
-	E(ENOTDIR),
-	E(EISDIR),
-	E(EINVAL),
-	E(ENFILE),
-	E(EMFILE),
-	E(ENOTTY),
-	E(ETXTBSY),
-	E(EFBIG),
-	E(ENOSPC),
-	E(ESPIPE),
-	E(EROFS),
-	E(EMLINK),
-	E(EPIPE),
-	E(EDOM),
-	E(ERANGE),
-	E(EDEADLK),
-	E(ENAMETOOLONG),
-	E(ENOLCK),
-	E(ENOSYS),
-	E(ENOTEMPTY),
-	E(ELOOP),
-	E(ENOMSG),
-	E(EIDRM),
-	E(ENOSTR),
-	E(ENODATA),
-	E(ETIME),
-	E(ENOSR),
-	E(ENOLINK),
-	E(EPROTO),
-	E(EBADMSG),
-	E(EOVERFLOW),
-	E(EILSEQ),
-	E(EUSERS),
-	E(ENOTSOCK),
-	E(EDESTADDRREQ),
-	E(EMSGSIZE),
-	E(EPROTOTYPE),
-	E(ENOPROTOOPT),
-	E(EPROTONOSUPPORT),
-	E(EOPNOTSUPP),
-	E(EAFNOSUPPORT),
-	E(EADDRINUSE),
-	E(EADDRNOTAVAIL),
-	E(ENETDOWN),
-	E(ENETUNREACH),
-	E(ECONNABORTED),
-	E(ECONNRESET),
-	E(ENOBUFS),
-	E(EISCONN),
-	E(ENOTCONN),
-	E(ETIMEDOUT),
-	E(ECONNREFUSED),
-	E(EHOSTUNREACH),
-	E(EALREADY),
-	E(EINPROGRESS),
-	E(ESTALE),
-	E(EDQUOT),
-	E(ECANCELED),
-	E(EOWNERDEAD),
-	E(ENOTRECOVERABLE),
-	E(ENOMEDIUM),
-	E(EMEDIUMTYPE),
-	E(ENOKEY),
-	E(EKEYEXPIRED),
-	E(EKEYREVOKED),
-	E(EKEYREJECTED),
-	E(ERFKILL),
-	E(EHWPOISON),
-	E(EREMOTEIO),
-	E(EUCLEAN),
-	E(EBADFD),
-};
-#undef E
-
 const char *
 rpc_code_message(int code)
 {
@@ -149,13 +48,13 @@ const char *
 rpc_errno_name(int errnum)
 {
 	/*
-	 * Aliases (EWOULDBLOCK, EDEADLOCK, ENOTSUP) share a value with an
-	 * earlier row, so the first row wins and the name is stable.
+	 * glibc's own table (2.32 and later).  An alias (EWOULDBLOCK,
+	 * EDEADLOCK, ENOTSUP) gets the name of the value it shares, so the
+	 * name is stable; 0 names no error.
 	 */
-	for (size_t i = 0; i < sizeof(rpc_errnos) / sizeof(rpc_errnos[0]); i++)
-		if (rpc_errnos[i].errnum == errnum)
-			return rpc_errnos[i].name;
-	return "EUNKNOWN";
+	const char *name = errnum != 0 ? strerrorname_np(errnum) : NULL;
+
+	return name != NULL ? name : "EUNKNOWN";
 }
 
 size_t
@@ -282,8 +181,6 @@ rpc_error_move(struct rpc_error *dst, struct rpc_error *src)
 		return;
 	json_decref(dst->data);
 	memcpy(dst, src, sizeof(*dst));
-	/* src gave its data away: reset it without a decref. */
-	src->data = NULL;
-	src->code = 0;
-	src->message[0] = '\0';
+	src->data = NULL; /* given away: reset src without a decref */
+	rpc_error_clear(src);
 }

@@ -227,6 +227,7 @@ rpc_buf_jstr(struct rpc_buf *b, const char *str, size_t n, bool lossy)
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *s = (const unsigned char *)str;
 	const unsigned char *end = s + n, *run = s, *lim;
+	const char *e;
 	uint64_t x;
 	size_t k;
 	char esc[6] = { '\\', 'u', '0', '0' };
@@ -257,37 +258,18 @@ rpc_buf_jstr(struct rpc_buf *b, const char *str, size_t n, bool lossy)
 				}
 			}
 			rpc_buf_add(b, run, (size_t)(s - run));
-			switch (*s) {
-			case '"':
-				rpc_buf_lit(b, "\\\"");
-				break;
-			case '\\':
-				rpc_buf_lit(b, "\\\\");
-				break;
-			case '\b':
-				rpc_buf_lit(b, "\\b");
-				break;
-			case '\f':
-				rpc_buf_lit(b, "\\f");
-				break;
-			case '\n':
-				rpc_buf_lit(b, "\\n");
-				break;
-			case '\r':
-				rpc_buf_lit(b, "\\r");
-				break;
-			case '\t':
-				rpc_buf_lit(b, "\\t");
-				break;
-			default:
-				if (*s >= 0x80) {
-					rpc_buf_lit(b, "\\ufffd");
-					break;
-				}
+			for (e = json_escapes; *e != '\0' && e[1] != (char)*s;
+			     e += 2)
+				;
+			if (*s >= 0x80)
+				rpc_buf_lit(b, "\\ufffd");
+			else if (*e != '\0') {
+				rpc_buf_byte(b, '\\');
+				rpc_buf_byte(b, *e);
+			} else {
 				esc[4] = hex[*s >> 4];
 				esc[5] = hex[*s & 0xf];
 				rpc_buf_add(b, esc, sizeof(esc));
-				break;
 			}
 			run = ++s;
 		}
@@ -425,6 +407,20 @@ rpc_buf_end(struct rpc_buf *b, size_t *lenp)
 	return b->p;
 }
 
+/* A reply's start, {"jsonrpc":"2.0","id":ID, and room for hint more bytes. */
+static void
+rpc_buf_reply(struct rpc_buf *b, const char *id_json, size_t hint)
+{
+	size_t idlen;
+
+	if (id_json == NULL)
+		id_json = "null";
+	idlen = strlen(id_json);
+	rpc_buf_init(b, hint + idlen);
+	rpc_buf_lit(b, "{\"jsonrpc\":\"2.0\",\"id\":");
+	rpc_buf_add(b, id_json, idlen);
+}
+
 char *
 rpc_id_dump(const json_t *id)
 {
@@ -441,14 +437,8 @@ char *
 rpc_format_result(const char *id_json, const json_t *result, size_t *lenp)
 {
 	struct rpc_buf b;
-	size_t idlen;
 
-	if (id_json == NULL)
-		id_json = "null";
-	idlen = strlen(id_json);
-	rpc_buf_init(&b, 128 + idlen);
-	rpc_buf_lit(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
-	rpc_buf_add(&b, id_json, idlen);
+	rpc_buf_reply(&b, id_json, 128);
 	rpc_buf_lit(&b, ",\"result\":");
 	rpc_buf_json(&b, result);
 	rpc_buf_lit(&b, "}\n");
@@ -460,14 +450,8 @@ rpc_format_error(const char *id_json, const struct rpc_error *err, size_t *lenp)
 {
 	struct rpc_buf b;
 	const char *msg;
-	size_t idlen;
 
-	if (id_json == NULL)
-		id_json = "null";
-	idlen = strlen(id_json);
-	rpc_buf_init(&b, 192 + idlen + strlen(err->message));
-	rpc_buf_lit(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
-	rpc_buf_add(&b, id_json, idlen);
+	rpc_buf_reply(&b, id_json, 192 + strlen(err->message));
 	rpc_buf_lit(&b, ",\"error\":{\"code\":");
 	rpc_buf_int(&b, err->code);
 	rpc_buf_lit(&b, ",\"message\":");

@@ -1044,6 +1044,9 @@ START_TEST(test_errno_names)
 		{ ECANCELED, "ECANCELED" },
 		{ ETIMEDOUT, "ETIMEDOUT" },
 		{ ENOTSUP, "EOPNOTSUPP" },
+		/* Named by glibc's table, not only a hand-picked list. */
+		{ ENOTUNIQ, "ENOTUNIQ" },
+		{ ECHRNG, "ECHRNG" },
 		{ 0, "EUNKNOWN" },
 		{ -1, "EUNKNOWN" },
 		{ 99999, "EUNKNOWN" },

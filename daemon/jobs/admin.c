@@ -62,13 +62,6 @@ admin_check(struct job *job, struct rpc_error *err)
 	return -1;
 }
 
-static int
-no_params(struct job *job, const json_t *params, const struct sbk_config *cfg,
-    struct rpc_error *err)
-{
-	return job_params_check(params, NULL, err);
-}
-
 /* The byte budget of one listing reply on this connection. */
 static size_t
 list_budget(const struct job *job)
@@ -318,7 +311,7 @@ const struct job_kind job_admin_clients = {
 	.method = "admin.clients",
 	.lane = LANE_EVENT,
 	.flags = JOB_KIND_NO_PARAMS,
-	.parse = no_params,
+	.parse = job_parse_no_params,
 	.run = clients_run,
 };
 
@@ -326,7 +319,7 @@ const struct job_kind job_admin_jobs = {
 	.method = "admin.jobs",
 	.lane = LANE_EVENT,
 	.flags = JOB_KIND_NO_PARAMS,
-	.parse = no_params,
+	.parse = job_parse_no_params,
 	.run = jobs_run,
 };
 
@@ -341,6 +334,6 @@ const struct job_kind job_admin_reload = {
 	.method = "admin.reload",
 	.lane = LANE_EVENT,
 	.flags = JOB_KIND_NO_PARAMS,
-	.parse = no_params,
+	.parse = job_parse_no_params,
 	.run = reload_run,
 };

@@ -55,9 +55,12 @@ struct a2_arg {
 	uint8_t *hash; /* verify: the expected hash */
 };
 
-static const char *const a2_hash_params[] = { "password", "type", "t_cost",
-	"m_cost_kib", "parallelism", "hash_len", "salt_len", NULL };
-static const char *const a2_verify_params[] = { "password", "hash", NULL };
+extern const struct job_kind job_argon2_hash;
+
+static const char *const a2_hash_params_names[] = { "password", "type",
+	"t_cost", "m_cost_kib", "parallelism", "hash_len", "salt_len", NULL };
+static const char *const a2_verify_params_names[] = { "password", "hash",
+	NULL };
 
 /* Decode len characters of unpadded base64 (PHC) into a new buffer. */
 static uint8_t *
@@ -70,6 +73,19 @@ a2_b64_decode(const char *in, size_t len, size_t *outlen)
 		out = NULL;
 	}
 	return (out);
+}
+
+/* The type named by len bytes at name ("argon2id", ...), or -1. */
+static int
+a2_type(const char *name, size_t len)
+{
+	for (int t = Argon2_d; t <= Argon2_id; t++) {
+		const char *n = argon2_type2string((argon2_type)t, 0);
+
+		if (strlen(n) == len && memcmp(n, name, len) == 0)
+			return (t);
+	}
+	return (-1);
 }
 
 /* "prefix" then a decimal uint32 without sign or leading zeros. */
@@ -102,20 +118,15 @@ a2_decode(const char *s, size_t len, struct a2_arg *a)
 {
 	const char *end, *dollar;
 	size_t n;
+	int t;
 
-	if (strlen(s) != len)
+	if (strlen(s) != len || *s++ != '$')
 		return (false);
-	if (strncmp(s, "$argon2id$", 10) == 0) {
-		a->type = Argon2_id;
-		s += 10;
-	} else if (strncmp(s, "$argon2i$", 9) == 0) {
-		a->type = Argon2_i;
-		s += 9;
-	} else if (strncmp(s, "$argon2d$", 9) == 0) {
-		a->type = Argon2_d;
-		s += 9;
-	} else
+	n = strcspn(s, "$");
+	if ((t = a2_type(s, n)) < 0 || s[n] != '$')
 		return (false);
+	a->type = (argon2_type)t;
+	s += n + 1;
 	/* Version 1.0 strings carry no "v=" field. */
 	a->version = ARGON2_VERSION_10;
 	if (strncmp(s, "v=", 2) == 0) {
@@ -146,25 +157,25 @@ a2_decode(const char *s, size_t len, struct a2_arg *a)
 	return (true);
 }
 
+/* Wipe and free n bytes at p (NULL is fine). */
+static void
+a2_wipe_free(void *p, size_t n)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, n);
+	free(p);
+}
+
 static void
 a2_arg_free(struct a2_arg *a)
 {
 	if (a == NULL)
 		return;
-	if (a->password != NULL) {
-		explicit_bzero(a->password, a->pwlen);
-		free(a->password);
-	}
-	if (a->salt != NULL) {
-		explicit_bzero(a->salt, a->salt_len);
-		free(a->salt);
-	}
-	if (a->hash != NULL) {
-		explicit_bzero(a->hash, a->hash_len);
-		free(a->hash);
-	}
-	explicit_bzero(a, sizeof(*a));
-	free(a);
+	a2_wipe_free(a->password, a->pwlen);
+	a2_wipe_free(a->salt, a->salt_len);
+	a2_wipe_free(a->hash, a->hash_len);
+	a2_wipe_free(a, sizeof(*a));
 }
 
 /*
@@ -204,38 +215,24 @@ a2_take_password(const json_t *params, struct a2_arg *a, struct rpc_error *err)
 	return (0);
 }
 
+/* argon2.hash's params into a; the defaults and caps are cfg's. */
 static int
-a2_hash_parse(struct job *job, const json_t *params,
-    const struct sbk_config *cfg, struct rpc_error *err)
+a2_hash_params(const json_t *params, const struct sbk_config *cfg,
+    struct a2_arg *a, struct rpc_error *err)
 {
-	struct a2_arg *a;
-	const char *type = "argon2id";
-	size_t tlen = 0;
+	const char *type;
+	size_t tlen;
 	long long t, m, p, hl, sl;
+	int ty = Argon2_id;
 
-	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		a2_wipe_param(params, "password");
-		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+	if (job_params_check(params, a2_hash_params_names, err) == -1 ||
+	    a2_take_password(params, a, err) == -1 ||
+	    job_param_string(params, "type", false, &type, &tlen, err) == -1)
 		return (-1);
-	}
-	if (job_params_check(params, a2_hash_params, err) == -1 ||
-	    a2_take_password(params, a, err) == -1)
-		goto fail;
-	if (json_object_get(params, "type") != NULL &&
-	    job_param_string(params, "type", true, &type, &tlen, err) == -1)
-		goto fail;
-	if (strlen(type) != tlen && json_object_get(params, "type") != NULL)
-		type = "";
-	if (strcmp(type, "argon2id") == 0)
-		a->type = Argon2_id;
-	else if (strcmp(type, "argon2i") == 0)
-		a->type = Argon2_i;
-	else if (strcmp(type, "argon2d") == 0)
-		a->type = Argon2_d;
-	else {
+	if (type != NULL && (ty = a2_type(type, tlen)) < 0) {
 		rpc_error_param(
 		    err, "type", "type must be argon2id, argon2i or argon2d");
-		goto fail;
+		return (-1);
 	}
 	if (job_param_int(params, "parallelism", cfg->argon2_parallelism, 1,
 		cfg->argon2_max_parallelism, &p, err) == -1 ||
@@ -247,51 +244,39 @@ a2_hash_parse(struct job *job, const json_t *params,
 		A2_HASH_LEN_MAX, &hl, err) == -1 ||
 	    job_param_int(params, "salt_len", A2_SALT_LEN_DEF, A2_SALT_LEN_MIN,
 		A2_SALT_LEN_MAX, &sl, err) == -1)
-		goto fail;
+		return (-1);
 	/* It would wait for the memory gate for ever. */
 	if ((unsigned long long)m > cfg->argon2_memory_budget_kib) {
 		rpc_error_param(err, "m_cost_kib",
 		    "m_cost_kib %lld exceeds memory_budget_kib %lu", m,
 		    cfg->argon2_memory_budget_kib);
-		goto fail;
+		return (-1);
 	}
+	a->type = (argon2_type)ty;
 	a->version = ARGON2_VERSION_13;
 	a->t_cost = (uint32_t)t;
 	a->m_cost = (uint32_t)m;
 	a->lanes = (uint32_t)p;
 	a->hash_len = (uint32_t)hl;
 	a->salt_len = (uint32_t)sl;
-	a2_wipe_param(params, "password");
-	job->arg = a;
-	job->work.item.cost = a->m_cost;
 	return (0);
-
-fail:
-	a2_wipe_param(params, "password");
-	a2_arg_free(a);
-	return (-1);
 }
 
+/* argon2.verify's params into a: the costs come from the PHC string. */
 static int
-a2_verify_parse(struct job *job, const json_t *params,
-    const struct sbk_config *cfg, struct rpc_error *err)
+a2_verify_params(const json_t *params, const struct sbk_config *cfg,
+    struct a2_arg *a, struct rpc_error *err)
 {
-	struct a2_arg *a;
 	const char *hash;
 	size_t len;
 
-	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		a2_wipe_param(params, "password");
-		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
-		return (-1);
-	}
-	if (job_params_check(params, a2_verify_params, err) == -1 ||
+	if (job_params_check(params, a2_verify_params_names, err) == -1 ||
 	    a2_take_password(params, a, err) == -1 ||
 	    job_param_string(params, "hash", true, &hash, &len, err) == -1)
-		goto fail;
+		return (-1);
 	if (!a2_decode(hash, len, a)) {
 		rpc_error_param(err, "hash", "hash is not a valid PHC string");
-		goto fail;
+		return (-1);
 	}
 	/* Never run a cost the caps would refuse for argon2.hash. */
 	if (a->t_cost < 1 || a->t_cost > cfg->argon2_max_t_cost ||
@@ -301,17 +286,33 @@ a2_verify_parse(struct job *job, const json_t *params,
 	    a->m_cost > cfg->argon2_memory_budget_kib) {
 		rpc_error_param(err, "hash",
 		    "hash parameters exceed the configured limits");
-		goto fail;
+		return (-1);
 	}
+	return (0);
+}
+
+/* Both kinds: the password in params is wiped on every path. */
+static int
+a2_parse(struct job *job, const json_t *params, const struct sbk_config *cfg,
+    struct rpc_error *err)
+{
+	struct a2_arg *a = calloc(1, sizeof(*a));
+	int rc = -1;
+
+	if (a == NULL)
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+	else if (job->kind == &job_argon2_hash)
+		rc = a2_hash_params(params, cfg, a, err);
+	else
+		rc = a2_verify_params(params, cfg, a, err);
 	a2_wipe_param(params, "password");
+	if (rc == -1) {
+		a2_arg_free(a);
+		return (-1);
+	}
 	job->arg = a;
 	job->work.item.cost = a->m_cost;
 	return (0);
-
-fail:
-	a2_wipe_param(params, "password");
-	a2_arg_free(a);
-	return (-1);
 }
 
 /*
@@ -340,24 +341,24 @@ a2_free_cb(uint8_t *memory, size_t bytes)
 static int
 a2_compute(struct a2_arg *a, uint8_t *out, struct rpc_error *err)
 {
-	argon2_context ctx;
+	argon2_context ctx = {
+		.out = out,
+		.outlen = a->hash_len,
+		.pwd = (uint8_t *)a->password,
+		.pwdlen = (uint32_t)a->pwlen,
+		.salt = a->salt,
+		.saltlen = a->salt_len,
+		.t_cost = a->t_cost,
+		.m_cost = a->m_cost,
+		.lanes = a->lanes,
+		.threads = 1,
+		.version = a->version,
+		.allocate_cbk = a2_alloc_cb,
+		.free_cbk = a2_free_cb,
+		.flags = ARGON2_DEFAULT_FLAGS,
+	};
 	int rc;
 
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.out = out;
-	ctx.outlen = a->hash_len;
-	ctx.pwd = (uint8_t *)a->password;
-	ctx.pwdlen = (uint32_t)a->pwlen;
-	ctx.salt = a->salt;
-	ctx.saltlen = a->salt_len;
-	ctx.t_cost = a->t_cost;
-	ctx.m_cost = a->m_cost;
-	ctx.lanes = a->lanes;
-	ctx.threads = 1;
-	ctx.version = a->version;
-	ctx.allocate_cbk = a2_alloc_cb;
-	ctx.free_cbk = a2_free_cb;
-	ctx.flags = ARGON2_DEFAULT_FLAGS;
 	rc = argon2_ctx(&ctx, a->type);
 	explicit_bzero(&ctx, sizeof(ctx));
 	if (rc != ARGON2_OK) {
@@ -415,14 +416,8 @@ a2_hash_run(struct job *job, struct rpc_error *err)
 oom:
 	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
 out:
-	if (out != NULL) {
-		explicit_bzero(out, a->hash_len);
-		free(out);
-	}
-	if (enc != NULL) {
-		explicit_bzero(enc, enclen);
-		free(enc);
-	}
+	a2_wipe_free(out, a->hash_len);
+	a2_wipe_free(enc, enclen);
 	return (res);
 }
 
@@ -440,15 +435,13 @@ a2_verify_run(struct job *job, struct rpc_error *err)
 		return (NULL);
 	}
 	if (a2_compute(a, out, err) == -1) {
-		explicit_bzero(out, a->hash_len);
-		free(out);
+		a2_wipe_free(out, a->hash_len);
 		return (NULL);
 	}
 	/* Constant time: the comparison must not leak where they differ. */
 	for (i = 0; i < a->hash_len; i++)
 		diff |= out[i] ^ a->hash[i];
-	explicit_bzero(out, a->hash_len);
-	free(out);
+	a2_wipe_free(out, a->hash_len);
 	if ((res = json_pack("{s:b}", "valid", diff == 0)) == NULL)
 		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
 	return (res);
@@ -466,7 +459,7 @@ a2_free(struct job *job)
 const struct job_kind job_argon2_hash = {
 	.method = "argon2.hash",
 	.lane = LANE_CPU,
-	.parse = a2_hash_parse,
+	.parse = a2_parse,
 	.run = a2_hash_run,
 	.free = a2_free,
 	.gate = JOB_GATE_ARGON2_MEM,
@@ -475,7 +468,7 @@ const struct job_kind job_argon2_hash = {
 const struct job_kind job_argon2_verify = {
 	.method = "argon2.verify",
 	.lane = LANE_CPU,
-	.parse = a2_verify_parse,
+	.parse = a2_parse,
 	.run = a2_verify_run,
 	.free = a2_free,
 	.gate = JOB_GATE_ARGON2_MEM,

@@ -8,9 +8,9 @@
 #include "pool.h"
 #include "stats.h"
 
-static int
-no_params(struct job *job, const json_t *params, const struct sbk_config *cfg,
-    struct rpc_error *err)
+int
+job_parse_no_params(struct job *job, const json_t *params,
+    const struct sbk_config *cfg, struct rpc_error *err)
 {
 	return job_params_check(params, NULL, err);
 }
@@ -65,7 +65,7 @@ const struct job_kind job_ping = {
 	.method = "ping",
 	.lane = LANE_EVENT,
 	.flags = JOB_KIND_NO_PARAMS,
-	.parse = no_params,
+	.parse = job_parse_no_params,
 	.run = ping_run,
 };
 
@@ -73,7 +73,7 @@ const struct job_kind job_stats = {
 	.method = "stats",
 	.lane = LANE_EVENT,
 	.flags = JOB_KIND_NO_PARAMS,
-	.parse = no_params,
+	.parse = job_parse_no_params,
 	.run = stats_run,
 };
 

@@ -113,21 +113,73 @@ const struct job_kind job_spin = {
 	.run = spin_run,
 };
 
-static int
-iso_test_parse(struct job *job, const json_t *params,
-    const struct sbk_config *cfg, struct rpc_error *err)
-{
-	return job_params_check(params, NULL, err);
-}
+static json_t *iso_test_run(struct job *, struct rpc_error *);
 
-/* The op's JSON text answer as the result. */
+#define ISO_TEST_FLAGS (JOB_KIND_TEST | JOB_KIND_NO_PARAMS | JOB_KIND_ISOLATED)
+
+const struct job_kind job_test_crash = {
+	.method = "test.crash",
+	.lane = LANE_CPU,
+	.flags = ISO_TEST_FLAGS,
+	.parse = job_parse_no_params,
+	.run = iso_test_run,
+};
+
+const struct job_kind job_test_forbidden_call = {
+	.method = "test.forbidden_call",
+	.lane = LANE_CPU,
+	.flags = ISO_TEST_FLAGS,
+	.parse = job_parse_no_params,
+	.run = iso_test_run,
+};
+
+const struct job_kind job_test_hang = {
+	.method = "test.hang",
+	.lane = LANE_CPU,
+	.flags = ISO_TEST_FLAGS,
+	.parse = job_parse_no_params,
+	.run = iso_test_run,
+};
+
+const struct job_kind job_test_helper_pid = {
+	.method = "test.helper_pid",
+	.lane = LANE_CPU,
+	.flags = ISO_TEST_FLAGS,
+	.parse = job_parse_no_params,
+	.run = iso_test_run,
+};
+
+const struct job_kind job_test_helper_lie = {
+	.method = "test.helper_lie",
+	.lane = LANE_CPU,
+	.flags = ISO_TEST_FLAGS,
+	.parse = job_parse_no_params,
+	.run = iso_test_run,
+};
+
+static const struct {
+	const struct job_kind *kind;
+	enum iso_op op;
+} iso_test_ops[] = {
+	{ &job_test_crash, ISO_OP_TEST_CRASH },
+	{ &job_test_forbidden_call, ISO_OP_TEST_FORBIDDEN },
+	{ &job_test_hang, ISO_OP_TEST_HANG },
+	{ &job_test_helper_pid, ISO_OP_TEST_PID },
+	{ &job_test_helper_lie, ISO_OP_TEST_LIE },
+};
+
+/* The kind's op in the helper, and its JSON text answer as the result. */
 static json_t *
-iso_test_run(struct job *job, enum iso_op op, struct rpc_error *err)
+iso_test_run(struct job *job, struct rpc_error *err)
 {
-	struct iso_request req = { .op = op, .out_max = 4096 };
+	struct iso_request req = { .out_max = 4096 };
 	struct iso_result res;
 	json_t *result;
 
+	for (size_t i = 0; i < sizeof(iso_test_ops) / sizeof(iso_test_ops[0]);
+	     i++)
+		if (iso_test_ops[i].kind == job->kind)
+			req.op = iso_test_ops[i].op;
 	if (iso_call(job, &req, NULL, 0, NULL, &res, err) < 0)
 		return NULL;
 	result =
@@ -138,75 +190,3 @@ iso_test_run(struct job *job, enum iso_op op, struct rpc_error *err)
 		    "isolated helper answered no JSON object");
 	return result;
 }
-
-static json_t *
-crash_run(struct job *job, struct rpc_error *err)
-{
-	return iso_test_run(job, ISO_OP_TEST_CRASH, err);
-}
-
-static json_t *
-forbidden_run(struct job *job, struct rpc_error *err)
-{
-	return iso_test_run(job, ISO_OP_TEST_FORBIDDEN, err);
-}
-
-static json_t *
-hang_run(struct job *job, struct rpc_error *err)
-{
-	return iso_test_run(job, ISO_OP_TEST_HANG, err);
-}
-
-static json_t *
-helper_pid_run(struct job *job, struct rpc_error *err)
-{
-	return iso_test_run(job, ISO_OP_TEST_PID, err);
-}
-
-static json_t *
-lie_run(struct job *job, struct rpc_error *err)
-{
-	return iso_test_run(job, ISO_OP_TEST_LIE, err);
-}
-
-#define ISO_TEST_FLAGS (JOB_KIND_TEST | JOB_KIND_NO_PARAMS | JOB_KIND_ISOLATED)
-
-const struct job_kind job_test_crash = {
-	.method = "test.crash",
-	.lane = LANE_CPU,
-	.flags = ISO_TEST_FLAGS,
-	.parse = iso_test_parse,
-	.run = crash_run,
-};
-
-const struct job_kind job_test_forbidden_call = {
-	.method = "test.forbidden_call",
-	.lane = LANE_CPU,
-	.flags = ISO_TEST_FLAGS,
-	.parse = iso_test_parse,
-	.run = forbidden_run,
-};
-
-const struct job_kind job_test_hang = {
-	.method = "test.hang",
-	.lane = LANE_CPU,
-	.flags = ISO_TEST_FLAGS,
-	.parse = iso_test_parse,
-	.run = hang_run,
-};
-
-const struct job_kind job_test_helper_pid = {
-	.method = "test.helper_pid",
-	.lane = LANE_CPU,
-	.flags = ISO_TEST_FLAGS,
-	.parse = iso_test_parse,
-	.run = helper_pid_run,
-};
-
-const struct job_kind job_test_helper_lie = {
-	.method = "test.helper_lie",
-	.lane = LANE_CPU,
-	.flags = ISO_TEST_FLAGS,
-	.parse = iso_test_parse,
-	.run = lie_run,
-};
