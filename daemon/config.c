@@ -9,9 +9,6 @@
  * the number and boolean parsers are inifile.c's, shared with
  * sbk-gearman's reader; the value types only sbkd has are
  * config_values.c's.
- *
- * Thread safety: main thread only (inih's options are process globals);
- * a loaded config is then read-only and may be read from any thread.
  */
 #include "sbk-config.h"
 

@@ -92,13 +92,6 @@ struct sbk_config {
 };
 
 /*
- * The largest configuration file read.  A config file must also be a
- * regular file (a symlink to one is fine): a FIFO or a device is refused
- * without reading it.
- */
-#define CONFIG_MAX_BYTES INIFILE_MAX_BYTES
-
-/*
  * May this peer call the admin.* methods?  uid 0, a uid in admin_uids or a
  * gid (SO_PEERCRED's) in admin_gids.
  */

@@ -196,6 +196,22 @@ inifile_reader(char *str, int num, void *arg)
 	return str;
 }
 
+/* Index of section/name in f->keys, or -1 when unknown. */
+static int
+inifile_key_index(
+    const struct inifile *f, const char *section, const char *name)
+{
+	for (size_t i = 0; i < f->n_keys; i++) {
+		const struct inifile_key *k =
+		    (const void *)((const char *)f->keys + i * f->key_size);
+
+		if (strcmp(k->section, section) == 0 &&
+		    strcmp(k->name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
 static int
 inifile_handler(
     void *arg, const char *section, const char *name, const char *value)
@@ -232,21 +248,6 @@ inifile_handler(
 		return 0;
 	}
 	return 1;
-}
-
-int
-inifile_key_index(
-    const struct inifile *f, const char *section, const char *name)
-{
-	for (size_t i = 0; i < f->n_keys; i++) {
-		const struct inifile_key *k =
-		    (const void *)((const char *)f->keys + i * f->key_size);
-
-		if (strcmp(k->section, section) == 0 &&
-		    strcmp(k->name, name) == 0)
-			return (int)i;
-	}
-	return -1;
 }
 
 int

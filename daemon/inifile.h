@@ -74,9 +74,6 @@ void inifile_error(struct inifile *f, int lineno, const char *fmt, ...)
  */
 int inifile_read(struct inifile *f, const char *path, char *err, size_t errlen);
 
-/* Index of section/name in f->keys, or -1 when unknown. */
-int inifile_key_index(
-    const struct inifile *f, const char *section, const char *name);
 /* The line a key was set on, or 0 when it kept its default. */
 int inifile_key_line(
     const struct inifile *f, const char *section, const char *name);

@@ -14,7 +14,6 @@
  *
  * Thread safety: reentrant; the only shared state is two atomic flags
  * and a counter.
- * Called from job workers (and paths_check from parse on the event thread).
  */
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -507,8 +506,7 @@ paths_out_open(struct paths_out *out, char *const *roots, const int *fds,
 	struct stat st;
 	int rc, tries;
 
-	memset(out, 0, sizeof(*out));
-	out->dirfd = out->fd = -1;
+	*out = (struct paths_out){ .dirfd = -1, .fd = -1 };
 	out->overwrite = overwrite;
 	if (out_path[0] != '/' || slash == NULL) {
 		rpc_error_param(err, "out_path", "out_path must be absolute");
@@ -593,8 +591,7 @@ fail:
 	if (out->dirfd != -1)
 		close(out->dirfd);
 	free(out->name);
-	memset(out, 0, sizeof(*out));
-	out->dirfd = out->fd = -1;
+	*out = (struct paths_out){ .dirfd = -1, .fd = -1 };
 	return (-1);
 }
 
@@ -686,6 +683,5 @@ paths_out_abort(struct paths_out *out)
 		(void)unlinkat(out->dirfd, out->tmpname, 0);
 	close(out->dirfd);
 	free(out->name);
-	memset(out, 0, sizeof(*out));
-	out->dirfd = out->fd = -1;
+	*out = (struct paths_out){ .dirfd = -1, .fd = -1 };
 }

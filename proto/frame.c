@@ -1,12 +1,6 @@
 /*
- * frame.c - NDJSON line framing: finds the next non-blank line in the
- * caller's buffer, enforces the line length cap and, after an over-long
- * line, drops bytes through its '\n' (that state survives across calls).
- * Nothing is copied or allocated; the caller owns the buffer and drops
- * *consumed bytes from its front after each call.
- *
- * Thread safety: a struct frame belongs to one thread at a time; the code
- * keeps no other state.
+ * frame.c - NDJSON line framing (see frame.h).  Nothing is copied: the
+ * caller owns the buffer and drops *consumed bytes from its front.
  */
 #include <string.h>
 

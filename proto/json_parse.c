@@ -16,9 +16,6 @@
  * in member names, the last of duplicate members wins, integers must fit
  * json_int_t, reals must not overflow, and at most JSON_PARSER_MAX_DEPTH
  * nested values (a scalar counts as one level, as in jansson).
- *
- * Thread safety: reentrant; all state lives in the caller's stack frame
- * or in memory freed before returning.
  */
 #include <errno.h>
 #include <limits.h>
@@ -215,27 +212,38 @@ jp_utf8_put(char *t, unsigned long cp)
 	return 4;
 }
 
+/*
+ * buf (cap bytes, used of them kept) moved from the in-frame init to the
+ * heap, or grown there; NULL when out of memory.
+ */
+static void *
+jp_grow(struct jp *jp, void *buf, const void *init, size_t used, size_t cap)
+{
+	void *n;
+
+	if (buf == init) {
+		if ((n = malloc(cap)) != NULL)
+			memcpy(n, buf, used);
+	} else
+		n = realloc(buf, cap);
+	if (n == NULL)
+		jp_oom(jp);
+	return n;
+}
+
 /* Make room for need more bytes of scratch after scrlen. */
 static bool
 jp_scr_reserve(struct jp *jp, size_t need)
 {
-	size_t cap;
+	size_t cap = jp->scrcap * 2;
 	char *n;
 
 	if (need <= jp->scrcap - jp->scrlen)
 		return true;
-	cap = jp->scrcap * 2;
 	if (cap - jp->scrlen < need)
 		cap = jp->scrlen + need;
-	if (jp->scr == jp->scrinit) {
-		if ((n = malloc(cap)) != NULL)
-			memcpy(n, jp->scr, jp->scrlen);
-	} else
-		n = realloc(jp->scr, cap);
-	if (n == NULL) {
-		jp_oom(jp);
+	if ((n = jp_grow(jp, jp->scr, jp->scrinit, jp->scrlen, cap)) == NULL)
 		return false;
-	}
 	jp->scr = n;
 	jp->scrcap = cap;
 	return true;
@@ -306,6 +314,26 @@ jp_unescape(struct jp *jp, const unsigned char **pp, char **tp)
 }
 
 /*
+ * Past the bytes from p that stand for themselves in a string: plain
+ * ASCII and well-formed UTF-8.  Stops at end, a quote, a backslash or an
+ * invalid byte.
+ */
+static const unsigned char *
+jp_plain_run(const unsigned char *p, const unsigned char *end)
+{
+	size_t n;
+
+	for (;;) {
+		while (p < end && json_byte_class[*p] == JSON_BYTE_PLAIN)
+			p++;
+		if (p == end || json_byte_class[*p] != JSON_BYTE_HIGH ||
+		    (n = json_utf8_len(p, end)) == 0)
+			return p;
+		p += n;
+	}
+}
+
+/*
  * The rest of a string holding an escape, from p (the first backslash),
  * decoded after the plain bytes from start into scratch at scrlen (not
  * reserved).  Decoding never makes a string longer than its source.
@@ -316,42 +344,33 @@ jp_string_decode(struct jp *jp, const unsigned char *start,
 {
 	const unsigned char *end = jp->end, *q;
 	char *t, *t0;
-	size_t n;
 
 	for (q = p; q < end && *q != '"';)
 		q += *q == '\\' && end - q > 1 ? 2 : 1;
 	if (!jp_scr_reserve(jp, (size_t)(q - start)))
 		return false;
 	t0 = t = jp->scr + jp->scrlen;
-	memcpy(t, start, (size_t)(p - start));
-	t += p - start;
-	while (p < end) {
-		switch (json_byte_class[*p]) {
-		case JSON_BYTE_PLAIN:
-			*t++ = (char)*p++;
-			break;
-		case JSON_BYTE_QUOTE:
-			*s = t0;
-			*slen = (size_t)(t - t0);
-			jp->p = p + 1;
-			return true;
-		case JSON_BYTE_BSLASH:
-			if (!jp_unescape(jp, &p, &t))
-				return false;
-			break;
-		default:
-			if (json_byte_class[*p] == JSON_BYTE_CTRL ||
-			    (n = json_utf8_len(p, end)) == 0) {
-				jp_string_error(jp, p);
-				return false;
-			}
-			memcpy(t, p, n);
-			t += n;
-			p += n;
+	for (q = start;; q = p) {
+		p = jp_plain_run(q, end);
+		memcpy(t, q, (size_t)(p - q));
+		t += p - q;
+		if (p == end) {
+			jp_error(jp, "unterminated string", NULL);
+			return false;
 		}
+		if (json_byte_class[*p] == JSON_BYTE_QUOTE)
+			break;
+		if (json_byte_class[*p] != JSON_BYTE_BSLASH) {
+			jp_string_error(jp, p);
+			return false;
+		}
+		if (!jp_unescape(jp, &p, &t))
+			return false;
 	}
-	jp_error(jp, "unterminated string", NULL);
-	return false;
+	*s = t0;
+	*slen = (size_t)(t - t0);
+	jp->p = p + 1;
+	return true;
 }
 
 /*
@@ -363,29 +382,21 @@ jp_string_decode(struct jp *jp, const unsigned char *start,
 static bool
 jp_string(struct jp *jp, const char **s, size_t *slen, bool *inscr)
 {
-	const unsigned char *p = jp->p + 1, *start = p, *end = jp->end;
-	size_t n;
+	const unsigned char *start = jp->p + 1;
+	const unsigned char *p = jp_plain_run(start, jp->end);
 
 	*inscr = false;
-	for (;;) {
-		while (p < end && json_byte_class[*p] == JSON_BYTE_PLAIN)
-			p++;
-		if (p == end) {
-			jp_error(jp, "unterminated string", NULL);
-			return false;
-		}
-		if (json_byte_class[*p] == JSON_BYTE_QUOTE)
-			break;
-		if (json_byte_class[*p] == JSON_BYTE_BSLASH) {
-			*inscr = true;
-			return jp_string_decode(jp, start, p, s, slen);
-		}
-		if (json_byte_class[*p] == JSON_BYTE_CTRL ||
-		    (n = json_utf8_len(p, end)) == 0) {
-			jp_string_error(jp, p);
-			return false;
-		}
-		p += n;
+	if (p == jp->end) {
+		jp_error(jp, "unterminated string", NULL);
+		return false;
+	}
+	if (json_byte_class[*p] == JSON_BYTE_BSLASH) {
+		*inscr = true;
+		return jp_string_decode(jp, start, p, s, slen);
+	}
+	if (json_byte_class[*p] != JSON_BYTE_QUOTE) {
+		jp_string_error(jp, p);
+		return false;
 	}
 	*s = (const char *)start;
 	*slen = (size_t)(p - start);
@@ -522,25 +533,20 @@ jp_number(struct jp *jp)
 static bool
 jp_push(struct jp *jp, json_t *c)
 {
+	size_t cap = jp->lvcap * 4;
 	struct jp_level *n;
-	size_t cap;
 
 	if (c == NULL) {
 		jp_oom(jp);
 		return false;
 	}
 	if (jp->nlv == jp->lvcap) {
-		cap = jp->lvcap * 4;
 		if (cap > JP_MAX_DEPTH)
 			cap = JP_MAX_DEPTH;
-		if (jp->lv == jp->lvinit) {
-			if ((n = malloc(cap * sizeof(*n))) != NULL)
-				memcpy(n, jp->lv, jp->nlv * sizeof(*n));
-		} else
-			n = realloc(jp->lv, cap * sizeof(*n));
+		n = jp_grow(jp, jp->lv, jp->lvinit, jp->nlv * sizeof(*n),
+		    cap * sizeof(*n));
 		if (n == NULL) {
 			json_decref(c);
-			jp_oom(jp);
 			return false;
 		}
 		jp->lv = n;
@@ -813,24 +819,14 @@ json_parse_strict(const char *buf, size_t len, char *errbuf, size_t errlen)
 size_t
 json_plain_string(const char *buf, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)buf + 1;
-	const unsigned char *end = (const unsigned char *)buf + len;
-	size_t n;
+	const unsigned char *end = (const unsigned char *)buf + len, *p;
 
 	if (len == 0 || *buf != '"')
 		return 0;
-	for (;;) {
-		while (p < end && json_byte_class[*p] == JSON_BYTE_PLAIN)
-			p++;
-		if (p == end)
-			return 0;
-		if (*p == '"')
-			return (size_t)(p + 1 - (const unsigned char *)buf);
-		if (json_byte_class[*p] != JSON_BYTE_HIGH ||
-		    (n = json_utf8_len(p, end)) == 0)
-			return 0;
-		p += n;
-	}
+	p = jp_plain_run((const unsigned char *)buf + 1, end);
+	return p < end && *p == '"' ?
+	    (size_t)(p + 1 - (const unsigned char *)buf) :
+	    0;
 }
 
 size_t

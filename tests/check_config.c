@@ -703,7 +703,7 @@ END_TEST
 
 /*
  * Issue 19 items 3 and 4: a config file is a regular file of at most
- * CONFIG_MAX_BYTES.  A FIFO is refused at once (it blocked until a
+ * INIFILE_MAX_BYTES.  A FIFO is refused at once (it blocked until a
  * writer came), a device too (/dev/zero read for ever), and so is a file
  * over the limit; a symlink to a regular file is fine.
  */
@@ -736,9 +736,9 @@ START_TEST(test_not_regular_or_too_big)
 	fputs("[pool]\nio_workers = 5\n", f);
 	/* Comment lines of 4 KiB (cheap to parse under ASan), the last
 	 * one cut to fit. */
-	for (long n = 22, k; n < CONFIG_MAX_BYTES; n += k + 2) {
-		k = CONFIG_MAX_BYTES - n < 4096 ? CONFIG_MAX_BYTES - n - 2 :
-						  4094;
+	for (long n = 22, k; n < INIFILE_MAX_BYTES; n += k + 2) {
+		k = INIFILE_MAX_BYTES - n < 4096 ? INIFILE_MAX_BYTES - n - 2 :
+						   4094;
 		fprintf(f, "#%0*d\n", (int)k, 0);
 	}
 	ck_assert_int_eq(fclose(f), 0);
@@ -746,7 +746,7 @@ START_TEST(test_not_regular_or_too_big)
 		struct stat st;
 
 		ck_assert_int_eq(stat(big, &st), 0);
-		ck_assert_int_eq(st.st_size, CONFIG_MAX_BYTES);
+		ck_assert_int_eq(st.st_size, INIFILE_MAX_BYTES);
 	}
 	ck_assert_msg(config_load(&cfg, big, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(cfg.io_workers, 5);

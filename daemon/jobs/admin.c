@@ -151,13 +151,12 @@ clients_run(struct job *job, struct rpc_error *err)
 	struct dispatch *d = job->disp;
 	size_t budget = list_budget(job), used = 0, total = 0;
 	uint64_t now = clock_now_ns();
-	json_t *list = json_array();
+	json_t *list;
 	struct conn *c;
 
-	if (admin_check(job, err) < 0) {
-		json_decref(list);
+	if (admin_check(job, err) < 0)
 		return NULL;
-	}
+	list = json_array();
 	TAILQ_FOREACH(c, &d->conns->all, link)
 		list_add(&list, &used, budget, &total, CLIENT_ENTRY_BYTES,
 		    client_entry, c, NULL, now);
@@ -198,13 +197,12 @@ jobs_run(struct job *job, struct rpc_error *err)
 	struct dispatch *d = job->disp;
 	size_t budget = list_budget(job), used = 0, total = 0;
 	uint64_t now = clock_now_ns();
-	json_t *list = json_array();
+	json_t *list;
 	struct conn *c;
 
-	if (admin_check(job, err) < 0) {
-		json_decref(list);
+	if (admin_check(job, err) < 0)
 		return NULL;
-	}
+	list = json_array();
 	TAILQ_FOREACH(c, &d->conns->all, link) {
 		struct job *j, *tail = NULL;
 
