@@ -34,12 +34,10 @@ enum config_type {
 	CFG_INT,   /* int */
 	CFG_BOOL,
 	CFG_MODE,     /* mode_t, octal */
-	CFG_STRING,   /* char *, NULL when empty */
 	CFG_SOCKET,   /* char *, a UNIX socket path */
 	CFG_LISTEN,   /* char *, "ADDR:PORT", NULL when empty */
 	CFG_PATHS,    /* char **, colon-separated directories */
-	CFG_UIDS,     /* uid_t * plus a count */
-	CFG_GIDS,     /* gid_t * plus a count */
+	CFG_IDS,      /* uid_t * or gid_t * plus a count */
 	CFG_LOGLEVEL, /* int, syslog priority */
 	CFG_WORDS,    /* char **, space- or comma-separated names; NULL: none */
 };
@@ -48,7 +46,7 @@ struct config_key {
 	struct inifile_key key; /* section, name */
 	enum config_type type;
 	size_t off;
-	size_t count_off; /* CFG_UIDS, CFG_GIDS: count; CFG_PATHS: fds */
+	size_t count_off; /* CFG_IDS: count; CFG_PATHS: fds */
 	long long min;
 	long long max;
 	const char *def; /* parsed like a file value */
@@ -150,15 +148,15 @@ static const struct config_key config_keys[] = {
 	{ { "files", "max_read_bytes" }, CFG_SIZE, OFF(max_read_bytes), 0, 1,
 	    GIB, "16777216", "default and cap of file.read length" },
 
-	{ { "access", "allow_uids" }, CFG_UIDS, OFF(allow_uids),
+	{ { "access", "allow_uids" }, CFG_IDS, OFF(allow_uids),
 	    OFF(n_allow_uids), 0, 0, "",
 	    "peer uids allowed; empty lists = all" },
-	{ { "access", "allow_gids" }, CFG_GIDS, OFF(allow_gids),
+	{ { "access", "allow_gids" }, CFG_IDS, OFF(allow_gids),
 	    OFF(n_allow_gids), 0, 0, "", "peer gids allowed" },
-	{ { "access", "admin_uids" }, CFG_UIDS, OFF(admin_uids),
+	{ { "access", "admin_uids" }, CFG_IDS, OFF(admin_uids),
 	    OFF(n_admin_uids), 0, 0, "",
 	    "peer uids allowed the admin.* methods, besides 0" },
-	{ { "access", "admin_gids" }, CFG_GIDS, OFF(admin_gids),
+	{ { "access", "admin_gids" }, CFG_IDS, OFF(admin_gids),
 	    OFF(n_admin_gids), 0, 0, "",
 	    "peer gids allowed the admin.* methods" },
 
@@ -265,7 +263,7 @@ config_set_mode(struct sbk_config *cfg, const struct config_key *k,
 	return true;
 }
 
-/* CFG_STRING, and the checked strings CFG_SOCKET and CFG_LISTEN. */
+/* The strings CFG_SOCKET and CFG_LISTEN (NULL when empty). */
 static bool
 config_set_string(struct sbk_config *cfg, const struct config_key *k,
     const char *v, char *why, size_t whylen)
@@ -369,12 +367,10 @@ static config_setter *const config_setters[] = {
 	[CFG_INT] = config_set_number,
 	[CFG_BOOL] = config_set_bool,
 	[CFG_MODE] = config_set_mode,
-	[CFG_STRING] = config_set_string,
 	[CFG_SOCKET] = config_set_string,
 	[CFG_LISTEN] = config_set_string,
 	[CFG_PATHS] = config_set_paths,
-	[CFG_UIDS] = config_set_ids,
-	[CFG_GIDS] = config_set_ids,
+	[CFG_IDS] = config_set_ids,
 	[CFG_LOGLEVEL] = config_set_loglevel,
 	[CFG_WORDS] = config_set_words,
 };

@@ -15,7 +15,6 @@
  *
  * Thread safety: reentrant; workers format their own replies.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -113,25 +112,13 @@ rpc_buf_byte(struct rpc_buf *b, char c)
 static char *
 rpc_fmt_int(char *buf, long long v)
 {
-	static const char pairs[] = "0001020304050607080910111213141516171819"
-				    "2021222324252627282930313233343536373839"
-				    "4041424344454647484950515253545556575859"
-				    "6061626364656667686970717273747576777879"
-				    "8081828384858687888990919293949596979899";
 	unsigned long long u;
 	char *p = buf + RPC_INT_BUF;
 
 	u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-	while (u >= 100) {
-		p -= 2;
-		memcpy(p, pairs + 2 * (u % 100), 2);
-		u /= 100;
-	}
-	if (u >= 10) {
-		p -= 2;
-		memcpy(p, pairs + 2 * u, 2);
-	} else
-		*--p = (char)('0' + u);
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
 	if (v < 0)
 		*--p = '-';
 	return p;
@@ -144,54 +131,6 @@ rpc_buf_int(struct rpc_buf *b, long long v)
 
 	p = rpc_fmt_int(buf, v);
 	rpc_buf_add(b, p, (size_t)(buf + RPC_INT_BUF - p));
-}
-
-/*
- * A real as jansson 2.14 (built without dtoa, as Debian ships it) prints
- * it: "%.17g", the locale's decimal point made '.', ".0" appended when
- * there is neither '.' nor 'e', and the exponent without '+' or leading
- * zeros.  Reals are rare in replies; printf stays.
- */
-static void
-rpc_buf_real(struct rpc_buf *b, double d)
-{
-	char buf[48], *e = NULL;
-	bool point = false;
-	int n, i, j;
-
-	/* json_real() refuses them; jansson would print "inf.0". */
-	if (!isfinite(d)) {
-		b->failed = true;
-		return;
-	}
-	n = snprintf(buf, sizeof(buf), "%.17g", d);
-	if (n < 0 || (size_t)n >= sizeof(buf) - 2) {
-		b->failed = true;
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		if (buf[i] == 'e') {
-			e = buf + i;
-			break;
-		}
-		if (buf[i] != '-' && (buf[i] < '0' || buf[i] > '9')) {
-			buf[i] = '.';
-			point = true;
-		}
-	}
-	if (e != NULL) {
-		/* e[1] is the sign; glibc writes at least two digits. */
-		i = e[1] == '-' ? 2 : 1;
-		j = 2;
-		while (e[j] == '0')
-			j++;
-		memmove(e + i, e + j, (size_t)(buf + n + 1 - (e + j)));
-		n -= j - i;
-	} else if (!point) {
-		buf[n++] = '.';
-		buf[n++] = '0';
-	}
-	rpc_buf_add(b, buf, (size_t)n);
 }
 
 /*
@@ -288,6 +227,19 @@ rpc_buf_dump_cb(const char *s, size_t n, void *arg)
 	return b->failed ? -1 : 0;
 }
 
+/*
+ * v as jansson itself writes it: containers nested too deep (or cyclic:
+ * jansson has the cycle check), and reals, which sbkd's own replies never
+ * hold.
+ */
+static void
+rpc_buf_jansson(struct rpc_buf *b, const json_t *v)
+{
+	if (!b->failed &&
+	    json_dump_callback(v, rpc_buf_dump_cb, b, RPC_DUMP_FLAGS) != 0)
+		b->failed = true;
+}
+
 static void rpc_buf_value(struct rpc_buf *, const json_t *, unsigned);
 
 static void
@@ -345,13 +297,9 @@ rpc_buf_value(struct rpc_buf *b, const json_t *v, unsigned depth)
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 	case JSON_ARRAY:
-		if (depth >= RPC_JSON_DEPTH) {
-			/* Deep or cyclic: jansson has the cycle check. */
-			if (!b->failed &&
-			    json_dump_callback(
-				v, rpc_buf_dump_cb, b, RPC_DUMP_FLAGS) != 0)
-				b->failed = true;
-		} else if (json_is_object(v))
+		if (depth >= RPC_JSON_DEPTH)
+			rpc_buf_jansson(b, v);
+		else if (json_is_object(v))
 			rpc_buf_object(b, v, depth);
 		else
 			rpc_buf_array(b, v, depth);
@@ -365,7 +313,7 @@ rpc_buf_value(struct rpc_buf *b, const json_t *v, unsigned depth)
 		rpc_buf_int(b, json_integer_value(v));
 		break;
 	case JSON_REAL:
-		rpc_buf_real(b, json_real_value(v));
+		rpc_buf_jansson(b, v);
 		break;
 	case JSON_TRUE:
 		rpc_buf_lit(b, "true");
