@@ -46,7 +46,7 @@ frame_next(struct frame *f, const char *buf, size_t len, bool eof,
     size_t *consumed, size_t *line_len)
 {
 	const char *nl;
-	size_t start = 0, scan, end, n;
+	size_t start = 0, scan, end, next, n;
 
 	*line_len = 0;
 	if (f->discarding) {
@@ -73,13 +73,18 @@ frame_next(struct frame *f, const char *buf, size_t len, bool eof,
 		scan = start;
 	for (;;) {
 		nl = memchr(buf + scan, '\n', len - scan);
-		if (nl == NULL)
+		if (nl != NULL) {
+			end = (size_t)(nl - buf);
+			next = end + 1;
+		} else if (eof && len > start) {
+			/* A final line without its '\n' is still a line. */
+			end = next = len;
+		} else
 			break;
-		end = (size_t)(nl - buf);
 		n = frame_content_len(buf, start, end);
 		if (n > f->max_line) {
 			/* consumed may take skipped bytes before it too. */
-			*consumed = end + 1;
+			*consumed = next;
 			f->scanned = 0;
 			return FRAME_TOO_LONG;
 		}
@@ -95,34 +100,14 @@ frame_next(struct frame *f, const char *buf, size_t len, bool eof,
 				return FRAME_NEED_MORE;
 			}
 			*line_len = n;
-			*consumed = end + 1;
+			*consumed = next;
 			f->scanned = 0;
 			return FRAME_LINE;
 		}
-		start = end + 1;
-		scan = start;
+		start = scan = next;
 	}
 
 	n = len - start;
-	if (eof && n > 0) {
-		/* A final line without its '\n' is still a line. */
-		n = frame_content_len(buf, start, len);
-		if (n > f->max_line || frame_is_blank(buf + start, n)) {
-			*consumed = len;
-			f->scanned = 0;
-			return n > f->max_line ? FRAME_TOO_LONG :
-						 FRAME_NEED_MORE;
-		}
-		if (start > 0) {
-			*consumed = start;
-			f->scanned = len - start;
-			return FRAME_NEED_MORE;
-		}
-		*line_len = n;
-		*consumed = len;
-		f->scanned = 0;
-		return FRAME_LINE;
-	}
 	/*
 	 * No terminator yet.  max_line bytes plus a '\r' may still be a
 	 * valid line whose '\n' has not arrived; anything longer is not.
