@@ -89,10 +89,7 @@ rpc_request_parse(const json_t *msg, struct rpc_request *req,
 	size_t klen;
 
 	*err_id = NULL;
-	req->id = NULL;
-	req->method = NULL;
-	req->method_len = 0;
-	req->params = NULL;
+	*req = (struct rpc_request){ 0 };
 
 	if (!json_is_object(msg)) {
 		rpc_error_set(err, RPC_INVALID_REQUEST, NULL,
