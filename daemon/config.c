@@ -231,14 +231,12 @@ static bool
 config_set_bool(struct sbk_config *cfg, const struct config_key *k,
     const char *v, char *why, size_t whylen)
 {
-	if (!inifile_parse_bool(v, config_field(cfg, k->off))) {
-		snprintf(why, whylen,
+	if (!inifile_parse_bool(v, config_field(cfg, k->off)))
+		return inifile_why(why, whylen,
 		    *v == '\0' ? "empty value" :
 				 "\"%s\" is not a boolean (true/false, yes/no, "
 				 "on/off, 1/0)",
 		    v);
-		return false;
-	}
 	return true;
 }
 
@@ -248,17 +246,13 @@ config_set_mode(struct sbk_config *cfg, const struct config_key *k,
 {
 	long long n;
 
-	if (*v == '\0' || strspn(v, "01234567") != strlen(v)) {
-		snprintf(why, whylen,
+	if (*v == '\0' || strspn(v, "01234567") != strlen(v))
+		return inifile_why(why, whylen,
 		    *v == '\0' ? "empty value" : "\"%s\" is not an octal mode",
 		    v);
-		return false;
-	}
 	n = strtoll(v, NULL, 8);
-	if (strlen(v) > 8 || n > k->max) {
-		snprintf(why, whylen, "mode %s is above 07777", v);
-		return false;
-	}
+	if (strlen(v) > 8 || n > k->max)
+		return inifile_why(why, whylen, "mode %s is above 07777", v);
 	*(mode_t *)config_field(cfg, k->off) = (mode_t)n;
 	return true;
 }
@@ -271,23 +265,17 @@ config_set_string(struct sbk_config *cfg, const struct config_key *k,
 	const size_t sun_max = sizeof(((struct sockaddr_un *)0)->sun_path);
 	char **field = config_field(cfg, k->off), *s = NULL;
 
-	if (k->type == CFG_SOCKET && *v == '\0') {
-		snprintf(why, whylen, "empty value");
-		return false;
-	}
-	if (k->type == CFG_SOCKET && strlen(v) >= sun_max) {
-		snprintf(why, whylen,
+	if (k->type == CFG_SOCKET && *v == '\0')
+		return inifile_why(why, whylen, "empty value");
+	if (k->type == CFG_SOCKET && strlen(v) >= sun_max)
+		return inifile_why(why, whylen,
 		    "longer than a socket path may be (%zu bytes)",
 		    sun_max - 1);
-		return false;
-	}
 	if (k->type == CFG_LISTEN && *v != '\0' &&
 	    !config_check_listen(v, why, whylen))
 		return false;
-	if (*v != '\0' && (s = strdup(v)) == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return false;
-	}
+	if (*v != '\0' && (s = strdup(v)) == NULL)
+		return inifile_why(why, whylen, "out of memory");
 	free(*field);
 	*field = s;
 	return true;
@@ -335,14 +323,12 @@ config_set_loglevel(struct sbk_config *cfg, const struct config_key *k,
 {
 	int level = log_level_parse(v);
 
-	if (level < 0) {
-		snprintf(why, whylen,
+	if (level < 0)
+		return inifile_why(why, whylen,
 		    *v == '\0' ? "empty value" :
 				 "\"%s\" is not a log level (err, warning, "
 				 "notice, info, debug)",
 		    v);
-		return false;
-	}
 	*(int *)config_field(cfg, k->off) = level;
 	return true;
 }

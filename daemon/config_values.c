@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config_values.h"
+#include "inifile.h"
 #include "log.h"
 
 void
@@ -52,16 +53,14 @@ config_parse_words(const char *v, char ***out, char *why, size_t whylen)
 	*out = NULL;
 	if (n == 0)
 		return true;
-	if ((list = calloc(n + 1, sizeof(*list))) == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return false;
-	}
+	if ((list = calloc(n + 1, sizeof(*list))) == NULL)
+		return inifile_why(why, whylen, "out of memory");
 	n = 0;
 	for (const char *p = v + strspn(v, sep); *p != '\0';
 	     p += len, p += strspn(p, sep)) {
 		len = strcspn(p, sep);
 		if (strspn(p, ok) < len || len > CONFIG_WORD_MAX) {
-			snprintf(why, whylen, "\"%.*s\" is not a name",
+			inifile_why(why, whylen, "\"%.*s\" is not a name",
 			    (int)(len > CONFIG_WORD_MAX ? CONFIG_WORD_MAX :
 							  len),
 			    p);
@@ -70,12 +69,12 @@ config_parse_words(const char *v, char ***out, char *why, size_t whylen)
 		for (size_t i = 0; i < n; i++)
 			if (strlen(list[i]) == len &&
 			    memcmp(list[i], p, len) == 0) {
-				snprintf(why, whylen, "\"%s\" is listed twice",
-				    list[i]);
+				inifile_why(why, whylen,
+				    "\"%s\" is listed twice", list[i]);
 				goto fail;
 			}
 		if ((list[n++] = strndup(p, len)) == NULL) {
-			snprintf(why, whylen, "out of memory");
+			inifile_why(why, whylen, "out of memory");
 			goto fail;
 		}
 	}
@@ -124,7 +123,7 @@ config_parse_paths(
 	if (list == NULL || fds == NULL) {
 		free(list);
 		free(fds);
-		snprintf(why, whylen, "out of memory");
+		inifile_why(why, whylen, "out of memory");
 		return false;
 	}
 	for (i = 0; i <= n; i++)
@@ -136,18 +135,19 @@ config_parse_paths(
 			colon = p + strlen(p);
 		len = (size_t)(colon - p);
 		if (len == 0) {
-			snprintf(why, whylen, "empty directory in the list");
+			inifile_why(why, whylen, "empty directory in the list");
 			goto fail;
 		}
 		if (len >= sizeof(path)) {
-			snprintf(why, whylen, "a directory name is too long");
+			inifile_why(
+			    why, whylen, "a directory name is too long");
 			goto fail;
 		}
 		memcpy(path, p, len);
 		path[len] = '\0';
 		if (path[0] != '/') {
-			snprintf(why, whylen, "\"%s\" is not an absolute path",
-			    path);
+			inifile_why(why, whylen,
+			    "\"%s\" is not an absolute path", path);
 			goto fail;
 		}
 		if ((real = realpath(path, NULL)) == NULL) {
@@ -160,7 +160,7 @@ config_parse_paths(
 		i++;
 		if (fds[i - 1] == -1) {
 			if (errno == ENOTDIR || errno == ELOOP)
-				snprintf(
+				inifile_why(
 				    why, whylen, "%s: not a directory", path);
 			else
 				log_format_errno(
@@ -197,15 +197,13 @@ config_parse_ids(
 	for (p = v; *p != '\0'; p++)
 		if (*p == ',')
 			n++;
-	if ((ids = calloc(n, sizeof(*ids))) == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return false;
-	}
+	if ((ids = calloc(n, sizeof(*ids))) == NULL)
+		return inifile_why(why, whylen, "out of memory");
 	for (p = v;;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p < '0' || *p > '9') {
-			snprintf(why, whylen,
+			inifile_why(why, whylen,
 			    *p == ',' || *p == '\0' ? "empty id in the list" :
 						      "\"%s\" is not an id",
 			    p);
@@ -215,7 +213,8 @@ config_parse_ids(
 		id = strtoul(p, &end, 10);
 		/* (uid_t)-1 means "no id" to the kernel. */
 		if (errno == ERANGE || id >= UINT32_MAX) {
-			snprintf(why, whylen, "id out of range at \"%s\"", p);
+			inifile_why(
+			    why, whylen, "id out of range at \"%s\"", p);
 			goto fail;
 		}
 		ids[i++] = (unsigned)id;
@@ -225,7 +224,7 @@ config_parse_ids(
 		if (*p == '\0')
 			break;
 		if (*p != ',') {
-			snprintf(why, whylen, "trailing garbage \"%s\"", p);
+			inifile_why(why, whylen, "trailing garbage \"%s\"", p);
 			goto fail;
 		}
 		p++;
@@ -277,60 +276,44 @@ config_check_listen(const char *v, char *why, size_t whylen)
 	size_t hlen;
 	unsigned char addr[16];
 
-	if (colon == NULL || colon == v) {
-		snprintf(why, whylen, "\"%s\" is not ADDR:PORT", v);
-		return false;
-	}
+	if (colon == NULL || colon == v)
+		return inifile_why(why, whylen, "\"%s\" is not ADDR:PORT", v);
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
 	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 ||
-	    port == 0 || port > 65535) {
-		snprintf(why, whylen, "\"%s\" has no valid port", v);
-		return false;
-	}
+	    port == 0 || port > 65535)
+		return inifile_why(why, whylen, "\"%s\" has no valid port", v);
 	hlen = (size_t)(colon - v);
 	if (v[0] == '[') {
-		if (colon[-1] != ']') {
-			snprintf(
+		if (colon[-1] != ']')
+			return inifile_why(
 			    why, whylen, "\"%s\": no ']' before the port", v);
-			return false;
-		}
 		hlen -= 2;
-		if (hlen >= sizeof(host)) {
-			snprintf(why, whylen, "the address is too long");
-			return false;
-		}
+		if (hlen >= sizeof(host))
+			return inifile_why(
+			    why, whylen, "the address is too long");
 		memcpy(host, v + 1, hlen);
 		host[hlen] = '\0';
-		if (inet_pton(AF_INET6, host, addr) != 1) {
-			snprintf(
+		if (inet_pton(AF_INET6, host, addr) != 1)
+			return inifile_why(
 			    why, whylen, "\"%s\" is not an IPv6 address", host);
-			return false;
-		}
 		return true;
 	}
-	if (memchr(v, ':', hlen) != NULL) {
-		snprintf(why, whylen,
+	if (memchr(v, ':', hlen) != NULL)
+		return inifile_why(why, whylen,
 		    "write an IPv6 address in brackets: [ADDR]:PORT");
-		return false;
-	}
-	if (hlen >= sizeof(host)) {
-		snprintf(why, whylen, "the host name is too long");
-		return false;
-	}
+	if (hlen >= sizeof(host))
+		return inifile_why(why, whylen, "the host name is too long");
 	memcpy(host, v, hlen);
 	host[hlen] = '\0';
 	if (strspn(host, "0123456789.") == hlen) {
-		if (inet_pton(AF_INET, host, addr) != 1) {
-			snprintf(
+		if (inet_pton(AF_INET, host, addr) != 1)
+			return inifile_why(
 			    why, whylen, "\"%s\" is not an IPv4 address", host);
-			return false;
-		}
 		return true;
 	}
-	if (!config_host_name_ok(host, hlen)) {
-		snprintf(why, whylen, "\"%s\" is not a host name", host);
-		return false;
-	}
+	if (!config_host_name_ok(host, hlen))
+		return inifile_why(
+		    why, whylen, "\"%s\" is not a host name", host);
 	return true;
 }

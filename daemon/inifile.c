@@ -36,26 +36,38 @@
 /* A value inih's line buffer cannot hold: passed to the handler aside. */
 #define INIFILE_LONG_VALUE "\x01"
 
-void
+bool
 inifile_error(struct inifile *f, int lineno, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
-	if (f->failed)
-		return;
+	if (f->failed || f->errlen == 0) {
+		f->failed = true;
+		return false;
+	}
 	f->failed = true;
-	if (f->errlen == 0)
-		return;
 	if (lineno > 0)
 		n = snprintf(f->err, f->errlen, "%s:%d: ", f->path, lineno);
 	else
 		n = snprintf(f->err, f->errlen, "%s: ", f->path);
 	if (n < 0 || (size_t)n >= f->errlen)
-		return;
+		return false;
 	va_start(ap, fmt);
 	vsnprintf(f->err + n, f->errlen - n, fmt, ap);
 	va_end(ap);
+	return false;
+}
+
+bool
+inifile_why(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return false;
 }
 
 /* inifile_error for a system call on the file: "PATH: strerror". */
@@ -88,23 +100,17 @@ inifile_check_section(struct inifile *f, const char *p)
 {
 	const char *end = strchr(p, ']'), *q;
 
-	if (end == NULL) {
-		inifile_error(f, f->lineno, "%s: missing ']'", p);
-		return false;
-	}
-	if (!inifile_section_known(f, p + 1, (size_t)(end - p - 1))) {
-		inifile_error(f, f->lineno, "[%.*s]: unknown section",
+	if (end == NULL)
+		return inifile_error(f, f->lineno, "%s: missing ']'", p);
+	if (!inifile_section_known(f, p + 1, (size_t)(end - p - 1)))
+		return inifile_error(f, f->lineno, "[%.*s]: unknown section",
 		    (int)(end - p - 1), p + 1);
-		return false;
-	}
 	for (q = end + 1; *q == ' ' || *q == '\t'; q++)
 		;
-	if (*q != '\0' && *q != ';' && *q != '#') {
-		inifile_error(f, f->lineno,
+	if (*q != '\0' && *q != ';' && *q != '#')
+		return inifile_error(f, f->lineno,
 		    "%.*s: text after the section header", (int)(end - p + 1),
 		    p);
-		return false;
-	}
 	return true;
 }
 
@@ -266,22 +272,16 @@ inifile_parse_ll(
 	char *end;
 	long long n, mult = 1;
 
-	if (*v == '\0') {
-		snprintf(why, whylen, "empty value");
-		return false;
-	}
+	if (*v == '\0')
+		return inifile_why(why, whylen, "empty value");
 	if (*p == '-')
 		p++;
-	if (*p < '0' || *p > '9') {
-		snprintf(why, whylen, "\"%s\" is not a number", v);
-		return false;
-	}
+	if (*p < '0' || *p > '9')
+		return inifile_why(why, whylen, "\"%s\" is not a number", v);
 	errno = 0;
 	n = strtoll(v, &end, 10);
-	if (errno == ERANGE) {
-		snprintf(why, whylen, "%s is out of range", v);
-		return false;
-	}
+	if (errno == ERANGE)
+		return inifile_why(why, whylen, "%s is out of range", v);
 	if (suffixes && *end != '\0' && end[1] == '\0') {
 		const char *units = "kmg", *u = strchr(units, *end | 0x20);
 
@@ -290,15 +290,11 @@ inifile_parse_ll(
 			end++;
 		}
 	}
-	if (*end != '\0') {
-		snprintf(why, whylen,
+	if (*end != '\0')
+		return inifile_why(why, whylen,
 		    "trailing garbage \"%s\" after the number", end);
-		return false;
-	}
-	if (n > LLONG_MAX / mult || n < LLONG_MIN / mult) {
-		snprintf(why, whylen, "%s is out of range", v);
-		return false;
-	}
+	if (n > LLONG_MAX / mult || n < LLONG_MIN / mult)
+		return inifile_why(why, whylen, "%s is out of range", v);
 	*out = n * mult;
 	return true;
 }
@@ -309,11 +305,9 @@ inifile_parse_number(const char *v, bool suffixes, long long min, long long max,
 {
 	if (!inifile_parse_ll(v, suffixes, out, why, whylen))
 		return false;
-	if (*out < min || *out > max) {
-		snprintf(why, whylen, "%lld is out of range %lld..%lld", *out,
-		    min, max);
-		return false;
-	}
+	if (*out < min || *out > max)
+		return inifile_why(why, whylen,
+		    "%lld is out of range %lld..%lld", *out, min, max);
 	return true;
 }
 

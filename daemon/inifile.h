@@ -63,9 +63,13 @@ struct inifile {
 
 /*
  * Record the first error only (the one to fix first), as "PATH:LINE: "
- * plus the message, or "PATH: " when lineno is 0.
+ * plus the message, or "PATH: " when lineno is 0.  Returns false.
  */
-void inifile_error(struct inifile *f, int lineno, const char *fmt, ...)
+bool inifile_error(struct inifile *f, int lineno, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A value parser's failure: the reason into why; returns false. */
+bool inifile_why(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*

@@ -85,37 +85,39 @@ struct jp {
 	char scrinit[JP_SCRATCH];
 };
 
-/* Record an error; at, when not NULL, is where in the input. */
-static void
+/*
+ * Record an error; at, when not NULL, is where in the input.  Returns
+ * false, as do the other error recorders, for "return jp_error(...)".
+ */
+static bool
 jp_error(struct jp *jp, const char *what, const unsigned char *at)
 {
 	jp->errnum = EINVAL;
-	if (jp->errlen == 0)
-		return;
-	if (at != NULL)
+	if (jp->errlen > 0 && at != NULL)
 		(void)snprintf(jp->err, jp->errlen, "%s at byte %zu", what,
 		    (size_t)(at - jp->buf));
-	else
+	else if (jp->errlen > 0)
 		(void)snprintf(jp->err, jp->errlen, "%s", what);
+	return false;
 }
 
-static void
+static bool
 jp_oom(struct jp *jp)
 {
 	jp_error(jp, "out of memory", NULL);
 	jp->errnum = ENOMEM;
+	return false;
 }
 
 /* "invalid token", or "unexpected end of input" when there is none. */
-static void
+static bool
 jp_bad_token(struct jp *jp)
 {
 	if (jp->p == jp->end)
-		jp_error(jp, "unexpected end of input", NULL);
-	else if (*jp->p == '\0')
-		jp_error(jp, "NUL byte", jp->p);
-	else
-		jp_error(jp, "invalid token", jp->p);
+		return jp_error(jp, "unexpected end of input", NULL);
+	if (*jp->p == '\0')
+		return jp_error(jp, "NUL byte", jp->p);
+	return jp_error(jp, "invalid token", jp->p);
 }
 
 static inline void
@@ -250,16 +252,14 @@ jp_scr_reserve(struct jp *jp, size_t need)
 }
 
 /* An invalid byte inside a string, at p. */
-static void
+static bool
 jp_string_error(struct jp *jp, const unsigned char *p)
 {
-	if (json_byte_class[*p] == JSON_BYTE_CTRL)
-		jp_error(jp,
-		    *p == '\0' ? "NUL byte in string" :
-				 "control character in string",
-		    p);
-	else
-		jp_error(jp, "invalid UTF-8", p);
+	if (json_byte_class[*p] != JSON_BYTE_CTRL)
+		return jp_error(jp, "invalid UTF-8", p);
+	return jp_error(jp,
+	    *p == '\0' ? "NUL byte in string" : "control character in string",
+	    p);
 }
 
 /*
@@ -273,41 +273,31 @@ jp_unescape(struct jp *jp, const unsigned char **pp, char **tp)
 	const char *c;
 	long cp, lo;
 
-	if (p == end) {
-		jp_error(jp, "unterminated string", NULL);
-		return false;
-	}
+	if (p == end)
+		return jp_error(jp, "unterminated string", NULL);
 	if (*p != 'u') {
 		for (c = json_escapes; *c != '\0' && *c != (char)*p; c += 2)
 			;
-		if (*c == '\0') {
-			jp_error(jp, "invalid escape", esc);
-			return false;
-		}
+		if (*c == '\0')
+			return jp_error(jp, "invalid escape", esc);
 		*(*tp)++ = c[1];
 		*pp = p + 1;
 		return true;
 	}
-	if ((cp = jp_hex4(p + 1, end)) < 0) {
-		jp_error(jp, "invalid escape", esc);
-		return false;
-	}
+	if ((cp = jp_hex4(p + 1, end)) < 0)
+		return jp_error(jp, "invalid escape", esc);
 	p += 5;
 	if (cp >= 0xd800 && cp <= 0xdbff && end - p >= 2 && p[0] == '\\' &&
 	    p[1] == 'u') {
-		if ((lo = jp_hex4(p + 2, end)) < 0) {
-			jp_error(jp, "invalid escape", p);
-			return false;
-		}
+		if ((lo = jp_hex4(p + 2, end)) < 0)
+			return jp_error(jp, "invalid escape", p);
 		if (lo >= 0xdc00 && lo <= 0xdfff) {
 			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 			p += 6;
 		}
 	}
-	if (cp >= 0xd800 && cp <= 0xdfff) {
-		jp_error(jp, "unpaired surrogate escape", esc);
-		return false;
-	}
+	if (cp >= 0xd800 && cp <= 0xdfff)
+		return jp_error(jp, "unpaired surrogate escape", esc);
 	*tp += jp_utf8_put(*tp, (unsigned long)cp);
 	*pp = p;
 	return true;
@@ -354,16 +344,12 @@ jp_string_decode(struct jp *jp, const unsigned char *start,
 		p = jp_plain_run(q, end);
 		memcpy(t, q, (size_t)(p - q));
 		t += p - q;
-		if (p == end) {
-			jp_error(jp, "unterminated string", NULL);
-			return false;
-		}
+		if (p == end)
+			return jp_error(jp, "unterminated string", NULL);
 		if (json_byte_class[*p] == JSON_BYTE_QUOTE)
 			break;
-		if (json_byte_class[*p] != JSON_BYTE_BSLASH) {
-			jp_string_error(jp, p);
-			return false;
-		}
+		if (json_byte_class[*p] != JSON_BYTE_BSLASH)
+			return jp_string_error(jp, p);
 		if (!jp_unescape(jp, &p, &t))
 			return false;
 	}
@@ -386,18 +372,14 @@ jp_string(struct jp *jp, const char **s, size_t *slen, bool *inscr)
 	const unsigned char *p = jp_plain_run(start, jp->end);
 
 	*inscr = false;
-	if (p == jp->end) {
-		jp_error(jp, "unterminated string", NULL);
-		return false;
-	}
+	if (p == jp->end)
+		return jp_error(jp, "unterminated string", NULL);
 	if (json_byte_class[*p] == JSON_BYTE_BSLASH) {
 		*inscr = true;
 		return jp_string_decode(jp, start, p, s, slen);
 	}
-	if (json_byte_class[*p] != JSON_BYTE_QUOTE) {
-		jp_string_error(jp, p);
-		return false;
-	}
+	if (json_byte_class[*p] != JSON_BYTE_QUOTE)
+		return jp_string_error(jp, p);
 	*s = (const char *)start;
 	*slen = (size_t)(p - start);
 	jp->p = p + 1;
@@ -536,10 +518,8 @@ jp_push(struct jp *jp, json_t *c)
 	size_t cap = jp->lvcap * 4;
 	struct jp_level *n;
 
-	if (c == NULL) {
-		jp_oom(jp);
-		return false;
-	}
+	if (c == NULL)
+		return jp_oom(jp);
 	if (jp->nlv == jp->lvcap) {
 		if (cap > JP_MAX_DEPTH)
 			cap = JP_MAX_DEPTH;
@@ -560,10 +540,8 @@ jp_push(struct jp *jp, json_t *c)
 static bool
 jp_literal(struct jp *jp, const char *word, size_t len)
 {
-	if ((size_t)(jp->end - jp->p) < len || memcmp(jp->p, word, len) != 0) {
-		jp_bad_token(jp);
-		return false;
-	}
+	if ((size_t)(jp->end - jp->p) < len || memcmp(jp->p, word, len) != 0)
+		return jp_bad_token(jp);
 	jp->p += len;
 	return true;
 }
@@ -610,20 +588,16 @@ jp_member_name(struct jp *jp)
 	size_t slen;
 	bool inscr;
 
-	if (jp->p == jp->end || *jp->p != '"') {
-		jp_bad_token(jp);
-		return false;
-	}
+	if (jp->p == jp->end || *jp->p != '"')
+		return jp_bad_token(jp);
 	if (!jp_string(jp, &s, &slen, &inscr))
 		return false;
 	/*
 	 * jansson refuses them too: "id\u0000x" must never alias "id".  Only
 	 * an escape can make a NUL, so only decoded names can hold one.
 	 */
-	if (inscr && memchr(s, '\0', slen) != NULL) {
-		jp_error(jp, "NUL byte in member name", NULL);
-		return false;
-	}
+	if (inscr && memchr(s, '\0', slen) != NULL)
+		return jp_error(jp, "NUL byte in member name", NULL);
 	top->klen = slen;
 	if (inscr) {
 		top->key = NULL;
@@ -632,10 +606,8 @@ jp_member_name(struct jp *jp)
 	} else
 		top->key = s;
 	jp_skip_ws(jp);
-	if (jp->p == jp->end || *jp->p != ':') {
-		jp_bad_token(jp);
-		return false;
-	}
+	if (jp->p == jp->end || *jp->p != ':')
+		return jp_bad_token(jp);
 	jp->p++;
 	return true;
 }
@@ -673,14 +645,10 @@ jp_value(struct jp *jp, json_t **done)
 {
 	*done = NULL;
 	jp_skip_ws(jp);
-	if (jp->p == jp->end) {
-		jp_bad_token(jp);
-		return false;
-	}
-	if (jp->nlv + jp->depth >= JP_MAX_DEPTH) {
-		jp_error(jp, "nesting too deep", jp->p);
-		return false;
-	}
+	if (jp->p == jp->end)
+		return jp_bad_token(jp);
+	if (jp->nlv + jp->depth >= JP_MAX_DEPTH)
+		return jp_error(jp, "nesting too deep", jp->p);
 	if (*jp->p == '{' || *jp->p == '[')
 		return jp_open(jp, done);
 	return (*done = jp_scalar(jp)) != NULL;
@@ -694,17 +662,13 @@ jp_add(struct jp *jp, json_t *v)
 	const char *key;
 
 	if (json_is_array(top->c)) {
-		if (json_array_append_new(top->c, v) != 0) {
-			jp_oom(jp);
-			return false;
-		}
+		if (json_array_append_new(top->c, v) != 0)
+			return jp_oom(jp);
 		return true;
 	}
 	key = top->key != NULL ? top->key : jp->scr + top->koff;
-	if (json_object_setn_new_nocheck(top->c, key, top->klen, v) != 0) {
-		jp_oom(jp);
-		return false;
-	}
+	if (json_object_setn_new_nocheck(top->c, key, top->klen, v) != 0)
+		return jp_oom(jp);
 	if (top->key == NULL)
 		jp->scrlen = top->koff;
 	return true;
@@ -722,10 +686,8 @@ jp_next(struct jp *jp, json_t **done)
 
 	*done = NULL;
 	jp_skip_ws(jp);
-	if (jp->p == jp->end) {
-		jp_bad_token(jp);
-		return false;
-	}
+	if (jp->p == jp->end)
+		return jp_bad_token(jp);
 	if (*jp->p == ',') {
 		jp->p++;
 		if (array)
@@ -733,10 +695,8 @@ jp_next(struct jp *jp, json_t **done)
 		jp_skip_ws(jp);
 		return jp_member_name(jp);
 	}
-	if (*jp->p != (array ? ']' : '}')) {
-		jp_bad_token(jp);
-		return false;
-	}
+	if (*jp->p != (array ? ']' : '}'))
+		return jp_bad_token(jp);
 	jp->p++;
 	*done = jp->lv[--jp->nlv].c;
 	return true;
