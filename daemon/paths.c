@@ -158,27 +158,21 @@ paths_check(char *const *roots, const char *param, const char *path, size_t len,
 	char *norm;
 	int i;
 
-	if (strlen(path) != len || path[0] != '/') {
-		rpc_error_param(
-		    err, param, "%s must be an absolute path", param);
-		return (-1);
-	}
-	if (!paths_has_root(roots)) {
-		rpc_error_set(err, RPC_PERMISSION, NULL,
-		    "no roots are configured for %s", param);
-		return (-1);
-	}
-	if ((norm = paths_normalize(path, len)) == NULL) {
-		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
-		return (-1);
-	}
+	if (strlen(path) != len || path[0] != '/')
+		return (rpc_error_param(
+		    err, param, "%s must be an absolute path", param));
+	if (!paths_has_root(roots))
+		return (rpc_error_set(err, RPC_PERMISSION, NULL,
+		    "no roots are configured for %s", param));
+	if ((norm = paths_normalize(path, len)) == NULL)
+		return (rpc_error_set(
+		    err, RPC_INTERNAL_ERROR, NULL, "out of memory"));
 	i = paths_pick(roots, norm, &rel);
 	free(norm);
 	if (i >= 0)
 		return (0);
-	rpc_error_set(err, RPC_PERMISSION, NULL,
-	    "%s is outside the allowed roots", param);
-	return (-1);
+	return (rpc_error_set(err, RPC_PERMISSION, NULL,
+	    "%s is outside the allowed roots", param));
 }
 
 /*
@@ -420,14 +414,14 @@ paths_resolve_str(
 	return (rc);
 }
 
-static void
+/* The error for a resolver's rc; returns -1. */
+static int
 paths_fail(struct rpc_error *err, int rc, const char *what)
 {
 	if (rc == PATHS_ESCAPE)
-		rpc_error_set(err, RPC_PERMISSION, NULL,
+		return rpc_error_set(err, RPC_PERMISSION, NULL,
 		    "%s is outside the allowed roots", what);
-	else
-		rpc_error_syserr(err, -rc, "%s", what);
+	return rpc_error_syserr(err, -rc, "%s", what);
 }
 
 int
@@ -438,10 +432,8 @@ paths_open_read(
 	char proc[64];
 	int pfd, fd;
 
-	if ((pfd = paths_resolve_str(roots, fds, path, false)) < 0) {
-		paths_fail(err, pfd, "path");
-		return (-1);
-	}
+	if ((pfd = paths_resolve_str(roots, fds, path, false)) < 0)
+		return (paths_fail(err, pfd, "path"));
 	if (fstat(pfd, &st) == -1) {
 		paths_fail(err, -errno, "path");
 		close(pfd);
@@ -508,26 +500,24 @@ paths_out_open(struct paths_out *out, char *const *roots, const int *fds,
 
 	*out = (struct paths_out){ .dirfd = -1, .fd = -1 };
 	out->overwrite = overwrite;
-	if (out_path[0] != '/' || slash == NULL) {
-		rpc_error_param(err, "out_path", "out_path must be absolute");
-		return (-1);
-	}
+	if (out_path[0] != '/' || slash == NULL)
+		return (rpc_error_param(
+		    err, "out_path", "out_path must be absolute"));
 	name = slash + 1;
 	if (*name == '\0' || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0) {
 		/* "dir/", "dir/." and "dir/.." all name directories. */
 		if (paths_check(roots, "out_path", out_path, olen, err) == -1)
 			return (-1);
-		rpc_error_errno(err, EISDIR, "out_path is a directory");
-		return (-1);
+		return (
+		    rpc_error_errno(err, EISDIR, "out_path is a directory"));
 	}
 	/* Lexically normal from here: "a/../b" is "b". */
 	if ((norm = paths_normalize(out_path, olen)) == NULL ||
 	    (slash = strrchr(norm, '/')) == NULL ||
 	    (out->name = strdup(slash + 1)) == NULL) {
 		free(norm);
-		rpc_error_errno(err, ENOMEM, NULL);
-		return (-1);
+		return (rpc_error_errno(err, ENOMEM, NULL));
 	}
 	name = out->name;
 	/* The parent directory, "/" when out_path is in it. */
@@ -641,11 +631,9 @@ paths_out_commit(struct paths_out *out, struct rpc_error *err)
 {
 	int rc;
 
-	if (!out->open) {
-		rpc_error_set(
-		    err, RPC_INTERNAL_ERROR, NULL, "output is not open");
-		return (-1);
-	}
+	if (!out->open)
+		return (rpc_error_set(
+		    err, RPC_INTERNAL_ERROR, NULL, "output is not open"));
 	if (out->overwrite)
 		rc = paths_commit_rename(out);
 	else

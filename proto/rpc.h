@@ -51,21 +51,22 @@ const char *rpc_errno_name(int errnum);
 
 /*
  * Setters.  Each one releases any data the error held before.  fmt may be
- * NULL for the code's default message.  data is stolen.
+ * NULL for the code's default message.  data is stolen.  Each returns -1,
+ * for "return rpc_error_...(...)" in a function answering 0 or -1.
  */
-void rpc_error_set(struct rpc_error *, int code, json_t *data, const char *fmt,
+int rpc_error_set(struct rpc_error *, int code, json_t *data, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
 /* -32602 with data {"param": param}. */
-void rpc_error_param(struct rpc_error *, const char *param, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
+int rpc_error_param(struct rpc_error *, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* -32005 with data {"errno": "ENAME"}. */
-void rpc_error_errno(struct rpc_error *, int errnum, const char *fmt, ...)
+int rpc_error_errno(struct rpc_error *, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* rpc_error_errno with ": " and strerror(errnum) appended to fmt. */
-void rpc_error_syserr(struct rpc_error *, int errnum, const char *fmt, ...)
+int rpc_error_syserr(struct rpc_error *, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* -32600 or -32004 with data {"limit": limit}. */
-void rpc_error_limit(struct rpc_error *, int code, unsigned long long limit,
+int rpc_error_limit(struct rpc_error *, int code, unsigned long long limit,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void rpc_error_clear(struct rpc_error *);
 void rpc_error_move(struct rpc_error *dst, struct rpc_error *src);

@@ -97,7 +97,7 @@ static void __attribute__((format(printf, 4, 0))) rpc_error_vset(
 		    rpc_code_message(code));
 }
 
-void
+int
 rpc_error_set(
     struct rpc_error *err, int code, json_t *data, const char *fmt, ...)
 {
@@ -106,9 +106,10 @@ rpc_error_set(
 	va_start(ap, fmt);
 	rpc_error_vset(err, code, data, fmt, ap);
 	va_end(ap);
+	return -1;
 }
 
-void
+int
 rpc_error_param(struct rpc_error *err, const char *param, const char *fmt, ...)
 {
 	va_list ap;
@@ -119,25 +120,25 @@ rpc_error_param(struct rpc_error *err, const char *param, const char *fmt, ...)
 	va_start(ap, fmt);
 	rpc_error_vset(err, RPC_INVALID_PARAMS, data, fmt, ap);
 	va_end(ap);
+	return -1;
 }
 
-void
+int
 rpc_error_errno(struct rpc_error *err, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (fmt == NULL) {
-		rpc_error_syserr(
+	if (fmt == NULL)
+		return rpc_error_syserr(
 		    err, errnum, "%s", rpc_code_message(RPC_IO_ERROR));
-		return;
-	}
 	va_start(ap, fmt);
 	rpc_error_vset(err, RPC_IO_ERROR,
 	    json_pack("{s:s}", "errno", rpc_errno_name(errnum)), fmt, ap);
 	va_end(ap);
+	return -1;
 }
 
-void
+int
 rpc_error_syserr(struct rpc_error *err, int errnum, const char *fmt, ...)
 {
 	char msg[sizeof(err->message)], sbuf[128];
@@ -146,11 +147,11 @@ rpc_error_syserr(struct rpc_error *err, int errnum, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	rpc_error_errno(
+	return rpc_error_errno(
 	    err, errnum, "%s: %s", msg, strerror_r(errnum, sbuf, sizeof(sbuf)));
 }
 
-void
+int
 rpc_error_limit(struct rpc_error *err, int code, unsigned long long limit,
     const char *fmt, ...)
 {
@@ -163,6 +164,7 @@ rpc_error_limit(struct rpc_error *err, int code, unsigned long long limit,
 	va_start(ap, fmt);
 	rpc_error_vset(err, code, data, fmt, ap);
 	va_end(ap);
+	return -1;
 }
 
 void

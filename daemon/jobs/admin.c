@@ -55,11 +55,10 @@ admin_check(struct job *job, struct rpc_error *err)
 	    "conn %llu: uid %ld gid %ld refused %s: not an admin peer",
 	    (unsigned long long)c->serial, (long)c->uid, (long)c->gid,
 	    job->kind->method);
-	rpc_error_set(err, RPC_PERMISSION, NULL,
+	return rpc_error_set(err, RPC_PERMISSION, NULL,
 	    "permission denied: %s is for uid 0 and [access] admin_uids / "
 	    "admin_gids",
 	    job->kind->method);
-	return -1;
 }
 
 /* The byte budget of one listing reply on this connection. */
@@ -234,20 +233,16 @@ cancel_parse(struct job *job, const json_t *params,
 
 	if (job_params_get(params, cancel_names, vals, err) < 0)
 		return -1;
-	if (vals[0] == NULL) {
-		rpc_error_param(err, "conn",
+	if (vals[0] == NULL)
+		return rpc_error_param(err, "conn",
 		    "'conn' is required: a connection's serial number, as "
 		    "admin.clients lists it");
-		return -1;
-	}
 	if (job_value_int(vals[0], "conn", 0, 1, INT64_MAX, &serial, err) < 0)
 		return -1;
-	if (vals[1] == NULL || !rpc_id_valid(vals[1])) {
-		rpc_error_param(err, "id",
+	if (vals[1] == NULL || !rpc_id_valid(vals[1]))
+		return rpc_error_param(err, "id",
 		    "'id' must be the string or integer id of a request in "
 		    "flight on that connection");
-		return -1;
-	}
 	return 0;
 }
 

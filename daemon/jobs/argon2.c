@@ -201,15 +201,13 @@ a2_take_password(const json_t *params, struct a2_arg *a, struct rpc_error *err)
 
 	if (job_param_string(params, "password", true, &pw, &len, err) == -1)
 		return (-1);
-	if (len > UINT32_MAX) {
-		rpc_error_param(err, "password", "password is too long");
-		return (-1);
-	}
+	if (len > UINT32_MAX)
+		return (
+		    rpc_error_param(err, "password", "password is too long"));
 	/* One more byte so that an empty password is not malloc(0). */
-	if ((a->password = malloc(len + 1)) == NULL) {
-		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
-		return (-1);
-	}
+	if ((a->password = malloc(len + 1)) == NULL)
+		return (rpc_error_set(
+		    err, RPC_INTERNAL_ERROR, NULL, "out of memory"));
 	memcpy(a->password, pw, len);
 	a->pwlen = len;
 	return (0);
@@ -229,11 +227,9 @@ a2_hash_params(const json_t *params, const struct sbk_config *cfg,
 	    a2_take_password(params, a, err) == -1 ||
 	    job_param_string(params, "type", false, &type, &tlen, err) == -1)
 		return (-1);
-	if (type != NULL && (ty = a2_type(type, tlen)) < 0) {
-		rpc_error_param(
-		    err, "type", "type must be argon2id, argon2i or argon2d");
-		return (-1);
-	}
+	if (type != NULL && (ty = a2_type(type, tlen)) < 0)
+		return (rpc_error_param(
+		    err, "type", "type must be argon2id, argon2i or argon2d"));
 	if (job_param_int(params, "parallelism", cfg->argon2_parallelism, 1,
 		cfg->argon2_max_parallelism, &p, err) == -1 ||
 	    job_param_int(params, "t_cost", cfg->argon2_t_cost, 1,
@@ -246,12 +242,10 @@ a2_hash_params(const json_t *params, const struct sbk_config *cfg,
 		A2_SALT_LEN_MAX, &sl, err) == -1)
 		return (-1);
 	/* It would wait for the memory gate for ever. */
-	if ((unsigned long long)m > cfg->argon2_memory_budget_kib) {
-		rpc_error_param(err, "m_cost_kib",
+	if ((unsigned long long)m > cfg->argon2_memory_budget_kib)
+		return (rpc_error_param(err, "m_cost_kib",
 		    "m_cost_kib %lld exceeds memory_budget_kib %lu", m,
-		    cfg->argon2_memory_budget_kib);
-		return (-1);
-	}
+		    cfg->argon2_memory_budget_kib));
 	a->type = (argon2_type)ty;
 	a->version = ARGON2_VERSION_13;
 	a->t_cost = (uint32_t)t;
@@ -274,20 +268,17 @@ a2_verify_params(const json_t *params, const struct sbk_config *cfg,
 	    a2_take_password(params, a, err) == -1 ||
 	    job_param_string(params, "hash", true, &hash, &len, err) == -1)
 		return (-1);
-	if (!a2_decode(hash, len, a)) {
-		rpc_error_param(err, "hash", "hash is not a valid PHC string");
-		return (-1);
-	}
+	if (!a2_decode(hash, len, a))
+		return (rpc_error_param(
+		    err, "hash", "hash is not a valid PHC string"));
 	/* Never run a cost the caps would refuse for argon2.hash. */
 	if (a->t_cost < 1 || a->t_cost > cfg->argon2_max_t_cost ||
 	    a->lanes < 1 || a->lanes > cfg->argon2_max_parallelism ||
 	    a->m_cost < 8 * a->lanes ||
 	    a->m_cost > cfg->argon2_max_m_cost_kib ||
-	    a->m_cost > cfg->argon2_memory_budget_kib) {
-		rpc_error_param(err, "hash",
-		    "hash parameters exceed the configured limits");
-		return (-1);
-	}
+	    a->m_cost > cfg->argon2_memory_budget_kib)
+		return (rpc_error_param(err, "hash",
+		    "hash parameters exceed the configured limits"));
 	return (0);
 }
 

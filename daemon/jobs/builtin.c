@@ -42,12 +42,10 @@ cancel_parse(struct job *job, const json_t *params,
 	if (job_params_check(params, cancel_params, err) < 0)
 		return -1;
 	id = params != NULL ? json_object_get(params, "id") : NULL;
-	if (id == NULL || !rpc_id_valid(id)) {
-		rpc_error_param(err, "id",
+	if (id == NULL || !rpc_id_valid(id))
+		return rpc_error_param(err, "id",
 		    "'id' must be the string or "
 		    "integer id of a request in flight on this connection");
-		return -1;
-	}
 	return 0;
 }
 

@@ -53,10 +53,9 @@ file_read_parse(struct job *job, const json_t *params,
 		(long long)cfg->max_read_bytes, &length, err) == -1 ||
 	    paths_check(cfg->read_roots, "path", path, len, err) == -1)
 		return (-1);
-	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
-		return (-1);
-	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return (rpc_error_set(
+		    err, RPC_INTERNAL_ERROR, NULL, "out of memory"));
 	a->path = path;
 	a->offset = (uint64_t)offset;
 	a->length = (size_t)length;

@@ -35,10 +35,8 @@ ms_parse(struct job *job, const json_t *params, const struct sbk_config *cfg,
 	if (job_params_get(params, ms_params, v, err) < 0 ||
 	    job_value_int(v[0], "ms", -1, 0, TEST_MS_MAX, &ms, err) < 0)
 		return -1;
-	if (ms == -1) {
-		rpc_error_param(err, "ms", "'ms' is required");
-		return -1;
-	}
+	if (ms == -1)
+		return rpc_error_param(err, "ms", "'ms' is required");
 	job->arg = (void *)(intptr_t)ms;
 	return 0;
 }
