@@ -522,6 +522,7 @@ START_TEST(test_config_not_regular_refused_at_once)
 	ck_assert_int_eq(write(pfd[1], "[pool]\nio_workers = 2\n", 22), 22);
 	close(pfd[1]);
 	snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", pfd[0]);
+	d.keep_fd = pfd[0];
 	expect_refused(
 	    (const char *const[]){ "-c", fdpath, "-s", d.sock, NULL },
 	    "not a regular file (a FIFO)");

@@ -254,7 +254,12 @@ hx_spawn(struct hx_daemon *d, const char *const *args)
 		 * descriptor inherited from Check once hid that sbkd could
 		 * not start helpers with fd 3 free.
 		 */
-		closefrom(3);
+		if (d->keep_fd > 2) {
+			close_range(3, (unsigned)d->keep_fd - 1, 0);
+			close_range((unsigned)d->keep_fd + 1, ~0U, 0);
+		} else {
+			closefrom(3);
+		}
 		execv(path, (char *const *)argv);
 		dprintf(STDERR_FILENO, "exec %s: %s\n", path, strerror(errno));
 		_exit(127);

@@ -47,6 +47,9 @@ struct hx_daemon {
 	bool reaped;
 	/* Set before starting: RLIMIT_NOFILE (soft and hard) when > 0. */
 	long nofile;
+	/* Set before starting: a descriptor > 2 sbkd inherits (the only one
+	 * besides 0-2), e.g. a pipe given as -c /dev/fd/N; 0: none. */
+	int keep_fd;
 };
 
 /*
