@@ -524,8 +524,10 @@ report(struct bench *b, struct tally *all, int nthreads, double elapsed)
 	       " ok, %" PRIu64 " errors), %" PRIu64 " lost\n",
 	    "requests", all->sent, answered, all->ok, all->errors, all->lost);
 	printf("%-14s %.3f s\n", "elapsed", elapsed);
-	printf("%-14s %.0f req/s\n", "throughput",
-	    elapsed > 0 ? answered / elapsed : 0.0);
+	/* Refusals (-32000) are answers too: ok/s is the work done. */
+	printf("%-14s %.0f req/s (%.0f ok/s)\n", "throughput",
+	    elapsed > 0 ? answered / elapsed : 0.0,
+	    elapsed > 0 ? all->ok / elapsed : 0.0);
 	print_latency("latency (ms)", all->hist);
 	for (i = 0; i < all->ncodes; i++)
 		printf("%-14s %d %s: %" PRIu64 "\n", i == 0 ? "errors" : "",

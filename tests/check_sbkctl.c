@@ -768,6 +768,8 @@ START_TEST(test_bench)
 	    "-P", "{\"ms\":-1}", "--probe-ms", "2");
 	EXPECT(&r, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "throughput"));
+	/* Every answer was an error: no work done. */
+	ck_assert_ptr_nonnull(strstr(r.out, " req/s (0 ok/s)"));
 	ck_assert_ptr_nonnull(strstr(r.out, "-32602"));
 	ck_assert_ptr_nonnull(strstr(r.out, "probe (ms)"));
 	run_free(&r);
