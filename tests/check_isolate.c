@@ -522,6 +522,10 @@ START_TEST(test_idle_death_reaped)
 	json_t *st;
 	int n;
 
+	/* valgrind 3.19 has no pidfd_open: the keeper then notices an idle
+	 * death only at the next job (the documented fallback). */
+	if (hx_under_valgrind())
+		return;
 	hx_daemon_up(&d, CONF_TEST "[isolation]\nhelpers = 2\n");
 	c = hx_connect(&d);
 	wait_children(2);
@@ -610,6 +614,9 @@ START_TEST(test_upgrade_keeps_helper_build)
 	json_t *st;
 	FILE *f;
 
+	/* Under valgrind SBKD is a wrapper script, not a copyable sbkd. */
+	if (hx_under_valgrind())
+		return;
 	hx_daemon_init(&d, CONF_TEST "[isolation]\nhelpers = 1\n");
 	snprintf(exe, sizeof(exe), "%s/sbkd", d.dir);
 	snprintf(next, sizeof(next), "%s/sbkd.new", d.dir);
