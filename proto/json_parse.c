@@ -550,9 +550,10 @@ jp_literal(struct jp *jp, const char *word, size_t len)
 static json_t *
 jp_scalar(struct jp *jp)
 {
-	const char *s;
-	size_t slen;
-	bool inscr;
+	/* Set for the analyzer, which cannot see jp_string set them. */
+	const char *s = NULL;
+	size_t slen = 0;
+	bool inscr = false;
 	json_t *v;
 
 	switch (*jp->p) {
@@ -584,9 +585,9 @@ static bool
 jp_member_name(struct jp *jp)
 {
 	struct jp_level *top = &jp->lv[jp->nlv - 1];
-	const char *s;
-	size_t slen;
-	bool inscr;
+	const char *s = NULL; /* as in jp_scalar */
+	size_t slen = 0;
+	bool inscr = false;
 
 	if (jp->p == jp->end || *jp->p != '"')
 		return jp_bad_token(jp);
