@@ -808,6 +808,60 @@ START_TEST(test_log_jobs_access_log)
 }
 END_TEST
 
+/*
+ * The access-log line of method (the first), waited for: its wait_us and
+ * run_us.  Fails when no such line comes.
+ */
+static void
+access_line(
+    const char *method, unsigned long long *wait_us, unsigned long long *run_us)
+{
+	char want[64], *log = NULL, *p = NULL, *q;
+
+	snprintf(want, sizeof(want), "job method=%s uid=", method);
+	for (int i = 0; i < 100 && p == NULL; i++) {
+		free(log);
+		log = hx_daemon_log(&d);
+		if ((p = strstr(log, want)) == NULL)
+			hx_msleep(50);
+	}
+	ck_assert_msg(p != NULL, "no access-log line for %s", method);
+	q = strstr(p, " wait_us=");
+	ck_assert_msg(q != NULL &&
+		sscanf(q, " wait_us=%llu run_us=%llu", wait_us, run_us) == 2,
+	    "no wait_us and run_us in %.200s", p);
+	free(log);
+}
+
+/* Inline kinds (stats, on the event thread) report their run time too,
+ * not run_us=0; a pool kind's run covers its sleep. */
+START_TEST(test_log_jobs_run_time)
+{
+	struct hx_conn *c;
+	unsigned long long wait_us, run_us;
+	json_t *r;
+
+	hx_daemon_up(
+	    &d, "[daemon]\nlog_jobs = true\nenable_test_methods = true\n");
+	c = hx_connect(&d);
+	r = hx_call(c,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sleep\","
+	    "\"params\":{\"ms\":20}}");
+	hx_expect_result(r, "1");
+	json_decref(r);
+	access_line("sleep", &wait_us, &run_us);
+	ck_assert_msg(run_us >= 20000, "sleep 20 ms: run_us=%llu", run_us);
+	/* stats reads /proc/self/statm and packs ~50 members: microseconds
+	 * at the least, never 0 when it is measured. */
+	r = hx_call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"stats\"}");
+	hx_expect_result(r, "2");
+	json_decref(r);
+	access_line("stats", &wait_us, &run_us);
+	ck_assert_msg(run_us > 0, "stats: run_us=0 (wait_us=%llu)", wait_us);
+	hx_close(c);
+}
+END_TEST
+
 static Suite *
 reload_suite(void)
 {
@@ -833,6 +887,7 @@ reload_suite(void)
 	tcase_add_test(tc, test_access_refuses_other_uid);
 	tcase_add_test(tc, test_access_allows_listed_uid_and_gid);
 	tcase_add_test(tc, test_log_jobs_access_log);
+	tcase_add_test(tc, test_log_jobs_run_time);
 	suite_add_tcase(s, tc);
 	return s;
 }
