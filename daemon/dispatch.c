@@ -261,19 +261,31 @@ job_late(const struct job *job, uint64_t t)
 	return job->deadline_ns != 0 && t >= job->deadline_ns;
 }
 
+/*
+ * Run the kind, timed (started_ns, ended_ns: the access log's wait and
+ * run), on a worker or inline: its result, or NULL with err set.
+ */
+static json_t *
+run_timed(struct job *job, struct rpc_error *err)
+{
+	json_t *result;
+
+	job->started_ns = clock_now_ns();
+	result = job->kind->run(job, err);
+	job->ended_ns = clock_now_ns();
+	if (result == NULL && err->code == 0)
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, NULL);
+	job->error_code = result != NULL ? 0 : err->code;
+	return result;
+}
+
 /* Worker: run the kind and format the reply there, off the event thread. */
 static void
 job_run_kind(struct job *job)
 {
 	struct rpc_error err = { 0 };
-	json_t *result;
+	json_t *result = run_timed(job, &err);
 
-	job->started_ns = clock_now_ns();
-	result = job->kind->run(job, &err);
-	job->ended_ns = clock_now_ns();
-	if (result == NULL && err.code == 0)
-		rpc_error_set(&err, RPC_INTERNAL_ERROR, NULL, NULL);
-	job->error_code = result != NULL ? 0 : err.code;
 	/* A late or abandoned result is never sent: not formatted either. */
 	if (!job_late(job, job->ended_ns) && job_state(job) != JOB_ABANDONED)
 		make_reply(job, result, &err);
@@ -506,7 +518,7 @@ static void
 run_inline(struct job *job)
 {
 	struct rpc_error err = { 0 };
-	json_t *result = job->kind->run(job, &err);
+	json_t *result = run_timed(job, &err);
 	bool ok = result != NULL;
 
 	make_reply(job, result, &err);
