@@ -5,7 +5,8 @@ real $SBKD at log_level = debug:
   secrets  unparsable lines holding a known password (an argon2.verify
            with a trailing comma, short and long, and one through the
            worker-side parse of big lines): the password never appears in
-           the log; the size and position of the error do.
+           the log; the size and position of the error do, for every
+           one of them (the big line's too).
   flood    for 2 s each, from one uid: 1-byte garbage lines, pings with
            log_jobs on, connect/close cycles, and connects refused by
            [access].  With log_rate_interval_s = 1 and log_rate_burst = 5
@@ -133,6 +134,10 @@ def secrets(tmp):
     text = d.text()
     check(rc == 0, "exit %r" % rc)
     check("unparsable" in text, "no unparsable-line entry: %r" % text)
+    # Each unparsable line is logged, the big one (parser lane) too.
+    for line in lines + [big]:
+        entry = "unparsable line of %d bytes" % len(line.encode())
+        check(entry in text, "no %r in the log:\n%s" % (entry, text))
     for needle in (PASSWORD, "S3cret", "Passw0rd", PASSWORD.encode().hex()):
         check(needle not in text, "%r in the log:\n%s" % (needle, text))
     print("secrets: no password in %d bytes of debug log" % len(text))
