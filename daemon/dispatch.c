@@ -39,6 +39,7 @@ struct parse_work {
 	size_t len;
 	uint64_t received_ns; /* the line was complete: deadlines count here */
 	json_t *root;	      /* a batch, for the event thread; else NULL */
+	bool unparsable;      /* not JSON: answer err (parse_failed) */
 	bool admit;    /* one request: admit job (NULL: err), else answer err */
 	char *id_json; /* its id (admit: NULL is a notification) */
 	struct job *job;
@@ -728,6 +729,20 @@ dispatch_message(struct conn *c, json_t *root, uint64_t received_ns)
 		dispatch_one(c, root, NULL, NULL, NULL, received_ns);
 }
 
+/*
+ * A line that is not JSON, parsed on either path: its debug entry, then
+ * err's answer (id null).  Never the line's bytes (a password?): the
+ * parser's message holds only what and where (a byte offset).
+ */
+static void
+parse_failed(struct conn *c, size_t len, struct rpc_error *err)
+{
+	log_peer(LOG_KIND_GARBAGE, (long)c->uid, LOG_DEBUG,
+	    "conn %llu: unparsable line of %zu bytes: %s",
+	    (unsigned long long)c->serial, len, err->message);
+	send_error(c, NULL, "null", err);
+}
+
 /* Parser lane: parse the line and, for one request, prepare its job. */
 static void
 parse_run(struct pool_work *work)
@@ -741,6 +756,7 @@ parse_run(struct pool_work *work)
 	free(pw->line);
 	pw->line = NULL;
 	if (root == NULL || json_is_array(root)) {
+		pw->unparsable = root == NULL;
 		pw->root = root; /* a batch: members go one by one */
 		return;
 	}
@@ -786,6 +802,8 @@ parse_complete(struct pool_work *work)
 		dispatch_message(c, pw->root, pw->received_ns);
 	} else if (pw->admit) {
 		admit_job(c, NULL, NULL, NULL, pw->id_json, pw->job, &pw->err);
+	} else if (pw->unparsable) {
+		parse_failed(c, pw->len, &pw->err);
 	} else {
 		send_error(
 		    c, NULL, pw->id_json ? pw->id_json : "null", &pw->err);
@@ -855,12 +873,7 @@ dispatch_line(struct conn *c, const char *line, size_t len, void *arg)
 	}
 	root = rpc_parse_line(line, len, &err);
 	if (root == NULL) {
-		/* Never the line's bytes (a password?): the parser's
-		 * message holds only what and where (a byte offset). */
-		log_peer(LOG_KIND_GARBAGE, (long)c->uid, LOG_DEBUG,
-		    "conn %llu: unparsable line of %zu bytes: %s",
-		    (unsigned long long)c->serial, len, err.message);
-		send_error(c, NULL, "null", &err);
+		parse_failed(c, len, &err);
 		return CONN_TAKEN;
 	}
 	dispatch_message(c, root, clock_now_ns());
