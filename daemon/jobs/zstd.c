@@ -43,7 +43,9 @@ struct zs_arg {
 	const char *b64; /* inline mode */
 	size_t b64len;
 	const char *path; /* path mode */
+	size_t path_len;
 	const char *out_path;
+	size_t out_len;
 };
 
 static const char *const zs_compress_params[] = { "data_b64", "path",
@@ -74,7 +76,6 @@ zs_parse(struct job *job, const json_t *params, const struct sbk_config *cfg,
 {
 	struct zs_arg *a;
 	long long level = 0;
-	size_t plen, olen;
 
 	if (job_params_check(params,
 		compress ? zs_compress_params : zs_decompress_params,
@@ -101,14 +102,14 @@ zs_parse(struct job *job, const json_t *params, const struct sbk_config *cfg,
 			goto fail;
 	} else if (json_object_get(params, "path") != NULL ||
 	    json_object_get(params, "out_path") != NULL) {
-		if (job_param_string(
-			params, "path", true, &a->path, &plen, err) == -1 ||
+		if (job_param_string(params, "path", true, &a->path,
+			&a->path_len, err) == -1 ||
 		    job_param_string(params, "out_path", true, &a->out_path,
-			&olen, err) == -1)
+			&a->out_len, err) == -1)
 			goto fail;
 		/* Every -32602 ranks before the roots' -32003. */
-		if (!zs_absolute("path", a->path, plen, err) ||
-		    !zs_absolute("out_path", a->out_path, olen, err))
+		if (!zs_absolute("path", a->path, a->path_len, err) ||
+		    !zs_absolute("out_path", a->out_path, a->out_len, err))
 			goto fail;
 	} else {
 		rpc_error_param(
@@ -123,9 +124,10 @@ zs_parse(struct job *job, const json_t *params, const struct sbk_config *cfg,
 	    -1)
 		goto fail;
 	if (a->path != NULL &&
-	    (paths_check(cfg->read_roots, "path", a->path, plen, err) == -1 ||
-		paths_check(cfg->write_roots, "out_path", a->out_path, olen,
-		    err) == -1))
+	    (paths_check(cfg->read_roots, "path", a->path, a->path_len, err) ==
+		    -1 ||
+		paths_check(cfg->write_roots, "out_path", a->out_path,
+		    a->out_len, err) == -1))
 		goto fail;
 	/* zstd itself reads level 0 as its default, 3. */
 	a->level = (int)level;
