@@ -143,8 +143,9 @@ struct job {
 	_Atomic int state;    /* enum job_state; moved by job.c only */
 	uint64_t received_ns; /* CLOCK_MONOTONIC */
 	uint64_t deadline_ns; /* 0: none */
-	/* Written by the worker, read by the event thread (log_job,
-	 * admin.jobs) while an abandoned job may still run: atomics. */
+	/* Written by the worker (a LANE_EVENT kind's: the event thread),
+	 * read by the event thread (log_job, admin.jobs) while an
+	 * abandoned job may still run: atomics. */
 	_Atomic uint64_t started_ns;
 	_Atomic uint64_t ended_ns;
 	bool want_progress;
