@@ -20,6 +20,8 @@ Checks, in order:
                queue on the server, never more than 6 running, and no bridge
                ever held more than 2 (busy_max); sbkd's -32000 is retried
                (3 slots on 1 worker, no queue): every job completes
+  stall        gearmand stopped for 1 s while a one-slot bridge asks it
+               for a job: it is never counted running more than 1
   background   a background job is known and running, then gone; a
                path-mode zstd job reports WORK_STATUS
   priorities   a high job submitted behind 50 normal ones runs first
@@ -494,6 +496,47 @@ def test_backpressure(c):
         "per bridge %r" % (max_queued, max_running, held))
 
 
+def test_stalled_gearmand(c):
+    """A GRAB_JOB that gearmand answers after idle_check_ms (gearmand
+    stalled, or starved on a loaded machine) must stay the slot's only
+    request in flight: gearmand assigns a job to every GRAB_JOB it reads,
+    so a slot that asked again would be counted as running several jobs
+    and keep them from the other hosts.  gearmand is stopped for ten
+    idle_check_ms while a one-slot bridge starts in front of 6 queued
+    jobs; from then on gearmand must never count more than 1 running."""
+    n = 6
+    for i in range(n):
+        r = subprocess.run([GM_SUBMIT, "bg", c.server, "stall.sleep",
+                            "normal", '{"ms":100}'], capture_output=True,
+                           text=True, timeout=30)
+        check(r.returncode == 0, "bg submit: %s" % r.stderr)
+    check(c.status().get("stall.sleep", (0,))[0] == n, "%d queued" % n)
+    conf = c.bridge_conf(0, prefix="stall.", slots=1, functions="sleep",
+                         name="stall")
+    c.gearmand.send_signal(signal.SIGSTOP)
+    try:
+        bridge = c.spawn([BRIDGE, "-c", conf], "stall-bridge")
+        time.sleep(1.0)  # idle_check_ms = 100
+    finally:
+        c.gearmand.send_signal(signal.SIGCONT)
+    seen = {"running": 0}
+
+    def drained():
+        q, running, _ = c.status().get("stall.sleep", (0, 0, 0))
+        seen["running"] = max(seen["running"], running)
+        return q == 0
+    wait_for(drained, "the stalled jobs to run", 60)
+    bridge.terminate()
+    check(bridge.wait(10) == 0, "stall bridge exit status")
+    st = c.stats(0, "stall")
+    check(seen["running"] <= 1, "gearmand counted %d running on a one-slot "
+          "bridge" % seen["running"])
+    check(st["jobs_completed_total"] == n and st["slots_busy_max"] == 1,
+          "stall bridge: %r" % st)
+    log("stalled gearmand: %d jobs through one slot, at most %d running" %
+        (n, seen["running"]))
+
+
 def test_background_and_status(c):
     r = subprocess.run([GM_SUBMIT, "bg", c.server, "sbk.sleep", "normal",
                         '{"ms":1200}'], capture_output=True, text=True,
@@ -675,7 +718,7 @@ def main():
         for test in (test_config_exit, test_correctness_and_spread,
                      test_zstd,
                      test_bad_workloads, test_backpressure,
-                     test_background_and_status, test_priorities,
+                     test_stalled_gearmand, test_background_and_status, test_priorities,
                      test_overload_retry, test_failover):
             t = time.monotonic()
             test(c)
