@@ -9,6 +9,14 @@
  *    turns readable has been closed by sbkd).  So the bridge never holds
  *    more than `slots` jobs and the backlog stays in gearmand, where any
  *    other host can take it.
+ *  - A slot has at most one GRAB_JOB in flight: gearmand assigns a job to
+ *    every GRAB_JOB it reads, answered or not.  In blocking mode
+ *    libgearman forgets a GRAB_JOB whose answer is later than the timeout
+ *    (idle_check_ms) and sends another on the next call, so a slow
+ *    gearmand would count one slot as running several jobs.  The slot
+ *    therefore asks in non-blocking mode, where libgearman keeps waiting
+ *    for the answer across calls, and waits itself with
+ *    gearman_worker_wait; the job and its answer run in blocking mode.
  *  - A job is answered exactly once, or not at all: when sbkd goes away
  *    under a job (the connection closes, or sbkd says -32006), the slot
  *    drops its gearmand connections without answering, and gearmand puts
@@ -383,6 +391,9 @@ slot_work_cb(
 	char *text = NULL;
 	size_t len = 0;
 
+	/* Blocking for the job's own traffic (progress, WORK_DATA and the
+	 * answer libgearman sends after this returns). */
+	gearman_worker_remove_options(s->gw, GEARMAN_WORKER_NON_BLOCKING);
 	stats_job_start(st);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	s->job = job;
@@ -460,7 +471,9 @@ slot_main(void *arg)
 			bridge_sleep(b, backoff_next(cfg, &s->gm_backoff_ms));
 			continue;
 		}
-		/* One job at most, or a return after idle_check_ms. */
+		/* One job, or a return at once with the GRAB_JOB or PRE_SLEEP
+		 * in flight (see the top of this file). */
+		gearman_worker_add_options(s->gw, GEARMAN_WORKER_NON_BLOCKING);
 		ret = gearman_worker_work(s->gw);
 		if (s->leave_gearman) {
 			/* A job was handed back: stay away from gearmand
@@ -478,9 +491,15 @@ slot_main(void *arg)
 			s->gm_failing = false;
 			s->gm_backoff_ms = 0;
 			continue;
-		case GEARMAN_TIMEOUT:
-		case GEARMAN_NO_JOBS:
 		case GEARMAN_IO_WAIT:
+		case GEARMAN_NO_JOBS:
+			/* gearmand's answer, or its NOOP after PRE_SLEEP, for
+			 * at most idle_check_ms; then the checks above. */
+			ret = gearman_worker_wait(s->gw);
+			if (ret == GEARMAN_SUCCESS || ret == GEARMAN_TIMEOUT)
+				continue;
+			break;
+		case GEARMAN_TIMEOUT:
 			continue;
 		default:
 			break;
@@ -490,7 +509,9 @@ slot_main(void *arg)
 		atomic_fetch_add(&b->stats.gearman_errors, 1);
 		if (!s->gm_failing)
 			log_warnx("slot %u: gearmand: %s; retrying", s->index,
-			    gearman_worker_error(s->gw));
+			    ret == GEARMAN_NO_ACTIVE_FDS ?
+				"no server reachable" :
+				gearman_worker_error(s->gw));
 		s->gm_failing = true;
 		slot_gearman_close(s);
 		bridge_sleep(b, backoff_next(cfg, &s->gm_backoff_ms));

@@ -3,7 +3,8 @@
  * Gearman worker (connected to every configured gearmand) and its own
  * connection to the local sbkd; it holds at most one Gearman job at a
  * time, so `slots` bounds the jobs a bridge holds, and a slot asks
- * gearmand for a job only when it is free and its sbkd connection is up.
+ * gearmand for a job only when it is free and its sbkd connection is up,
+ * with one such request in flight at most (see slot.c).
  *
  * Thread safety: bridge_start/bridge_stop/bridge_join on the main thread;
  * everything else runs on the slot threads.
