@@ -6,7 +6,7 @@
  * running a job in it).  `alive` counts both, plus the helper the keeper
  * is starting, up to [isolation] helpers; a worker that finds none idle
  * waits in 10 ms slices, checking job_should_stop().  Whoever ends a
- * helper reaps it at once (SIGKILL, then waitpid on its pid, never -1).
+ * helper reaps it at once (helper_retire).
  *
  * Only the keeper thread starts helpers (posix_spawn: the child runs
  * nothing of sbkd's before exec), for sbkd's whole life: a helper's
@@ -56,6 +56,13 @@ struct helper {
 	bool dead;     /* the keeper saw it exit (under the mutex) */
 };
 
+enum chan_rc {
+	CHAN_OK = 0,
+	CHAN_DEAD = -1,	   /* EOF, reset: the helper is dying */
+	CHAN_STOPPED = -2, /* job_should_stop() */
+	CHAN_BROKEN = -3,  /* the helper broke the protocol */
+};
+
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* a helper went idle, or a start failed */
@@ -100,15 +107,6 @@ static struct {
 
 /* ---- Configuration ---- */
 
-static bool
-kind_isolable(const char *method)
-{
-	const struct job_kind *k = job_kind_find(method, strlen(method));
-
-	return k != NULL &&
-	    (k->flags & (JOB_KIND_ISOLABLE | JOB_KIND_ISOLATED));
-}
-
 int
 iso_config_check(
     const struct sbk_config *cfg, const char *path, char *why, size_t whylen)
@@ -119,7 +117,8 @@ iso_config_check(
 		const struct job_kind *kind = job_kind_find(*k, strlen(*k));
 		size_t off;
 
-		if (kind_isolable(*k))
+		if (kind != NULL &&
+		    (kind->flags & (JOB_KIND_ISOLABLE | JOB_KIND_ISOLATED)))
 			continue;
 		off = (size_t)snprintf(why, whylen,
 		    "%s: [isolation] kinds: \"%s\" %s; kinds that can be:",
@@ -150,21 +149,6 @@ iso_job_isolated(const struct job *job)
 }
 
 /* ---- Helper processes ---- */
-
-/* End a helper's process (pid 0: reaped) and channel; h is freed. */
-static void
-helper_end(struct helper *h, int *status)
-{
-	if (h->pid != 0) {
-		kill(h->pid, SIGKILL);
-		while (waitpid(h->pid, status, 0) < 0 && errno == EINTR)
-			;
-	}
-	if (h->pidfd >= 0)
-		close(h->pidfd); /* leaves the epoll set */
-	close(h->fd);
-	free(h);
-}
 
 /*
  * Start one helper (the keeper only): empty environment, stdin and stdout
@@ -300,12 +284,38 @@ keeper_wake(void)
 }
 
 /*
- * Under the mutex: a helper left the set (already ended and reaped); *pend
- * is the counter its end adds to once the keeper replaced it.
+ * Under the mutex, h on no list: end its process (SIGKILL, then waitpid on
+ * its pid, never -1) and channel outside the mutex, and free it.  The
+ * keeper replaces it and then adds one to *pend (NULL: crashes if it died,
+ * else retired).  status: it closed its channel, so wait, bounded, for it
+ * to become a zombie and reap its own status rather than our SIGKILL's.
  */
 static void
-helper_gone(unsigned *pend)
+helper_retire(struct helper *h, int *status, unsigned *pend)
 {
+	bool reaped = false;
+
+	if (pend == NULL)
+		pend = h->dead ? &iso.pend_crashes : &iso.pend_retired;
+	pthread_mutex_unlock(&iso.mu);
+	for (int i = 0; status != NULL && !reaped && i < ISO_EXIT_WAIT_MS;
+	     i++) {
+		pid_t r = waitpid(h->pid, status, WNOHANG);
+
+		reaped = r == h->pid || (r < 0 && errno != EINTR);
+		if (!reaped)
+			usleep(1000);
+	}
+	if (!reaped) {
+		kill(h->pid, SIGKILL);
+		while (waitpid(h->pid, status, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (h->pidfd >= 0)
+		close(h->pidfd); /* leaves the epoll set */
+	close(h->fd);
+	free(h);
+	pthread_mutex_lock(&iso.mu);
 	(*pend)++;
 	iso.alive--;
 	iso.owed++;
@@ -376,7 +386,7 @@ helper_find(pid_t pid)
 /*
  * Under the mutex: end the idle helpers that are stale or more than
  * [isolation] helpers; a busy one is its worker's (iso_call sees its
- * channel close, or helper_put sees it stale).
+ * channel close, or sees it stale after the job).
  */
 static void
 keeper_sweep(void)
@@ -384,20 +394,15 @@ keeper_sweep(void)
 	struct helper **p = &iso.idle, *h;
 
 	while ((h = *p) != NULL) {
-		bool dead = h->dead;
-
 		if (!helper_stale(h) && iso.alive <= atomic_load(&iso.want)) {
 			p = &h->next;
 			continue;
 		}
 		*p = h->next;
-		pthread_mutex_unlock(&iso.mu);
-		if (dead)
+		if (h->dead)
 			log_warnx(
 			    "isolation: idle helper %ld died", (long)h->pid);
-		helper_end(h, NULL);
-		pthread_mutex_lock(&iso.mu);
-		helper_gone(dead ? &iso.pend_crashes : &iso.pend_retired);
+		helper_retire(h, NULL, NULL);
 		p = &iso.idle; /* the list may have changed meanwhile */
 	}
 }
@@ -426,9 +431,7 @@ keeper_main(void *arg)
 			 * A pid's event may be stale (its helper ended and the
 			 * pid reused since): believe only the pidfd.
 			 */
-			struct helper *h = ev[i].data.u64 == 0 ?
-			    NULL :
-			    helper_find((pid_t)ev[i].data.u64);
+			struct helper *h = helper_find((pid_t)ev[i].data.u64);
 			struct pollfd pfd = { .events = POLLIN };
 
 			if (h != NULL && (pfd.fd = h->pidfd) >= 0 &&
@@ -438,34 +441,6 @@ keeper_main(void *arg)
 	}
 	pthread_mutex_unlock(&iso.mu);
 	return NULL;
-}
-
-/* Main thread, at start: the wake eventfd, the epoll set, the thread. */
-static int
-keeper_start(void)
-{
-	struct epoll_event ev = { .events = EPOLLIN };
-	sigset_t all, old;
-	int rc;
-
-	if ((iso.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-	    (iso.ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-	    epoll_ctl(iso.ep, EPOLL_CTL_ADD, iso.wake, &ev) < 0) {
-		log_warn("isolation: the keeper's eventfd or epoll");
-		return -1;
-	}
-	/* Signals are the event thread's, as for the pools' workers. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&iso.keeper, NULL, keeper_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		errno = rc;
-		log_warn("isolation: cannot start the keeper thread");
-		return -1;
-	}
-	iso.keeper_on = true;
-	return 0;
 }
 
 /* ---- Taking and giving back, from a worker ---- */
@@ -488,6 +463,7 @@ static struct helper *
 helper_take(struct job *job, struct rpc_error *err)
 {
 	struct helper *h;
+	struct timespec ts;
 	unsigned fails;
 	bool asked = false;
 
@@ -495,18 +471,12 @@ helper_take(struct job *job, struct rpc_error *err)
 	fails = iso.spawn_fails;
 	for (;;) {
 		while ((h = iso.idle) != NULL) {
-			bool dead;
-
 			iso.idle = h->next;
-			dead = h->dead || idle_dead(h);
-			if (!dead && !helper_stale(h))
+			h->dead = h->dead || idle_dead(h);
+			if (!helper_stale(h))
 				goto take;
 			/* Retire it (stale, or died since the keeper looked). */
-			pthread_mutex_unlock(&iso.mu);
-			helper_end(h, NULL);
-			pthread_mutex_lock(&iso.mu);
-			helper_gone(
-			    dead ? &iso.pend_crashes : &iso.pend_retired);
+			helper_retire(h, NULL, NULL);
 		}
 		if (iso.spawn_fails != fails) {
 			rpc_error_errno(err, iso.spawn_errno,
@@ -525,16 +495,12 @@ helper_take(struct job *job, struct rpc_error *err)
 			keeper_wake();
 			asked = true;
 		}
-		{
-			struct timespec ts;
-
-			/* The condition variable's clock: the default one. */
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += ISO_SLICE_MS * 1000000L;
-			ts.tv_sec += ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
-			pthread_cond_timedwait(&iso.cv, &iso.mu, &ts);
-		}
+		/* The condition variable's clock: the default one. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += ISO_SLICE_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&iso.cv, &iso.mu, &ts);
 	}
 take:
 	h->next = iso.busy;
@@ -544,88 +510,36 @@ take:
 	return h;
 }
 
-/* The job is over and the helper healthy: idle again, or retired. */
+/*
+ * The job is over: a healthy helper goes idle again, unless it is stale or
+ * surplus; any other (rc) is ended.
+ */
 static void
-helper_put(struct helper *h)
+helper_put(struct helper *h, enum chan_rc rc, int *status)
 {
-	bool retire, dead;
-
 	pthread_mutex_lock(&iso.mu);
 	busy_remove(h);
 	h->jobs++;
-	dead = h->dead;
-	retire = helper_stale(h) || iso.alive > atomic_load(&iso.want);
-	if (!retire) {
+	if (rc != CHAN_OK)
+		helper_retire(h, rc == CHAN_DEAD ? status : NULL,
+		    rc == CHAN_STOPPED ? &iso.pend_killed : &iso.pend_crashes);
+	else if (helper_stale(h) || iso.alive > atomic_load(&iso.want))
+		helper_retire(h, NULL, NULL);
+	else {
 		h->next = iso.idle;
 		iso.idle = h;
 		publish();
 		pthread_cond_signal(&iso.cv);
 	}
 	pthread_mutex_unlock(&iso.mu);
-	if (retire) {
-		helper_end(h, NULL);
-		pthread_mutex_lock(&iso.mu);
-		helper_gone(dead ? &iso.pend_crashes : &iso.pend_retired);
-		pthread_mutex_unlock(&iso.mu);
-	}
-}
-
-/*
- * A busy helper's life ends (killed and reaped, status filled in; dead:
- * it closed its channel, so wait, bounded, for it to become a zombie and
- * reap its own status rather than our SIGKILL's).  The keeper replaces it
- * and then adds one to *pend.
- */
-static void
-helper_drop(struct helper *h, bool dead, int *status, unsigned *pend)
-{
-	/* Off the busy list first: the keeper reads a listed helper's pid. */
-	pthread_mutex_lock(&iso.mu);
-	busy_remove(h);
-	pthread_mutex_unlock(&iso.mu);
-	for (int i = 0; dead && i < ISO_EXIT_WAIT_MS; i++) {
-		pid_t r = waitpid(h->pid, status, WNOHANG);
-
-		if (r == h->pid || (r < 0 && errno != EINTR)) {
-			h->pid = 0; /* reaped: helper_end must not kill */
-			break;
-		}
-		usleep(1000);
-	}
-	helper_end(h, h->pid != 0 ? status : NULL);
-	pthread_mutex_lock(&iso.mu);
-	helper_gone(pend);
-	pthread_mutex_unlock(&iso.mu);
 }
 
 /* ---- The channel, from a worker ---- */
 
-enum chan_rc {
-	CHAN_OK = 0,
-	CHAN_DEAD = -1,	   /* EOF, reset: the helper is dying */
-	CHAN_STOPPED = -2, /* job_should_stop() */
-	CHAN_BROKEN = -3,  /* the helper broke the protocol */
-};
-
-/* Wait for events on the channel in slices, checking for a stop. */
-static enum chan_rc
-chan_wait(struct helper *h, struct job *job, short events)
-{
-	for (;;) {
-		struct pollfd pfd = { .fd = h->fd, .events = events };
-		int n;
-
-		if (job_should_stop(job))
-			return CHAN_STOPPED;
-		n = poll(&pfd, 1, ISO_SLICE_MS);
-		if (n > 0)
-			return CHAN_OK; /* errors show at the read or write */
-		if (n < 0 && errno != EINTR)
-			return CHAN_DEAD;
-	}
-}
-
-/* All of buf out (fds attached to its first byte) or in. */
+/*
+ * All of buf out (fds attached to its first byte) or in, waiting in
+ * slices and checking for a stop.
+ */
 static enum chan_rc
 chan_io(struct helper *h, struct job *job, bool out, void *buf, size_t len,
     const int fds[2])
@@ -635,11 +549,11 @@ chan_io(struct helper *h, struct job *job, bool out, void *buf, size_t len,
 		struct cmsghdr align;
 	} ctl;
 	char *p = buf;
-	enum chan_rc rc;
 
 	while (len > 0) {
 		struct iovec iov = { p, len };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		struct pollfd pfd = { h->fd, out ? POLLOUT : POLLIN, 0 };
 		ssize_t n;
 
 		if (fds != NULL) {
@@ -661,9 +575,11 @@ chan_io(struct helper *h, struct job *job, bool out, void *buf, size_t len,
 			len -= (size_t)n;
 			fds = NULL;
 		} else if (n < 0 && errno == EAGAIN) {
-			rc = chan_wait(h, job, out ? POLLOUT : POLLIN);
-			if (rc != CHAN_OK)
-				return rc;
+			if (job_should_stop(job))
+				return CHAN_STOPPED;
+			/* Errors show at the next read or write. */
+			if (poll(&pfd, 1, ISO_SLICE_MS) < 0 && errno != EINTR)
+				return CHAN_DEAD;
 		} else if (n == 0 || errno != EINTR) {
 			return CHAN_DEAD; /* EOF, ECONNRESET, EPIPE */
 		}
@@ -711,20 +627,13 @@ exchange(struct helper *h, struct job *job, const struct iso_request *req,
 		rc = chan_io(h, job, true, (void *)in, req->in_len, NULL);
 	if (rc != CHAN_OK)
 		return rc;
-	for (;;) {
-		if ((rc = chan_io(h, job, false, &r, sizeof(r), NULL)) !=
-		    CHAN_OK)
-			return rc;
-		if (r.magic != ISO_MAGIC)
-			return CHAN_BROKEN;
-		if (r.type == ISO_MSG_PROGRESS) {
-			job_progress(job, r.done, r.total);
-			continue;
-		}
-		if (r.type != ISO_MSG_DONE)
-			return CHAN_BROKEN;
-		break;
-	}
+	while ((rc = chan_io(h, job, false, &r, sizeof(r), NULL)) == CHAN_OK &&
+	    r.magic == ISO_MAGIC && r.type == ISO_MSG_PROGRESS)
+		job_progress(job, r.done, r.total);
+	if (rc != CHAN_OK)
+		return rc;
+	if (r.magic != ISO_MAGIC || r.type != ISO_MSG_DONE)
+		return CHAN_BROKEN;
 	if (r.code != 0) {
 		if ((rc = recv_error(h, job, &r, err)) == CHAN_OK)
 			*failed = true;
@@ -795,22 +704,19 @@ iso_call(struct job *job, const struct iso_request *req0, const void *in,
 	atomic_fetch_add(&iso.jobs, 1);
 	pid = (long)h->pid;
 	rc = exchange(h, job, &req, in, fds, res, &failed, err);
+	helper_put(h, rc, &status);
 	switch (rc) {
 	case CHAN_OK:
-		helper_put(h);
 		return failed ? -1 : 0;
 	case CHAN_DEAD:
-		helper_drop(h, true, &status, &iso.pend_crashes);
 		death_error(status, err);
 		log_warnx("isolation: helper %ld of a %s job died (%s)", pid,
 		    job->kind->method, err->message);
 		return -1;
 	case CHAN_STOPPED:
-		helper_drop(h, false, NULL, &iso.pend_killed);
 		rpc_error_set(err, RPC_CANCELLED, NULL, "stopped");
 		return -1;
 	case CHAN_BROKEN:
-		helper_drop(h, false, NULL, &iso.pend_crashes);
 		if (!failed)
 			rpc_error_set(err, RPC_INTERNAL_ERROR, NULL,
 			    "isolated helper broke the protocol");
@@ -836,7 +742,8 @@ set_limits(const struct sbk_config *cfg)
 int
 iso_start(const struct sbk_config *cfg)
 {
-	bool prefork = cfg->isolation_kinds != NULL || cfg->enable_test_methods;
+	struct epoll_event ev = { .events = EPOLLIN };
+	sigset_t all, old;
 	int fd, rc;
 
 	/*
@@ -859,11 +766,26 @@ iso_start(const struct sbk_config *cfg)
 	signal(SIGCHLD, SIG_DFL);
 	set_limits(cfg);
 	atomic_store(&iso.gen, 1);
-	iso.fill = prefork;
-	if (keeper_start() < 0) {
+	iso.fill = cfg->isolation_kinds != NULL || cfg->enable_test_methods;
+	if ((iso.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    (iso.ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    epoll_ctl(iso.ep, EPOLL_CTL_ADD, iso.wake, &ev) < 0) {
+		log_warn("isolation: the keeper's eventfd or epoll");
 		iso_stop();
 		return -1;
 	}
+	/* Signals are the event thread's, as for the pools' workers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&iso.keeper, NULL, keeper_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		errno = rc;
+		log_warn("isolation: cannot start the keeper thread");
+		iso_stop();
+		return -1;
+	}
+	iso.keeper_on = true;
 	pthread_mutex_lock(&iso.mu);
 	/* The first helpers, or the failure to start one, before serving. */
 	while (iso.passes == 0)
@@ -908,15 +830,11 @@ iso_stop(void)
 		close(iso.exe_fd);
 	iso.ep = iso.wake = iso.exe_fd = -1;
 	pthread_mutex_lock(&iso.mu);
+	/* Busy ones belong to workers; after pool_free there are none. */
 	while ((h = iso.idle) != NULL) {
 		iso.idle = h->next;
-		pthread_mutex_unlock(&iso.mu);
-		helper_end(h, NULL);
-		pthread_mutex_lock(&iso.mu);
-		iso.alive--;
+		helper_retire(h, NULL, NULL);
 	}
-	/* Busy ones belong to workers; after pool_free there are none. */
-	publish();
 	pthread_mutex_unlock(&iso.mu);
 }
 
