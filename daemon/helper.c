@@ -26,108 +26,6 @@
 /* Heap a helper keeps between jobs (see helper_main). */
 #define HELPER_HEAP_KEEP (8 * 1024 * 1024)
 
-/* ---- test ops: reached only through test kinds (enable_test_methods) ---- */
-
-static int
-op_test_crash(struct helper_call *call, struct rpc_error *err)
-{
-	/* The default action, whatever a sanitizer runtime installed. */
-	signal(SIGSEGV, SIG_DFL);
-	raise(SIGSEGV);
-	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "SIGSEGV did not kill");
-	return -1;
-}
-
-/*
- * Under the sandbox the open is a forbidden call and the helper is killed
- * (SIGSYS); without one it reports what open did.
- */
-static int
-op_test_forbidden(struct helper_call *call, struct rpc_error *err)
-{
-	static const char opened[] = "{\"opened\":\"/etc/passwd\"}";
-	int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		rpc_error_errno(err, errno, "open(/etc/passwd) failed");
-		return -1;
-	}
-	close(fd);
-	if ((call->out = malloc(sizeof(opened) - 1)) == NULL) {
-		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
-		return -1;
-	}
-	memcpy(call->out, opened, sizeof(opened) - 1);
-	call->out_len = sizeof(opened) - 1;
-	return 0;
-}
-
-static int
-op_test_hang(struct helper_call *call, struct rpc_error *err)
-{
-	/* pause() returns only after a caught signal: there is none. */
-	while (pause() < 0)
-		;
-	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "pause returned");
-	return -1;
-}
-
-static int send_all(int fd, const void *buf, size_t len);
-
-/*
- * What a compromised helper might do: a DONE that announces more output
- * than out_max, then silence.  sbkd must neither allocate nor wait for it.
- */
-static int
-op_test_lie(struct helper_call *call, struct rpc_error *err)
-{
-	struct iso_reply r;
-
-	memset(&r, 0, sizeof(r));
-	r.magic = ISO_MAGIC;
-	r.type = ISO_MSG_DONE;
-	r.out_len = call->req->out_max + 1;
-	if (send_all(call->chan_fd, &r, sizeof(r)) == 0)
-		return op_test_hang(call, err);
-	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "channel gone");
-	return -1;
-}
-
-/* Which process served the request: the tests of reuse and replacement. */
-static int
-op_test_pid(struct helper_call *call, struct rpc_error *err)
-{
-	char buf[64];
-	int n = snprintf(buf, sizeof(buf), "{\"pid\":%ld}", (long)getpid());
-
-	if ((call->out = malloc((size_t)n)) == NULL) {
-		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
-		return -1;
-	}
-	memcpy(call->out, buf, (size_t)n);
-	call->out_len = (uint64_t)n;
-	return 0;
-}
-
-static const struct helper_op helper_ops[] = {
-	{ ISO_OP_ZSTD_COMPRESS, helper_zstd_compress },
-	{ ISO_OP_ZSTD_DECOMPRESS, helper_zstd_decompress },
-	{ ISO_OP_TEST_CRASH, op_test_crash },
-	{ ISO_OP_TEST_FORBIDDEN, op_test_forbidden },
-	{ ISO_OP_TEST_HANG, op_test_hang },
-	{ ISO_OP_TEST_PID, op_test_pid },
-	{ ISO_OP_TEST_LIE, op_test_lie },
-};
-
-static const struct helper_op *
-op_find(unsigned op)
-{
-	for (size_t i = 0; i < sizeof(helper_ops) / sizeof(helper_ops[0]); i++)
-		if ((unsigned)helper_ops[i].op == op)
-			return &helper_ops[i];
-	return NULL;
-}
-
 /* ---- the channel ---- */
 
 static int
@@ -156,10 +54,9 @@ recv_all(int fd, void *buf, size_t len)
 	char *p = buf;
 
 	while (len > 0) {
-		size_t want = p != NULL ? len :
-		    len < sizeof(sink)	? len :
-					  sizeof(sink);
-		ssize_t n = read(fd, p != NULL ? p : sink, want);
+		ssize_t n = p != NULL ?
+		    read(fd, p, len) :
+		    read(fd, sink, len < sizeof(sink) ? len : sizeof(sink));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -173,9 +70,9 @@ recv_all(int fd, void *buf, size_t len)
 }
 
 static void
-close_fds(int *fds, size_t n)
+close_fds(int fds[2])
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < 2; i++)
 		if (fds[i] >= 0) {
 			close(fds[i]);
 			fds[i] = -1;
@@ -194,14 +91,13 @@ recv_request(int chan, struct iso_request *req, int fds[2])
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { req, sizeof(*req) };
-	struct msghdr msg = { 0 };
+	struct msghdr msg = { .msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf) };
 	struct cmsghdr *cm;
 	ssize_t n;
 
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = sizeof(ctl.buf);
 	do
 		n = recvmsg(chan, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -306,6 +202,103 @@ send_done(int chan, const struct helper_call *call)
 	return 0;
 }
 
+/* ---- test ops: reached only through test kinds (enable_test_methods) ---- */
+
+/* The op's output: a copy of text. */
+static int
+out_text(struct helper_call *call, const char *text, struct rpc_error *err)
+{
+	if ((call->out = (unsigned char *)strdup(text)) == NULL) {
+		rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "out of memory");
+		return -1;
+	}
+	call->out_len = strlen(text);
+	return 0;
+}
+
+static int
+op_test_crash(struct helper_call *call, struct rpc_error *err)
+{
+	/* The default action, whatever a sanitizer runtime installed. */
+	signal(SIGSEGV, SIG_DFL);
+	raise(SIGSEGV);
+	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "SIGSEGV did not kill");
+	return -1;
+}
+
+/*
+ * Under the sandbox the open is a forbidden call and the helper is killed
+ * (SIGSYS); without one it reports what open did.
+ */
+static int
+op_test_forbidden(struct helper_call *call, struct rpc_error *err)
+{
+	int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		rpc_error_errno(err, errno, "open(/etc/passwd) failed");
+		return -1;
+	}
+	close(fd);
+	return out_text(call, "{\"opened\":\"/etc/passwd\"}", err);
+}
+
+static int
+op_test_hang(struct helper_call *call, struct rpc_error *err)
+{
+	/* pause() returns only after a caught signal: there is none. */
+	while (pause() < 0)
+		;
+	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "pause returned");
+	return -1;
+}
+
+/*
+ * What a compromised helper might do: a DONE that announces more output
+ * than out_max, then silence.  sbkd must neither allocate nor wait for it.
+ */
+static int
+op_test_lie(struct helper_call *call, struct rpc_error *err)
+{
+	struct iso_reply r;
+
+	reply_init(&r, ISO_MSG_DONE);
+	r.out_len = call->req->out_max + 1;
+	if (send_all(call->chan_fd, &r, sizeof(r)) == 0)
+		return op_test_hang(call, err);
+	rpc_error_set(err, RPC_INTERNAL_ERROR, NULL, "channel gone");
+	return -1;
+}
+
+/* Which process served the request: the tests of reuse and replacement. */
+static int
+op_test_pid(struct helper_call *call, struct rpc_error *err)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "{\"pid\":%ld}", (long)getpid());
+	return out_text(call, buf, err);
+}
+
+static const struct helper_op helper_ops[] = {
+	{ ISO_OP_ZSTD_COMPRESS, helper_zstd_compress },
+	{ ISO_OP_ZSTD_DECOMPRESS, helper_zstd_decompress },
+	{ ISO_OP_TEST_CRASH, op_test_crash },
+	{ ISO_OP_TEST_FORBIDDEN, op_test_forbidden },
+	{ ISO_OP_TEST_HANG, op_test_hang },
+	{ ISO_OP_TEST_PID, op_test_pid },
+	{ ISO_OP_TEST_LIE, op_test_lie },
+};
+
+static const struct helper_op *
+op_find(unsigned op)
+{
+	for (size_t i = 0; i < sizeof(helper_ops) / sizeof(helper_ops[0]); i++)
+		if ((unsigned)helper_ops[i].op == op)
+			return &helper_ops[i];
+	return NULL;
+}
+
 /* One request: read its input, run it, answer.  0, or -1: channel broken. */
 static int
 serve_one(int chan, const struct iso_request *req, int fds[2])
@@ -349,7 +342,7 @@ serve_one(int chan, const struct iso_request *req, int fds[2])
 			    "helper: operation failed");
 	}
 	free(in);
-	close_fds(fds, 2);
+	close_fds(fds);
 	rc = err.code != 0 ? send_error(chan, &err) : send_done(chan, &call);
 	free(call.out);
 	rpc_error_clear(&err);
@@ -390,7 +383,7 @@ helper_main(int chan_fd, const char *budget_arg, const char *parent_arg)
 		int rc = recv_request(chan_fd, &req, fds);
 
 		if (rc <= 0) {
-			close_fds(fds, 2);
+			close_fds(fds);
 			return rc == 0 ? 0 : 1;
 		}
 		if (serve_one(chan_fd, &req, fds) < 0)

@@ -32,12 +32,6 @@ hz_progress(void *arg, uint64_t done, uint64_t total)
 		st->gone = true;
 }
 
-static bool
-hz_paths(const struct helper_call *call)
-{
-	return ((call->req->flags & ISO_F_PATHS) != 0);
-}
-
 static int
 hz_run(struct helper_call *call, bool compress, struct rpc_error *err)
 {
@@ -51,7 +45,7 @@ hz_run(struct helper_call *call, bool compress, struct rpc_error *err)
 	    req->out_max > SIZE_MAX - 1 ? SIZE_MAX - 1 : (size_t)req->out_max;
 	int rc;
 
-	if (hz_paths(call)) {
+	if ((req->flags & ISO_F_PATHS) != 0) {
 		rc = compress ?
 		    zstd_codec_compress_fds(&io, req->level, &cb, err) :
 		    zstd_codec_decompress_fds(&io, limit, "path", &cb, err);
