@@ -123,24 +123,18 @@ zstd_codec_compress(const uint8_t *src, size_t len, int level,
     const struct zstd_codec_cb *cb, struct zstd_codec_buf *out,
     struct rpc_error *err)
 {
-	ZSTD_CCtx *cctx;
-	ZSTD_inBuffer in;
-	ZSTD_outBuffer ob;
 	size_t ret, cap = ZSTD_compressBound(len);
-	uint8_t *dst;
+	ZSTD_inBuffer in = { src, 0, 0 };
+	ZSTD_outBuffer ob = { malloc(cap), cap, 0 };
+	ZSTD_CCtx *cctx;
 
-	if ((dst = malloc(cap)) == NULL) {
+	if (ob.dst == NULL) {
 		codec_oom(err);
 		return (-1);
 	}
 	if ((cctx = codec_cctx(level, err)) == NULL)
 		goto fail;
 	ZSTD_CCtx_setPledgedSrcSize(cctx, len);
-	in.src = src;
-	in.pos = 0;
-	ob.dst = dst;
-	ob.size = cap;
-	ob.pos = 0;
 	/* A bound-sized output never fills: each call eats input. */
 	do {
 		in.size = len - in.pos > ZSTD_CODEC_CHUNK ?
@@ -157,12 +151,12 @@ zstd_codec_compress(const uint8_t *src, size_t len, int level,
 			goto fail;
 	} while (in.pos < len || ret != 0);
 	ZSTD_freeCCtx(cctx);
-	out->data = dst;
+	out->data = ob.dst;
 	out->len = ob.pos;
 	return (0);
 fail:
 	ZSTD_freeCCtx(cctx);
-	free(dst);
+	free(ob.dst);
 	return (-1);
 }
 
@@ -199,7 +193,7 @@ zstd_codec_decompress(const uint8_t *src, size_t len, size_t limit,
     struct zstd_codec_buf *out, struct rpc_error *err)
 {
 	ZSTD_DCtx *dctx;
-	ZSTD_inBuffer in;
+	ZSTD_inBuffer in = { src, 0, 0 };
 	ZSTD_outBuffer ob;
 	struct zstd_codec_buf b = { NULL, 0 };
 	size_t ret = 1, r, before, cap = 0;
@@ -210,8 +204,6 @@ zstd_codec_decompress(const uint8_t *src, size_t len, size_t limit,
 	}
 	if ((dctx = codec_dctx(limit, err)) == NULL)
 		return (-1);
-	in.src = src;
-	in.pos = 0;
 	for (;;) {
 		if (codec_grow(&b, &cap, len, limit, err) == -1)
 			goto fail;
@@ -290,7 +282,10 @@ codec_read(
 	return (n);
 }
 
-/* One direction's state for codec_stream: exactly one context is set. */
+/*
+ * One direction's state for codec_stream, which frees it: exactly one
+ * context is set.
+ */
 struct codec_run {
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
@@ -306,7 +301,7 @@ static int
 codec_stream(struct zstd_codec_fds *io, const struct codec_run *run,
     const struct zstd_codec_cb *cb, struct rpc_error *err)
 {
-	bool compress = run->cctx != NULL, eof = false, produced_all;
+	bool compress = run->cctx != NULL, eof = false;
 	ZSTD_inBuffer in;
 	ZSTD_outBuffer out;
 	uint8_t *ibuf, *obuf;
@@ -372,10 +367,9 @@ codec_stream(struct zstd_codec_fds *io, const struct codec_run *run,
 		if (codec_stopped(cb, err))
 			goto out;
 		codec_progress(cb, io->bytes_in, io->in_size);
-		produced_all = out.pos < out.size;
 		if (compress && eof && ret == 0)
 			break;
-		if (!compress && eof && in.pos == in.size && produced_all)
+		if (!compress && eof && in.pos == in.size && out.pos < out.size)
 			break;
 	}
 	if (!compress && ret != 0) {
@@ -384,6 +378,8 @@ codec_stream(struct zstd_codec_fds *io, const struct codec_run *run,
 	}
 	rc = 0;
 out:
+	ZSTD_freeCCtx(run->cctx);
+	ZSTD_freeDCtx(run->dctx);
 	free(ibuf);
 	free(obuf);
 	return (rc);
@@ -393,26 +389,16 @@ int
 zstd_codec_compress_fds(struct zstd_codec_fds *io, int level,
     const struct zstd_codec_cb *cb, struct rpc_error *err)
 {
-	struct codec_run run = { NULL, NULL, 0, "path" };
-	int rc;
+	struct codec_run run = { codec_cctx(level, err), NULL, 0, "path" };
 
-	if ((run.cctx = codec_cctx(level, err)) == NULL)
-		return (-1);
-	rc = codec_stream(io, &run, cb, err);
-	ZSTD_freeCCtx(run.cctx);
-	return (rc);
+	return (run.cctx == NULL ? -1 : codec_stream(io, &run, cb, err));
 }
 
 int
 zstd_codec_decompress_fds(struct zstd_codec_fds *io, size_t limit,
     const char *param, const struct zstd_codec_cb *cb, struct rpc_error *err)
 {
-	struct codec_run run = { NULL, NULL, limit, param };
-	int rc;
+	struct codec_run run = { NULL, codec_dctx(limit, err), limit, param };
 
-	if ((run.dctx = codec_dctx(limit, err)) == NULL)
-		return (-1);
-	rc = codec_stream(io, &run, cb, err);
-	ZSTD_freeDCtx(run.dctx);
-	return (rc);
+	return (run.dctx == NULL ? -1 : codec_stream(io, &run, cb, err));
 }
