@@ -1,7 +1,5 @@
 /*
- * helper.c - the isolated helper's main loop: read a request (header,
- * then payload or two descriptors), run its op from the table, answer with
- * PROGRESS replies and one DONE.  One request at a time; the process ends
+ * helper.c - the isolated helper's main loop (helper.h).  The process ends
  * when sbkd closes the channel, or is killed by sbkd (cancel, deadline,
  * max_jobs, shutdown).  Nothing here logs: stderr is the daemon's, and the
  * only reader that matters is sbkd, through the DONE reply.
@@ -16,9 +14,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "helper.h"
 #include "helper_zstd.h"
 #include "sandbox.h"
@@ -145,13 +143,11 @@ static int
 send_progress(struct helper_call *call, uint64_t done, uint64_t total)
 {
 	struct iso_reply r;
-	struct timespec ts;
 	uint64_t now;
 
 	if ((call->req->flags & ISO_F_PROGRESS) == 0)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	now = clock_now_ns();
 	if (call->last_progress_ns != 0 &&
 	    now - call->last_progress_ns < ISO_PROGRESS_MS * 1000000u)
 		return 0;

@@ -2,12 +2,7 @@
  * helper.h - the isolated helper process: sbkd re-executed as
  * "sbkd-helper --isolated-helper" (isolate.c spawns it), serving one
  * request at a time on its channel (fd HELPER_CHAN_FD) until sbkd closes
- * it.  Frames: isolate_wire.h.
- *
- * An operation is a row of helper.c's table (helper_op.h): it gets the
- * request and its input, reports progress through call->progress, and
- * returns its output, or an error that sbkd passes to the client as the
- * job's error.
+ * it.  Frames: isolate_wire.h; its operations: helper_op.h.
  */
 #ifndef SBK_HELPER_H
 #define SBK_HELPER_H

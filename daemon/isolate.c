@@ -470,24 +470,23 @@ helper_take(struct job *job, struct rpc_error *err)
 	pthread_mutex_lock(&iso.mu);
 	fails = iso.spawn_fails;
 	for (;;) {
-		while ((h = iso.idle) != NULL) {
+		if ((h = iso.idle) != NULL) {
 			iso.idle = h->next;
 			h->dead = h->dead || idle_dead(h);
 			if (!helper_stale(h))
-				goto take;
+				break;
 			/* Retire it (stale, or died since the keeper looked). */
 			helper_retire(h, NULL, NULL);
+			continue;
 		}
 		if (iso.spawn_fails != fails) {
 			rpc_error_errno(err, iso.spawn_errno,
 			    "cannot start an isolated helper");
-			pthread_mutex_unlock(&iso.mu);
-			return NULL;
+			break;
 		}
 		if (job_should_stop(job)) {
-			pthread_mutex_unlock(&iso.mu);
 			rpc_error_set(err, RPC_CANCELLED, NULL, "stopped");
-			return NULL;
+			break;
 		}
 		if (!asked && iso.alive < atomic_load(&iso.want)) {
 			/* The first use, or a retry after a failed start. */
@@ -502,10 +501,11 @@ helper_take(struct job *job, struct rpc_error *err)
 		ts.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&iso.cv, &iso.mu, &ts);
 	}
-take:
-	h->next = iso.busy;
-	iso.busy = h;
-	publish();
+	if (h != NULL) {
+		h->next = iso.busy;
+		iso.busy = h;
+		publish();
+	}
 	pthread_mutex_unlock(&iso.mu);
 	return h;
 }

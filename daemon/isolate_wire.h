@@ -57,11 +57,9 @@ struct iso_reply {
 	uint32_t magic;
 	uint16_t type;
 	uint16_t reserved;
-	int32_t code; /* 0 success, else the JSON-RPC error code */
-	uint32_t
-	    data_len; /* error: bytes of JSON text of error.data that follow */
-	uint64_t
-	    out_len; /* DONE inline: payload bytes that follow; paths: bytes written */
+	int32_t code;	   /* 0 success, else the JSON-RPC error code */
+	uint32_t data_len; /* error: bytes of error.data's JSON that follow */
+	uint64_t out_len;  /* DONE: payload that follows, or bytes written */
 	uint64_t done, total; /* PROGRESS, and DONE's bytes_in in done */
 	char message[256];    /* error message, NUL-terminated */
 };

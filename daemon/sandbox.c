@@ -74,12 +74,7 @@ sandbox_budget(const struct sbk_config *cfg)
 	    (size_t)1 << zstd_codec_window_log(cfg->zstd_max_output_bytes));
 	uint64_t cctx = ZSTD_estimateCStreamSize(cfg->zstd_max_level);
 
-	/*
-	 * One job at a time: its input, its output (the larger of the
-	 * decompress cap and the compress bound), the output's growth slack
-	 * (realloc of a big block is mremap, so one more chunk), one codec
-	 * context, the margin.
-	 */
+	/* The growth slack: realloc of a big block is mremap, one chunk. */
 	return (in + (out > cbound ? out : cbound) + ZSTD_CODEC_CHUNK +
 	    (dctx > cctx ? dctx : cctx) + SANDBOX_MARGIN);
 }
