@@ -227,7 +227,7 @@ def idle_resources(before, after):
     Children: every live child is a helper counted in isolation.helpers
     (none leaked, none forgotten).  Zombies are counted apart and must be
     0: whoever ends a helper SIGKILLs and reaps it at once, a worker or
-    the keeper thread (isolate.c helper_end); the event thread never
+    the keeper thread (isolate.c helper_retire); the event thread never
     waits."""
     bad = []
     hb = before["stats"]["isolation"]["helpers"]
