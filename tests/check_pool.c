@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pool.h"
 #include "sanitizer.h"
@@ -285,6 +286,121 @@ START_TEST(gate_holds_work_without_a_worker)
 	ck_assert_int_eq(order[2], 1);
 	pool_get_stats(p, &st);
 	ck_assert_uint_eq(st.gate_used[0], 0);
+	pool_free(p);
+}
+END_TEST
+
+/* Wait for n run() starts; the 5 s are a hang guard only. */
+static bool
+started_within(int n)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	for (int i = 0; i < n; i++)
+		if (sem_timedwait(&started, &until) != 0)
+			return false;
+	return true;
+}
+
+/* One short job through the lane, so the pool knows its jobs are short. */
+static void
+learn_short(struct pool *p, struct sched_owner *o)
+{
+	struct test_work t;
+
+	init_work(&t, 99, o, false);
+	ck_assert_int_eq(submit(p, &t), 0);
+	collect(p, 1);
+	sem_wait(&started);
+}
+
+/*
+ * Session 6's regression: a worker got one job per hand-off and its next
+ * only after the event thread collected the last, two thread wakeups per
+ * job (spin-0 throughput fell from ~180k to ~20k jobs/s).  Once a lane's
+ * jobs are known to be short, a worker runs the jobs handed ahead to it
+ * without the event thread in between: here nothing is collected.
+ */
+START_TEST(short_jobs_run_without_a_collect_between)
+{
+	struct pool *p = make_pool(1, 64);
+	struct sched_owner o = { 0 };
+	struct test_work t[8];
+
+	learn_short(p, &o);
+	for (int i = 0; i < 8; i++) {
+		init_work(&t[i], i, &o, false);
+		ck_assert_int_eq(submit(p, &t[i]), 0);
+	}
+	ck_assert_msg(started_within(8), "a worker waited for a collect");
+	collect(p, 8);
+	pool_free(p);
+}
+END_TEST
+
+/*
+ * Handed ahead or not, a job that waits counts against queue_max: the
+ * worker is held on one job, two more wait (handed ahead, the lane's jobs
+ * being short), a third is refused.
+ */
+START_TEST(jobs_handed_ahead_count_as_waiting)
+{
+	struct pool *p = make_pool(1, 2);
+	struct sched_owner o = { 0 };
+	struct test_work held, t[3];
+	struct pool_stats st;
+
+	learn_short(p, &o);
+	init_work(&held, 0, &o, true);
+	ck_assert_int_eq(submit(p, &held), 0);
+	sem_wait(&started);
+	for (int i = 0; i < 2; i++) {
+		init_work(&t[i], i + 1, &o, false);
+		ck_assert_int_eq(submit(p, &t[i]), 0);
+	}
+	pool_get_stats(p, &st);
+	ck_assert_uint_eq(st.depth, 2);
+	ck_assert_uint_eq(st.busy[CPU], 1);
+	ck_assert_uint_eq(st.queued[CPU], 2);
+	init_work(&t[2], 3, &o, false);
+	ck_assert_int_eq(submit(p, &t[2]), -EAGAIN);
+	sem_post(&release);
+	collect(p, 3);
+	pool_get_stats(p, &st);
+	ck_assert_uint_eq(st.depth, 0);
+	ck_assert_uint_eq(st.busy[CPU], 0);
+	pool_free(p);
+}
+END_TEST
+
+/*
+ * Long jobs are never handed ahead: after one that ran 20 ms, a job
+ * behind a running one waits in the scheduler (fair order, cancellable).
+ */
+START_TEST(long_jobs_are_not_handed_ahead)
+{
+	struct pool *p = make_pool(1, 8);
+	struct sched_owner o = { 0 };
+	struct test_work slow, run, wait;
+
+	learn_short(p, &o);
+	init_work(&slow, 0, &o, true);
+	ck_assert_int_eq(submit(p, &slow), 0);
+	sem_wait(&started);
+	usleep(20000);
+	sem_post(&release);
+	collect(p, 1);
+	init_work(&run, 1, &o, true);
+	ck_assert_int_eq(submit(p, &run), 0);
+	sem_wait(&started);
+	init_work(&wait, 2, &o, false);
+	ck_assert_int_eq(submit(p, &wait), 0);
+	ck_assert(pool_cancel(p, &wait.work));
+	sem_post(&release);
+	collect(p, 1);
+	ck_assert(!wait.completed);
 	pool_free(p);
 }
 END_TEST
@@ -602,6 +718,9 @@ pool_suite(void)
 	tcase_add_test(tc, cancel_waiting_not_running);
 	tcase_add_test(tc, progress_before_completion);
 	tcase_add_test(tc, gate_holds_work_without_a_worker);
+	tcase_add_test(tc, short_jobs_run_without_a_collect_between);
+	tcase_add_test(tc, jobs_handed_ahead_count_as_waiting);
+	tcase_add_test(tc, long_jobs_are_not_handed_ahead);
 	tcase_add_test(tc, resize_grows_and_shrinks);
 	tcase_add_test(tc, resize_joins_leaving_workers);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
