@@ -5,9 +5,12 @@
 # librust-serde-json-dev; skipped if those are missing), side by side in one
 # run with the same client (`sbkctl bench`), alternating the servers REPS
 # times:
-#   ping round trips under a CPU-saturating load (probe every 2 ms),
-#   spin ms=0 throughput over 4 connections x 64 in flight,
-#   server RSS with 1,000 idle connections.
+#   ping round trips under a CPU-saturating load (probe every 2 ms), sbkd
+#     with lib.sh's config, whose queue is full;
+#   spin ms=0 throughput over 4 connections x 64 in flight, on a restarted
+#     server (sbkd: a queue that holds them all, so ok/s is work done, as
+#     for the peers, which never refuse);
+#   server RSS with 1,000 idle connections, after that.
 # usage: bench/compare.sh [BUILD_DIR] [SECONDS] [REPS]
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,10 +21,11 @@ sbkctl=$build/client/sbkctl
 idle=$build/bench/idle_conns
 . "$src/bench/lib.sh"
 
+# start SERVER [SBKD_CONFIG]
 start() {
 	rm -f "$work/sock"
 	case $1 in
-	sbkd)	"$build/daemon/sbkd" -c "$work/sbkd.conf" -s "$work/sock" \
+	sbkd)	"$build/daemon/sbkd" -c "$work/${2:-sbkd.conf}" -s "$work/sock" \
 		    2>/dev/null & ;;
 	python)	python3 "$src/bench/ref_executor.py" "$work/sock" 2 & ;;
 	tokio)	"$tokio" "$work/sock" 2 & ;;
@@ -29,6 +33,10 @@ start() {
 	pid=$!
 	wait_socket "$1"
 }
+
+# The throughput run: the default queue_max (4096) holds 4 x 64.
+printf '[daemon]\nenable_test_methods = true\n[pool]\ncpu_workers = 2\n' \
+    > "$work/throughput.conf"
 
 servers="sbkd python"
 tokio=$src/bench/ref_tokio/target/release/ref_tokio
@@ -54,6 +62,8 @@ while [ $i -le "$reps" ]; do
 		printf '%s run %d ping under load: ' $server $i
 		"$sbkctl" -s "$work/sock" bench -c 4 -p 16 -d "${secs}s" \
 		    -m spin -P '{"ms":20}' --probe-ms 2 | grep '^probe (ms)'
+		stop
+		start $server throughput.conf
 		printf '%s run %d spin ms=0:        ' $server $i
 		"$sbkctl" -s "$work/sock" bench -c 4 -p 64 -d "${secs}s" \
 		    -m spin -P '{"ms":0}' --probe-ms 0 | grep '^throughput'

@@ -603,6 +603,7 @@ admit_job(struct conn *c, struct batch *b, char **seen, size_t *nseen,
 		job->work.item.out_cost = job->config->output_budget_bytes;
 	job->work.run = job_work_run;
 	job->work.complete = job_work_complete;
+	job->work.cls = job_kind_class(job->kind);
 	rc = d->conns->draining ? -ESHUTDOWN : job_submit(job, d->pool);
 	if (rc == -EAGAIN) {
 		rpc_error_set(&err, RPC_OVERLOADED,

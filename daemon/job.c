@@ -304,6 +304,16 @@ job_kind_find(const char *method, size_t len)
 	return NULL;
 }
 
+unsigned
+job_kind_class(const struct job_kind *kind)
+{
+	unsigned i = 0;
+
+	while (job_table[i] != NULL && job_table[i] != kind)
+		i++;
+	return i + 1;
+}
+
 unsigned long
 job_reply_cost(size_t raw_bytes)
 {

@@ -241,6 +241,9 @@ ssize_t job_read_chunk(
 /* Look a method up in the job table; NULL when unknown. */
 const struct job_kind *job_kind_find(const char *method, size_t len);
 
+/* A kind's pool class (struct pool_work's cls): its row, from 1. */
+unsigned job_kind_class(const struct job_kind *);
+
 /* The whole table, NULL-terminated (for tests and stats). */
 extern const struct job_kind *const job_table[];
 

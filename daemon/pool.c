@@ -4,22 +4,34 @@
  * No lock is shared between the event thread and the workers: a nice-10
  * SCHED_BATCH worker preempted inside a critical section on a loaded
  * machine used to hold the event thread up to ~300 ms (model_fuzz, issue
- * 13).  The scheduler, lanes, idle lists and worker table belong to the
- * event thread alone; it hands a job to an idle worker through the
- * worker's `job` slot and a post on its semaphore.  Workers push
+ * 13).  The scheduler belongs to the event thread alone.  It appends the
+ * jobs it pops to their lane's ring (one producer, many consumers, a CAS
+ * on the head); a worker takes the ring's oldest job, and sleeps on the
+ * lane's semaphore only when the ring is empty.  Workers push
  * completions and progress onto a lock-free stack (CAS on its head); the
  * event thread takes the whole stack with one exchange and reverses it,
- * so each worker's messages keep their order.  The price: a worker gets
- * its next job only once its completion is collected (one loop turn).
+ * so each worker's messages keep their order.
  *
- * Waiting (queue_max, queue.depth) is counted per lane as the queued jobs
- * beyond the lane's free workers, so a job a free worker takes at once
- * never counts (contract).
+ * How far ahead: a lane is handed one job per worker, and more only of
+ * classes (job kinds) known to be short: while the jobs beyond the
+ * workers, were they all like the next one, come to at most PREFETCH_NS
+ * of run time per worker.  A worker then runs on through short jobs
+ * without a round trip through the event thread (one wakeup each way per
+ * job held spin-0 work to ~20k jobs/s, session 6), while a long job is
+ * never committed ahead of the scheduler's fair order and stays
+ * cancellable.  A class's run time is learned per class, so short and
+ * long kinds sharing a lane do not blur: it rises at once with a longer
+ * run (a long job stops the handing ahead), and falls halfway towards a
+ * shorter one (a run that was only preempted costs a few jobs' worth).
+ * Jobs in the ring beyond the lane's workers count as waiting
+ * (queue_max, queue.depth), so a job a free worker takes at once never
+ * counts (contract) and handing ahead admits no more work.
  *
- * Resizing never waits: new threads count at once (idle), and a leaving
+ * Resizing never waits: new threads count at once, and a lane shrinks by
+ * posting "leave" tokens that the next free workers take.  A leaving
  * worker posts its `gone` message as its very last act, so pool_collect
- * joins only a thread known to be leaving and no grow/shrink cycle
- * leaves a stack behind.
+ * joins only a thread known to be leaving and no grow/shrink cycle leaves
+ * a stack behind.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,29 +45,33 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "pool.h"
+
+#define PREFETCH_NS 1000000u /* run time handed ahead, per worker */
+/* Ring slots: more than a lane's most workers (POOL_MAX_WORKERS), so one
+ * job per worker always fits; handing ahead stops when it is full. */
+#define RING_SLOTS 2048u
 
 struct pool_worker {
 	struct pool *pool;
 	pthread_t tid;
 	int lane;
-	sem_t wake;		       /* a job handed over, or leave */
-	struct pool_work *_Atomic job; /* handed over, not yet taken */
-	_Atomic bool exit;	       /* leave once no job is handed over */
-	/* Event thread only. */
-	bool idle;			    /* on the lane's idle list */
-	TAILQ_ENTRY(pool_worker) idle_link; /* or on to_kick */
-	struct pool_msg gone;		    /* posted when leaving: join me */
+	struct pool_msg gone; /* posted when leaving: join me */
 };
 
-TAILQ_HEAD(worker_list, pool_worker);
-
-/* Event thread only. */
 struct lane {
-	struct worker_list idle;
-	unsigned live; /* workers not told to exit: the lane's size */
-	unsigned busy; /* workers handed a job not yet collected */
+	/* Shared: the event thread appends at tail, workers take at head. */
+	_Alignas(64) _Atomic size_t head;
+	_Alignas(64) _Atomic size_t tail;
+	struct pool_work *_Atomic slot[RING_SLOTS];
+	sem_t wake;		   /* workers asleep wait here */
+	_Atomic unsigned sleepers; /* workers asleep or going to sleep */
+	_Atomic unsigned leave;	   /* workers told to leave, not yet gone */
+	/* Event thread only. */
+	unsigned live; /* workers not told to leave: the lane's size */
+	unsigned out;  /* jobs appended, not yet collected */
 };
 
 struct pool {
@@ -67,10 +83,10 @@ struct pool {
 	int internal_lane;	      /* internal work only (0: none) */
 	int batch_nice;		      /* ... at this nice value */
 	bool closed;		      /* no more admission */
-	struct worker_list to_kick;   /* handed a job by a submit, not woken */
 	struct pool_worker **workers; /* every thread not yet joined */
 	size_t nworkers;
-	size_t pending; /* see pool_pending */
+	size_t pending;			 /* see pool_pending */
+	uint64_t class_ns[POOL_CLASSES]; /* recent run time (0: unknown) */
 
 	/* Shared: pushed by workers, taken whole by the event thread. */
 	struct pool_msg *_Atomic head;
@@ -79,23 +95,23 @@ struct pool {
 
 static __thread struct pool *current_pool;
 
-/* Workers of a lane not running a job. */
+/* Workers of a lane with no job appended for them. */
 static unsigned
 lane_free(const struct lane *ln)
 {
-	return ln->live > ln->busy ? ln->live - ln->busy : 0;
+	return ln->live > ln->out ? ln->live - ln->out : 0;
 }
 
-/* Waiting jobs of a lane: the blocked, and the runnable ones beyond the
- * free workers. */
+/* Waiting jobs of a lane: the blocked, and the runnable ones (in the
+ * scheduler or the ring) beyond the lane's workers. */
 static size_t
 lane_waiting(const struct pool *p, int l)
 {
-	size_t r = sched_runnable(&p->sched, l);
-	unsigned free_workers = lane_free(&p->lanes[l]);
+	const struct lane *ln = &p->lanes[l];
+	size_t ready = sched_runnable(&p->sched, l) + ln->out;
 
 	return sched_blocked(&p->sched, l) +
-	    (r > free_workers ? r - free_workers : 0);
+	    (ready > ln->live ? ready - ln->live : 0);
 }
 
 static size_t
@@ -109,32 +125,69 @@ pool_depth(const struct pool *p)
 	return depth;
 }
 
+/* May the lane's ring take this job now: a free worker takes it, or it
+ * may be handed ahead (see the top of the file)? */
+static bool
+may_hand(
+    const struct pool *p, const struct lane *ln, const struct pool_work *work)
+{
+	uint64_t ns, ahead;
+
+	if (ln->out < ln->live)
+		return true;
+	if (ln->out >= RING_SLOTS || work->cls == 0 ||
+	    work->cls >= POOL_CLASSES)
+		return false;
+	ns = p->class_ns[work->cls];
+	ahead = ln->out - ln->live + 1;
+	return ns != 0 && ahead * ns <= (uint64_t)ln->live * PREFETCH_NS;
+}
+
+/* A run ended: learn its class's run time (see the top of the file). */
+static void
+learn(struct pool *p, const struct pool_work *work)
+{
+	uint64_t *ns, run = work->run_ns > 0 ? work->run_ns : 1;
+
+	if (work->cls == 0 || work->cls >= POOL_CLASSES)
+		return;
+	ns = &p->class_ns[work->cls];
+	*ns = run >= *ns ? run : *ns - (*ns - run) / 2;
+}
+
 /*
- * Hand the runnable jobs of a lane to its idle workers.  A submit defers
- * the wakeups to pool_kick() (a read of 64 requests costs one wakeup per
- * worker, not 64); the other callers wake at once.
+ * Append the runnable jobs of a lane to its ring, up to lane_out_max,
+ * then wake as many sleeping workers as got jobs and have no wakeup
+ * pending.  Against a lost wakeup: a worker announces itself a sleeper
+ * before it looks at the ring a last time, and this looks at the
+ * sleepers after appending (both sequentially consistent), so either the
+ * worker sees the job or this sees the worker.  A wakeup too many is
+ * harmless: the worker finds the ring empty and sleeps again.
  */
 static void
-hand_over(struct pool *p, int lane, bool deferred)
+hand_over(struct pool *p, int lane)
 {
 	struct lane *ln = &p->lanes[lane];
-	struct pool_worker *w;
 	struct sched_item *it;
+	size_t t, added = 0;
+	int pending;
 
-	while ((w = TAILQ_FIRST(&ln->idle)) != NULL &&
-	    (it = sched_pop(&p->sched, lane)) != NULL) {
-		struct pool_work *work = (struct pool_work *)it;
-
-		TAILQ_REMOVE(&ln->idle, w, idle_link);
-		w->idle = false;
-		ln->busy++;
-		work->worker = w;
-		atomic_store_explicit(&w->job, work, memory_order_release);
-		if (deferred)
-			TAILQ_INSERT_TAIL(&p->to_kick, w, idle_link);
-		else
-			sem_post(&w->wake);
+	t = atomic_load_explicit(&ln->tail, memory_order_relaxed);
+	while ((it = sched_peek(&p->sched, lane)) != NULL &&
+	    may_hand(p, ln, (struct pool_work *)it)) {
+		sched_pop(&p->sched, lane);
+		atomic_store_explicit(&ln->slot[t++ % RING_SLOTS],
+		    (struct pool_work *)it, memory_order_relaxed);
+		ln->out++;
+		added++;
 	}
+	if (added == 0)
+		return;
+	atomic_store(&ln->tail, t);
+	sem_getvalue(&ln->wake, &pending);
+	for (long n = (long)atomic_load(&ln->sleepers) - pending;
+	     n > 0 && added > 0; n--, added--)
+		sem_post(&ln->wake);
 }
 
 /* Budget came back: jobs of any lane may have become runnable. */
@@ -142,7 +195,39 @@ static void
 hand_over_all(struct pool *p)
 {
 	for (int l = 1; l < SCHED_LANES; l++)
-		hand_over(p, l, false);
+		hand_over(p, l);
+}
+
+/*
+ * Worker: the ring's oldest job, or NULL when it is empty.  A slot read
+ * under a stale head may be overwritten meanwhile (the slot was reused),
+ * but then the CAS fails: head has moved past it.
+ */
+static struct pool_work *
+ring_take(struct lane *ln)
+{
+	size_t h = atomic_load_explicit(&ln->head, memory_order_relaxed);
+	struct pool_work *work;
+
+	do {
+		if (h == atomic_load_explicit(&ln->tail, memory_order_acquire))
+			return NULL;
+		work = atomic_load_explicit(
+		    &ln->slot[h % RING_SLOTS], memory_order_relaxed);
+	} while (!atomic_compare_exchange_weak_explicit(
+	    &ln->head, &h, h + 1, memory_order_relaxed, memory_order_relaxed));
+	return work;
+}
+
+/* Worker: take a leave token if there is one. */
+static bool
+leave_take(struct lane *ln)
+{
+	unsigned n = atomic_load(&ln->leave);
+
+	while (n > 0 && !atomic_compare_exchange_weak(&ln->leave, &n, n - 1))
+		;
+	return n > 0;
 }
 
 /*
@@ -184,27 +269,33 @@ worker_lower_priority(const struct pool *p)
 	setpriority(PRIO_PROCESS, (id_t)gettid(), p->batch_nice);
 }
 
+/* Run the ring's jobs; sleep when it is empty (see hand_over). */
 static void *
 worker_main(void *arg)
 {
 	struct pool_worker *w = arg;
 	struct pool *p = w->pool;
+	struct lane *ln = &p->lanes[w->lane];
 	struct pool_work *work;
+	uint64_t t0;
 
 	current_pool = p;
 	if (w->lane == p->batch_lane)
 		worker_lower_priority(p);
 	for (;;) {
-		while (sem_wait(&w->wake) < 0)
-			; /* EINTR */
-		work = atomic_exchange_explicit(
-		    &w->job, NULL, memory_order_acquire);
-		if (work == NULL) {
-			if (atomic_load(&w->exit))
+		if ((work = ring_take(ln)) == NULL) {
+			if (leave_take(ln))
 				break;
+			atomic_fetch_add(&ln->sleepers, 1);
+			if (atomic_load(&ln->tail) == atomic_load(&ln->head))
+				while (sem_wait(&ln->wake) < 0)
+					; /* EINTR */
+			atomic_fetch_sub(&ln->sleepers, 1);
 			continue;
 		}
+		t0 = clock_now_ns();
 		work->run(work);
+		work->run_ns = clock_now_ns() - t0;
 		work->done.work = work;
 		work->done.bytes = NULL;
 		post(p, &work->done); /* work may be freed from here on */
@@ -215,18 +306,15 @@ worker_main(void *arg)
 	return NULL;
 }
 
-/* Tell a worker to leave after its current job (at once when idle). */
+/* Tell one worker of a lane to leave after its current job (at once when
+ * one sleeps). */
 static void
-retire(struct pool *p, struct pool_worker *w)
+retire(struct pool *p, int lane)
 {
-	struct lane *ln = &p->lanes[w->lane];
+	struct lane *ln = &p->lanes[lane];
 
-	if (w->idle) {
-		TAILQ_REMOVE(&ln->idle, w, idle_link);
-		w->idle = false;
-	}
-	atomic_store(&w->exit, true);
-	sem_post(&w->wake);
+	atomic_fetch_add(&ln->leave, 1);
+	sem_post(&ln->wake);
 	ln->live--;
 }
 
@@ -240,7 +328,6 @@ reap(struct pool *p, struct pool_worker *w)
 			break;
 		}
 	pthread_join(w->tid, NULL);
-	sem_destroy(&w->wake);
 	free(w);
 }
 
@@ -259,6 +346,8 @@ spawn(struct pool *p, int lane, unsigned n)
 
 	if (n == 0) /* realloc(…, 0) would free the array */
 		return 0;
+	if (p->lanes[lane].live + n > POOL_MAX_WORKERS)
+		return -EINVAL;
 	grown = realloc(p->workers, (p->nworkers + n) * sizeof(*grown));
 	if (grown == NULL)
 		return -ENOMEM;
@@ -276,22 +365,18 @@ spawn(struct pool *p, int lane, unsigned n)
 		}
 		w->pool = p;
 		w->lane = lane;
-		sem_init(&w->wake, 0, 0);
 		rc = -pthread_create(&w->tid, NULL, worker_main, w);
 		if (rc != 0) {
-			sem_destroy(&w->wake);
 			free(w);
 			break;
 		}
 		p->workers[p->nworkers++] = w;
 		p->lanes[lane].live++;
-		TAILQ_INSERT_TAIL(&p->lanes[lane].idle, w, idle_link);
-		w->idle = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0)
 		for (size_t i = first; i < p->nworkers; i++)
-			retire(p, p->workers[i]);
+			retire(p, lane);
 	return rc;
 }
 
@@ -303,7 +388,14 @@ pool_new(const struct pool_params *pp)
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return NULL;
+	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->efd < 0) {
+		free(p); /* keeps errno (POSIX.1-2024; glibc since 2.33) */
+		return NULL;
+	}
 	sched_init(&p->sched);
+	for (int l = 1; l < SCHED_LANES; l++)
+		sem_init(&p->lanes[l].wake, 0, 0);
 	for (int g = 0; g < SCHED_GATES; g++)
 		sched_set_budget(&p->sched, g,
 		    pp->gate_budget[g] ? pp->gate_budget[g] :
@@ -312,17 +404,9 @@ pool_new(const struct pool_params *pp)
 	p->batch_lane = pp->batch_lane;
 	p->internal_lane = pp->internal_lane;
 	p->batch_nice = pp->batch_nice;
-	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (p->efd < 0) {
-		free(p); /* keeps errno (POSIX.1-2024; glibc since 2.33) */
-		return NULL;
-	}
-	TAILQ_INIT(&p->to_kick);
 	for (int l = 1; l < SCHED_LANES; l++) {
-		int rc;
+		int rc = spawn(p, l, pp->workers[l]);
 
-		TAILQ_INIT(&p->lanes[l].idle);
-		rc = spawn(p, l, pp->workers[l]);
 		if (rc < 0) {
 			pool_free(p);
 			errno = -rc;
@@ -340,10 +424,9 @@ pool_free(struct pool *p)
 	if (p == NULL)
 		return;
 	p->closed = true;
-	pool_kick(p); /* the wakeups for jobs handed over, never sent */
-	for (size_t i = 0; i < p->nworkers; i++)
-		if (!atomic_load(&p->workers[i]->exit))
-			retire(p, p->workers[i]);
+	for (int l = 1; l < SCHED_LANES; l++)
+		while (p->lanes[l].live > 0)
+			retire(p, l);
 	for (size_t i = 0; i < p->nworkers; i++)
 		pthread_join(p->workers[i]->tid, NULL);
 
@@ -358,10 +441,10 @@ pool_free(struct pool *p)
 			free(m);
 		}
 	}
-	for (size_t i = 0; i < p->nworkers; i++) {
-		sem_destroy(&p->workers[i]->wake);
+	for (size_t i = 0; i < p->nworkers; i++)
 		free(p->workers[i]);
-	}
+	for (int l = 1; l < SCHED_LANES; l++)
+		sem_destroy(&p->lanes[l].wake);
 	free(p->workers);
 	close(p->efd);
 	free(p);
@@ -389,7 +472,7 @@ pool_submit(struct pool *p, struct pool_work *work)
 	    !internal && pool_depth(p) >= p->queue_max)
 		return -EAGAIN;
 	sched_push(&p->sched, it);
-	hand_over(p, it->lane, true);
+	hand_over(p, it->lane);
 	p->pending++;
 	return 0;
 }
@@ -411,24 +494,20 @@ pool_pending(const struct pool *p)
 }
 
 /*
- * A completion came back: its worker is free (or leaves) and its run-gate
- * budget returns.  Waiting work is handed over before the caller replies,
- * so a client's next request finds the queue slot already free.
+ * A completion came back: a worker's share of the lane is free and its
+ * run-gate budget returns.  Waiting work is handed over before the caller
+ * replies, so a client's next request finds the queue slot already free.
  */
 static void
 work_returned(struct pool *p, struct pool_work *work)
 {
-	struct pool_worker *w = work->worker;
-	struct lane *ln = &p->lanes[w->lane];
 	struct sched_item *it = &work->item;
+	struct lane *ln = &p->lanes[it->lane];
 
-	ln->busy--;
+	ln->out--;
+	learn(p, work);
 	if (it->gate != SCHED_GATE_NONE && it->cost > 0)
 		sched_release(&p->sched, it->gate, it->cost);
-	if (!atomic_load(&w->exit)) {
-		TAILQ_INSERT_HEAD(&ln->idle, w, idle_link);
-		w->idle = true;
-	}
 	hand_over_all(p);
 }
 
@@ -488,17 +567,6 @@ pool_post_message(
 }
 
 void
-pool_kick(struct pool *p)
-{
-	struct pool_worker *w;
-
-	while ((w = TAILQ_FIRST(&p->to_kick)) != NULL) {
-		TAILQ_REMOVE(&p->to_kick, w, idle_link);
-		sem_post(&w->wake);
-	}
-}
-
-void
 pool_stop_admission(struct pool *p)
 {
 	p->closed = true;
@@ -512,17 +580,10 @@ pool_resize(struct pool *p, int lane, unsigned workers)
 
 	if (ln->live < workers) {
 		rc = spawn(p, lane, workers - ln->live);
-		hand_over(p, lane, false);
+		hand_over(p, lane);
 	}
-	/* Idle workers leave first (pass 0); busy ones after their job. */
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < p->nworkers && ln->live > workers; i++) {
-			struct pool_worker *w = p->workers[i];
-
-			if (w->lane == lane && !atomic_load(&w->exit) &&
-			    (w->idle || pass == 1))
-				retire(p, w);
-		}
+	while (ln->live > workers)
+		retire(p, lane);
 	return rc;
 }
 
@@ -564,9 +625,12 @@ pool_get_stats(struct pool *p, struct pool_stats *st)
 	st->depth = pool_depth(p);
 	st->queue_max = p->queue_max;
 	for (int l = 1; l < SCHED_LANES; l++) {
-		st->size[l] = p->lanes[l].live;
-		st->busy[l] = p->lanes[l].busy;
-		st->queued[l] = sched_queued(&p->sched, l);
+		const struct lane *ln = &p->lanes[l];
+
+		st->size[l] = ln->live;
+		st->busy[l] = ln->out < ln->live ? ln->out : ln->live;
+		st->queued[l] =
+		    sched_queued(&p->sched, l) + ln->out - st->busy[l];
 	}
 	for (int g = 0; g < SCHED_GATES; g++) {
 		st->gate_used[g] = p->sched.gate_used[g];

@@ -20,6 +20,7 @@
 #define POOL_GATE_NONE	     SCHED_GATE_NONE
 #define POOL_GATE_ARGON2_MEM 0
 #define POOL_GATE_OUTPUT     SCHED_GATE_OUTPUT
+#define POOL_CLASSES	     32 /* struct pool_work's cls is below this */
 
 /* A message from a worker to the event thread (progress, completion). */
 struct pool_msg {
@@ -29,16 +30,17 @@ struct pool_msg {
 	size_t len;
 };
 
-struct pool_worker;
-
 struct pool_work {
 	struct sched_item item;		 /* owner, lane, gate, cost, out_cost */
 	void (*run)(struct pool_work *); /* worker */
 	/* Event thread, called by the pool's user when it collects the
 	 * completion; the pool itself never calls it. */
 	void (*complete)(struct pool_work *);
-	struct pool_msg done;	    /* preallocated completion */
-	struct pool_worker *worker; /* pool.c: who was handed it */
+	struct pool_msg done; /* preallocated completion */
+	/* Jobs of one class (a job kind) run about as long; 0: unknown,
+	 * never handed to a worker ahead of its turn (pool.c). */
+	unsigned cls;
+	uint64_t run_ns; /* pool.c: how long run() took */
 };
 
 struct pool_params {
@@ -95,21 +97,16 @@ void pool_collect(
 void pool_post_message(
     struct pool *, struct pool_work *, char *bytes, size_t len);
 
-/*
- * Once per loop iteration: wake the workers that submits since the last
- * kick handed work to, so a burst of submits costs one wakeup per worker
- * rather than one per job.
- */
-void pool_kick(struct pool *);
-
 /* Refuse every submit from now on (shutdown). */
 void pool_stop_admission(struct pool *);
 
 /*
  * Resize a lane (reload) without waiting: surplus workers leave after
  * their job and pool_collect joins them.  0, or -errno when a thread
- * cannot start, and then nothing changed.  A shrink cannot fail.
+ * cannot start or the lane would pass POOL_MAX_WORKERS, and then nothing
+ * changed.  A shrink cannot fail.
  */
+#define POOL_MAX_WORKERS 1024
 int pool_resize(struct pool *, int lane, unsigned workers);
 void pool_set_queue_max(struct pool *, unsigned queue_max);
 void pool_set_gate_budget(struct pool *, int gate, unsigned long budget);

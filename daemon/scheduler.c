@@ -220,6 +220,14 @@ sched_pop(struct sched *s, int lane)
 	return it;
 }
 
+struct sched_item *
+sched_peek(const struct sched *s, int lane)
+{
+	struct sched_owner *o = TAILQ_FIRST(&s->ring[lane]);
+
+	return o != NULL ? TAILQ_FIRST(&o->fifo[lane]) : NULL;
+}
+
 bool
 sched_remove(struct sched *s, struct sched_item *it)
 {

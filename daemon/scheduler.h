@@ -95,6 +95,8 @@ void sched_push(struct sched *, struct sched_item *);
 
 /* The next runnable item of a lane (its costs stay charged), or NULL. */
 struct sched_item *sched_pop(struct sched *, int lane);
+/* The item sched_pop would return, left in place. */
+struct sched_item *sched_peek(const struct sched *, int lane);
 
 /* Remove a waiting item, uncharged; false if it was not waiting. */
 bool sched_remove(struct sched *, struct sched_item *);

@@ -1367,6 +1367,8 @@ START_TEST(kinds_shape)
 		    k->method != NULL ? k->method : "?", why);
 		ck_assert_ptr_eq(
 		    job_kind_find(k->method, strlen(k->method)), k);
+		ck_assert_uint_eq(job_kind_class(k), i + 1);
+		ck_assert_uint_lt(job_kind_class(k), POOL_CLASSES);
 		for (j = 0; j < i; j++)
 			ck_assert_str_ne(job_table[j]->method, k->method);
 	}

@@ -65,6 +65,7 @@ init_work(struct test_work *t, int id, struct sched_owner *owner, bool hold)
 	t->work.item.lane = CPU;
 	t->work.item.gate = POOL_GATE_NONE;
 	t->work.run = test_run;
+	t->work.cls = 1;
 }
 
 static void
@@ -113,15 +114,10 @@ make_pool(unsigned workers, unsigned queue_max)
 	return p;
 }
 
-/* Submit and make sure a handoff is signalled (the server kicks once per
- * loop iteration). */
 static int
 submit(struct pool *p, struct test_work *t)
 {
-	int rc = pool_submit(p, &t->work);
-
-	pool_kick(p);
-	return rc;
+	return pool_submit(p, &t->work);
 }
 
 START_TEST(runs_and_completes)
@@ -304,7 +300,7 @@ started_within(int n)
 	return true;
 }
 
-/* One short job through the lane, so the pool knows its jobs are short. */
+/* One short job of class 1 through the pool, so it knows they are short. */
 static void
 learn_short(struct pool *p, struct sched_owner *o)
 {
@@ -316,12 +312,28 @@ learn_short(struct pool *p, struct sched_owner *o)
 	sem_wait(&started);
 }
 
+/* One 20 ms job of class cls through the pool. */
+static void
+learn_long(struct pool *p, struct sched_owner *o, unsigned cls)
+{
+	struct test_work t;
+
+	init_work(&t, 98, o, true);
+	t.work.cls = cls;
+	ck_assert_int_eq(submit(p, &t), 0);
+	sem_wait(&started);
+	usleep(20000);
+	sem_post(&release);
+	collect(p, 1);
+}
+
 /*
  * Session 6's regression: a worker got one job per hand-off and its next
  * only after the event thread collected the last, two thread wakeups per
- * job (spin-0 throughput fell from ~180k to ~20k jobs/s).  Once a lane's
- * jobs are known to be short, a worker runs the jobs handed ahead to it
- * without the event thread in between: here nothing is collected.
+ * job (spin-0 throughput fell from ~180k to ~20k jobs/s).  Once a class
+ * of jobs is known to be short, a worker runs the jobs of it handed ahead
+ * without the event thread in between: here nothing is collected.  A long
+ * class on the same lane does not change that.
  */
 START_TEST(short_jobs_run_without_a_collect_between)
 {
@@ -329,6 +341,7 @@ START_TEST(short_jobs_run_without_a_collect_between)
 	struct sched_owner o = { 0 };
 	struct test_work t[8];
 
+	learn_long(p, &o, 2);
 	learn_short(p, &o);
 	for (int i = 0; i < 8; i++) {
 		init_work(&t[i], i, &o, false);
@@ -383,15 +396,10 @@ START_TEST(long_jobs_are_not_handed_ahead)
 {
 	struct pool *p = make_pool(1, 8);
 	struct sched_owner o = { 0 };
-	struct test_work slow, run, wait;
+	struct test_work run, wait;
 
 	learn_short(p, &o);
-	init_work(&slow, 0, &o, true);
-	ck_assert_int_eq(submit(p, &slow), 0);
-	sem_wait(&started);
-	usleep(20000);
-	sem_post(&release);
-	collect(p, 1);
+	learn_long(p, &o, 1);
 	init_work(&run, 1, &o, true);
 	ck_assert_int_eq(submit(p, &run), 0);
 	sem_wait(&started);
@@ -645,7 +653,6 @@ event_turn(void *arg)
 	struct pool_stats st;
 
 	ev->submit_rc = pool_submit(ev->p, &ev->next->work);
-	pool_kick(ev->p);
 	pool_get_stats(ev->p, &st);
 	ev->cancelled = pool_cancel(ev->p, &ev->next->work);
 	pool_collect(ev->p, collect_cb, &ev->collected);
@@ -658,7 +665,7 @@ event_turn(void *arg)
  * holds a pool lock and waits for a CPU made the event thread wait too
  * (up to ~300 ms at load 20).  Here the worker is stopped inside its
  * n-th lock after a job (_i + 1: the first and the second it takes), and
- * the event thread's submit, kick, stats, cancel and collect must all
+ * the event thread's submit, stats, cancel and collect must all
  * return while it stays stopped.  The 8 s wait is a hang guard only.
  */
 START_TEST(event_side_never_waits_for_a_stopped_worker)
