@@ -308,10 +308,14 @@ job_work_run(struct pool_work *work)
 {
 	struct job *job = (struct job *)work;
 
-	if (!job_try_run(job))
-		return;		   /* finished early: never run */
+	if (!job_try_run(job)) {
+		work->cls = 0; /* finished early: never run */
+		return;
+	}
 	if (!job_should_stop(job)) /* not past its deadline already */
 		job_run_kind(job);
+	else
+		work->cls = 0;
 	job_set_done(job);
 }
 

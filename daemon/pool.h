@@ -38,7 +38,8 @@ struct pool_work {
 	void (*complete)(struct pool_work *);
 	struct pool_msg done; /* preallocated completion */
 	/* Jobs of one class (a job kind) run about as long; 0: unknown,
-	 * never handed to a worker ahead of its turn (pool.c). */
+	 * never handed to a worker ahead of its turn (pool.c).  run() sets
+	 * it to 0 when it skipped the work: no run time to learn. */
 	unsigned cls;
 	uint64_t run_ns; /* pool.c: how long run() took */
 };
