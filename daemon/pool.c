@@ -172,6 +172,8 @@ hand_over(struct pool *p, int lane)
 	size_t t, added = 0;
 	int pending;
 
+	if (p->sched.runnable[lane] == 0) /* called often: the common case */
+		return;
 	t = atomic_load_explicit(&ln->tail, memory_order_relaxed);
 	while ((it = sched_peek(&p->sched, lane)) != NULL &&
 	    may_hand(p, ln, (struct pool_work *)it)) {
