@@ -293,11 +293,15 @@ job_run_kind(struct job *job)
 	json_decref(result);
 	rpc_error_clear(&err);
 	/*
-	 * Done with the params: free them here rather than on the event
-	 * thread, unless the request's JSON shares them (freed there) or the
-	 * kind's free hook still wants them (to wipe secrets).
+	 * Done with a big line's params: free them here, so the event thread
+	 * never frees a payload, unless the request's JSON shares them (freed
+	 * there) or the kind's free hook still wants them (to wipe secrets).
+	 * A short line's params are the event thread's allocations and are
+	 * freed there: freed here, every cheap job took the allocator's lock
+	 * of the event thread's arena, and that contention cost spin-0 work
+	 * a quarter of its rate (docs/BENCHMARKS.md, "Session 7").
 	 */
-	if (!job->params_shared && job->kind->free == NULL) {
+	if (job->params_big && !job->params_shared && job->kind->free == NULL) {
 		json_decref(job->params);
 		job->params = NULL;
 	}
@@ -771,6 +775,8 @@ parse_run(struct pool_work *work)
 		pw->job = prepare_job(pw->cfg, pw->id_json, req.method,
 		    req.method_len, json_incref((json_t *)req.params), false,
 		    pw->received_ns, &pw->err);
+		if (pw->job != NULL)
+			pw->job->params_big = true;
 	}
 	json_decref(root);
 }

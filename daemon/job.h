@@ -137,6 +137,7 @@ struct job {
 	struct batch *batch;   /* NULL unless in a batch */
 	json_t *params;	       /* owned; NULL when absent */
 	bool params_shared;    /* the request JSON holds them too */
+	bool params_big;       /* parsed on the parser lane (a big line) */
 	char *id_json;	       /* id_buf, or malloc'd; NULL: notification */
 	void *arg;	       /* the kind's own state */
 
