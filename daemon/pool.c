@@ -70,8 +70,9 @@ struct lane {
 	_Atomic unsigned sleepers; /* workers asleep or going to sleep */
 	_Atomic unsigned leave;	   /* workers told to leave, not yet gone */
 	/* Event thread only. */
-	unsigned live; /* workers not told to leave: the lane's size */
-	unsigned out;  /* jobs appended, not yet collected */
+	unsigned live;	  /* workers not told to leave: the lane's size */
+	unsigned out;	  /* jobs appended, not yet collected */
+	unsigned unwoken; /* jobs appended since the last pool_kick */
 };
 
 struct pool {
@@ -155,22 +156,14 @@ learn(struct pool *p, const struct pool_work *work)
 	*ns = run >= *ns ? run : *ns - (*ns - run) / 2;
 }
 
-/*
- * Append the runnable jobs of a lane to its ring, up to lane_out_max,
- * then wake as many sleeping workers as got jobs and have no wakeup
- * pending.  Against a lost wakeup: a worker announces itself a sleeper
- * before it looks at the ring a last time, and this looks at the
- * sleepers after appending (both sequentially consistent), so either the
- * worker sees the job or this sees the worker.  A wakeup too many is
- * harmless: the worker finds the ring empty and sleeps again.
- */
+/* Append the runnable jobs of a lane to its ring while may_hand allows;
+ * pool_kick wakes the workers for them. */
 static void
 hand_over(struct pool *p, int lane)
 {
 	struct lane *ln = &p->lanes[lane];
 	struct sched_item *it;
 	size_t t, added = 0;
-	int pending;
 
 	if (p->sched.runnable[lane] == 0) /* called often: the common case */
 		return;
@@ -186,10 +179,7 @@ hand_over(struct pool *p, int lane)
 	if (added == 0)
 		return;
 	atomic_store(&ln->tail, t);
-	sem_getvalue(&ln->wake, &pending);
-	for (long n = (long)atomic_load(&ln->sleepers) - pending;
-	     n > 0 && added > 0; n--, added--)
-		sem_post(&ln->wake);
+	ln->unwoken += added;
 }
 
 /* Budget came back: jobs of any lane may have become runnable. */
@@ -566,6 +556,31 @@ pool_post_message(
 	m->bytes = bytes;
 	m->len = len;
 	post(p, m);
+}
+
+/*
+ * Wake as many sleeping workers as got jobs and have no wakeup pending.
+ * Against a lost wakeup: a worker announces itself a sleeper before it
+ * looks at the ring a last time, and this looks at the sleepers after
+ * hand_over stored the tail (both sequentially consistent), so either
+ * the worker sees the job or this sees the worker.  A wakeup too many is
+ * harmless: the worker finds the ring empty and sleeps again.
+ */
+void
+pool_kick(struct pool *p)
+{
+	for (int l = 1; l < SCHED_LANES; l++) {
+		struct lane *ln = &p->lanes[l];
+		int pending;
+
+		if (ln->unwoken == 0)
+			continue;
+		sem_getvalue(&ln->wake, &pending);
+		for (long n = (long)atomic_load(&ln->sleepers) - pending;
+		     n > 0 && ln->unwoken > 0; n--, ln->unwoken--)
+			sem_post(&ln->wake);
+		ln->unwoken = 0;
+	}
 }
 
 void

@@ -98,6 +98,13 @@ void pool_collect(
 void pool_post_message(
     struct pool *, struct pool_work *, char *bytes, size_t len);
 
+/*
+ * Once per loop iteration: wake the sleeping workers that jobs handed
+ * over since the last kick need, so a burst of submits and completions
+ * costs one wakeup per worker rather than one per job.
+ */
+void pool_kick(struct pool *);
+
 /* Refuse every submit from now on (shutdown). */
 void pool_stop_admission(struct pool *);
 

@@ -348,6 +348,7 @@ void
 server_run(struct server *s)
 {
 	while (s->state != SERVER_DONE) {
+		pool_kick(s->pool);
 		if (loop_run_once(s->loop) < 0) {
 			log_err("event loop failed");
 			break;
@@ -384,6 +385,7 @@ stop_pool(struct server *s)
 			    (unsigned long long)pool_pending(s->pool));
 			return false;
 		}
+		pool_kick(s->pool);
 		if (poll(&pfd, 1, s->gave_up ? 20 : 1000) < 0 && errno != EINTR)
 			break;
 		pool_collect(s->pool, dispatch_collect_cb, &s->dispatch);

@@ -333,6 +333,7 @@ START_TEST(pool_end_while_running)
 	init_job(&wait, JOB_PARSED);
 	run.work.run = wait.work.run = held_run;
 	ck_assert_int_eq(job_submit(&run, p), 0);
+	pool_kick(p);
 	sem_wait(&started);
 	ck_assert_int_eq(job_state(&run), JOB_RUNNING);
 	ck_assert_int_eq(job_submit(&wait, p), 0);

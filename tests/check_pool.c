@@ -89,7 +89,8 @@ collect_cb(struct pool_msg *m, void *arg)
 	(*count)++;
 }
 
-/* Collect until n completions arrived (hang guard: Check's timeout). */
+/* Collect until n completions arrived (hang guard: Check's timeout),
+ * kicking before each wait as the server's loop does. */
 static void
 collect(struct pool *p, int n)
 {
@@ -97,6 +98,7 @@ collect(struct pool *p, int n)
 	int count = 0;
 
 	while (count < n) {
+		pool_kick(p);
 		ck_assert_int_ge(poll(&pfd, 1, 5000), 1);
 		pool_collect(p, collect_cb, &count);
 	}
@@ -119,10 +121,14 @@ make_pool(unsigned workers, unsigned queue_max)
 	return p;
 }
 
+/* Submit and wake the workers (the server kicks once per loop turn). */
 static int
 submit(struct pool *p, struct test_work *t)
 {
-	return pool_submit(p, &t->work);
+	int rc = pool_submit(p, &t->work);
+
+	pool_kick(p);
+	return rc;
 }
 
 START_TEST(runs_and_completes)
@@ -537,6 +543,7 @@ START_TEST(resize_joins_leaving_workers)
 	}
 	sem_wait(&started);
 	ck_assert_int_eq(pool_resize(p, CPU, 8), 0);
+	pool_kick(p);
 	for (int i = 0; i < 2; i++)
 		sem_wait(&started); /* new workers took the queued jobs */
 	for (int i = 0; i < 3; i++)
@@ -666,6 +673,7 @@ event_turn(void *arg)
 	struct pool_stats st;
 
 	ev->submit_rc = pool_submit(ev->p, &ev->next->work);
+	pool_kick(ev->p);
 	pool_get_stats(ev->p, &st);
 	ev->cancelled = pool_cancel(ev->p, &ev->next->work);
 	pool_collect(ev->p, collect_cb, &ev->collected);
@@ -678,7 +686,7 @@ event_turn(void *arg)
  * holds a pool lock and waits for a CPU made the event thread wait too
  * (up to ~300 ms at load 20).  Here the worker is stopped inside its
  * n-th lock after a job (_i + 1: the first and the second it takes), and
- * the event thread's submit, stats, cancel and collect must all
+ * the event thread's submit, kick, stats, cancel and collect must all
  * return while it stays stopped.  The 8 s wait is a hang guard only.
  */
 START_TEST(event_side_never_waits_for_a_stopped_worker)
