@@ -165,7 +165,7 @@ hand_over(struct pool *p, int lane)
 	struct sched_item *it;
 	size_t t, added = 0;
 
-	if (p->sched.runnable[lane] == 0) /* called often: the common case */
+	if (sched_runnable(&p->sched, lane) == 0) /* the common case */
 		return;
 	t = atomic_load_explicit(&ln->tail, memory_order_relaxed);
 	while ((it = sched_peek(&p->sched, lane)) != NULL &&

@@ -294,21 +294,3 @@ sched_owner_output(struct sched *s, struct sched_owner *o, unsigned long cap,
 		promote_all(s);
 	}
 }
-
-size_t
-sched_queued(const struct sched *s, int lane)
-{
-	return s->runnable[lane] + s->blocked[lane];
-}
-
-size_t
-sched_runnable(const struct sched *s, int lane)
-{
-	return s->runnable[lane];
-}
-
-size_t
-sched_blocked(const struct sched *s, int lane)
-{
-	return s->blocked[lane];
-}

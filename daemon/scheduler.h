@@ -115,9 +115,24 @@ void sched_release_output(struct sched *, struct sched_owner *,
 void sched_owner_output(struct sched *, struct sched_owner *, unsigned long cap,
     unsigned long unsent);
 
-/* Queued items of a lane: all, runnable, blocked. */
-size_t sched_queued(const struct sched *, int lane);
-size_t sched_runnable(const struct sched *, int lane);
-size_t sched_blocked(const struct sched *, int lane);
+/* Queued items of a lane: all, runnable, blocked (inline: the pool asks
+ * after every completion). */
+static inline size_t
+sched_runnable(const struct sched *s, int lane)
+{
+	return s->runnable[lane];
+}
+
+static inline size_t
+sched_blocked(const struct sched *s, int lane)
+{
+	return s->blocked[lane];
+}
+
+static inline size_t
+sched_queued(const struct sched *s, int lane)
+{
+	return s->runnable[lane] + s->blocked[lane];
+}
 
 #endif /* SBK_SCHED_H */
